@@ -1,0 +1,45 @@
+# stitchkit: every target first brings .venv up to date (idempotent: re-installs only when pyproject.toml changes).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= lab
+JUPYTER_ARGS ?=
+PYTEST_ARGS ?=
+WORKERS ?= 2
+# JupyterLab refuses to start as root (containers, CI) unless told it may.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+export MUJOCO_GL ?= egl
+
+NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
+IPYNB := $(NOTEBOOKS:.py=.ipynb)
+
+.PHONY: help setup notebooks lab test report clean
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  variables: PROFILE=smoke|lab|full (report), JUPYTER_ARGS=\"--no-browser --port 8899\" (lab)"
+
+setup: $(VENV)/.installed ## create .venv and install stitchkit with its notebook and dev extras
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+notebooks: setup ## generate the .ipynb twins of the py:percent notebooks (keeps edits made in JupyterLab)
+	@if [ -n "$(NOTEBOOKS)" ]; then $(VENV)/bin/jupytext --sync --quiet $(NOTEBOOKS); fi
+
+lab: setup notebooks ## set up, open JupyterLab on notebooks/
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(JUPYTER_ARGS)
+
+test: setup notebooks ## set up, then unit tests and every notebook through nbmake at the smoke profile
+	STITCHKIT_PROFILE=smoke $(PY) -m pytest -n $(WORKERS) tests $(IPYNB) --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
+
+report: setup notebooks ## execute every notebook at PROFILE (default lab) and write reports/index.html
+	$(PY) -m stitchkit report --profile $(PROFILE)
+
+clean: ## remove generated notebooks, reports and caches (keeps .venv and data/)
+	rm -rf reports notebooks/*.ipynb .pytest_cache
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +

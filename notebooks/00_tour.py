@@ -1,0 +1,201 @@
+# %% [markdown]
+# # 00 · A tour of stitchkit: what trajectory stitching is
+#
+# **Learning objectives.** After this notebook you can
+# 1. say what *trajectory stitching* is and why fragmented offline data needs it;
+# 2. measure, on a toy world, how often one trajectory solves a task versus a chain of stitched ones;
+# 3. name the three stitching methods of the course and what each adds to a naive stitch;
+# 4. switch profiles (`smoke`, `lab`, `full`) and run any notebook on a GPU.
+#
+# Every piece of code that matters lives in the `stitchkit` package; the notebooks import it, show its source
+# and draw what it does.
+
+# %% tags=["parameters"]
+import os
+
+PROFILE = os.environ.get("STITCHKIT_PROFILE", "lab")  # smoke | lab | full
+SEED = 0
+
+# %%
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Code, Markdown, display
+
+import stitchkit
+from stitchkit import toy
+from stitchkit.exercises import check
+
+P = stitchkit.get_profile(PROFILE)
+print(f"profile {P.name}: {P.description}")
+
+# %% [markdown]
+# ## 1. The picture: from S to G with fragments
+#
+# Offline RL learns from a fixed dataset. Real datasets are full of **fragments**: short, sub-optimal pieces of
+# behaviour. DiffStitch's Figure 1 makes the point with a start **S** and a goal **G**: one trajectory leaves S but
+# never reaches G, another reaches G but never passed S. If we could *join* them, with a short bridge that the
+# environment's dynamics allow, the data would contain a trajectory from S to G, and any offline RL algorithm
+# would learn from it. That joining is **trajectory stitching**.
+#
+# Below is a toy world built by `stitchkit.toy.make_world`: fragments that each cover only part of the square.
+# Following a fragment is free (the data shows those moves are possible); jumping to a nearby state of another
+# fragment is a **stitch**.
+
+# %%
+RADIUS = 0.08  # how close two states must be for a stitch
+world = toy.make_world(P.tour.n_fragments, P.tour.fragment_len, seed=SEED)
+path = toy.stitched_path(world, RADIUS)
+alone = toy.single_fragment_connects(world, RADIUS)
+
+
+def draw_world(ax, world, path=None, title=""):
+    for frag in world.fragments:
+        ax.plot(*frag.T, color="0.75", lw=1)
+        ax.annotate("", frag[-1], frag[-2], arrowprops=dict(arrowstyle="->", color="0.6", lw=1))
+    if path is not None:
+        xy = np.array([world.fragments[f, t] for f, t in path.nodes])
+        frags = np.array([f for f, _ in path.nodes])
+        jump = np.flatnonzero(frags[1:] != frags[:-1])
+        for seg in np.split(np.arange(len(xy)), jump + 1):
+            ax.plot(*xy[seg].T, lw=2.5)
+        for j in jump:
+            ax.plot(*xy[j:j + 2].T, "r--", lw=2)
+            ax.plot(*xy[j + 1], "r*", ms=12)
+    ax.plot(*world.start, "ko", ms=10)
+    ax.plot(*world.goal, "k*", ms=16)
+    ax.text(*world.start + 0.03, "S", fontsize=14)
+    ax.text(*world.goal + 0.03, "G", fontsize=14)
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), aspect="equal", title=title, xticks=[], yticks=[])
+
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+draw_world(axes[0], world, title=f"the dataset: {len(world.fragments)} fragments")
+draw_world(axes[1], world, path, title="stitched: fragments joined by bridges (red)" if path else "no stitched path")
+plt.show()
+print("one fragment connects S to G:", alone)
+print("stitched path found:", path is not None, "| stitches needed:", None if path is None else path.n_stitches)
+
+# %% [markdown]
+# How is that path found? `stitched_path` is a shortest-path search in which following the data costs nothing
+# and each stitch costs one: the answer uses as few stitches as possible, because every stitch is a bridge that
+# some model has to generate, and every generated bridge is a chance to break the physics.
+
+# %%
+display(Code(inspect.getsource(toy.stitched_path), language="python"))
+
+# %% [markdown]
+# ## 2. A measured fact: stitching turns "never" into "usually"
+#
+# One world could be luck. `stitching_gain` builds many random worlds (the profile sets how many) and counts how
+# often a single fragment solves the task and how often a stitched chain does.
+
+# %%
+gain = toy.stitching_gain(P.tour.n_worlds, P.tour.n_fragments, P.tour.fragment_len, RADIUS, seed=SEED)
+fig, ax = plt.subplots(figsize=(5, 3.5))
+ax.bar(["one fragment", "stitched chain"], [gain["single_fragment_rate"], gain["stitched_rate"]],
+       color=["0.6", "tab:red"])
+ax.set(ylim=(0, 1), ylabel="fraction of worlds solved", title=f"{gain['worlds']} random worlds")
+plt.show()
+gain
+
+# %% [markdown]
+# The same holds in the kit's real task: in the point-maze *stitch* dataset (notebook 01) every episode is 200
+# steps between cells four apart, so **no episode connects the evaluation start to its goal**, yet short segments
+# cover the whole path.
+#
+# ## 3. What a real stitching method must add
+#
+# In the toy world a stitch is a free jump. In MuJoCo it is not: gluing the last state of one episode to the first
+# state of another makes a transition that no action can produce (notebook 02 shows this with a physics oracle).
+# The methods of this course differ in how they make the bridge dynamics-consistent:
+#
+# | method | how it bridges | checked by |
+# |---|---|---|
+# | **DiffStitch** | a state-only diffusion model inpaints the states between source and target; inverse dynamics gives actions, a reward model rewards | a learned dynamics model rejects bad bridges |
+# | **ASTRO** | picks targets reachable in a learned temporal-distance space; a planner proposes actions and corrects them from rollout deviations | the bridge *is* a rollout of the learned dynamics |
+# | **TELS** | stitches inside the policy: a guide policy picks the next latent state, a T-symmetric inverse dynamics model gives the action | T-symmetry regularises the latent dynamics |
+#
+# ## 4. The map of the course
+#
+# | notebook | what it teaches |
+# |---|---|
+# | `00_tour` | this page: stitching, profiles, GPUs |
+# | `01_datasets` | the kit's offline datasets (maze stitching, D4RL-style locomotion), built locally in Minari format |
+# | `02_seeing_trajectories` | rendering rollouts, the physics oracle, the StitchViewer |
+# | `03_offline_rl` | the evaluators: BC, TD3+BC, IQL, CQL, Decision Transformer |
+# | `04_diffstitch` | DiffStitch, every model and module, ablations |
+# | `05_astro` | ASTRO: temporal distances and Rollout Deviation Feedback |
+# | `06_tels` | TELS: T-symmetry and latent state-stitching |
+# | `07_benchmark` | the full benchmark, statistics and reports |
+#
+# ## 5. Profiles: one code path, three sizes
+#
+# Every notebook starts with one `parameters` cell that reads `STITCHKIT_PROFILE`. Profiles change sizes and step
+# counts only, never what the code does, so CI's `smoke` run goes through exactly the lines a full GPU run does.
+
+# %%
+display(Code(inspect.getsource(stitchkit.profiles.get_profile), language="python"))
+for name in stitchkit.PROFILE_NAMES:
+    prof = stitchkit.get_profile(name)
+    print(f"{name:>6}: {prof.description}\n        tour sizes: {prof.tour}")
+
+# %% [markdown]
+# A name the kit does not know is a clear error that lists the valid ones:
+
+# %%
+try:
+    stitchkit.get_profile("bogus")
+except stitchkit.ProfileError as err:
+    print("ProfileError:", err)
+
+# %% [markdown]
+# ## 6. Running on a GPU
+#
+# The kit picks CUDA when torch sees a GPU (`STITCHKIT_DEVICE=cpu|cuda|cuda:1` overrides). To run a notebook at the
+# papers' settings on a GPU machine:
+#
+# ```bash
+# make setup
+# STITCHKIT_PROFILE=full .venv/bin/jupyter lab notebooks/        # interactively, or headless:
+# make report PROFILE=full                                      # every notebook, HTML pages in reports/
+# ```
+#
+# `stitchkit info` prints what the kit would use on the current machine:
+
+# %%
+from stitchkit.device import get_device
+
+print("device:", get_device(), "| MUJOCO_GL:", os.environ.get("MUJOCO_GL"),
+      "| data:", stitchkit.paths.data_dir())
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1.** With `RADIUS = 0` no two states of different fragments are close enough to stitch. Predict the
+# number of worlds (out of `gain["worlds"]`) where a stitched chain then exists *but a single fragment does not*,
+# then compute it with `toy.stitching_gain` and store it in `answer_1`.
+
+# %%
+answer_1 = None  # your code here
+
+# %% tags=["solution"]
+zero = toy.stitching_gain(P.tour.n_worlds, P.tour.n_fragments, P.tour.fragment_len, 0.0, seed=SEED)
+answer_1 = round((zero["stitched_rate"] - zero["single_fragment_rate"]) * zero["worlds"])
+
+# %%
+check("exercise 1", answer_1, 0, hint="with no stitches allowed, a 'chain' is one fragment")
+
+# %% [markdown]
+# **Exercise 2.** Count the stitches in `path` yourself from `path.nodes` (a stitch is a step where the fragment
+# index changes) and store the count in `answer_2`. It must agree with `path.n_stitches`.
+
+# %%
+answer_2 = None  # your code here
+
+# %% tags=["solution"]
+answer_2 = sum(a[0] != b[0] for a, b in zip(path.nodes, path.nodes[1:])) if path else 0
+
+# %%
+check("exercise 2", answer_2, path.n_stitches if path else 0, hint="compare consecutive fragment indices")

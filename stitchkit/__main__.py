@@ -1,0 +1,3 @@
+from stitchkit.cli import main
+
+raise SystemExit(main())

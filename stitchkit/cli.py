@@ -1,0 +1,118 @@
+"""The ``stitchkit`` command. Each sub-command that produces results takes ``--json`` and then prints one
+JSON object on one line as its last line of output, so scripts and CI can read results without scraping."""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stitchkit.profiles import PROFILE_NAMES, PROFILES, ProfileError, get_profile
+
+COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+
+def command(name: str, help: str):
+    """Register ``add_arguments(parser)`` for a sub-command; the parser's ``func`` default runs it."""
+    def register(add_arguments):
+        COMMANDS[name] = (help, add_arguments)
+        return add_arguments
+    return register
+
+
+def emit(result: dict[str, Any], as_json: bool, lines: list[str]) -> int:
+    """Print the human-readable lines, then (with ``--json``) the result as the last line."""
+    for line in lines:
+        print(line)
+    if as_json:
+        print(json.dumps(result, sort_keys=True, default=str))
+    return 0
+
+
+@command("info", "the machine, versions, profile, device, paths and GL backend this kit would use")
+def _info(p: argparse.ArgumentParser) -> None:
+    def run(args: argparse.Namespace) -> int:
+        import os
+
+        import torch
+
+        import stitchkit
+        from stitchkit.device import get_device
+        from stitchkit.paths import data_dir, reports_dir
+
+        result = {
+            "stitchkit": stitchkit.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "profile": args.profile.name, "device": str(get_device()), "data_dir": str(data_dir()),
+            "reports_dir": str(reports_dir()), "minari_datasets_path": os.environ.get("MINARI_DATASETS_PATH"),
+            "mujoco_gl": os.environ.get("MUJOCO_GL"), "cuda_available": torch.cuda.is_available(),
+        }
+        return emit(result, args.json, [f"{k:>22}: {v}" for k, v in result.items()])
+    p.set_defaults(func=run)
+
+
+@command("profiles", "the three profiles and every size they set")
+def _profiles(p: argparse.ArgumentParser) -> None:
+    def run(args: argparse.Namespace) -> int:
+        lines = []
+        for prof in PROFILES.values():
+            mark = "  <- current" if prof.name == args.profile.name else ""
+            lines.append(f"{prof.name}: {prof.description}{mark}")
+            for section, sizes in prof.as_dict().items():
+                if isinstance(sizes, dict):
+                    lines.append(f"    {section}: " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
+        return emit({"current": args.profile.name, "profiles": {n: p.as_dict() for n, p in PROFILES.items()}},
+                    args.json, lines)
+    p.set_defaults(func=run)
+
+
+@command("report", "execute the notebooks at a profile and write HTML pages with reports/index.html")
+def _report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--notebook", action="append", type=Path, help="only this notebook (repeatable)")
+    p.add_argument("--out", type=Path, help="output folder (default: reports/)")
+    p.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+
+    def run(args: argparse.Namespace) -> int:
+        from stitchkit.report import build_report
+
+        results = build_report(args.profile.name, args.notebook, args.out, args.timeout)
+        lines = [f"{'ok' if r.ok else 'FAILED':>6}  {r.seconds:7.1f} s  {r.page}  {r.error}" for r in results]
+        out = {"profile": args.profile.name, "pages": [r.__dict__ for r in results],
+               "ok": all(r.ok for r in results)}
+        emit(out, args.json, lines)
+        return 0 if out["ok"] else 1
+    p.set_defaults(func=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stitchkit", description="Trajectory stitching for offline RL: datasets, models, benchmarks.",
+        epilog=f"Profiles: {', '.join(PROFILE_NAMES)} (default from STITCHKIT_PROFILE, else lab).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, (help_text, add_arguments) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--profile", choices=PROFILE_NAMES, help="sizes to use (default: STITCHKIT_PROFILE or lab)")
+        p.add_argument("--json", action="store_true", help="end with one line of JSON holding the result")
+        add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        args.profile = get_profile(args.profile)
+        return args.func(args)
+    except (ProfileError, ValueError, FileNotFoundError, KeyError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"stitchkit: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Three profiles, one code path: ``smoke`` (CI), ``lab`` (a 2-core laptop, the default), ``full`` (one GPU).
+
+A profile changes sizes and step counts only, never what the code does: every notebook and command reads
+its sizes from here, so the smoke run in CI goes through exactly the lines a full GPU run does. The profile
+comes from the argument, else ``STITCHKIT_PROFILE``, else ``lab``. Each section below belongs to one part of
+the kit; a new notebook adds its own section rather than hard-coding numbers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+PROFILE_ENV = "STITCHKIT_PROFILE"
+DEFAULT_PROFILE = "lab"
+
+
+class ProfileError(ValueError):
+    """An unknown profile name."""
+
+
+@dataclass(frozen=True)
+class TourSizes:
+    """The toy stitching world of notebook 00."""
+
+    n_fragments: int  # trajectory fragments scattered in the plane
+    fragment_len: int  # steps per fragment
+    n_worlds: int  # random worlds in the "how often does stitching help" measurement
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    tour: TourSizes
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="CI: seconds per step; proves every line runs, results mean nothing",
+        tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=5),
+    ),
+    "lab": Profile(
+        name="lab",
+        description="default: a 2-core laptop CPU, minutes per notebook, results that already show the effect",
+        tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=100),
+    ),
+    "full": Profile(
+        name="full",
+        description="one GPU: the papers' settings",
+        tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=1000),
+    ),
+}
+PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
+
+
+def get_profile(name: str | Profile | None = None) -> Profile:
+    """Return the named profile, or the one ``STITCHKIT_PROFILE`` names, or ``lab``."""
+    if isinstance(name, Profile):
+        return name
+    source = "profile"
+    if name is None:
+        name, source = os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE, PROFILE_ENV
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ProfileError(f"unknown {source} {name!r}; valid profiles: {', '.join(PROFILE_NAMES)}")
+    return PROFILES[key]
+
+
+def report_mode() -> bool:
+    """True while ``make report`` executes a notebook: widgets then fall back to self-contained HTML."""
+    return os.environ.get("STITCHKIT_REPORT", "") not in ("", "0", "false")

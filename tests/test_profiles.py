@@ -1,0 +1,42 @@
+import dataclasses
+
+import pytest
+
+from stitchkit.profiles import DEFAULT_PROFILE, PROFILE_NAMES, PROFILES, ProfileError, get_profile
+
+
+def test_names_and_default(clean_env):
+    assert PROFILE_NAMES == ("smoke", "lab", "full")
+    assert get_profile().name == DEFAULT_PROFILE == "lab"
+
+
+def test_environment_variable_selects_profile(clean_env):
+    clean_env.setenv("STITCHKIT_PROFILE", "smoke")
+    assert get_profile().name == "smoke"
+    assert get_profile("full").name == "full"  # an explicit argument beats the environment
+
+
+def test_unknown_profile_is_one_line_error_listing_valid_ones(clean_env):
+    clean_env.setenv("STITCHKIT_PROFILE", "bogus")
+    with pytest.raises(ProfileError) as err:
+        get_profile()
+    msg = str(err.value)
+    assert "\n" not in msg and "'bogus'" in msg and "STITCHKIT_PROFILE" in msg
+    assert all(name in msg for name in PROFILE_NAMES)
+
+
+def test_profiles_share_one_shape_and_grow(clean_env):
+    """One code path: every profile sets the same fields, and no size shrinks from smoke to lab to full."""
+    smoke, lab, full = (PROFILES[n].as_dict() for n in PROFILE_NAMES)
+    assert smoke.keys() == lab.keys() == full.keys()
+    for section, sizes in smoke.items():
+        if not isinstance(sizes, dict):
+            continue
+        assert sizes.keys() == lab[section].keys() == full[section].keys()
+        for key, small in sizes.items():
+            assert small <= lab[section][key] <= full[section][key], (section, key)
+
+
+def test_profiles_are_immutable():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PROFILES["lab"].tour.n_worlds = 1

@@ -1,0 +1,34 @@
+"""`make report` machinery: a notebook is executed at a profile and written as a self-contained HTML page."""
+from pathlib import Path
+
+from stitchkit.report import build_report, list_notebooks
+
+TINY = """# %% [markdown]
+# # A tiny notebook
+# %% tags=["parameters"]
+import os
+PROFILE = os.environ.get("STITCHKIT_PROFILE", "lab")
+# %%
+print("profile is", PROFILE, "report mode", os.environ.get("STITCHKIT_REPORT"))
+"""
+
+
+def test_report_pages_and_index(tmp_path: Path):
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    (nb_dir / "01_tiny.py").write_text(TINY)
+    (nb_dir / "02_broken.py").write_text(TINY + "# %%\nraise RuntimeError('boom')\n")
+    out = tmp_path / "reports"
+    results = build_report("smoke", list_notebooks(nb_dir), out, timeout=120)
+    assert [r.ok for r in results] == [True, False]
+    assert "boom" in results[1].error
+    page = (out / "01_tiny.html").read_text()
+    assert "profile is smoke report mode 1" in page
+    index = (out / "index.html").read_text()
+    assert "href='01_tiny.html'" in index and "FAILED" in index and "smoke" in index
+    assert sorted(p.name for p in out.iterdir()) == ["01_tiny.html", "02_broken.html", "index.html"]
+
+
+def test_course_notebooks_are_found_in_order():
+    names = [p.name for p in list_notebooks()]
+    assert names[0] == "00_tour.py" and names == sorted(names)
