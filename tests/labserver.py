@@ -84,7 +84,8 @@ def execute_in_server(base: str, token: str, notebook: str, timeout: float = 600
                 "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
                 "content": {"code": "".join(cell["source"]), "silent": False, "store_history": True,
                             "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
-            while True:
+            replied = idle = False  # shell and iopub are separate channels: wait for both to finish
+            while not (replied and idle):
                 msg = json.loads(ws.recv())
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
@@ -94,7 +95,9 @@ def execute_in_server(base: str, token: str, notebook: str, timeout: float = 600
                 elif kind == "error":
                     raise RuntimeError("\n".join(msg["content"]["traceback"]))
                 elif kind == "execute_reply":
-                    break
+                    replied = True
+                elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                    idle = True
     finally:
         ws.close()
         api(base, token, "DELETE", f"/api/sessions/{session['id']}")

@@ -1,0 +1,1 @@
+"""Offline datasets: building them (maze, locomotion), holding them in memory, sampling and normalizing them."""
