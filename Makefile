@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PROFILE ?= lab
+PROFILE ?= $(or $(STITCHKIT_PROFILE),lab)
 JUPYTER_ARGS ?=
 PYTEST_ARGS ?=
 WORKERS ?= 2
@@ -14,7 +14,7 @@ export MUJOCO_GL ?= egl
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 IPYNB := $(NOTEBOOKS:.py=.ipynb)
 
-.PHONY: help setup notebooks lab test report clean
+.PHONY: help setup notebooks data lab test report clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -31,7 +31,10 @@ $(VENV)/.installed: pyproject.toml
 notebooks: setup ## generate the .ipynb twins of the py:percent notebooks (keeps edits made in JupyterLab)
 	@if [ -n "$(NOTEBOOKS)" ]; then $(VENV)/bin/jupytext --sync --quiet $(NOTEBOOKS); fi
 
-lab: setup notebooks ## set up, open JupyterLab on notebooks/
+data: setup ## build the default (small) datasets at PROFILE if missing
+	$(PY) -m stitchkit data defaults --profile $(PROFILE)
+
+lab: setup data notebooks ## set up, build the default data if missing, open JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(JUPYTER_ARGS)
 
 test: setup notebooks ## set up, then unit tests and every notebook through nbmake at the smoke profile

@@ -86,6 +86,52 @@ def _report(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+DEFAULT_DATASETS = ("stitchkit/pointmaze-medium/stitch-v0", "stitchkit/hopper/medium-v0",
+                    "stitchkit/hopper/medium-replay-v0")
+
+
+@command("data", "offline datasets: list, build, info, defaults, train-policy")
+def _data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("list", "build", "info", "defaults", "train-policy"))
+    p.add_argument("target", nargs="?", help="dataset id (build, info) or env (train-policy)")
+    p.add_argument("--force", action="store_true", help="build: replace an existing dataset")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=80_000, help="train-policy: SAC environment steps")
+
+    def run(args: argparse.Namespace) -> int:
+        from stitchkit.data import registry
+
+        prof = args.profile
+        if args.action in ("build", "info", "train-policy") and not args.target:
+            raise ValueError(f"`stitchkit data {args.action}` needs a {'env' if args.action == 'train-policy' else 'dataset id'}")
+        if args.action == "list":
+            rows = registry.list_datasets()
+            lines = [f"{r['state']:>8} {r.get('profile') or '':>6}  {r['id']}" for r in rows]
+            return emit({"datasets": rows}, args.json, lines)
+        if args.action == "build":
+            path = registry.build(args.target, prof, seed=args.seed, force=args.force)
+            return emit({"id": args.target, "path": str(path), "profile": prof.name}, args.json, [])
+        if args.action == "info":
+            result = registry.info(args.target, prof)
+            lines = [f"{k:>22}: {v}" for k, v in result.items() if k != "card"]
+            lines += [f"{'card':>22}: {json.dumps(result['card'])}"]
+            return emit(result, args.json, lines)
+        if args.action == "defaults":
+            built = []
+            for ds in DEFAULT_DATASETS:
+                try:
+                    registry.build(ds, prof, seed=args.seed)
+                    built.append(ds)
+                except FileNotFoundError as err:  # no committed behaviour policies for this env
+                    print(f"skipped {ds}: {err}")
+            return emit({"built": built, "profile": prof.name}, args.json, [])
+        from stitchkit.data.policies import train_sac
+
+        ckpts = train_sac(args.target, args.steps, seed=args.seed)
+        return emit({"env": args.target, "checkpoints": [(c.step, c.mean_return) for c in ckpts]}, args.json, [])
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stitchkit", description="Trajectory stitching for offline RL: datasets, models, benchmarks.",

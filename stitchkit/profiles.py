@@ -30,10 +30,20 @@ class TourSizes:
 
 
 @dataclass(frozen=True)
+class DataSizes:
+    """The offline datasets of notebook 01 and ``stitchkit data build``."""
+
+    maze_episodes: int  # 200-step stitch episodes (OGBench: 5,000)
+    locomotion_steps: int  # transitions per locomotion dataset (D4RL: 1M)
+    ref_episodes: int  # episodes behind each reference score (Minari: 100)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
     tour: TourSizes
+    data: DataSizes
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -44,16 +54,19 @@ PROFILES: dict[str, Profile] = {
         name="smoke",
         description="CI: seconds per step; proves every line runs, results mean nothing",
         tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=5),
+        data=DataSizes(maze_episodes=25, locomotion_steps=2_000, ref_episodes=2),
     ),
     "lab": Profile(
         name="lab",
         description="default: a 2-core laptop CPU, minutes per notebook, results that already show the effect",
         tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=100),
+        data=DataSizes(maze_episodes=500, locomotion_steps=100_000, ref_episodes=100),
     ),
     "full": Profile(
         name="full",
         description="one GPU: the papers' settings",
         tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=1000),
+        data=DataSizes(maze_episodes=5_000, locomotion_steps=1_000_000, ref_episodes=100),
     ),
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)

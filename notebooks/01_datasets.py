@@ -1,0 +1,188 @@
+# %% [markdown]
+# # 01 · Offline datasets, built on your own machine
+#
+# **Learning objectives.** After this notebook you can
+# 1. build the kit's datasets offline, in Minari format, and load them (or real Minari datasets) with one call;
+# 2. explain why the point-maze *stitch* dataset cannot be solved without stitching, with a measured fact;
+# 3. read the D4RL recipes (random, medium, medium-replay, expert, medium-expert) from their return plots;
+# 4. use the shared in-memory views: transitions, windows, the original:augmented sampler and the normalizers.
+#
+# No dataset is downloaded: the maze data comes from a scripted oracle (OGBench's `stitch` protocol) and the
+# locomotion data from small SAC actors committed in `data/policies/`.
+
+# %% tags=["parameters"]
+import os
+
+PROFILE = os.environ.get("STITCHKIT_PROFILE", "lab")  # smoke | lab | full
+SEED = 0
+MAZE_ID = "stitchkit/pointmaze-medium/stitch-v0"
+LOCO_ENV = "hopper"
+
+# %%
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Code, Markdown, display
+
+import stitchkit
+from stitchkit.data import maze, registry
+from stitchkit.data.episodes import returns, total_steps, transitions
+from stitchkit.exercises import check
+
+P = stitchkit.get_profile(PROFILE)
+print(f"profile {P.name}: {P.data}")
+log = print
+
+# %% [markdown]
+# ## 1. The maze stitching dataset
+#
+# `registry.build` runs the recipe once and writes a Minari dataset (to a temporary folder, renamed into place
+# when complete). `load_episodes` returns the kit's `Episode` list; plain `minari.load_dataset` works too.
+
+# %%
+episodes = registry.load_episodes(MAZE_ID, P, build_missing=True, log=log)
+info = registry.info(MAZE_ID, P)
+print(f"{info['episodes']} episodes, {info['steps']} transitions; reference returns "
+      f"{info['ref_min_score']:.0f} (random) to {info['ref_max_score']:.0f} (oracle) on the 1000-step eval task")
+display(Code(inspect.getsource(maze.generate), language="python"))
+
+# %% [markdown]
+# Every episode is one 200-step segment from a random cell toward a cell four cells away. Below: all of them, and
+# the evaluation task (start ●, goal ★) of OGBench's single-task variant.
+
+# %%
+goal = maze.task_goal("medium")
+env = maze.make_env("medium")
+u = env.unwrapped
+cov = maze.path_coverage(episodes, "medium")
+
+
+def draw_maze(ax, u):
+    for i, j in np.argwhere(u.maze_map == 1):
+        x, y = u.ij_to_xy((i, j))
+        ax.add_patch(plt.Rectangle((x - 2, y - 2), 4, 4, color="0.25"))
+    ax.set(aspect="equal", xticks=[], yticks=[])
+    ax.autoscale_view()
+
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 5.5))
+draw_maze(axes[0], u)
+for ep in episodes:
+    axes[0].plot(*ep.observations[:, :2].T, lw=0.6, alpha=0.6)
+axes[0].set_title(f"{len(episodes)} episodes, one segment each")
+draw_maze(axes[1], u)
+for c, ok in zip(cov["path_cells"], cov["covered"]):
+    x, y = u.ij_to_xy(c)
+    axes[1].add_patch(plt.Rectangle((x - 2, y - 2), 4, 4, color="tab:green" if ok else "tab:red", alpha=0.4))
+axes[1].set_title("shortest path of the task: cells the data visits (green)")
+for ax in axes:
+    ax.plot(*goal.init_xy, "ko", ms=10)
+    ax.plot(*goal.goal_xy, "k*", ms=18)
+plt.show()
+env.close()
+fact = (f"**Measured:** {cov['connecting_episodes']} of {len(episodes)} episodes connect the start to the goal, "
+        f"yet the data visits {sum(cov['covered'])} of the {len(cov['path_cells'])} cells on the shortest path.")
+display(Markdown(fact))
+
+# %% [markdown]
+# That is the situation stitching is for: the pieces of the solution are all in the data, but no trajectory
+# strings them together. (At the `smoke` profile there are too few episodes to cover the path; at `lab` and
+# `full` the coverage is complete.)
+#
+# ## 2. Locomotion datasets: the D4RL recipes with the kit's own policies
+#
+# D4RL's five datasets per task, rebuilt from SAC checkpoints (`data/policies/<env>/manifest.json` records the
+# measured return of each). `random` is the untrained actor, `expert` the best checkpoint, `medium` the one nearest
+# 40% of the way from random to expert, `medium-replay` the checkpoints up to medium rolled out in proportion to
+# their training steps (D4RL stored the real replay buffer; see the dataset card), `medium-expert` both.
+
+# %%
+from stitchkit.data.locomotion import NAMES, choose_checkpoints
+
+chosen = choose_checkpoints(LOCO_ENV)
+print({k: (c.step, round(c.mean_return, 1)) for k, c in chosen.items()})
+loco = {n: registry.load_episodes(f"stitchkit/{LOCO_ENV}/{n}-v0", P, build_missing=True, log=log) for n in NAMES}
+cards = {n: registry.info(f"stitchkit/{LOCO_ENV}/{n}-v0", P) for n in NAMES}
+rows = ["| dataset | episodes | steps | mean return | normalized score |", "|---|---|---|---|---|"]
+rows += [f"| {LOCO_ENV}/{n} | {c['episodes']} | {c['steps']} | {c['return_mean']:.1f} | "
+         f"{c['normalized_score_mean']:.1f} |" for n, c in cards.items()]
+display(Markdown("\n".join(rows)))
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+for n in NAMES:
+    axes[0].hist(returns(loco[n]), bins=30, alpha=0.5, label=n)
+axes[0].set(title=f"{LOCO_ENV}: episode returns", xlabel="return")
+axes[0].legend()
+mr = returns(loco["medium-replay"])
+axes[1].plot(mr, ".", ms=3)
+axes[1].set(title="medium-replay: return over training time", xlabel="episode (in collection order)")
+axes[2].hist(returns(loco["medium-expert"]), bins=40, color="tab:purple")
+axes[2].set(title="medium-expert: two modes", xlabel="return")
+plt.show()
+
+# %% [markdown]
+# ## 3. One representation, two views, one sampler
+#
+# Every algorithm in the kit reads a list of `Episode`s through *transitions* (TD3+BC, IQL, CQL) or *windows*
+# (diffusion models, Decision Transformer). Augmented data is mixed in at a ratio r = original : augmented.
+
+# %%
+from stitchkit.data.normalizers import EmpiricalCDF, ZScore
+from stitchkit.data.samplers import MixedSampler, WindowSampler
+
+flat = transitions(loco["medium"])
+half = len(loco["medium-replay"]) // 2
+mixed = MixedSampler(flat, transitions(loco["medium-replay"][:half]), ratio=3.0, seed=SEED)
+batch = mixed.sample(256)
+print("batch of 256 at r = 3:1 ->", int(256 - batch["augmented"].sum()), "original,", int(batch["augmented"].sum()),
+      "augmented")
+win = WindowSampler(loco["medium"], horizon=16, seed=SEED).sample(4)
+print("windows:", win["observations"].shape, "(batch, horizon + 1, state dim); mask sums", win["mask"].sum(1))
+
+cdf, z = EmpiricalCDF.fit(flat["observations"]), ZScore.fit(flat["observations"])
+d = 5  # a joint velocity: heavy-tailed
+fig, axes = plt.subplots(1, 3, figsize=(13, 3))
+axes[0].hist(flat["observations"][:, d], bins=60)
+axes[0].set_title(f"raw state dim {d}")
+axes[1].hist(z.normalize(flat["observations"])[:, d], bins=60)
+axes[1].set_title("z-score (CORL)")
+axes[2].hist(cdf.normalize(flat["observations"])[:, d], bins=60)
+axes[2].set_title("empirical CDF (DiffStitch): flat on [-1, 1]")
+plt.show()
+
+# %% [markdown]
+# **Where the kit differs from the sources.** D4RL's behaviour policies trained for millions of steps; the kit's
+# SAC actors trained for tens of thousands on a laptop CPU, so "expert" means the best policy *this* budget reached
+# (the dataset card records its return) and scores are normalized with the kit's own reference scores, never
+# D4RL's. OGBench's stitch datasets also ship a 10% validation split; the kit builds the training split only.
+#
+# ## Exercises
+#
+# **Exercise 1.** How many transitions does the maze dataset hold? Compute it from `episodes` (not from `info`)
+# and store it in `answer_1`.
+
+# %%
+answer_1 = None  # your code here
+
+# %% tags=["solution"]
+answer_1 = sum(len(ep) for ep in episodes)
+
+# %%
+check("exercise 1", answer_1, P.data.maze_episodes * maze.EPISODE_LEN, hint="each episode has 200 actions")
+
+# %% [markdown]
+# **Exercise 2.** A 10k-transition subsample keeps *whole* episodes. Build
+# `stitchkit/pointmaze-medium/stitch-2k-v0` (2k at every profile), and store in `answer_2` the fraction of its
+# episodes that are exactly 200 steps long.
+
+# %%
+answer_2 = None  # your code here
+
+# %% tags=["solution"]
+small = registry.load_episodes("stitchkit/pointmaze-medium/stitch-2k-v0", P, build_missing=True, log=log)
+answer_2 = np.mean([len(ep) == 200 for ep in small])
+
+# %%
+check("exercise 2", answer_2, 1.0, hint="subsampling never cuts an episode")

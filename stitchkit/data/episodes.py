@@ -1,0 +1,130 @@
+"""The kit's one in-memory representation of offline data: a list of :class:`Episode`.
+
+An episode of N steps holds N+1 observations (the last one is where the final action led, as Minari stores it),
+N actions, rewards, terminations and truncations, optional per-step infos (e.g. ``x_position``, N+1 values), and
+a :class:`Provenance` saying whether it is original data or stitched, by which method, from which source and
+target episode and step. Every algorithm reads one of two views of a list of episodes:
+
+* :func:`transitions` - flat (s, a, r, s', terminal) arrays, for TD3+BC, IQL, CQL, BC;
+* :func:`windows` - fixed-horizon windows, for sequence models (diffusion, Decision Transformer).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Provenance:
+    kind: str = "original"  # "original" or "stitched"
+    method: str | None = None  # e.g. "diffstitch", "astro"
+    source_episode: int | None = None
+    source_step: int | None = None
+    target_episode: int | None = None
+    target_step: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Provenance:
+        return cls(**json.loads(text))
+
+
+@dataclass
+class Episode:
+    observations: np.ndarray  # (N+1, obs_dim)
+    actions: np.ndarray  # (N, act_dim)
+    rewards: np.ndarray  # (N,)
+    terminations: np.ndarray  # (N,) bool: the MDP ended (no bootstrapping past here)
+    truncations: np.ndarray  # (N,) bool: cut by a time limit (bootstrapping would be right)
+    infos: dict[str, np.ndarray] = field(default_factory=dict)  # per-step arrays, N+1 long
+    provenance: Provenance = field(default_factory=Provenance)
+    id: int = 0
+
+    def __post_init__(self) -> None:
+        n = len(self.actions)
+        if self.observations.shape[0] != n + 1:
+            raise ValueError(f"episode {self.id}: {self.observations.shape[0]} observations for {n} actions; "
+                             "an episode of N steps holds N+1 observations")
+        for name in ("rewards", "terminations", "truncations"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"episode {self.id}: {name} has {len(getattr(self, name))} entries, expected {n}")
+        for key, value in self.infos.items():
+            if len(value) != n + 1:
+                raise ValueError(f"episode {self.id}: info {key!r} has {len(value)} entries, expected {n + 1}")
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    @property
+    def ret(self) -> float:
+        return float(np.sum(self.rewards))
+
+
+def returns(episodes: list[Episode]) -> np.ndarray:
+    return np.array([ep.ret for ep in episodes])
+
+
+def total_steps(episodes: list[Episode]) -> int:
+    return int(sum(len(ep) for ep in episodes))
+
+
+def transitions(episodes: list[Episode]) -> dict[str, np.ndarray]:
+    """Flat (s, a, r, s') arrays over all episodes, with the episode and step each transition came from.
+
+    ``terminals`` is the termination flag only: a time-limit truncation still bootstraps (CORL, Minari)."""
+    if not episodes:
+        raise ValueError("no episodes to flatten")
+    return {
+        "observations": np.concatenate([ep.observations[:-1] for ep in episodes]).astype(np.float32),
+        "actions": np.concatenate([ep.actions for ep in episodes]).astype(np.float32),
+        "rewards": np.concatenate([ep.rewards for ep in episodes]).astype(np.float32),
+        "next_observations": np.concatenate([ep.observations[1:] for ep in episodes]).astype(np.float32),
+        "terminals": np.concatenate([ep.terminations for ep in episodes]).astype(np.float32),
+        "timeouts": np.concatenate([ep.truncations for ep in episodes]).astype(np.float32),
+        "episode": np.concatenate([np.full(len(ep), i) for i, ep in enumerate(episodes)]),
+        "step": np.concatenate([np.arange(len(ep)) for ep in episodes]),
+    }
+
+
+def window_starts(episodes: list[Episode], horizon: int, pad: bool = False) -> np.ndarray:
+    """Every (episode, start) of a ``horizon``-step window. Without padding a window lies wholly inside one
+    episode (episodes shorter than the horizon give none); with padding it may start at any step and run past the
+    end into padding."""
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    rows = []
+    for i, ep in enumerate(episodes):
+        last = len(ep) - 1 if pad else len(ep) - horizon
+        if last >= 0:
+            rows.append(np.stack([np.full(last + 1, i), np.arange(last + 1)], axis=1))
+    return np.concatenate(rows) if rows else np.zeros((0, 2), dtype=np.int64)
+
+
+def windows(episodes: list[Episode], starts: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
+    """Gather windows of ``horizon`` steps at ``starts`` ((episode, step) rows from :func:`window_starts`).
+
+    Padding rule (Diffuser/DiffStitch's): steps past the episode end hold zeros and ``mask`` is 0 there; the
+    ``observations`` window has horizon+1 states (the state after the last action included), padded the same way.
+    """
+    m = len(starts)
+    ep0 = episodes[0]
+    out = {
+        "observations": np.zeros((m, horizon + 1, ep0.observations.shape[1]), np.float32),
+        "actions": np.zeros((m, horizon, ep0.actions.shape[1]), np.float32),
+        "rewards": np.zeros((m, horizon), np.float32),
+        "terminals": np.zeros((m, horizon), np.float32),
+        "mask": np.zeros((m, horizon), np.float32),
+    }
+    for row, (e, s) in enumerate(starts):
+        ep = episodes[e]
+        n = min(horizon, len(ep) - s)
+        out["observations"][row, : n + 1] = ep.observations[s : s + n + 1]
+        out["actions"][row, :n] = ep.actions[s : s + n]
+        out["rewards"][row, :n] = ep.rewards[s : s + n]
+        out["terminals"][row, :n] = ep.terminations[s : s + n]
+        out["mask"][row, :n] = 1.0
+    return out

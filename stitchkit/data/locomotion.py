@@ -1,0 +1,128 @@
+"""D4RL-style locomotion datasets (hopper, halfcheetah, walker2d on Gymnasium v5) from the committed SAC actors.
+
+The D4RL definitions, with the kit's own behaviour policies (``data/policies/<env>/``):
+
+* ``random``        - the randomly initialised actor (checkpoint 0);
+* ``expert``        - the best checkpoint the training budget reached;
+* ``medium``        - the checkpoint whose return is nearest 0.4 x the expert's (D4RL: about one third; the kit
+  asks for one third to one half);
+* ``medium-replay`` - approximately the data seen while training up to ``medium``: every checkpoint from 0 to
+  ``medium`` rolled out in proportion to the steps it was trained for (all equal here); D4RL stored the actual
+  replay buffer, which would need re-training with the same seed;
+* ``medium-expert`` - ``medium`` and ``expert`` concatenated.
+
+Actions are sampled from the tanh-Gaussian (D4RL, Minari). ``x_position`` is stored per step in the infos, so
+rollouts can be rendered where they really were. Reference scores follow Minari: ``ref_min_score`` is the mean
+return of a uniform random policy, ``ref_max_score`` that of the expert actor, over the same number of episodes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from stitchkit.data.episodes import Episode
+from stitchkit.data.policies import LOCOMOTION_ENVS, Checkpoint, evaluate_actor, list_checkpoints, load_actor
+
+NAMES = ("random", "medium", "medium-replay", "expert", "medium-expert")
+MEDIUM_FRACTION = 0.4
+
+
+def choose_checkpoints(env: str) -> dict[str, Checkpoint]:
+    """Which committed checkpoint each dataset rolls out: random (step 0), medium and expert."""
+    ckpts = list_checkpoints(env)
+    expert = max(ckpts, key=lambda c: (c.mean_return, c.step))
+    base = ckpts[0].mean_return  # the random actor's return: fractions are of the improvement over it
+    target = base + MEDIUM_FRACTION * (expert.mean_return - base)
+    medium = min((c for c in ckpts if c.step <= expert.step), key=lambda c: abs(c.mean_return - target))
+    return {"random": ckpts[0], "medium": medium, "expert": expert}
+
+
+def rollout(env: str, ckpt: Checkpoint, n_steps: int, seed: int, n_envs: int = 8) -> list[Episode]:
+    """Whole episodes from ``ckpt`` (stochastic actions) until at least ``n_steps`` transitions are collected;
+    ``n_envs`` environments step side by side so the actor runs batched. Deterministic for a seed."""
+    import gymnasium as gym
+
+    actor = load_actor(ckpt)
+    gen = torch.Generator().manual_seed(seed)
+    envs = [gym.make(LOCOMOTION_ENVS[env]) for _ in range(n_envs)]
+    next_seed = seed
+    bufs = []
+    for e in envs:
+        ob, info = e.reset(seed=next_seed)
+        next_seed += 1
+        bufs.append({"obs": [ob], "act": [], "rew": [], "term": [], "trunc": [], "x": [info["x_position"]]})
+    episodes: list[Episode] = []
+    collected = 0
+    active = list(range(n_envs))
+    while active:
+        obs = np.stack([bufs[i]["obs"][-1] for i in active])
+        actions = actor.act(obs, gen)
+        still = []
+        for i, a in zip(active, actions):
+            ob, r, term, trunc, info = envs[i].step(a)
+            b = bufs[i]
+            b["obs"].append(ob), b["act"].append(a), b["rew"].append(r), b["term"].append(term)
+            b["trunc"].append(trunc), b["x"].append(info["x_position"])
+            if term or trunc:
+                episodes.append(Episode(np.asarray(b["obs"]), np.asarray(b["act"], np.float32), np.asarray(b["rew"]),
+                                        np.asarray(b["term"]), np.asarray(b["trunc"]),
+                                        infos={"x_position": np.asarray(b["x"])}, id=len(episodes)))
+                collected += len(b["act"])
+                if collected >= n_steps:
+                    continue  # this env is finished; the others finish no new episode
+                ob, info = envs[i].reset(seed=next_seed)
+                next_seed += 1
+                bufs[i] = {"obs": [ob], "act": [], "rew": [], "term": [], "trunc": [], "x": [info["x_position"]]}
+            still.append(i)
+        active = still if collected < n_steps else []
+    for e in envs:
+        e.close()
+    return episodes
+
+
+def build(env: str, name: str, n_steps: int, seed: int) -> tuple[list[Episode], dict]:
+    """The episodes of ``<env>/<name>`` with about ``n_steps`` transitions, and a card describing them."""
+    if env not in LOCOMOTION_ENVS:
+        raise ValueError(f"unknown locomotion env {env!r}; accepted: {', '.join(LOCOMOTION_ENVS)}")
+    if name not in NAMES:
+        raise ValueError(f"unknown locomotion dataset {name!r}; accepted: {', '.join(NAMES)}")
+    chosen = choose_checkpoints(env)
+    card = {"behaviour": "SAC (stable-baselines3), stochastic actions",
+            "checkpoints": {k: {"step": c.step, "mean_return": c.mean_return} for k, c in chosen.items()}}
+    if name in ("random", "medium", "expert"):
+        episodes = rollout(env, chosen[name], n_steps, seed)
+    elif name == "medium-expert":
+        episodes = rollout(env, chosen["medium"], n_steps, seed) + rollout(env, chosen["expert"], n_steps, seed + 1)
+    else:  # medium-replay: checkpoints 0..medium, each in proportion to the steps it was trained for
+        ckpts = [c for c in list_checkpoints(env) if c.step <= chosen["medium"].step]
+        trained = np.diff([0] + [c.step for c in ckpts[1:]]) if len(ckpts) > 1 else np.array([1])
+        share = trained / trained.sum()
+        episodes = []
+        for k, (c, frac) in enumerate(zip(ckpts[1:] or ckpts, share)):
+            episodes += rollout(env, c, max(1, int(round(frac * n_steps))), seed + k, n_envs=2)
+        card["medium_replay"] = ("approximate: checkpoints rolled out in proportion to the steps each was trained "
+                                 f"for ({len(share)} checkpoints up to step {chosen['medium'].step})")
+    for i, ep in enumerate(episodes):
+        ep.id = i
+    return episodes, card
+
+
+def reference_scores(env: str, episodes: int, seed: int = 123) -> dict[str, float]:
+    """Minari's reference scores: mean return of a uniform random policy and of the expert actor."""
+    import gymnasium as gym
+
+    chosen = choose_checkpoints(env)
+    expert = evaluate_actor(load_actor(chosen["expert"]), LOCOMOTION_ENVS[env], episodes, seed)
+    e = gym.make(LOCOMOTION_ENVS[env])
+    e.action_space.seed(seed)
+    rand = []
+    for k in range(episodes):
+        e.reset(seed=seed + k)
+        total, done = 0.0, False
+        while not done:
+            _, r, term, trunc, _ = e.step(e.action_space.sample())
+            total += r
+            done = term or trunc
+        rand.append(total)
+    return {"ref_min_score": float(np.mean(rand)), "ref_max_score": float(expert.mean()),
+            "num_episodes_average_score": episodes}

@@ -1,0 +1,382 @@
+"""Dataset ids, how each is built, and loading any of them through one call.
+
+Ids in the kit's own Minari namespace ``stitchkit/``:
+
+* ``stitchkit/pointmaze-{medium,large}/stitch-v0``                     - :mod:`stitchkit.data.maze`
+* ``stitchkit/{hopper,halfcheetah,walker2d}/{random,medium,medium-replay,expert,medium-expert}-v0``
+                                                                        - :mod:`stitchkit.data.locomotion`
+* derived small-sample variants of any of those: ``...-<N>k-v0`` (a budget of N thousand transitions),
+  ``...-<P>pct-v0`` (P percent of the episodes), ``...-r<R>-v0`` (TSRL's ratio: 1/R of the episodes);
+  whole trajectories, seed 111 (TSRL's); the metadata names the parent.
+
+Any other id (``mujoco/hopper/medium-v0``, ``D4RL/pointmaze/medium-v2``) is a real Minari dataset: loaded when
+local, downloaded when allowed and possible, else a clear error naming the local equivalent to build.
+
+A build writes into a temporary Minari root and renames the finished folder into place, so an interrupted build
+leaves no half dataset; a folder without the kit's completion mark is reported as corrupt, never loaded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stitchkit.data.episodes import Episode, Provenance, returns, total_steps
+from stitchkit.profiles import Profile, get_profile
+
+NAMESPACE = "stitchkit"
+SUBSAMPLE_SEED = 111  # TSRL's
+_ID = re.compile(r"^stitchkit/(?P<env>[a-z0-9-]+)/(?P<name>[a-z-]+?)"
+                 r"(?:-(?P<k>\d+)k|-(?P<pct>\d+)pct|-r(?P<ratio>\d+))?-v0$")
+REAL_TO_LOCAL = {  # real Minari ids -> the kit's local equivalent
+    r"^mujoco/(hopper|halfcheetah|walker2d)/(medium|expert|random|medium-expert|medium-replay)-v\d+$":
+        "stitchkit/{0}/{1}-v0",
+    r"^mujoco/(hopper|halfcheetah|walker2d)/simple(-replay)?-v\d+$": "stitchkit/{0}/medium{1}-v0",
+    r"^D4RL/pointmaze/(medium|large)(-dense)?-v\d+$": "stitchkit/pointmaze-{0}/stitch-v0",
+}
+
+
+class DatasetError(ValueError):
+    """An unknown, missing, mismatched or corrupt dataset; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    id: str
+    kind: str  # "maze" | "locomotion" | "subsample"
+    env: str  # "pointmaze-medium", "hopper", ...
+    name: str  # "stitch", "medium-replay", ...
+    parent: str | None = None
+    budget: int | None = None
+    pct: int | None = None
+    ratio: int | None = None
+
+
+def base_ids() -> list[str]:
+    from stitchkit.data.locomotion import NAMES
+    from stitchkit.data.maze import MAZES
+    from stitchkit.data.policies import LOCOMOTION_ENVS
+
+    return [f"stitchkit/pointmaze-{m}/stitch-v0" for m in MAZES] + \
+        [f"stitchkit/{e}/{n}-v0" for e in LOCOMOTION_ENVS for n in NAMES]
+
+
+def parse_id(dataset_id: str) -> Recipe:
+    """The recipe of a ``stitchkit/`` id; a :class:`DatasetError` listing the buildable ids otherwise."""
+    m = _ID.match(dataset_id)
+    base = f"stitchkit/{m['env']}/{m['name']}-v0" if m else None
+    if base is None or base not in base_ids():
+        raise DatasetError(f"unknown dataset id {dataset_id!r}; buildable ids: {', '.join(base_ids())} "
+                           "(add -<N>k, -<P>pct or -r<R> before -v0 for a small-sample variant)")
+    kind = "maze" if m["env"].startswith("pointmaze") else "locomotion"
+    if m["k"] or m["pct"] or m["ratio"]:
+        return Recipe(dataset_id, "subsample", m["env"], m["name"], parent=base,
+                      budget=int(m["k"]) * 1000 if m["k"] else None, pct=int(m["pct"]) if m["pct"] else None,
+                      ratio=int(m["ratio"]) if m["ratio"] else None)
+    return Recipe(dataset_id, kind, m["env"], m["name"])
+
+
+def local_equivalent(dataset_id: str) -> str | None:
+    for pattern, template in REAL_TO_LOCAL.items():
+        m = re.match(pattern, dataset_id)
+        if m:
+            return template.format(*(g or "" for g in m.groups()))
+    return None
+
+
+def minari_root() -> Path:
+    from stitchkit.paths import configure_minari_path
+
+    return configure_minari_path()
+
+
+def dataset_dir(dataset_id: str, root: Path | None = None) -> Path:
+    return (root or minari_root()) / dataset_id
+
+
+# --------------------------------------------------------------------------------------------- building
+def profile_sizes(recipe: Recipe, profile: Profile) -> dict[str, int]:
+    if recipe.kind == "maze":
+        return {"episodes": profile.data.maze_episodes}
+    return {"steps": profile.data.locomotion_steps, "ref_episodes": profile.data.ref_episodes}
+
+
+def generate(recipe: Recipe, profile: Profile, seed: int) -> tuple[list[Episode], dict[str, Any]]:
+    """Episodes and metadata for a base recipe (no Minari involved): what a build writes."""
+    if recipe.kind == "maze":
+        from stitchkit.data import maze
+
+        name = recipe.env.removeprefix("pointmaze-")
+        episodes = maze.generate(name, profile.data.maze_episodes, seed)
+        rmax = maze.oracle_policy_return(name, profile.data.ref_episodes, seed=123)
+        rmin = maze.oracle_policy_return(name, profile.data.ref_episodes, seed=123, random=True)
+        meta = {"env": maze.collection_env_id(name), "eval_env": maze.eval_env_id(name),
+                "ref_min_score": float(rmin.mean()), "ref_max_score": float(rmax.mean()),
+                "card": {"protocol": "OGBench stitch: 200-step episodes, oracle to a cell 4 cells away, "
+                                     "N(0, 0.5) action noise", "task": maze.DEFAULT_TASK,
+                         "reward": "OGBench singletask: success - 1; termination = success (state before step)",
+                         "ref_max": "noise-free oracle on the eval task", "ref_min": "uniform random policy"}}
+        return episodes, meta
+    from stitchkit.data import locomotion
+    from stitchkit.data.policies import LOCOMOTION_ENVS
+
+    episodes, card = locomotion.build(recipe.env, recipe.name, profile.data.locomotion_steps, seed)
+    refs = cached_reference_scores(recipe.env, profile.data.ref_episodes)
+    env_id = LOCOMOTION_ENVS[recipe.env]
+    return episodes, {"env": env_id, "eval_env": env_id, "card": card, **refs}
+
+
+def cached_reference_scores(env: str, episodes: int) -> dict[str, float]:
+    """Reference scores are shared by all five datasets of an env: compute once, keep beside the datasets."""
+    from stitchkit.data.locomotion import choose_checkpoints, reference_scores
+    from stitchkit.files import atomic_write_json
+
+    key = f"{env}-expert{choose_checkpoints(env)['expert'].step}-n{episodes}"
+    path = minari_root() / NAMESPACE / ".refscores" / f"{key}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    refs = reference_scores(env, episodes)
+    atomic_write_json(path, refs)
+    return refs
+
+
+@contextmanager
+def _temporary_minari_root(root: Path):
+    """Point Minari at a scratch root inside ``root`` for the duration of a build."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(tmp)
+    try:
+        yield tmp
+    finally:
+        os.environ["MINARI_DATASETS_PATH"] = old if old is not None else str(root)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_dataset(dataset_id: str, episodes: list[Episode], env: str, eval_env: str | None = None,
+                  ref_min_score: float | None = None, ref_max_score: float | None = None,
+                  stitchkit_meta: dict | None = None, root: Path | None = None) -> Path:
+    """Write episodes as a Minari dataset, atomically: build in a scratch root, then rename into place."""
+    import gymnasium as gym
+    import minari
+    from minari.data_collector import EpisodeBuffer
+
+    root = root or minari_root()
+    final = dataset_dir(dataset_id, root)
+    buffers = [EpisodeBuffer(id=i, observations=ep.observations, actions=ep.actions, rewards=ep.rewards,
+                             terminations=ep.terminations, truncations=ep.truncations,
+                             infos=dict(ep.infos) if ep.infos else None) for i, ep in enumerate(episodes)]
+    provenance = [ep.provenance.to_json() for ep in episodes]
+    meta = dict(stitchkit_meta or {})
+    if any(ep.provenance.kind != "original" for ep in episodes):
+        meta["provenance"] = provenance
+    with _temporary_minari_root(root) as tmp:
+        env_obj = gym.make(env)
+        ds = minari.create_dataset_from_buffers(
+            dataset_id, buffers, env=env_obj, eval_env=eval_env, ref_min_score=ref_min_score,
+            ref_max_score=ref_max_score, algorithm_name=meta.get("recipe", "stitchkit"), author="stitchkit", author_email="stitchkit@localhost",
+            code_permalink="stitchkit", description=meta.get("description", ""))
+        env_obj.close()
+        ds.storage.update_metadata({"stitchkit": json.dumps(meta | {"complete": True}, default=str)})
+        built = tmp / dataset_id
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for ns in Path(dataset_id).parents:  # Minari's namespace metadata files, if the real root lacks them
+            src = tmp / ns / "namespace_metadata.json"
+            if str(ns) != "." and src.exists() and not (root / ns / "namespace_metadata.json").exists():
+                (root / ns).mkdir(parents=True, exist_ok=True)
+                shutil.copy(src, root / ns / "namespace_metadata.json")
+        if final.exists():
+            old = final.with_name(f".{final.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
+            built.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            built.rename(final)
+    return final
+
+
+def build(dataset_id: str, profile: str | Profile | None = None, seed: int = 0, force: bool = False,
+          log=print) -> Path:
+    """Build ``dataset_id`` at ``profile`` (offline, deterministic for a seed and profile) unless it exists."""
+    recipe = parse_id(dataset_id)
+    prof = get_profile(profile)
+    existing = status(dataset_id)
+    if existing["state"] == "built" and not force:
+        if existing["profile"] != prof.name:
+            raise DatasetError(f"{dataset_id} exists, built at profile {existing['profile']!r}, but profile "
+                               f"{prof.name!r} was asked for; rebuild with --force (replaces it) or use "
+                               f"--profile {existing['profile']}")
+        log(f"{dataset_id}: already built at profile {prof.name}")
+        return dataset_dir(dataset_id)
+    t0 = time.perf_counter()
+    if recipe.kind == "subsample":
+        from stitchkit.data.subsample import subsample_episodes
+
+        parent = load_episodes(recipe.parent, profile=prof, build_missing=True, log=log)
+        ratio = recipe.ratio or (100 / recipe.pct if recipe.pct else None)
+        episodes = subsample_episodes(parent, SUBSAMPLE_SEED, ratio=ratio, budget=recipe.budget)
+        for i, ep in enumerate(episodes):
+            ep.id = i
+        pmeta = read_metadata(recipe.parent)
+        meta = {"env": pmeta["env_spec"], "eval_env": pmeta.get("eval_env_spec"),
+                "ref_min_score": pmeta.get("ref_min_score"), "ref_max_score": pmeta.get("ref_max_score"),
+                "card": {"subsample": {"budget": recipe.budget, "pct": recipe.pct, "ratio": recipe.ratio,
+                                       "seed": SUBSAMPLE_SEED, "unit": "whole trajectories"}}}
+    else:
+        episodes, meta = generate(recipe, prof, seed)
+    kit = {"recipe": recipe.kind, "profile": prof.name, "seed": seed, "parent": recipe.parent,
+           "card": meta["card"], "build_seconds": round(time.perf_counter() - t0, 1)}
+    env = meta["env"]
+    if isinstance(env, str) and env.startswith("{"):  # a parent's serialized spec
+        import gymnasium as gym
+
+        env = gym.envs.registration.EnvSpec.from_json(env)
+    eval_env = meta.get("eval_env")
+    if isinstance(eval_env, str) and eval_env.startswith("{"):
+        import gymnasium as gym
+
+        eval_env = gym.envs.registration.EnvSpec.from_json(eval_env)
+    path = write_dataset(dataset_id, episodes, env, eval_env, meta.get("ref_min_score"), meta.get("ref_max_score"),
+                         kit)
+    log(f"{dataset_id}: {len(episodes)} episodes, {total_steps(episodes)} steps, profile {prof.name}, "
+        f"{time.perf_counter() - t0:.1f} s")
+    return path
+
+
+# --------------------------------------------------------------------------------------------- loading
+def read_metadata(dataset_id: str) -> dict[str, Any]:
+    path = dataset_dir(dataset_id) / "data" / "metadata.json"
+    meta = json.loads(path.read_text())
+    if "stitchkit" in meta and isinstance(meta["stitchkit"], str):
+        meta["stitchkit"] = json.loads(meta["stitchkit"])
+    return meta
+
+
+def status(dataset_id: str) -> dict[str, Any]:
+    """``missing``, ``built`` (with its profile) or ``corrupt`` (with why)."""
+    folder = dataset_dir(dataset_id)
+    if not folder.exists():
+        return {"state": "missing"}
+    meta_path, data = folder / "data" / "metadata.json", folder / "data" / "main_data.hdf5"
+    if not meta_path.exists() or not data.exists():
+        return {"state": "corrupt", "why": f"{folder} lacks data/metadata.json or data/main_data.hdf5"}
+    try:
+        meta = read_metadata(dataset_id)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return {"state": "corrupt", "why": f"{meta_path} is not valid JSON ({err})"}
+    kit = meta.get("stitchkit")
+    if dataset_id.startswith(NAMESPACE + "/") and not (isinstance(kit, dict) and kit.get("complete")):
+        return {"state": "corrupt", "why": f"{folder} has no completion mark: a half-written build"}
+    return {"state": "built", "profile": kit.get("profile") if isinstance(kit, dict) else None}
+
+
+def load_minari(dataset_id: str, profile: str | Profile | None = None, build_missing: bool = False,
+                download: bool = False, log=print):
+    """The ``minari.MinariDataset`` for any id. Kit ids are checked for completeness and profile."""
+    import minari
+
+    minari_root()
+    if dataset_id.startswith(NAMESPACE + "/"):
+        parse_id(dataset_id)
+        st = status(dataset_id)
+        prof = get_profile(profile)
+        if st["state"] == "corrupt":
+            raise DatasetError(f"dataset {dataset_id} is corrupt: {st['why']}; delete it or rebuild with "
+                               f"`stitchkit data build {dataset_id} --force`")
+        if st["state"] == "missing":
+            if not build_missing:
+                raise DatasetError(f"dataset {dataset_id} is not built yet; build it with "
+                                   f"`stitchkit data build {dataset_id} --profile {prof.name}`")
+            build(dataset_id, prof, log=log)
+        elif st["profile"] != prof.name:
+            raise DatasetError(f"dataset {dataset_id} was built at profile {st['profile']!r} but profile "
+                               f"{prof.name!r} is in use; rebuild it with `stitchkit data build {dataset_id} "
+                               f"--profile {prof.name} --force`, or use profile {st['profile']!r}")
+        return minari.load_dataset(dataset_id)
+    if (minari_root() / dataset_id).exists():
+        return minari.load_dataset(dataset_id)
+    local = local_equivalent(dataset_id)
+    hint = f"; its local equivalent is built with `stitchkit data build {local}`" if local else \
+        "; no local equivalent is known (see `stitchkit data list`)"
+    if not download:
+        raise DatasetError(f"Minari dataset {dataset_id} is not in {minari_root()} and downloads are off{hint}")
+    try:
+        return minari.load_dataset(dataset_id, download=True)
+    except Exception as err:  # network errors come in many types
+        raise DatasetError(f"Minari dataset {dataset_id} is not local and could not be downloaded "
+                           f"({type(err).__name__}: {err}){hint}") from err
+
+
+def to_episodes(ds, provenance: list[str] | None = None) -> list[Episode]:
+    """Minari episodes -> the kit's :class:`Episode` list (provenance restored when the dataset stored it)."""
+    out = []
+    for i, ep in enumerate(ds.iterate_episodes()):
+        infos = {k: np.asarray(v) for k, v in (ep.infos or {}).items()
+                 if isinstance(v, np.ndarray) and len(v) == len(ep.actions) + 1}
+        prov = Provenance.from_json(provenance[i]) if provenance else Provenance()
+        out.append(Episode(np.asarray(ep.observations), np.asarray(ep.actions), np.asarray(ep.rewards),
+                           np.asarray(ep.terminations, bool), np.asarray(ep.truncations, bool), infos, prov, id=i))
+    return out
+
+
+def load_episodes(dataset_id: str, profile: str | Profile | None = None, build_missing: bool = False,
+                  download: bool = False, log=print) -> list[Episode]:
+    """Any dataset id -> list of :class:`Episode`: the one call every notebook and algorithm uses."""
+    ds = load_minari(dataset_id, profile, build_missing, download, log)
+    kit = ds.storage.metadata.get("stitchkit")
+    kit = json.loads(kit) if isinstance(kit, str) else (kit or {})
+    return to_episodes(ds, kit.get("provenance"))
+
+
+def check_env(dataset_id: str, env_id: str) -> None:
+    """Raise if ``env_id`` is not the environment ``dataset_id`` was collected in (or evaluated on)."""
+    meta = read_metadata(dataset_id) if dataset_id.startswith(NAMESPACE + "/") else \
+        load_minari(dataset_id).storage.metadata
+    ids = {json.loads(meta[k])["id"] for k in ("env_spec", "eval_env_spec") if meta.get(k)}
+    if env_id not in ids:
+        raise DatasetError(f"environment {env_id!r} does not match dataset {dataset_id}, collected in "
+                           f"{' / evaluated on '.join(sorted(ids))}")
+
+
+def info(dataset_id: str, profile: str | Profile | None = None) -> dict[str, Any]:
+    """Episodes, steps, return statistics, reference scores, parent and recipe of a built dataset."""
+    ds = load_minari(dataset_id, profile)
+    meta = ds.storage.metadata
+    kit = meta.get("stitchkit")
+    kit = json.loads(kit) if isinstance(kit, str) else (kit or {})
+    eps = to_episodes(ds)
+    rets = returns(eps)
+    out = {"id": dataset_id, "episodes": len(eps), "steps": total_steps(eps),
+           "return_mean": float(rets.mean()), "return_std": float(rets.std()),
+           "return_min": float(rets.min()), "return_max": float(rets.max()),
+           "ref_min_score": meta.get("ref_min_score"), "ref_max_score": meta.get("ref_max_score"),
+           "parent": kit.get("parent"), "recipe": kit.get("recipe"), "profile": kit.get("profile"),
+           "card": kit.get("card")}
+    # maze data episodes (200 steps) are not comparable with 1000-step evaluation episodes: no dataset score
+    if out["ref_min_score"] is not None and out["ref_max_score"] is not None and "pointmaze" not in dataset_id:
+        out["normalized_score_mean"] = float(100 * (rets.mean() - out["ref_min_score"])
+                                             / (out["ref_max_score"] - out["ref_min_score"]))
+    return out
+
+
+def list_datasets() -> list[dict[str, Any]]:
+    """Every buildable base id with its local state, plus other local Minari datasets."""
+    rows = [{"id": i, **status(i)} for i in base_ids()]
+    root = minari_root()
+    known = {r["id"] for r in rows}
+    for meta in root.glob("**/data/metadata.json"):
+        ds_id = str(meta.parent.parent.relative_to(root))
+        if ds_id not in known and not any(part.startswith(".") for part in Path(ds_id).parts):
+            rows.append({"id": ds_id, **status(ds_id)})
+    return rows

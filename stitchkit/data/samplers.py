@@ -1,0 +1,73 @@
+"""Samplers: uniform transitions, fixed-horizon windows, and the original:augmented mixture.
+
+Augmentation papers train on a mixture of original and generated data at a ratio r = original : augmented
+(DiffStitch's "data ratio"). :class:`MixedSampler` honours r exactly in every batch rather than in expectation, so
+a small batch cannot drift to all-original or all-augmented by chance.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from stitchkit.data.episodes import Episode, window_starts, windows
+from stitchkit.seeding import numpy_rng
+
+
+class TransitionSampler:
+    """Uniform batches from a flat transition dict (see :func:`stitchkit.data.episodes.transitions`)."""
+
+    def __init__(self, data: dict[str, np.ndarray], seed: int | np.random.Generator):
+        self.data = data
+        self.size = len(data["actions"])
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty dataset")
+        self.rng = numpy_rng(seed)
+
+    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
+        idx = self.rng.integers(0, self.size, size=batch_size)
+        return {k: v[idx] for k, v in self.data.items()}
+
+
+class MixedSampler:
+    """Batches with round(B * r / (r + 1)) original and the rest augmented transitions, r = original : augmented."""
+
+    def __init__(self, original: dict[str, np.ndarray], augmented: dict[str, np.ndarray] | None, ratio: float,
+                 seed: int | np.random.Generator):
+        if ratio <= 0:
+            raise ValueError(f"ratio r = original : augmented must be > 0, got {ratio}")
+        rng = numpy_rng(seed)
+        self.ratio = ratio
+        self.original = TransitionSampler(original, rng)
+        self.augmented = TransitionSampler(augmented, rng) if augmented is not None else None
+
+    def split(self, batch_size: int) -> tuple[int, int]:
+        if self.augmented is None:
+            return batch_size, 0
+        n_orig = int(round(batch_size * self.ratio / (self.ratio + 1.0)))
+        return n_orig, batch_size - n_orig
+
+    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
+        n_orig, n_aug = self.split(batch_size)
+        a = self.original.sample(n_orig)
+        if n_aug == 0:
+            return a | {"augmented": np.zeros(n_orig, np.float32)}
+        b = self.augmented.sample(n_aug)
+        keys = a.keys() & b.keys()
+        out = {k: np.concatenate([a[k], b[k]]) for k in keys}
+        out["augmented"] = np.concatenate([np.zeros(n_orig), np.ones(n_aug)]).astype(np.float32)
+        return out
+
+
+class WindowSampler:
+    """Uniform batches of ``horizon``-step windows; they never cross an episode boundary, and run past an
+    episode's end into zero padding (mask 0) only when ``pad`` is asked for."""
+
+    def __init__(self, episodes: list[Episode], horizon: int, seed: int | np.random.Generator, pad: bool = False):
+        self.episodes, self.horizon = episodes, horizon
+        self.starts = window_starts(episodes, horizon, pad)
+        if len(self.starts) == 0:
+            raise ValueError(f"no episode is {horizon} steps long; use pad=True or a shorter horizon")
+        self.rng = numpy_rng(seed)
+
+    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
+        rows = self.starts[self.rng.integers(0, len(self.starts), size=batch_size)]
+        return windows(self.episodes, rows, self.horizon) | {"episode": rows[:, 0], "start": rows[:, 1]}
