@@ -23,12 +23,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def lab_server(data_dir: str, profile: str = "smoke", timeout: float = 300):
+def lab_server(data_dir: str, profile: str = "smoke", timeout: float = 300, extra_args: str = ""):
     """Yield (base_url, token) of a JupyterLab started exactly as a user would: `make lab JUPYTER_ARGS=...`.
 
     ``data_dir`` keeps the default datasets that `make lab` builds away from the checkout's data/."""
     port, token = free_port(), uuid.uuid4().hex
-    args = f"--no-browser --port {port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token}"
+    args = f"--no-browser --port {port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token} {extra_args}"
     env = subprocess_env(STITCHKIT_PROFILE=profile, STITCHKIT_DATA=data_dir,
                          MINARI_DATASETS_PATH=f"{data_dir}/minari")
     for var in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):  # a clean make, even when the tests run under `make test`

@@ -24,6 +24,14 @@ class Provenance:
     source_step: int | None = None
     target_episode: int | None = None
     target_step: int | None = None
+    bridge_steps: int | None = None  # generated transitions between the source prefix and the target suffix
+
+    def segments(self, n_steps: int) -> tuple[int, int] | None:
+        """(source_end, bridge_end) step indices of a stitched episode laid out as source states
+        [0, source_end], generated bridge (source_end, bridge_end), target states [bridge_end, n_steps]."""
+        if self.kind != "stitched" or self.source_step is None or self.bridge_steps is None:
+            return None
+        return self.source_step, min(n_steps, self.source_step + self.bridge_steps)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -113,20 +113,37 @@ def export_actor(model, path: Path) -> None:
 def train_sac(env: str, total_steps: int, seed: int = 0, checkpoint_every: int = 10_000, eval_episodes: int = 5,
               root: Path | None = None, log=print) -> list[Checkpoint]:
     """Train SAC (SB3 defaults, ``learning_starts=10_000`` as Minari) and export the actor every
-    ``checkpoint_every`` steps, step 0 (the random initial policy) included. Writes the manifest as it goes, so an
-    interrupted run keeps the checkpoints it finished. Deterministic for a seed on one machine."""
+    ``checkpoint_every`` steps, step 0 (the random initial policy) included.
+
+    Long runs resume: beside each exported actor the full SB3 model and its replay buffer are saved under
+    ``<data>/checkpoints/sac/<env>/`` (not committed), and a rerun continues from the last checkpoint. An
+    uninterrupted run is deterministic for a seed on one machine; a resumed one continues the same training but
+    not bit for bit (SB3 does not restore every random state)."""
     import gymnasium as gym
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
+    from stitchkit.paths import data_dir
+
     env_id = LOCOMOTION_ENVS[env]
     out = (root or policies_dir()) / env
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    model = SAC("MlpPolicy", gym.make(env_id), seed=seed, learning_starts=min(10_000, total_steps // 2), verbose=0)
+    state = data_dir() / "checkpoints" / "sac" / env
+    state.mkdir(parents=True, exist_ok=True)
     meta = {"env": env, "env_id": env_id, "algorithm": "SAC (stable-baselines3 defaults)", "seed": seed,
             "total_steps": total_steps, "checkpoint_every": checkpoint_every, "eval_episodes": eval_episodes,
             "checkpoints": []}
+    old = json.loads(manifest_path(env, root).read_text()) if manifest_path(env, root).exists() else None
+    resume = old and old["seed"] == seed and (state / "model.zip").exists() and (state / "buffer.pkl").exists()
+    torch.manual_seed(seed)
+    if resume:
+        model = SAC.load(state / "model.zip", env=gym.make(env_id))
+        model.load_replay_buffer(state / "buffer.pkl")
+        meta["checkpoints"] = [c for c in old["checkpoints"] if c["step"] <= model.num_timesteps]
+        log(f"{env}: resuming at step {model.num_timesteps}")
+    else:
+        model = SAC("MlpPolicy", gym.make(env_id), seed=seed, learning_starts=min(10_000, total_steps // 2),
+                    verbose=0)
     t0 = time.time()
 
     def save(step: int) -> None:
@@ -135,7 +152,11 @@ def train_sac(env: str, total_steps: int, seed: int = 0, checkpoint_every: int =
         ret = evaluate_actor(load_actor(Checkpoint(env, step, 0.0, out / file)), env_id, eval_episodes, seed=1000)
         meta["checkpoints"].append({"step": step, "file": file, "mean_return": float(ret.mean()),
                                     "std_return": float(ret.std())})
-        atomic_write_json(out / "manifest.json", meta)
+        model.save(state / "model.tmp.zip")
+        model.save_replay_buffer(state / "buffer.tmp.pkl")
+        (state / "model.tmp.zip").replace(state / "model.zip")
+        (state / "buffer.tmp.pkl").replace(state / "buffer.pkl")
+        atomic_write_json(out / "manifest.json", meta)  # last: the manifest only names finished checkpoints
         log(f"{env} step {step:>7}: return {ret.mean():8.1f} ± {ret.std():6.1f}  ({time.time() - t0:6.0f} s)")
 
     class Every(BaseCallback):
@@ -144,6 +165,9 @@ def train_sac(env: str, total_steps: int, seed: int = 0, checkpoint_every: int =
                 save(self.num_timesteps)
             return True
 
-    save(0)
-    model.learn(total_timesteps=total_steps, callback=Every())
+    if not resume:
+        save(0)
+    remaining = total_steps - model.num_timesteps
+    if remaining > 0:
+        model.learn(total_timesteps=remaining, callback=Every(), reset_num_timesteps=not resume)
     return list_checkpoints(env, root)

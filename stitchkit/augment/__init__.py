@@ -1,0 +1,1 @@
+"""Stitching methods that generate new trajectories from a dataset; one module per method."""

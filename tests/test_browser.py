@@ -1,0 +1,77 @@
+"""A person's view, in headless Chromium: the StitchViewer in JupyterLab, and the static report with no kernel."""
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from labserver import lab_server
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+NOTEBOOK = "02_seeing_trajectories"
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `.ci/run` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def test_viewer_slider_changes_the_frame_in_jupyterlab(browser, tmp_path):
+    with lab_server(str(tmp_path), "smoke", extra_args="--LabApp.expose_app_in_browser=True") as (base, token):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/lab/tree/{NOTEBOOK}.ipynb?token={token}")
+        page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=120_000)
+        page.wait_for_function(  # a kernel is up and idle before running
+            "(() => { const w = window.jupyterapp.shell.currentWidget;"
+            " return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
+            " && w.sessionContext.session.kernel.status === 'idle'; })()", timeout=120_000)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        frame = page.locator(".stitch-viewer-frame").first
+        frame.wait_for(state="visible", timeout=300_000)
+        frame.scroll_into_view_if_needed()
+        time.sleep(1)
+        before = frame.screenshot()
+        handle = page.locator(".stitch-viewer-slider .noUi-handle").first
+        handle.focus()
+        for _ in range(40):
+            handle.press("ArrowRight")
+        page.wait_for_timeout(3000)  # the kernel renders the new frame and sends it back
+        after = frame.screenshot()
+        assert before != after, "moving the slider did not change the displayed frame"
+        page.close()
+
+
+def test_report_page_animates_without_a_kernel(browser, tmp_path):
+    from stitchkit.report import build_report
+
+    os.environ["STITCHKIT_DATA"] = str(tmp_path)
+    os.environ["MINARI_DATASETS_PATH"] = str(tmp_path / "minari")
+    try:
+        results = build_report("smoke", [ROOT / "notebooks" / f"{NOTEBOOK}.py"], tmp_path / "reports", timeout=600)
+    finally:
+        os.environ.pop("STITCHKIT_DATA")
+        os.environ.pop("MINARI_DATASETS_PATH")
+    assert results[0].ok, results[0].error
+    page = browser.new_page()
+    page.goto((tmp_path / "reports" / f"{NOTEBOOK}.html").as_uri())
+    img = page.locator("img[id^='_anim_img']").first
+    img.wait_for(state="attached", timeout=30_000)
+    src0 = img.get_attribute("src")
+    page.evaluate("""() => { const s = document.querySelector("input[id^='_anim_slider']");
+                             s.value = s.max; s.dispatchEvent(new Event('input')); }""")
+    page.wait_for_timeout(500)
+    assert img.get_attribute("src") != src0, "the report's animation did not move to another frame"
+    assert "_anim_img" in (tmp_path / "reports" / f"{NOTEBOOK}.html").read_text()
+    page.close()
