@@ -90,7 +90,7 @@ class StitchViewer:
             axes = fig.subplots(2, 1, sharex=True)
             for line in self._draw_curves(axes, self.items[k]):
                 line.set_xdata([t, t])
-            fig.tight_layout(pad=0.3)
+            fig.subplots_adjust(left=0.16, right=0.98, top=0.97, bottom=0.17, hspace=0.08)
             buf = io.BytesIO()
             fig.savefig(buf, format="png")
             self._png[(k, t)] = buf.getvalue()

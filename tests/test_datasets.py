@@ -128,5 +128,18 @@ def test_interrupted_build_leaves_nothing_behind(data_root, monkeypatch):
     assert registry.status("stitchkit/pointmaze-large/stitch-v0") == {"state": "missing"}
     after = registry.load_episodes(MAZE, "smoke")  # the old dataset survives a failed rebuild
     assert all(np.array_equal(a.observations, b.observations) for a, b in zip(before, after))
-    leftovers = [p.name for p in data_root.iterdir() if p.name.startswith(".")]
-    assert leftovers == []
+    leftovers = [p.name for p in data_root.iterdir() if p.name.startswith(".") and p.name != ".locks"]
+    assert leftovers == []  # no scratch build folder survives
+
+
+def test_concurrent_builds_of_one_dataset_both_succeed(data_root):
+    import subprocess
+    import sys
+
+    code = ("import stitchkit; from stitchkit.data import registry; "
+            f"registry.build({MAZE!r}, 'smoke'); print(len(registry.load_episodes({MAZE!r}, 'smoke')))")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert sum("already built" in o for o, _ in outs) == 1  # one built it, the other waited and found it

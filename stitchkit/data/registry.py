@@ -206,11 +206,32 @@ def write_dataset(dataset_id: str, episodes: list[Episode], env: str, eval_env: 
     return final
 
 
+@contextmanager
+def _build_lock(dataset_id: str):
+    """One builder per dataset at a time (two notebooks may ask for the same dataset at once); the others wait
+    and then find it built."""
+    import fcntl
+
+    path = minari_root() / ".locks" / (dataset_id.replace("/", "__") + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def build(dataset_id: str, profile: str | Profile | None = None, seed: int = 0, force: bool = False,
           log=print) -> Path:
     """Build ``dataset_id`` at ``profile`` (offline, deterministic for a seed and profile) unless it exists."""
     recipe = parse_id(dataset_id)
     prof = get_profile(profile)
+    with _build_lock(dataset_id):
+        return _build_locked(dataset_id, recipe, prof, seed, force, log)
+
+
+def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, force: bool, log) -> Path:
     existing = status(dataset_id)
     if existing["state"] == "built" and not force:
         if existing["profile"] != prof.name:
