@@ -132,6 +132,29 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+@command("train", "train an offline RL evaluator (bc, td3bc, iql); all seeds in one batched model")
+def _train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("algo", help="bc | td3bc | iql")
+    p.add_argument("--dataset", required=True, help="dataset id, e.g. stitchkit/hopper/medium-v0")
+    p.add_argument("--augmented", help="an augmented dataset id to mix in")
+    p.add_argument("--ratio", type=float, default=1.0, help="original : augmented (default 1)")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds, trained together")
+    p.add_argument("--no-resume", action="store_true", help="start over instead of resuming a checkpoint")
+
+    def run(args: argparse.Namespace) -> int:
+        from stitchkit.train import run as train_run
+
+        out = train_run(args.algo, args.dataset, args.seeds, args.profile, args.augmented, args.ratio,
+                        resume=not args.no_resume)
+        s, r = out["score"], out["return"]
+        lines = [f"{args.algo} on {args.dataset} ({len(out['seeds'])} seeds, {out['steps']} steps, profile "
+                 f"{out['profile']})",
+                 f"  score  last {s['last_mean']:.1f} ± {s['last_std']:.1f}   best {s['best_mean']:.1f} ± {s['best_std']:.1f}",
+                 f"  return last {r['last_mean']:.1f} ± {r['last_std']:.1f}   best {r['best_mean']:.1f} ± {r['best_std']:.1f}"]
+        return emit({k: v for k, v in out.items() if k != "curves"}, args.json, lines)
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stitchkit", description="Trajectory stitching for offline RL: datasets, models, benchmarks.",

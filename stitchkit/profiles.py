@@ -39,11 +39,22 @@ class DataSizes:
 
 
 @dataclass(frozen=True)
+class TrainSizes:
+    """The offline RL evaluators (notebook 03, ``stitchkit train``)."""
+
+    steps: int  # gradient steps (CORL: 1M)
+    eval_every: int  # steps between evaluations (CORL: 5,000)
+    eval_episodes: int  # episodes per evaluation and seed (CORL: 10)
+    batch_size: int  # (CORL: 256)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
     tour: TourSizes
     data: DataSizes
+    train: TrainSizes
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -55,18 +66,21 @@ PROFILES: dict[str, Profile] = {
         description="CI: seconds per step; proves every line runs, results mean nothing",
         tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=5),
         data=DataSizes(maze_episodes=25, locomotion_steps=2_000, ref_episodes=2),
+        train=TrainSizes(steps=200, eval_every=100, eval_episodes=2, batch_size=64),
     ),
     "lab": Profile(
         name="lab",
         description="default: a 2-core laptop CPU, minutes per notebook, results that already show the effect",
         tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=100),
         data=DataSizes(maze_episodes=500, locomotion_steps=100_000, ref_episodes=100),
+        train=TrainSizes(steps=10_000, eval_every=2_500, eval_episodes=5, batch_size=256),
     ),
     "full": Profile(
         name="full",
         description="one GPU: the papers' settings",
         tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=1000),
         data=DataSizes(maze_episodes=5_000, locomotion_steps=1_000_000, ref_episodes=100),
+        train=TrainSizes(steps=1_000_000, eval_every=5_000, eval_episodes=10, batch_size=256),
     ),
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)

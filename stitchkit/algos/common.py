@@ -1,0 +1,148 @@
+"""What every evaluator shares: the data pipeline, the seed-batched sampler, the training loop with periodic
+evaluation, checkpoints that resume, and a JSONL log of curves.
+
+An algorithm is a ``torch.nn.Module`` with ``update(batch, step) -> {loss name: (S,) tensor}`` and an ``actor``
+whose ``act(obs)`` maps (S, B, obs_dim) normalized observations to actions. Batches are (S, B, ...) tensors:
+member s gets its own sample, drawn by its own generator (seed s), so S members are S independent runs.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from stitchkit.data.episodes import Episode, transitions
+from stitchkit.data.normalizers import ZScore
+from stitchkit.data.samplers import MixedSampler
+from stitchkit.files import atomic_write_bytes
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1_000_000
+    batch_size: int = 256
+    eval_every: int = 5_000
+    eval_episodes: int = 10
+    seeds: list[int] = field(default_factory=lambda: [0])
+    ratio: float = 1.0  # original : augmented, when augmented data is given
+    device: str = "cpu"
+
+
+class Algorithm(Protocol):
+    actor: torch.nn.Module
+
+    def update(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]: ...
+
+
+class SeedBatchSampler:
+    """One :class:`MixedSampler` per seed; ``sample`` stacks their batches into (S, B, ...) tensors."""
+
+    def __init__(self, original: list[Episode], augmented: list[Episode] | None, seeds: list[int], ratio: float,
+                 normalizer: ZScore, device: str = "cpu"):
+        orig, aug = transitions(original), transitions(augmented) if augmented else None
+        for data in (orig, aug):
+            if data is not None:
+                data["observations"] = normalizer.normalize(data["observations"])
+                data["next_observations"] = normalizer.normalize(data["next_observations"])
+        self.samplers = [MixedSampler(orig, aug, ratio, seed=np.random.default_rng([seed, 7])) for seed in seeds]
+        self.device = device
+
+    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        parts = [s.sample(batch_size) for s in self.samplers]
+        keys = ("observations", "actions", "rewards", "next_observations", "terminals")
+        return {k: torch.as_tensor(np.stack([p[k] for p in parts]), dtype=torch.float32, device=self.device)
+                for k in keys}
+
+    def state(self) -> list[dict]:
+        return [s.original.rng.bit_generator.state for s in self.samplers]
+
+    def load_state(self, states: list[dict]) -> None:
+        for s, st in zip(self.samplers, states):
+            s.original.rng.bit_generator.state = st
+
+
+def member_generators(seeds: list[int], device: str = "cpu") -> list[torch.Generator]:
+    """One torch generator per member, for the algorithm's own noise (target smoothing, sampling)."""
+    return [torch.Generator(device=device).manual_seed(seed * 7919 + 1) for seed in seeds]
+
+
+def member_randn(gens: list[torch.Generator], shape: tuple[int, ...], device: str = "cpu") -> torch.Tensor:
+    """(S, *shape) standard normal noise, member s drawn from generator s."""
+    return torch.stack([torch.randn(shape, generator=g, device=device) for g in gens])
+
+
+def check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
+    for name, value in losses.items():
+        if not torch.isfinite(value).all():
+            bad = torch.nonzero(~torch.isfinite(value)).flatten().tolist()
+            raise FloatingPointError(f"NaN/inf in {name} at step {step} (members {bad}); lower the learning rate "
+                                     "or check the dataset for NaN values")
+
+
+def train(algo: torch.nn.Module, sampler: SeedBatchSampler, cfg: TrainConfig, evaluate=None,
+          run_dir: Path | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """The training loop: ``cfg.steps`` updates, an evaluation every ``cfg.eval_every`` (and at the end), a
+    checkpoint after each evaluation. With ``run_dir``, a rerun resumes from the last checkpoint and the log
+    ``curves.jsonl`` there holds one line per evaluation and member."""
+    from tqdm.auto import tqdm
+
+    log: list[dict[str, Any]] = []
+    start = 0
+    ckpt = run_dir / "checkpoint.pt" if run_dir else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, map_location=cfg.device, weights_only=False)
+        algo.load_state_dict(state["algo"])
+        for opt, st in zip(algo.optimizers(), state["optimizers"]):
+            opt.load_state_dict(st)
+        sampler.load_state(state["sampler"])
+        start, log = state["step"], state["log"]
+    t0 = time.perf_counter()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress, desc=type(algo).__name__)
+    losses: dict[str, torch.Tensor] = {}
+    for step in bar:
+        losses = algo.update(sampler.sample(cfg.batch_size), step)
+        done = step + 1
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            check_finite(losses, done)
+            row_losses = {k: v.detach().cpu().numpy() for k, v in losses.items()}
+            scores = evaluate(algo.actor) if evaluate else {}
+            for m, seed in enumerate(cfg.seeds):
+                row = {"step": done, "seed": seed, "seconds": round(time.perf_counter() - t0, 1)}
+                row.update({k: float(v[m]) for k, v in row_losses.items()})
+                row.update({k: float(v[m]) for k, v in scores.items()})
+                log.append(row)
+            if ckpt is not None:
+                save_checkpoint(ckpt, algo, sampler, done, log)
+                (run_dir / "curves.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+            if scores:
+                bar.set_postfix({k: f"{np.mean(v):.1f}" for k, v in scores.items() if k != "success"})
+    return log
+
+
+def save_checkpoint(path: Path, algo, sampler: SeedBatchSampler, step: int, log: list) -> None:
+    import io
+
+    buf = io.BytesIO()
+    torch.save({"algo": algo.state_dict(), "optimizers": [o.state_dict() for o in algo.optimizers()],
+                "sampler": sampler.state(), "step": step, "log": log}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def summarize(log: list[dict[str, Any]], metric: str = "score") -> dict[str, Any]:
+    """'last' (final evaluation) and 'best' (each seed's best evaluation), mean and std over seeds (CORL)."""
+    seeds = sorted({r["seed"] for r in log})
+    last_step = max(r["step"] for r in log)
+    last = np.array([next(r[metric] for r in log if r["seed"] == s and r["step"] == last_step) for s in seeds])
+    best = np.array([max(r[metric] for r in log if r["seed"] == s) for s in seeds])
+    return {"metric": metric, "seeds": seeds, "last_mean": float(last.mean()), "last_std": float(last.std()),
+            "best_mean": float(best.mean()), "best_std": float(best.std()), "last": last.tolist(),
+            "best": best.tolist()}
+
+
+def config_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return asdict(cfg)

@@ -1,0 +1,69 @@
+"""TD3+BC (Fujimoto & Gu, 2021): TD3 whose actor also imitates the data, with lambda = alpha / mean|Q|.
+
+CORL's settings: actor and twin critics 256-256, Adam 3e-4, tau 0.005, policy noise 0.2 clipped at 0.5, actor and
+target updates every 2 steps, alpha 2.5. Every quantity is per member (seed): lambda is computed from each
+member's own Q, so S members behave as S separate runs.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from stitchkit.algos.common import member_generators, member_randn
+from stitchkit.nets import DeterministicActor, TwinQ, soft_update
+
+
+class TD3BC(nn.Module):
+    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], max_action: float = 1.0, alpha: float = 2.5,
+                 discount: float = 0.99, tau: float = 0.005, policy_noise: float = 0.2, noise_clip: float = 0.5,
+                 policy_freq: int = 2, lr: float = 3e-4):
+        super().__init__()
+        self.actor = DeterministicActor(seeds, obs_dim, act_dim, max_action)
+        self.critic = TwinQ(seeds, obs_dim, act_dim)
+        self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
+        for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):
+            p.requires_grad_(False)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=lr)
+        self.gens = member_generators(seeds)
+        self.alpha, self.discount, self.tau = alpha, discount, tau
+        self.policy_noise, self.noise_clip, self.policy_freq, self.max_action = policy_noise, noise_clip, policy_freq, max_action
+        self._actor_loss = torch.zeros(len(seeds))
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.actor_opt, self.critic_opt]
+
+    def critic_loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per member: MSE of both critics to r + gamma (1 - done) min Q'(s', pi'(s') + clipped noise)."""
+        with torch.no_grad():
+            noise = (member_randn(self.gens, b["actions"].shape[1:]) * self.policy_noise).clamp(
+                -self.noise_clip, self.noise_clip)
+            next_a = (self.actor_target(b["next_observations"]) + noise).clamp(-self.max_action, self.max_action)
+            target_q = torch.minimum(*self.critic_target(b["next_observations"], next_a))
+            y = b["rewards"] + (1.0 - b["terminals"]) * self.discount * target_q
+        q1, q2 = self.critic(b["observations"], b["actions"])
+        return ((q1 - y) ** 2).mean(1) + ((q2 - y) ** 2).mean(1)
+
+    def actor_loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per member: -lambda Q(s, pi(s)) + MSE(pi(s), a), lambda = alpha / mean|Q| (detached)."""
+        pi = self.actor(b["observations"])
+        q = self.critic(b["observations"], pi)[0]
+        lmbda = self.alpha / q.abs().mean(1).detach()
+        return -lmbda * q.mean(1) + ((pi - b["actions"]) ** 2).mean((1, 2))
+
+    def update(self, b: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        critic_loss = self.critic_loss(b)
+        self.critic_opt.zero_grad()
+        critic_loss.sum().backward()
+        self.critic_opt.step()
+        if step % self.policy_freq == 0:
+            actor_loss = self.actor_loss(b)
+            self.actor_opt.zero_grad()
+            actor_loss.sum().backward()
+            self.actor_opt.step()
+            soft_update(self.actor_target, self.actor, self.tau)
+            soft_update(self.critic_target, self.critic, self.tau)
+            self._actor_loss = actor_loss.detach()
+        return {"critic_loss": critic_loss.detach(), "actor_loss": self._actor_loss}

@@ -1,0 +1,98 @@
+"""Networks for the evaluators, batched over seeds: every layer holds S independent members.
+
+Running S seeds of an algorithm as one model (parameters of shape (S, ...), inputs of shape (S, B, ...)) turns S
+small matrix products into one batched product, which is what makes 8 seeds cost far less than 8 runs on a GPU.
+The members never mix: each has its own initialisation (seeded from its own seed), its own data and noise, and
+Adam's update is elementwise, so member i of an S-seed run follows the same path as a single run with seed i.
+A single run is simply S = 1: one code path.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class EnsembleLinear(nn.Module):
+    """y[s] = x[s] @ W[s] + b[s] for each member s; initialised like ``nn.Linear``, member by member."""
+
+    def __init__(self, seeds: list[int], d_in: int, d_out: int, layer: int):
+        super().__init__()
+        bound = 1.0 / math.sqrt(d_in)
+        w, b = [], []
+        for seed in seeds:  # member s drawn from its own generator: the same as a single run with that seed
+            g = torch.Generator().manual_seed(seed * 1000 + layer)
+            w.append((torch.rand(d_in, d_out, generator=g) * 2 - 1) * bound)
+            b.append((torch.rand(1, d_out, generator=g) * 2 - 1) * bound)
+        self.weight = nn.Parameter(torch.stack(w))
+        self.bias = nn.Parameter(torch.stack(b))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+def mlp(seeds: list[int], d_in: int, d_out: int, hidden: tuple[int, ...] = (256, 256), first_layer: int = 0,
+        out_act: nn.Module | None = None) -> nn.Sequential:
+    """An S-member MLP with ReLU hidden layers. ``first_layer`` offsets the per-layer seeds so that two networks
+    of one run (actor, critic) are initialised differently."""
+    dims = (d_in, *hidden, d_out)
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(EnsembleLinear(seeds, a, b, first_layer + i))
+        if i < len(dims) - 2:
+            layers.append(nn.ReLU())
+    if out_act is not None:
+        layers.append(out_act)
+    return nn.Sequential(*layers)
+
+
+class DeterministicActor(nn.Module):
+    """a = max_action * tanh(MLP(s)) (TD3+BC, BC, IQL's deterministic variant)."""
+
+    def __init__(self, seeds: list[int], obs_dim: int, act_dim: int, max_action: float = 1.0, layer: int = 0):
+        super().__init__()
+        self.net = mlp(seeds, obs_dim, act_dim, first_layer=layer, out_act=nn.Tanh())
+        self.max_action = max_action
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.max_action * self.net(obs)
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self(obs)
+
+
+class GaussianActor(nn.Module):
+    """IQL's stochastic actor: mean = tanh(MLP(s)), a state-independent log-std clamped to [-20, 2] (CORL)."""
+
+    def __init__(self, seeds: list[int], obs_dim: int, act_dim: int, max_action: float = 1.0, layer: int = 0):
+        super().__init__()
+        self.net = mlp(seeds, obs_dim, act_dim, first_layer=layer, out_act=nn.Tanh())
+        self.log_std = nn.Parameter(torch.zeros(len(seeds), 1, act_dim))
+        self.max_action = max_action
+
+    def dist(self, obs: torch.Tensor) -> torch.distributions.Normal:
+        return torch.distributions.Normal(self.net(obs), self.log_std.clamp(-20.0, 2.0).exp())
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return (self.max_action * self.net(obs)).clamp(-self.max_action, self.max_action)
+
+
+class TwinQ(nn.Module):
+    """Two Q networks over (s, a); returns both (each (S, B))."""
+
+    def __init__(self, seeds: list[int], obs_dim: int, act_dim: int, layer: int = 10):
+        super().__init__()
+        self.q1 = mlp(seeds, obs_dim + act_dim, 1, first_layer=layer)
+        self.q2 = mlp(seeds, obs_dim + act_dim, 1, first_layer=layer + 5)
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sa = torch.cat([obs, act], -1)
+        return self.q1(sa).squeeze(-1), self.q2(sa).squeeze(-1)
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """Polyak averaging, elementwise (so per member)."""
+    with torch.no_grad():
+        for t, s in zip(target.parameters(), source.parameters()):
+            t.lerp_(s, tau)

@@ -1,0 +1,68 @@
+"""The training front end shared by the notebooks and ``stitchkit train``: dataset in, curves and scores out."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stitchkit.algos.bc import BC
+from stitchkit.algos.common import SeedBatchSampler, TrainConfig, summarize, train
+from stitchkit.algos.iql import IQL
+from stitchkit.algos.td3bc import TD3BC
+from stitchkit.data import registry
+from stitchkit.data.episodes import transitions
+from stitchkit.data.normalizers import ZScore
+from stitchkit.evaluate import Evaluator
+from stitchkit.paths import data_dir
+from stitchkit.profiles import Profile, get_profile
+
+ALGOS = {"bc": BC, "td3bc": TD3BC, "iql": IQL}
+
+
+def make_algo(name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: int, dataset_id: str = "",
+              **overrides: Any) -> torch.nn.Module:
+    """An evaluator with CORL's defaults (and its per-dataset exceptions for IQL on hopper)."""
+    if name not in ALGOS:
+        raise ValueError(f"unknown algorithm {name!r}; accepted: {', '.join(ALGOS)}")
+    kwargs: dict[str, Any] = {}
+    if name == "iql":
+        kwargs["max_steps"] = steps
+        if "hopper/medium-v" in dataset_id or "hopper/medium-replay" in dataset_id:
+            kwargs.update(deterministic=True, tau=0.001)  # CORL's hopper-medium(-replay) config
+        if "hopper/medium-expert" in dataset_id:
+            kwargs.update(beta=6.0, expectile=0.5)
+    kwargs.update(overrides)
+    return ALGOS[name](obs_dim, act_dim, seeds, **kwargs)
+
+
+def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: str | Profile | None = None,
+        augmented_id: str | None = None, ratio: float = 1.0, resume: bool = True, progress: bool = True,
+        build_missing: bool = True, **overrides: Any) -> dict[str, Any]:
+    """Train ``algo_name`` on ``dataset_id`` (plus ``augmented_id`` at ratio original:augmented) for the
+    profile's steps, all seeds in one batched model; returns the curves and last/best summaries."""
+    prof = get_profile(profile)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    torch.manual_seed(seed_list[0])
+    original = registry.load_episodes(dataset_id, prof, build_missing=build_missing, log=lambda *_: None)
+    augmented = registry.load_episodes(augmented_id, prof, build_missing=False) if augmented_id else None
+    norm = ZScore.fit(transitions(original)["observations"])
+    cfg = TrainConfig(steps=prof.train.steps, batch_size=prof.train.batch_size, eval_every=prof.train.eval_every,
+                      eval_episodes=prof.train.eval_episodes, seeds=seed_list, ratio=ratio)
+    obs_dim, act_dim = original[0].observations.shape[1], original[0].actions.shape[1]
+    algo = make_algo(algo_name, obs_dim, act_dim, seed_list, cfg.steps, dataset_id, **overrides)
+    sampler = SeedBatchSampler(original, augmented, seed_list, ratio, norm)
+    evaluator = Evaluator(dataset_id, norm, len(seed_list), cfg.eval_episodes, seed=seed_list[0])
+    key = json.dumps([algo_name, dataset_id, augmented_id, ratio, seed_list, prof.name, sorted(overrides.items())])
+    run_dir = data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}" if resume else None
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "run.json").write_text(key)
+    log = train(algo, sampler, cfg, evaluator, run_dir, progress=progress)
+    return {"algo": algo_name, "dataset": dataset_id, "augmented": augmented_id, "ratio": ratio,
+            "profile": prof.name, "seeds": seed_list, "steps": cfg.steps, "curves": log,
+            "score": summarize(log, "score"), "return": summarize(log, "return"),
+            "run_dir": str(run_dir) if run_dir else None}

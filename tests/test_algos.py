@@ -1,0 +1,92 @@
+"""Behavioural tests of the evaluators on problems with known answers, and the seed-batching invariant."""
+import numpy as np
+import torch
+
+from stitchkit.algos.bc import BC
+from stitchkit.algos.iql import IQL, expectile_loss
+from stitchkit.algos.td3bc import TD3BC
+
+torch.set_num_threads(1)
+
+
+def bandit_batch(S, B, g, actions="uniform"):
+    """One-step problems: s ~ U(-1, 1)^2, done after one step, so Q(s, a) = r(s, a) exactly."""
+    s = torch.rand(S, B, 2, generator=g) * 2 - 1
+    a = torch.rand(S, B, 1, generator=g) * 2 - 1
+    r = -((a[..., 0] - 0.5 * s[..., 0]) ** 2)  # the best action is a* = 0.5 s_0
+    return {"observations": s, "actions": a, "rewards": r, "next_observations": s, "terminals": torch.ones(S, B)}
+
+
+def test_bc_recovers_a_linear_behaviour_policy():
+    g = torch.Generator().manual_seed(0)
+    algo = BC(3, 2, seeds=[0], lr=1e-3)
+    W = torch.tensor([[0.5, -0.3], [0.2, 0.4], [-0.1, 0.1]])
+    for step in range(1500):
+        s = torch.rand(1, 256, 3, generator=g) * 2 - 1
+        algo.update({"observations": s, "actions": s @ W}, step)
+    s = torch.rand(1, 1000, 3, generator=g) * 2 - 1
+    assert (algo.actor(s) - s @ W).abs().mean() < 0.02
+
+
+def test_expectile_loss_is_minimised_by_the_expectile():
+    x = torch.tensor([0.0, 1.0, 4.0])
+    grid = torch.linspace(0, 4, 4001)
+    for tau in (0.5, 0.9):
+        best = grid[torch.stack([expectile_loss(x - v, tau).sum() for v in grid]).argmin()]
+        # the tau-expectile m solves sum_i |tau - 1(x_i < m)| (x_i - m) = 0
+        m = best.item()
+        assert abs(sum((tau if xi > m else 1 - tau) * (xi - m) for xi in x.tolist())) < 5e-3
+    assert abs(grid[torch.stack([expectile_loss(x - v, 0.5).sum() for v in grid]).argmin()] - x.mean()) < 1e-3
+
+
+def test_iql_value_reaches_the_expectile_of_the_data_q():
+    """One state, Q(s, a) = r(a) with r = -(a - 0.25)^2 over uniform dataset actions: V must converge to the
+    0.7-expectile of r(a) under the data, computed here by bisection."""
+    g = torch.Generator().manual_seed(1)
+    algo = IQL(1, 1, seeds=[0], expectile=0.7, lr=1e-3, max_steps=4000)
+    for step in range(4000):
+        a = torch.rand(1, 256, 1, generator=g) * 2 - 1
+        b = {"observations": torch.zeros(1, 256, 1), "actions": a, "rewards": -((a[..., 0] - 0.25) ** 2),
+             "next_observations": torch.zeros(1, 256, 1), "terminals": torch.ones(1, 256)}
+        algo.update(b, step)
+    a = np.linspace(-1, 1, 200001)
+    r = -((a - 0.25) ** 2)
+    lo, hi = r.min(), r.max()
+    for _ in range(60):
+        m = (lo + hi) / 2
+        lo, hi = (m, hi) if np.sum(np.where(r > m, 0.7, 0.3) * (r - m)) > 0 else (lo, m)
+    v = algo.value(torch.zeros(1, 1, 1)).item()
+    assert abs(v - m) < 0.03, (v, m)
+    assert v > r.mean() + 0.05  # an upper expectile: above the mean of the data's values
+
+
+def test_td3bc_actor_moves_to_the_optimum_that_bc_alone_misses():
+    g = torch.Generator().manual_seed(2)
+    algo = TD3BC(2, 1, seeds=[0], alpha=10.0, lr=1e-3)
+    bc = BC(2, 1, seeds=[0], lr=1e-3)
+    for step in range(3000):
+        b = bandit_batch(1, 256, g)
+        algo.update(b, step)
+        bc.update(b, step)
+    s = torch.zeros(1, 101, 2)
+    s[..., 0] = torch.linspace(-1, 1, 101)
+    slope_td3 = np.polyfit(s[0, :, 0].numpy(), algo.actor(s)[0, :, 0].detach().numpy(), 1)[0]
+    slope_bc = np.polyfit(s[0, :, 0].numpy(), bc.actor(s)[0, :, 0].detach().numpy(), 1)[0]
+    assert abs(slope_bc) < 0.1  # uniform data actions: imitation learns nothing about the optimum
+    assert abs(slope_td3 - 0.5) < 0.1  # the Q term pulls the actor to a* = 0.5 s (lambda*0.5/(lambda+1) ~ 0.47)
+
+
+def test_batched_seeds_match_separate_runs():
+    """Member i of an S-seed model follows the same path as a single run with seed i."""
+    def run(seeds):
+        algo = TD3BC(2, 1, seeds=seeds)
+        gens = [torch.Generator().manual_seed(100 + s) for s in seeds]
+        for step in range(30):
+            parts = [bandit_batch(1, 64, g) for g in gens]
+            algo.update({k: torch.cat([p[k] for p in parts]) for k in parts[0]}, step)
+        return algo.actor(torch.ones(len(seeds), 5, 2)).detach()
+
+    together = run([3, 4, 5])
+    for i, seed in enumerate([3, 4, 5]):
+        assert torch.allclose(together[i], run([seed])[0], atol=1e-5)
+    assert not torch.allclose(together[0], together[1])
