@@ -132,9 +132,9 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-@command("train", "train an offline RL evaluator (bc, td3bc, iql); all seeds in one batched model")
+@command("train", "train an offline RL evaluator (bc, td3bc, iql, cql, dt); all seeds in one batched model")
 def _train(p: argparse.ArgumentParser) -> None:
-    p.add_argument("algo", help="bc | td3bc | iql")
+    p.add_argument("algo", help="bc | td3bc | iql | cql | dt")
     p.add_argument("--dataset", required=True, help="dataset id, e.g. stitchkit/hopper/medium-v0")
     p.add_argument("--augmented", help="an augmented dataset id to mix in")
     p.add_argument("--ratio", type=float, default=1.0, help="original : augmented (default 1)")

@@ -43,17 +43,22 @@ class Evaluator:
         S, E = self.n_members, self.episodes
         envs = [gym.make(self.spec) for _ in range(S * E)]
         obs = np.stack([env.reset(seed=self.seed + i % E)[0] for i, env in enumerate(envs)])
+        if hasattr(actor, "reset"):  # sequence policies (Decision Transformer) keep a history
+            actor.reset()
         ret, success = np.zeros(S * E), np.zeros(S * E)
         active = np.ones(S * E, bool)
         while active.any():
             with torch.no_grad():
                 x = torch.as_tensor(self.normalizer.normalize(obs).reshape(S, E, -1), device=self.device)
                 actions = actor.act(x).reshape(S * E, -1).cpu().numpy()
+            rewards = np.zeros(S * E)
             for i in np.flatnonzero(active):
                 ob, r, term, trunc, info = envs[i].step(actions[i])
-                obs[i], ret[i] = ob, ret[i] + r
+                obs[i], ret[i], rewards[i] = ob, ret[i] + r, r
                 success[i] = max(success[i], float(info.get("success", 0.0)))
                 active[i] = not (term or trunc)
+            if hasattr(actor, "observe"):
+                actor.observe(rewards)
         for env in envs:
             env.close()
         ret, success = ret.reshape(S, E), success.reshape(S, E)

@@ -78,13 +78,39 @@ class GaussianActor(nn.Module):
         return (self.max_action * self.net(obs)).clamp(-self.max_action, self.max_action)
 
 
+class TanhGaussianActor(nn.Module):
+    """SAC/CQL's actor: a = max_action * tanh(u), u ~ N(mu(s), std(s)); ``sample`` returns a and log pi(a|s)."""
+
+    def __init__(self, seeds: list[int], obs_dim: int, act_dim: int, max_action: float = 1.0,
+                 hidden: tuple[int, ...] = (256, 256, 256), layer: int = 0):
+        super().__init__()
+        self.net = mlp(seeds, obs_dim, 2 * act_dim, hidden=hidden, first_layer=layer)
+        self.max_action, self.act_dim = max_action, act_dim
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_std = self.net(obs).split(self.act_dim, -1)
+        return mu, log_std.clamp(-20.0, 2.0)
+
+    def sample(self, obs: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterised sample with the given standard-normal ``noise`` (same shape as the action)."""
+        mu, log_std = self(obs)
+        u = mu + log_std.exp() * noise
+        log_prob = (-0.5 * noise ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob = log_prob - (2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)  # tanh correction
+        return self.max_action * torch.tanh(u), log_prob
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.max_action * torch.tanh(self(obs)[0])
+
+
 class TwinQ(nn.Module):
     """Two Q networks over (s, a); returns both (each (S, B))."""
 
-    def __init__(self, seeds: list[int], obs_dim: int, act_dim: int, layer: int = 10):
+    def __init__(self, seeds: list[int], obs_dim: int, act_dim: int, layer: int = 10,
+                 hidden: tuple[int, ...] = (256, 256)):
         super().__init__()
-        self.q1 = mlp(seeds, obs_dim + act_dim, 1, first_layer=layer)
-        self.q2 = mlp(seeds, obs_dim + act_dim, 1, first_layer=layer + 5)
+        self.q1 = mlp(seeds, obs_dim + act_dim, 1, hidden=hidden, first_layer=layer)
+        self.q2 = mlp(seeds, obs_dim + act_dim, 1, hidden=hidden, first_layer=layer + 5)
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sa = torch.cat([obs, act], -1)
@@ -96,3 +122,26 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     with torch.no_grad():
         for t, s in zip(target.parameters(), source.parameters()):
             t.lerp_(s, tau)
+
+
+class EnsembleLayerNorm(nn.Module):
+    """LayerNorm with a separate scale and shift per member (a shared one would couple the seeds)."""
+
+    def __init__(self, n: int, d: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n, 1, d))
+        self.bias = nn.Parameter(torch.zeros(n, 1, d))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (S, N, d)
+        return nn.functional.layer_norm(x, x.shape[-1:], eps=self.eps) * self.weight + self.bias
+
+
+def clip_grad_norm_per_member(params, max_norm: float) -> torch.Tensor:
+    """Clip each member's gradient to ``max_norm`` on its own (parameters have the member axis first)."""
+    params = [p for p in params if p.grad is not None]
+    norms = torch.stack([p.grad.flatten(1).pow(2).sum(1) for p in params]).sum(0).sqrt()  # (S,)
+    scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for p in params:
+        p.grad.mul_(scale.view(-1, *([1] * (p.grad.dim() - 1))))
+    return norms

@@ -10,7 +10,9 @@ import numpy as np
 import torch
 
 from stitchkit.algos.bc import BC
-from stitchkit.algos.common import SeedBatchSampler, TrainConfig, summarize, train
+from stitchkit.algos.cql import CQL
+from stitchkit.algos.common import SeedBatchSampler, SeedWindowSampler, TrainConfig, summarize, train
+from stitchkit.algos.dt import DT
 from stitchkit.algos.iql import IQL
 from stitchkit.algos.td3bc import TD3BC
 from stitchkit.data import registry
@@ -20,7 +22,7 @@ from stitchkit.evaluate import Evaluator
 from stitchkit.paths import data_dir
 from stitchkit.profiles import Profile, get_profile
 
-ALGOS = {"bc": BC, "td3bc": TD3BC, "iql": IQL}
+ALGOS = {"bc": BC, "td3bc": TD3BC, "iql": IQL, "cql": CQL, "dt": DT}
 
 
 def make_algo(name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: int, dataset_id: str = "",
@@ -54,7 +56,16 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
                       eval_episodes=prof.train.eval_episodes, seeds=seed_list, ratio=ratio)
     obs_dim, act_dim = original[0].observations.shape[1], original[0].actions.shape[1]
     algo = make_algo(algo_name, obs_dim, act_dim, seed_list, cfg.steps, dataset_id, **overrides)
-    sampler = SeedBatchSampler(original, augmented, seed_list, ratio, norm)
+    if algo_name == "dt":  # whole trajectories, original and stitched alike; conditioned on the best return
+        episodes = original + (augmented or [])
+        if augmented and any(len(e) <= 1 for e in augmented):
+            raise ValueError(f"{augmented_id} holds single transitions, not trajectories: Decision Transformer "
+                             "needs whole trajectories (SER-style data cannot train it)")
+        if "target_return" not in overrides:
+            algo.actor.target_return = float(max(e.ret for e in episodes))
+        sampler = SeedWindowSampler(episodes, seed_list, algo.model.seq_len, norm)
+    else:
+        sampler = SeedBatchSampler(original, augmented, seed_list, ratio, norm)
     evaluator = Evaluator(dataset_id, norm, len(seed_list), cfg.eval_episodes, seed=seed_list[0])
     key = json.dumps([algo_name, dataset_id, augmented_id, ratio, seed_list, prof.name, sorted(overrides.items())])
     run_dir = data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}" if resume else None

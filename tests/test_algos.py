@@ -90,3 +90,77 @@ def test_batched_seeds_match_separate_runs():
     for i, seed in enumerate([3, 4, 5]):
         assert torch.allclose(together[i], run([seed])[0], atol=1e-5)
     assert not torch.allclose(together[0], together[1])
+
+
+def _cql_pair(alpha, conservative=True):
+    from stitchkit.algos.cql import CQL
+
+    return CQL(2, 1, seeds=[0], cql_alpha=alpha, conservative=conservative, policy_lr=1e-3, q_lr=1e-3,
+               hidden=(64, 64))
+
+
+def _ood_batch(g, B=128):
+    """Data actions near 0 only; reward independent of the action."""
+    s = torch.rand(1, B, 2, generator=g) * 2 - 1
+    a = (torch.randn(1, B, 1, generator=g) * 0.05).clamp(-1, 1)
+    return {"observations": s, "actions": a, "rewards": torch.full((1, B), 0.5), "next_observations": s,
+            "terminals": torch.ones(1, B)}
+
+
+def test_cql_with_alpha_zero_is_its_sac_backbone():
+    a, b = _cql_pair(0.0), _cql_pair(0.0, conservative=False)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    for step in range(20):
+        la, lb = a.update(_ood_batch(g1), step), b.update(_ood_batch(g2), step)
+        assert torch.allclose(la["critic_loss"], lb["critic_loss"]) and la["cql_penalty"].item() != 0.0
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_cql_lowers_q_on_out_of_distribution_actions():
+    plain, conservative = _cql_pair(0.0), _cql_pair(5.0)
+    g1, g2 = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    for step in range(300):
+        plain.update(_ood_batch(g1), step)
+        conservative.update(_ood_batch(g2), step)
+    s = torch.zeros(1, 50, 2)
+    ood = torch.full((1, 50, 1), 0.9)
+    data = torch.zeros(1, 50, 1)
+    q = lambda m, a: torch.minimum(*m.critic(s, a)).mean().item()  # noqa: E731
+    assert q(conservative, ood) < q(plain, ood) - 0.1  # pushed down where the data has no actions
+    assert q(conservative, ood) < q(conservative, data)  # and below the data's own actions
+
+
+def test_dt_conditioned_on_the_best_return_imitates_the_best_trajectories():
+    """Toy data: 'good' episodes act +0.8 and earn 1 per step, 'bad' ones act -0.8 and earn 0. Asked for the
+    best return, DT must act like the good episodes; asked for 0, like the bad ones."""
+    from stitchkit.algos.common import SeedWindowSampler
+    from stitchkit.algos.dt import DT
+    from stitchkit.data.episodes import Episode
+    from stitchkit.data.normalizers import ZScore
+
+    T = 8
+    eps = []
+    for i in range(40):
+        good = i % 2 == 0
+        obs = np.zeros((T + 1, 1)) + np.linspace(0, 1, T + 1)[:, None]
+        eps.append(Episode(obs, np.full((T, 1), 0.8 if good else -0.8), np.full(T, 1.0 if good else 0.0),
+                           np.zeros(T, bool), np.r_[np.zeros(T - 1, bool), True], id=i))
+    norm = ZScore.fit(np.concatenate([e.observations for e in eps]))
+    dt = DT(1, 1, seeds=[0], warmup=50, lr=1e-3, d=32, layers=1, seq_len=4, episode_len=T, dropout=0.0,
+            rtg_scale=0.2)
+    sampler = SeedWindowSampler(eps, [0], 4, norm)
+    for step in range(500):
+        dt.update(sampler.sample(64), step)
+
+    def first_actions(target):
+        dt.actor.target_return = target
+        dt.actor.reset()
+        acts = []
+        for t in range(3):
+            acts.append(dt.actor.act(torch.as_tensor(norm.normalize(np.full((1, 1, 1), t / T)))).item())
+            dt.actor.observe(np.array([1.0 if target > 0 else 0.0]))
+        return np.array(acts)
+
+    assert (first_actions(float(T)) > 0.6).all()
+    assert (first_actions(0.0) < -0.6).all()

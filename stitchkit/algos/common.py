@@ -66,6 +66,35 @@ class SeedBatchSampler:
             s.original.rng.bit_generator.state = st
 
 
+class SeedWindowSampler:
+    """Sequence models: one :class:`WindowSampler` per seed over whole trajectories (original and stitched
+    alike), windows may run past an episode's end into masked padding, so every step can start one and
+    trajectories are drawn in proportion to their length (CORL's DT)."""
+
+    def __init__(self, episodes: list[Episode], seeds: list[int], horizon: int, normalizer: ZScore,
+                 device: str = "cpu"):
+        from stitchkit.data.samplers import WindowSampler
+
+        eps = [Episode(normalizer.normalize(e.observations), e.actions, e.rewards, e.terminations, e.truncations,
+                       id=e.id) for e in episodes]
+        self.samplers = [WindowSampler(eps, horizon, seed=np.random.default_rng([seed, 7]), pad=True)
+                         for seed in seeds]
+        self.device = device
+
+    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        parts = [s.sample(batch_size) for s in self.samplers]
+        out = {k: torch.as_tensor(np.stack([p[k] for p in parts]), device=self.device)
+               for k in ("returns_to_go", "observations", "actions", "mask", "timesteps")}
+        return {k: v if k == "timesteps" else v.float() for k, v in out.items()}
+
+    def state(self) -> list[dict]:
+        return [s.rng.bit_generator.state for s in self.samplers]
+
+    def load_state(self, states: list[dict]) -> None:
+        for s, st in zip(self.samplers, states):
+            s.rng.bit_generator.state = st
+
+
 def member_generators(seeds: list[int], device: str = "cpu") -> list[torch.Generator]:
     """One torch generator per member, for the algorithm's own noise (target smoothing, sampling)."""
     return [torch.Generator(device=device).manual_seed(seed * 7919 + 1) for seed in seeds]

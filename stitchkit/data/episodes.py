@@ -121,6 +121,8 @@ def windows(episodes: list[Episode], starts: np.ndarray, horizon: int) -> dict[s
     m = len(starts)
     ep0 = episodes[0]
     out = {
+        "returns_to_go": np.zeros((m, horizon), np.float32),
+        "timesteps": np.zeros((m, horizon), np.int64),
         "observations": np.zeros((m, horizon + 1, ep0.observations.shape[1]), np.float32),
         "actions": np.zeros((m, horizon, ep0.actions.shape[1]), np.float32),
         "rewards": np.zeros((m, horizon), np.float32),
@@ -134,5 +136,7 @@ def windows(episodes: list[Episode], starts: np.ndarray, horizon: int) -> dict[s
         out["actions"][row, :n] = ep.actions[s : s + n]
         out["rewards"][row, :n] = ep.rewards[s : s + n]
         out["terminals"][row, :n] = ep.terminations[s : s + n]
+        out["returns_to_go"][row, :n] = np.cumsum(ep.rewards[::-1])[::-1][s : s + n]  # undiscounted, to the end
+        out["timesteps"][row] = s + np.arange(horizon)
         out["mask"][row, :n] = 1.0
     return out
