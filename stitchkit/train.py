@@ -52,8 +52,10 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
     original = registry.load_episodes(dataset_id, prof, build_missing=build_missing, log=lambda *_: None)
     augmented = registry.load_episodes(augmented_id, prof, build_missing=False) if augmented_id else None
     norm = ZScore.fit(transitions(original)["observations"])
-    cfg = TrainConfig(steps=prof.train.steps, batch_size=prof.train.batch_size, eval_every=prof.train.eval_every,
-                      eval_episodes=prof.train.eval_episodes, seeds=seed_list, ratio=ratio)
+    t = prof.train
+    steps, batch = (t.dt_steps, t.dt_batch_size) if algo_name == "dt" else (t.steps, t.batch_size)
+    cfg = TrainConfig(steps=steps, batch_size=batch, eval_every=min(t.eval_every, steps),
+                      eval_episodes=t.eval_episodes, seeds=seed_list, ratio=ratio)
     obs_dim, act_dim = original[0].observations.shape[1], original[0].actions.shape[1]
     algo = make_algo(algo_name, obs_dim, act_dim, seed_list, cfg.steps, dataset_id, **overrides)
     if algo_name == "dt":  # whole trajectories, original and stitched alike; conditioned on the best return
