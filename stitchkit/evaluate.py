@@ -50,6 +50,7 @@ class Evaluator:
         while active.any():
             with torch.no_grad():
                 x = torch.as_tensor(self.normalizer.normalize(obs).reshape(S, E, -1), device=self.device)
+                x = x.float()
                 actions = actor.act(x).reshape(S * E, -1).cpu().numpy()
             rewards = np.zeros(S * E)
             for i in np.flatnonzero(active):

@@ -42,10 +42,12 @@ class DataSizes:
 class TrainSizes:
     """The offline RL evaluators (notebook 03, ``stitchkit train``)."""
 
+    seeds: int  # seeds per run, trained together (CORL: 4)
     steps: int  # gradient steps (CORL: 1M)
     eval_every: int  # steps between evaluations (CORL: 5,000)
     eval_episodes: int  # episodes per evaluation and seed (CORL: 10)
     batch_size: int  # (CORL: 256)
+    cql_steps: int  # CQL's gradient steps: its penalty costs ~30 critic passes per state, GPU territory
     dt_steps: int  # Decision Transformer's gradient steps (CORL: 100k)
     dt_batch_size: int  # Decision Transformer's windows per batch (CORL's configs: 4096)
 
@@ -68,23 +70,24 @@ PROFILES: dict[str, Profile] = {
         description="CI: seconds per step; proves every line runs, results mean nothing",
         tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=5),
         data=DataSizes(maze_episodes=25, locomotion_steps=2_000, ref_episodes=2),
-        train=TrainSizes(steps=200, eval_every=100, eval_episodes=2, batch_size=64, dt_steps=20, dt_batch_size=16),
+        train=TrainSizes(seeds=2, steps=200, eval_every=100, eval_episodes=2, batch_size=64, cql_steps=20, dt_steps=20,
+                         dt_batch_size=16),
     ),
     "lab": Profile(
         name="lab",
         description="default: a 2-core laptop CPU, minutes per notebook, results that already show the effect",
         tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=100),
         data=DataSizes(maze_episodes=500, locomotion_steps=100_000, ref_episodes=100),
-        train=TrainSizes(steps=10_000, eval_every=2_500, eval_episodes=5, batch_size=256, dt_steps=5_000,
-                         dt_batch_size=64),
+        train=TrainSizes(seeds=3, steps=10_000, eval_every=2_500, eval_episodes=5, batch_size=256, cql_steps=1_000,
+                         dt_steps=1_000, dt_batch_size=64),
     ),
     "full": Profile(
         name="full",
         description="one GPU: the papers' settings",
         tour=TourSizes(n_fragments=60, fragment_len=20, n_worlds=1000),
         data=DataSizes(maze_episodes=5_000, locomotion_steps=1_000_000, ref_episodes=100),
-        train=TrainSizes(steps=1_000_000, eval_every=5_000, eval_episodes=10, batch_size=256,
-                         dt_steps=100_000, dt_batch_size=4096),
+        train=TrainSizes(seeds=4, steps=1_000_000, eval_every=5_000, eval_episodes=10, batch_size=256,
+                         cql_steps=1_000_000, dt_steps=100_000, dt_batch_size=4096),
     ),
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)

@@ -18,6 +18,7 @@ from stitchkit.algos.td3bc import TD3BC
 from stitchkit.data import registry
 from stitchkit.data.episodes import transitions
 from stitchkit.data.normalizers import ZScore
+from stitchkit.device import get_device
 from stitchkit.evaluate import Evaluator
 from stitchkit.paths import data_dir
 from stitchkit.profiles import Profile, get_profile
@@ -53,11 +54,14 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
     augmented = registry.load_episodes(augmented_id, prof, build_missing=False) if augmented_id else None
     norm = ZScore.fit(transitions(original)["observations"])
     t = prof.train
-    steps, batch = (t.dt_steps, t.dt_batch_size) if algo_name == "dt" else (t.steps, t.batch_size)
+    steps, batch = {"dt": (t.dt_steps, t.dt_batch_size), "cql": (t.cql_steps, t.batch_size)}.get(
+        algo_name, (t.steps, t.batch_size))
     cfg = TrainConfig(steps=steps, batch_size=batch, eval_every=min(t.eval_every, steps),
                       eval_episodes=t.eval_episodes, seeds=seed_list, ratio=ratio)
     obs_dim, act_dim = original[0].observations.shape[1], original[0].actions.shape[1]
-    algo = make_algo(algo_name, obs_dim, act_dim, seed_list, cfg.steps, dataset_id, **overrides)
+    device = get_device()
+    cfg.device = str(device)
+    algo = make_algo(algo_name, obs_dim, act_dim, seed_list, cfg.steps, dataset_id, **overrides).to(device)
     if algo_name == "dt":  # whole trajectories, original and stitched alike; conditioned on the best return
         episodes = original + (augmented or [])
         if augmented and any(len(e) <= 1 for e in augmented):
@@ -65,10 +69,10 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
                              "needs whole trajectories (SER-style data cannot train it)")
         if "target_return" not in overrides:
             algo.actor.target_return = float(max(e.ret for e in episodes))
-        sampler = SeedWindowSampler(episodes, seed_list, algo.model.seq_len, norm)
+        sampler = SeedWindowSampler(episodes, seed_list, algo.model.seq_len, norm, str(device))
     else:
-        sampler = SeedBatchSampler(original, augmented, seed_list, ratio, norm)
-    evaluator = Evaluator(dataset_id, norm, len(seed_list), cfg.eval_episodes, seed=seed_list[0])
+        sampler = SeedBatchSampler(original, augmented, seed_list, ratio, norm, str(device))
+    evaluator = Evaluator(dataset_id, norm, len(seed_list), cfg.eval_episodes, seed=seed_list[0], device=str(device))
     key = json.dumps([algo_name, dataset_id, augmented_id, ratio, seed_list, prof.name, sorted(overrides.items())])
     run_dir = data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}" if resume else None
     if run_dir is not None:

@@ -47,7 +47,8 @@ class CQL(nn.Module):
         return [self.actor_opt, self.critic_opt, self.alpha_opt]
 
     def _sample(self, obs: torch.Tensor, gens: list[torch.Generator] | None = None):
-        return self.actor.sample(obs, member_randn(gens or self.gens, obs.shape[1:-1] + (self.act_dim,)))
+        noise = member_randn(gens or self.gens, obs.shape[1:-1] + (self.act_dim,)).to(obs.device)
+        return self.actor.sample(obs, noise)
 
     def td_loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
@@ -63,11 +64,11 @@ class CQL(nn.Module):
         N, A = self.n_actions, self.act_dim
         rep = lambda x: x.unsqueeze(2).expand(S, B, N, x.shape[-1]).reshape(S, B * N, x.shape[-1])  # noqa: E731
         obs, next_obs = rep(b["observations"]), rep(b["next_observations"])
-        rand_a = torch.stack([torch.rand(B * N, A, generator=g) for g in self.cql_gens]) * 2 - 1
+        rand_a = (torch.stack([torch.rand(B * N, A, generator=g) for g in self.cql_gens]) * 2 - 1).to(obs.device)
         with torch.no_grad():
             curr_a, curr_logp = self._sample(obs, self.cql_gens)
             next_a, next_logp = self._sample(next_obs, self.cql_gens)
-        penalty = torch.zeros(S)
+        penalty = torch.zeros(S, device=obs.device)
         for qi, q_data in zip((self.critic.q1, self.critic.q2), self.critic(b["observations"], b["actions"])):
             q = lambda a: qi(torch.cat([obs, a], -1)).reshape(S, B, N)  # noqa: E731
             cat = torch.cat([q(rand_a) - A * math.log(0.5),  # uniform density on [-1, 1]^A is 0.5^A

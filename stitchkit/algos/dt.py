@@ -118,7 +118,8 @@ class DTActor(nn.Module):
 
     def observe(self, rewards: np.ndarray) -> None:
         """Lower the remaining target by the reward just received (called by the evaluator after each step)."""
-        r = torch.as_tensor(rewards, dtype=torch.float32).reshape(self.hist["rtg"].shape[:2])
+        r = torch.as_tensor(rewards, dtype=torch.float32, device=self.hist["rtg"].device).reshape(
+            self.hist["rtg"].shape[:2])
         self.hist["rtg"][..., -1] -= r
 
     @torch.no_grad()
@@ -128,13 +129,14 @@ class DTActor(nn.Module):
         S, E, _ = obs.shape
         A = model.act_dim
         if self.hist is None:
-            self.hist = {"rtg": torch.full((S, E, 1), float(self.target_return)), "obs": obs[:, :, None],
-                         "act": torch.zeros(S, E, 1, A), "t": torch.zeros(S, E, 1, dtype=torch.long)}
+            dev = obs.device
+            self.hist = {"rtg": torch.full((S, E, 1), float(self.target_return), device=dev), "obs": obs[:, :, None],
+                         "act": torch.zeros(S, E, 1, A, device=dev), "t": torch.zeros(S, E, 1, dtype=torch.long, device=dev)}
         else:  # a new step: the remaining return carries over, the previous action was already stored
             h = self.hist
             h["rtg"] = torch.cat([h["rtg"], h["rtg"][..., -1:]], -1)
             h["obs"] = torch.cat([h["obs"], obs[:, :, None]], 2)
-            h["act"] = torch.cat([h["act"], torch.zeros(S, E, 1, A)], 2)
+            h["act"] = torch.cat([h["act"], torch.zeros(S, E, 1, A, device=obs.device)], 2)
             h["t"] = torch.cat([h["t"], h["t"][..., -1:] + 1], -1)
             for k in h:
                 h[k] = h[k][:, :, -model.seq_len:]

@@ -38,7 +38,7 @@ class TD3BC(nn.Module):
     def critic_loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per member: MSE of both critics to r + gamma (1 - done) min Q'(s', pi'(s') + clipped noise)."""
         with torch.no_grad():
-            noise = (member_randn(self.gens, b["actions"].shape[1:]) * self.policy_noise).clamp(
+            noise = (member_randn(self.gens, b["actions"].shape[1:]).to(b["actions"].device) * self.policy_noise).clamp(
                 -self.noise_clip, self.noise_clip)
             next_a = (self.actor_target(b["next_observations"]) + noise).clamp(-self.max_action, self.max_action)
             target_q = torch.minimum(*self.critic_target(b["next_observations"], next_a))

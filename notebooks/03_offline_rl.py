@@ -1,0 +1,169 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · The evaluators: BC, TD3+BC, IQL, CQL and Decision Transformer
+#
+# **Learning objectives.** After this notebook you can
+# 1. state the one idea each offline RL algorithm adds to the one before, and find it in its source;
+# 2. train several seeds at once as one batched model, and read their curves;
+# 3. tell a "last" score from a "best" score, and say why papers must say which they report;
+# 4. judge whether an algorithm beat its data (the dataset's own normalized score).
+#
+# These are the evaluators of the course: a stitching method is judged by what it does for them.
+
+# %% tags=["parameters"]
+import os
+
+PROFILE = os.environ.get("STITCHKIT_PROFILE", "lab")  # smoke | lab | full
+HOPPER = "stitchkit/hopper/medium-v0"
+MAZE = "stitchkit/pointmaze-medium/stitch-v0"
+
+# %%
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import Code, Markdown, display
+
+import stitchkit
+from stitchkit.algos import bc, cql, dt, iql, td3bc
+from stitchkit.algos.common import summarize
+from stitchkit.data import registry
+from stitchkit.exercises import check
+from stitchkit.train import run
+
+torch.set_num_threads(max(1, torch.get_num_threads()))
+P = stitchkit.get_profile(PROFILE)
+print(f"profile {P.name}: {P.train}")
+for ds in (HOPPER, MAZE):
+    registry.load_episodes(ds, P, build_missing=True)
+hopper_info = registry.info(HOPPER, P)
+print(f"{HOPPER}: dataset mean normalized score {hopper_info['normalized_score_mean']:.1f}")
+
+# %% [markdown]
+# ## 1. One idea each
+#
+# | algorithm | the idea | where to look |
+# |---|---|---|
+# | BC | copy the data's actions | `BC.update` |
+# | TD3+BC | TD3, plus "stay near the data": the actor also minimises MSE to the data's action, weighted by λ = α / mean\|Q\| | `TD3BC.actor_loss` |
+# | IQL | never ask Q about actions the data lacks: V is an upper expectile of Q over the data's actions, the actor imitates advantage-weighted | `expectile_loss`, `IQL.update` |
+# | CQL | push Q down on sampled actions, up on the data's | `CQL.cql_penalty` |
+# | DT | no value function: a transformer predicts the action from (return-to-go, state, action) history | `DecisionTransformer.forward` |
+
+# %%
+display(Code(inspect.getsource(td3bc.TD3BC.actor_loss), language="python"))
+display(Code(inspect.getsource(iql.expectile_loss), language="python"))
+display(Code(inspect.getsource(cql.CQL.cql_penalty), language="python"))
+
+# %% [markdown]
+# ## 2. Several seeds, one model
+#
+# Every layer holds one member per seed (`stitchkit.nets.EnsembleLinear`): inputs are (S, B, ...) and each member
+# has its own initialisation, data and noise, so S members are S separate runs (a test checks they match runs made
+# one by one). On a GPU this makes extra seeds nearly free.
+
+# %%
+display(Code(inspect.getsource(stitchkit.nets.EnsembleLinear), language="python"))
+
+# %% [markdown]
+# ## 3. TD3+BC and IQL on hopper-medium and on the maze
+
+# %%
+results = {}
+for algo in ("td3bc", "iql"):
+    for ds in (HOPPER, MAZE):
+        results[(algo, ds)] = run(algo, ds, seeds=P.train.seeds, profile=P, progress=False)
+        s = results[(algo, ds)]["score"]
+        print(f"{algo:>6} on {ds}: last {s['last_mean']:.1f} ± {s['last_std']:.1f}, "
+              f"best {s['best_mean']:.1f} ± {s['best_std']:.1f}")
+
+
+def plot_curves(ax, out, title, metric="score"):
+    for seed in out["seeds"]:
+        rows = [r for r in out["curves"] if r["seed"] == seed]
+        ax.plot([r["step"] for r in rows], [r[metric] for r in rows], marker="o", ms=3, label=f"seed {seed}")
+    ax.set(title=title, xlabel="gradient step", ylabel=metric)
+
+
+fig, axes = plt.subplots(1, 4, figsize=(17, 3.5))
+for ax, ((algo, ds), out) in zip(axes, results.items()):
+    plot_curves(ax, out, f"{algo}: {ds.split('/')[1]}")
+    if ds == HOPPER:
+        ax.axhline(hopper_info["normalized_score_mean"], color="k", ls="--", lw=1, label="dataset")
+    ax.legend(fontsize=7)
+axes[2].set_ylabel("success rate (%)")
+plt.show()
+
+# %% [markdown]
+# ## 4. BC, CQL and Decision Transformer on hopper-medium
+#
+# CQL's penalty evaluates both critics on 30 sampled actions per state and DT is a transformer: both are GPU
+# workloads, so the `lab` profile gives them only a short run (`P.train.cql_steps`, `P.train.dt_steps`) to show
+# the code working, not their final scores. Run at `full` on a GPU for those.
+
+# %%
+for algo in ("bc", "cql", "dt"):
+    results[(algo, HOPPER)] = run(algo, HOPPER, seeds=P.train.seeds if algo == "bc" else 1, profile=P,
+                                  progress=False)
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
+for ax, algo in zip(axes, ("bc", "cql", "dt")):
+    plot_curves(ax, results[(algo, HOPPER)], f"{algo}: hopper-medium")
+    ax.axhline(hopper_info["normalized_score_mean"], color="k", ls="--", lw=1)
+plt.show()
+
+# %% [markdown]
+# ## 5. Last or best?
+#
+# CORL reports both: *last* is the final evaluation, *best* each seed's best evaluation (then averaged). Best is
+# optimistic (it picks the luckiest evaluation with the test environment), and the gap can exceed 30 points.
+
+# %%
+rows = ["| algorithm | dataset | steps | seeds | last (mean ± std) | best (mean ± std) |", "|---|---|---|---|---|---|"]
+for (algo, ds), out in results.items():
+    s = out["score"]
+    rows.append(f"| {algo} | {ds.split('/', 1)[1]} | {out['steps']} | {len(out['seeds'])} | "
+                f"{s['last_mean']:.1f} ± {s['last_std']:.1f} | {s['best_mean']:.1f} ± {s['best_std']:.1f} |")
+display(Markdown("\n".join(rows) + f"\n\nScore: normalized return × 100 for hopper (dataset: "
+                 f"{hopper_info['normalized_score_mean']:.1f}), success rate (%) for the maze."))
+
+# %% [markdown]
+# **Where the kit differs from CORL.** Same losses and hyperparameters, but: far fewer steps at `lab`; CQL keeps
+# PyTorch's default initialisation rather than orthogonal; DT is trained with the profile's batch size (CORL's
+# configs use 4096 at `full`); DT's target return is the best return in its training data rather than a fixed
+# per-task value; the reference scores are the kit's own (see notebook 01).
+#
+# ## Exercises
+#
+# **Exercise 1.** `summarize` computes last and best. Without calling it, compute the *best* score of TD3+BC on
+# hopper from `results[("td3bc", HOPPER)]["curves"]`, averaged over seeds, and store it in `answer_1`.
+
+# %%
+answer_1 = None  # your code here
+
+# %% tags=["solution"]
+curves = results[("td3bc", HOPPER)]["curves"]
+answer_1 = np.mean([max(r["score"] for r in curves if r["seed"] == s) for s in {r["seed"] for r in curves}])
+
+# %%
+check("exercise 1", answer_1, results[("td3bc", HOPPER)]["score"]["best_mean"], hint="max per seed, then mean")
+
+# %% [markdown]
+# **Exercise 2.** Is "best" ever below "last"? Store in `answer_2` the number of (algorithm, dataset, seed)
+# triples where a seed's best score is below its last score.
+
+# %%
+answer_2 = None  # your code here
+
+# %% tags=["solution"]
+answer_2 = sum(b < l for out in results.values() for b, l in zip(out["score"]["best"], out["score"]["last"]))
+
+# %%
+check("exercise 2", answer_2, 0, hint="the best evaluation includes the last one")
