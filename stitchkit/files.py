@@ -35,6 +35,22 @@ def atomic_write_json(path: Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def replace_directory(src: Path, dst: Path) -> Path:
+    """Move the finished folder ``src`` to ``dst`` (same file system), replacing any old ``dst``: the old one is
+    renamed aside first, so at every moment ``dst`` is either the complete old folder or the complete new one."""
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        dst.rename(old)
+        src.rename(dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        src.rename(dst)
+    return dst
+
+
 @contextmanager
 def atomic_directory(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling folder to fill; on success it replaces ``path``, on failure it is removed."""
@@ -43,14 +59,7 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(path)
+        replace_directory(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

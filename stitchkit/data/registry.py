@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from stitchkit.data.episodes import Episode, Provenance, returns, total_steps
+from stitchkit.files import replace_directory
 from stitchkit.profiles import Profile, get_profile
 
 NAMESPACE = "stitchkit"
@@ -188,22 +189,22 @@ def write_dataset(dataset_id: str, episodes: list[Episode], env: str, eval_env: 
             code_permalink="stitchkit", description=meta.get("description", ""))
         env_obj.close()
         ds.storage.update_metadata({"stitchkit": json.dumps(meta | {"complete": True}, default=str)})
-        built = tmp / dataset_id
-        final.parent.mkdir(parents=True, exist_ok=True)
         for ns in Path(dataset_id).parents:  # Minari's namespace metadata files, if the real root lacks them
             src = tmp / ns / "namespace_metadata.json"
             if str(ns) != "." and src.exists() and not (root / ns / "namespace_metadata.json").exists():
                 (root / ns).mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, root / ns / "namespace_metadata.json")
-        if final.exists():
-            old = final.with_name(f".{final.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            final.rename(old)
-            built.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            built.rename(final)
+        replace_directory(tmp / dataset_id, final)
     return final
+
+
+def _env_spec(value):
+    """An env id passes through; a parent dataset's serialized spec (JSON) becomes an ``EnvSpec``."""
+    if isinstance(value, str) and value.startswith("{"):
+        import gymnasium as gym
+
+        return gym.envs.registration.EnvSpec.from_json(value)
+    return value
 
 
 @contextmanager
@@ -258,18 +259,8 @@ def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, for
         episodes, meta = generate(recipe, prof, seed)
     kit = {"recipe": recipe.kind, "profile": prof.name, "seed": seed, "parent": recipe.parent,
            "card": meta["card"], "build_seconds": round(time.perf_counter() - t0, 1)}
-    env = meta["env"]
-    if isinstance(env, str) and env.startswith("{"):  # a parent's serialized spec
-        import gymnasium as gym
-
-        env = gym.envs.registration.EnvSpec.from_json(env)
-    eval_env = meta.get("eval_env")
-    if isinstance(eval_env, str) and eval_env.startswith("{"):
-        import gymnasium as gym
-
-        eval_env = gym.envs.registration.EnvSpec.from_json(eval_env)
-    path = write_dataset(dataset_id, episodes, env, eval_env, meta.get("ref_min_score"), meta.get("ref_max_score"),
-                         kit)
+    path = write_dataset(dataset_id, episodes, _env_spec(meta["env"]), _env_spec(meta.get("eval_env")),
+                         meta.get("ref_min_score"), meta.get("ref_max_score"), kit)
     log(f"{dataset_id}: {len(episodes)} episodes, {total_steps(episodes)} steps, profile {prof.name}, "
         f"{time.perf_counter() - t0:.1f} s")
     return path
