@@ -20,6 +20,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report must be readable like any other file
         os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

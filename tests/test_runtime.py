@@ -78,6 +78,7 @@ def test_atomic_write_round_trip_and_no_debris(tmp_path):
     files.atomic_write_json(target, {"a": 1})
     assert target.read_text().strip().startswith("{") and '"a": 1' in target.read_text()
     assert [p.name for p in target.parent.iterdir()] == ["result.json"]
+    assert target.stat().st_mode & 0o044  # readable by others (mkstemp alone would give 0600)
 
 
 def test_atomic_directory_keeps_old_on_failure(tmp_path):
