@@ -41,27 +41,25 @@ class Evaluator:
         if self.is_maze:
             import ogbench  # noqa: F401
         S, E = self.n_members, self.episodes
-        envs = [gym.make(self.spec) for _ in range(S * E)]
-        obs = np.stack([env.reset(seed=self.seed + i % E)[0] for i, env in enumerate(envs)])
+        envs = gym.vector.SyncVectorEnv([lambda: gym.make(self.spec) for _ in range(S * E)],
+                                        autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+        obs, _ = envs.reset(seed=[self.seed + i % E for i in range(S * E)])
         if hasattr(actor, "reset"):  # sequence policies (Decision Transformer) keep a history
             actor.reset()
         ret, success = np.zeros(S * E), np.zeros(S * E)
-        active = np.ones(S * E, bool)
+        active = np.ones(S * E, bool)  # an env that finished keeps stepping (autoreset) but no longer counts
         while active.any():
             with torch.no_grad():
-                x = torch.as_tensor(self.normalizer.normalize(obs).reshape(S, E, -1), device=self.device)
-                x = x.float()
+                x = torch.as_tensor(self.normalizer.normalize(obs).reshape(S, E, -1), device=self.device).float()
                 actions = actor.act(x).reshape(S * E, -1).cpu().numpy()
-            rewards = np.zeros(S * E)
-            for i in np.flatnonzero(active):
-                ob, r, term, trunc, info = envs[i].step(actions[i])
-                obs[i], ret[i], rewards[i] = ob, ret[i] + r, r
-                success[i] = max(success[i], float(info.get("success", 0.0)))
-                active[i] = not (term or trunc)
+            obs, rewards, term, trunc, info = envs.step(actions)
+            ret += rewards * active
+            if "success" in info:
+                success = np.maximum(success, np.asarray(info["success"], float) * active)
             if hasattr(actor, "observe"):
                 actor.observe(rewards)
-        for env in envs:
-            env.close()
+            active &= ~(term | trunc)
+        envs.close()
         ret, success = ret.reshape(S, E), success.reshape(S, E)
         out = {"return": ret.mean(1), "success": success.mean(1) * 100}
         if self.is_maze:

@@ -45,9 +45,9 @@ def test_iql_value_reaches_the_expectile_of_the_data_q():
     g = torch.Generator().manual_seed(1)
     algo = IQL(1, 1, seeds=[0], expectile=0.7, lr=1e-3, max_steps=4000)
     for step in range(4000):
-        a = torch.rand(1, 256, 1, generator=g) * 2 - 1
-        b = {"observations": torch.zeros(1, 256, 1), "actions": a, "rewards": -((a[..., 0] - 0.25) ** 2),
-             "next_observations": torch.zeros(1, 256, 1), "terminals": torch.ones(1, 256)}
+        a = torch.rand(1, 128, 1, generator=g) * 2 - 1
+        b = {"observations": torch.zeros(1, 128, 1), "actions": a, "rewards": -((a[..., 0] - 0.25) ** 2),
+             "next_observations": torch.zeros(1, 128, 1), "terminals": torch.ones(1, 128)}
         algo.update(b, step)
     a = np.linspace(-1, 1, 200001)
     r = -((a - 0.25) ** 2)
@@ -64,8 +64,8 @@ def test_td3bc_actor_moves_to_the_optimum_that_bc_alone_misses():
     g = torch.Generator().manual_seed(2)
     algo = TD3BC(2, 1, seeds=[0], alpha=10.0, lr=1e-3)
     bc = BC(2, 1, seeds=[0], lr=1e-3)
-    for step in range(3000):
-        b = bandit_batch(1, 256, g)
+    for step in range(2000):
+        b = bandit_batch(1, 128, g)
         algo.update(b, step)
         bc.update(b, step)
     s = torch.zeros(1, 101, 2)
@@ -164,3 +164,33 @@ def test_dt_conditioned_on_the_best_return_imitates_the_best_trajectories():
 
     assert (first_actions(float(T)) > 0.6).all()
     assert (first_actions(0.0) < -0.6).all()
+
+
+def test_interrupted_training_resumes_exactly(tmp_path):
+    """Train 40 steps straight, or 20 steps, stop, and resume to 40: the same weights and the same curves."""
+    from stitchkit.algos.common import SeedBatchSampler, TrainConfig, train
+    from stitchkit.data.episodes import Episode
+    from stitchkit.data.normalizers import ZScore
+
+    rng = np.random.default_rng(0)
+    eps = [Episode(rng.normal(size=(21, 3)), rng.uniform(-1, 1, (20, 2)), rng.normal(size=20), np.zeros(20, bool),
+                   np.r_[np.zeros(19, bool), True], id=i) for i in range(10)]
+    norm = ZScore.fit(np.concatenate([e.observations for e in eps]))
+    fake_eval = lambda actor: {"score": actor.act(torch.zeros(2, 1, 3)).sum((1, 2)).detach().numpy()}  # noqa: E731
+
+    def fresh():
+        return TD3BC(3, 2, seeds=[0, 1]), SeedBatchSampler(eps, None, [0, 1], 1.0, norm)
+
+    algo, sampler = fresh()
+    straight = train(algo, sampler, TrainConfig(steps=40, batch_size=16, eval_every=10, seeds=[0, 1]), fake_eval,
+                     tmp_path / "a", progress=False)
+    algo_b, sampler_b = fresh()
+    train(algo_b, sampler_b, TrainConfig(steps=20, batch_size=16, eval_every=10, seeds=[0, 1]), fake_eval,
+          tmp_path / "b", progress=False)
+    algo_c, sampler_c = fresh()  # a new process would start from scratch objects like these
+    resumed = train(algo_c, sampler_c, TrainConfig(steps=40, batch_size=16, eval_every=10, seeds=[0, 1]), fake_eval,
+                    tmp_path / "b", progress=False)
+    for pa, pc in zip(algo.parameters(), algo_c.parameters()):
+        assert torch.equal(pa, pc)
+    assert [r["score"] for r in straight] == [r["score"] for r in resumed]
+    assert (tmp_path / "b" / "curves.jsonl").read_text().count("\n") == len(resumed) == 8

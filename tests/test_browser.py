@@ -29,7 +29,13 @@ def browser():
 
 
 def test_viewer_slider_changes_the_frame_in_jupyterlab(browser, tmp_path):
-    with lab_server(str(tmp_path), "smoke", extra_args="--LabApp.expose_app_in_browser=True") as (base, token):
+    # autosave off: running the notebook must not write outputs into the checkout's notebook files
+    settings = tmp_path / "settings" / "@jupyterlab" / "docmanager-extension"
+    settings.mkdir(parents=True)
+    (settings / "plugin.jupyterlab-settings").write_text('{"autosave": false}')
+    args = f"--LabApp.expose_app_in_browser=True --LabApp.user_settings_dir={tmp_path / 'settings'}"
+    before_src = (ROOT / "notebooks" / f"{NOTEBOOK}.py").read_text()
+    with lab_server(str(tmp_path), "smoke", extra_args=args) as (base, token):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{base}/lab/tree/{NOTEBOOK}.ipynb?token={token}")
         page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=120_000)
@@ -51,6 +57,7 @@ def test_viewer_slider_changes_the_frame_in_jupyterlab(browser, tmp_path):
         after = frame.screenshot()
         assert before != after, "moving the slider did not change the displayed frame"
         page.close()
+    assert (ROOT / "notebooks" / f"{NOTEBOOK}.py").read_text() == before_src
 
 
 def test_report_page_animates_without_a_kernel(browser, tmp_path):

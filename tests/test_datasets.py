@@ -143,3 +143,12 @@ def test_concurrent_builds_of_one_dataset_both_succeed(data_root):
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert sum("already built" in o for o, _ in outs) == 1  # one built it, the other waited and found it
+
+
+def test_a_real_minari_id_loads_through_the_same_call_when_local(data_root):
+    """A dataset under Minari's own namespace (as `minari download` would leave it) loads like the kit's."""
+    eps = maze.generate("medium", 2, seed=0)
+    registry.write_dataset("D4RL/pointmaze/medium-v2", eps, maze.collection_env_id("medium"))
+    loaded = registry.load_episodes("D4RL/pointmaze/medium-v2")
+    assert len(loaded) == 2 and np.array_equal(loaded[1].observations, eps[1].observations)
+    assert {"id": "D4RL/pointmaze/medium-v2", "state": "built", "profile": None} in registry.list_datasets()

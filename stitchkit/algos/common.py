@@ -128,6 +128,10 @@ def train(algo: torch.nn.Module, sampler: SeedBatchSampler, cfg: TrainConfig, ev
         algo.load_state_dict(state["algo"])
         for opt, st in zip(algo.optimizers(), state["optimizers"]):
             opt.load_state_dict(st)
+        for sched, st in zip(_schedulers(algo), state.get("schedulers", [])):
+            sched.load_state_dict(st)
+        for g, st in zip(_generators(algo), state.get("generators", [])):
+            g.set_state(st)
         sampler.load_state(state["sampler"])
         start, log = state["step"], state["log"]
     t0 = time.perf_counter()
@@ -153,11 +157,24 @@ def train(algo: torch.nn.Module, sampler: SeedBatchSampler, cfg: TrainConfig, ev
     return log
 
 
+def _schedulers(algo) -> list:
+    return [v for v in vars(algo).values() if isinstance(v, torch.optim.lr_scheduler.LRScheduler)]
+
+
+def _generators(algo) -> list[torch.Generator]:
+    """The algorithm's own noise generators (per member), saved so a resumed run continues the same stream."""
+    return [g for name in ("gens", "cql_gens") for g in getattr(algo, name, [])]
+
+
 def save_checkpoint(path: Path, algo, sampler: SeedBatchSampler, step: int, log: list) -> None:
+    """Everything a rerun needs to continue exactly: weights, optimizer and scheduler states, the sampler's and
+    the algorithm's random states, the step and the curves so far. Written atomically."""
     import io
 
     buf = io.BytesIO()
     torch.save({"algo": algo.state_dict(), "optimizers": [o.state_dict() for o in algo.optimizers()],
+                "schedulers": [s.state_dict() for s in _schedulers(algo)],
+                "generators": [g.get_state() for g in _generators(algo)],
                 "sampler": sampler.state(), "step": step, "log": log}, buf)
     atomic_write_bytes(path, buf.getvalue())
 
