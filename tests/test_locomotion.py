@@ -1,0 +1,48 @@
+"""Locomotion datasets from the committed behaviour policies: recipes, reference scores, determinism."""
+import minari
+import numpy as np
+import pytest
+
+from stitchkit.data import locomotion, registry
+from stitchkit.data.policies import list_checkpoints
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    return tmp_path
+
+
+@pytest.mark.parametrize("env", ["hopper", "halfcheetah", "walker2d"])
+def test_committed_policies_are_small_and_ordered(env):
+    ckpts = list_checkpoints(env)
+    assert ckpts[0].step == 0 and [c.step for c in ckpts] == sorted(c.step for c in ckpts)
+    assert sum(c.path.stat().st_size for c in ckpts) < 7_000_000  # all three envs stay under 20 MB
+    chosen = locomotion.choose_checkpoints(env)
+    assert chosen["random"].mean_return < chosen["medium"].mean_return < chosen["expert"].mean_return
+
+
+def test_hopper_recipes_reference_scores_and_determinism(data_root):
+    registry.build("stitchkit/hopper/medium-v0", "smoke", log=lambda *_: None)
+    registry.build("stitchkit/hopper/expert-v0", "smoke", log=lambda *_: None)
+    registry.build("stitchkit/hopper/medium-expert-v0", "smoke", log=lambda *_: None)
+    med, exp = (minari.load_dataset(f"stitchkit/hopper/{n}-v0") for n in ("medium", "expert"))
+    # one (random, expert) reference pair per env, as Minari does, computed the documented way
+    refs = locomotion.reference_scores("hopper", episodes=2)
+    for ds in (med, exp):
+        assert ds.storage.metadata["ref_min_score"] == pytest.approx(refs["ref_min_score"])
+        assert ds.storage.metadata["ref_max_score"] == pytest.approx(refs["ref_max_score"])
+    assert np.allclose(minari.get_normalized_score(med, np.array([refs["ref_min_score"], refs["ref_max_score"]])),
+                       [0, 1])
+    me = registry.load_episodes("stitchkit/hopper/medium-expert-v0", "smoke")
+    assert len(me) == med.total_episodes + exp.total_episodes  # medium and expert, concatenated
+    eps = registry.load_episodes("stitchkit/hopper/medium-v0", "smoke")
+    assert all("x_position" in e.infos and len(e.infos["x_position"]) == len(e) + 1 for e in eps)
+    assert sum(len(e) for e in eps) >= 2000  # the smoke budget, whole episodes
+    again = locomotion.build("hopper", "medium", 2000, seed=0)[0]
+    assert all(np.array_equal(a.observations, b.observations) for a, b in zip(eps, again))
+    # medium sits between random and expert in return (per episode step, as episodes end early)
+    per_step = lambda es: np.mean([e.ret / len(e) for e in es])  # noqa: E731
+    rand = locomotion.build("hopper", "random", 2000, seed=0)[0]
+    assert per_step(rand) < per_step(eps) < per_step(registry.load_episodes("stitchkit/hopper/expert-v0", "smoke"))
