@@ -37,8 +37,8 @@ data: setup ## build the default (small) datasets at PROFILE if missing
 lab: setup data notebooks ## set up, build the default data if missing, open JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(JUPYTER_ARGS)
 
-test: setup notebooks ## set up, then unit tests and every notebook through nbmake at the smoke profile
-	STITCHKIT_PROFILE=smoke $(PY) -m pytest -n $(WORKERS) tests $(IPYNB) --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
+test: setup notebooks ## set up, then unit tests and every notebook through nbmake at the smoke profile (one torch thread per worker)
+	STITCHKIT_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) tests $(IPYNB) --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
 
 report: setup notebooks ## execute every notebook at PROFILE (default lab) and write reports/index.html
 	$(PY) -m stitchkit report --profile $(PROFILE)
