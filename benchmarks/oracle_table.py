@@ -13,7 +13,6 @@ import numpy as np
 
 from stitchkit.augment.naive import naive_stitch
 from stitchkit.data import registry
-from stitchkit.data.episodes import transitions
 from stitchkit.data.locomotion import NAMES
 from stitchkit.oracle import PhysicsOracle
 
@@ -33,9 +32,12 @@ def main() -> None:
         for name in NAMES:
             ds = f"stitchkit/{env}/{name}-v0"
             eps = registry.load_episodes(ds, args.profile)
-            t = transitions(eps)
-            idx = rng.choice(len(t["actions"]), size=min(args.n, len(t["actions"])), replace=False)
-            res = oracle.check(t["observations"][idx], t["actions"][idx], t["next_observations"][idx])
+            # the stored float64 states (transitions() casts to float32 for training, which adds ~1e-7 of rounding)
+            obs = np.concatenate([e.observations[:-1] for e in eps])
+            nxt = np.concatenate([e.observations[1:] for e in eps])
+            act = np.concatenate([e.actions for e in eps])
+            idx = rng.choice(len(act), size=min(args.n, len(act)), replace=False)
+            res = oracle.check(obs[idx], act[idx], nxt[idx])
             glue = []
             for _ in range(args.stitches):
                 i, j = rng.choice(len(eps), 2, replace=len(eps) < 2)
