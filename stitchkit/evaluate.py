@@ -7,8 +7,6 @@ where returns of 1000-step episodes are not comparable across tasks) and the suc
 """
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import torch
 
@@ -70,7 +68,3 @@ class Evaluator:
             out["score"] = ret.mean(1)
         return out
 
-
-def describe(dataset_id: str) -> str:
-    spec, lo, hi = eval_env_spec(dataset_id)
-    return json.dumps({"eval_env": spec.id, "ref_min_score": lo, "ref_max_score": hi})

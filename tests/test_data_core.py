@@ -118,3 +118,15 @@ def test_subsample_whole_trajectories_budget_and_seed():
     assert len(subsample_episodes(eps, seed=0, ratio=40)) == 5
     with pytest.raises(ValueError, match="exactly one"):
         subsample_episodes(eps, seed=0)
+
+
+def test_window_gather_matches_a_step_by_step_reading():
+    starts = window_starts(EPS, 6, pad=True)
+    w = windows(EPS, starts, 6)
+    for row, (e, s) in enumerate(starts):
+        ep = EPS[e]
+        n = min(6, len(ep) - s)
+        assert np.array_equal(w["actions"][row, :n], ep.actions[s:s + n])
+        assert np.array_equal(w["observations"][row, :n + 1], ep.observations[s:s + n + 1])
+        assert np.allclose(w["returns_to_go"][row, :n], [ep.rewards[k:].sum() for k in range(s, s + n)])
+        assert (w["returns_to_go"][row, n:] == 0).all() and w["timesteps"][row, 0] == s

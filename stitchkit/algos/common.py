@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -189,6 +189,3 @@ def summarize(log: list[dict[str, Any]], metric: str = "score") -> dict[str, Any
             "best_mean": float(best.mean()), "best_std": float(best.std()), "last": last.tolist(),
             "best": best.tolist()}
 
-
-def config_dict(cfg: TrainConfig) -> dict[str, Any]:
-    return asdict(cfg)

@@ -112,31 +112,44 @@ def window_starts(episodes: list[Episode], horizon: int, pad: bool = False) -> n
     return np.concatenate(rows) if rows else np.zeros((0, 2), dtype=np.int64)
 
 
-def windows(episodes: list[Episode], starts: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
+class FlatEpisodes:
+    """All episodes concatenated once, with offsets, so windows are gathered by array indexing (no Python loop
+    per window: a DT batch at ``full`` holds 4096 of them)."""
+
+    def __init__(self, episodes: list[Episode]):
+        self.lengths = np.array([len(ep) for ep in episodes])
+        self.act_off = np.r_[0, np.cumsum(self.lengths)[:-1]]
+        self.obs_off = self.act_off + np.arange(len(episodes))  # each episode has one more observation
+        self.obs = np.concatenate([ep.observations for ep in episodes]).astype(np.float32)
+        self.act = np.concatenate([ep.actions for ep in episodes]).astype(np.float32)
+        self.rew = np.concatenate([ep.rewards for ep in episodes]).astype(np.float32)
+        self.term = np.concatenate([ep.terminations for ep in episodes]).astype(np.float32)
+        self.rtg = np.concatenate([np.cumsum(ep.rewards[::-1])[::-1] for ep in episodes]).astype(np.float32)
+
+
+def windows(episodes: list[Episode] | FlatEpisodes, starts: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
     """Gather windows of ``horizon`` steps at ``starts`` ((episode, step) rows from :func:`window_starts`).
 
     Padding rule (Diffuser/DiffStitch's): steps past the episode end hold zeros and ``mask`` is 0 there; the
     ``observations`` window has horizon+1 states (the state after the last action included), padded the same way.
+    ``returns_to_go`` is the undiscounted return from each step to the episode's end.
     """
-    m = len(starts)
-    ep0 = episodes[0]
+    flat = episodes if isinstance(episodes, FlatEpisodes) else FlatEpisodes(episodes)
+    e, s = np.asarray(starts[:, 0], int), np.asarray(starts[:, 1], int)
+    n = flat.lengths[e][:, None]
+    t = s[:, None] + np.arange(horizon)  # (m, H) step indices
+    valid = t < n
+    ai = flat.act_off[e][:, None] + np.minimum(t, n - 1)
+    to = s[:, None] + np.arange(horizon + 1)
+    valid_o = to <= n
+    oi = flat.obs_off[e][:, None] + np.minimum(to, n)
     out = {
-        "returns_to_go": np.zeros((m, horizon), np.float32),
-        "timesteps": np.zeros((m, horizon), np.int64),
-        "observations": np.zeros((m, horizon + 1, ep0.observations.shape[1]), np.float32),
-        "actions": np.zeros((m, horizon, ep0.actions.shape[1]), np.float32),
-        "rewards": np.zeros((m, horizon), np.float32),
-        "terminals": np.zeros((m, horizon), np.float32),
-        "mask": np.zeros((m, horizon), np.float32),
+        "returns_to_go": np.where(valid, flat.rtg[ai], 0.0).astype(np.float32),
+        "timesteps": t.astype(np.int64),
+        "observations": np.where(valid_o[..., None], flat.obs[oi], 0.0).astype(np.float32),
+        "actions": np.where(valid[..., None], flat.act[ai], 0.0).astype(np.float32),
+        "rewards": np.where(valid, flat.rew[ai], 0.0).astype(np.float32),
+        "terminals": np.where(valid, flat.term[ai], 0.0).astype(np.float32),
+        "mask": valid.astype(np.float32),
     }
-    for row, (e, s) in enumerate(starts):
-        ep = episodes[e]
-        n = min(horizon, len(ep) - s)
-        out["observations"][row, : n + 1] = ep.observations[s : s + n + 1]
-        out["actions"][row, :n] = ep.actions[s : s + n]
-        out["rewards"][row, :n] = ep.rewards[s : s + n]
-        out["terminals"][row, :n] = ep.terminations[s : s + n]
-        out["returns_to_go"][row, :n] = np.cumsum(ep.rewards[::-1])[::-1][s : s + n]  # undiscounted, to the end
-        out["timesteps"][row] = s + np.arange(horizon)
-        out["mask"][row, :n] = 1.0
     return out

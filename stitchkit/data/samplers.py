@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stitchkit.data.episodes import Episode, window_starts, windows
+from stitchkit.data.episodes import Episode, FlatEpisodes, window_starts, windows
 from stitchkit.seeding import numpy_rng
 
 
@@ -63,6 +63,7 @@ class WindowSampler:
 
     def __init__(self, episodes: list[Episode], horizon: int, seed: int | np.random.Generator, pad: bool = False):
         self.episodes, self.horizon = episodes, horizon
+        self.flat = FlatEpisodes(episodes)  # built once; every batch is then pure indexing
         self.starts = window_starts(episodes, horizon, pad)
         if len(self.starts) == 0:
             raise ValueError(f"no episode is {horizon} steps long; use pad=True or a shorter horizon")
@@ -70,4 +71,4 @@ class WindowSampler:
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         rows = self.starts[self.rng.integers(0, len(self.starts), size=batch_size)]
-        return windows(self.episodes, rows, self.horizon) | {"episode": rows[:, 0], "start": rows[:, 1]}
+        return windows(self.flat, rows, self.horizon) | {"episode": rows[:, 0], "start": rows[:, 1]}
