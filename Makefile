@@ -11,6 +11,11 @@ WORKERS ?= 2
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export MUJOCO_GL ?= egl
 
+# Datasets differ by profile: tests (smoke) and reports at other profiles get their own data folder, so they
+# never collide with the lab data `make lab` built in data/ (committed policies stay in data/policies/).
+TEST_DATA := STITCHKIT_DATA=$(CURDIR)/data/test MINARI_DATASETS_PATH=$(CURDIR)/data/test/minari
+REPORT_DATA := $(if $(filter lab,$(PROFILE)),,STITCHKIT_DATA=$(CURDIR)/data/$(PROFILE) MINARI_DATASETS_PATH=$(CURDIR)/data/$(PROFILE)/minari)
+
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 IPYNB := $(NOTEBOOKS:.py=.ipynb)
 
@@ -38,10 +43,10 @@ lab: setup data notebooks ## set up, build the default data if missing, open Jup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(JUPYTER_ARGS)
 
 test: setup notebooks ## set up, then unit tests and every notebook through nbmake at the smoke profile (one torch thread per worker)
-	STITCHKIT_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) tests $(IPYNB) --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
+	$(TEST_DATA) STITCHKIT_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) tests $(IPYNB) --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
 
 report: setup notebooks ## execute every notebook at PROFILE (default lab) and write reports/index.html
-	$(PY) -m stitchkit report --profile $(PROFILE)
+	$(REPORT_DATA) $(PY) -m stitchkit report --profile $(PROFILE)
 
 clean: ## remove generated notebooks, reports and caches (keeps .venv and data/)
 	rm -rf reports notebooks/*.ipynb .pytest_cache

@@ -1,5 +1,4 @@
 """A person's view, in headless Chromium: the StitchViewer in JupyterLab, and the static report with no kernel."""
-import os
 import shutil
 import time
 from pathlib import Path
@@ -60,16 +59,12 @@ def test_viewer_slider_changes_the_frame_in_jupyterlab(browser, tmp_path):
     assert (ROOT / "notebooks" / f"{NOTEBOOK}.py").read_text() == before_src
 
 
-def test_report_page_animates_without_a_kernel(browser, tmp_path):
+def test_report_page_animates_without_a_kernel(browser, tmp_path, monkeypatch):
     from stitchkit.report import build_report
 
-    os.environ["STITCHKIT_DATA"] = str(tmp_path)
-    os.environ["MINARI_DATASETS_PATH"] = str(tmp_path / "minari")
-    try:
-        results = build_report("smoke", [ROOT / "notebooks" / f"{NOTEBOOK}.py"], tmp_path / "reports", timeout=600)
-    finally:
-        os.environ.pop("STITCHKIT_DATA")
-        os.environ.pop("MINARI_DATASETS_PATH")
+    monkeypatch.setenv("STITCHKIT_DATA", str(tmp_path))  # restored afterwards, whatever it was
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    results = build_report("smoke", [ROOT / "notebooks" / f"{NOTEBOOK}.py"], tmp_path / "reports", timeout=600)
     assert results[0].ok, results[0].error
     page = browser.new_page()
     page.goto((tmp_path / "reports" / f"{NOTEBOOK}.html").as_uri())
