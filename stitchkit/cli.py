@@ -12,7 +12,8 @@ from typing import Any
 
 from stitchkit.profiles import PROFILE_NAMES, PROFILES, ProfileError, get_profile
 
-COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+#: name -> (help text, function adding the sub-command's arguments and its ``func``)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {}
 
 
 def command(name: str, help: str):

@@ -38,8 +38,23 @@ class Algorithm(Protocol):
 
     def update(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]: ...
 
+    def optimizers(self) -> list[torch.optim.Optimizer]: ...
 
-class SeedBatchSampler:
+
+class _PerSeed:
+    """One numpy-sampler per seed; their generator states are what a checkpoint saves."""
+
+    samplers: list
+
+    def state(self) -> list[dict]:
+        return [s.rng.bit_generator.state for s in self.samplers]
+
+    def load_state(self, states: list[dict]) -> None:
+        for s, st in zip(self.samplers, states):
+            s.rng.bit_generator.state = st
+
+
+class SeedBatchSampler(_PerSeed):
     """One :class:`MixedSampler` per seed; ``sample`` stacks their batches into (S, B, ...) tensors."""
 
     def __init__(self, original: list[Episode], augmented: list[Episode] | None, seeds: list[int], ratio: float,
@@ -58,15 +73,8 @@ class SeedBatchSampler:
         return {k: torch.as_tensor(np.stack([p[k] for p in parts]), dtype=torch.float32, device=self.device)
                 for k in keys}
 
-    def state(self) -> list[dict]:
-        return [s.original.rng.bit_generator.state for s in self.samplers]
 
-    def load_state(self, states: list[dict]) -> None:
-        for s, st in zip(self.samplers, states):
-            s.original.rng.bit_generator.state = st
-
-
-class SeedWindowSampler:
+class SeedWindowSampler(_PerSeed):
     """Sequence models: one :class:`WindowSampler` per seed over whole trajectories (original and stitched
     alike), windows may run past an episode's end into masked padding, so every step can start one and
     trajectories are drawn in proportion to their length (CORL's DT)."""
@@ -87,13 +95,6 @@ class SeedWindowSampler:
                for k in ("returns_to_go", "observations", "actions", "mask", "timesteps")}
         return {k: v if k == "timesteps" else v.float() for k, v in out.items()}
 
-    def state(self) -> list[dict]:
-        return [s.rng.bit_generator.state for s in self.samplers]
-
-    def load_state(self, states: list[dict]) -> None:
-        for s, st in zip(self.samplers, states):
-            s.rng.bit_generator.state = st
-
 
 def member_generators(seeds: list[int], device: str = "cpu") -> list[torch.Generator]:
     """One torch generator per member, for the algorithm's own noise (target smoothing, sampling)."""
@@ -113,7 +114,7 @@ def check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
                                      "or check the dataset for NaN values")
 
 
-def train(algo: torch.nn.Module, sampler: SeedBatchSampler, cfg: TrainConfig, evaluate=None,
+def train(algo: Algorithm, sampler: _PerSeed, cfg: TrainConfig, evaluate=None,
           run_dir: Path | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """The training loop: ``cfg.steps`` updates, an evaluation every ``cfg.eval_every`` (and at the end), a
     checkpoint after each evaluation. With ``run_dir``, a rerun resumes from the last checkpoint and the log
@@ -166,7 +167,7 @@ def _generators(algo) -> list[torch.Generator]:
     return [g for name in ("gens", "cql_gens") for g in getattr(algo, name, [])]
 
 
-def save_checkpoint(path: Path, algo, sampler: SeedBatchSampler, step: int, log: list) -> None:
+def save_checkpoint(path: Path, algo: Algorithm, sampler: _PerSeed, step: int, log: list) -> None:
     """Everything a rerun needs to continue exactly: weights, optimizer and scheduler states, the sampler's and
     the algorithm's random states, the step and the curves so far. Written atomically."""
     import io

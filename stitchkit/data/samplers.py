@@ -35,6 +35,7 @@ class MixedSampler:
         if ratio <= 0:
             raise ValueError(f"ratio r = original : augmented must be > 0, got {ratio}")
         rng = numpy_rng(seed)
+        self.rng = rng  # one generator for both parts: its state is the sampler's whole random state
         self.ratio = ratio
         self.original = TransitionSampler(original, rng)
         self.augmented = TransitionSampler(augmented, rng) if augmented is not None else None
