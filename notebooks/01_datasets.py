@@ -35,7 +35,7 @@ from IPython.display import Code, Markdown, display
 
 import stitchkit
 from stitchkit.data import maze, registry
-from stitchkit.data.episodes import returns, total_steps, transitions
+from stitchkit.data.episodes import returns, transitions
 from stitchkit.exercises import check
 
 P = stitchkit.get_profile(PROFILE)

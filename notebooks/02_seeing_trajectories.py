@@ -28,7 +28,7 @@ import inspect
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Code, Markdown, display
+from IPython.display import Code, display
 
 import stitchkit
 from stitchkit.augment.naive import naive_stitch

@@ -33,8 +33,7 @@ import torch
 from IPython.display import Code, Markdown, display
 
 import stitchkit
-from stitchkit.algos import bc, cql, dt, iql, td3bc
-from stitchkit.algos.common import summarize
+from stitchkit.algos import cql, iql, td3bc
 from stitchkit.data import registry
 from stitchkit.exercises import check
 from stitchkit.train import run

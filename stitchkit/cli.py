@@ -133,6 +133,47 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+@command("augment", "generate stitched data from a dataset and save it as an augmented Minari dataset")
+def _augment(p: argparse.ArgumentParser) -> None:
+    p.add_argument("method", choices=("diffstitch",))
+    p.add_argument("--dataset", required=True, help="parent dataset id, e.g. stitchkit/hopper/medium-replay-v0")
+    p.add_argument("--out", help="output id (default: <parent>-<method>-v0; <parent>-<method>-<tag>-v0 for variants)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="regenerate an existing output")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a method option, e.g. sampler=strided, delta=1.0, qualification=false (repeatable)")
+
+    def run(args: argparse.Namespace) -> int:
+        from stitchkit.augment import run as augment_run
+
+        options = {}
+        for item in args.option:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--option takes KEY=VALUE, got {item!r}")
+            options[key.strip().replace("-", "_")] = _parse_value(value.strip())
+        summary = augment_run(args.method, args.dataset, args.out, args.profile, seed=args.seed, force=args.force,
+                              **options)
+        lines = [f"{k:>28}: {v}" for k, v in summary.items() if k != "config"]
+        return emit(summary, args.json, lines)
+    p.set_defaults(func=run)
+
+
+def _parse_value(text: str):
+    """'true'/'false' -> bool, numbers -> int/float, 'none' -> None, anything else stays text."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
 @command("train", "train an offline RL evaluator (bc, td3bc, iql, cql, dt); all seeds in one batched model")
 def _train(p: argparse.ArgumentParser) -> None:
     p.add_argument("algo", help="bc | td3bc | iql | cql | dt")

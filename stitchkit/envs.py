@@ -73,6 +73,24 @@ def state_from_obs(name: str, obs: np.ndarray, x: np.ndarray | float | None = No
     return np.concatenate([xs, obs[..., : nq - 1]], axis=-1), obs[..., nq - 1 :].copy()
 
 
+DT = {"hopper": 0.008, "halfcheetah": 0.05, "walker2d": 0.008}  # seconds per env step (frame_skip x timestep)
+X_VELOCITY_INDEX = {"hopper": 5, "halfcheetah": 8, "walker2d": 8}  # obs index of qvel[0], the forward speed
+
+
+def terminated(name: str, obs: np.ndarray) -> np.ndarray:
+    """Gymnasium v5's "unhealthy" termination for observations (..., obs_dim): hopper falls below 0.7 m or tilts
+    past 0.2 rad (or any state leaves +-100), walker2d leaves 0.8-2.0 m height or 1 rad; halfcheetah and the maze
+    (no goal termination in the kit's data) never terminate."""
+    obs = np.asarray(obs)
+    if name == "hopper":
+        ok = (obs[..., 0] > 0.7) & (np.abs(obs[..., 1]) < 0.2) & (np.abs(obs[..., 1:]) < 100).all(-1)
+    elif name == "walker2d":
+        ok = (obs[..., 0] > 0.8) & (obs[..., 0] < 2.0) & (np.abs(obs[..., 1]) < 1.0)
+    else:
+        ok = np.ones(obs.shape[:-1], bool)
+    return ~(ok & np.isfinite(obs).all(-1))
+
+
 def clipped(name: str, obs: np.ndarray) -> np.ndarray:
     """True where an observation's velocity sits at the +-10 clip (hopper, walker2d): not exactly recoverable."""
     obs = np.asarray(obs)

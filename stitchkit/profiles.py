@@ -53,12 +53,36 @@ class TrainSizes:
 
 
 @dataclass(frozen=True)
+class StitchSizes:
+    """DiffStitch's models and stitching loop (notebook 04, ``stitchkit augment``). Paper/code values in comments."""
+
+    horizon: int  # diffusion window H (100)
+    unet_dim: int  # U-Net base channels (128)
+    unet_mults: tuple[int, ...]  # channel multipliers per level (1, 4, 8)
+    diffusion_steps: int  # K (100)
+    strided_steps: int  # denoising steps of the strided (DDIM) sampler
+    diffusion_train_steps: int  # (1M)
+    diffusion_batch: int  # (32 x 2 accumulation = 64)
+    ema_start: int  # EMA starts here, updated every 10 steps (2,000)
+    model_steps: int  # inverse dynamics, reward and dynamics models: gradient steps each
+    model_batch: int  # (256)
+    ensemble: int  # dynamics ensemble members (7; 5 elites)
+    window_low: int  # step estimation looks at imagined positions [low, high) (10)
+    window_high: int  # (40)
+    stitch_batch: int  # bridges per iteration (64)
+    candidates: int  # target candidates per bridge (512)
+    budget: int  # accepted generated transitions to stop at (2M)
+    max_iterations: int  # stop here even if the budget is not met (300k)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
     tour: TourSizes
     data: DataSizes
     train: TrainSizes
+    stitch: StitchSizes
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -72,6 +96,10 @@ PROFILES: dict[str, Profile] = {
         data=DataSizes(maze_episodes=25, locomotion_steps=2_000, ref_episodes=2),
         train=TrainSizes(seeds=2, steps=200, eval_every=100, eval_episodes=2, batch_size=64, cql_steps=20, dt_steps=20,
                          dt_batch_size=16),
+        stitch=StitchSizes(horizon=24, unet_dim=8, unet_mults=(1, 2), diffusion_steps=10, strided_steps=2,
+                           diffusion_train_steps=30, diffusion_batch=8, ema_start=10, model_steps=30,
+                           model_batch=64, ensemble=3, window_low=4, window_high=12, stitch_batch=8, candidates=32,
+                           budget=200, max_iterations=3),
     ),
     "lab": Profile(
         name="lab",
@@ -80,6 +108,10 @@ PROFILES: dict[str, Profile] = {
         data=DataSizes(maze_episodes=500, locomotion_steps=100_000, ref_episodes=100),
         train=TrainSizes(seeds=3, steps=10_000, eval_every=2_500, eval_episodes=5, batch_size=256, cql_steps=1_000,
                          dt_steps=1_000, dt_batch_size=64),
+        stitch=StitchSizes(horizon=64, unet_dim=16, unet_mults=(1, 2, 4), diffusion_steps=100, strided_steps=10,
+                           diffusion_train_steps=5_000, diffusion_batch=64, ema_start=1_000, model_steps=5_000,
+                           model_batch=256, ensemble=7, window_low=10, window_high=40, stitch_batch=64,
+                           candidates=512, budget=20_000, max_iterations=200),
     ),
     "full": Profile(
         name="full",
@@ -88,6 +120,10 @@ PROFILES: dict[str, Profile] = {
         data=DataSizes(maze_episodes=5_000, locomotion_steps=1_000_000, ref_episodes=100),
         train=TrainSizes(seeds=4, steps=1_000_000, eval_every=5_000, eval_episodes=10, batch_size=256,
                          cql_steps=1_000_000, dt_steps=100_000, dt_batch_size=4096),
+        stitch=StitchSizes(horizon=100, unet_dim=128, unet_mults=(1, 4, 8), diffusion_steps=100, strided_steps=10,
+                           diffusion_train_steps=1_000_000, diffusion_batch=64, ema_start=2_000,
+                           model_steps=200_000, model_batch=256, ensemble=7, window_low=10, window_high=40,
+                           stitch_batch=64, candidates=512, budget=2_000_000, max_iterations=300_000),
     ),
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)

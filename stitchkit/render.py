@@ -84,21 +84,27 @@ def maze_walls(name: str) -> tuple[np.ndarray, float, tuple[float, float]]:
     return out
 
 
-def _maze_frames(name: str, observations: np.ndarray, width: int, height: int, goal) -> np.ndarray:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def draw_maze(ax, name: str) -> None:
+    """The maze's walls on a matplotlib axis, in the observation's (x, y) coordinates."""
     from matplotlib.patches import Rectangle
 
     walls, unit, (ox, oy) = maze_walls(name)
-    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
-    canvas = FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, 1))
     for i, j in np.argwhere(walls == 1):
         ax.add_patch(Rectangle((j * unit - ox - unit / 2, i * unit - oy - unit / 2), unit, unit, color="0.3"))
     ax.set_xlim(-ox - unit / 2, walls.shape[1] * unit - ox - unit / 2)
     ax.set_ylim(-oy - unit / 2, walls.shape[0] * unit - oy - unit / 2)
     ax.set_aspect("equal")
     ax.axis("off")
+
+
+def _maze_frames(name: str, observations: np.ndarray, width: int, height: int, goal) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    draw_maze(ax, name)
     if goal is not None:
         ax.plot(*goal[:2], "*", color="gold", ms=14, mec="k")
     (trail,) = ax.plot([], [], "-", color="tab:blue", lw=1.2)

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from stitchkit.algos.bc import BC
@@ -73,7 +71,11 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
     else:
         sampler = SeedBatchSampler(original, augmented, seed_list, ratio, norm, str(device))
     evaluator = Evaluator(dataset_id, norm, len(seed_list), cfg.eval_episodes, seed=seed_list[0], device=str(device))
-    key = json.dumps([algo_name, dataset_id, augmented_id, ratio, seed_list, prof.name, sorted(overrides.items())])
+    # the augmented data's metadata (its provenance and summary) is part of the key: regenerated data is a new run
+    aug_print = hashlib.sha1((registry.dataset_dir(augmented_id) / "data" / "metadata.json").read_bytes()
+                             ).hexdigest()[:12] if augmented_id else None
+    key = json.dumps([algo_name, dataset_id, augmented_id, ratio, seed_list, prof.name, sorted(overrides.items())]
+                     + ([aug_print] if aug_print else []))
     run_dir = data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}" if resume else None
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,5 @@
 """Building and loading datasets: Minari round trip, determinism, reference scores and every error path."""
 import json
-import shutil
 
 import minari
 import numpy as np

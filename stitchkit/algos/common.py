@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from stitchkit.data.episodes import Episode, transitions
+from stitchkit.data.episodes import Episode, generated_transitions, transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.data.samplers import MixedSampler
 from stitchkit.files import atomic_write_bytes
@@ -59,7 +59,7 @@ class SeedBatchSampler(_PerSeed):
 
     def __init__(self, original: list[Episode], augmented: list[Episode] | None, seeds: list[int], ratio: float,
                  normalizer: ZScore, device: str = "cpu"):
-        orig, aug = transitions(original), transitions(augmented) if augmented else None
+        orig, aug = transitions(original), generated_transitions(augmented) if augmented else None
         for data in (orig, aug):
             if data is not None:
                 data["observations"] = normalizer.normalize(data["observations"])

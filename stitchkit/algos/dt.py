@@ -9,7 +9,6 @@ scaled by 1e-3, episode length 1000. Layers are seed-batched like every evaluato
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch

@@ -1,1 +1,117 @@
-"""Stitching methods that generate new trajectories from a dataset; one module per method."""
+"""Stitching methods that generate new trajectories from a dataset; one module per method, one interface.
+
+Every method is run the same way, by :func:`run` (``stitchkit augment <method> --dataset ID --out ID``): it loads
+the parent dataset, trains (or reloads) the method's models, generates, and writes the generated data as a Minari
+dataset ``<parent>-<method>[-<tag>]-v0`` holding **generated data only**, every episode with its provenance. The
+evaluators take it as ``augmented_id`` and mix it with the parent at a ratio r (``stitchkit train --augmented``).
+
+========== ============================================ ===================================
+method     module                                       what one generated episode is
+========== ============================================ ===================================
+naive      :mod:`stitchkit.augment.naive`               source prefix + one glued step + target suffix
+diffstitch :mod:`stitchkit.augment.diffstitch`          source prefix + diffusion bridge + target suffix
+========== ============================================ ===================================
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import fields
+from typing import Any
+
+from stitchkit.profiles import Profile, get_profile
+
+class AugmentError(ValueError):
+    """Bad augmentation input, or a run that produced nothing to save; the message says what to change."""
+
+
+def _generate_diffstitch(dataset_id: str, episodes, prof: Profile, seed: int, options: dict[str, Any], log):
+    from stitchkit.augment import diffstitch as ds
+    from stitchkit.envs import env_name_of
+    from stitchkit.paths import data_dir
+
+    names = {f.name for f in fields(ds.DiffStitchConfig)}
+    unknown = set(options) - names
+    if unknown:
+        raise AugmentError(f"unknown DiffStitch option(s) {sorted(unknown)}; accepted: {sorted(names)}")
+    cfg = ds.DiffStitchConfig(**{**options, "seed": seed})
+    cond = cfg.return_guidance > 0
+    ckpt = data_dir() / "checkpoints" / "diffstitch" / ds.config_key(dataset_id, prof.name, seed, cond)
+    from stitchkit.device import get_device
+
+    models = ds.train_models(episodes, prof, seed, returns_condition=cond, checkpoint_dir=ckpt, log=log,
+                             device=str(get_device()))
+    def progress(st: dict) -> None:
+        if st["iteration"] % 10 == 0:
+            log(f"  iteration {st['iteration']}: {st['accepted']}/{st['generated']} bridges accepted, "
+                f"{st['accepted_steps']} transitions")
+
+    result = ds.stitch(models, episodes, env_name_of(dataset_id), prof, cfg, dataset_id, progress=progress)
+    return result.episodes, ds.summary(result)
+
+
+GENERATORS = {"diffstitch": _generate_diffstitch}
+METHODS = tuple(GENERATORS)
+
+
+def run(method: str, dataset_id: str, out_id: str | None = None, profile: str | Profile | None = None,
+        seed: int = 0, force: bool = False, log=print, _locked: bool = False, **options: Any) -> dict[str, Any]:
+    """Generate with ``method`` from ``dataset_id`` and save as ``out_id``; returns the run's summary.
+
+    An existing ``out_id`` built at the same profile is kept (``force`` regenerates it)."""
+    from stitchkit.data import registry
+
+    if method not in GENERATORS:
+        raise AugmentError(f"unknown augmentation method {method!r}; accepted: {', '.join(GENERATORS)}")
+    prof = get_profile(profile)
+    out_id = out_id or registry.augmented_id(dataset_id, method)
+    registry.parse_id(dataset_id)
+    try:
+        recipe = registry.parse_id(out_id)
+    except registry.DatasetError:
+        recipe = None
+    if recipe is None or recipe.kind != "augmented" or recipe.method != method or recipe.parent != dataset_id:
+        raise AugmentError(f"output id {out_id!r} must name its parent and method, as "
+                           f"{registry.augmented_id(dataset_id, method)!r} or "
+                           f"{registry.augmented_id(dataset_id, method, 'mytag')!r}")
+    if not _locked:
+        with registry._build_lock(out_id):
+            return run(method, dataset_id, out_id, prof, seed, force, log, _locked=True, **options)
+    st = registry.status(out_id)
+    if st["state"] == "built" and not force:
+        if st["profile"] != prof.name:
+            raise registry.DatasetError(f"{out_id} exists, built at profile {st['profile']!r}; use --force to "
+                                        f"regenerate it at {prof.name!r}")
+        log(f"{out_id}: already built at profile {prof.name}")
+        return registry.read_metadata(out_id)["stitchkit"].get("augment", {})
+    t0 = time.perf_counter()
+    episodes = registry.load_episodes(dataset_id, prof, build_missing=True, log=log)
+    generated, summary = GENERATORS[method](dataset_id, episodes, prof, seed, options, log)
+    summary = {"method": method, "parent": dataset_id, "seed": seed, **summary,
+               "total_seconds": round(time.perf_counter() - t0, 1)}
+    save(out_id, generated, summary, prof)
+    log(f"{out_id}: {len(generated)} generated episodes, {summary.get('accepted_transitions', '?')} generated "
+        f"transitions, {summary['total_seconds']} s")
+    return summary
+
+
+def save(out_id: str, generated: list, summary: dict[str, Any], profile: str | Profile | None = None) -> None:
+    """Write generated episodes as the augmented Minari dataset ``out_id`` (atomically), with the parent's
+    environments and reference scores and the run's summary in its metadata. ``summary`` names ``method``,
+    ``parent`` and ``seed``."""
+    from stitchkit.data import registry
+
+    prof = get_profile(profile)
+    method, parent = summary["method"], summary["parent"]
+    if not generated:
+        raise AugmentError(f"{method} accepted no generated trajectory from {parent} at profile {prof.name} "
+                           f"({summary}); loosen the qualification threshold (delta) or the similarity threshold, "
+                           "or train the models longer (a bigger profile)")
+    pmeta = registry.read_metadata(parent)
+    kit = {"recipe": "augmented", "profile": prof.name, "seed": summary.get("seed", 0), "parent": parent,
+           "augment": summary, "card": {"method": method, "content": "generated data only; provenance per episode"}}
+    registry.write_dataset(out_id, generated, registry._env_spec(pmeta["env_spec"]),
+                           registry._env_spec(pmeta.get("eval_env_spec")), pmeta.get("ref_min_score"),
+                           pmeta.get("ref_max_score"), kit)
+
+
+__all__ = ["run", "save", "METHODS", "AugmentError"]

@@ -98,6 +98,35 @@ def transitions(episodes: list[Episode]) -> dict[str, np.ndarray]:
     }
 
 
+def crop(ep: Episode, start: int, end: int) -> Episode:
+    """Steps [start, end) of an episode as an episode of its own (for looking at a bridge up close): provenance
+    steps are shifted so the bridge stays where it was."""
+    start, end = max(0, start), min(len(ep), end)
+    p = ep.provenance
+    prov = p if p.source_step is None else Provenance(p.kind, p.method, p.source_episode, p.source_step - start,
+                                                       p.target_episode, p.target_step, p.bridge_steps)
+    return Episode(ep.observations[start: end + 1], ep.actions[start:end], ep.rewards[start:end],
+                   ep.terminations[start:end], ep.truncations[start:end],
+                   {k: v[start: end + 1] for k, v in ep.infos.items()}, prov, ep.id)
+
+
+def generated_transitions(episodes: list[Episode]) -> dict[str, np.ndarray]:
+    """The transitions an augmenter made: a stitched episode's bridge steps only (its source prefix and target
+    suffix are original data already in the dataset), every step of any other episode (e.g. SER's synthetic
+    transitions). What TD3+BC/IQL/CQL sample as "augmented" (the released DiffStitch code saves just these)."""
+    data = transitions(episodes)
+    keep = []
+    for ep in episodes:
+        seg = ep.provenance.segments(len(ep))
+        k = np.ones(len(ep), bool)
+        if seg is not None:
+            k[:] = False
+            k[seg[0]: seg[1]] = True
+        keep.append(k)
+    keep = np.concatenate(keep)
+    return {k: v[keep] for k, v in data.items()}
+
+
 def window_starts(episodes: list[Episode], horizon: int, pad: bool = False) -> np.ndarray:
     """Every (episode, start) of a ``horizon``-step window. Without padding a window lies wholly inside one
     episode (episodes shorter than the horizon give none); with padding it may start at any step and run past the

@@ -8,6 +8,9 @@ Ids in the kit's own Minari namespace ``stitchkit/``:
 * derived small-sample variants of any of those: ``...-<N>k-v0`` (a budget of N thousand transitions),
   ``...-<P>pct-v0`` (P percent of the episodes), ``...-r<R>-v0`` (TSRL's ratio: 1/R of the episodes);
   whole trajectories, seed 111 (TSRL's); the metadata names the parent.
+* augmented datasets ``<parent without -v0>-<method>[-<tag>]-v0`` (method: diffstitch, astro, ser, tatu), e.g.
+  ``stitchkit/hopper/medium-replay-diffstitch-v0``: generated data only, with provenance - :mod:`stitchkit.augment`.
+  A tag-less one builds with the method's defaults; a tagged one (an ablation) is written by ``stitchkit augment``.
 
 Any other id (``mujoco/hopper/medium-v0``, ``D4RL/pointmaze/medium-v2``) is a real Minari dataset: loaded when
 local, downloaded when allowed and possible, else a clear error naming the local equivalent to build.
@@ -53,13 +56,27 @@ class DatasetError(ValueError):
 @dataclass(frozen=True)
 class Recipe:
     id: str
-    kind: str  # "maze" | "locomotion" | "subsample"
+    kind: str  # "maze" | "locomotion" | "subsample" | "augmented"
     env: str  # "pointmaze-medium", "hopper", ...
     name: str  # "stitch", "medium-replay", ...
     parent: str | None = None
     budget: int | None = None
     pct: int | None = None
     ratio: int | None = None
+    method: str | None = None  # augmented: the stitching method
+    tag: str | None = None  # augmented: a variant's name (ablations)
+
+
+AUGMENT_METHODS = ("diffstitch", "astro", "ser", "tatu")
+_AUG = re.compile(r"^(?P<parent>stitchkit/.+?)-(?P<method>" + "|".join(AUGMENT_METHODS) +
+                  r")(?:-(?P<tag>[a-z0-9]+))?-v0$")
+
+
+def augmented_id(parent: str, method: str, tag: str | None = None) -> str:
+    """``stitchkit/hopper/medium-replay-v0`` + diffstitch -> ``stitchkit/hopper/medium-replay-diffstitch-v0``."""
+    if not parent.endswith("-v0"):
+        raise DatasetError(f"augmented datasets derive from kit ids ending in -v0, got {parent!r}")
+    return f"{parent[:-3]}-{method}{'-' + tag if tag else ''}-v0"
 
 
 def base_ids() -> list[str]:
@@ -73,6 +90,11 @@ def base_ids() -> list[str]:
 
 def parse_id(dataset_id: str) -> Recipe:
     """The recipe of a ``stitchkit/`` id; a :class:`DatasetError` listing the buildable ids otherwise."""
+    a = _AUG.match(dataset_id)
+    if a:
+        parent = parse_id(a["parent"] + "-v0")
+        return Recipe(dataset_id, "augmented", parent.env, parent.name, parent=parent.id, method=a["method"],
+                      tag=a["tag"])
     m = _ID.match(dataset_id)
     base = f"stitchkit/{m['env']}/{m['name']}-v0" if m else None
     if base is None or base not in base_ids():
@@ -242,6 +264,14 @@ def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, for
         log(f"{dataset_id}: already built at profile {prof.name}")
         return dataset_dir(dataset_id)
     t0 = time.perf_counter()
+    if recipe.kind == "augmented":
+        if recipe.tag:
+            raise DatasetError(f"{dataset_id} is a tagged variant; write it with `stitchkit augment "
+                               f"{recipe.method} --dataset {recipe.parent} --out {dataset_id} ...` and its options")
+        from stitchkit.augment import run as augment_run
+
+        augment_run(recipe.method, recipe.parent, dataset_id, prof, seed=seed, force=True, log=log, _locked=True)
+        return dataset_dir(dataset_id)
     if recipe.kind == "subsample":
         from stitchkit.data.subsample import subsample_episodes
 

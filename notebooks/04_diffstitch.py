@@ -1,0 +1,392 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · DiffStitch: stitching trajectories with a state diffusion model
+#
+# **Learning objectives.** After this notebook you can
+# 1. name DiffStitch's four modules (step estimation, state stitching, wrap-up, qualification) and find each in
+#    `stitchkit/augment/diffstitch.py`;
+# 2. explain how a diffusion model trained on windows *inpaints* a bridge between two given states;
+# 3. check a generated bridge against the true simulator, and say what qualification by a learned model buys;
+# 4. run the paper's experiment on the kit's data - TD3+BC and IQL on original vs original+DiffStitch data - and
+#    its ablations, and read the result honestly.
+#
+# Paper: Li et al., *DiffStitch: Boosting Offline Reinforcement Learning with Diffusion-based Trajectory
+# Stitching*, ICML 2024. The released code's settings (which the paper leaves out) are in the kit's research notes.
+
+# %% tags=["parameters"]
+import os
+
+PROFILE = os.environ.get("STITCHKIT_PROFILE", "lab")  # smoke | lab | full
+HOPPER = "stitchkit/hopper/medium-replay-v0"
+MAZE = "stitchkit/pointmaze-medium/stitch-v0"
+SEED = 0
+
+# %%
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import Code, Markdown, display
+
+import stitchkit
+from stitchkit import augment
+from stitchkit.augment import diffstitch as ds
+from stitchkit.augment.diffusion import apply_conditioning
+from stitchkit.data import registry
+from stitchkit.data.episodes import crop
+from stitchkit.device import get_device
+from stitchkit.exercises import check
+from stitchkit.paths import data_dir
+from stitchkit.train import run as train_run
+from stitchkit.viewer import StitchViewer, ViewItem
+
+torch.set_num_threads(max(1, torch.get_num_threads()))
+P = stitchkit.get_profile(PROFILE)
+S = P.stitch
+print(f"profile {P.name}: {S}")
+data = {d: registry.load_episodes(d, P, build_missing=True) for d in (HOPPER, MAZE)}
+ENV = {HOPPER: "hopper", MAZE: "pointmaze-medium"}
+
+# %% [markdown]
+# ## 1. The pipeline
+#
+# Given a source state $s_T$ (the end of a prefix of trajectory τ) and a target state $s'_1$ (the start of a better
+# trajectory τ'):
+#
+# 1. **Step estimation**: imagine $H$ states after $s_T$ with the diffusion model; Δ = the imagined position most
+#    cosine-similar to $s'_1$ (searched over $[L, R)$ = `window_low, window_high`).
+# 2. **State stitching**: inpaint $(s_T, \text{[MASK]}\times(Δ-1), s'_1, s'_2, \dots)$: Δ transitions from $s_T$
+#    to $s'_1$.
+# 3. **Wrap-up**: actions from an inverse dynamics model $a_t = f_ψ(s_t, s_{t+1})$, rewards from a reward model.
+# 4. **Qualification**: keep the bridge only if every one-step error $\|\hat s_{t+1} - f_ω(\hat s_t, a_t)\|^2 ≤ δ$
+#    under a learned dynamics model (and no generated state is terminal, and - released code - the stitched
+#    return-to-go is at least the source's).
+#
+# The result is a whole new trajectory: τ up to $s_T$, the bridge, τ' from $s'_1$. Here are the four modules, from
+# the kit's source.
+
+# %%
+for fn in (ds.estimate_steps, ds.stitch_states, ds.wrap_up, ds.qualify):
+    display(Code(inspect.getsource(fn), language="python"))
+
+# %% [markdown]
+# ## 2. Train the models
+#
+# Four models, each with its curve: the temporal U-Net diffusion model over $H$-state windows (ε-prediction,
+# cosine schedule, K steps, inpainting masks that always reveal the first state and never the last, loss on the
+# generated positions only, EMA weights), the inverse dynamics model, the reward model and a 7-member Gaussian
+# dynamics ensemble. All live in CDF-normalized state space. Trained models are cached under
+# `data/checkpoints/diffstitch/` (the diffusion model checkpoints while it trains, and resumes).
+
+# %%
+device = str(get_device())
+models = {}
+for d, eps in data.items():
+    key = ds.config_key(d, P.name, SEED, False)
+    models[d] = ds.train_models(eps, P, SEED, checkpoint_dir=data_dir() / "checkpoints" / "diffstitch" / key,
+                                device=device)
+
+fig, axes = plt.subplots(1, 4, figsize=(17, 3.2))
+for d, m in models.items():
+    c = m.curves
+    axes[0].plot([r["step"] for r in c["diffusion"]], [r["loss"] for r in c["diffusion"]], label=ENV[d])
+    for ax, name in zip(axes[1:], ("inverse", "reward", "dynamics")):
+        ax.plot([r["step"] for r in c[name]], [r["held_out"] for r in c[name]], label=ENV[d])
+for ax, title in zip(axes, ("diffusion: ε-MSE (train)", "inverse dynamics: action MSE (held out)",
+                            "reward: MSE (held out)", "dynamics: next-state SSE (held out)")):
+    ax.set(title=title, xlabel="gradient step", yscale="log")
+    ax.legend(fontsize=7)
+plt.show()
+
+# %% [markdown]
+# ## 3. Look inside: denoising a masked window
+#
+# The diffusion model never sees a mask as input. Conditioning is *inpainting*: after every reverse step the known
+# states are written back (`apply_conditioning`). Below, a hopper window from the data with its first state and its
+# last states known (as in stitching), denoised from noise; the dashed line is the true window.
+
+# %%
+display(Code(inspect.getsource(apply_conditioning), language="python"))
+m = models[HOPPER]
+eps = data[HOPPER]
+ep = max(eps, key=len)
+window = torch.as_tensor(m.cdf.normalize(ep.observations[: S.horizon]))[None]
+known = torch.zeros(1, S.horizon, dtype=torch.bool)
+known[0, 0] = True
+known[0, S.horizon // 2:] = True
+trace = []
+m.diffusion.to("cpu").sample(known, window, generator=torch.Generator().manual_seed(SEED), trace=trace)
+m.diffusion.to(device)
+shots = [0, len(trace) // 4, len(trace) // 2, 3 * len(trace) // 4, len(trace) - 1]
+fig, axes = plt.subplots(1, len(shots), figsize=(17, 3), sharey=True)
+for ax, k in zip(axes, shots):
+    ax.plot(window[0, :, 0], "k--", lw=1, label="data")
+    ax.plot(trace[k][0, :, 0], color="tab:red", label="sample")
+    ax.axvspan(S.horizon // 2, S.horizon - 1, color="tab:green", alpha=0.1)
+    ax.set(title=f"after {k + 1} of {len(trace)} steps", xlabel="window position")
+axes[0].set_ylabel("torso height (CDF-normalized)")
+axes[0].legend(fontsize=7)
+plt.show()
+
+# %% [markdown]
+# ## 4. Step estimation: imagine, then pick Δ
+#
+# From one source state the model imagines a continuation; each target candidate's similarity to every imagined
+# state in $[L, R)$ is one curve; an eligible target (similarity ≥ threshold somewhere) is chosen at random and Δ is
+# where its curve peaks.
+
+# %%
+cfg = ds.DiffStitchConfig(seed=SEED).resolved(HOPPER)
+pools = ds.pair_pools(eps, S.horizon, cfg)
+e0, t0 = pools.starts[pools.sources[0]]
+src = torch.as_tensor(m.cdf.normalize(eps[e0].observations[t0]))
+known = torch.zeros(1, S.horizon, dtype=torch.bool)
+known[0, 0] = True
+vals = torch.zeros(1, S.horizon, src.shape[0])
+vals[0, 0] = src
+imagined = m.diffusion.to("cpu").sample(known, vals, generator=torch.Generator().manual_seed(SEED))
+m.diffusion.to(device)
+cand_rows = pools.starts[pools.targets[:16]]
+cands = torch.as_tensor(m.cdf.normalize(np.stack([eps[e].observations[t] for e, t in cand_rows])))[None]
+sim = ds.cosine(imagined[:, S.window_low:S.window_high], cands)[0]  # (positions, candidates)
+chosen, delta, ok = ds.estimate_steps(imagined, cands, S.window_low, S.window_high, cfg.similarity,
+                                      torch.Generator().manual_seed(SEED))
+pos = np.arange(S.window_low, S.window_high)
+plt.figure(figsize=(8, 3.2))
+plt.plot(pos, sim.numpy(), color="0.75", lw=1)
+plt.plot(pos, sim[:, chosen.item()].numpy(), color="tab:red", lw=2, label=f"chosen candidate {chosen.item()}")
+plt.axhline(cfg.similarity, color="k", ls=":", label=f"threshold {cfg.similarity}")
+plt.axvline(delta.item(), color="tab:red", ls="--", label=f"Δ = {delta.item()}")
+plt.xlabel("imagined position")
+plt.ylabel("cosine similarity to s'_1")
+plt.title(f"step estimation from source (episode {e0}, step {t0}); eligible: {bool(ok.item())}")
+plt.legend(fontsize=7)
+plt.show()
+
+# %% [markdown]
+# ## 5. Stitch
+#
+# Now the whole loop, in batches of `stitch_batch` bridges, until `budget` accepted transitions (or
+# `max_iterations`). Every bridge is kept in the result, accepted or not, for the studies below; the accepted ones
+# become whole stitched trajectories and are saved as the Minari dataset `<parent>-diffstitch-v0`.
+
+# %%
+results, out_ids = {}, {}
+for d, eps_d in data.items():
+    res = ds.stitch(models[d], eps_d, ENV[d], P, ds.DiffStitchConfig(seed=SEED), d)
+    results[d] = res
+    out_ids[d] = registry.augmented_id(d, "diffstitch")
+    augment.save(out_ids[d], res.episodes, {"method": "diffstitch", "parent": d, "seed": SEED, **ds.summary(res)}, P)
+    st = res.stats
+    print(f"{d}: {st['generated']} bridges, {st['accepted']} accepted ({100 * st['acceptance_rate']:.0f}%), "
+          f"{st['accepted_transitions']} transitions, mean Δ {st['mean_bridge_steps']:.1f}; rejected: "
+          f"{st['no_similar_target']} no similar target, {st['terminal']} terminal, {st['dynamics']} dynamics, "
+          f"{st['return']} return filter; {st['seconds']:.0f} s")
+
+# %% [markdown]
+# ## 6. Does qualification pick the physically right bridges?
+#
+# The kit can ask the simulator itself (notebook 02's physics oracle). Each transition of each bridge, accepted or
+# rejected (rejected for dynamics, not for lack of a target), gets its true one-step error.
+
+# %%
+oracle_rows = {}
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.3))
+for ax, (d, res) in zip(axes, results.items()):
+    bridges = [b for b in res.bridges if not b.terminal]
+    errs = ds.oracle_errors(ENV[d], bridges)
+    acc = np.concatenate([e for e, b in zip(errs, bridges) if b.accepted] or [np.array([np.nan])])
+    rej = np.concatenate([e for e, b in zip(errs, bridges) if not b.accepted] or [np.array([np.nan])])
+    oracle_rows[d] = (np.median(acc), np.median(rej), res.stats["acceptance_rate"], len(acc), len(rej))
+    bins = np.logspace(-4, 2, 40)
+    ax.hist(rej, bins=bins, alpha=0.6, label=f"rejected (median {np.median(rej):.3g})", color="tab:red")
+    ax.hist(acc, bins=bins, alpha=0.6, label=f"accepted (median {np.median(acc):.3g})", color="tab:green")
+    ax.set(xscale="log", title=f"{ENV[d]}: true one-step error of bridge transitions", xlabel="oracle error")
+    ax.legend(fontsize=7)
+plt.show()
+display(Markdown("| dataset | acceptance | accepted: median oracle error | rejected: median oracle error |\n|---|---|---|---|\n"
+                 + "\n".join(f"| {d} | {100 * r[2]:.0f}% | {r[0]:.3g} ({r[3]} transitions) | {r[1]:.3g} "
+                             f"({r[4]} transitions) |" for d, r in oracle_rows.items())))
+
+# %% [markdown]
+# ## 7. Watch stitched hopper trajectories
+#
+# Blue: the source prefix, red: the generated bridge, green: the target suffix; the lower panel is the oracle
+# error per step (zero on real data, larger inside the bridge).
+
+# %%
+stitched = results[HOPPER].episodes[:4]
+items = []
+for k, ep_s in enumerate(stitched):
+    p = ep_s.provenance
+    items.append(ViewItem.from_episode("hopper", crop(ep_s, p.source_step - 20, p.source_step + p.bridge_steps + 40),
+                                       name=f"stitch {k}: Δ={p.bridge_steps}"))
+StitchViewer("hopper", items, dims=[0, 1, 5]) if items else print("no accepted bridge to show")
+
+# %% [markdown]
+# And in the maze: the source prefix, the bridge and the target suffix in the plane.
+
+# %%
+from stitchkit.render import draw_maze  # noqa: E402
+
+fig, ax = plt.subplots(figsize=(5, 5))
+draw_maze(ax, "pointmaze-medium")
+for ep_s in results[MAZE].episodes[:6]:
+    a, b = ep_s.provenance.segments(len(ep_s))
+    o = ep_s.observations
+    ax.plot(o[: a + 1, 0], o[: a + 1, 1], color="tab:blue", lw=1)
+    ax.plot(o[a: b + 1, 0], o[a: b + 1, 1], color="tab:red", lw=2)
+    ax.plot(o[b:, 0], o[b:, 1], color="tab:green", lw=1)
+ax.set_title("stitched maze trajectories: source, bridge, target")
+plt.show()
+
+# %% [markdown]
+# ### Going further: steer the sampler instead of rejecting
+#
+# Qualification throws bridges away. The kit's extension (`dynamics_guidance`) uses the same two models *during*
+# denoising: at every reverse step the x0 estimate is nudged down the gradient of the bridge's dynamics error under
+# the wrap-up actions (`dynamics_guide`), so more bridges are consistent before they are judged. Same seed, same
+# budget, with and without guidance:
+
+# %%
+display(Code(inspect.getsource(ds.dynamics_guide), language="python"))
+guided_rows = []
+for scale in (0.0, 0.5):
+    r = ds.stitch(models[HOPPER], data[HOPPER], "hopper", P, ds.DiffStitchConfig(seed=SEED, dynamics_guidance=scale),
+                  HOPPER, budget=max(1, S.budget // 4))
+    br = [b for b in r.bridges if not b.terminal and b.accepted]
+    errs = ds.oracle_errors("hopper", br)
+    guided_rows.append((scale, r.stats["acceptance_rate"], np.median(np.concatenate(errs)) if errs else float("nan"),
+                        r.stats["accepted_transitions_per_s"]))
+display(Markdown("| guidance scale | acceptance | median oracle error (accepted) | accepted transitions/s |\n|---|---|---|---|\n"
+                 + "\n".join(f"| {g:g} | {100 * a:.0f}% | {e:.3g} | {v:.0f} |" for g, a, e, v in guided_rows)))
+
+# %% [markdown]
+# ## 8. Does it help offline RL?
+#
+# TD3+BC and IQL, trained on the original data and on original + DiffStitch data, same seeds and steps. Transition
+# learners sample augmented data as the released code saves it - bridge transitions only - at the ratio
+# r = original : augmented = `cfg.ratio` (4:1, the best TD3+BC ratio of the paper's Table 2).
+
+# %%
+downstream = {}
+for d in (HOPPER, MAZE):
+    for algo in ("td3bc", "iql"):
+        for arm, aug in (("original", None), ("+DiffStitch", out_ids[d])):
+            downstream[(d, algo, arm)] = train_run(algo, d, seeds=P.train.seeds, profile=P, augmented_id=aug,
+                                                   ratio=cfg.ratio, progress=False)
+rows = ["| dataset | algorithm | original | +DiffStitch |", "|---|---|---|---|"]
+for d in (HOPPER, MAZE):
+    for algo in ("td3bc", "iql"):
+        cells = [downstream[(d, algo, arm)]["score"] for arm in ("original", "+DiffStitch")]
+        rows.append(f"| {d.split('/')[1]} | {algo} | " + " | ".join(f"{c['last_mean']:.1f} ± {c['last_std']:.1f}"
+                                                                    for c in cells) + " |")
+display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
+                 "steps; hopper: normalized score, maze: success rate (%)."))
+
+# %% [markdown]
+# ## 9. Ablations and studies (hopper, TD3+BC)
+#
+# The paper's Figure 5 and Tables 2-3: without step estimation (Δ fixed, here the window's end), without
+# qualification, the data ratio r, and the qualification threshold δ. The δ study re-filters one unqualified run's
+# bridges, so every δ sees the same candidates.
+
+# %%
+variants = {"-TEstimation": dict(step_estimation=False), "-Qualification": dict(qualification=False)}
+ablation = {"DiffStitch": downstream[(HOPPER, "td3bc", "+DiffStitch")]["score"],
+            "-AUG": downstream[(HOPPER, "td3bc", "original")]["score"]}
+variant_results = {}
+for name, opts in variants.items():
+    res = ds.stitch(models[HOPPER], data[HOPPER], "hopper", P, ds.DiffStitchConfig(seed=SEED, **opts), HOPPER)
+    variant_results[name] = res
+    vid = registry.augmented_id(HOPPER, "diffstitch", name.strip("-").lower())
+    augment.save(vid, res.episodes, {"method": "diffstitch", "parent": HOPPER, "seed": SEED, **ds.summary(res)}, P)
+    ablation[name] = train_run("td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=vid, ratio=cfg.ratio,
+                               progress=False)["score"]
+for r in (1.0, 9.0):
+    ablation[f"r = {r:g}:1"] = train_run("td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=out_ids[HOPPER],
+                                         ratio=r, progress=False)["score"]
+
+unq = variant_results["-Qualification"]
+deltas = [cfg.delta / 4, cfg.delta, cfg.delta * 4]
+unq_bridges = [b for b in unq.bridges if not b.terminal and (b.return_ok or not cfg.return_filter)]
+unq_oracle = ds.oracle_errors("hopper", unq_bridges)
+delta_rows = []
+for dl in deltas:
+    keep = [b.model_error <= dl for b in unq_bridges]
+    errs = [e for e, k in zip(unq_oracle, keep) if k]
+    delta_rows.append((dl, sum(keep), float(np.median(np.concatenate(errs))) if errs else float("nan")))
+    kept = [ds.assemble("hopper", data[HOPPER], b, i) for i, b in enumerate(b for b, k in zip(unq_bridges, keep) if k)]
+    if dl != cfg.delta and kept:
+        vid = registry.augmented_id(HOPPER, "diffstitch", f"delta{str(dl).replace('.', 'p')}")
+        augment.save(vid, kept, {"method": "diffstitch", "parent": HOPPER, "seed": SEED, "delta": dl}, P)
+        ablation[f"δ = {dl:g}"] = train_run("td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=vid,
+                                            ratio=cfg.ratio, progress=False)["score"]
+
+names = list(ablation)
+plt.figure(figsize=(10, 3.2))
+plt.bar(names, [ablation[n]["last_mean"] for n in names], yerr=[ablation[n]["last_std"] for n in names],
+        color=["tab:red" if n == "DiffStitch" else "0.6" for n in names])
+plt.ylabel("TD3+BC normalized score")
+plt.title("hopper medium-replay: ablations (mean ± std over seeds)")
+plt.xticks(rotation=20)
+plt.show()
+display(Markdown("| δ | bridges kept | median oracle error of kept transitions |\n|---|---|---|\n" +
+                 "\n".join(f"| {dl:g} | {n} | {med:.3g} |" for dl, n, med in delta_rows)))
+
+# %% [markdown]
+# ## Where the kit differs from the paper and the released code
+#
+# | | paper | released code | stitchkit |
+# |---|---|---|---|
+# | pairs | low-return → high-return trajectories | top-30% sources → top-2% targets by RTG | code's rule by default (`pairing="code"`), paper's rule as `pairing="paper"` |
+# | return filter | not mentioned | reads the wrong target's RTG (index bug) | the true target's RTG |
+# | target choice | argmax similarity | a random eligible candidate | the code's |
+# | inverse dynamics | separate model | trained jointly with the diffusion model | trained alone, with its own curve |
+# | reward model | MLP f(s, a) | the dynamics ensemble's reward head | MLP f(s, a) (the paper's) |
+# | dynamics prediction | - | one random elite per call | the elites' mean (deterministic) |
+# | dynamics model training | - | early stopping on 10% holdout | fixed `model_steps`; elites by held-out MSE |
+# | training windows | - | padded past episode ends | inside episodes only |
+# | actions | - | CDF-normalized | raw (already in [-1, 1]) |
+# | return guidance | - | CFG w = 1.2 on a fixed `test_ret` | optional (`return_guidance=1.2`), off by default |
+# | augmented data for TD3+BC/IQL | whole trajectories | bridge transitions only | bridge transitions (DT gets whole trajectories) |
+# | sizes at `lab` | H=100, U-Net 128×(1,4,8), 1M steps | same | H=64, U-Net 16×(1,2,4), 5k steps: CPU-sized (`full` = paper's) |
+# | maze | not in the paper | - | δ and the similarity threshold are the kit's choice for 2-D positions (see `SETTINGS`) |
+#
+# Scores here are on the kit's own datasets (notebook 01), never comparable with the paper's D4RL numbers.
+#
+# ## Exercises
+#
+# **Exercise 1.** A bridge's Δ is `window_low` plus the argmax of its chosen candidate's similarity curve. From the
+# `sim` matrix of section 4 and `chosen`, compute Δ yourself and store it in `answer_1`.
+
+# %%
+answer_1 = None  # your code here
+
+# %% tags=["solution"]
+answer_1 = S.window_low + int(sim[:, chosen.item()].argmax())
+
+# %%
+check("exercise 1", answer_1, int(delta.item()), hint="argmax over positions, then add window_low")
+
+# %% [markdown]
+# **Exercise 2.** Qualification rejects a bridge when its *largest* one-step model error exceeds δ. Using
+# `results[HOPPER].bridges`, count the non-terminal bridges whose `model_error` exceeds `cfg.delta`, and store it
+# in `answer_2`. It should equal the "dynamics" rejection count of section 5.
+
+# %%
+answer_2 = None  # your code here
+
+# %% tags=["solution"]
+answer_2 = sum(1 for b in results[HOPPER].bridges if not b.terminal and b.model_error > cfg.delta)
+
+# %%
+check("exercise 2", answer_2, results[HOPPER].stats["dynamics"], hint="filter on b.terminal and b.model_error")

@@ -1,0 +1,214 @@
+"""DiffStitch: the diffusion model's parts, the four pipeline modules on known answers, bridges that meet their
+endpoints exactly, determinism, and the augmented dataset's round trip through Minari and the evaluators."""
+import numpy as np
+import pytest
+import torch
+
+from stitchkit.augment import AugmentError, diffstitch as ds, run as augment_run
+from stitchkit.augment.diffusion import (StateDiffusion, TemporalUnet, cosine_beta_schedule, denoise_error,
+                                         training_mask)
+from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, TransitionData, fit
+from stitchkit.data import registry
+from stitchkit.data.episodes import Episode, generated_transitions
+from stitchkit.profiles import get_profile
+
+torch.set_num_threads(1)
+SMOKE = get_profile("smoke")
+LOOSE = ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"), return_filter=False)  # accept every bridge
+
+
+def point_episodes(n: int = 12, length: int = 40, seed: int = 0) -> list[Episode]:
+    """A 2-D point mass: s' = s + 0.1 a, reward = -|s - (1, 1)|; some episodes head for (1, 1), others wander."""
+    rng = np.random.default_rng(seed)
+    eps = []
+    for i in range(n):
+        s = [rng.uniform(-1, 1, 2)]
+        acts = []
+        for _ in range(length):
+            a = np.clip((np.array([1.0, 1.0]) - s[-1]) * (i % 2) + rng.normal(0, 0.5, 2), -1, 1)
+            acts.append(a)
+            s.append(s[-1] + 0.1 * a)
+        obs, act = np.array(s), np.array(acts)
+        rew = -np.linalg.norm(obs[:-1] - 1.0, axis=-1)
+        eps.append(Episode(obs, act, rew, np.zeros(length, bool), np.zeros(length, bool), id=i))
+    return eps
+
+
+@pytest.fixture(scope="module")
+def trained():
+    eps = point_episodes()
+    return eps, ds.train_models(eps, SMOKE, seed=0, log=lambda *_: None)
+
+
+def test_cosine_schedule_and_training_masks():
+    betas = cosine_beta_schedule(100)
+    abar = torch.cumprod(1 - betas, 0)
+    assert betas.max() <= 0.999 and (abar[1:] < abar[:-1]).all() and abar[-1] < 1e-3
+    known = training_mask(5000, 24, torch.Generator().manual_seed(0))
+    assert known[:, 0].all() and not known[:, -1].any()  # first state always known, last never
+    assert known[:, 1:-1].any(0).all()  # every middle position is sometimes known
+
+
+@pytest.mark.parametrize("steps", [None, 3])
+def test_samplers_keep_known_states_exactly(steps):
+    net = TemporalUnet(24, 3, 8, (1, 2))
+    model = StateDiffusion(net, steps=10)
+    g = torch.Generator().manual_seed(0)
+    values = torch.rand(4, 24, 3, generator=g) * 2 - 1
+    known = training_mask(4, 24, g)
+    out = model.sample(known, values, steps=steps, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(out[known], values[known])
+    assert out.abs().max() <= 1.0 + 1e-6 and not torch.equal(out[~known], values[~known])
+
+
+def test_diffusion_learns_a_window_distribution():
+    """Windows of straight lines: after training, the held-out x0 error at mid noise drops well below the
+    untrained model's."""
+    g = torch.Generator().manual_seed(0)
+    h, d = 16, 2
+
+    def batch(n):
+        start, vel = torch.rand(n, 1, d, generator=g) - 0.5, (torch.rand(n, 1, d, generator=g) - 0.5) * 0.08
+        return start + vel * torch.arange(h)[None, :, None]
+
+    model = StateDiffusion(TemporalUnet(h, d, 16, (1, 2)), steps=20)
+    test_x, test_known = batch(256), training_mask(256, h, g)
+    before = denoise_error(model, test_x, test_known, 10)
+    opt = torch.optim.Adam(model.net.parameters(), 2e-3)
+    for step in range(300):
+        loss = model.loss(batch(64), training_mask(64, h, g), generator=g)
+        opt.zero_grad(), loss.backward(), opt.step()
+        model.update_ema(step, start=10**9)  # plain copy: test the trained weights
+    assert denoise_error(model, test_x, test_known, 10) < 0.3 * before
+
+
+def test_dynamics_ensemble_and_inverse_dynamics_learn_a_linear_system():
+    rng = np.random.default_rng(0)
+    s, a = rng.uniform(-1, 1, (4000, 3)), rng.uniform(-1, 1, (4000, 2))
+    s2 = s + 0.1 * np.c_[a, a[:, :1]]
+    data = TransitionData.from_arrays(s, a, np.zeros(4000), s2)
+    dyn = DynamicsEnsemble(3, 2, members=3, elites=2)
+    curve = fit(dyn, data, 600, 128, members=3)
+    assert curve[-1]["held_out"] < 0.05 * curve[0]["held_out"] + 1e-4
+    inv = InverseDynamics(3, 2, hidden=64)
+    curve = fit(inv, data, 600, 128)
+    assert curve[-1]["held_out"] < 0.01
+
+
+def test_step_estimation_finds_the_planted_match():
+    """Candidate 2 equals imagined state 7 (a unique direction): Delta = 7, candidate 2 chosen."""
+    g = torch.Generator().manual_seed(0)
+    imagined = torch.zeros(1, 12, 3)
+    imagined[0, :, 0] = 1.0  # every state points along x ...
+    imagined[0, 7] = torch.tensor([0.0, 0.0, 1.0])  # ... but state 7 along z
+    cands = torch.tensor([[[0.0, 1.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 2.0], [-1.0, 0.0, 0.0]]])
+    chosen, delta, ok = ds.estimate_steps(imagined, cands, low=2, high=10, threshold=0.9, generator=g)
+    assert ok.item() and chosen.item() == 2 and delta.item() == 7
+    _, _, ok = ds.estimate_steps(imagined, cands[:, [0, 1, 3]], 2, 10, 0.9, g)
+    assert not ok.item()  # no candidate reaches the threshold: the bridge is dropped
+
+
+def test_qualification_counts_only_the_bridge():
+    err = torch.tensor([[0.1, 0.2, 5.0, 9.0], [0.1, 2.0, 0.0, 0.0]])
+    worst, ok = ds.qualify(err, torch.tensor([2, 3]), threshold=1.0)
+    assert worst.tolist() == pytest.approx([0.2, 2.0]) and ok.tolist() == [True, False]
+
+
+def test_bridges_start_and_end_exactly_at_dataset_states(trained):
+    eps, models = trained
+    res = ds.stitch(models, eps, "point", SMOKE, LOOSE, budget=10**9, max_iterations=2)
+    assert res.episodes and len(res.episodes) == sum(b.accepted for b in res.bridges)
+    for ep, br in zip(res.episodes, [b for b in res.bridges if b.accepted]):
+        p = ep.provenance
+        src, tgt = eps[p.source_episode], eps[p.target_episode]
+        t, t2, d = p.source_step, p.target_step, p.bridge_steps
+        assert SMOKE.stitch.window_low <= d < SMOKE.stitch.window_high
+        assert np.array_equal(ep.observations[: t + 1], src.observations[: t + 1])  # source prefix, bit for bit
+        assert np.array_equal(ep.observations[t + d:], tgt.observations[t2:])  # target suffix from s'_1 on
+        assert np.array_equal(br.states[0], src.observations[t]) and np.array_equal(br.states[-1], tgt.observations[t2])
+        assert np.array_equal(ep.actions[:t], src.actions[:t]) and np.array_equal(ep.actions[t + d:], tgt.actions[t2:])
+        assert len(ep) == t + d + len(tgt) - t2
+    gen = generated_transitions(res.episodes)
+    assert len(gen["actions"]) == sum(e.provenance.bridge_steps for e in res.episodes)
+
+
+def test_same_seed_same_bridges_and_the_ablation_switches(trained):
+    eps, models = trained
+    a = ds.stitch(models, eps, "point", SMOKE, LOOSE, budget=10**9, max_iterations=1)
+    b = ds.stitch(models, eps, "point", SMOKE, LOOSE, budget=10**9, max_iterations=1)
+    assert all(np.array_equal(x.states, y.states) for x, y in zip(a.bridges, b.bridges))
+    fixed = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(step_estimation=False, fixed_steps=9,
+                                                                         delta=float("inf"), return_filter=False),
+                      budget=10**9, max_iterations=1)
+    assert {br.steps for br in fixed.bridges} == {9}
+    strict = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=0.0), budget=10**9,
+                       max_iterations=1)
+    assert strict.stats["accepted"] == 0 and strict.stats["dynamics"] > 0  # delta = 0 rejects every bridge
+    off = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=0.0, qualification=False,
+                                                                     return_filter=False), budget=10**9, max_iterations=1)
+    assert off.stats["accepted"] == off.stats["generated"]
+
+
+def test_strided_sampler_and_dynamics_guidance_run_and_guidance_lowers_model_error(trained):
+    eps, models = trained
+    plain = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"),
+                                                                       sampler="strided"), budget=10**9,
+                      max_iterations=2)
+    guided = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"),
+                                                                        sampler="strided", dynamics_guidance=0.5),
+                       budget=10**9, max_iterations=2)
+    med = lambda r: np.median([b.model_error for b in r.bridges])  # noqa: E731
+    assert med(guided) < med(plain)
+
+
+def test_pairing_rules(trained):
+    eps, _ = trained
+    code = ds.pair_pools(eps, 24, ds.DiffStitchConfig())
+    assert code.rtg[code.targets].min() >= np.quantile(code.rtg, 0.97)  # top 2% by return-to-go
+    paper = ds.pair_pools(eps, 24, ds.DiffStitchConfig(pairing="paper"))
+    rets = np.array([e.ret for e in eps])
+    assert rets[paper.starts[paper.sources, 0]].max() < rets[paper.starts[paper.targets, 0]].min()
+    with pytest.raises(ValueError, match="accepted: 'code', 'paper'"):
+        ds.pair_pools(eps, 24, ds.DiffStitchConfig(pairing="best"))
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    return tmp_path / "minari"
+
+
+def test_augmented_dataset_round_trip_and_training(data_root):
+    """stitchkit augment -> a Minari dataset of generated episodes with provenance -> TD3+BC and DT train on it."""
+    parent = "stitchkit/pointmaze-medium/stitch-v0"
+    out = registry.augmented_id(parent, "diffstitch", "loose")
+    summary = augment_run("diffstitch", parent, out, "smoke", log=lambda *_: None, similarity=-1.0,
+                          delta=float("inf"), return_filter=False)
+    assert summary["accepted"] > 0
+    eps = registry.load_episodes(out, "smoke")
+    assert all(e.provenance.method == "diffstitch" and e.provenance.bridge_steps > 0 for e in eps)
+    parent_eps = registry.load_episodes(parent, "smoke")
+    p = eps[0].provenance
+    assert np.array_equal(eps[0].observations[: p.source_step + 1],
+                          parent_eps[p.source_episode].observations[: p.source_step + 1])
+    assert registry.read_metadata(out)["stitchkit"]["parent"] == parent
+    from stitchkit.train import run as train_run
+
+    for algo in ("td3bc", "dt"):
+        result = train_run(algo, parent, seeds=[0], profile="smoke", augmented_id=out, ratio=4.0, progress=False)
+        assert np.isfinite(result["score"]["last_mean"])
+    again = augment_run("diffstitch", parent, out, "smoke", log=lambda *_: None)  # kept, not regenerated
+    assert again["accepted"] == summary["accepted"]
+
+
+def test_bad_augment_input_is_named(data_root):
+    with pytest.raises(AugmentError, match="accepted: diffstitch"):
+        augment_run("diffusion", "stitchkit/hopper/medium-v0", profile="smoke")
+    with pytest.raises(AugmentError, match="must name its parent and method"):
+        augment_run("diffstitch", "stitchkit/hopper/medium-v0", "stitchkit/hopper/other-diffstitch-v0", "smoke")
+    with pytest.raises(registry.DatasetError, match="unknown dataset id"):
+        augment_run("diffstitch", "stitchkit/hopper/bogus-v0", profile="smoke")
+    with pytest.raises(AugmentError, match="unknown DiffStitch option"):
+        augment_run("diffstitch", "stitchkit/pointmaze-medium/stitch-v0", profile="smoke", log=lambda *_: None,
+                    temperature=2)
