@@ -63,6 +63,7 @@ class StitchSizes:
     strided_steps: int  # denoising steps of the strided (DDIM) sampler
     diffusion_train_steps: int  # (1M)
     diffusion_batch: int  # (32 x 2 accumulation = 64)
+    diffusion_lr: float  # Adam step size (2e-4 over 1M steps; the CPU profiles' short runs need 1e-3)
     ema_start: int  # EMA starts here, updated every 10 steps (2,000)
     model_steps: int  # inverse dynamics, reward and dynamics models: gradient steps each
     model_batch: int  # (256)
@@ -97,7 +98,7 @@ PROFILES: dict[str, Profile] = {
         train=TrainSizes(seeds=2, steps=200, eval_every=100, eval_episodes=2, batch_size=64, cql_steps=20, dt_steps=20,
                          dt_batch_size=16),
         stitch=StitchSizes(horizon=24, unet_dim=8, unet_mults=(1, 2), diffusion_steps=10, strided_steps=2,
-                           diffusion_train_steps=30, diffusion_batch=8, ema_start=10, model_steps=30,
+                           diffusion_train_steps=30, diffusion_batch=8, diffusion_lr=1e-3, ema_start=10, model_steps=30,
                            model_batch=64, ensemble=3, window_low=4, window_high=12, stitch_batch=8, candidates=32,
                            budget=200, max_iterations=3),
     ),
@@ -108,8 +109,9 @@ PROFILES: dict[str, Profile] = {
         data=DataSizes(maze_episodes=500, locomotion_steps=100_000, ref_episodes=100),
         train=TrainSizes(seeds=3, steps=10_000, eval_every=2_500, eval_episodes=5, batch_size=256, cql_steps=1_000,
                          dt_steps=1_000, dt_batch_size=64),
-        stitch=StitchSizes(horizon=64, unet_dim=16, unet_mults=(1, 2, 4), diffusion_steps=100, strided_steps=10,
-                           diffusion_train_steps=5_000, diffusion_batch=64, ema_start=1_000, model_steps=5_000,
+        stitch=StitchSizes(horizon=64, unet_dim=32, unet_mults=(1, 2, 4), diffusion_steps=100, strided_steps=10,
+                           diffusion_train_steps=2_500, diffusion_batch=64, diffusion_lr=1e-3, ema_start=500,
+                           model_steps=3_000,
                            model_batch=256, ensemble=7, window_low=10, window_high=40, stitch_batch=64,
                            candidates=512, budget=20_000, max_iterations=200),
     ),
@@ -121,7 +123,7 @@ PROFILES: dict[str, Profile] = {
         train=TrainSizes(seeds=4, steps=1_000_000, eval_every=5_000, eval_episodes=10, batch_size=256,
                          cql_steps=1_000_000, dt_steps=100_000, dt_batch_size=4096),
         stitch=StitchSizes(horizon=100, unet_dim=128, unet_mults=(1, 4, 8), diffusion_steps=100, strided_steps=10,
-                           diffusion_train_steps=1_000_000, diffusion_batch=64, ema_start=2_000,
+                           diffusion_train_steps=1_000_000, diffusion_batch=64, diffusion_lr=2e-4, ema_start=2_000,
                            model_steps=200_000, model_batch=256, ensemble=7, window_low=10, window_high=40,
                            stitch_batch=64, candidates=512, budget=2_000_000, max_iterations=300_000),
     ),

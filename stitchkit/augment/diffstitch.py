@@ -55,7 +55,7 @@ SETTINGS: dict[str, dict[str, float]] = {
     "walker2d/medium": dict(delta=1.2, similarity=0.90),
     "walker2d/medium-expert": dict(delta=1.2, similarity=0.90),
     "walker2d/medium-replay": dict(delta=1.2, similarity=0.90),  # no released config: walker2d-medium's
-    "pointmaze": dict(delta=0.01, similarity=0.99),
+    "pointmaze": dict(delta=0.025, similarity=0.99),
 }
 
 
@@ -86,6 +86,7 @@ class DiffStitchConfig:
     qualification: bool = True  # False: the "-Qualification" ablation (dynamics check off; terminal check kept)
     return_filter: bool = True
     sampler: str = "full"  # "full" (ancestral, K steps) or "strided" (DDIM, the profile's strided_steps)
+    ddim_eta: float = 2.0  # strided sampler's per-step noise (0: deterministic DDIM; see StateDiffusion.sample)
     dynamics_guidance: float = 0.0  # > 0: steer denoising toward dynamics-consistent bridges (the kit's extension)
     return_guidance: float = 0.0  # classifier-free guidance weight w (the released code: 1.2); 0: unconditional
     gamma: float = 0.99
@@ -123,7 +124,7 @@ def _discounted_rtg(rewards: np.ndarray, gamma: float) -> np.ndarray:
 def train_diffusion(model: StateDiffusion, episodes: list[Episode], cdf: EmpiricalCDF, sizes: StitchSizes,
                     seed: int = 0, return_scale: float = 1.0, gamma: float = 0.99, checkpoint: Path | None = None,
                     progress: Callable[[int, float], None] | None = None, device: str = "cpu") -> list[dict]:
-    """Adam (lr 2e-4) on the mask-weighted epsilon loss over H-state windows that lie inside one episode
+    """Adam (the profile's ``diffusion_lr``; the paper's 2e-4 at ``full``) on the mask-weighted epsilon loss over H-state windows that lie inside one episode
     (the released code pads windows past episode ends; the kit does not train on padding). Checkpoints every
     2,000 steps to ``checkpoint`` and resumes from it."""
     h = sizes.horizon
@@ -135,7 +136,7 @@ def train_diffusion(model: StateDiffusion, episodes: list[Episode], cdf: Empiric
     rtg = np.concatenate([_discounted_rtg(e.rewards, gamma) for e in episodes])
     offs = np.r_[0, np.cumsum([len(e) for e in episodes])[:-1]]
     ret_all = torch.as_tensor(rtg[offs[starts[:, 0]] + starts[:, 1]] / return_scale, dtype=torch.float32)
-    opt = torch.optim.Adam(model.net.parameters(), lr=2e-4)
+    opt = torch.optim.Adam(model.net.parameters(), lr=sizes.diffusion_lr)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng([seed, 23])
     curve, step = [], 0
@@ -400,7 +401,7 @@ def stitch(models: DiffStitchModels, episodes: list[Episode], env: str, profile:
     offsets = np.r_[0, np.cumsum([len(e) + 1 for e in episodes])[:-1]]
     start_flat = offsets[pools.starts[:, 0]] + pools.starts[:, 1]  # each start point's row in ``flat``
     rtg_eps = [_discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
-    sample_kw: dict[str, Any] = {}
+    sample_kw: dict[str, Any] = {"eta": cfg.ddim_eta}
     if cfg.return_guidance > 0:
         if not models.diffusion.net.returns_condition:
             raise ValueError("return_guidance needs a diffusion model trained with returns_condition=True")
@@ -477,8 +478,9 @@ def stitch(models: DiffStitchModels, episodes: list[Episode], env: str, profile:
 
 
 def config_key(dataset_id: str, profile: str, seed: int, returns_condition: bool) -> str:
-    """The folder name models are cached under: one set of models per (dataset, profile, seed, conditioning)."""
-    text = json.dumps([dataset_id, profile, seed, returns_condition])
+    """The folder name models are cached under: one set of models per (dataset, profile and its sizes, seed,
+    conditioning); changing a size retrains."""
+    text = json.dumps([dataset_id, profile, asdict(get_profile(profile).stitch), seed, returns_condition])
     return f"{dataset_id.replace('/', '__')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 

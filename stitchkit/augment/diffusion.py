@@ -8,7 +8,8 @@
   before every network call in training and after every reverse step in sampling; the loss counts generated
   positions only (mask-weighted epsilon MSE).
 * **Sampling**: the ancestral (DDPM) sampler with x0 clipped to [-1, 1] and noise scaled by 0.5 (the released
-  code's low-temperature sampling), or a strided DDIM sampler (eta=0) over far fewer steps.
+  code's low-temperature sampling), or a strided DDIM-style sampler over far fewer steps, denser at low noise,
+  with per-step noise: measured, deterministic DDIM (eta=0) accepts half as many bridges when inpainting.
 * **Guidance** (both optional): classifier-free return guidance (eps_u + w (eps_c - eps_u), condition dropped with
   p=0.25 in training), and a differentiable ``guide(x0) -> loss`` whose gradient nudges each step's x0 estimate
   (used for dynamics guidance, :mod:`stitchkit.augment.diffstitch`).
@@ -186,13 +187,29 @@ class StateDiffusion(nn.Module):
             x0 = (x0 - guide_scale * grad * (~known)[..., None]).clamp(-1, 1)
         return x0
 
+    spacing: str = "quadratic"
+
+    def strided_steps(self, steps: int) -> list[int]:
+        """The noise levels a strided sampler visits, K-1 down to 0: evenly spaced ("linear"), or denser at low
+        noise ("quadratic", DDIM's choice for small step counts), where inpainted and generated parts are
+        reconciled."""
+        if self.spacing == "linear":
+            ks = torch.linspace(self.k - 1, 0, steps)
+        else:
+            ks = torch.linspace((self.k - 1) ** 0.5, 0, steps) ** 2
+        return sorted({int(k) for k in ks.round().long().tolist()}, reverse=True)
+
     @torch.no_grad()
     def sample(self, known: torch.Tensor, values: torch.Tensor, steps: int | None = None,
                returns: torch.Tensor | None = None, return_weight: float = 1.2, guide: Guide | None = None,
                guide_scale: float = 0.0, generator: torch.Generator | None = None,
-               trace: list | None = None) -> torch.Tensor:
+               trace: list | None = None, eta: float = 2.0) -> torch.Tensor:
         """Windows (B, H, d) agreeing with ``values`` where ``known``. ``steps=None`` runs the full ancestral
-        sampler over all K steps; an int runs the strided DDIM sampler over that many evenly spaced steps.
+        sampler over all K steps; an int runs the strided DDIM sampler over that many evenly spaced steps, with
+        fresh noise sigma = eta * sigma_DDIM per step, times the sampler's 0.5 temperature (eta=0: deterministic
+        DDIM). The noise lets the inpainted and generated parts reconcile, as the ancestral sampler's does; the
+        default eta=2 (with the 0.5 temperature: DDIM's eta=1 noise, while the deterministic term shrinks, clamped at
+        0) accepted the most bridges of the settings measured (notebook 04).
         ``trace`` (a list) collects the window after every step, for pictures of denoising."""
         shape, dev = values.shape, values.device
         x = self.noise_scale * torch.randn(shape, device=dev, generator=generator)
@@ -211,14 +228,20 @@ class StateDiffusion(nn.Module):
                 if trace is not None:
                     trace.append(x.clone())
             return x
-        ks = torch.linspace(self.k - 1, 0, steps).round().long().tolist()
+        ks = self.strided_steps(steps)
         for i, k in enumerate(ks):
             eps = self._eps(x, k, returns, return_weight)
             x0 = self._x0(x, eps, k, guide, guide_scale, known)
             ab = self.abar[k]
             eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()  # consistent with the clipped (and guided) x0
-            ab_next = self.abar[ks[i + 1]] if i + 1 < len(ks) else torch.ones((), device=dev)
-            x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps if i + 1 < len(ks) else x0
+            if i + 1 < len(ks):
+                ab_next = self.abar[ks[i + 1]]
+                sigma = eta * ((1 - ab_next) / (1 - ab) * (1 - ab / ab_next)).clamp(min=0).sqrt()
+                noise = torch.randn(shape, device=dev, generator=generator)
+                x = ab_next.sqrt() * x0 + (1 - ab_next - sigma ** 2).clamp(min=0).sqrt() * eps \
+                    + self.noise_scale * sigma * noise
+            else:
+                x = x0
             x = apply_conditioning(x, known, values)
             if trace is not None:
                 trace.append(x.clone())
