@@ -289,7 +289,7 @@ plt.show()
 # %%
 display(Code(inspect.getsource(ds.dynamics_guide), language="python"))
 guided_rows = []
-for scale in (0.0, 0.5):
+for scale in (0.0, 0.05):
     r = ds.stitch(models[HOPPER], data[HOPPER], "hopper", P, ds.DiffStitchConfig(seed=SEED, sampler=SAMPLER, dynamics_guidance=scale),
                   HOPPER, budget=max(1, S.budget // 4))
     br = [b for b in r.bridges if not b.terminal and b.accepted]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import stitchkit_cmd, subprocess_env
 from stitchkit.augment import AugmentError, diffstitch as ds, run as augment_run
 from stitchkit.augment.diffusion import (StateDiffusion, TemporalUnet, cosine_beta_schedule, denoise_error,
                                          training_mask)
@@ -155,7 +156,7 @@ def test_strided_sampler_and_dynamics_guidance_run_and_guidance_lowers_model_err
                                                                        sampler="strided"), budget=10**9,
                       max_iterations=2)
     guided = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"),
-                                                                        sampler="strided", dynamics_guidance=0.5),
+                                                                        sampler="strided", dynamics_guidance=0.05),
                        budget=10**9, max_iterations=2)
     med = lambda r: np.median([b.model_error for b in r.bridges])  # noqa: E731
     assert med(guided) < med(plain)
@@ -212,3 +213,35 @@ def test_bad_augment_input_is_named(data_root):
     with pytest.raises(AugmentError, match="unknown DiffStitch option"):
         augment_run("diffstitch", "stitchkit/pointmaze-medium/stitch-v0", profile="smoke", log=lambda *_: None,
                     temperature=2)
+
+
+def test_augment_cli_writes_the_dataset_and_prints_json(tmp_path):
+    import json
+    import subprocess
+
+    env = subprocess_env(STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"),
+                         OMP_NUM_THREADS="1")
+    out = "stitchkit/pointmaze-medium/stitch-diffstitch-cli-v0"
+    proc = subprocess.run(stitchkit_cmd() + ["augment", "diffstitch", "--dataset", "stitchkit/pointmaze-medium/stitch-v0",
+                                             "--out", out, "--profile", "smoke", "--option", "similarity=-1",
+                                             "--option", "delta=inf", "--option", "return_filter=false", "--json"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["accepted"] > 0 and summary["config"]["return_filter"] is False
+    assert (tmp_path / "minari" / out / "data" / "main_data.hdf5").exists()
+    bad = subprocess.run(stitchkit_cmd() + ["augment", "diffstitch", "--dataset", "stitchkit/pointmaze-medium/stitch-v0",
+                                            "--profile", "smoke", "--option", "sampler"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+
+
+def test_return_guidance_needs_a_return_conditioned_model_and_runs_with_one(trained):
+    eps, models = trained
+    with pytest.raises(ValueError, match="returns_condition=True"):
+        ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(return_guidance=1.2), max_iterations=1)
+    cond = ds.train_models(eps, SMOKE, seed=0, returns_condition=True, log=lambda *_: None)
+    res = ds.stitch(cond, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"),
+                                                                   return_filter=False, return_guidance=1.2),
+                    budget=10**9, max_iterations=1)
+    assert res.stats["generated"] == SMOKE.stitch.stitch_batch and res.stats["accepted"] > 0

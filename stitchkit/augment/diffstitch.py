@@ -87,7 +87,7 @@ class DiffStitchConfig:
     return_filter: bool = True
     sampler: str = "full"  # "full" (ancestral, K steps) or "strided" (DDIM, the profile's strided_steps)
     ddim_eta: float = 2.0  # strided sampler's per-step noise (0: deterministic DDIM; see StateDiffusion.sample)
-    dynamics_guidance: float = 0.0  # > 0: steer denoising toward dynamics-consistent bridges (the kit's extension)
+    dynamics_guidance: float = 0.0  # > 0: per-step move (RMS, CDF units) of x0 toward dynamics consistency (kit's own)
     return_guidance: float = 0.0  # classifier-free guidance weight w (the released code: 1.2); 0: unconditional
     gamma: float = 0.99
     ratio: float = 4.0  # suggested original:augmented data ratio for training (the paper's Table 2 best for TD3+BC)

@@ -11,8 +11,9 @@
   code's low-temperature sampling), or a strided DDIM-style sampler over far fewer steps, denser at low noise,
   with per-step noise: measured, deterministic DDIM (eta=0) accepts half as many bridges when inpainting.
 * **Guidance** (both optional): classifier-free return guidance (eps_u + w (eps_c - eps_u), condition dropped with
-  p=0.25 in training), and a differentiable ``guide(x0) -> loss`` whose gradient nudges each step's x0 estimate
-  (used for dynamics guidance, :mod:`stitchkit.augment.diffstitch`).
+  p=0.25 in training), and a differentiable ``guide(x0) -> loss`` whose gradient moves each step's x0 estimate by
+  ``guide_scale`` (RMS, in normalized units) downhill - a normalized step, since the loss's scale varies by orders
+  of magnitude between datasets (used for dynamics guidance, :mod:`stitchkit.augment.diffstitch`).
 """
 from __future__ import annotations
 
@@ -184,7 +185,9 @@ class StateDiffusion(nn.Module):
             with torch.enable_grad():
                 z = x0.detach().requires_grad_(True)
                 grad, = torch.autograd.grad(guide(z).sum(), z)
-            x0 = (x0 - guide_scale * grad * (~known)[..., None]).clamp(-1, 1)
+            grad = grad * (~known)[..., None]
+            rms = grad.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp(min=1e-12)
+            x0 = (x0 - guide_scale * grad / rms).clamp(-1, 1)  # a step of RMS guide_scale down the gradient
         return x0
 
     spacing: str = "quadratic"
@@ -214,34 +217,22 @@ class StateDiffusion(nn.Module):
         shape, dev = values.shape, values.device
         x = self.noise_scale * torch.randn(shape, device=dev, generator=generator)
         x = apply_conditioning(x, known, values)
-        if steps is None or steps >= self.k:
-            for k in range(self.k - 1, -1, -1):
-                eps = self._eps(x, k, returns, return_weight)
-                x0 = self._x0(x, eps, k, guide, guide_scale, known)
-                mean = self.post_c0[k] * x0 + self.post_ct[k] * x
-                if k > 0:
-                    noise = torch.randn(shape, device=dev, generator=generator)
-                    x = mean + self.noise_scale * self.post_var[k].sqrt() * noise
-                else:
-                    x = mean
-                x = apply_conditioning(x, known, values)
-                if trace is not None:
-                    trace.append(x.clone())
-            return x
-        ks = self.strided_steps(steps)
+        full = steps is None or steps >= self.k
+        ks = list(range(self.k - 1, -1, -1)) if full else self.strided_steps(steps)
         for i, k in enumerate(ks):
-            eps = self._eps(x, k, returns, return_weight)
-            x0 = self._x0(x, eps, k, guide, guide_scale, known)
-            ab = self.abar[k]
-            eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()  # consistent with the clipped (and guided) x0
-            if i + 1 < len(ks):
-                ab_next = self.abar[ks[i + 1]]
+            x0 = self._x0(x, self._eps(x, k, returns, return_weight), k, guide, guide_scale, known)
+            if i + 1 == len(ks):
+                x = x0  # the last step of either sampler lands on the x0 estimate
+            elif full:  # ancestral: the posterior q(x_{k-1} | x_k, x0) plus 0.5-tempered noise
+                noise = torch.randn(shape, device=dev, generator=generator)
+                x = self.post_c0[k] * x0 + self.post_ct[k] * x + self.noise_scale * self.post_var[k].sqrt() * noise
+            else:  # strided: jump to the next visited level, DDIM's direction term plus fresh noise
+                ab, ab_next = self.abar[k], self.abar[ks[i + 1]]
+                eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()  # consistent with the clipped (and guided) x0
                 sigma = eta * ((1 - ab_next) / (1 - ab) * (1 - ab / ab_next)).clamp(min=0).sqrt()
                 noise = torch.randn(shape, device=dev, generator=generator)
                 x = ab_next.sqrt() * x0 + (1 - ab_next - sigma ** 2).clamp(min=0).sqrt() * eps \
                     + self.noise_scale * sigma * noise
-            else:
-                x = x0
             x = apply_conditioning(x, known, values)
             if trace is not None:
                 trace.append(x.clone())
