@@ -15,6 +15,14 @@ def clean_env(monkeypatch):
     return monkeypatch
 
 
+@pytest.fixture
+def data_root(tmp_path, monkeypatch):
+    """A private data folder (datasets, checkpoints, runs) for one test; returns its Minari root."""
+    monkeypatch.setenv("STITCHKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    return tmp_path / "minari"
+
+
 def stitchkit_cmd() -> list[str]:
     """The console script installed next to this interpreter."""
     script = Path(sys.executable).parent / "stitchkit"

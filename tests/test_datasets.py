@@ -11,13 +11,6 @@ from stitchkit.data.registry import DatasetError
 MAZE = "stitchkit/pointmaze-medium/stitch-v0"
 
 
-@pytest.fixture
-def data_root(tmp_path, monkeypatch):
-    monkeypatch.setenv("STITCHKIT_DATA", str(tmp_path))
-    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
-    return tmp_path / "minari"
-
-
 def test_maze_build_loads_with_plain_minari_and_evaluates(data_root):
     registry.build(MAZE, "smoke", log=lambda *_: None)
     ds = minari.load_dataset(MAZE)

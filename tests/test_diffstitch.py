@@ -173,13 +173,6 @@ def test_pairing_rules(trained):
         ds.pair_pools(eps, 24, ds.DiffStitchConfig(pairing="best"))
 
 
-@pytest.fixture
-def data_root(tmp_path, monkeypatch):
-    monkeypatch.setenv("STITCHKIT_DATA", str(tmp_path))
-    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
-    return tmp_path / "minari"
-
-
 def test_augmented_dataset_round_trip_and_training(data_root):
     """stitchkit augment -> a Minari dataset of generated episodes with provenance -> TD3+BC and DT train on it."""
     parent = "stitchkit/pointmaze-medium/stitch-v0"
