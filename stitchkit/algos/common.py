@@ -19,7 +19,7 @@ import torch
 from stitchkit.data.episodes import Episode, generated_transitions, transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.data.samplers import MixedSampler
-from stitchkit.files import atomic_write_bytes
+from stitchkit.files import atomic_torch_save
 
 
 @dataclass
@@ -170,14 +170,10 @@ def _generators(algo) -> list[torch.Generator]:
 def save_checkpoint(path: Path, algo: Algorithm, sampler: _PerSeed, step: int, log: list) -> None:
     """Everything a rerun needs to continue exactly: weights, optimizer and scheduler states, the sampler's and
     the algorithm's random states, the step and the curves so far. Written atomically."""
-    import io
-
-    buf = io.BytesIO()
-    torch.save({"algo": algo.state_dict(), "optimizers": [o.state_dict() for o in algo.optimizers()],
-                "schedulers": [s.state_dict() for s in _schedulers(algo)],
-                "generators": [g.get_state() for g in _generators(algo)],
-                "sampler": sampler.state(), "step": step, "log": log}, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_torch_save(path, {"algo": algo.state_dict(), "optimizers": [o.state_dict() for o in algo.optimizers()],
+                             "schedulers": [s.state_dict() for s in _schedulers(algo)],
+                             "generators": [g.get_state() for g in _generators(algo)],
+                             "sampler": sampler.state(), "step": step, "log": log})
 
 
 def summarize(log: list[dict[str, Any]], metric: str = "score") -> dict[str, Any]:

@@ -40,7 +40,7 @@ from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardMo
 from stitchkit.data.episodes import Episode, Provenance, transitions, window_starts, windows
 from stitchkit.data.normalizers import EmpiricalCDF
 from stitchkit.envs import DT, X_VELOCITY_INDEX, terminated
-from stitchkit.files import atomic_write_bytes
+from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import Profile, StitchSizes, get_profile
 
 # The released code's per-dataset settings (detail_configs/): qualification threshold delta (CDF space, squared
@@ -167,12 +167,9 @@ def train_diffusion(model: StateDiffusion, episodes: list[Episode], cdf: Empiric
             if progress:
                 progress(step, curve[-1]["loss"])
         if checkpoint is not None and (step % 2000 == 0 or step == sizes.diffusion_train_steps):
-            import io
-
-            buf = io.BytesIO()
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                        "rng": rng.bit_generator.state, "curve": curve, "step": step}, buf)
-            atomic_write_bytes(checkpoint, buf.getvalue())
+            atomic_torch_save(checkpoint, {"model": model.state_dict(), "opt": opt.state_dict(),
+                                           "gen": gen.get_state(), "rng": rng.bit_generator.state,
+                                           "curve": curve, "step": step})
     return curve
 
 
@@ -222,11 +219,7 @@ def train_models(episodes: list[Episode], profile: str | Profile | None = None, 
         progress=lambda st, loss: log(f"  diffusion step {st}: loss {loss:.4f}") if st % tenth == 0 else None)
     log(f"DiffStitch: diffusion model ({sz.diffusion_train_steps} steps) trained in {time.perf_counter() - t0:.0f} s")
     if final is not None:
-        import io
-
-        buf = io.BytesIO()
-        torch.save(models, buf)
-        atomic_write_bytes(final, buf.getvalue())
+        atomic_torch_save(final, models)
     return models
 
 
@@ -444,6 +437,7 @@ def stitch(models: DiffStitchModels, episodes: list[Episode], env: str, profile:
         worst, within = qualify(err, delta, cfg.delta)
         raw = cdf.unnormalize(states.cpu().numpy())
         actions, rewards, worst, within, ok, delta = (x.cpu() for x in (actions, rewards, worst, within, ok, delta))
+        terminal = terminated(env, raw)  # (B, H): every window state at once; a bridge looks at its states 1..Delta-1
         for i in range(b):
             counts["generated"] += 1
             if not ok[i]:
@@ -454,7 +448,7 @@ def stitch(models: DiffStitchModels, episodes: list[Episode], env: str, profile:
             bs = raw[i, : d + 1].astype(episodes[e].observations.dtype)
             bs[0], bs[-1] = episodes[e].observations[t], episodes[e2].observations[t2]  # exact endpoints
             r = rewards[i, :d].numpy().astype(np.float64)
-            term = bool(terminated(env, bs[1:-1]).any())
+            term = bool(terminal[i, 1:d].any())
             ret_ok = bool(float(np.sum(r * cfg.gamma ** np.arange(d)) + cfg.gamma ** d * rtg_eps[e2][t2]) >= rtg_eps[e][t])
             qual = bool(within[i]) or not cfg.qualification
             acc = (not term) and qual and (ret_ok or not cfg.return_filter)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stitchkit.files import atomic_write_bytes, atomic_write_json
+from stitchkit.files import atomic_torch_save, atomic_write_json
 from stitchkit.paths import policies_dir
 
 #: the three D4RL locomotion tasks, as Gymnasium v5 ids
@@ -103,11 +103,7 @@ def export_actor(model, path: Path) -> None:
           if k.startswith(("latent_pi.", "mu.", "log_std."))}
     blob = {"state_dict": sd, "obs_dim": model.observation_space.shape[0], "act_dim": space.shape[0],
             "low": torch.as_tensor(space.low), "high": torch.as_tensor(space.high)}
-    import io
-
-    buf = io.BytesIO()
-    torch.save(blob, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_torch_save(path, blob)
 
 
 def train_sac(env: str, total_steps: int, seed: int = 0, checkpoint_every: int = 10_000, eval_episodes: int = 5,
