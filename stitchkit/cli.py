@@ -135,7 +135,9 @@ def _data(p: argparse.ArgumentParser) -> None:
 
 @command("augment", "generate stitched data from a dataset and save it as an augmented Minari dataset")
 def _augment(p: argparse.ArgumentParser) -> None:
-    p.add_argument("method", choices=("diffstitch",))
+    from stitchkit.augment import METHODS
+
+    p.add_argument("method", choices=METHODS)
     p.add_argument("--dataset", required=True, help="parent dataset id, e.g. stitchkit/hopper/medium-replay-v0")
     p.add_argument("--out", help="output id (default: <parent>-<method>-v0; <parent>-<method>-<tag>-v0 for variants)")
     p.add_argument("--seed", type=int, default=0)
@@ -154,7 +156,7 @@ def _augment(p: argparse.ArgumentParser) -> None:
             options[key.strip().replace("-", "_")] = _parse_value(value.strip())
         summary = augment_run(args.method, args.dataset, args.out, args.profile, seed=args.seed, force=args.force,
                               **options)
-        lines = [f"{k:>28}: {v}" for k, v in summary.items() if k != "config"]
+        lines = [f"{k:>28}: {v}" for k, v in summary.items() if k != "config" and not isinstance(v, (list, dict))]
         return emit(summary, args.json, lines)
     p.set_defaults(func=run)
 

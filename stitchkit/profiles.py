@@ -77,6 +77,24 @@ class StitchSizes:
 
 
 @dataclass(frozen=True)
+class AstroSizes:
+    """ASTRO-style stitching (notebook 05, ``stitchkit augment astro``). Horizon and bridge-length window are the
+    ``stitch`` section's: ASTRO reuses DiffStitch's models. The paper's values are unknown (no full text or code)."""
+
+    distance_steps: int  # gradient steps of the temporal-distance encoder
+    distance_batch: int  # state pairs per step
+    distance_hidden: int  # encoder MLP width (2 hidden layers)
+    latent_dim: int  # size of the temporal-distance space
+    distance_cap: int  # step counts above this are only "far" (hinge), not regressed
+    rdf_iterations: int  # Rollout Deviation Feedback iterations per batch of bridges
+    rdf_step: float  # fraction of the deviation one RDF gradient (Polyak) step aims to close
+    stitch_batch: int  # bridges planned together
+    candidates: int  # target candidates scored per source
+    budget: int  # accepted generated transitions to stop at
+    max_iterations: int  # stop here even if the budget is not met
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -84,6 +102,7 @@ class Profile:
     data: DataSizes
     train: TrainSizes
     stitch: StitchSizes
+    astro: AstroSizes
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -101,6 +120,8 @@ PROFILES: dict[str, Profile] = {
                            diffusion_train_steps=30, diffusion_batch=8, diffusion_lr=1e-3, ema_start=10, model_steps=30,
                            model_batch=64, ensemble=3, window_low=4, window_high=12, stitch_batch=8, candidates=32,
                            budget=200, max_iterations=3),
+        astro=AstroSizes(distance_steps=300, distance_batch=64, distance_hidden=32, latent_dim=8, distance_cap=24,
+                         rdf_iterations=4, rdf_step=0.5, stitch_batch=8, candidates=32, budget=200, max_iterations=3),
     ),
     "lab": Profile(
         name="lab",
@@ -114,6 +135,9 @@ PROFILES: dict[str, Profile] = {
                            model_steps=3_000,
                            model_batch=256, ensemble=7, window_low=10, window_high=40, stitch_batch=64,
                            candidates=512, budget=20_000, max_iterations=200),
+        astro=AstroSizes(distance_steps=4_000, distance_batch=512, distance_hidden=256, latent_dim=32,
+                         distance_cap=80, rdf_iterations=30, rdf_step=0.5, stitch_batch=64, candidates=512,
+                         budget=20_000, max_iterations=200),
     ),
     "full": Profile(
         name="full",
@@ -126,6 +150,9 @@ PROFILES: dict[str, Profile] = {
                            diffusion_train_steps=1_000_000, diffusion_batch=64, diffusion_lr=2e-4, ema_start=2_000,
                            model_steps=200_000, model_batch=256, ensemble=7, window_low=10, window_high=40,
                            stitch_batch=64, candidates=512, budget=2_000_000, max_iterations=300_000),
+        astro=AstroSizes(distance_steps=100_000, distance_batch=1024, distance_hidden=512, latent_dim=64,
+                         distance_cap=80, rdf_iterations=100, rdf_step=0.5, stitch_batch=256, candidates=512,
+                         budget=2_000_000, max_iterations=300_000),
     ),
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)

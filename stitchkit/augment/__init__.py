@@ -10,6 +10,7 @@ method     module                                       what one generated episo
 ========== ============================================ ===================================
 naive      :mod:`stitchkit.augment.naive`               source prefix + one glued step + target suffix
 diffstitch :mod:`stitchkit.augment.diffstitch`          source prefix + diffusion bridge + target suffix
+astro      :mod:`stitchkit.augment.astro`               source prefix + model-rollout bridge + target suffix
 ========== ============================================ ===================================
 """
 from __future__ import annotations
@@ -24,32 +25,59 @@ class AugmentError(ValueError):
     """Bad augmentation input, or a run that produced nothing to save; the message says what to change."""
 
 
+def _config(cls, method: str, options: dict[str, Any], seed: int):
+    """A method's config dataclass from command-line options, naming any unknown option and the accepted ones."""
+    names = {f.name for f in fields(cls)}
+    unknown = set(options) - names
+    if unknown:
+        raise AugmentError(f"unknown {method} option(s) {sorted(unknown)}; accepted: {sorted(names)}")
+    return cls(**{**options, "seed": seed})
+
+
+def _progress(log):
+    def progress(st: dict) -> None:
+        if st["iteration"] % 10 == 0:
+            log(f"  iteration {st['iteration']}: {st['accepted']}/{st['generated']} accepted, "
+                f"{st['accepted_steps']} transitions")
+    return progress
+
+
 def _generate_diffstitch(dataset_id: str, episodes, prof: Profile, seed: int, options: dict[str, Any], log):
     from stitchkit.augment import diffstitch as ds
     from stitchkit.envs import env_name_of
     from stitchkit.paths import data_dir
 
-    names = {f.name for f in fields(ds.DiffStitchConfig)}
-    unknown = set(options) - names
-    if unknown:
-        raise AugmentError(f"unknown DiffStitch option(s) {sorted(unknown)}; accepted: {sorted(names)}")
-    cfg = ds.DiffStitchConfig(**{**options, "seed": seed})
+    cfg = _config(ds.DiffStitchConfig, "DiffStitch", options, seed)
     cond = cfg.return_guidance > 0
     ckpt = data_dir() / "checkpoints" / "diffstitch" / ds.config_key(dataset_id, prof.name, seed, cond)
     from stitchkit.device import get_device
 
     models = ds.train_models(episodes, prof, seed, returns_condition=cond, checkpoint_dir=ckpt, log=log,
                              device=str(get_device()))
-    def progress(st: dict) -> None:
-        if st["iteration"] % 10 == 0:
-            log(f"  iteration {st['iteration']}: {st['accepted']}/{st['generated']} bridges accepted, "
-                f"{st['accepted_steps']} transitions")
-
-    result = ds.stitch(models, episodes, env_name_of(dataset_id), prof, cfg, dataset_id, progress=progress)
+    result = ds.stitch(models, episodes, env_name_of(dataset_id), prof, cfg, dataset_id, progress=_progress(log))
     return result.episodes, ds.summary(result)
 
 
-GENERATORS = {"diffstitch": _generate_diffstitch}
+def _generate_astro(dataset_id: str, episodes, prof: Profile, seed: int, options: dict[str, Any], log):
+    from stitchkit.augment import astro
+    from stitchkit.augment import diffstitch as ds
+    from stitchkit.device import get_device
+    from stitchkit.envs import env_name_of
+    from stitchkit.paths import data_dir
+
+    cfg = _config(astro.AstroConfig, "ASTRO", options, seed)
+    root = data_dir() / "checkpoints"
+    models = astro.train_models(episodes, prof, seed, checkpoint_dir=root / "astro" / astro.config_key(
+        dataset_id, prof.name, seed), diffstitch_dir=root / "diffstitch" / ds.config_key(dataset_id, prof.name, seed,
+                                                                                          False),
+        log=log, device=str(get_device()))
+
+    result = astro.stitch(models, episodes, env_name_of(dataset_id), prof, cfg, dataset_id, progress=_progress(log))
+    return result.episodes, {**astro.summary(result), "distance_quality": {
+        k: v for k, v in models.quality.items() if k != "raw"}}
+
+
+GENERATORS = {"diffstitch": _generate_diffstitch, "astro": _generate_astro}
 METHODS = tuple(GENERATORS)
 
 
@@ -114,4 +142,22 @@ def save(out_id: str, generated: list, summary: dict[str, Any], profile: str | P
                            pmeta.get("ref_max_score"), kit)
 
 
-__all__ = ["run", "save", "METHODS", "AugmentError"]
+def oracle_errors(env: str, episodes: list):
+    """The physics oracle's one-step error of every generated transition of an augmented dataset's episodes
+    (bridges only for stitched episodes): the ground truth every method is judged by, whatever model it used."""
+    import numpy as np
+
+    from stitchkit.data.episodes import generated_transitions
+    from stitchkit.oracle import PhysicsOracle
+
+    if not episodes:
+        return np.zeros(0)
+    tr = generated_transitions(episodes)
+    oracle = PhysicsOracle(env)
+    try:
+        return oracle.check(tr["observations"], tr["actions"], tr["next_observations"]).norm
+    finally:
+        oracle.close()
+
+
+__all__ = ["run", "save", "oracle_errors", "METHODS", "AugmentError"]

@@ -357,8 +357,8 @@ def _x_positions(env: str, src: Episode, t: int, states: np.ndarray, tgt: Episod
                                           tgt.infos["x_position"][t2:] + shift])}
 
 
-def assemble(env: str, episodes: list[Episode], b: Bridge, new_id: int) -> Episode:
-    """Source prefix [0, t], the bridge, then the target suffix from t'."""
+def assemble(env: str, episodes: list[Episode], b: Bridge, new_id: int, method: str = "diffstitch") -> Episode:
+    """Source prefix [0, t], the bridge, then the target suffix from t' (any method's bridge)."""
     (e, t), (e2, t2) = b.source, b.target
     src, tgt = episodes[e], episodes[e2]
     z = lambda n: np.zeros(n, bool)  # noqa: E731
@@ -369,7 +369,7 @@ def assemble(env: str, episodes: list[Episode], b: Bridge, new_id: int) -> Episo
         terminations=np.concatenate([z(t + b.steps), tgt.terminations[t2:]]),
         truncations=np.concatenate([z(t + b.steps), tgt.truncations[t2:]]),
         infos=_x_positions(env, src, t, b.states, tgt, t2),
-        provenance=Provenance("stitched", "diffstitch", int(src.id), int(t), int(tgt.id), int(t2), int(b.steps)),
+        provenance=Provenance("stitched", method, int(src.id), int(t), int(tgt.id), int(t2), int(b.steps)),
         id=new_id)
 
 

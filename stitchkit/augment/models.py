@@ -97,8 +97,13 @@ class DynamicsEnsemble(nn.Module):
 
     def disagreement(self, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """max_k ||mu_k - mean mu|| over the elites (TATU's and MOPO's uncertainty)."""
+        return self.predict_with_disagreement(s, a)[1]
+
+    def predict_with_disagreement(self, s: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both from one pass: the elites' mean next state (B, d) and their disagreement (B,)."""
         mu = self(s, a)[0][self.elite_idx]
-        return (mu - mu.mean(0)).norm(dim=-1).max(0).values
+        mean = mu.mean(0)
+        return mean, (mu - mean).norm(dim=-1).max(0).values
 
     def loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
         mu, logvar = self(b["s"], b["a"])

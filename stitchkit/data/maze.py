@@ -175,3 +175,32 @@ def path_coverage(episodes: list[Episode], maze: str, task: int = DEFAULT_TASK) 
     env.close()
     return {"path_cells": path, "covered": [c in visited for c in path],
             "connecting_episodes": sum(episode_connects(ep, goal.init_xy, goal.goal_xy) for ep in episodes)}
+
+
+def cell_distances(maze: str, xy_a: np.ndarray, xy_b: np.ndarray) -> np.ndarray:
+    """Shortest-path distance in cells, walls respected, between the cells of paired points (N, 2): the maze's
+    known answer to "how far apart are these", which Euclidean distance gets wrong across a wall."""
+    env = make_env(maze)
+    u = env.unwrapped
+    cache: dict[tuple[int, int], np.ndarray] = {}
+    out = []
+    for a, b in zip(xy_a, xy_b):
+        ib = tuple(int(v) for v in u.xy_to_ij(b))
+        out.append(cache.setdefault(ib, bfs_distances(u.maze_map, ib))[tuple(int(v) for v in u.xy_to_ij(a))])
+    env.close()
+    return np.asarray(out)
+
+
+def occupancy(xy: np.ndarray, maze: str, per_cell: int = 4) -> np.ndarray:
+    """Visit counts of (x, y) points on a grid of ``per_cell`` x ``per_cell`` squares per maze cell, over the whole
+    map (rows = y, columns = x). ``(occupancy(...) > 0).sum()`` is the state coverage in occupied squares."""
+    env = make_env(maze)
+    u = env.unwrapped
+    unit, ox, oy, shape = float(u._maze_unit), float(u._offset_x), float(u._offset_y), u.maze_map.shape
+    env.close()
+    cx = np.floor((xy[:, 0] + ox + unit / 2) / unit * per_cell).astype(int)
+    cy = np.floor((xy[:, 1] + oy + unit / 2) / unit * per_cell).astype(int)
+    grid = np.zeros((shape[0] * per_cell, shape[1] * per_cell), np.int64)
+    ok = (cx >= 0) & (cx < grid.shape[1]) & (cy >= 0) & (cy < grid.shape[0])
+    np.add.at(grid, (cy[ok], cx[ok]), 1)
+    return grid

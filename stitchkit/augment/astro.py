@@ -1,0 +1,389 @@
+"""ASTRO-style stitching (after Yu et al., 2025, arXiv 2511.23442): reachable targets, then a planner that the
+learned dynamics itself corrects.
+
+What the ASTRO abstract states, and where each part lives here:
+
+1. **Temporal-distance representation** (:mod:`stitchkit.augment.temporal`): distances that count steps, "to
+   identify distinct and reachable stitch targets" - not Euclidean ones, which the paper blames for infeasible
+   targets.
+2. **Stitch-pair selection** (:func:`select_pairs`): for a source state, a target on another trajectory that is
+   reachable (temporal distance within the planner's bridge lengths), offers a higher return to go, and, among
+   those, adds the most coverage (:func:`novelty`).
+3. **Dynamics-guided stitch planner** (:func:`plan`): a state sequence toward the target (DiffStitch's inpainting
+   diffusion model, shared), actions for it from the inverse dynamics model, a rollout of those actions through
+   the learned dynamics ensemble, and **Rollout Deviation Feedback**: the gap between the target state sequence
+   and the arrived states corrects the actions - first by re-querying inverse dynamics from the arrived state,
+   then by gradient steps on the deviation through the model - iteration by iteration.
+4. Acceptance: the rollout's last state must land on the target (squared error within DiffStitch's delta for the
+   dataset), the ensemble must agree along the way (no model exploitation), no state may be terminal, and the
+   stitched return must improve on the source's. The bridge's states *are* the rollout, so every transition but
+   the last obeys the learned dynamics exactly and the last within delta; rewards come from the reward model.
+
+The ASTRO paper's text and code were not available: everything beyond the abstract's description is the kit's
+choice, marked in notebook 05 (:class:`AstroConfig` holds the choices, the profile's ``astro`` section the sizes).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from stitchkit.augment import diffstitch as ds
+from stitchkit.augment import temporal
+from stitchkit.augment.temporal import TemporalDistance, distance_quality, split_episodes, train_distance
+from stitchkit.data.episodes import Episode
+from stitchkit.envs import terminated
+from stitchkit.files import atomic_torch_save
+from stitchkit.profiles import Profile, get_profile
+
+
+@dataclass
+class AstroConfig:
+    """The method's choices (sizes come from the profile). None means: take it from the profile or dataset."""
+
+    d_min: float | None = None  # reachable: temporal distance >= d_min (default: the profile's window_low)
+    d_max: float | None = None  # ... and <= d_max (default: window_high - 1, the longest bridge)
+    coverage_weight: float = 0.5  # score = RTG gain (in units of the largest RTG) + w * novelty
+    end_delta: float | None = None  # acceptance: ||last rollout state - target||^2 (CDF space); None: DiffStitch's delta
+    uncertainty_factor: float = 2.0  # reject if ensemble disagreement > factor x its 99th percentile on real data
+    uncertainty_weight: float = 0.1  # weight of the disagreement penalty in the RDF objective
+    end_weight: float = 1.0  # weight of the last state's gap (what acceptance judges) in the RDF objective
+    feedback: bool = True  # False: no RDF at all - the open-loop inverse-dynamics actions are judged (ablation)
+    iterations: int | None = None  # gradient RDF iterations (None: the profile's rdf_iterations)
+    return_filter: bool = True
+    sampler: str = "strided"  # the reference sampler: "strided" (DDIM) or "full" (ancestral)
+    ddim_eta: float = 2.0
+    gamma: float = 0.99
+    ratio: float = 4.0  # suggested original:augmented ratio for training (as DiffStitch)
+    seed: int = 0
+
+    def resolved(self, dataset_id: str, profile: Profile) -> AstroConfig:
+        s = profile.stitch
+        return replace(self, d_min=self.d_min if self.d_min is not None else float(s.window_low),
+                       d_max=self.d_max if self.d_max is not None else float(s.window_high - 1),
+                       end_delta=self.end_delta if self.end_delta is not None else ds.settings_for(dataset_id)["delta"],
+                       iterations=self.iterations if self.iterations is not None else profile.astro.rdf_iterations)
+
+
+@dataclass
+class AstroModels:
+    """DiffStitch's four models (shared), the temporal-distance encoder, and what was measured about them."""
+
+    stitch: ds.DiffStitchModels
+    distance: TemporalDistance
+    uncertainty_limit: float  # 99th percentile of ensemble disagreement on held-out real transitions
+    curves: dict[str, list[dict]] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)  # learned vs Euclidean on held-out episodes
+
+
+def train_models(episodes: list[Episode], profile: str | Profile | None = None, seed: int = 0,
+                 checkpoint_dir: Path | None = None, diffstitch_dir: Path | None = None, log=print,
+                 device: str = "cpu") -> AstroModels:
+    """DiffStitch's models (loaded from ``diffstitch_dir`` when already trained there) plus the temporal-distance
+    encoder, trained on 90% of the episodes and measured on the other 10%. Cached in ``checkpoint_dir``."""
+    prof = get_profile(profile)
+    a = prof.astro
+    final = checkpoint_dir / "astro.pt" if checkpoint_dir else None
+    if final is not None and final.exists():
+        log(f"ASTRO models: loaded from {final}")
+        return torch.load(final, weights_only=False)
+    base = ds.train_models(episodes, prof, seed, checkpoint_dir=diffstitch_dir, log=log, device=device)
+    train_idx, held_idx = split_episodes(len(episodes), seed)
+    t0 = time.perf_counter()
+    model, curve = train_distance([episodes[i] for i in train_idx], base.cdf.normalize, a.distance_steps,
+                                  a.distance_batch, a.distance_cap, a.latent_dim, a.distance_hidden, seed=seed,
+                                  device=device)
+    held = [episodes[i] for i in held_idx] or episodes
+    quality = distance_quality(model, held, base.cdf.normalize, a.distance_cap, prof.stitch.window_high, seed=seed)
+    log(f"ASTRO: temporal distance ({a.distance_steps} steps) trained in {time.perf_counter() - t0:.0f} s; held-out "
+        f"Spearman with true steps: learned {quality['learned']['spearman']:.3f}, Euclidean "
+        f"{quality['euclidean']['spearman']:.3f}")
+    models = AstroModels(base, model, _uncertainty_limit(base, episodes, seed, device), {"distance": curve}, quality)
+    if final is not None:
+        atomic_torch_save(final, models)
+    return models
+
+
+@torch.no_grad()
+def _uncertainty_limit(m: ds.DiffStitchModels, episodes: list[Episode], seed: int, device: str) -> float:
+    rng = np.random.default_rng([seed, 53])
+    obs = np.concatenate([e.observations[:-1] for e in episodes])
+    act = np.concatenate([e.actions for e in episodes])
+    idx = rng.choice(len(obs), size=min(len(obs), 8192), replace=False)
+    s = torch.as_tensor(m.cdf.normalize(obs[idx]), dtype=torch.float32, device=device)
+    u = m.dynamics.disagreement(s, torch.as_tensor(act[idx], dtype=torch.float32, device=device))
+    return float(torch.quantile(u, 0.99))
+
+
+# ------------------------------------------------------------------------------------------------- pairs
+def novelty(sources: torch.Tensor, targets: torch.Tensor, reference: torch.Tensor, scale: float,
+            chunk: int = 8192) -> torch.Tensor:
+    """How far the straight midpoint of each (source, target) pair (CDF space) lies from the data: its distance
+    to the nearest ``reference`` state, in units of ``scale`` (the data's typical nearest-neighbour spacing).
+    A bridge through empty space adds coverage; one through dense data repeats it."""
+    mid = (sources + targets) / 2
+    out = [torch.cdist(mid[i: i + chunk], reference).min(dim=1).values for i in range(0, len(mid), chunk)]
+    return (torch.cat(out) if out else mid.new_zeros(0)) / scale
+
+
+def stitched_gain(dist: torch.Tensor, rtg_source: torch.Tensor, rtg_target: torch.Tensor, mean_reward: float,
+                  gamma: float) -> torch.Tensor:
+    """How much a stitch would raise the source's discounted return to go, estimated before any bridge exists:
+    ``dist`` steps at the data's mean reward, then the target's return to go, minus the source's own. (The exact
+    check, with the reward model's rewards for the planned bridge, is the return filter after planning.)"""
+    disc = gamma ** dist
+    return mean_reward * (1 - disc) / (1 - gamma) + disc * rtg_target - rtg_source[:, None]
+
+
+def select_pairs(dist: torch.Tensor, rtg_gain: torch.Tensor, nov: torch.Tensor, same_episode: torch.Tensor,
+                 d_min: float, d_max: float, coverage_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """ASTRO's stitch-target rule, for B sources x C candidates. A candidate is eligible when it is
+
+    * reachable: ``d_min <= temporal distance <= d_max`` (the planner's bridge lengths),
+    * better: stitching to it raises the source's return to go (``rtg_gain > 0``, see :func:`stitched_gain`),
+    * elsewhere: on another trajectory;
+
+    among eligible candidates the one with the highest ``rtg_gain + coverage_weight * novelty`` is chosen.
+    Returns (chosen (B,), ok (B,)); ``ok`` is false where no candidate is eligible."""
+    eligible = (dist >= d_min) & (dist <= d_max) & (rtg_gain > 0) & ~same_episode
+    score = torch.where(eligible, rtg_gain + coverage_weight * nov, torch.full_like(dist, -torch.inf))
+    return score.argmax(dim=1), eligible.any(dim=1)
+
+
+# ------------------------------------------------------------------------------------------------- planner
+def rollout(dynamics, s0: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Execute (B, T, A) actions from s0 (B, d) in the learned model: arrived states (B, T+1, d) and the ensemble's
+    disagreement at every step (B, T)."""
+    xs, us = [s0], []
+    for t in range(actions.shape[1]):
+        nxt, u = dynamics.predict_with_disagreement(xs[-1], actions[:, t])
+        xs.append(nxt)
+        us.append(u)
+    return torch.stack(xs, 1), torch.stack(us, 1)
+
+
+def deviation(arrived: torch.Tensor, reference: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rollout Deviation Feedback's measure, per bridge: the mean squared gap ||x_t - s*_t||^2 over t = 1..Delta
+    between arrived and target states, and the gap at the end (t = Delta, the target state itself)."""
+    gap = ((arrived[:, 1:] - reference[:, 1: arrived.shape[1]]) ** 2).sum(-1)  # (B, T)
+    inside = torch.arange(gap.shape[1], device=gap.device)[None] < delta[:, None]
+    mean = (gap * inside).sum(1) / delta
+    return mean, gap.gather(1, (delta - 1)[:, None]).squeeze(1)
+
+
+@dataclass
+class Plan:
+    actions: torch.Tensor  # (B, T, A), the best iterate of every bridge
+    states: torch.Tensor  # (B, T+1, d), its rollout (CDF space)
+    disagreement: torch.Tensor  # (B, T)
+    end_error: torch.Tensor  # (B,)
+    trace: dict[str, np.ndarray]  # per iteration (rows) and bridge (columns): "deviation", "end"
+
+
+def plan(models: ds.DiffStitchModels, reference: torch.Tensor, delta: torch.Tensor, iterations: int,
+         step: float = 0.5, uncertainty_weight: float = 0.1, feedback: bool = True, max_move: float = 0.25,
+         end_weight: float = 1.0) -> Plan:
+    """The dynamics-guided stitch planner with Rollout Deviation Feedback, for a batch of bridges.
+
+    ``reference`` (B, >= T+1, d) is the target state sequence (source state first, the target state at index
+    Delta). Iteration 0 executes the inverse-dynamics actions a_t = f(s*_t, s*_t+1) open loop; iteration 1 feeds
+    back the arrived state, a_t = f(x_t, s*_t+1); iterations 2.. take gradient steps on the actions down the
+    deviation (plus a disagreement penalty) through the differentiable dynamics model, from the better of the two.
+
+    The gradient step is Polyak's, ``eta * objective / ||gradient||^2`` per bridge: scale-free, so a bridge close
+    to its target moves little and a far one a lot (no action moves more than ``max_move``). Each bridge keeps a
+    step only if its objective falls (else eta shrinks x0.3; after a success it grows x1.5, up to 1): long model
+    rollouts are chaotic, and an unchecked step can throw a bridge far off. The trace records every iterate."""
+    inv, dyn = models.inverse, models.dynamics
+    t_max = int(delta.max())
+    ref = reference[:, : t_max + 1]
+    inside = (torch.arange(t_max, device=ref.device)[None] < delta[:, None]).float()
+    trace: dict[str, list[np.ndarray]] = {"deviation": [], "end": []}
+
+    def evaluate(a: torch.Tensor) -> dict[str, torch.Tensor]:
+        states, unc = rollout(dyn, ref[:, 0], a)
+        dev, end = deviation(states, ref, delta)
+        obj = dev + end_weight * end + uncertainty_weight * (unc ** 2 * inside).sum(1) / delta
+        return {"objective": obj, "deviation": dev, "end": end, "states": states, "unc": unc, "actions": a}
+
+    def record(it: dict[str, torch.Tensor]) -> None:
+        trace["deviation"].append(it["deviation"].detach().cpu().numpy())
+        trace["end"].append(it["end"].detach().cpu().numpy())
+
+    def pick(take: torch.Tensor, new: dict, old: dict) -> dict[str, torch.Tensor]:
+        return {k: torch.where(take.view(-1, *[1] * (v.dim() - 1)), v.detach(), old[k]) for k, v in new.items()}
+
+    def with_grad(a: torch.Tensor) -> dict[str, torch.Tensor]:
+        a = a.detach().requires_grad_(True)
+        it = evaluate(a)
+        (it["grad"],) = torch.autograd.grad(it["objective"].sum(), a)
+        return {k: v.detach() for k, v in it.items()}
+
+    requires = [p.requires_grad for p in dyn.parameters()]
+    for p in dyn.parameters():
+        p.requires_grad_(False)
+    try:
+        with torch.no_grad():
+            cur = evaluate(inv(ref[:, :-1], ref[:, 1:]))  # open loop: DiffStitch's wrap-up actions
+            record(cur)
+            if feedback:  # closed loop: re-query inverse dynamics from where the model actually arrived
+                x, acts = ref[:, 0], []
+                for t in range(t_max):
+                    acts.append(inv(x, ref[:, t + 1]))
+                    x = dyn.predict(x, acts[-1])
+                fb = evaluate(torch.stack(acts, 1))
+                record(fb)
+                cur = pick(fb["objective"] < cur["objective"], fb, cur)
+        if feedback and iterations > 0:
+            cur = with_grad(cur["actions"])
+            eta = torch.full_like(cur["objective"], step)
+            for _ in range(iterations):
+                g2 = (cur["grad"] ** 2).sum(dim=(1, 2)).clamp(min=1e-12)
+                move = ((eta * cur["objective"] / g2)[:, None, None] * cur["grad"]).clamp(-max_move, max_move)
+                prop = with_grad((cur["actions"] - move).clamp(-1, 1))
+                ok = prop["objective"] < cur["objective"]
+                cur = pick(ok, prop, cur)
+                eta = torch.where(ok, (eta * 1.5).clamp(max=1.0), eta * 0.3)
+                record(cur)
+    finally:
+        for p, r in zip(dyn.parameters(), requires):
+            p.requires_grad_(r)
+    return Plan(cur["actions"].detach(), cur["states"].detach(), cur["unc"].detach(), cur["end"].detach(),
+                {k: np.stack(v) for k, v in trace.items()})
+
+
+# ------------------------------------------------------------------------------------------------- the loop
+def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: str | Profile | None = None,
+           cfg: AstroConfig | None = None, dataset_id: str = "", budget: int | None = None,
+           max_iterations: int | None = None, progress: Callable[[dict], None] | None = None) -> ds.StitchResult:
+    """Select pairs, plan and correct bridges in batches until ``budget`` accepted transitions (or the cap)."""
+    prof = get_profile(profile)
+    sz, az = prof.stitch, prof.astro
+    cfg = (cfg or AstroConfig()).resolved(dataset_id, prof)
+    budget = az.budget if budget is None else budget
+    max_iterations = az.max_iterations if max_iterations is None else max_iterations
+    if cfg.sampler not in ("full", "strided"):
+        raise ValueError(f"unknown sampler {cfg.sampler!r}; accepted: 'full', 'strided'")
+    h = sz.horizon
+    if cfg.d_max > h - 1 or cfg.d_min < 1 or cfg.d_min > cfg.d_max:
+        raise ValueError(f"need 1 <= d_min <= d_max <= horizon - 1 = {h - 1}; got d_min={cfg.d_min}, d_max={cfg.d_max}")
+    m = models.stitch
+    dev = next(m.diffusion.parameters()).device
+    rng = np.random.default_rng([cfg.seed, 59])
+    gen = torch.Generator(device=dev).manual_seed(cfg.seed)
+    from stitchkit.data.episodes import window_starts
+
+    starts = window_starts(episodes, h - 1)
+    if len(starts) == 0:
+        raise ValueError(f"no episode has {h} states; ASTRO's reference sampler needs windows of the horizon")
+    flat = torch.as_tensor(m.cdf.normalize(np.concatenate([e.observations for e in episodes])), device=dev)
+    offsets = np.r_[0, np.cumsum([len(e) + 1 for e in episodes])[:-1]]
+    row = offsets[starts[:, 0]] + starts[:, 1]
+    rtg_eps = [ds._discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
+    rtg = torch.as_tensor(np.array([rtg_eps[e][t] for e, t in starts]) / m.return_scale, dtype=torch.float32,
+                          device=dev)  # in units of the largest |RTG|, like the gains below
+    mean_reward = float(np.concatenate([e.rewards for e in episodes]).mean()) / m.return_scale
+    with torch.no_grad():
+        emb = models.distance.to(dev).embed(flat[torch.as_tensor(row, device=dev)])  # (P, latent)
+    ref_pts = flat[torch.as_tensor(rng.choice(len(flat), size=min(len(flat), 4096), replace=False), device=dev)]
+    nn_scale = float(torch.cdist(ref_pts[:512], ref_pts).topk(2, largest=False).values[:, 1].median().clamp(min=1e-6))
+    ep_of = torch.as_tensor(starts[:, 0], device=dev)
+    steps = None if cfg.sampler == "full" else sz.strided_steps
+    bridges: list[ds.Bridge] = []
+    traces: list[np.ndarray] = []
+    accepted_steps, t0, it = 0, time.perf_counter(), 0
+    counts = {"generated": 0, "no_reachable_target": 0, "terminal": 0, "dynamics": 0, "uncertain": 0, "return": 0,
+              "accepted": 0}
+    u_max = cfg.uncertainty_factor * models.uncertainty_limit
+    while accepted_steps < budget and it < max_iterations:
+        it += 1
+        b = az.stitch_batch
+        src = torch.as_tensor(rng.integers(0, len(starts), b), device=dev)
+        cand = torch.as_tensor(rng.integers(0, len(starts), (b, az.candidates)), device=dev)
+        with torch.no_grad():
+            dist = (emb[src][:, None] - emb[cand]).norm(dim=-1)
+        gain = stitched_gain(dist.clamp(cfg.d_min, cfg.d_max), rtg[src], rtg[cand], mean_reward, cfg.gamma)
+        same = ep_of[cand] == ep_of[src][:, None]
+        pre = (dist >= cfg.d_min) & (dist <= cfg.d_max) & (gain > 0) & ~same
+        nov = torch.zeros_like(dist)
+        bi, ci = pre.nonzero(as_tuple=True)
+        if len(bi):
+            s_row, c_row = torch.as_tensor(row, device=dev)[src[bi]], torch.as_tensor(row, device=dev)[cand[bi, ci]]
+            nov[bi, ci] = novelty(flat[s_row], flat[c_row], ref_pts, nn_scale)
+        chosen, ok = select_pairs(dist, gain, nov, same, cfg.d_min, cfg.d_max, cfg.coverage_weight)
+        tgt = cand[torch.arange(b, device=dev), chosen]
+        counts["generated"] += b
+        counts["no_reachable_target"] += int((~ok).sum())
+        keep = ok.nonzero(as_tuple=True)[0]
+        if len(keep) == 0:
+            continue
+        src, tgt = src[keep], tgt[keep]
+        delta = dist[keep, chosen[keep]].ceil().clamp(cfg.d_min, cfg.d_max).long()
+        src_row = torch.as_tensor(row, device=dev)[src]
+        tgt_win = flat[torch.as_tensor(row, device=dev)[tgt][:, None] + torch.arange(h, device=dev)]
+        reference = ds.stitch_states(m.diffusion, flat[src_row], tgt_win, delta, steps, gen, eta=cfg.ddim_eta)
+        p = plan(m, reference, delta, cfg.iterations, az.rdf_step, cfg.uncertainty_weight, cfg.feedback,
+                 end_weight=cfg.end_weight)
+        traces.append(p.trace["deviation"].mean(1))
+        t_max = p.states.shape[1] - 1
+        states = p.states.clone()
+        states[torch.arange(len(delta)), delta] = reference[torch.arange(len(delta)), delta]  # land exactly
+        with torch.no_grad():
+            err = ds.dynamics_error(m.dynamics, states, p.actions)
+            rewards = m.reward(states[:, :-1], p.actions)
+        worst, within = ds.qualify(err, delta, cfg.end_delta)
+        inside = torch.arange(t_max, device=dev)[None] < delta[:, None]
+        unc_ok = (torch.where(inside, p.disagreement, torch.zeros_like(p.disagreement)).max(1).values <= u_max)
+        raw = m.cdf.unnormalize(states.cpu().numpy())
+        term_all = terminated(env, raw)
+        src_np, tgt_np, delta_np = src.cpu().numpy(), tgt.cpu().numpy(), delta.cpu().numpy()
+        acts_np, rew_np = p.actions.cpu().numpy(), rewards.cpu().numpy().astype(np.float64)
+        for i in range(len(delta_np)):
+            d = int(delta_np[i])
+            (e, t), (e2, t2) = starts[src_np[i]], starts[tgt_np[i]]
+            bs = raw[i, : d + 1].astype(episodes[e].observations.dtype)
+            bs[0], bs[-1] = episodes[e].observations[t], episodes[e2].observations[t2]
+            r = rew_np[i, :d]
+            term = bool(term_all[i, 1:d].any())
+            ret_ok = bool(float(np.sum(r * cfg.gamma ** np.arange(d)) + cfg.gamma ** d * rtg_eps[e2][t2])
+                          >= rtg_eps[e][t])
+            fits, sure = bool(within[i]), bool(unc_ok[i])
+            acc = (not term) and fits and sure and (ret_ok or not cfg.return_filter)
+            counts["terminal"] += term
+            counts["dynamics"] += (not term) and not fits
+            counts["uncertain"] += (not term) and fits and not sure
+            counts["return"] += (not term) and fits and sure and not (ret_ok or not cfg.return_filter)
+            counts["accepted"] += acc
+            bridges.append(ds.Bridge((int(e), int(t)), (int(e2), int(t2)), d, bs, acts_np[i, :d], r,
+                                     float(worst[i]), term, ret_ok, acc))
+            accepted_steps += d * acc
+        if progress:
+            progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
+    seconds = time.perf_counter() - t0
+    eps = [ds.assemble(env, episodes, br, k, method="astro")
+           for k, br in enumerate(br for br in bridges if br.accepted)]
+    stats = {"iterations": it, "seconds": round(seconds, 2), "accepted_transitions": int(accepted_steps),
+             "accepted_transitions_per_s": accepted_steps / max(seconds, 1e-9),
+             "acceptance_rate": counts["accepted"] / max(1, counts["generated"]),
+             **{k: int(v) for k, v in counts.items()},
+             "mean_bridge_steps": float(np.mean([br.steps for br in bridges if br.accepted])) if eps else 0.0,
+             "rdf_mean_deviation": np.mean(traces, 0).tolist() if traces else [],
+             "uncertainty_limit": models.uncertainty_limit}
+    return ds.StitchResult(eps, bridges, stats, cfg)
+
+
+def config_key(dataset_id: str, profile: str, seed: int) -> str:
+    """The folder ASTRO's models are cached under: one per (dataset, profile and its sizes, seed)."""
+    p = get_profile(profile)
+    text = json.dumps([dataset_id, profile, asdict(p.stitch), asdict(p.astro), seed, temporal.EXPECTILE])
+    return f"{dataset_id.replace('/', '__')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def summary(result: ds.StitchResult) -> dict[str, Any]:
+    return {"config": asdict(result.config), **result.stats}
