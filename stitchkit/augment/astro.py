@@ -37,7 +37,7 @@ import torch
 from stitchkit.augment import diffstitch as ds
 from stitchkit.augment import temporal
 from stitchkit.augment.temporal import TemporalDistance, distance_quality, split_episodes, train_distance
-from stitchkit.data.episodes import Episode
+from stitchkit.data.episodes import Episode, window_starts
 from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import Profile, get_profile
@@ -277,20 +277,18 @@ def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: str 
     dev = next(m.diffusion.parameters()).device
     rng = np.random.default_rng([cfg.seed, 59])
     gen = torch.Generator(device=dev).manual_seed(cfg.seed)
-    from stitchkit.data.episodes import window_starts
-
     starts = window_starts(episodes, h - 1)
     if len(starts) == 0:
         raise ValueError(f"no episode has {h} states; ASTRO's reference sampler needs windows of the horizon")
     flat = torch.as_tensor(m.cdf.normalize(np.concatenate([e.observations for e in episodes])), device=dev)
     offsets = np.r_[0, np.cumsum([len(e) + 1 for e in episodes])[:-1]]
-    row = offsets[starts[:, 0]] + starts[:, 1]
+    row = torch.as_tensor(offsets[starts[:, 0]] + starts[:, 1], device=dev)  # each start point's row in ``flat``
     rtg_eps = [ds._discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
     rtg = torch.as_tensor(np.array([rtg_eps[e][t] for e, t in starts]) / m.return_scale, dtype=torch.float32,
                           device=dev)  # in units of the largest |RTG|, like the gains below
     mean_reward = float(np.concatenate([e.rewards for e in episodes]).mean()) / m.return_scale
     with torch.no_grad():
-        emb = models.distance.to(dev).embed(flat[torch.as_tensor(row, device=dev)])  # (P, latent)
+        emb = models.distance.to(dev).embed(flat[row])  # (P, latent)
     ref_pts = flat[torch.as_tensor(rng.choice(len(flat), size=min(len(flat), 4096), replace=False), device=dev)]
     nn_scale = float(torch.cdist(ref_pts[:512], ref_pts).topk(2, largest=False).values[:, 1].median().clamp(min=1e-6))
     ep_of = torch.as_tensor(starts[:, 0], device=dev)
@@ -314,8 +312,7 @@ def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: str 
         nov = torch.zeros_like(dist)
         bi, ci = pre.nonzero(as_tuple=True)
         if len(bi):
-            s_row, c_row = torch.as_tensor(row, device=dev)[src[bi]], torch.as_tensor(row, device=dev)[cand[bi, ci]]
-            nov[bi, ci] = novelty(flat[s_row], flat[c_row], ref_pts, nn_scale)
+            nov[bi, ci] = novelty(flat[row[src[bi]]], flat[row[cand[bi, ci]]], ref_pts, nn_scale)
         chosen, ok = select_pairs(dist, gain, nov, same, cfg.d_min, cfg.d_max, cfg.coverage_weight)
         tgt = cand[torch.arange(b, device=dev), chosen]
         counts["generated"] += b
@@ -325,9 +322,8 @@ def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: str 
             continue
         src, tgt = src[keep], tgt[keep]
         delta = dist[keep, chosen[keep]].ceil().clamp(cfg.d_min, cfg.d_max).long()
-        src_row = torch.as_tensor(row, device=dev)[src]
-        tgt_win = flat[torch.as_tensor(row, device=dev)[tgt][:, None] + torch.arange(h, device=dev)]
-        reference = ds.stitch_states(m.diffusion, flat[src_row], tgt_win, delta, steps, gen, eta=cfg.ddim_eta)
+        tgt_win = flat[row[tgt][:, None] + torch.arange(h, device=dev)]
+        reference = ds.stitch_states(m.diffusion, flat[row[src]], tgt_win, delta, steps, gen, eta=cfg.ddim_eta)
         p = plan(m, reference, delta, cfg.iterations, az.rdf_step, cfg.uncertainty_weight, cfg.feedback,
                  end_weight=cfg.end_weight)
         traces.append(p.trace["deviation"].mean(1))
