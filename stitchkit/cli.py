@@ -148,17 +148,22 @@ def _augment(p: argparse.ArgumentParser) -> None:
     def run(args: argparse.Namespace) -> int:
         from stitchkit.augment import run as augment_run
 
-        options = {}
-        for item in args.option:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"--option takes KEY=VALUE, got {item!r}")
-            options[key.strip().replace("-", "_")] = _parse_value(value.strip())
         summary = augment_run(args.method, args.dataset, args.out, args.profile, seed=args.seed, force=args.force,
-                              **options)
+                              **_options(args.option))
         lines = [f"{k:>28}: {v}" for k, v in summary.items() if k != "config" and not isinstance(v, (list, dict))]
         return emit(summary, args.json, lines)
     p.set_defaults(func=run)
+
+
+def _options(items: list[str]) -> dict:
+    """KEY=VALUE strings from repeated --option flags, values parsed by :func:`_parse_value`."""
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--option takes KEY=VALUE, got {item!r}")
+        options[key.strip().replace("-", "_")] = _parse_value(value.strip())
+    return options
 
 
 def _parse_value(text: str):
@@ -176,20 +181,22 @@ def _parse_value(text: str):
     return text
 
 
-@command("train", "train an offline RL evaluator (bc, td3bc, iql, cql, dt); all seeds in one batched model")
+@command("train", "train an offline RL learner (bc, td3bc, iql, cql, dt, por, tels); all seeds in one batched model")
 def _train(p: argparse.ArgumentParser) -> None:
-    p.add_argument("algo", help="bc | td3bc | iql | cql | dt")
+    p.add_argument("algo", help="bc | td3bc | iql | cql | dt | por | tels")
     p.add_argument("--dataset", required=True, help="dataset id, e.g. stitchkit/hopper/medium-v0")
     p.add_argument("--augmented", help="an augmented dataset id to mix in")
     p.add_argument("--ratio", type=float, default=1.0, help="original : augmented (default 1)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds, trained together")
     p.add_argument("--no-resume", action="store_true", help="start over instead of resuming a checkpoint")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an algorithm setting, e.g. guide=awr, terms=+l_ode, expectile=0.9 (repeatable)")
 
     def run(args: argparse.Namespace) -> int:
         from stitchkit.train import run as train_run
 
         out = train_run(args.algo, args.dataset, args.seeds, args.profile, args.augmented, args.ratio,
-                        resume=not args.no_resume)
+                        resume=not args.no_resume, **_options(args.option))
         s, r = out["score"], out["return"]
         lines = [f"{args.algo} on {args.dataset} ({len(out['seeds'])} seeds, {out['steps']} steps, profile "
                  f"{out['profile']})",

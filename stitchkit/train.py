@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from typing import Any
 
@@ -12,7 +13,9 @@ from stitchkit.algos.cql import CQL
 from stitchkit.algos.common import SeedBatchSampler, SeedWindowSampler, TrainConfig, summarize, train
 from stitchkit.algos.dt import DT
 from stitchkit.algos.iql import IQL
+from stitchkit.algos.por import POR
 from stitchkit.algos.td3bc import TD3BC
+from stitchkit.algos.tels import TELS
 from stitchkit.data import registry
 from stitchkit.data.episodes import transitions
 from stitchkit.data.normalizers import ZScore
@@ -21,7 +24,7 @@ from stitchkit.evaluate import Evaluator
 from stitchkit.paths import data_dir
 from stitchkit.profiles import Profile, get_profile
 
-ALGOS = {"bc": BC, "td3bc": TD3BC, "iql": IQL, "cql": CQL, "dt": DT}
+ALGOS = {"bc": BC, "td3bc": TD3BC, "iql": IQL, "cql": CQL, "dt": DT, "por": POR, "tels": TELS}
 
 
 def make_algo(name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: int, dataset_id: str = "",
@@ -36,6 +39,17 @@ def make_algo(name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: in
             kwargs.update(deterministic=True, tau=0.001)  # CORL's hopper-medium(-replay) config
         if "hopper/medium-expert" in dataset_id:
             kwargs.update(beta=6.0, expectile=0.5)
+    if name in ("por", "tels"):  # POR's released settings: mazes tau 0.9, alpha 10; MuJoCo POR-r tau 0.5, alpha 3
+        kwargs["max_steps"] = steps
+        maze = "maze" in dataset_id
+        if name == "por":
+            kwargs.update(dict(expectile=0.9, alpha=10.0) if maze else dict(expectile=0.5, alpha=3.0))
+        elif maze:  # TELS's maze results use its advantage-weighted guide (reviewers)
+            kwargs.update(guide="awr", expectile=0.9, alpha=10.0)
+    accepted = set(inspect.signature(ALGOS[name]).parameters) - {"obs_dim", "act_dim", "seeds"}
+    unknown = set(overrides) - accepted
+    if unknown:
+        raise ValueError(f"unknown {name} option(s) {sorted(unknown)}; accepted: {', '.join(sorted(accepted))}")
     kwargs.update(overrides)
     return ALGOS[name](obs_dim, act_dim, seeds, **kwargs)
 

@@ -1,0 +1,107 @@
+"""TELS (Cheng et al., ICLR 2026): POR's state stitching, moved into the latent space of a T-symmetry enforced
+inverse dynamics model.
+
+Two stages in one training run (the same front end as every evaluator, ``stitchkit train tels``):
+
+1. steps 1..``idm_steps``: train the TS-IDM (:mod:`stitchkit.tels`) on (s, a, s');
+2. then freeze it and learn, on latent states z = phi(s):
+   * V(z), an expectile of r + gamma V_target(z') (IQL/POR style, no Q function);
+   * a guide policy that proposes the next latent state, either **deterministic** (paper Eq. 9):
+     max lambda V(pi_g(z)) - eta ||psi_s(pi_g(z)) - s'||^2 - l_T-sym(z, h_inv(z, pi_g(z))), lambda = alpha / mean|V|,
+     or **stochastic, advantage-weighted** (Eq. 10 as read by the reviewers; POR-r in latent space):
+     max exp(alpha (r + gamma V(z') - V(z))) log pi_g(z' | z).
+
+Acting needs no further training: a* = psi_a(h_inv(z, pi_g(z))). The paper's beta, eta, alpha and expectile are
+not public; the kit's defaults (beta 1, eta 1, TD3+BC's alpha 2.5 for the deterministic guide, POR's per-domain
+expectile/alpha for the rest) are choices, listed in notebook 06.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from stitchkit.algos.iql import EXP_ADV_MAX, expectile_loss
+from stitchkit.algos.por import GaussianHead
+from stitchkit.nets import mlp, soft_update
+from stitchkit.tels import LADDER, TSIDM, t_symmetry_loss
+
+
+class _Actor(nn.Module):
+    def __init__(self, tels: TELS):
+        super().__init__()
+        self.__dict__["tels"] = tels  # a reference, not a submodule
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        t = self.tels
+        z = t.idm.phi(obs)
+        return t.idm.infer_action(z, t.propose(z))
+
+
+class TELS(nn.Module):
+    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], guide: str = "deterministic",
+                 idm_steps: int | None = None, max_steps: int = 1_000_000, terms: str = "full", beta: float = 1.0,
+                 expectile: float = 0.7, alpha: float | None = None, eta: float = 1.0, discount: float = 0.99,
+                 tau: float = 0.005, lr: float = 3e-4, hidden: int = 256):
+        super().__init__()
+        if guide not in ("deterministic", "awr"):
+            raise ValueError(f"unknown TELS guide {guide!r}; accepted: 'deterministic', 'awr'")
+        if terms not in LADDER:
+            raise ValueError(f"unknown TS-IDM terms {terms!r}; accepted: {', '.join(LADDER)}")
+        self.idm = TSIDM(obs_dim, act_dim, seeds, hidden, beta, LADDER[terms])
+        self.v = mlp(seeds, obs_dim, 1, first_layer=60)
+        self.v_target = copy.deepcopy(self.v)
+        for p in self.v_target.parameters():
+            p.requires_grad_(False)
+        if guide == "deterministic":  # a residual step in latent space: z' = z + g(z)
+            self.guide = mlp(seeds, obs_dim, obs_dim, first_layer=65)
+        else:
+            self.guide = GaussianHead(seeds, obs_dim, obs_dim, layer=65)
+        self.idm_opt = torch.optim.Adam(self.idm.parameters(), lr=lr)
+        self.v_opt = torch.optim.Adam(self.v.parameters(), lr=lr)
+        self.g_opt = torch.optim.Adam(self.guide.parameters(), lr=lr)
+        self.guide_kind, self.idm_steps = guide, idm_steps if idm_steps is not None else max_steps // 2
+        self.expectile, self.eta, self.discount, self.tau = expectile, eta, discount, tau
+        self.alpha = alpha if alpha is not None else (2.5 if guide == "deterministic" else 3.0)
+        self.actor = _Actor(self)
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.idm_opt, self.v_opt, self.g_opt]
+
+    def propose(self, z: torch.Tensor) -> torch.Tensor:
+        """The guide policy's next latent state (its mean, for the stochastic one)."""
+        return z + self.guide(z)
+
+    def update(self, b: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        s, a, s2 = b["observations"], b["actions"], b["next_observations"]
+        if step <= self.idm_steps:  # stage 1: the TS-IDM
+            losses = self.idm.losses(s, a, s2)
+            self.idm_opt.zero_grad()
+            losses["total"].sum().backward()
+            self.idm_opt.step()
+            return {f"idm_{k}": v.detach() for k, v in losses.items()}
+        self.idm.requires_grad_(False)  # stage 2: frozen latent space
+        with torch.no_grad():
+            z, z2 = self.idm.phi(s), self.idm.phi(s2)
+            y = b["rewards"] + (1.0 - b["terminals"]) * self.discount * self.v_target(z2).squeeze(-1)
+        v_loss = expectile_loss(y - self.v(z).squeeze(-1), self.expectile).mean(1)
+        self.v_opt.zero_grad()
+        v_loss.sum().backward()
+        self.v_opt.step()
+        soft_update(self.v_target, self.v, self.tau)
+        if self.guide_kind == "deterministic":
+            z_hat = self.propose(z)
+            v_hat = self.v(z_hat).squeeze(-1)
+            lmbda = self.alpha / v_hat.abs().mean(1).detach().clamp(min=1e-6)
+            match = ((self.idm.psi_s(z_hat) - s2) ** 2).sum(-1).mean(1)
+            tsym = t_symmetry_loss(self.idm.h_fwd, self.idm.h_rvs, z, self.idm.h_inv(z, z_hat)).mean(1)
+            g_loss = -lmbda * v_hat.mean(1) + self.eta * match + tsym
+        else:
+            with torch.no_grad():
+                w = torch.exp(self.alpha * (y - self.v(z).squeeze(-1))).clamp(max=EXP_ADV_MAX)
+            g_loss = -(w * self.guide.log_prob(z, z2 - z)).mean(1)
+        self.g_opt.zero_grad()
+        g_loss.sum().backward()
+        self.g_opt.step()
+        return {"v_loss": v_loss.detach(), "guide_loss": g_loss.detach()}

@@ -1,0 +1,106 @@
+"""TELS's T-symmetry enforced inverse dynamics model (TS-IDM): a latent space shaped by dynamics and time reversal.
+
+Seen from outside, TS-IDM is an inverse dynamics model (s, s') -> a. Inside (Cheng et al., ICLR 2026):
+
+* state encoder z_s = phi(s) and decoder s_hat = psi_s(z_s);
+* latent inverse dynamics z_a = h_inv(z_s, z_s') and action decoder a_hat = psi_a(z_a);
+* latent ODE models: forward h_fwd(z_s, z_a) = dz_s/dt and reverse h_rvs(z_s', z_a) = -dz_s/dt.
+
+Losses, each per member (seed) of a batch, ``beta`` weighting all dynamics terms (the paper's single beta):
+
+* l_rec   = ||psi_s(z_s) - s||^2 + ||psi_a(h_inv(z_s, z_s')) - a||^2                      [paper, exact]
+* l_dyn   = ||h_fwd - J_phi(s) s_dot||^2 + ||h_rvs - J_phi(s') (-s_dot)||^2                [reconstructed, TSRL code]
+* l_ode   = ||J_psi(z_s) h_fwd - s_dot||^2 + ||J_psi(z_s') h_rvs - (-s_dot)||^2            [reconstructed, TSRL code]
+* l_T-sym = ||h_fwd(z_s, z_a) + h_rvs(z_s + h_fwd(z_s, z_a), z_a)||^2                        [paper, exact]
+
+with s_dot = s' - s. The Jacobian-vector products J v are forward-mode derivatives (``torch.func.jvp``) of the
+whole batch at once: every sample's output depends on its own input only, so one jvp gives every J_i v_i.
+
+T-symmetry says: step forward with h_fwd, then the reverse model must bring you back. For a time-reversible
+system it can (see :func:`t_symmetry_loss` and its test); a dissipative one breaks it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.func import jvp
+
+from stitchkit.nets import mlp
+
+
+@dataclass(frozen=True)
+class TSIDMTerms:
+    """Which parts are on: the paper's ablation ladder switches them on one by one."""
+
+    ode_models: bool = True  # h_fwd, h_rvs and l_dyn ("+ h_fwd, h_rvs")
+    decoder_ode: bool = True  # l_ode ("+ l_ode")
+    t_symmetry: bool = True  # l_T-sym ("+ l_T-sym", the full model)
+
+
+LADDER: dict[str, TSIDMTerms] = {  # the paper's ablation (Table: stepwise addition of TS-IDM sub-modules)
+    "ae+inv": TSIDMTerms(False, False, False),
+    "+fwd/rvs": TSIDMTerms(True, False, False),
+    "+l_ode": TSIDMTerms(True, True, False),
+    "full": TSIDMTerms(True, True, True),
+}
+
+
+def t_symmetry_loss(h_fwd, h_rvs, z: torch.Tensor, za: torch.Tensor) -> torch.Tensor:
+    """||h_fwd(z, za) + h_rvs(z + h_fwd(z, za), za)||^2 per sample: go forward, the reverse model must undo it."""
+    dz = h_fwd(z, za)
+    return ((dz + h_rvs(z + dz, za)) ** 2).sum(-1)
+
+
+class TSIDM(nn.Module):
+    """S members (seeds) at once; inputs (S, B, d). Latent sizes as TSRL: dim z_s = obs_dim, dim z_a = act_dim."""
+
+    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], hidden: int = 256, beta: float = 1.0,
+                 terms: TSIDMTerms = TSIDMTerms(), layer: int = 40):
+        super().__init__()
+        h2 = (hidden, hidden)
+        zs, za = obs_dim, act_dim
+        self.phi = mlp(seeds, obs_dim, zs, h2, layer)
+        self.psi_s = mlp(seeds, zs, obs_dim, h2, layer + 3)
+        self.h_inv_net = mlp(seeds, 2 * zs, za, h2, layer + 6)
+        self.psi_a = mlp(seeds, za, act_dim, h2, layer + 9, out_act=nn.Tanh())
+        self.h_fwd_net = mlp(seeds, zs + za, zs, h2, layer + 12)
+        self.h_rvs_net = mlp(seeds, zs + za, zs, h2, layer + 15)
+        self.beta, self.terms = beta, terms
+
+    def h_inv(self, z: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
+        return self.h_inv_net(torch.cat([z, z_next], -1))
+
+    def h_fwd(self, z: torch.Tensor, za: torch.Tensor) -> torch.Tensor:
+        return self.h_fwd_net(torch.cat([z, za], -1))
+
+    def h_rvs(self, z_next: torch.Tensor, za: torch.Tensor) -> torch.Tensor:
+        return self.h_rvs_net(torch.cat([z_next, za], -1))
+
+    def infer_action(self, z: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
+        """a* = psi_a(h_inv(z_s, z_s')): TELS's training-free action inference."""
+        return self.psi_a(self.h_inv(z, z_next))
+
+    def losses(self, s: torch.Tensor, a: torch.Tensor, s_next: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every term, per member (S,), and their weighted ``total``."""
+        s, s_next = s.contiguous(), s_next.contiguous()  # forward-mode AD refuses broadcast (expanded) inputs
+        z, z_next = self.phi(s), self.phi(s_next)
+        za = self.h_inv(z, z_next)
+        sq = lambda x: (x ** 2).sum(-1).mean(-1)  # noqa: E731  per-sample squared norm, mean over the batch
+        out = {"rec": sq(self.psi_s(z) - s) + sq(self.psi_a(za) - a)}
+        zero = torch.zeros_like(out["rec"])
+        out |= {"dyn": zero, "ode": zero, "tsym": zero}
+        t = self.terms
+        if t.ode_models:
+            s_dot = s_next - s
+            fwd, rvs = self.h_fwd(z, za), self.h_rvs(z_next, za)
+            jz = jvp(self.phi, (s,), (s_dot,))[1]  # J_phi(s) s_dot, for the whole batch at once
+            jz_next = jvp(self.phi, (s_next,), (-s_dot,))[1]
+            out["dyn"] = sq(fwd - jz) + sq(rvs - jz_next)
+            if t.decoder_ode:
+                out["ode"] = sq(jvp(self.psi_s, (z,), (fwd,))[1] - s_dot) + sq(jvp(self.psi_s, (z_next,), (rvs,))[1] + s_dot)
+            if t.t_symmetry:
+                out["tsym"] = t_symmetry_loss(self.h_fwd, self.h_rvs, z, za).mean(-1)
+        out["total"] = out["rec"] + self.beta * (out["dyn"] + out["ode"] + out["tsym"])
+        return out

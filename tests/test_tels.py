@@ -1,0 +1,107 @@
+"""TELS: T-symmetry on known systems, the batched Jacobian-vector products, TS-IDM's action inference, the
+ablation switches, and TELS/POR through the training front end."""
+import numpy as np
+import pytest
+import torch
+
+from stitchkit.tels import LADDER, TSIDM, t_symmetry_loss
+from stitchkit.train import make_algo
+
+torch.set_num_threads(1)
+
+
+def oscillator(damping: float, dt: float = 0.1, omega: float = 1.0):
+    """The exact one-step map of x'' = -omega^2 x - 2 damping x' in (x, v), its forward model h_fwd(z) = Phi z - z,
+    and the reverse model T-symmetry builds from it: flip the velocity, step forward, flip back."""
+    a = torch.tensor([[0.0, 1.0], [-omega ** 2, -2 * damping]])
+    phi = torch.linalg.matrix_exp(a * dt)
+    flip = torch.diag(torch.tensor([1.0, -1.0]))
+    h_fwd = lambda z, za: z @ phi.T - z  # noqa: E731
+    h_rvs = lambda z2, za: z2 @ (flip @ phi @ flip).T - z2  # noqa: E731
+    return h_fwd, h_rvs
+
+
+def test_t_symmetry_is_zero_for_a_reversible_system_and_positive_for_a_dissipative_one():
+    z = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
+    za = torch.zeros(256, 0)
+    reversible = t_symmetry_loss(*oscillator(0.0), z, za)
+    damped = t_symmetry_loss(*oscillator(0.5), z, za)
+    assert reversible.max() < 1e-10
+    assert damped.mean() > 1e-4 and (damped > 0).all()
+    assert t_symmetry_loss(*oscillator(0.1), z, za).mean() < damped.mean()  # more dissipation, larger violation
+
+
+def test_batched_jvp_equals_per_sample_jacobians():
+    m = TSIDM(3, 2, seeds=[0, 1], hidden=16)
+    s, v = torch.randn(2, 5, 3), torch.randn(2, 5, 3)
+    jv = torch.func.jvp(m.phi, (s,), (v,))[1]
+    for k in range(2):
+        for i in range(5):
+            jac = torch.autograd.functional.jacobian(lambda y: m.phi(y)[k, i], s)  # (out, S, B, d)
+            assert torch.allclose(jac[:, k, i] @ v[k, i], jv[k, i], atol=1e-5)
+
+
+def point_mass(n: int = 4000, seed: int = 0):
+    """(p, v) in 2-D: v' = 0.9 v + 0.1 a, p' = p + 0.1 v'; actions uniform in [-1, 1]^2."""
+    rng = np.random.default_rng(seed)
+    s = rng.uniform(-1, 1, (n, 4)).astype(np.float32)
+    a = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    v2 = 0.9 * s[:, 2:] + 0.1 * a
+    s2 = np.concatenate([s[:, :2] + 0.1 * v2, v2], 1)
+    return torch.as_tensor(s), torch.as_tensor(a), torch.as_tensor(s2)
+
+
+def test_action_inference_recovers_dataset_actions():
+    """Stated error: mean squared action error below 0.02 on training pairs (predicting 0 would score 0.33)."""
+    s, a, s2 = point_mass()
+    m = TSIDM(4, 2, seeds=[0], hidden=64)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(1500):
+        idx = torch.randint(0, len(s), (256,), generator=g)
+        loss = m.losses(s[idx][None], a[idx][None], s2[idx][None])["total"].sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        a_hat = m.infer_action(m.phi(s[None]), m.phi(s2[None]))[0]
+        terms = m.losses(s[None], a[None], s2[None])
+    err = float(((a_hat - a) ** 2).mean())
+    assert err < 0.02, err
+    assert float(terms["tsym"]) < 0.01 and float(terms["dyn"]) < 0.05
+
+
+def test_the_ablation_ladder_switches_terms_off():
+    s, a, s2 = (x[None, :64] for x in point_mass(64))
+    for name, terms in LADDER.items():
+        with torch.no_grad():
+            out = TSIDM(4, 2, [0], hidden=16, terms=terms).losses(s, a, s2)
+        assert (float(out["dyn"]) > 0) == terms.ode_models
+        assert (float(out["ode"]) > 0) == terms.decoder_ode
+        assert (float(out["tsym"]) > 0) == terms.t_symmetry, name
+
+
+def test_tels_stages_and_options():
+    tels = make_algo("tels", 4, 2, [0, 1], steps=20, idm_steps=5)
+    s, a, s2 = point_mass(32)
+    b = {"observations": s[None].expand(2, -1, -1), "actions": a[None].expand(2, -1, -1),
+         "next_observations": s2[None].expand(2, -1, -1), "rewards": torch.zeros(2, 32), "terminals": torch.zeros(2, 32)}
+    assert set(tels.update(b, 1)) >= {"idm_total", "idm_tsym"}
+    before = [p.clone() for p in tels.idm.parameters()]
+    assert set(tels.update(b, 6)) == {"v_loss", "guide_loss"}
+    assert all(torch.equal(p, q) for p, q in zip(before, tels.idm.parameters()))  # frozen in stage 2
+    assert tels.actor.act(s[None].expand(2, -1, -1)).shape == (2, 32, 2)
+    awr = make_algo("tels", 4, 2, [0], steps=20, dataset_id="stitchkit/pointmaze-medium/stitch-v0")
+    assert awr.guide_kind == "awr" and awr.expectile == 0.9
+    with pytest.raises(ValueError, match="unknown tels option"):
+        make_algo("tels", 4, 2, [0], steps=20, temperature=1.0)
+    with pytest.raises(ValueError, match="accepted: 'deterministic', 'awr'"):
+        make_algo("tels", 4, 2, [0], steps=20, guide="greedy")
+
+
+@pytest.mark.parametrize("algo", ["tels", "por"])
+def test_tels_and_por_train_through_the_front_end(data_root, algo):
+    from stitchkit.train import run as train_run
+
+    out = train_run(algo, "stitchkit/pointmaze-medium/stitch-v0", seeds=[0, 1], profile="smoke", progress=False)
+    assert np.isfinite(out["score"]["last_mean"]) and len(out["seeds"]) == 2
