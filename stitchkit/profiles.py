@@ -95,6 +95,15 @@ class AstroSizes:
 
 
 @dataclass(frozen=True)
+class TelsSizes:
+    """TELS and the small-data study (notebook 06, ``stitchkit train tels``). Paper values are not public."""
+
+    idm_steps: int  # TS-IDM gradient steps before the latent policy's (which get the ``train`` section's steps)
+    idm_hidden: int  # width of TS-IDM's 2-hidden-layer MLPs
+    study_transitions: int  # transitions per small-data dataset (the paper: 10k)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -103,6 +112,7 @@ class Profile:
     train: TrainSizes
     stitch: StitchSizes
     astro: AstroSizes
+    tels: TelsSizes
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -122,6 +132,7 @@ PROFILES: dict[str, Profile] = {
                            budget=200, max_iterations=3),
         astro=AstroSizes(distance_steps=300, distance_batch=64, distance_hidden=32, latent_dim=8, distance_cap=24,
                          rdf_iterations=4, rdf_step=0.5, stitch_batch=8, candidates=32, budget=200, max_iterations=3),
+        tels=TelsSizes(idm_steps=100, idm_hidden=32, study_transitions=1_000),
     ),
     "lab": Profile(
         name="lab",
@@ -138,6 +149,7 @@ PROFILES: dict[str, Profile] = {
         astro=AstroSizes(distance_steps=4_000, distance_batch=512, distance_hidden=256, latent_dim=32,
                          distance_cap=80, rdf_iterations=30, rdf_step=0.5, stitch_batch=64, candidates=512,
                          budget=20_000, max_iterations=200),
+        tels=TelsSizes(idm_steps=4_000, idm_hidden=128, study_transitions=10_000),
     ),
     "full": Profile(
         name="full",
@@ -153,6 +165,7 @@ PROFILES: dict[str, Profile] = {
         astro=AstroSizes(distance_steps=100_000, distance_batch=1024, distance_hidden=512, latent_dim=64,
                          distance_cap=80, rdf_iterations=100, rdf_step=0.5, stitch_batch=256, candidates=512,
                          budget=2_000_000, max_iterations=300_000),
+        tels=TelsSizes(idm_steps=200_000, idm_hidden=256, study_transitions=10_000),
     ),
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)

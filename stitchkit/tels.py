@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import jvp
@@ -104,3 +105,56 @@ class TSIDM(nn.Module):
                 out["tsym"] = t_symmetry_loss(self.h_fwd, self.h_rvs, z, za).mean(-1)
         out["total"] = out["rec"] + self.beta * (out["dyn"] + out["ode"] + out["tsym"])
         return out
+
+
+# The small-data study (TELS's Table 1 protocol at the kit's scale): whole-trajectory subsamples of about
+# ``profile.tels.study_transitions`` transitions, chosen by the registry's fixed subsample seed.
+STUDY_PARENTS = ("stitchkit/hopper/medium-expert-v0", "stitchkit/walker2d/medium-replay-v0",
+                 "stitchkit/pointmaze-medium/stitch-v0")
+STUDY_ALGOS = ("tels", "por", "iql", "td3bc")
+
+
+def study_id(parent: str, transitions: int) -> str:
+    """``stitchkit/hopper/medium-expert-v0``, 10,000 -> ``stitchkit/hopper/medium-expert-10k-v0``."""
+    return f"{parent.rsplit('-v', 1)[0]}-{transitions // 1000}k-v0"
+
+
+def oscillator_models(damping: float, dt: float = 0.1, omega: float = 1.0):
+    """A pendulum-like toy with known answers: x'' = -omega^2 x - 2 damping x', state z = (x, v), exact one-step map
+    Phi = exp(A dt). Returns Phi, the forward model h_fwd(z) = Phi z - z, and the reverse model time reversal builds
+    from the same law - flip the velocity, step forward, flip back: h_rvs(z') = T Phi T z' - z'. Without damping
+    T Phi T = Phi^-1 (the system is time-reversible) and l_T-sym is exactly 0; with damping it is not."""
+    a = torch.tensor([[0.0, 1.0], [-float(omega) ** 2, -2 * float(damping)]])
+    phi = torch.linalg.matrix_exp(a * dt)
+    flip = torch.diag(torch.tensor([1.0, -1.0]))
+    back = flip @ phi @ flip
+    return phi, (lambda z, za: z @ phi.T - z), (lambda z2, za: z2 @ back.T - z2)
+
+
+def fit_tsidm(s: np.ndarray, a: np.ndarray, s_next: np.ndarray, terms: TSIDMTerms, steps: int, hidden: int = 128,
+              batch: int = 256, lr: float = 3e-4, beta: float = 1.0, seed: int = 0,
+              held_out: float = 0.1) -> tuple[TSIDM, list[dict]]:
+    """One TS-IDM (one seed) on normalized transitions, alone, with a curve of every loss term on held-out pairs
+    and the action-inference error there: for studying what each term does (notebook 06)."""
+    rng = np.random.default_rng([seed, 61])
+    perm = rng.permutation(len(s))
+    n_held = max(1, int(held_out * len(s)))
+    held, train = perm[:n_held], perm[n_held:]
+    t = lambda x, i: torch.as_tensor(x[i], dtype=torch.float32)[None]  # noqa: E731
+    model = TSIDM(s.shape[1], a.shape[1], [seed], hidden, beta, terms)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    curve, every = [], max(1, steps // 20)
+    for step in range(1, steps + 1):
+        idx = train[rng.integers(0, len(train), batch)]
+        loss = model.losses(t(s, idx), t(a, idx), t(s_next, idx))["total"].sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % every == 0 or step == steps:
+            hb = held[:4096]
+            out = model.losses(t(s, hb), t(a, hb), t(s_next, hb))
+            with torch.no_grad():
+                a_hat = model.infer_action(model.phi(t(s, hb)), model.phi(t(s_next, hb)))
+            curve.append({"step": step, **{k: float(v) for k, v in out.items()},
+                          "action_mse": float(((a_hat - t(a, hb)) ** 2).mean())})
+    return model.eval(), curve

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -66,8 +67,10 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
     augmented = registry.load_episodes(augmented_id, prof, build_missing=False) if augmented_id else None
     norm = ZScore.fit(transitions(original)["observations"])
     t = prof.train
-    steps, batch = {"dt": (t.dt_steps, t.dt_batch_size), "cql": (t.cql_steps, t.batch_size)}.get(
-        algo_name, (t.steps, t.batch_size))
+    if algo_name == "tels":  # the TS-IDM trains first, then the latent policy gets the usual step budget
+        overrides = {"idm_steps": prof.tels.idm_steps, "hidden": prof.tels.idm_hidden, **overrides}
+    steps, batch = {"dt": (t.dt_steps, t.dt_batch_size), "cql": (t.cql_steps, t.batch_size),
+                    "tels": (t.steps + overrides.get("idm_steps", 0), t.batch_size)}.get(algo_name, (t.steps, t.batch_size))
     cfg = TrainConfig(steps=steps, batch_size=batch, eval_every=min(t.eval_every, steps),
                       eval_episodes=t.eval_episodes, seeds=seed_list, ratio=ratio)
     obs_dim, act_dim = original[0].observations.shape[1], original[0].actions.shape[1]
@@ -99,3 +102,18 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
             "profile": prof.name, "seeds": seed_list, "steps": cfg.steps, "curves": log,
             "score": summarize(log, "score"), "return": summarize(log, "return"),
             "run_dir": str(run_dir) if run_dir else None}
+
+
+def load_algo(run_dir: str | Path) -> torch.nn.Module:
+    """The trained model of a finished (or checkpointed) run, rebuilt from its ``run.json`` and ``checkpoint.pt``:
+    for looking inside a learner after ``run`` (notebook 06 draws TELS's guide policy this way)."""
+    run_dir = Path(run_dir)
+    algo_name, dataset_id, _, _, seed_list, profile, overrides = json.loads((run_dir / "run.json").read_text())[:7]
+    prof = get_profile(profile)
+    ep = registry.load_episodes(dataset_id, prof, build_missing=False, log=lambda *_: None)[0]
+    steps = {"dt": prof.train.dt_steps, "cql": prof.train.cql_steps}.get(algo_name, prof.train.steps)
+    algo = make_algo(algo_name, ep.observations.shape[1], ep.actions.shape[1], seed_list, steps, dataset_id,
+                     **dict(overrides))
+    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
+    algo.load_state_dict(state["algo"])
+    return algo.eval()

@@ -4,31 +4,20 @@ import numpy as np
 import pytest
 import torch
 
-from stitchkit.tels import LADDER, TSIDM, t_symmetry_loss
+from stitchkit.tels import LADDER, TSIDM, oscillator_models, t_symmetry_loss
 from stitchkit.train import make_algo
 
 torch.set_num_threads(1)
 
 
-def oscillator(damping: float, dt: float = 0.1, omega: float = 1.0):
-    """The exact one-step map of x'' = -omega^2 x - 2 damping x' in (x, v), its forward model h_fwd(z) = Phi z - z,
-    and the reverse model T-symmetry builds from it: flip the velocity, step forward, flip back."""
-    a = torch.tensor([[0.0, 1.0], [-omega ** 2, -2 * damping]])
-    phi = torch.linalg.matrix_exp(a * dt)
-    flip = torch.diag(torch.tensor([1.0, -1.0]))
-    h_fwd = lambda z, za: z @ phi.T - z  # noqa: E731
-    h_rvs = lambda z2, za: z2 @ (flip @ phi @ flip).T - z2  # noqa: E731
-    return h_fwd, h_rvs
-
-
 def test_t_symmetry_is_zero_for_a_reversible_system_and_positive_for_a_dissipative_one():
     z = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
     za = torch.zeros(256, 0)
-    reversible = t_symmetry_loss(*oscillator(0.0), z, za)
-    damped = t_symmetry_loss(*oscillator(0.5), z, za)
+    reversible = t_symmetry_loss(*oscillator_models(0.0)[1:], z, za)
+    damped = t_symmetry_loss(*oscillator_models(0.5)[1:], z, za)
     assert reversible.max() < 1e-10
     assert damped.mean() > 1e-4 and (damped > 0).all()
-    assert t_symmetry_loss(*oscillator(0.1), z, za).mean() < damped.mean()  # more dissipation, larger violation
+    assert t_symmetry_loss(*oscillator_models(0.1)[1:], z, za).mean() < damped.mean()  # more dissipation, larger violation
 
 
 def test_batched_jvp_equals_per_sample_jacobians():

@@ -3,7 +3,7 @@ inverse dynamics model.
 
 Two stages in one training run (the same front end as every evaluator, ``stitchkit train tels``):
 
-1. steps 1..``idm_steps``: train the TS-IDM (:mod:`stitchkit.tels`) on (s, a, s');
+1. the first ``idm_steps`` steps: train the TS-IDM (:mod:`stitchkit.tels`) on (s, a, s');
 2. then freeze it and learn, on latent states z = phi(s):
    * V(z), an expectile of r + gamma V_target(z') (IQL/POR style, no Q function);
    * a guide policy that proposes the next latent state, either **deterministic** (paper Eq. 9):
@@ -75,7 +75,7 @@ class TELS(nn.Module):
 
     def update(self, b: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         s, a, s2 = b["observations"], b["actions"], b["next_observations"]
-        if step <= self.idm_steps:  # stage 1: the TS-IDM
+        if step < self.idm_steps:  # stage 1: the TS-IDM (steps count from 0)
             losses = self.idm.losses(s, a, s2)
             self.idm_opt.zero_grad()
             losses["total"].sum().backward()
