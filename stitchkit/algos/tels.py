@@ -8,6 +8,9 @@ Two stages in one training run (the same front end as every evaluator, ``stitchk
    * V(z), an expectile of r + gamma V_target(z') (IQL/POR style, no Q function);
    * a guide policy that proposes the next latent state, either **deterministic** (paper Eq. 9):
      max lambda V(pi_g(z)) - eta ||psi_s(pi_g(z)) - s'||^2 - l_T-sym(z, h_inv(z, pi_g(z))), lambda = alpha / mean|V|,
+     plus the kit's ``latent_match`` ||pi_g(z) - z'||^2: without it the guide runs to where V extrapolates upward,
+     latent steps 40-200x the data's, which the decoder-space term alone does not stop (the decoder is many-to-one
+     far from the data; measured in notebook 06's lab run), and the inferred actions are noise;
      or **stochastic, advantage-weighted** (Eq. 10 as read by the reviewers; POR-r in latent space):
      max exp(alpha (r + gamma V(z') - V(z))) log pi_g(z' | z).
 
@@ -42,7 +45,8 @@ class _Actor(nn.Module):
 class TELS(nn.Module):
     def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], guide: str = "deterministic",
                  idm_steps: int | None = None, max_steps: int = 1_000_000, terms: str = "full", beta: float = 1.0,
-                 expectile: float = 0.7, alpha: float | None = None, eta: float = 1.0, discount: float = 0.99,
+                 expectile: float = 0.7, alpha: float | None = None, eta: float = 1.0, latent_match: float = 1.0,
+                 discount: float = 0.99,
                  tau: float = 0.005, lr: float = 3e-4, hidden: int = 256):
         super().__init__()
         if guide not in ("deterministic", "awr"):
@@ -63,6 +67,7 @@ class TELS(nn.Module):
         self.g_opt = torch.optim.Adam(self.guide.parameters(), lr=lr)
         self.guide_kind, self.idm_steps = guide, idm_steps if idm_steps is not None else max_steps // 2
         self.expectile, self.eta, self.discount, self.tau = expectile, eta, discount, tau
+        self.latent_match = latent_match
         self.alpha = alpha if alpha is not None else (2.5 if guide == "deterministic" else 3.0)
         self.actor = _Actor(self)
 
@@ -95,8 +100,9 @@ class TELS(nn.Module):
             v_hat = self.v(z_hat).squeeze(-1)
             lmbda = self.alpha / v_hat.abs().mean(1).detach().clamp(min=1e-6)
             match = ((self.idm.psi_s(z_hat) - s2) ** 2).sum(-1).mean(1)
+            stay = ((z_hat - z2) ** 2).sum(-1).mean(1)  # the kit's addition: see latent_match
             tsym = t_symmetry_loss(self.idm.h_fwd, self.idm.h_rvs, z, self.idm.h_inv(z, z_hat)).mean(1)
-            g_loss = -lmbda * v_hat.mean(1) + self.eta * match + tsym
+            g_loss = -lmbda * v_hat.mean(1) + self.eta * match + self.latent_match * stay + tsym
         else:
             with torch.no_grad():
                 w = torch.exp(self.alpha * (y - self.v(z).squeeze(-1))).clamp(max=EXP_ADV_MAX)
