@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from stitchkit.algos.dt import DT
 from stitchkit.algos.iql import IQL
 from stitchkit.algos.por import POR
 from stitchkit.algos.td3bc import TD3BC
-from stitchkit.algos.tels import TELS
+from stitchkit.algos.tels import TELS, TSIDMFeatures
 from stitchkit.data import registry
 from stitchkit.data.episodes import transitions
 from stitchkit.data.normalizers import ZScore
@@ -25,7 +26,8 @@ from stitchkit.evaluate import Evaluator
 from stitchkit.paths import data_dir
 from stitchkit.profiles import Profile, get_profile
 
-ALGOS = {"bc": BC, "td3bc": TD3BC, "iql": IQL, "cql": CQL, "dt": DT, "por": POR, "tels": TELS}
+ALGOS = {"bc": BC, "td3bc": TD3BC, "iql": IQL, "cql": CQL, "dt": DT, "por": POR, "tels": TELS,
+         "tsidm-td3bc": partial(TSIDMFeatures, inner="td3bc"), "tsidm-iql": partial(TSIDMFeatures, inner="iql")}
 
 
 def make_algo(name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: int, dataset_id: str = "",
@@ -40,6 +42,8 @@ def make_algo(name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: in
             kwargs.update(deterministic=True, tau=0.001)  # CORL's hopper-medium(-replay) config
         if "hopper/medium-expert" in dataset_id:
             kwargs.update(beta=6.0, expectile=0.5)
+    if name.startswith("tsidm-"):
+        kwargs["max_steps"] = steps
     if name in ("por", "tels"):  # POR's released settings: mazes tau 0.9, alpha 10; MuJoCo POR-r tau 0.5, alpha 3
         kwargs["max_steps"] = steps
         maze = "maze" in dataset_id
@@ -47,9 +51,10 @@ def make_algo(name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: in
             kwargs.update(dict(expectile=0.9, alpha=10.0) if maze else dict(expectile=0.5, alpha=3.0))
         elif maze:  # TELS's maze results use its advantage-weighted guide (reviewers)
             kwargs.update(guide="awr", expectile=0.9, alpha=10.0)
-    accepted = set(inspect.signature(ALGOS[name]).parameters) - {"obs_dim", "act_dim", "seeds"}
+    params = inspect.signature(ALGOS[name]).parameters
+    accepted = set(params) - {"obs_dim", "act_dim", "seeds", "inner", "inner_kwargs"}
     unknown = set(overrides) - accepted
-    if unknown:
+    if unknown and not any(p.kind == p.VAR_KEYWORD for p in params.values()):
         raise ValueError(f"unknown {name} option(s) {sorted(unknown)}; accepted: {', '.join(sorted(accepted))}")
     kwargs.update(overrides)
     return ALGOS[name](obs_dim, act_dim, seeds, **kwargs)
@@ -67,10 +72,10 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
     augmented = registry.load_episodes(augmented_id, prof, build_missing=False) if augmented_id else None
     norm = ZScore.fit(transitions(original)["observations"])
     t = prof.train
-    if algo_name == "tels":  # the TS-IDM trains first, then the latent policy gets the usual step budget
+    if algo_name in ("tels", "tsidm-td3bc", "tsidm-iql"):  # the TS-IDM trains first, then the usual step budget
         overrides = {"idm_steps": prof.tels.idm_steps, "hidden": prof.tels.idm_hidden, **overrides}
     steps, batch = {"dt": (t.dt_steps, t.dt_batch_size), "cql": (t.cql_steps, t.batch_size),
-                    "tels": (t.steps + overrides.get("idm_steps", 0), t.batch_size)}.get(algo_name, (t.steps, t.batch_size))
+                    }.get(algo_name, (t.steps + overrides.get("idm_steps", 0), t.batch_size))
     cfg = TrainConfig(steps=steps, batch_size=batch, eval_every=min(t.eval_every, steps),
                       eval_episodes=t.eval_episodes, seeds=seed_list, ratio=ratio)
     obs_dim, act_dim = original[0].observations.shape[1], original[0].actions.shape[1]

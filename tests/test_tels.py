@@ -94,3 +94,15 @@ def test_tels_and_por_train_through_the_front_end(data_root, algo):
 
     out = train_run(algo, "stitchkit/pointmaze-medium/stitch-v0", seeds=[0, 1], profile="smoke", progress=False)
     assert np.isfinite(out["score"]["last_mean"]) and len(out["seeds"]) == 2
+
+
+def test_tsidm_features_feed_an_evaluator():
+    algo = make_algo("tsidm-td3bc", 4, 2, [0, 1], steps=20, idm_steps=3, hidden=16)
+    s, a, s2 = point_mass(32)
+    b = {"observations": s[None].repeat(2, 1, 1), "actions": a[None].repeat(2, 1, 1),
+         "next_observations": s2[None].repeat(2, 1, 1), "rewards": torch.zeros(2, 32), "terminals": torch.zeros(2, 32)}
+    assert "idm_total" in algo.update(b, 0)
+    assert "critic_loss" in algo.update(b, 3)  # then TD3+BC on z = phi(s)
+    assert algo.actor.act(b["observations"]).shape == (2, 32, 2)
+    with pytest.raises(ValueError, match="unknown inner learner"):
+        make_algo("tsidm-td3bc", 4, 2, [0], steps=20, inner="cql")

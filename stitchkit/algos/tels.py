@@ -111,3 +111,50 @@ class TELS(nn.Module):
         g_loss.sum().backward()
         self.g_opt.step()
         return {"v_loss": v_loss.detach(), "guide_loss": g_loss.detach()}
+
+
+class _FeatureActor(nn.Module):
+    def __init__(self, owner: TSIDMFeatures):
+        super().__init__()
+        self.__dict__["owner"] = owner
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        o = self.owner
+        return o.inner.actor.act(o.idm.phi(obs))
+
+
+class TSIDMFeatures(nn.Module):
+    """Any evaluator (TD3+BC, IQL) learning on TS-IDM latent states z = phi(s) instead of s: the paper's
+    "plugging TS-IDM representations into IQL or TD3+BC". The TS-IDM trains first (``idm_steps``), then freezes."""
+
+    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], inner: str = "td3bc", idm_steps: int = 0,
+                 hidden: int = 256, beta: float = 1.0, max_steps: int = 1_000_000, **inner_kwargs):
+        super().__init__()
+        from stitchkit.algos.iql import IQL
+        from stitchkit.algos.td3bc import TD3BC
+
+        inners = {"td3bc": TD3BC, "iql": IQL}
+        if inner not in inners:
+            raise ValueError(f"unknown inner learner {inner!r}; accepted: {', '.join(inners)}")
+        if inner == "iql":
+            inner_kwargs.setdefault("max_steps", max_steps)
+        self.idm = TSIDM(obs_dim, act_dim, seeds, hidden, beta)
+        self.inner = inners[inner](obs_dim, act_dim, seeds, **inner_kwargs)
+        self.idm_opt = torch.optim.Adam(self.idm.parameters(), lr=3e-4)
+        self.idm_steps = idm_steps
+        self.actor = _FeatureActor(self)
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.idm_opt, *self.inner.optimizers()]
+
+    def update(self, b: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        if step < self.idm_steps:
+            losses = self.idm.losses(b["observations"], b["actions"], b["next_observations"])
+            self.idm_opt.zero_grad()
+            losses["total"].sum().backward()
+            self.idm_opt.step()
+            return {f"idm_{k}": v.detach() for k, v in losses.items()}
+        with torch.no_grad():
+            latent = {**b, "observations": self.idm.phi(b["observations"]),
+                      "next_observations": self.idm.phi(b["next_observations"])}
+        return self.inner.update(latent, step - self.idm_steps)
