@@ -1,5 +1,6 @@
 """Behavioural tests of the evaluators on problems with known answers, and the seed-batching invariant."""
 import numpy as np
+import pytest
 import torch
 
 from stitchkit.algos.bc import BC
@@ -166,8 +167,10 @@ def test_dt_conditioned_on_the_best_return_imitates_the_best_trajectories():
     assert (first_actions(0.0) < -0.6).all()
 
 
-def test_interrupted_training_resumes_exactly(tmp_path):
-    """Train 40 steps straight, or 20 steps, stop, and resume to 40: the same weights and the same curves."""
+@pytest.mark.parametrize("name", ["td3bc", "por", "tels", "tsidm-iql"])
+def test_interrupted_training_resumes_exactly(tmp_path, name):
+    """Train 40 steps straight, or 20 steps, stop, and resume to 40: the same weights and the same curves (POR's
+    schedules, TELS's stage switch at step 15 and a wrapped learner's schedule and noise included)."""
     from stitchkit.algos.common import SeedBatchSampler, TrainConfig, train
     from stitchkit.data.episodes import Episode
     from stitchkit.data.normalizers import ZScore
@@ -179,7 +182,10 @@ def test_interrupted_training_resumes_exactly(tmp_path):
     fake_eval = lambda actor: {"score": actor.act(torch.zeros(2, 1, 3)).sum((1, 2)).detach().numpy()}  # noqa: E731
 
     def fresh():
-        return TD3BC(3, 2, seeds=[0, 1]), SeedBatchSampler(eps, None, [0, 1], 1.0, norm)
+        from stitchkit.train import make_algo
+
+        extra = {"idm_steps": 15, "hidden": 16} if name in ("tels", "tsidm-iql") else {}
+        return make_algo(name, 3, 2, [0, 1], 40, **extra), SeedBatchSampler(eps, None, [0, 1], 1.0, norm)
 
     algo, sampler = fresh()
     straight = train(algo, sampler, TrainConfig(steps=40, batch_size=16, eval_every=10, seeds=[0, 1]), fake_eval,

@@ -159,12 +159,14 @@ def train(algo: Algorithm, sampler: _PerSeed, cfg: TrainConfig, evaluate=None,
 
 
 def _schedulers(algo) -> list:
-    return [v for v in vars(algo).values() if isinstance(v, torch.optim.lr_scheduler.LRScheduler)]
+    """Every learning-rate schedule of the algorithm and of learners it wraps (TS-IDM features + IQL)."""
+    return [v for m in algo.modules() for v in vars(m).values() if isinstance(v, torch.optim.lr_scheduler.LRScheduler)]
 
 
 def _generators(algo) -> list[torch.Generator]:
-    """The algorithm's own noise generators (per member), saved so a resumed run continues the same stream."""
-    return [g for name in ("gens", "cql_gens") for g in getattr(algo, name, [])]
+    """The algorithm's own noise generators (per member), saved so a resumed run continues the same stream;
+    wrapped learners' included."""
+    return [g for m in algo.modules() for name in ("gens", "cql_gens") for g in getattr(m, name, [])]
 
 
 def save_checkpoint(path: Path, algo: Algorithm, sampler: _PerSeed, step: int, log: list) -> None:

@@ -62,7 +62,8 @@ class POR(nn.Module):
         self.v_opt = torch.optim.Adam([*self.v1.parameters(), *self.v2.parameters()], lr=v_lr)
         self.g_opt = torch.optim.Adam(self.guide.parameters(), lr=policy_lr)
         self.e_opt = torch.optim.Adam(self.execute.parameters(), lr=policy_lr)
-        self.scheds = [torch.optim.lr_scheduler.CosineAnnealingLR(o, max_steps) for o in (self.g_opt, self.e_opt)]
+        self.g_sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.g_opt, max_steps)
+        self.e_sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.e_opt, max_steps)
         self.expectile, self.alpha, self.discount, self.tau = expectile, alpha, discount, tau
         self.actor = _Actor(self)
 
@@ -90,6 +91,6 @@ class POR(nn.Module):
             opt.zero_grad()
             loss.sum().backward()
             opt.step()
-        for sch in self.scheds:
-            sch.step()
+        self.g_sched.step()
+        self.e_sched.step()
         return {"v_loss": v_loss.detach(), "guide_loss": g_loss.detach(), "execute_loss": e_loss.detach()}
