@@ -106,3 +106,18 @@ def test_tsidm_features_feed_an_evaluator():
     assert algo.actor.act(b["observations"]).shape == (2, 32, 2)
     with pytest.raises(ValueError, match="unknown inner learner"):
         make_algo("tsidm-td3bc", 4, 2, [0], steps=20, inner="cql")
+
+
+def test_train_cli_takes_options_and_names_bad_ones(tmp_path):
+    import subprocess
+
+    from conftest import stitchkit_cmd, subprocess_env
+
+    env = subprocess_env(STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"), OMP_NUM_THREADS="1")
+    base = stitchkit_cmd() + ["train", "tels", "--dataset", "stitchkit/pointmaze-medium/stitch-v0", "--profile", "smoke"]
+    bad = subprocess.run(base + ["--option", "temperature=2"], capture_output=True, text=True, env=env, timeout=600)
+    assert bad.returncode == 2 and "unknown tels option" in bad.stderr and "guide" in bad.stderr
+    ok = subprocess.run(base + ["--option", "terms=+l_ode", "--json"], capture_output=True, text=True, env=env,
+                        timeout=600)
+    assert ok.returncode == 0, ok.stderr
+    assert '"algo": "tels"' in ok.stdout.strip().splitlines()[-1]
