@@ -47,6 +47,7 @@ from stitchkit.device import get_device
 from stitchkit.exercises import check
 from stitchkit.paths import data_dir
 from stitchkit.train import run as train_run
+from stitchkit.train import score_text
 from stitchkit.viewer import StitchViewer, ViewItem
 
 torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -334,10 +335,7 @@ for d in (HOPPER, MAZE):
 
 
 def cell(key):
-    if key not in downstream:
-        return "no bridge accepted"
-    c = downstream[key]["score"]
-    return f"{c['last_mean']:.1f} ± {c['last_std']:.1f}"
+    return score_text(downstream[key]) if key in downstream else "no bridge accepted"
 
 
 rows = ["| dataset | algorithm | original | +DiffStitch |", "|---|---|---|---|"]

@@ -68,6 +68,7 @@ from stitchkit.exercises import check
 from stitchkit.paths import data_dir
 from stitchkit.render import draw_maze, maze_walls
 from stitchkit.train import run as train_run
+from stitchkit.train import score_text
 from stitchkit.viewer import StitchViewer, ViewItem
 
 P = stitchkit.get_profile(PROFILE)
@@ -434,10 +435,7 @@ for d in (HOPPER, MAZE):
 
 
 def cell(key):
-    if key not in downstream:
-        return "no bridge accepted"
-    c = downstream[key]["score"]
-    return f"{c['last_mean']:.1f} ± {c['last_std']:.1f}"
+    return score_text(downstream[key]) if key in downstream else "no bridge accepted"
 
 
 rows = ["| dataset | algorithm | original | +DiffStitch | +ASTRO |", "|---|---|---|---|---|"]

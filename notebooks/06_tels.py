@@ -61,6 +61,7 @@ from stitchkit.exercises import check
 from stitchkit.render import draw_maze
 from stitchkit.train import load_algo
 from stitchkit.train import run as train_run
+from stitchkit.train import score_text
 
 P = stitchkit.get_profile(PROFILE)
 print(f"profile {P.name}: {P.tels}; policy steps {P.train.steps}, {P.train.seeds} seeds")
@@ -204,9 +205,7 @@ for d in STUDY.values():
         study[(d, algo)] = train_run(algo, d, seeds=P.train.seeds, profile=P, progress=False)
 
 
-def cell(r):
-    s = r["score"]
-    return f"{s['last_mean']:.1f} ± {s['last_std']:.1f}"
+cell = score_text
 
 
 rows = ["| dataset | transitions | " + " | ".join(tels.STUDY_ALGOS) + " |", "|---|---|" + "---|" * len(tels.STUDY_ALGOS)]

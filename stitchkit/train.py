@@ -122,3 +122,9 @@ def load_algo(run_dir: str | Path) -> torch.nn.Module:
     state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
     algo.load_state_dict(state["algo"])
     return algo.eval()
+
+
+def score_text(result: dict[str, Any]) -> str:
+    """A run's last evaluation as a table cell: "mean ± std" over its seeds."""
+    s = result["score"]
+    return f"{s['last_mean']:.1f} ± {s['last_std']:.1f}"
