@@ -104,6 +104,23 @@ class TelsSizes:
 
 
 @dataclass(frozen=True)
+class BaselineSizes:
+    """SER and TATU, DiffStitch's Table 1 baselines (notebook 07, ``stitchkit augment ser|tatu``). TATU's models
+    train for the ``stitch`` section's ``model_steps``, with its ``ensemble``. Paper/code values in comments."""
+
+    ser_width: int  # residual-MLP denoiser width (SynthER: 2048)
+    ser_depth: int  # residual blocks (6)
+    ser_train_steps: int  # (100k)
+    ser_batch: int  # (1024)
+    ser_lr: float  # AdamW with a cosine schedule (3e-4; the CPU profiles' short runs need 1e-3)
+    ser_sample_steps: int  # EDM (Heun) sampler steps (128)
+    ser_samples: int  # synthetic transitions kept (5M; the kit: 1M at full, one Minari episode each)
+    tatu_vae_hidden: int  # behaviour CVAE width (BCQ's 750)
+    tatu_rollout_batch: int  # rollouts started together from dataset states (5,000)
+    tatu_transitions: int  # model transitions kept (the model-free variant: 2x the dataset)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -113,6 +130,7 @@ class Profile:
     stitch: StitchSizes
     astro: AstroSizes
     tels: TelsSizes
+    baselines: BaselineSizes
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -133,6 +151,9 @@ PROFILES: dict[str, Profile] = {
         astro=AstroSizes(distance_steps=300, distance_batch=64, distance_hidden=32, latent_dim=8, distance_cap=24,
                          rdf_iterations=4, rdf_step=0.5, stitch_batch=8, candidates=32, budget=200, max_iterations=3),
         tels=TelsSizes(idm_steps=100, idm_hidden=32, study_transitions=1_000),
+        baselines=BaselineSizes(ser_width=32, ser_depth=2, ser_train_steps=50, ser_batch=64, ser_lr=1e-3,
+                                ser_sample_steps=4, ser_samples=200, tatu_vae_hidden=32, tatu_rollout_batch=64,
+                                tatu_transitions=200),
     ),
     "lab": Profile(
         name="lab",
@@ -150,6 +171,9 @@ PROFILES: dict[str, Profile] = {
                          distance_cap=80, rdf_iterations=30, rdf_step=0.5, stitch_batch=64, candidates=512,
                          budget=20_000, max_iterations=200),
         tels=TelsSizes(idm_steps=4_000, idm_hidden=128, study_transitions=10_000),
+        baselines=BaselineSizes(ser_width=512, ser_depth=4, ser_train_steps=5_000, ser_batch=256, ser_lr=1e-3,
+                                ser_sample_steps=32, ser_samples=20_000, tatu_vae_hidden=256,
+                                tatu_rollout_batch=2_000, tatu_transitions=20_000),
     ),
     "full": Profile(
         name="full",
@@ -166,6 +190,9 @@ PROFILES: dict[str, Profile] = {
                          distance_cap=80, rdf_iterations=100, rdf_step=0.5, stitch_batch=256, candidates=512,
                          budget=2_000_000, max_iterations=300_000),
         tels=TelsSizes(idm_steps=200_000, idm_hidden=256, study_transitions=10_000),
+        baselines=BaselineSizes(ser_width=2048, ser_depth=6, ser_train_steps=100_000, ser_batch=1024, ser_lr=3e-4,
+                                ser_sample_steps=128, ser_samples=1_000_000, tatu_vae_hidden=750,
+                                tatu_rollout_batch=5_000, tatu_transitions=2_000_000),
     ),
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)

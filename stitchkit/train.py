@@ -84,9 +84,14 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
     algo = make_algo(algo_name, obs_dim, act_dim, seed_list, cfg.steps, dataset_id, **overrides).to(device)
     if algo_name == "dt":  # whole trajectories, original and stitched alike; conditioned on the best return
         episodes = original + (augmented or [])
-        if augmented and any(len(e) <= 1 for e in augmented):
-            raise ValueError(f"{augmented_id} holds single transitions, not trajectories: Decision Transformer "
-                             "needs whole trajectories (SER-style data cannot train it)")
+        kinds = {e.provenance.kind for e in augmented or []}
+        if kinds & {"synthetic", "rollout"} or (augmented and any(len(e) <= 1 for e in augmented)):
+            what = ("single synthetic transitions (SER)" if "synthetic" in kinds else
+                    "short model rollouts from mid-episode states (TATU)" if "rollout" in kinds else
+                    "single transitions")
+            raise ValueError(f"{augmented_id} holds {what}, not whole trajectories: Decision Transformer conditions "
+                             "on a trajectory's return to go, so it takes only stitched data (diffstitch, astro); "
+                             "train td3bc, iql, cql or bc on this dataset instead")
         if "target_return" not in overrides:
             algo.actor.target_return = float(max(e.ret for e in episodes))
         sampler = SeedWindowSampler(episodes, seed_list, algo.model.seq_len, norm, str(device))

@@ -11,7 +11,11 @@ method     module                                       what one generated episo
 naive      :mod:`stitchkit.augment.naive`               source prefix + one glued step + target suffix
 diffstitch :mod:`stitchkit.augment.diffstitch`          source prefix + diffusion bridge + target suffix
 astro      :mod:`stitchkit.augment.astro`               source prefix + model-rollout bridge + target suffix
+ser        :mod:`stitchkit.augment.ser`                 one synthetic transition (no trajectory)
+tatu       :mod:`stitchkit.augment.tatu`                a short (<= 5 step) model rollout from a dataset state
 ========== ============================================ ===================================
+
+Each summary carries the method's suggested ``ratio`` (original : augmented) for the evaluators.
 """
 from __future__ import annotations
 
@@ -77,7 +81,36 @@ def _generate_astro(dataset_id: str, episodes, prof: Profile, seed: int, options
         k: v for k, v in models.quality.items() if k != "raw"}}
 
 
-GENERATORS = {"diffstitch": _generate_diffstitch, "astro": _generate_astro}
+def _generate_ser(dataset_id: str, episodes, prof: Profile, seed: int, options: dict[str, Any], log):
+    from stitchkit.augment import ser
+    from stitchkit.device import get_device
+    from stitchkit.paths import data_dir
+
+    cfg = _config(ser.SERConfig, "SER", options, seed)
+    device = str(get_device())
+    models = ser.train_models(episodes, prof, seed, data_dir() / "checkpoints" / "ser" / ser.config_key(
+        dataset_id, prof.name, seed), log=log, device=device)
+    result = ser.generate(models, prof, cfg, device=device, log=log)
+    return result.episodes, ser.summary(result)
+
+
+def _generate_tatu(dataset_id: str, episodes, prof: Profile, seed: int, options: dict[str, Any], log):
+    from stitchkit.augment import tatu
+    from stitchkit.device import get_device
+    from stitchkit.envs import env_name_of
+    from stitchkit.paths import data_dir
+
+    cfg = _config(tatu.TATUConfig, "TATU", options, seed)
+    device = str(get_device())
+    models = tatu.train_models(episodes, prof, seed, data_dir() / "checkpoints" / "tatu" / tatu.config_key(
+        dataset_id, prof.name, seed), log=log, device=device)
+    result = tatu.generate(models, episodes, env_name_of(dataset_id), prof, cfg, device=device,
+                           progress=_progress(log))
+    return result.episodes, tatu.summary(result)
+
+
+GENERATORS = {"diffstitch": _generate_diffstitch, "astro": _generate_astro, "ser": _generate_ser,
+              "tatu": _generate_tatu}
 METHODS = tuple(GENERATORS)
 
 
@@ -131,9 +164,11 @@ def save(out_id: str, generated: list, summary: dict[str, Any], profile: str | P
     prof = get_profile(profile)
     method, parent = summary["method"], summary["parent"]
     if not generated:
-        raise AugmentError(f"{method} accepted no generated trajectory from {parent} at profile {prof.name} "
-                           f"({summary}); loosen the qualification threshold (delta) or the similarity threshold, "
-                           "or train the models longer (a bigger profile)")
+        hint = {"tatu": "lower the pessimism coefficient (--option pessimism=1)",
+                "ser": "ask for more samples (--option samples=N)"}.get(
+            method, "loosen the qualification threshold (delta) or the similarity threshold")
+        raise AugmentError(f"{method} accepted no generated data from {parent} at profile {prof.name} "
+                           f"({summary}); {hint}, or train the models longer (a bigger profile)")
     pmeta = registry.read_metadata(parent)
     kit = {"recipe": "augmented", "profile": prof.name, "seed": summary.get("seed", 0), "parent": parent,
            "augment": summary, "card": {"method": method, "content": "generated data only; provenance per episode"}}

@@ -99,11 +99,14 @@ class DynamicsEnsemble(nn.Module):
         """max_k ||mu_k - mean mu|| over the elites (TATU's and MOPO's uncertainty)."""
         return self.predict_with_disagreement(s, a)[1]
 
-    def predict_with_disagreement(self, s: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Both from one pass: the elites' mean next state (B, d) and their disagreement (B,)."""
+    def predict_with_disagreement(self, s: torch.Tensor, a: torch.Tensor, scale: torch.Tensor | None = None
+                                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both from one pass: the elites' mean next state (B, d) and their disagreement (B,). ``scale`` (d,)
+        measures the disagreement in other units, e.g. a z-score's std for raw state units."""
         mu = self(s, a)[0][self.elite_idx]
         mean = mu.mean(0)
-        return mean, (mu - mean).norm(dim=-1).max(0).values
+        spread = mu - mean if scale is None else (mu - mean) * scale
+        return mean, spread.norm(dim=-1).max(0).values
 
     def loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
         mu, logvar = self(b["s"], b["a"])
@@ -170,6 +173,8 @@ def fit(model: nn.Module, data: TransitionData, steps: int, batch: int, lr: floa
 @torch.no_grad()
 def _held_out_error(model: nn.Module, b: dict[str, torch.Tensor]) -> float:
     """The error a user cares about: action / reward / next-state MSE on held-out transitions."""
+    if hasattr(model, "held_out_error"):
+        return float(model.held_out_error(b))
     if isinstance(model, InverseDynamics):
         return float(((model(b["s"], b["s_next"]) - b["a"]) ** 2).mean())
     if isinstance(model, RewardModel):
