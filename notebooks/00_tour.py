@@ -136,8 +136,8 @@ gain
 # | `04_diffstitch` | DiffStitch, every model and module, ablations |
 # | `05_astro` | ASTRO: temporal distances and Rollout Deviation Feedback |
 # | `06_tels` | TELS: T-symmetry and latent state-stitching |
-# | `07_baselines` | SER and TATU, DiffStitch's baselines, side by side with it |
-# | `08_benchmark` | the full benchmark, statistics and reports |
+# | `07_benchmark` | the full benchmark, statistics and reports |
+# | `08_baselines` | SER and TATU, DiffStitch's baselines, side by side with it (read after 04) |
 #
 # ## 5. Profiles: one code path, three sizes
 #
