@@ -13,7 +13,6 @@ import argparse
 import json
 import time
 
-import torch
 
 from stitchkit.augment import ser, tatu
 from stitchkit.data import registry

@@ -7,41 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
 
+from stitchkit.bench import steps_per_second  # the same probe the benchmark's time estimate uses
 from stitchkit.device import get_device
-from stitchkit.train import ALGOS
-
-
-def fake_batch(algo: str, S: int, B: int, device, obs_dim: int = 11, act_dim: int = 3, K: int = 20):
-    g = torch.Generator().manual_seed(0)
-    if algo == "dt":
-        b = {"returns_to_go": torch.rand(S, B, K, generator=g), "observations": torch.randn(S, B, K + 1, obs_dim, generator=g),
-             "actions": torch.rand(S, B, K, act_dim, generator=g) * 2 - 1, "timesteps": torch.randint(0, 900, (S, B, K)),
-             "mask": torch.ones(S, B, K)}
-    else:
-        b = {"observations": torch.randn(S, B, obs_dim, generator=g), "actions": torch.rand(S, B, act_dim, generator=g) * 2 - 1,
-             "rewards": torch.randn(S, B, generator=g), "next_observations": torch.randn(S, B, obs_dim, generator=g),
-             "terminals": torch.zeros(S, B)}
-    return {k: v.to(device) for k, v in b.items()}
-
-
-def steps_per_second(algo: str, S: int, device, seconds: float, batch: int) -> float:
-    model = ALGOS[algo](11, 3, list(range(S))).to(device)
-    b = fake_batch(algo, S, batch, device)
-    for i in range(3):
-        model.update(b, i)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        model.update(b, n)
-        n += 1
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return n / (time.perf_counter() - t0)
 
 
 def main() -> None:

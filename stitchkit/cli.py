@@ -206,6 +206,34 @@ def _train(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+@command("bench", "run a benchmark grid (datasets x augmenters x algorithms x seeds), resumably, and print its table")
+def _bench(p: argparse.ArgumentParser) -> None:
+    p.add_argument("grid", help="a grid TOML file, or smoke | lab | full (the kit's grids in stitchkit/grids/)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: one process (default); ray: groups as Ray tasks")
+    p.add_argument("--address", help="an existing Ray cluster (default: start a local instance)")
+    p.add_argument("--gpus-per-task", type=float, default=0.0, help="GPU fraction each Ray task asks for")
+    p.add_argument("--status", action="store_true", help="only say which groups are done and which are pending")
+
+    def run(args: argparse.Namespace) -> int:
+        from stitchkit import bench
+
+        grid = bench.load_grid(args.grid)
+        if args.status:
+            todo = bench.pending_groups(grid, args.profile)
+            out = {"grid": grid.name, "profile": args.profile.name, "groups": len(grid.groups()),
+                   "pending": [f"{g.algorithm} {g.dataset} {g.augmenter}" for g in todo],
+                   "folder": str(bench.results_dir(grid, args.profile))}
+            return emit(out, args.json, [f"{grid.name} at {args.profile.name}: {len(todo)} of {len(grid.groups())} "
+                                         f"groups pending"] + [f"  {x}" for x in out["pending"]])
+        summary = bench.run(grid, args.profile, args.executor, args.address, args.gpus_per_task)
+        records = bench.load_records(grid, args.profile)
+        summary["table"] = bench.table(grid, records)
+        return emit(summary, args.json, [summary["table"], f"{summary['groups_run']} groups run in "
+                                         f"{summary['seconds']} s; records in {summary['folder']}"])
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stitchkit", description="Trajectory stitching for offline RL: datasets, models, benchmarks.",

@@ -114,6 +114,15 @@ GENERATORS = {"diffstitch": _generate_diffstitch, "astro": _generate_astro, "ser
 METHODS = tuple(GENERATORS)
 
 
+def options_accepted(method: str) -> list[str]:
+    """The option names ``method`` takes (its config dataclass's fields, less ``seed``)."""
+    from importlib import import_module
+
+    mod, cls = {"diffstitch": ("diffstitch", "DiffStitchConfig"), "astro": ("astro", "AstroConfig"),
+                "ser": ("ser", "SERConfig"), "tatu": ("tatu", "TATUConfig")}[method]
+    return sorted(f.name for f in fields(getattr(import_module(f"stitchkit.augment.{mod}"), cls)) if f.name != "seed")
+
+
 def run(method: str, dataset_id: str, out_id: str | None = None, profile: str | Profile | None = None,
         seed: int = 0, force: bool = False, log=print, _locked: bool = False, **options: Any) -> dict[str, Any]:
     """Generate with ``method`` from ``dataset_id`` and save as ``out_id``; returns the run's summary.

@@ -1,0 +1,446 @@
+"""``stitchkit bench``: a grid of (dataset, augmenter, algorithm, seed) cells, run resumably, one record per cell.
+
+The grid is a small TOML file (``stitchkit/grids/{smoke,lab,full}.toml`` are the kit's)::
+
+    name = "lab"
+    datasets = ["stitchkit/hopper/medium-replay-v0", "stitchkit/pointmaze-medium/stitch-v0"]
+    augmenters = ["none", "diffstitch", "astro"]      # "none" or any of stitchkit.augment.METHODS
+    algorithms = ["td3bc", "iql"]                     # any of stitchkit.train.ALGOS
+    seeds = [0, 1, 2]
+    augment_seed = 0                                  # one augmented dataset per (dataset, augmenter), shared
+    [ratios]                                          # original : augmented per augmenter ("default" for the rest)
+    default = 4.0
+    tatu = 2.3333333333333335
+    [augment_options.diffstitch]                      # options for every dataset ...
+    sampler = "strided"
+    [augment_options.tatu."stitchkit/pointmaze-medium/stitch-v0"]   # ... or for one
+    pessimism = 0.5
+
+How it runs, and why:
+
+1. **Augmented datasets first**, once per (dataset, augmenter) with ``augment_seed``, through
+   :func:`stitchkit.augment.run` (an existing one is reused), so every algorithm trains on the same data.
+2. **Groups**: a (dataset, augmenter, algorithm) group trains all its seeds in one batched model
+   (:func:`stitchkit.train.run`), then writes one record per seed. A group is the unit of work: local runs do them
+   one after another, ``executor="ray"`` submits them as Ray tasks (with a GPU fraction each).
+3. **Records** are JSON files under ``data/results/<grid>/<profile>/``, one per cell, written to a temporary file and
+   renamed into place, each with a checksum of its content. A rerun skips a group whose records are all present
+   and valid; a missing, unreadable or checksum-failing record makes its group run again (training itself resumes
+   from its checkpoints), so an interrupted job picks up where it stopped and nothing partial is ever averaged.
+
+A record's ``result`` is what the run computed (scores, curves) and is the same whichever executor ran it; its
+``meta`` says how (executor, seconds, host), and is not compared.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import socket
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from stitchkit.files import atomic_write_text
+from stitchkit.paths import data_dir
+from stitchkit.profiles import Profile, get_profile
+
+GRIDS_DIR = Path(__file__).parent / "grids"
+
+
+class BenchError(ValueError):
+    """A bad grid, or a store that cannot be used; the message names what was wrong and what is accepted."""
+
+
+# ------------------------------------------------------------------------------------------------- the grid
+@dataclass(frozen=True)
+class Grid:
+    name: str
+    datasets: tuple[str, ...]
+    augmenters: tuple[str, ...]
+    algorithms: tuple[str, ...]
+    seeds: tuple[int, ...]
+    augment_seed: int = 0
+    ratios: dict[str, float] = field(default_factory=lambda: {"default": 4.0})
+    augment_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    train_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def ratio(self, augmenter: str) -> float:
+        return float(self.ratios.get(augmenter, self.ratios.get("default", 4.0)))
+
+    def options_for(self, augmenter: str, dataset: str) -> dict[str, Any]:
+        """An augmenter's options for one dataset: the shared ones, updated by the dataset's own table."""
+        opts = self.augment_options.get(augmenter, {})
+        shared = {k: v for k, v in opts.items() if not isinstance(v, dict)}
+        return {**shared, **opts.get(dataset, {})}
+
+    def groups(self) -> list[Group]:
+        return [Group(d, a, algo) for d, a, algo in itertools.product(self.datasets, self.augmenters, self.algorithms)]
+
+    def cells(self) -> list[Cell]:
+        return [Cell(g.dataset, g.augmenter, g.algorithm, s) for g in self.groups() for s in self.seeds]
+
+
+@dataclass(frozen=True)
+class Group:
+    dataset: str
+    augmenter: str
+    algorithm: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    augmenter: str
+    algorithm: str
+    seed: int
+
+    def file_name(self) -> str:
+        h = hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        return f"{self.algorithm}-{self.augmenter}-s{self.seed}-{h}.json"
+
+
+_KEYS = {"name", "datasets", "augmenters", "algorithms", "seeds", "augment_seed", "ratios", "augment_options",
+         "train_options"}
+
+
+def parse_grid(text: str, source: str = "<grid>") -> Grid:
+    """A grid from TOML text, every name checked: unknown keys, augmenters, algorithms and dataset ids are errors
+    that list what is accepted."""
+    from stitchkit import augment
+    from stitchkit.data import registry
+    from stitchkit.train import ALGOS
+
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise BenchError(f"{source}: not valid TOML ({err})") from err
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise BenchError(f"{source}: unknown key(s) {sorted(unknown)}; accepted: {sorted(_KEYS)}")
+    missing = {"datasets", "augmenters", "algorithms", "seeds"} - set(raw)
+    if missing:
+        raise BenchError(f"{source}: missing key(s) {sorted(missing)}")
+    accepted_aug = ("none",) + augment.METHODS
+    for a in raw["augmenters"]:
+        if a not in accepted_aug:
+            raise BenchError(f"{source}: unknown augmenter {a!r}; accepted: {', '.join(accepted_aug)}")
+    for a in raw["algorithms"]:
+        if a not in ALGOS:
+            raise BenchError(f"{source}: unknown algorithm {a!r}; accepted: {', '.join(ALGOS)}")
+    for d in raw["datasets"]:
+        try:
+            registry.parse_id(d) if d.startswith(registry.NAMESPACE + "/") else None
+        except registry.DatasetError as err:
+            raise BenchError(f"{source}: {err}") from err
+    if not raw["seeds"] or not all(isinstance(s, int) for s in raw["seeds"]):
+        raise BenchError(f"{source}: seeds must be a non-empty list of integers, got {raw['seeds']!r}")
+    for table in ("augment_options", "ratios", "train_options"):
+        bad = set(raw.get(table, {})) - set(accepted_aug) - set(ALGOS) - {"default"}
+        if bad:
+            raise BenchError(f"{source}: [{table}] names {sorted(bad)}, which is neither an augmenter nor an algorithm")
+    for method, opts in raw.get("augment_options", {}).items():
+        if method == "none" or method not in augment.METHODS:
+            continue
+        names = set(augment.options_accepted(method))
+        given = {k for k, v in opts.items() if not isinstance(v, dict)} | {
+            k for v in opts.values() if isinstance(v, dict) for k in v}
+        if given - names:
+            raise BenchError(f"{source}: unknown {method} option(s) {sorted(given - names)}; accepted: {sorted(names)}")
+    return Grid(name=str(raw.get("name", Path(source).stem)), datasets=tuple(raw["datasets"]),
+                augmenters=tuple(raw["augmenters"]), algorithms=tuple(raw["algorithms"]), seeds=tuple(raw["seeds"]),
+                augment_seed=int(raw.get("augment_seed", 0)), ratios={"default": 4.0, **raw.get("ratios", {})},
+                augment_options=raw.get("augment_options", {}), train_options=raw.get("train_options", {}))
+
+
+def load_grid(path_or_name: str | Path) -> Grid:
+    """A grid file, or the name of one of the kit's grids (``smoke``, ``lab``, ``full``)."""
+    path = Path(path_or_name)
+    if not path.exists() and (GRIDS_DIR / f"{path_or_name}.toml").exists():
+        path = GRIDS_DIR / f"{path_or_name}.toml"
+    if not path.exists():
+        kit = sorted(p.stem for p in GRIDS_DIR.glob("*.toml"))
+        raise BenchError(f"no grid file {str(path_or_name)!r}; give a TOML path or one of the kit's grids: {kit}")
+    return parse_grid(path.read_text(), str(path))
+
+
+# ------------------------------------------------------------------------------------------------- the store
+def results_dir(grid: Grid, profile: str | Profile | None = None) -> Path:
+    return data_dir() / "results" / grid.name / get_profile(profile).name
+
+
+def _checksum(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def write_record(folder: Path, cell: Cell, result: dict[str, Any], meta: dict[str, Any]) -> Path:
+    """One cell's record, atomically, with a checksum over its cell and result."""
+    body = {"cell": asdict(cell), "result": result}
+    rec = {**body, "meta": meta, "checksum": _checksum(body)}
+    path = folder / cell.file_name()
+    atomic_write_text(path, json.dumps(rec, sort_keys=True) + "\n")
+    return path
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A valid record, or None when the file is missing, unreadable, truncated or fails its checksum."""
+    try:
+        rec = json.loads(path.read_text())
+        ok = rec["checksum"] == _checksum({"cell": rec["cell"], "result": rec["result"]})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return rec if ok else None
+
+
+def load_records(grid: Grid, profile: str | Profile | None = None) -> list[dict[str, Any]]:
+    """Every valid record of the grid's cells (cells without a valid record are left out)."""
+    folder = results_dir(grid, profile)
+    out = []
+    for cell in grid.cells():
+        rec = read_record(folder / cell.file_name())
+        if rec is not None:
+            out.append(rec)
+    return out
+
+
+def pending_groups(grid: Grid, profile: str | Profile | None = None) -> list[Group]:
+    """Groups with at least one seed whose record is missing or invalid."""
+    folder = results_dir(grid, profile)
+    return [g for g in grid.groups() if any(read_record(folder / Cell(g.dataset, g.augmenter, g.algorithm, s)
+                                                        .file_name()) is None for s in grid.seeds)]
+
+
+# ------------------------------------------------------------------------------------------------- one unit of work
+def augmented_id(grid: Grid, dataset: str, augmenter: str) -> str | None:
+    from stitchkit.data import registry
+
+    if augmenter == "none":
+        return None
+    return registry.augmented_id(dataset, augmenter, None if grid.augment_seed == 0 else f"s{grid.augment_seed}")
+
+
+def build_augmented(grid: Grid, dataset: str, augmenter: str, profile: str, log=print) -> dict[str, Any]:
+    """Build (or find) one augmented dataset; returns {"id", "ok", "reason"}."""
+    from stitchkit import augment
+
+    out = augmented_id(grid, dataset, augmenter)
+    try:
+        augment.run(augmenter, dataset, out, profile, seed=grid.augment_seed, log=log,
+                    **grid.options_for(augmenter, dataset))
+        return {"id": out, "ok": True, "reason": ""}
+    except augment.AugmentError as err:  # nothing accepted: the cells are recorded as skipped, with the reason
+        return {"id": out, "ok": False, "reason": str(err)}
+
+
+def run_group(grid: Grid, group: Group, profile: str, augmented: dict[str, Any] | None = None) -> list[dict]:
+    """Train one group's seeds together; returns one ``result`` per seed (in ``grid.seeds`` order).
+
+    A group that cannot run for a reason of the data (no augmented data was accepted; Decision Transformer given
+    transitions) gives ``status: "skipped"`` results with the reason; any other error propagates."""
+    from stitchkit.train import run as train_run
+
+    base = {"profile": profile, "ratio": grid.ratio(group.augmenter) if group.augmenter != "none" else None}
+    if augmented is not None and not augmented["ok"]:
+        return [{**base, "status": "skipped", "reason": augmented["reason"]} for _ in grid.seeds]
+    aug_id = augmented["id"] if augmented else None
+    try:
+        out = train_run(group.algorithm, group.dataset, seeds=list(grid.seeds), profile=profile, augmented_id=aug_id,
+                        ratio=grid.ratio(group.augmenter), progress=False,
+                        **grid.train_options.get(group.algorithm, {}))
+    except ValueError as err:
+        if "not whole trajectories" in str(err):
+            return [{**base, "status": "skipped", "reason": str(err)} for _ in grid.seeds]
+        raise
+    results = []
+    for i, seed in enumerate(grid.seeds):
+        rows = [r for r in out["curves"] if r["seed"] == seed]
+        results.append({**base, "status": "done", "augmented_id": aug_id, "steps": out["steps"],
+                        "score_last": out["score"]["last"][i], "score_best": out["score"]["best"][i],
+                        "return_last": out["return"]["last"][i],
+                        "curve": [[r["step"], r["score"]] for r in rows]})
+    return results
+
+
+# ------------------------------------------------------------------------------------------------- executors
+def _meta(executor: str, seconds: float) -> dict[str, Any]:
+    import stitchkit
+    from stitchkit.device import get_device
+
+    return {"executor": executor, "seconds": round(seconds, 1), "host": socket.gethostname(),
+            "device": str(get_device()), "version": stitchkit.__version__,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def _group_task(grid: Grid, group: Group, profile: str, augmented: dict | None, executor: str):
+    t0 = time.perf_counter()
+    results = run_group(grid, group, profile, augmented)
+    return group, results, _meta(executor, time.perf_counter() - t0)
+
+
+def run(grid: Grid, profile: str | Profile | None = None, executor: str = "local", address: str | None = None,
+        gpus_per_task: float = 0.0, cpus_per_task: float = 1.0, log=print,
+        on_group: Callable[[Group, list[dict]], None] | None = None) -> dict[str, Any]:
+    """Run every pending group of ``grid`` and write its records; returns counts and the wall time.
+
+    ``executor="ray"`` runs augmentation and groups as Ray tasks on a local instance, or on the cluster at
+    ``address`` (workers must see the same ``STITCHKIT_DATA`` folder), each asking ``gpus_per_task`` GPUs."""
+    prof = get_profile(profile)
+    if executor not in ("local", "ray"):
+        raise BenchError(f"unknown executor {executor!r}; accepted: local, ray")
+    folder = results_dir(grid, prof)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "grid.json").write_text(json.dumps(asdict(grid), indent=1, sort_keys=True))
+    todo = pending_groups(grid, prof)
+    t0 = time.perf_counter()
+    log(f"bench {grid.name} at {prof.name}: {len(grid.groups()) - len(todo)} of {len(grid.groups())} groups done, "
+        f"{len(todo)} to run ({executor})")
+    if not todo:
+        return {"groups_run": 0, "cells": len(grid.cells()), "seconds": 0.0, "folder": str(folder)}
+    needed = sorted({(g.dataset, g.augmenter) for g in todo if g.augmenter != "none"})
+
+    def finish(group: Group, results: list[dict], meta: dict) -> None:
+        for seed, res in zip(grid.seeds, results):
+            write_record(folder, Cell(group.dataset, group.augmenter, group.algorithm, seed), res, meta)
+        log(f"  {group.algorithm} on {group.dataset} + {group.augmenter}: "
+            + ", ".join(f"{r['score_last']:.1f}" if r["status"] == "done" else "skipped" for r in results)
+            + f" ({meta['seconds']} s)")
+        if on_group:
+            on_group(group, results)
+
+    if executor == "local":
+        aug = {k: build_augmented(grid, *k, prof.name, log=log) for k in needed}
+        for g in todo:
+            finish(*_group_task(grid, g, prof.name, aug.get((g.dataset, g.augmenter)), "local"))
+    else:
+        _run_ray(grid, prof.name, todo, needed, finish, address, gpus_per_task, cpus_per_task, log)
+    return {"groups_run": len(todo), "cells": len(grid.cells()), "seconds": round(time.perf_counter() - t0, 1),
+            "folder": str(folder)}
+
+
+def _run_ray(grid: Grid, profile: str, todo: list[Group], needed: list[tuple[str, str]], finish, address: str | None,
+             gpus: float, cpus: float, log) -> None:
+    try:
+        import ray
+    except ImportError as err:
+        raise BenchError("the ray executor needs Ray: pip install 'stitchkit[scale]' (or pip install ray)") from err
+    env = {k: v for k, v in os.environ.items() if k.startswith(("STITCHKIT_", "MINARI_", "MUJOCO_GL", "OMP_", "MKL_"))}
+    env.setdefault("STITCHKIT_DATA", str(data_dir()))
+    started_here = not ray.is_initialized()
+    if started_here:
+        kw = {"address": address} if address else {"num_cpus": os.cpu_count() or 1, "include_dashboard": False,
+                                                   "_node_ip_address": "127.0.0.1"}
+        ray.init(runtime_env={"env_vars": env}, log_to_driver=False, **kw)
+    try:
+        aug_task = ray.remote(build_augmented).options(num_cpus=cpus, num_gpus=gpus)
+        group_task = ray.remote(_group_task).options(num_cpus=cpus, num_gpus=gpus)
+        keys = list(needed)
+        built = ray.get([aug_task.remote(grid, d, a, profile, lambda *_: None) for d, a in keys])
+        aug = dict(zip(keys, built))
+        for k, b in aug.items():
+            log(f"  {k[1]} on {k[0]}: " + ("ready" if b["ok"] else "nothing accepted"))
+        refs = [group_task.remote(grid, g, profile, aug.get((g.dataset, g.augmenter)), "ray") for g in todo]
+        while refs:
+            done, refs = ray.wait(refs, num_returns=1)
+            finish(*ray.get(done[0]))
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+# ------------------------------------------------------------------------------------------------- tables
+def scores(records: Iterable[dict], metric: str = "score_last") -> dict[tuple[str, str, str], list[float]]:
+    """{(dataset, augmenter, algorithm): [score per seed]} over done records."""
+    out: dict[tuple[str, str, str], list[float]] = {}
+    for r in records:
+        if r["result"]["status"] == "done":
+            c = r["cell"]
+            out.setdefault((c["dataset"], c["augmenter"], c["algorithm"]), []).append(r["result"][metric])
+    return out
+
+
+def table(grid: Grid, records: list[dict], metric: str = "score_last") -> str:
+    """A Table-1-shaped Markdown table: one row per (dataset, algorithm), one column per augmenter, mean ± std over
+    seeds; the best of each row in bold, the second best underlined (by mean)."""
+    import numpy as np
+
+    from stitchkit.stats import rank_marks
+
+    sc = scores(records, metric)
+    head = "| dataset | algorithm | " + " | ".join(grid.augmenters) + " |"
+    rows = [head, "|---|---|" + "---|" * len(grid.augmenters)]
+    for d in grid.datasets:
+        for algo in grid.algorithms:
+            vals = [sc.get((d, a, algo)) for a in grid.augmenters]
+            means = [float(np.mean(v)) if v else float("nan") for v in vals]
+            marks = rank_marks(means) if sum(np.isfinite(means)) > 1 else [""] * len(means)
+            cells = []
+            for v, m, mark in zip(vals, means, marks):
+                text = f"{m:.1f} ± {float(np.std(v)):.1f}" if v else "-"
+                cells.append(f"**{text}**" if mark == "best" else f"<u>{text}</u>" if mark == "second" else text)
+            rows.append(f"| {d.removeprefix('stitchkit/')} | {algo} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def estimate_seconds(grid: Grid, profile: str | Profile | None = None, probe_seconds: float = 1.0) -> dict[str, float]:
+    """A time estimate for the pending groups' training, before starting: each algorithm's batched update speed
+    is probed for ``probe_seconds`` on synthetic data of the first dataset's sizes, times the profile's steps.
+    Augmentation and evaluation come on top (printed separately by the notebook)."""
+    from stitchkit.device import get_device
+
+    prof = get_profile(profile)
+    dev = get_device()
+    per_algo = {a: steps_per_second(a, len(grid.seeds), dev, probe_seconds,
+                                    prof.train.dt_batch_size if a == "dt" else prof.train.batch_size)
+                for a in grid.algorithms}
+    steps = {"dt": prof.train.dt_steps, "cql": prof.train.cql_steps}
+    total = {a: 0.0 for a in grid.algorithms}
+    for g in pending_groups(grid, prof):
+        total[g.algorithm] += steps.get(g.algorithm, prof.train.steps) / per_algo[g.algorithm]
+    return total
+
+
+def fake_batch(algo: str, seeds: int, batch: int, device, obs_dim: int = 11, act_dim: int = 3, window: int = 20):
+    """A synthetic (S, B, ...) batch of hopper's sizes, for timing updates (DT: K-step windows)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    S, B, K = seeds, batch, window
+    if algo == "dt":
+        b = {"returns_to_go": torch.rand(S, B, K, generator=g), "observations": torch.randn(S, B, K + 1, obs_dim,
+                                                                                             generator=g),
+             "actions": torch.rand(S, B, K, act_dim, generator=g) * 2 - 1, "timesteps": torch.randint(0, 900, (S, B, K)),
+             "mask": torch.ones(S, B, K)}
+    else:
+        b = {"observations": torch.randn(S, B, obs_dim, generator=g), "actions": torch.rand(S, B, act_dim, generator=g)
+             * 2 - 1, "rewards": torch.randn(S, B, generator=g), "next_observations": torch.randn(S, B, obs_dim,
+                                                                                                  generator=g),
+             "terminals": torch.zeros(S, B)}
+    return {k: v.to(device) for k, v in b.items()}
+
+
+def steps_per_second(algo: str, seeds: int, device, seconds: float, batch: int) -> float:
+    """Batched update steps per second of ``algo`` with ``seeds`` members (synthetic data, after 3 warm-up steps)."""
+    import torch
+
+    from stitchkit.train import ALGOS
+
+    model = ALGOS[algo](11, 3, list(range(seeds))).to(device)
+    b = fake_batch(algo, seeds, batch, device)
+    for i in range(3):
+        model.update(b, i)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        model.update(b, n)
+        n += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return n / (time.perf_counter() - t0)
+
+
+__all__ = ["Grid", "Cell", "Group", "BenchError", "parse_grid", "load_grid", "run", "load_records", "table",
+           "pending_groups", "results_dir", "read_record", "write_record", "estimate_seconds"]

@@ -1,0 +1,127 @@
+"""stitchkit bench: grid validation, records that survive a kill and a corrupted file, and the Ray executor giving
+the local executor's records."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import stitchkit_cmd, subprocess_env
+from stitchkit import bench
+
+GRID = """
+name = "t"
+datasets = ["stitchkit/hopper/medium-replay-v0"]
+augmenters = ["none", "tatu"]
+algorithms = ["td3bc", "bc", "dt"]
+seeds = [0, 1]
+[ratios]
+tatu = 2.0
+[augment_options.tatu]
+pessimism = 1.0
+transitions = 100
+"""
+
+
+def env_for(root: Path) -> dict[str, str]:
+    return subprocess_env(STITCHKIT_DATA=str(root), MINARI_DATASETS_PATH=str(root / "minari"), OMP_NUM_THREADS="1",
+                          STITCHKIT_PROFILE="smoke")
+
+
+def results(root: Path) -> dict[str, dict]:
+    """file name -> (cell, result) of every record under ``root``'s results folder."""
+    out = {}
+    for p in sorted((root / "results" / "t" / "smoke").glob("*-s*-*.json")):
+        rec = json.loads(p.read_text())
+        out[p.name] = {"cell": rec["cell"], "result": rec["result"]}
+    return out
+
+
+def test_grid_validation_names_what_is_accepted():
+    g = bench.parse_grid(GRID)
+    assert len(g.groups()) == 6 and len(g.cells()) == 12
+    assert g.ratio("tatu") == 2.0 and g.ratio("none") == 4.0
+    assert g.options_for("tatu", "stitchkit/hopper/medium-replay-v0") == {"pessimism": 1.0, "transitions": 100}
+    per = bench.parse_grid(GRID + '[augment_options.tatu."stitchkit/hopper/medium-replay-v0"]\npessimism = 0.5\n')
+    assert per.options_for("tatu", "stitchkit/hopper/medium-replay-v0")["pessimism"] == 0.5
+    with pytest.raises(bench.BenchError, match="unknown augmenter 'synther'; accepted: none, diffstitch"):
+        bench.parse_grid(GRID.replace('"tatu"]', '"synther"]'))
+    with pytest.raises(bench.BenchError, match="unknown algorithm 'ppo'"):
+        bench.parse_grid(GRID.replace('"dt"]', '"ppo"]'))
+    with pytest.raises(bench.BenchError, match=r"unknown key\(s\) \['seed'\]"):
+        bench.parse_grid("seed = 3\n" + GRID)
+    with pytest.raises(bench.BenchError, match=r"unknown tatu option\(s\) \['seed'\]; accepted: \['horizon'"):
+        bench.parse_grid(GRID + "seed = 3\n")  # lands in [augment_options.tatu]
+    with pytest.raises(bench.BenchError, match="no grid file 'nope'"):
+        bench.load_grid("nope")
+    assert {"smoke", "lab", "full"} <= {bench.load_grid(n).name for n in ("smoke", "lab", "full")}
+
+
+def test_records_are_checked_and_a_corrupt_one_is_redone(tmp_path):
+    cell = bench.Cell("d", "none", "td3bc", 0)
+    path = bench.write_record(tmp_path, cell, {"status": "done", "score_last": 1.5}, {"seconds": 1})
+    assert bench.read_record(path)["result"]["score_last"] == 1.5
+    rec = json.loads(path.read_text())
+    rec["result"]["score_last"] = 99.0  # edited by hand: the checksum no longer matches
+    path.write_text(json.dumps(rec))
+    assert bench.read_record(path) is None
+    path.write_text(path.read_text()[:40])  # truncated
+    assert bench.read_record(path) is None
+    assert bench.read_record(tmp_path / "missing.json") is None
+
+
+def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path):
+    grid_file = tmp_path / "t.toml"
+    grid_file.write_text(GRID)
+    cmd = stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke"]
+    # uninterrupted
+    whole = tmp_path / "whole"
+    subprocess.run(cmd, env=env_for(whole), check=True, capture_output=True, timeout=600)
+    expected = results(whole)
+    assert len(expected) == 12
+    assert sum(r["result"]["status"] == "skipped" for r in expected.values()) == 2  # DT refuses TATU's rollouts
+    # killed as soon as the first group's records are written, then rerun
+    part = tmp_path / "part"
+    proc = subprocess.Popen(cmd, env=env_for(part), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    t0 = time.time()
+    while len(results(part)) < 2 and time.time() - t0 < 300:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.name: p.stat().st_mtime_ns for p in (part / "results" / "t" / "smoke").glob("*-s*-*.json")}
+    assert 2 <= len(done_before) < 12, "the kill came too late to test a resume"
+    # a corrupt record (a write cut short) must be redone, not averaged
+    group_of = {n: n.split("-s")[0] for n in done_before}  # "td3bc-none-s0-<hash>.json" -> "td3bc-none"
+    complete = sorted({g for g in group_of.values() if list(group_of.values()).count(g) == 2})
+    victim = next(n for n in sorted(done_before) if group_of[n] == complete[0])
+    (part / "results" / "t" / "smoke" / victim).write_text('{"cell": ')
+    out = subprocess.run(cmd + ["--json"], env=env_for(part), check=True, capture_output=True, text=True, timeout=600)
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["groups_run"] == 6 - (len(complete) - 1)
+    after = {p.name: p.stat().st_mtime_ns for p in (part / "results" / "t" / "smoke").glob("*-s*-*.json")}
+    untouched = [n for n in done_before if group_of[n] in complete[1:]]
+    assert all(after[n] == done_before[n] for n in untouched)
+    assert results(part) == expected
+    assert bench.table(bench.parse_grid(GRID), [{"cell": r["cell"], "result": r["result"]} for r in
+                                                results(part).values()]).count("|") > 10
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_local_records(tmp_path):
+    pytest.importorskip("ray")
+    grid_file = tmp_path / "t.toml"
+    grid_file.write_text(GRID)
+    local, viaray = tmp_path / "local", tmp_path / "ray"
+    base = stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke"]
+    subprocess.run(base, env=env_for(local), check=True, capture_output=True, timeout=600)
+    proc = subprocess.run(base + ["--executor", "ray", "--json"], env=env_for(viaray), capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["groups_run"] == 6
+    recs = [json.loads(p.read_text()) for p in (viaray / "results" / "t" / "smoke").glob("*-s*-*.json")]
+    assert recs and all(r["meta"]["executor"] == "ray" for r in recs)
+    assert results(viaray) == results(local)
