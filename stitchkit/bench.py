@@ -226,10 +226,21 @@ def build_augmented(grid: Grid, dataset: str, augmenter: str, profile: str, log=
     """Build (or find) one augmented dataset; returns {"id", "ok", "reason"}."""
     from stitchkit import augment
 
+    from stitchkit.data import registry
+
     out = augmented_id(grid, dataset, augmenter)
+    options = grid.options_for(augmenter, dataset)
+    if registry.status(out)["state"] == "built":  # reused: it must have been made with the grid's options
+        config = registry.read_metadata(out)["stitchkit"].get("augment", {}).get("config", {})
+        differ = {k: (config.get(k), v) for k, v in options.items() if k in config and config[k] != v}
+        if differ:
+            raise BenchError(f"{out} exists but was built with " + ", ".join(f"{k}={a!r}" for k, (a, _) in differ.items())
+                             + "; the grid asks for " + ", ".join(f"{k}={b!r}" for k, (_, b) in differ.items())
+                             + f". Rebuild it (stitchkit augment {augmenter} --dataset {dataset} --force "
+                             + " ".join(f"--option {k}={b}" for k, (_, b) in differ.items())
+                             + "), or give the grid another augment_seed")
     try:
-        augment.run(augmenter, dataset, out, profile, seed=grid.augment_seed, log=log,
-                    **grid.options_for(augmenter, dataset))
+        augment.run(augmenter, dataset, out, profile, seed=grid.augment_seed, log=log, **options)
         return {"id": out, "ok": True, "reason": ""}
     except augment.AugmentError as err:  # nothing accepted: the cells are recorded as skipped, with the reason
         return {"id": out, "ok": False, "reason": str(err)}

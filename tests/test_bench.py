@@ -73,16 +73,24 @@ def test_records_are_checked_and_a_corrupt_one_is_redone(tmp_path):
     assert bench.read_record(tmp_path / "missing.json") is None
 
 
-def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path):
-    grid_file = tmp_path / "t.toml"
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The grid run once, locally, start to end: (grid file, its records)."""
+    tmp = tmp_path_factory.mktemp("bench")
+    grid_file = tmp / "t.toml"
     grid_file.write_text(GRID)
-    cmd = stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke"]
-    # uninterrupted
-    whole = tmp_path / "whole"
-    subprocess.run(cmd, env=env_for(whole), check=True, capture_output=True, timeout=600)
+    whole = tmp / "whole"
+    subprocess.run(stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke"], env=env_for(whole), check=True,
+                   capture_output=True, timeout=600)
     expected = results(whole)
     assert len(expected) == 12
     assert sum(r["result"]["status"] == "skipped" for r in expected.values()) == 2  # DT refuses TATU's rollouts
+    return grid_file, expected
+
+
+def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, uninterrupted):
+    grid_file, expected = uninterrupted
+    cmd = stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke"]
     # killed as soon as the first group's records are written, then rerun
     part = tmp_path / "part"
     proc = subprocess.Popen(cmd, env=env_for(part), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -111,17 +119,27 @@ def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_executor_gives_the_local_records(tmp_path):
+def test_ray_executor_gives_the_local_records(tmp_path, uninterrupted):
     pytest.importorskip("ray")
-    grid_file = tmp_path / "t.toml"
-    grid_file.write_text(GRID)
-    local, viaray = tmp_path / "local", tmp_path / "ray"
+    grid_file, expected = uninterrupted
+    viaray = tmp_path / "ray"
     base = stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke"]
-    subprocess.run(base, env=env_for(local), check=True, capture_output=True, timeout=600)
     proc = subprocess.run(base + ["--executor", "ray", "--json"], env=env_for(viaray), capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1])["groups_run"] == 6
     recs = [json.loads(p.read_text()) for p in (viaray / "results" / "t" / "smoke").glob("*-s*-*.json")]
     assert recs and all(r["meta"]["executor"] == "ray" for r in recs)
-    assert results(viaray) == results(local)
+    assert results(viaray) == expected
+
+
+def test_a_reused_augmented_dataset_must_match_the_grid_options(data_root):
+    from stitchkit.augment import run as augment_run
+
+    augment_run("tatu", "stitchkit/hopper/medium-replay-v0", profile="smoke", log=lambda *_: None, pessimism=1.0,
+                transitions=100)
+    grid = bench.parse_grid(GRID)  # pessimism 1.0, transitions 100: the same, reused
+    assert bench.build_augmented(grid, "stitchkit/hopper/medium-replay-v0", "tatu", "smoke", log=lambda *_: None)["ok"]
+    other = bench.parse_grid(GRID.replace("pessimism = 1.0", "pessimism = 2.0"))
+    with pytest.raises(bench.BenchError, match=r"built with pessimism=1.0; the grid asks for pessimism=2.0"):
+        bench.build_augmented(other, "stitchkit/hopper/medium-replay-v0", "tatu", "smoke", log=lambda *_: None)

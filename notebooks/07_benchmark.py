@@ -1,0 +1,249 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · The benchmark: DiffStitch's Table 1, and TELS's small-data table, on the kit's data
+#
+# **Learning objectives.** After this notebook you can
+# 1. describe a benchmark as a grid of cells (dataset, augmenter, algorithm, seed), run it with `stitchkit bench`,
+#    stop it, and resume it without redoing a finished cell;
+# 2. read a Table-1-shaped table (mean ± std over seeds, best in bold, second underlined) and say what it cannot
+#    show with three seeds;
+# 3. use the interquartile mean with bootstrap confidence intervals and the probability of improvement (the
+#    `rliable` way) to ask "does augmentation help?" honestly;
+# 4. scale the same grid out with Ray (`--executor ray`).
+#
+# **The full GPU benchmark cells.** At `full` (one GPU) the cells below run the whole grid - every augmenter
+# (none, SER, TATU, DiffStitch, ASTRO) x TD3+BC, IQL, CQL, DT x 4 seeds on hopper and walker2d medium-replay and
+# the maze - printing a time estimate first. At `lab` they run a reduced grid on the CPU, at `smoke` a tiny one.
+# Every finished cell is a record under `data/results/<grid>/<profile>/`: the figures are drawn from the store, so a
+# GPU run can be copied anywhere and re-plotted.
+
+# %% tags=["parameters"]
+import os
+
+PROFILE = os.environ.get("STITCHKIT_PROFILE", "lab")  # smoke | lab | full
+RUN = True  # False: only load and plot what the store already holds (e.g. a finished GPU run copied here)
+EXECUTOR = "local"  # local | ray
+
+# %%
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Code, Markdown, display
+
+import stitchkit
+from stitchkit import bench, stats
+
+P = stitchkit.get_profile(PROFILE)
+GRID = bench.load_grid(P.name)  # stitchkit/grids/{smoke,lab,full}.toml
+SMALL = bench.load_grid(f"smalldata-{P.name}")  # TELS's small-data table
+for g in (GRID, SMALL):
+    print(f"grid {g.name}: {len(g.datasets)} datasets x {len(g.augmenters)} augmenters x {len(g.algorithms)} "
+          f"algorithms x {len(g.seeds)} seeds = {len(g.cells())} cells in {len(g.groups())} groups")
+
+# %% [markdown]
+# ## 1. A grid, cells and records
+#
+# The grid is a small TOML file. A **group** - (dataset, augmenter, algorithm) - trains its seeds together in one
+# batched model; each seed's result becomes one **record**, a JSON file written to a temporary name and renamed,
+# with a checksum. Before anything runs, the bench checks which records are missing or invalid:
+
+# %%
+print((bench.GRIDS_DIR / f"{P.name}.toml").read_text())
+display(Code(inspect.getsource(bench.read_record), language="python"))
+display(Code(inspect.getsource(bench.pending_groups), language="python"))
+
+# %% [markdown]
+# ## 2. Run it (the GPU cell)
+#
+# First the estimate: each algorithm's batched update speed is probed for a second on this device, times the
+# profile's steps, for every pending group. It leaves out augmentation (built once per dataset and augmenter,
+# cached in `data/`) and evaluation, and runs already in the training cache (`data/runs/`) finish at once.
+
+# %%
+for g in (GRID, SMALL):
+    est = bench.estimate_seconds(g, P)
+    pending = bench.pending_groups(g, P)
+    print(f"{g.name}: {len(pending)} pending groups; training estimate "
+          + ", ".join(f"{a} {s / 60:.0f} min" for a, s in est.items()) + f"; total {sum(est.values()) / 3600:.1f} h")
+
+# %%
+if RUN:
+    for g in (GRID, SMALL):
+        summary = bench.run(g, P, executor=EXECUTOR)
+        print(f"{g.name}: {summary['groups_run']} groups run in {summary['seconds']} s")
+
+# %% [markdown]
+# Interrupt the cell above (or kill the process) and run it again: finished groups are skipped, an interrupted
+# group resumes from its training checkpoint, and a corrupt record is redone. `stitchkit bench lab` does the same
+# from a terminal; `stitchkit bench lab --status` lists what is left; `stitchkit bench full --executor ray
+# --address <cluster> --gpus-per-task 0.25` spreads groups over a Ray cluster whose workers share `data/`.
+
+# %% [markdown]
+# ## 3. The table
+
+# %%
+records = bench.load_records(GRID, P)
+print(f"{len(records)} of {len(GRID.cells())} cells have a record")
+display(Markdown(bench.table(GRID, records) + f"\n\nLast evaluation, mean ± std over {len(GRID.seeds)} seeds "
+                 f"({P.name} profile); hopper/walker2d: D4RL-normalized score, maze: success rate (%). "
+                 "Best of each row in bold, second underlined; '-' : skipped (see below) or not run."))
+skipped = [r for r in records if r["result"]["status"] == "skipped"]
+for r in {(r["cell"]["dataset"], r["cell"]["augmenter"], r["cell"]["algorithm"]): r for r in skipped}.values():
+    c = r["cell"]
+    print(f"skipped {c['algorithm']} on {c['dataset']} + {c['augmenter']}: {r['result']['reason'][:160]}")
+
+# %% [markdown]
+# **Another data source, for shape only.** The DiffStitch paper's Table 1 row for D4RL hopper-medium-replay-v2
+# (mean ± std over 3 seeds). The kit's hopper medium-replay is its own, much shorter, replay buffer built with
+# MuJoCo 3 / Gymnasium v5: the numbers are **not comparable**, only the layout is.
+
+# %%
+PAPER = {"iql": ["91.4 ± 8.1", "102.4 ± 0.5", "79.6 ± 7.6", "102.1 ± 0.4"],
+         "td3bc": ["64.8 ± 19.2", "56.8 ± 9.9", "64.1 ± 10.5", "79.6 ± 13.5"]}
+display(Markdown("| paper: D4RL hopper-medium-replay-v2 | none | ser | tatu | diffstitch |\n|---|---|---|---|---|\n"
+                 + "\n".join(f"| {a} | " + " | ".join(v) + " |" for a, v in PAPER.items())))
+
+# %% [markdown]
+# ## 4. Does augmentation help? IQM, intervals and the probability of improvement
+#
+# Three seeds per cell are too few for a standard deviation to mean much. Following Agarwal et al. (2021), pool
+# the runs of every task (dataset x algorithm) and report the **interquartile mean** with a 95% **stratified
+# bootstrap** interval, and the **probability of improvement** P(augmented > original): the chance that a run
+# with the augmenter beats a run without it on the same task.
+
+# %%
+display(Code(inspect.getsource(stats.iqm) + "\n" + inspect.getsource(stats.probability_of_improvement),
+             language="python"))
+
+# %%
+def by_task(records, augmenter):
+    out = {}
+    for (d, a, algo), v in bench.scores(records).items():
+        if a == augmenter:
+            out[f"{d.removeprefix('stitchkit/')}/{algo}"] = np.array(v)
+    return out
+
+
+per_aug = {a: by_task(records, a) for a in GRID.augmenters}
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
+names = [a for a in GRID.augmenters if per_aug[a]]
+ci = {a: stats.iqm_ci(per_aug[a], reps=1000) for a in names}
+axes[0].bar(names, [ci[a][0] for a in names], yerr=np.array([[ci[a][0] - ci[a][1], ci[a][2] - ci[a][0]] for a in names]).T,
+            color=[f"C{i}" for i in range(len(names))], capsize=4)
+axes[0].set(title="IQM over all tasks and seeds (95% bootstrap CI)", ylabel="score")
+others = [a for a in names if a != "none" and set(per_aug[a]) & set(per_aug.get("none", {}))]
+poi = {a: stats.improvement_ci(per_aug[a], per_aug["none"], reps=1000) for a in others}
+for i, a in enumerate(others):
+    p, lo, hi = poi[a]
+    axes[1].errorbar([p], [i], xerr=[[p - lo], [hi - p]], fmt="o", capsize=4, color=f"C{names.index(a)}")
+axes[1].axvline(0.5, color="k", ls=":")
+axes[1].set(yticks=range(len(others)), yticklabels=[f"P({a} > none)" for a in others], xlim=(0, 1),
+            title="probability of improvement over the original data")
+plt.tight_layout()
+plt.show()
+display(Markdown("| augmenter | IQM [95% CI] | P(> none) [95% CI] |\n|---|---|---|\n" + "\n".join(
+    f"| {a} | {ci[a][0]:.1f} [{ci[a][1]:.1f}, {ci[a][2]:.1f}] | "
+    + (f"{poi[a][0]:.2f} [{poi[a][1]:.2f}, {poi[a][2]:.2f}]" if a in poi else "-") + " |" for a in names)))
+
+# %% [markdown]
+# Read P(X > none) with its interval: 0.5 means "as often better as worse". An interval that straddles 0.5 says the
+# grid cannot tell the augmenter from no augmentation; one wholly above (below) 0.5 says it helps (hurts) on these
+# tasks. Pooling tasks with different score scales (a normalized score and a success rate) is what makes IQM a
+# summary of *this* grid, not a universal ranking.
+
+# %% [markdown]
+# ## 5. Score curves
+#
+# Every record keeps its evaluation curve: mean over seeds per augmenter, one panel per task.
+
+# %%
+tasks = [(d, algo) for d in GRID.datasets for algo in GRID.algorithms]
+fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3), squeeze=False)
+for ax, (d, algo) in zip(axes[0], tasks):
+    for i, a in enumerate(GRID.augmenters):
+        curves = [r["result"]["curve"] for r in records if r["result"]["status"] == "done"
+                  and (r["cell"]["dataset"], r["cell"]["augmenter"], r["cell"]["algorithm"]) == (d, a, algo)]
+        if curves:
+            steps = [s for s, _ in curves[0]]
+            ax.plot(steps, np.mean([[v for _, v in c] for c in curves], 0), label=a, color=f"C{i}")
+    ax.set(title=f"{d.split('/')[1]} · {algo}", xlabel="gradient step")
+axes[0][0].legend(fontsize=7)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 6. TELS's small-data table
+#
+# TELS's claim is about *small* datasets: 10k transitions (whole trajectories) of hopper medium-expert, walker2d
+# medium-replay and the maze, for TELS, POR, IQL and TD3+BC (notebook 06 explains each).
+
+# %%
+small = bench.load_records(SMALL, P)
+rows = ["| dataset | " + " | ".join(SMALL.algorithms) + " |", "|---|" + "---|" * len(SMALL.algorithms)]
+sc = bench.scores(small)
+for d in SMALL.datasets:
+    means = [float(np.mean(sc[(d, "none", a)])) if (d, "none", a) in sc else float("nan") for a in SMALL.algorithms]
+    marks = stats.rank_marks(means)
+    cells = []
+    for a, m, mark in zip(SMALL.algorithms, means, marks):
+        v = sc.get((d, "none", a))
+        t = f"{m:.1f} ± {np.std(v):.1f}" if v else "-"
+        cells.append(f"**{t}**" if mark == "best" else f"<u>{t}</u>" if mark == "second" else t)
+    rows.append(f"| {d.removeprefix('stitchkit/')} | " + " | ".join(cells) + " |")
+display(Markdown("\n".join(rows) + f"\n\nMean ± std over {len(SMALL.seeds)} seeds, last evaluation."))
+
+# %% [markdown]
+# ### Reading the result (the kit's `lab` run, 2-core CPU)
+#
+# RESULTS_PLACEHOLDER
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** Four runs score [10, 20, 30, 1000]. What is their interquartile mean?
+
+# %%
+answer_1 = None  # your answer: a number
+
+# %% tags=["solution"]
+answer_1 = 25.0  # drop the lowest and highest quarter (10 and 1000): mean of 20 and 30
+
+# %%
+from stitchkit.exercises import check  # noqa: E402
+
+check("exercise 1", answer_1, stats.iqm([10, 20, 30, 1000]), "sort, drop a quarter at each end, average the rest")
+
+# %% [markdown]
+# **2.** On one task, method X's seeds scored [3, 5] and method Y's [4, 4]. What is P(X > Y)?
+
+# %%
+answer_2 = None  # your answer: a number in [0, 1]
+
+# %% tags=["solution"]
+answer_2 = 0.5  # pairs (3,4): X loses, (3,4): loses, (5,4): wins, (5,4): wins -> 2 of 4
+
+# %%
+check("exercise 2", answer_2, stats.probability_of_improvement({"t": [3, 5]}, {"t": [4, 4]}),
+      "count the (x, y) pairs where x > y, ties as one half, and divide by the number of pairs")
+
+# %% [markdown]
+# **3.** A grid has 2 datasets, 5 augmenters, 4 algorithms and 4 seeds. How many groups does `stitchkit bench`
+# train (one batched model each)?
+
+# %%
+answer_3 = None  # your answer: an integer
+
+# %% tags=["solution"]
+answer_3 = 40  # 2 x 5 x 4: the seeds of a group train together
+
+# %%
+check("exercise 3", answer_3, len(bench.Grid("x", ("a", "b"), tuple("12345"), tuple("pqrs"), (0, 1, 2, 3)).groups()),
+      "a group is (dataset, augmenter, algorithm); seeds are batched inside it")
