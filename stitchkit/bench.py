@@ -195,22 +195,32 @@ def read_record(path: Path) -> dict[str, Any] | None:
     return rec if ok else None
 
 
+def group_spec(grid: Grid, group: Group) -> dict[str, Any]:
+    """Everything besides the cell that decides a group's result: a record made under another spec (the grid's
+    ratio or options changed since) is stale and is redone, never reused."""
+    return {"ratio": grid.ratio(group.augmenter), "seeds": list(grid.seeds), "augment_seed": grid.augment_seed,
+            "augment_options": grid.options_for(group.augmenter, group.dataset) if group.augmenter != "none" else {},
+            "train_options": grid.train_options.get(group.algorithm, {})}
+
+
+def _current(grid: Grid, folder: Path, cell: Cell) -> dict[str, Any] | None:
+    rec = read_record(folder / cell.file_name())
+    if rec is None or rec["result"].get("spec") != group_spec(grid, Group(cell.dataset, cell.augmenter, cell.algorithm)):
+        return None
+    return rec
+
+
 def load_records(grid: Grid, profile: str | Profile | None = None) -> list[dict[str, Any]]:
-    """Every valid record of the grid's cells (cells without a valid record are left out)."""
+    """Every valid, current record of the grid's cells (cells without one are left out)."""
     folder = results_dir(grid, profile)
-    out = []
-    for cell in grid.cells():
-        rec = read_record(folder / cell.file_name())
-        if rec is not None:
-            out.append(rec)
-    return out
+    return [rec for cell in grid.cells() if (rec := _current(grid, folder, cell)) is not None]
 
 
 def pending_groups(grid: Grid, profile: str | Profile | None = None) -> list[Group]:
-    """Groups with at least one seed whose record is missing or invalid."""
+    """Groups with at least one seed whose record is missing, invalid or stale."""
     folder = results_dir(grid, profile)
-    return [g for g in grid.groups() if any(read_record(folder / Cell(g.dataset, g.augmenter, g.algorithm, s)
-                                                        .file_name()) is None for s in grid.seeds)]
+    return [g for g in grid.groups() if any(_current(grid, folder, Cell(g.dataset, g.augmenter, g.algorithm, s)) is None
+                                            for s in grid.seeds)]
 
 
 # ------------------------------------------------------------------------------------------------- one unit of work
@@ -246,16 +256,18 @@ def build_augmented(grid: Grid, dataset: str, augmenter: str, profile: str, log=
         return {"id": out, "ok": False, "reason": str(err)}
 
 
-def run_group(grid: Grid, group: Group, profile: str, augmented: dict[str, Any] | None = None) -> list[dict]:
-    """Train one group's seeds together; returns one ``result`` per seed (in ``grid.seeds`` order).
+def run_group(grid: Grid, group: Group, profile: str, augmented: dict[str, Any] | None = None
+              ) -> tuple[list[dict], dict[str, Any]]:
+    """Train one group's seeds together; returns one ``result`` per seed (in ``grid.seeds`` order) and where the
+    training ran (its run folder and the seconds its training took, which a cached run reports from its log).
 
     A group that cannot run for a reason of the data (no augmented data was accepted; Decision Transformer given
     transitions) gives ``status: "skipped"`` results with the reason; any other error propagates."""
     from stitchkit.train import run as train_run
 
-    base = {"profile": profile, "ratio": grid.ratio(group.augmenter) if group.augmenter != "none" else None}
+    base = {"profile": profile, "spec": group_spec(grid, group)}
     if augmented is not None and not augmented["ok"]:
-        return [{**base, "status": "skipped", "reason": augmented["reason"]} for _ in grid.seeds]
+        return [{**base, "status": "skipped", "reason": augmented["reason"]} for _ in grid.seeds], {}
     aug_id = augmented["id"] if augmented else None
     try:
         out = train_run(group.algorithm, group.dataset, seeds=list(grid.seeds), profile=profile, augmented_id=aug_id,
@@ -263,16 +275,17 @@ def run_group(grid: Grid, group: Group, profile: str, augmented: dict[str, Any] 
                         **grid.train_options.get(group.algorithm, {}))
     except ValueError as err:
         if "not whole trajectories" in str(err):
-            return [{**base, "status": "skipped", "reason": str(err)} for _ in grid.seeds]
+            return [{**base, "status": "skipped", "reason": str(err)} for _ in grid.seeds], {}
         raise
+    rows = out["curves"]
+    train_info = {"run_dir": out["run_dir"], "train_seconds": max((r.get("seconds", 0.0) for r in rows), default=0.0)}
     results = []
     for i, seed in enumerate(grid.seeds):
-        rows = [r for r in out["curves"] if r["seed"] == seed]
         results.append({**base, "status": "done", "augmented_id": aug_id, "steps": out["steps"],
                         "score_last": out["score"]["last"][i], "score_best": out["score"]["best"][i],
                         "return_last": out["return"]["last"][i],
-                        "curve": [[r["step"], r["score"]] for r in rows]})
-    return results
+                        "curve": [[r["step"], r["score"]] for r in rows if r["seed"] == seed]})
+    return results, train_info
 
 
 # ------------------------------------------------------------------------------------------------- executors
@@ -287,8 +300,8 @@ def _meta(executor: str, seconds: float) -> dict[str, Any]:
 
 def _group_task(grid: Grid, group: Group, profile: str, augmented: dict | None, executor: str):
     t0 = time.perf_counter()
-    results = run_group(grid, group, profile, augmented)
-    return group, results, _meta(executor, time.perf_counter() - t0)
+    results, info = run_group(grid, group, profile, augmented)
+    return group, results, {**_meta(executor, time.perf_counter() - t0), **info}
 
 
 def run(grid: Grid, profile: str | Profile | None = None, executor: str = "local", address: str | None = None,

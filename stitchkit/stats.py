@@ -81,6 +81,8 @@ def rank_marks(values: list[float], higher_is_better: bool = True) -> list[str]:
     order = [i for i in np.argsort(-v if higher_is_better else v, kind="stable") if np.isfinite(v[i])]
     marks = [""] * len(values)
     distinct = sorted({v[i] for i in order}, reverse=higher_is_better)
+    if len(distinct) < 2:  # a row of ties ranks nothing
+        return marks
     for i in order:
         if v[i] == distinct[0]:
             marks[i] = "best"

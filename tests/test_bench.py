@@ -143,3 +143,17 @@ def test_a_reused_augmented_dataset_must_match_the_grid_options(data_root):
     other = bench.parse_grid(GRID.replace("pessimism = 1.0", "pessimism = 2.0"))
     with pytest.raises(bench.BenchError, match=r"built with pessimism=1.0; the grid asks for pessimism=2.0"):
         bench.build_augmented(other, "stitchkit/hopper/medium-replay-v0", "tatu", "smoke", log=lambda *_: None)
+
+
+def test_a_record_made_under_other_settings_is_stale(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHKIT_DATA", str(tmp_path))
+    grid = bench.parse_grid(GRID)
+    group = bench.Group("stitchkit/hopper/medium-replay-v0", "tatu", "td3bc")
+    folder = bench.results_dir(grid, "smoke")
+    for s in grid.seeds:
+        bench.write_record(folder, bench.Cell(group.dataset, group.augmenter, group.algorithm, s),
+                           {"status": "done", "score_last": 1.0, "spec": bench.group_spec(grid, group)}, {})
+    assert group not in bench.pending_groups(grid, "smoke")
+    assert len(bench.load_records(grid, "smoke")) == 2
+    changed = bench.parse_grid(GRID.replace("tatu = 2.0", "tatu = 3.0"))
+    assert group in bench.pending_groups(changed, "smoke") and bench.load_records(changed, "smoke") == []

@@ -40,3 +40,4 @@ def test_rank_marks():
     assert stats.rank_marks([1.0, 3.0, 2.0, float("nan")]) == ["", "best", "second", ""]
     assert stats.rank_marks([3.0, 3.0, 1.0]) == ["best", "best", "second"]
     assert stats.rank_marks([1.0, 3.0], higher_is_better=False) == ["best", "second"]
+    assert stats.rank_marks([0.0, 0.0, 0.0]) == ["", "", ""]
