@@ -7,6 +7,7 @@ temporary file and renamed into place, so a failed or interrupted run never leav
 from __future__ import annotations
 
 import html
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -72,20 +73,33 @@ def build_report(profile: str | None = None, notebooks: list[Path] | None = None
         page = path.stem + ".html"
         atomic_write_text(out_dir / page, body)
         results.append(PageResult(path.name, page, not error, time.perf_counter() - t0, error))
-    atomic_write_text(out_dir / "index.html", render_index(results, profile))
+    # the index links every page in the folder: pages built now, and earlier ones a partial run left in place
+    manifest_path = out_dir / "index.json"
+    try:
+        earlier = {r["notebook"]: r for r in json.loads(manifest_path.read_text())}
+    except (OSError, ValueError):
+        earlier = {}
+    merged = {**earlier, **{r.notebook: {**r.__dict__, "profile": profile} for r in results}}
+    pages = [r for _, r in sorted(merged.items()) if (out_dir / r["page"]).exists()]
+    atomic_write_text(manifest_path, json.dumps(pages, indent=1))
+    atomic_write_text(out_dir / "index.html", render_index([PageResult(**{k: r[k] for k in PageResult.__dataclass_fields__})
+                                                             for r in pages], profile,
+                                                            {r["notebook"]: r.get("profile", "?") for r in pages}))
     return results
 
 
-def render_index(results: list[PageResult], profile: str) -> str:
+def render_index(results: list[PageResult], profile: str, profiles: dict[str, str] | None = None) -> str:
+    profiles = profiles or {}
     rows = "\n".join(
         f"<tr><td><a href='{html.escape(r.page)}'>{html.escape(r.notebook)}</a></td>"
-        f"<td>{'ok' if r.ok else 'FAILED: ' + html.escape(r.error)}</td><td>{r.seconds:.1f} s</td></tr>"
+        f"<td>{'ok' if r.ok else 'FAILED: ' + html.escape(r.error)}</td><td>{r.seconds:.1f} s</td>"
+        f"<td>{html.escape(profiles.get(r.notebook, profile))}</td></tr>"
         for r in results
     )
     stamp = time.strftime("%Y-%m-%d %H:%M")
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>stitchkit report</title>"
         "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}td,th{padding:.3em 1em}</style>"
-        f"</head><body><h1>stitchkit report</h1><p>Profile <b>{profile}</b>, built {stamp}.</p>"
-        f"<table><tr><th>notebook</th><th>status</th><th>time</th></tr>\n{rows}\n</table></body></html>\n"
+        f"</head><body><h1>stitchkit report</h1><p>Last build at profile <b>{profile}</b>, {stamp}.</p>"
+        f"<table><tr><th>notebook</th><th>status</th><th>time</th><th>profile</th></tr>\n{rows}\n</table></body></html>\n"
     )

@@ -26,7 +26,11 @@ def test_report_pages_and_index(tmp_path: Path):
     assert "profile is smoke report mode 1" in page
     index = (out / "index.html").read_text()
     assert "href='01_tiny.html'" in index and "FAILED" in index and "smoke" in index
-    assert sorted(p.name for p in out.iterdir()) == ["01_tiny.html", "02_broken.html", "index.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["01_tiny.html", "02_broken.html", "index.html", "index.json"]
+    # rebuilding one page keeps the other's link in the index
+    build_report("smoke", [nb_dir / "01_tiny.py"], out, timeout=120)
+    index = (out / "index.html").read_text()
+    assert "href='01_tiny.html'" in index and "href='02_broken.html'" in index
 
 
 def test_course_notebooks_are_found_in_order():
