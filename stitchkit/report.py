@@ -79,7 +79,9 @@ def build_report(profile: str | None = None, notebooks: list[Path] | None = None
         earlier = {r["notebook"]: r for r in json.loads(manifest_path.read_text())}
     except (OSError, ValueError):
         earlier = {}
-    merged = {**earlier, **{r.notebook: {**r.__dict__, "profile": profile} for r in results}}
+    found = {f.stem + ".py": {"notebook": f.stem + ".py", "page": f.name, "ok": True, "seconds": 0.0, "error": "",
+                              "profile": "?"} for f in out_dir.glob("[0-9][0-9]_*.html")}  # built before the manifest
+    merged = {**found, **earlier, **{r.notebook: {**r.__dict__, "profile": profile} for r in results}}
     pages = [r for _, r in sorted(merged.items()) if (out_dir / r["page"]).exists()]
     atomic_write_text(manifest_path, json.dumps(pages, indent=1))
     atomic_write_text(out_dir / "index.html", render_index([PageResult(**{k: r[k] for k in PageResult.__dataclass_fields__})
