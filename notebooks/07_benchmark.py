@@ -187,18 +187,7 @@ plt.show()
 
 # %%
 small = bench.load_records(SMALL, P)
-rows = ["| dataset | " + " | ".join(SMALL.algorithms) + " |", "|---|" + "---|" * len(SMALL.algorithms)]
-sc = bench.scores(small)
-for d in SMALL.datasets:
-    means = [float(np.mean(sc[(d, "none", a)])) if (d, "none", a) in sc else float("nan") for a in SMALL.algorithms]
-    marks = stats.rank_marks(means)
-    cells = []
-    for a, m, mark in zip(SMALL.algorithms, means, marks):
-        v = sc.get((d, "none", a))
-        t = f"{m:.1f} ± {np.std(v):.1f}" if v else "-"
-        cells.append(f"**{t}**" if mark == "best" else f"<u>{t}</u>" if mark == "second" else t)
-    rows.append(f"| {d.removeprefix('stitchkit/')} | " + " | ".join(cells) + " |")
-display(Markdown("\n".join(rows) + f"\n\nMean ± std over {len(SMALL.seeds)} seeds, last evaluation."))
+display(Markdown(bench.table(SMALL, small) + f"\n\nMean ± std over {len(SMALL.seeds)} seeds, last evaluation."))
 
 # %% [markdown]
 # ### Reading the result (the kit's `lab` run, 2-core CPU)

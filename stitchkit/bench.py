@@ -386,26 +386,36 @@ def scores(records: Iterable[dict], metric: str = "score_last") -> dict[tuple[st
 
 
 def table(grid: Grid, records: list[dict], metric: str = "score_last") -> str:
-    """A Table-1-shaped Markdown table: one row per (dataset, algorithm), one column per augmenter, mean ± std over
-    seeds; the best of each row in bold, the second best underlined (by mean)."""
+    """A paper-shaped Markdown table, mean ± std over seeds, the best of each row in bold and the second best
+    underlined (by mean). Several augmenters: DiffStitch's Table 1 - a row per (dataset, algorithm), a column per
+    augmenter. One augmenter: TELS's small-data table - a row per dataset, a column per algorithm."""
+    sc = scores(records, metric)
+    if len(grid.augmenters) > 1:
+        head, keys = ["dataset", "algorithm", *grid.augmenters], [
+            ([d.removeprefix("stitchkit/"), algo], [(d, a, algo) for a in grid.augmenters])
+            for d in grid.datasets for algo in grid.algorithms]
+    else:
+        aug = grid.augmenters[0]
+        head, keys = ["dataset", *grid.algorithms], [
+            ([d.removeprefix("stitchkit/")], [(d, aug, algo) for algo in grid.algorithms]) for d in grid.datasets]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for labels, cells in keys:
+        rows.append("| " + " | ".join(labels + _marked([sc.get(k) for k in cells])) + " |")
+    return "\n".join(rows)
+
+
+def _marked(values: list[list[float] | None]) -> list[str]:
+    """'mean ± std' per cell ('-' when empty), best in bold and second underlined."""
     import numpy as np
 
     from stitchkit.stats import rank_marks
 
-    sc = scores(records, metric)
-    head = "| dataset | algorithm | " + " | ".join(grid.augmenters) + " |"
-    rows = [head, "|---|---|" + "---|" * len(grid.augmenters)]
-    for d in grid.datasets:
-        for algo in grid.algorithms:
-            vals = [sc.get((d, a, algo)) for a in grid.augmenters]
-            means = [float(np.mean(v)) if v else float("nan") for v in vals]
-            marks = rank_marks(means) if sum(np.isfinite(means)) > 1 else [""] * len(means)
-            cells = []
-            for v, m, mark in zip(vals, means, marks):
-                text = f"{m:.1f} ± {float(np.std(v)):.1f}" if v else "-"
-                cells.append(f"**{text}**" if mark == "best" else f"<u>{text}</u>" if mark == "second" else text)
-            rows.append(f"| {d.removeprefix('stitchkit/')} | {algo} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    means = [float(np.mean(v)) if v else float("nan") for v in values]
+    out = []
+    for v, m, mark in zip(values, means, rank_marks(means)):
+        text = f"{m:.1f} ± {float(np.std(v)):.1f}" if v else "-"
+        out.append(f"**{text}**" if mark == "best" else f"<u>{text}</u>" if mark == "second" else text)
+    return out
 
 
 def estimate_seconds(grid: Grid, profile: str | Profile | None = None, probe_seconds: float = 1.0) -> dict[str, float]:
