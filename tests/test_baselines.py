@@ -149,3 +149,21 @@ def test_tatu_and_ser_through_the_augment_interface(data_root):
         with pytest.raises(ValueError, match=what):
             train_run("dt", parent, seeds=1, profile="smoke", augmented_id=registry.augmented_id(parent, method),
                       progress=False)
+
+
+def test_saving_the_same_generated_data_again_keeps_the_dataset(data_root):
+    """Re-saving identical data must not rewrite it: its metadata fingerprints every cached training run."""
+    from stitchkit import augment
+
+    parent = "stitchkit/hopper/medium-replay-v0"
+    out = registry.augmented_id(parent, "tatu")
+    augment_run("tatu", parent, out, "smoke", pessimism=1.0, transitions=60, log=lambda *_: None)
+    meta = registry.dataset_dir(out) / "data" / "metadata.json"
+    before = meta.read_bytes()
+    summary = registry.read_metadata(out)["stitchkit"]["augment"]
+    eps = registry.load_episodes(out, "smoke")
+    augment.save(out, eps, {**summary, "seconds": 123.0}, "smoke")  # same data, other timings
+    assert meta.read_bytes() == before
+    eps[0].rewards[0] += 1.0  # different data is written
+    augment.save(out, eps, summary, "smoke")
+    assert registry.load_episodes(out, "smoke")[0].rewards[0] == pytest.approx(eps[0].rewards[0])

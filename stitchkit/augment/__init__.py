@@ -178,12 +178,34 @@ def save(out_id: str, generated: list, summary: dict[str, Any], profile: str | P
             method, "loosen the qualification threshold (delta) or the similarity threshold")
         raise AugmentError(f"{method} accepted no generated data from {parent} at profile {prof.name} "
                            f"({summary}); {hint}, or train the models longer (a bigger profile)")
+    if _same_as_saved(out_id, generated, summary, prof.name):
+        return  # rewriting identical data would only change its timings, and with them every cached run's key
     pmeta = registry.read_metadata(parent)
     kit = {"recipe": "augmented", "profile": prof.name, "seed": summary.get("seed", 0), "parent": parent,
            "augment": summary, "card": {"method": method, "content": "generated data only; provenance per episode"}}
     registry.write_dataset(out_id, generated, registry._env_spec(pmeta["env_spec"]),
                            registry._env_spec(pmeta.get("eval_env_spec")), pmeta.get("ref_min_score"),
                            pmeta.get("ref_max_score"), kit)
+
+
+def _same_as_saved(out_id: str, generated: list, summary: dict[str, Any], profile: str) -> bool:
+    """True when ``out_id`` is built at ``profile`` from the same config, with the same episodes (provenance,
+    lengths and returns): a regenerated copy of what is saved (same seed, same code)."""
+    import numpy as np
+
+    from stitchkit.data import registry
+
+    if registry.status(out_id).get("state") != "built":
+        return False
+    kit = registry.read_metadata(out_id)["stitchkit"]
+    saved = kit.get("augment", {})
+    if kit.get("profile") != profile or saved.get("config") != summary.get("config") or \
+            kit.get("provenance") != [ep.provenance.to_json() for ep in generated]:
+        return False
+    old = registry.load_episodes(out_id, profile)
+    return len(old) == len(generated) and all(
+        len(a) == len(b) and np.allclose(a.rewards, b.rewards) and np.allclose(a.observations, b.observations)
+        for a, b in zip(old, generated))
 
 
 def oracle_errors(env: str, episodes: list):
