@@ -263,6 +263,7 @@ def run_group(grid: Grid, group: Group, profile: str, augmented: dict[str, Any] 
 
     A group that cannot run for a reason of the data (no augmented data was accepted; Decision Transformer given
     transitions) gives ``status: "skipped"`` results with the reason; any other error propagates."""
+    from stitchkit.train import NotTrajectoriesError
     from stitchkit.train import run as train_run
 
     base = {"profile": profile, "spec": group_spec(grid, group)}
@@ -273,10 +274,8 @@ def run_group(grid: Grid, group: Group, profile: str, augmented: dict[str, Any] 
         out = train_run(group.algorithm, group.dataset, seeds=list(grid.seeds), profile=profile, augmented_id=aug_id,
                         ratio=grid.ratio(group.augmenter), progress=False,
                         **grid.train_options.get(group.algorithm, {}))
-    except ValueError as err:
-        if "not whole trajectories" in str(err):
-            return [{**base, "status": "skipped", "reason": str(err)} for _ in grid.seeds], {}
-        raise
+    except NotTrajectoriesError as err:
+        return [{**base, "status": "skipped", "reason": str(err)} for _ in grid.seeds], {}
     rows = out["curves"]
     train_info = {"run_dir": out["run_dir"], "train_seconds": max((r.get("seconds", 0.0) for r in rows), default=0.0)}
     results = []

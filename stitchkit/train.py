@@ -60,6 +60,10 @@ def make_algo(name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: in
     return ALGOS[name](obs_dim, act_dim, seeds, **kwargs)
 
 
+class NotTrajectoriesError(ValueError):
+    """A sequence learner (Decision Transformer) was given augmented data that holds no whole trajectories."""
+
+
 def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: str | Profile | None = None,
         augmented_id: str | None = None, ratio: float = 1.0, resume: bool = True, progress: bool = True,
         build_missing: bool = True, **overrides: Any) -> dict[str, Any]:
@@ -89,9 +93,10 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
             what = ("single synthetic transitions (SER)" if "synthetic" in kinds else
                     "short model rollouts from mid-episode states (TATU)" if "rollout" in kinds else
                     "single transitions")
-            raise ValueError(f"{augmented_id} holds {what}, not whole trajectories: Decision Transformer conditions "
-                             "on a trajectory's return to go, so it takes only stitched data (diffstitch, astro); "
-                             "train td3bc, iql, cql or bc on this dataset instead")
+            raise NotTrajectoriesError(
+                f"{augmented_id} holds {what}, not whole trajectories: Decision Transformer conditions on a "
+                "trajectory's return to go, so it takes only stitched data (diffstitch, astro); train td3bc, iql, cql "
+                "or bc on this dataset instead")
         if "target_return" not in overrides:
             algo.actor.target_return = float(max(e.ret for e in episodes))
         sampler = SeedWindowSampler(episodes, seed_list, algo.model.seq_len, norm, str(device))
