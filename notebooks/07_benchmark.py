@@ -66,6 +66,13 @@ display(Code(inspect.getsource(bench.pending_groups), language="python"))
 # First the estimate: each algorithm's batched update speed is probed for a second on this device, times the
 # profile's steps, for every pending group. It leaves out augmentation (built once per dataset and augmenter,
 # cached in `data/`) and evaluation, and runs already in the training cache (`data/runs/`) finish at once.
+#
+# **The GPU figures.** `benchmarks/gpu_check.py` is the one prepared script for a lent GPU: on one device, in a
+# few minutes, it times every CUDA path at `full` sizes (learner updates for 1 and 8 batched seeds, eager and as
+# one CUDA graph; DiffStitch's U-Net and stitching; SER, TATU, ASTRO and TELS models; evaluation) and prints one
+# JSON line with the `full` grid's estimated wall time, augmentation and evaluation included. No GPU has been
+# lent to the kit yet, so no figure from a real GPU is quoted here: the check has run only on the CPU
+# (`--device cpu --tiny`, in `make test`). On a GPU run `python benchmarks/gpu_check.py --out gpu_check.json`.
 
 # %%
 for g in (GRID, SMALL):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,8 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
     steps, batch = {"dt": (t.dt_steps, t.dt_batch_size), "cql": (t.cql_steps, t.batch_size),
                     }.get(algo_name, (t.steps + overrides.get("idm_steps", 0), t.batch_size))
     cfg = TrainConfig(steps=steps, batch_size=batch, eval_every=min(t.eval_every, steps),
-                      eval_episodes=t.eval_episodes, seeds=seed_list, ratio=ratio)
+                      eval_episodes=t.eval_episodes, seeds=seed_list, ratio=ratio,
+                      graph=os.environ.get("STITCHKIT_GRAPH", "off"))
     obs_dim, act_dim = original[0].observations.shape[1], original[0].actions.shape[1]
     device = get_device()
     cfg.device = str(device)

@@ -16,6 +16,10 @@ class BC(nn.Module):
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.opt]
 
+    def graph_key(self, step: int) -> None:
+        """Every step runs the same update: one CUDA graph (see :mod:`stitchkit.algos.graphed`)."""
+        return None
+
     def update(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         loss = ((self.actor(batch["observations"]) - batch["actions"]) ** 2).mean((1, 2))  # (S,)
         self.opt.zero_grad()

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from stitchkit.algos.common import member_generators, member_randn
+from stitchkit.algos.common import member_generators, member_rand, member_randn
 from stitchkit.nets import TanhGaussianActor, TwinQ, soft_update
 
 
@@ -46,8 +46,12 @@ class CQL(nn.Module):
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.actor_opt, self.critic_opt, self.alpha_opt]
 
+    def graph_key(self, step: int) -> None:
+        """Every step runs the same update: one CUDA graph (see :mod:`stitchkit.algos.graphed`)."""
+        return None
+
     def _sample(self, obs: torch.Tensor, gens: list[torch.Generator] | None = None):
-        noise = member_randn(gens or self.gens, obs.shape[1:-1] + (self.act_dim,)).to(obs.device)
+        noise = member_randn(gens or self.gens, obs.shape[1:-1] + (self.act_dim,), obs.device)
         return self.actor.sample(obs, noise)
 
     def td_loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -64,7 +68,7 @@ class CQL(nn.Module):
         N, A = self.n_actions, self.act_dim
         rep = lambda x: x.unsqueeze(2).expand(S, B, N, x.shape[-1]).reshape(S, B * N, x.shape[-1])  # noqa: E731
         obs, next_obs = rep(b["observations"]), rep(b["next_observations"])
-        rand_a = (torch.stack([torch.rand(B * N, A, generator=g) for g in self.cql_gens]) * 2 - 1).to(obs.device)
+        rand_a = member_rand(self.cql_gens, (B * N, A), obs.device) * 2 - 1
         with torch.no_grad():
             curr_a, curr_logp = self._sample(obs, self.cql_gens)
             next_a, next_logp = self._sample(next_obs, self.cql_gens)

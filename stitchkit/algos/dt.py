@@ -88,6 +88,10 @@ class DT(nn.Module):
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.opt]
 
+    def graph_key(self, step: int) -> None:
+        """Every step runs the same update: one CUDA graph (see :mod:`stitchkit.algos.graphed`)."""
+        return None
+
     def update(self, b: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """``b`` holds (S, B, K, ...) windows (see :class:`stitchkit.data.samplers.WindowSampler`)."""
         self.model.train()

@@ -45,6 +45,10 @@ class IQL(nn.Module):
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.v_opt, self.q_opt, self.actor_opt]
 
+    def graph_key(self, step: int) -> None:
+        """Every step runs the same update: one CUDA graph (see :mod:`stitchkit.algos.graphed`)."""
+        return None
+
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.v(obs).squeeze(-1)
 

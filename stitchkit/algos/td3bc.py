@@ -30,15 +30,19 @@ class TD3BC(nn.Module):
         self.gens = member_generators(seeds)
         self.alpha, self.discount, self.tau = alpha, discount, tau
         self.policy_noise, self.noise_clip, self.policy_freq, self.max_action = policy_noise, noise_clip, policy_freq, max_action
-        self._actor_loss = torch.zeros(len(seeds))
+        self.register_buffer("_actor_loss", torch.zeros(len(seeds)), persistent=False)  # moves with .to(device)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.actor_opt, self.critic_opt]
 
+    def graph_key(self, step: int) -> bool:
+        """The update's Python-side branch: whether this step also updates the actor (one CUDA graph each)."""
+        return step % self.policy_freq == 0
+
     def critic_loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per member: MSE of both critics to r + gamma (1 - done) min Q'(s', pi'(s') + clipped noise)."""
         with torch.no_grad():
-            noise = (member_randn(self.gens, b["actions"].shape[1:]).to(b["actions"].device) * self.policy_noise).clamp(
+            noise = (member_randn(self.gens, b["actions"].shape[1:], b["actions"].device) * self.policy_noise).clamp(
                 -self.noise_clip, self.noise_clip)
             next_a = (self.actor_target(b["next_observations"]) + noise).clamp(-self.max_action, self.max_action)
             target_q = torch.minimum(*self.critic_target(b["next_observations"], next_a))
