@@ -26,7 +26,7 @@ from stitchkit.profiles import get_profile
 def measure(dataset_id: str, profile: str, iterations: int, seed: int = 0) -> list[dict]:
     prof = get_profile(profile)
     eps = registry.load_episodes(dataset_id, prof, build_missing=True)
-    ckpt = data_dir() / "checkpoints" / "diffstitch" / ds.config_key(dataset_id, prof.name, seed, False)
+    ckpt = data_dir() / "checkpoints" / "diffstitch" / ds.config_key(dataset_id, prof, seed, False)
     models = ds.train_models(eps, prof, seed, checkpoint_dir=ckpt)
     dev = get_device()
     for m in (models.diffusion, models.inverse, models.reward, models.dynamics):

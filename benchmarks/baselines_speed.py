@@ -28,7 +28,7 @@ def measure(dataset_id: str, profile: str, samples: int, seed: int = 0) -> list[
     eps = registry.load_episodes(dataset_id, prof, build_missing=True)
     root = data_dir() / "checkpoints"
     rows = []
-    sm = ser.train_models(eps, prof, seed, root / "ser" / ser.config_key(dataset_id, prof.name, seed), device=dev)
+    sm = ser.train_models(eps, prof, seed, root / "ser" / ser.config_key(dataset_id, prof, seed), device=dev)
     for steps in sorted({prof.baselines.ser_sample_steps, 128}):
         t0 = time.perf_counter()
         ser.sample_transitions(sm, samples, ser.SERConfig(seed=seed), steps, device=dev)
@@ -36,7 +36,7 @@ def measure(dataset_id: str, profile: str, samples: int, seed: int = 0) -> list[
         rows.append({"dataset": dataset_id, "profile": prof.name, "device": dev, "method": "ser",
                      "setting": f"{steps} sampler steps", "transitions": samples, "seconds": round(sec, 2),
                      "transitions_per_s": round(samples / sec, 1)})
-    tm = tatu.train_models(eps, prof, seed, root / "tatu" / tatu.config_key(dataset_id, prof.name, seed), device=dev)
+    tm = tatu.train_models(eps, prof, seed, root / "tatu" / tatu.config_key(dataset_id, prof, seed), device=dev)
     res = tatu.generate(tm, eps, env_name_of(dataset_id), prof, tatu.TATUConfig(seed=seed, transitions=samples),
                         device=dev)
     rows.append({"dataset": dataset_id, "profile": prof.name, "device": dev, "method": "tatu",

@@ -97,6 +97,7 @@ def graph_drift(algo: str, seeds: int, batch: int, device: torch.device, steps: 
 def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterations: int) -> dict[str, object]:
     """Training steps/s of every augmentation model at the profile's sizes, and DiffStitch's stitching speed."""
     from stitchkit.augment import diffstitch as ds
+    from stitchkit.augment.bridges import discounted_rtg
     from stitchkit.augment import ser, tatu
     from stitchkit.augment.diffusion import diffusion_from_sizes
     from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, TransitionData, fit
@@ -136,7 +137,7 @@ def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterati
             lambda: fit(m, data, steps, sz.model_batch, members=members, device=device), steps)
     held = data.tensors(np.flatnonzero(data.holdout)[:8192], device)
     models["dynamics"].choose_elites(held["s"], held["a"], held["s_next"])
-    rtg = np.concatenate([ds._discounted_rtg(e.rewards, 0.99) for e in episodes])
+    rtg = np.concatenate([discounted_rtg(e.rewards, 0.99) for e in episodes])
     bundle = ds.DiffStitchModels(diffusion, models["inverse"], models["reward"], models["dynamics"], cdf,
                                  float(max(np.abs(rtg).max(), 1e-6)))
     for sampler in ("full", "strided"):

@@ -27,8 +27,8 @@ def measure(dataset_id: str, profile: str, iterations: int, seed: int = 0) -> li
     eps = registry.load_episodes(dataset_id, prof, build_missing=True)
     root = data_dir() / "checkpoints"
     dev = str(get_device())
-    models = astro.train_models(eps, prof, seed, checkpoint_dir=root / "astro" / astro.config_key(dataset_id, prof.name, seed),
-                                diffstitch_dir=root / "diffstitch" / ds.config_key(dataset_id, prof.name, seed, False),
+    models = astro.train_models(eps, prof, seed, checkpoint_dir=root / "astro" / astro.config_key(dataset_id, prof, seed),
+                                diffstitch_dir=root / "diffstitch" / ds.config_key(dataset_id, prof, seed, False),
                                 device=dev)
     rows = []
     for feedback in (False, True):

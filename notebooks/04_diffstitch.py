@@ -92,7 +92,7 @@ for fn in (ds.estimate_steps, ds.stitch_states, ds.wrap_up, ds.qualify):
 device = str(get_device())
 models = {}
 for d, eps in data.items():
-    key = ds.config_key(d, P.name, SEED, False)
+    key = ds.config_key(d, P, SEED, False)
     models[d] = ds.train_models(eps, P, SEED, checkpoint_dir=data_dir() / "checkpoints" / "diffstitch" / key,
                                 device=device)
 

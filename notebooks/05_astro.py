@@ -87,8 +87,8 @@ ENV = {HOPPER: "hopper", MAZE: "pointmaze-medium"}
 # %%
 device = str(get_device())
 root = data_dir() / "checkpoints"
-models = {d: astro.train_models(eps, P, SEED, checkpoint_dir=root / "astro" / astro.config_key(d, P.name, SEED),
-                                diffstitch_dir=root / "diffstitch" / ds.config_key(d, P.name, SEED, False),
+models = {d: astro.train_models(eps, P, SEED, checkpoint_dir=root / "astro" / astro.config_key(d, P, SEED),
+                                diffstitch_dir=root / "diffstitch" / ds.config_key(d, P, SEED, False),
                                 device=device)
           for d, eps in data.items()}
 fig, ax = plt.subplots(figsize=(5, 3))

@@ -12,7 +12,7 @@
 # **Learning objectives.** After this notebook you can
 # 1. say what time-reversal symmetry (T-symmetry) of a dynamical system is, and measure its violation;
 # 2. name the parts and losses of TELS's T-symmetry enforced inverse dynamics model (TS-IDM) and find each in
-#    `stitchkit/tels.py`;
+#    `stitchkit/tsidm.py`;
 # 3. explain how TELS stitches *states* (a guide policy proposes the next latent state) and gets actions without
 #    training an actor (inverse dynamics), and how POR does the same in raw state space;
 # 4. run the small-data study - about 10k transitions - for TELS, POR, IQL and TD3+BC, and the paper's ablation
@@ -51,7 +51,7 @@ import torch
 from IPython.display import Code, Markdown, display
 
 import stitchkit
-from stitchkit import tels
+from stitchkit import tsidm
 from stitchkit.algos.por import POR
 from stitchkit.algos.tels import TELS
 from stitchkit.data import registry
@@ -65,7 +65,7 @@ from stitchkit.train import score_text
 
 P = stitchkit.get_profile(PROFILE)
 print(f"profile {P.name}: {P.tels}; policy steps {P.train.steps}, {P.train.seeds} seeds")
-STUDY = {parent: tels.study_id(parent, P.tels.study_transitions) for parent in tels.STUDY_PARENTS}
+STUDY = {parent: tsidm.study_id(parent, P.tels.study_transitions) for parent in tsidm.STUDY_PARENTS}
 data = {d: registry.load_episodes(d, P, build_missing=True) for d in STUDY.values()}
 for d, eps in data.items():
     print(f"{d}: {len(eps)} episodes, {sum(len(e) for e in eps)} transitions")
@@ -85,11 +85,11 @@ HOPPER, WALKER, MAZE = STUDY.values()
 # flip back), the loss is zero without friction and grows with it:
 
 # %%
-display(Code(inspect.getsource(tels.oscillator_models), language="python"))
+display(Code(inspect.getsource(tsidm.oscillator_models), language="python"))
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
 z0 = torch.tensor([[1.0, 0.0]])
 for damping, color in ((0.0, "tab:blue"), (0.3, "tab:red")):
-    phi, h_fwd, h_rvs = tels.oscillator_models(damping)
+    phi, h_fwd, h_rvs = tsidm.oscillator_models(damping)
     fwd = [z0]
     for _ in range(60):
         fwd.append(fwd[-1] + h_fwd(fwd[-1], None))
@@ -103,7 +103,7 @@ axes[0].set(title="phase portrait: forward, then the time-reversed law", xlabel=
 axes[0].legend(fontsize=7)
 dampings = np.linspace(0, 1, 21)
 z = torch.randn(512, 2, generator=torch.Generator().manual_seed(SEED))
-axes[1].plot(dampings, [float(tels.t_symmetry_loss(*tels.oscillator_models(c)[1:], z, None).mean()) for c in dampings], "o-")
+axes[1].plot(dampings, [float(tsidm.t_symmetry_loss(*tsidm.oscillator_models(c)[1:], z, None).mean()) for c in dampings], "o-")
 axes[1].set(title="l_T-sym of the exact models", xlabel="damping", ylabel="mean l_T-sym")
 plt.show()
 
@@ -119,7 +119,7 @@ plt.show()
 # kit's source:
 
 # %%
-display(Code(inspect.getsource(tels.TSIDM.losses), language="python"))
+display(Code(inspect.getsource(tsidm.TSIDM.losses), language="python"))
 
 # %% [markdown]
 # ## 3. What each loss term does
@@ -134,8 +134,8 @@ eps_h = data[HOPPER]
 tr_h = transitions(eps_h)
 norm_h = ZScore.fit(tr_h["observations"])
 fits = {}
-for name, terms in tels.LADDER.items():
-    fits[name] = tels.fit_tsidm(norm_h.normalize(tr_h["observations"]), tr_h["actions"],
+for name, terms in tsidm.LADDER.items():
+    fits[name] = tsidm.fit_tsidm(norm_h.normalize(tr_h["observations"]), tr_h["actions"],
                                 norm_h.normalize(tr_h["next_observations"]), terms, max(1, P.tels.idm_steps // 2),
                                 P.tels.idm_hidden, seed=SEED)
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.3))
@@ -163,8 +163,8 @@ display(Markdown("| rung | action MSE | l_rec | l_dyn | l_ode | l_T-sym |\n|---|
 eps_m = data[MAZE]
 tr_m = transitions(eps_m)
 norm_m = ZScore.fit(tr_m["observations"])
-maze_idm, _ = tels.fit_tsidm(norm_m.normalize(tr_m["observations"]), tr_m["actions"],
-                             norm_m.normalize(tr_m["next_observations"]), tels.LADDER["full"],
+maze_idm, _ = tsidm.fit_tsidm(norm_m.normalize(tr_m["observations"]), tr_m["actions"],
+                             norm_m.normalize(tr_m["next_observations"]), tsidm.LADDER["full"],
                              max(1, P.tels.idm_steps // 2), P.tels.idm_hidden, seed=SEED)
 with torch.no_grad():
     zm = maze_idm.phi(torch.as_tensor(norm_m.normalize(tr_m["observations"]), dtype=torch.float32)[None])[0].numpy()
@@ -201,17 +201,17 @@ display(Code(inspect.getsource(TELS.update), language="python"))
 # %%
 study = {}
 for d in STUDY.values():
-    for algo in tels.STUDY_ALGOS:
+    for algo in tsidm.STUDY_ALGOS:
         study[(d, algo)] = train_run(algo, d, seeds=P.train.seeds, profile=P, progress=False)
 
 
 cell = score_text
 
 
-rows = ["| dataset | transitions | " + " | ".join(tels.STUDY_ALGOS) + " |", "|---|---|" + "---|" * len(tels.STUDY_ALGOS)]
+rows = ["| dataset | transitions | " + " | ".join(tsidm.STUDY_ALGOS) + " |", "|---|---|" + "---|" * len(tsidm.STUDY_ALGOS)]
 for d in STUDY.values():
     rows.append(f"| {d.split('/', 1)[1]} | {sum(len(e) for e in data[d])} | "
-                + " | ".join(cell(study[(d, a)]) for a in tels.STUDY_ALGOS) + " |")
+                + " | ".join(cell(study[(d, a)]) for a in tsidm.STUDY_ALGOS) + " |")
 display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
                  "policy steps; locomotion: normalized score, maze: success rate (%)."))
 
@@ -223,7 +223,7 @@ display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.tr
 # %%
 ladder = {name: (study[(HOPPER, "tels")] if name == "full" else
                  train_run("tels", HOPPER, seeds=P.train.seeds, profile=P, progress=False, terms=name))
-          for name in tels.LADDER}
+          for name in tsidm.LADDER}
 display(Markdown("| TS-IDM | score |\n|---|---|\n" + "\n".join(f"| {n} | {cell(r)} |" for n, r in ladder.items())))
 
 # %% [markdown]
@@ -333,13 +333,13 @@ answer_1 = None  # a number
 answer_1 = 0.0001  # h_fwd = (0.1, 0); z + h_fwd = (1.1, 0); h_rvs = (-0.11, 0); sum (-0.01, 0); squared 1e-4
 
 # %%
-check("exercise 1", answer_1, float(tels.t_symmetry_loss(lambda z, za: 0.1 * z, lambda z, za: -0.1 * z,
+check("exercise 1", answer_1, float(tsidm.t_symmetry_loss(lambda z, za: 0.1 * z, lambda z, za: -0.1 * z,
                                                          torch.tensor([[1.0, 0.0]]), None)[0]),
       "step forward, then apply the reverse model at the state you reached", atol=1e-7)
 
 # %% [markdown]
 # **2.** Which rung of the ladder is the first to train the decoder-side ODE term l_ode? Give its name in
-# `tels.LADDER`.
+# `tsidm.LADDER`.
 
 # %%
 answer_2 = None  # a string
@@ -348,4 +348,4 @@ answer_2 = None  # a string
 answer_2 = "+l_ode"
 
 # %%
-check("exercise 2", answer_2, next(n for n, t in tels.LADDER.items() if t.decoder_ode), "look at TSIDMTerms")
+check("exercise 2", answer_2, next(n for n, t in tsidm.LADDER.items() if t.decoder_ode), "look at TSIDMTerms")

@@ -5,7 +5,7 @@ The grid is a small TOML file (``stitchkit/grids/{smoke,lab,full}.toml`` are the
     name = "lab"
     datasets = ["stitchkit/hopper/medium-replay-v0", "stitchkit/pointmaze-medium/stitch-v0"]
     augmenters = ["none", "diffstitch", "astro"]      # "none" or any of stitchkit.augment.METHODS
-    algorithms = ["td3bc", "iql"]                     # any of stitchkit.train.ALGOS
+    algorithms = ["td3bc", "iql"]                     # any of stitchkit.plugins.LEARNERS
     seeds = [0, 1, 2]
     augment_seed = 0                                  # one augmented dataset per (dataset, augmenter), shared
     [ratios]                                          # original : augmented per augmenter ("default" for the rest)
@@ -13,8 +13,8 @@ The grid is a small TOML file (``stitchkit/grids/{smoke,lab,full}.toml`` are the
     tatu = 2.3333333333333335
     [augment_options.diffstitch]                      # options for every dataset ...
     sampler = "strided"
-    [augment_options.tatu."stitchkit/pointmaze-medium/stitch-v0"]   # ... or for one
-    pessimism = 0.5
+    [augment_options.tatu."stitchkit/hopper/medium-replay-v0"]      # ... or for one (over the method's own
+    horizon = 3                                                    #     per-dataset defaults)
 
 How it runs, and why:
 
@@ -112,7 +112,7 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
     that list what is accepted."""
     from stitchkit import augment
     from stitchkit.data import registry
-    from stitchkit.train import ALGOS
+    from stitchkit.plugins import LEARNERS as ALGOS
 
     try:
         raw = tomllib.loads(text)
@@ -145,11 +145,12 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
     for method, opts in raw.get("augment_options", {}).items():
         if method == "none" or method not in augment.METHODS:
             continue
-        names = set(augment.options_accepted(method))
-        given = {k for k, v in opts.items() if not isinstance(v, dict)} | {
-            k for v in opts.values() if isinstance(v, dict) for k in v}
-        if given - names:
-            raise BenchError(f"{source}: unknown {method} option(s) {sorted(given - names)}; accepted: {sorted(names)}")
+        shared = {k: v for k, v in opts.items() if not isinstance(v, dict)}
+        for table in [shared] + [v for v in opts.values() if isinstance(v, dict)]:
+            try:  # typed like --option: a grid's bad value fails here, not after hours of training
+                augment.method(method).check(table)
+            except ValueError as err:
+                raise BenchError(f"{source}: [augment_options.{method}] {err}") from err
     return Grid(name=str(raw.get("name", Path(source).stem)), datasets=tuple(raw["datasets"]),
                 augmenters=tuple(raw["augmenters"]), algorithms=tuple(raw["algorithms"]), seeds=tuple(raw["seeds"]),
                 augment_seed=int(raw.get("augment_seed", 0)), ratios={"default": 4.0, **raw.get("ratios", {})},
@@ -232,7 +233,7 @@ def augmented_id(grid: Grid, dataset: str, augmenter: str) -> str | None:
     return registry.augmented_id(dataset, augmenter, None if grid.augment_seed == 0 else f"s{grid.augment_seed}")
 
 
-def build_augmented(grid: Grid, dataset: str, augmenter: str, profile: str, log=print) -> dict[str, Any]:
+def build_augmented(grid: Grid, dataset: str, augmenter: str, profile: Profile, log=print) -> dict[str, Any]:
     """Build (or find) one augmented dataset; returns {"id", "ok", "reason"}."""
     from stitchkit import augment
 
@@ -240,9 +241,10 @@ def build_augmented(grid: Grid, dataset: str, augmenter: str, profile: str, log=
 
     out = augmented_id(grid, dataset, augmenter)
     options = grid.options_for(augmenter, dataset)
-    if registry.status(out)["state"] == "built":  # reused: it must have been made with the grid's options
+    if registry.status(out)["state"] == "built":  # reused: it must have been made with the config the grid asks for
         config = registry.read_metadata(out)["stitchkit"].get("augment", {}).get("config", {})
-        differ = {k: (config.get(k), v) for k, v in options.items() if k in config and config[k] != v}
+        wanted = asdict(augment.resolved_config(augmenter, dataset, options, grid.augment_seed))
+        differ = {k: (config.get(k), v) for k, v in wanted.items() if k in config and config[k] != v and v is not None}
         if differ:
             raise BenchError(f"{out} exists but was built with " + ", ".join(f"{k}={a!r}" for k, (a, _) in differ.items())
                              + "; the grid asks for " + ", ".join(f"{k}={b!r}" for k, (_, b) in differ.items())
@@ -256,7 +258,7 @@ def build_augmented(grid: Grid, dataset: str, augmenter: str, profile: str, log=
         return {"id": out, "ok": False, "reason": str(err)}
 
 
-def run_group(grid: Grid, group: Group, profile: str, augmented: dict[str, Any] | None = None
+def run_group(grid: Grid, group: Group, profile: Profile, augmented: dict[str, Any] | None = None
               ) -> tuple[list[dict], dict[str, Any]]:
     """Train one group's seeds together; returns one ``result`` per seed (in ``grid.seeds`` order) and where the
     training ran (its run folder and the seconds its training took, which a cached run reports from its log).
@@ -266,7 +268,7 @@ def run_group(grid: Grid, group: Group, profile: str, augmented: dict[str, Any] 
     from stitchkit.train import NotTrajectoriesError
     from stitchkit.train import run as train_run
 
-    base = {"profile": profile, "spec": group_spec(grid, group)}
+    base = {"profile": profile.name, "spec": group_spec(grid, group)}
     if augmented is not None and not augmented["ok"]:
         return [{**base, "status": "skipped", "reason": augmented["reason"]} for _ in grid.seeds], {}
     aug_id = augmented["id"] if augmented else None
@@ -297,7 +299,7 @@ def _meta(executor: str, seconds: float) -> dict[str, Any]:
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
-def _group_task(grid: Grid, group: Group, profile: str, augmented: dict | None, executor: str):
+def _group_task(grid: Grid, group: Group, profile: Profile, augmented: dict | None, executor: str):
     t0 = time.perf_counter()
     results, info = run_group(grid, group, profile, augmented)
     return group, results, {**_meta(executor, time.perf_counter() - t0), **info}
@@ -334,16 +336,16 @@ def run(grid: Grid, profile: str | Profile | None = None, executor: str = "local
             on_group(group, results)
 
     if executor == "local":
-        aug = {k: build_augmented(grid, *k, prof.name, log=log) for k in needed}
+        aug = {k: build_augmented(grid, *k, prof, log=log) for k in needed}
         for g in todo:
-            finish(*_group_task(grid, g, prof.name, aug.get((g.dataset, g.augmenter)), "local"))
+            finish(*_group_task(grid, g, prof, aug.get((g.dataset, g.augmenter)), "local"))
     else:
-        _run_ray(grid, prof.name, todo, needed, finish, address, gpus_per_task, cpus_per_task, log)
+        _run_ray(grid, prof, todo, needed, finish, address, gpus_per_task, cpus_per_task, log)
     return {"groups_run": len(todo), "cells": len(grid.cells()), "seconds": round(time.perf_counter() - t0, 1),
             "folder": str(folder)}
 
 
-def _run_ray(grid: Grid, profile: str, todo: list[Group], needed: list[tuple[str, str]], finish, address: str | None,
+def _run_ray(grid: Grid, profile: Profile, todo: list[Group], needed: list[tuple[str, str]], finish, address: str | None,
              gpus: float, cpus: float, log) -> None:
     try:
         import ray
@@ -423,15 +425,15 @@ def estimate_seconds(grid: Grid, profile: str | Profile | None = None, probe_sec
     Augmentation and evaluation come on top (printed separately by the notebook)."""
     from stitchkit.device import get_device
 
+    from stitchkit.train import learner
+
     prof = get_profile(profile)
     dev = get_device()
-    per_algo = {a: steps_per_second(a, len(grid.seeds), dev, probe_seconds,
-                                    prof.train.dt_batch_size if a == "dt" else prof.train.batch_size)
-                for a in grid.algorithms}
-    steps = {"dt": prof.train.dt_steps, "cql": prof.train.cql_steps}
     total = {a: 0.0 for a in grid.algorithms}
-    for g in pending_groups(grid, prof):
-        total[g.algorithm] += steps.get(g.algorithm, prof.train.steps) / per_algo[g.algorithm]
+    for a in grid.algorithms:
+        steps, batch = learner(a).budget(prof, learner(a).user_options(prof, grid.train_options.get(a, {})))
+        rate = steps_per_second(a, len(grid.seeds), dev, probe_seconds, batch)
+        total[a] = steps / rate * sum(g.algorithm == a for g in pending_groups(grid, prof))
     return total
 
 
@@ -458,9 +460,9 @@ def steps_per_second(algo: str, seeds: int, device, seconds: float, batch: int) 
     """Batched update steps per second of ``algo`` with ``seeds`` members (synthetic data, after 3 warm-up steps)."""
     import torch
 
-    from stitchkit.train import ALGOS
+    from stitchkit.train import make_algo
 
-    model = ALGOS[algo](11, 3, list(range(seeds))).to(device)
+    model = make_algo(algo, 11, 3, list(range(seeds)), 1_000_000).to(device)
     b = fake_batch(algo, seeds, batch, device)
     for i in range(3):
         model.update(b, i)

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stitchkit.options import parse_items
+from stitchkit.plugins import LEARNERS, STITCHING_METHODS
 from stitchkit.profiles import PROFILE_NAMES, PROFILES, ProfileError, get_profile
 
 #: name -> (help text, function adding the sub-command's arguments and its ``func``)
@@ -96,8 +98,8 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("list", "build", "info", "defaults", "train-policy"))
     p.add_argument("target", nargs="?", help="dataset id (build, info) or env (train-policy)")
     p.add_argument("--force", action="store_true", help="build: replace an existing dataset")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=80_000, help="train-policy: SAC environment steps")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--steps", type=positive_int, default=80_000, help="train-policy: SAC environment steps")
 
     def run(args: argparse.Namespace) -> int:
         from stitchkit.data import registry
@@ -110,6 +112,15 @@ def _data(p: argparse.ArgumentParser) -> None:
             lines = [f"{r['state']:>8} {r.get('profile') or '':>6}  {r['id']}" for r in rows]
             return emit({"datasets": rows}, args.json, lines)
         if args.action == "build":
+            if registry.parse_id(args.target).kind == "augmented":  # generated data: the augmentation layer builds it
+                from stitchkit import augment
+
+                recipe = registry.parse_id(args.target)
+                if recipe.tag:
+                    raise ValueError(f"{args.target} is a tagged variant; write it with `stitchkit augment "
+                                     f"{recipe.method} --dataset {recipe.parent} --out {args.target}` and its options")
+                augment.run(recipe.method, recipe.parent, args.target, prof, seed=args.seed, force=args.force)
+                return emit({"id": args.target, "profile": prof.name}, args.json, [])
             path = registry.build(args.target, prof, seed=args.seed, force=args.force)
             return emit({"id": args.target, "path": str(path), "profile": prof.name}, args.json, [])
         if args.action == "info":
@@ -135,73 +146,92 @@ def _data(p: argparse.ArgumentParser) -> None:
 
 @command("augment", "generate stitched data from a dataset and save it as an augmented Minari dataset")
 def _augment(p: argparse.ArgumentParser) -> None:
-    from stitchkit.augment import METHODS
-
-    p.add_argument("method", choices=METHODS)
+    p.add_argument("method", choices=tuple(STITCHING_METHODS))
     p.add_argument("--dataset", required=True, help="parent dataset id, e.g. stitchkit/hopper/medium-replay-v0")
     p.add_argument("--out", help="output id (default: <parent>-<method>-v0; <parent>-<method>-<tag>-v0 for variants)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--force", action="store_true", help="regenerate an existing output")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a method option, e.g. sampler=strided, delta=1.0, qualification=false (repeatable)")
+                   help="a method option, e.g. sampler=strided, delta=1.0, qualification=false (repeatable; an "
+                        "unknown key is an error that lists the accepted ones)")
 
     def run(args: argparse.Namespace) -> int:
-        from stitchkit.augment import run as augment_run
+        from stitchkit import augment
 
-        summary = augment_run(args.method, args.dataset, args.out, args.profile, seed=args.seed, force=args.force,
-                              **_options(args.option))
+        options = augment.method(args.method).check(parse_items(args.option))  # typed, before any work
+        summary = augment.run(args.method, args.dataset, args.out, args.profile, seed=args.seed, force=args.force,
+                              **options)
         lines = [f"{k:>28}: {v}" for k, v in summary.items() if k != "config" and not isinstance(v, (list, dict))]
         return emit(summary, args.json, lines)
     p.set_defaults(func=run)
 
 
-def _options(items: list[str]) -> dict:
-    """KEY=VALUE strings from repeated --option flags, values parsed by :func:`_parse_value`."""
-    options = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--option takes KEY=VALUE, got {item!r}")
-        options[key.strip().replace("-", "_")] = _parse_value(value.strip())
-    return options
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1, or a one-line error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
 
 
-def _parse_value(text: str):
-    """'true'/'false' -> bool, numbers -> int/float, 'none' -> None, anything else stays text."""
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
 
 
-@command("train", "train an offline RL learner (bc, td3bc, iql, cql, dt, por, tels); all seeds in one batched model")
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+@command("train", "train an offline RL learner (" + ", ".join(LEARNERS) + "); all seeds in one batched model")
 def _train(p: argparse.ArgumentParser) -> None:
-    p.add_argument("algo", help="bc | td3bc | iql | cql | dt | por | tels")
+    p.add_argument("algo", choices=tuple(LEARNERS), metavar="LEARNER", help=" | ".join(LEARNERS))
     p.add_argument("--dataset", required=True, help="dataset id, e.g. stitchkit/hopper/medium-v0")
     p.add_argument("--augmented", help="an augmented dataset id to mix in")
-    p.add_argument("--ratio", type=float, default=1.0, help="original : augmented (default 1)")
-    p.add_argument("--seeds", type=int, default=1, help="number of seeds, trained together")
+    p.add_argument("--ratio", type=positive_float, default=1.0, help="original : augmented (default 1)")
+    p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds, trained together")
     p.add_argument("--no-resume", action="store_true", help="start over instead of resuming a checkpoint")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="an algorithm setting, e.g. guide=awr, terms=+l_ode, expectile=0.9 (repeatable)")
+                   help="a learner setting, e.g. guide=awr, terms=+l_ode, expectile=0.9 (repeatable)")
 
     def run(args: argparse.Namespace) -> int:
+        from stitchkit.train import learner
         from stitchkit.train import run as train_run
 
+        options = learner(args.algo).check(parse_items(args.option))  # typed, before any work
         out = train_run(args.algo, args.dataset, args.seeds, args.profile, args.augmented, args.ratio,
-                        resume=not args.no_resume, **_options(args.option))
+                        resume=not args.no_resume, **options)
         s, r = out["score"], out["return"]
         lines = [f"{args.algo} on {args.dataset} ({len(out['seeds'])} seeds, {out['steps']} steps, profile "
                  f"{out['profile']})",
-                 f"  score  last {s['last_mean']:.1f} ± {s['last_std']:.1f}   best {s['best_mean']:.1f} ± {s['best_std']:.1f}",
-                 f"  return last {r['last_mean']:.1f} ± {r['last_std']:.1f}   best {r['best_mean']:.1f} ± {r['best_std']:.1f}"]
+                 f"  score  last {s['last_mean']:.1f} ± {s['last_std']:.1f}   best {s['best_mean']:.1f} ± "
+                 f"{s['best_std']:.1f}",
+                 f"  return last {r['last_mean']:.1f} ± {r['last_std']:.1f}   best {r['best_mean']:.1f} ± "
+                 f"{r['best_std']:.1f}"]
         return emit({k: v for k, v in out.items() if k != "curves"}, args.json, lines)
     p.set_defaults(func=run)
 
@@ -212,7 +242,7 @@ def _bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: one process (default); ray: groups as Ray tasks")
     p.add_argument("--address", help="an existing Ray cluster (default: start a local instance)")
-    p.add_argument("--gpus-per-task", type=float, default=0.0, help="GPU fraction each Ray task asks for")
+    p.add_argument("--gpus-per-task", type=non_negative_float, default=0.0, help="GPU fraction each Ray task asks for")
     p.add_argument("--status", action="store_true", help="only say which groups are done and which are pending")
 
     def run(args: argparse.Namespace) -> int:
@@ -234,11 +264,18 @@ def _bench(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+class Parser(argparse.ArgumentParser):
+    """Errors on one line (what was wrong and what is accepted), without the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="stitchkit", description="Trajectory stitching for offline RL: datasets, models, benchmarks.",
         epilog=f"Profiles: {', '.join(PROFILE_NAMES)} (default from STITCHKIT_PROFILE, else lab).")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", parser_class=Parser)
     for name, (help_text, add_arguments) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--profile", choices=PROFILE_NAMES, help="sizes to use (default: STITCHKIT_PROFILE or lab)")

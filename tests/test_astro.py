@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from stitchkit.augment import AugmentError, astro, run as augment_run
+from stitchkit.options import OptionError
+from stitchkit.profiles import get_profile
 from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, TransitionData, fit
 from stitchkit.augment.temporal import auc, distance_quality, spearman, train_distance
 from stitchkit.data import registry
@@ -122,7 +124,7 @@ def maze_smoke(tmp_path_factory):
     mp.setenv("MINARI_DATASETS_PATH", str(root / "minari"))
     parent = "stitchkit/pointmaze-medium/stitch-v0"
     eps = registry.load_episodes(parent, "smoke", build_missing=True, log=lambda *_: None)
-    models = astro.train_models(eps, "smoke", 0, log=lambda *_: None)
+    models = astro.train_models(eps, get_profile("smoke"), 0, log=lambda *_: None)
     yield parent, eps, models
     mp.undo()
 
@@ -132,7 +134,7 @@ LOOSE = dict(d_min=1.0, end_delta=float("inf"), uncertainty_factor=float("inf"),
 
 def test_astro_bridges_follow_the_model_and_land_on_the_target(maze_smoke):
     parent, eps, models = maze_smoke
-    res = astro.stitch(models, eps, "pointmaze-medium", "smoke", astro.AstroConfig(**LOOSE), parent)
+    res = astro.stitch(models, eps, "pointmaze-medium", get_profile("smoke"), astro.AstroConfig(**LOOSE), parent)
     assert res.stats["accepted"] > 0 and len(res.stats["rdf_mean_deviation"]) == 2 + 4
     for br in (b for b in res.bridges if b.accepted):
         (e, t), (e2, t2) = br.source, br.target
@@ -142,7 +144,7 @@ def test_astro_bridges_follow_the_model_and_land_on_the_target(maze_smoke):
         pred = models.stitch.dynamics.predict(x[:-2], torch.as_tensor(br.actions[:-1]))
         # every transition but the last is the learned model's own prediction (CDF round trip aside)
         assert torch.allclose(pred, x[1:-1], atol=2e-3)
-    again = astro.stitch(models, eps, "pointmaze-medium", "smoke", astro.AstroConfig(**LOOSE), parent)
+    again = astro.stitch(models, eps, "pointmaze-medium", get_profile("smoke"), astro.AstroConfig(**LOOSE), parent)
     assert [b.source for b in again.bridges] == [b.source for b in res.bridges]  # same seed, same result
     ep = res.episodes[0]
     assert ep.provenance.method == "astro" and len(ep.observations) == len(ep.actions) + 1
@@ -156,7 +158,7 @@ def test_astro_through_the_augment_interface(data_root):
     assert set(summary["distance_quality"]) >= {"learned", "euclidean"}
     eps = registry.load_episodes(out, "smoke")
     assert all(e.provenance.method == "astro" for e in eps)
-    with pytest.raises(AugmentError, match="unknown ASTRO option"):
+    with pytest.raises(OptionError, match="unknown astro option 'horizon'"):
         augment_run("astro", parent, profile="smoke", log=lambda *_: None, horizon=3)
     with pytest.raises(ValueError, match="d_min <= d_max"):
         augment_run("astro", parent, registry.augmented_id(parent, "astro", "bad"), "smoke", log=lambda *_: None,

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import stitchkit_cmd, subprocess_env
 from stitchkit import bench
+from stitchkit.profiles import get_profile
 
 GRID = """
 name = "t"
@@ -53,7 +54,7 @@ def test_grid_validation_names_what_is_accepted():
         bench.parse_grid(GRID.replace('"dt"]', '"ppo"]'))
     with pytest.raises(bench.BenchError, match=r"unknown key\(s\) \['seed'\]"):
         bench.parse_grid("seed = 3\n" + GRID)
-    with pytest.raises(bench.BenchError, match=r"unknown tatu option\(s\) \['seed'\]; accepted: \['horizon'"):
+    with pytest.raises(bench.BenchError, match=r"\[augment_options.tatu\] unknown tatu option 'seed'; accepted: horizon, penalty"):
         bench.parse_grid(GRID + "seed = 3\n")  # lands in [augment_options.tatu]
     with pytest.raises(bench.BenchError, match="no grid file 'nope'"):
         bench.load_grid("nope")
@@ -139,10 +140,10 @@ def test_a_reused_augmented_dataset_must_match_the_grid_options(data_root):
     augment_run("tatu", "stitchkit/hopper/medium-replay-v0", profile="smoke", log=lambda *_: None, pessimism=1.0,
                 transitions=100)
     grid = bench.parse_grid(GRID)  # pessimism 1.0, transitions 100: the same, reused
-    assert bench.build_augmented(grid, "stitchkit/hopper/medium-replay-v0", "tatu", "smoke", log=lambda *_: None)["ok"]
+    assert bench.build_augmented(grid, "stitchkit/hopper/medium-replay-v0", "tatu", get_profile("smoke"), log=lambda *_: None)["ok"]
     other = bench.parse_grid(GRID.replace("pessimism = 1.0", "pessimism = 2.0"))
     with pytest.raises(bench.BenchError, match=r"built with pessimism=1.0; the grid asks for pessimism=2.0"):
-        bench.build_augmented(other, "stitchkit/hopper/medium-replay-v0", "tatu", "smoke", log=lambda *_: None)
+        bench.build_augmented(other, "stitchkit/hopper/medium-replay-v0", "tatu", get_profile("smoke"), log=lambda *_: None)
 
 
 def test_a_record_made_under_other_settings_is_stale(tmp_path, monkeypatch):

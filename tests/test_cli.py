@@ -49,3 +49,48 @@ def test_data_commands_build_info_list_and_errors(tmp_path):
     assert "unknown dataset id" in bad.stderr
     mismatch = run("data", "info", ds, "--profile", "lab", **env)
     assert mismatch.returncode == 2 and "built at profile 'smoke'" in mismatch.stderr
+
+
+def one_line_error(out, *needles):
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_bad_options_and_numbers_fail_at_once_on_one_line(tmp_path):
+    """Checked before any data is loaded or model trained (the datasets here are not even built)."""
+    import time
+
+    env = {"STITCHKIT_DATA": str(tmp_path), "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
+    hopper = ["--dataset", "stitchkit/hopper/medium-v0", "--profile", "smoke"]
+    cases = [
+        (["augment", "diffstitch", *hopper, "--option", "delta=abc"], ["delta='abc'", "float"]),
+        (["train", "td3bc", *hopper, "--seeds", "0"], ["--seeds", "positive integer"]),
+        (["train", "td3bc", *hopper, "--option", "colour=red"], ["unknown td3bc option 'colour'", "accepted: alpha"]),
+        (["train", "iql", *hopper, "--option", "deterministic=maybe"], ["deterministic='maybe'", "bool"]),
+        (["train", "td3bc", *hopper, "--ratio", "-2"], ["--ratio", "positive number"]),
+        (["augment", "astro", *hopper, "--option", "sampler=fast"], ["sampler='fast'", "one of full, strided"]),
+        (["augment", "tatu", *hopper, "--option", "horizon=2.5"], ["horizon='2.5'", "int"]),
+        (["train", "nope", *hopper], ["invalid choice: 'nope'", "td3bc"]),
+    ]
+    for args, needles in cases:
+        t0 = time.perf_counter()
+        out = run(*args, **env)
+        one_line_error(out, *needles)
+        assert time.perf_counter() - t0 < 20  # generous for a loaded CI machine; about 1.3 s here
+    assert not (tmp_path / "minari").exists() or not any((tmp_path / "minari").rglob("main_data.hdf5"))
+
+
+def test_a_damaged_dataset_file_is_a_one_line_error_naming_the_rebuild(tmp_path):
+    env = {"STITCHKIT_DATA": str(tmp_path), "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
+    ds = "stitchkit/pointmaze-medium/stitch-v0"
+    assert run("data", "build", ds, "--profile", "smoke", **env).returncode == 0
+    data = tmp_path / "minari" / ds / "data" / "main_data.hdf5"
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 3])  # truncated, as a full disk or a kill leaves it
+    for args in (["data", "info", ds], ["train", "bc", "--dataset", ds]):
+        one_line_error(run(*args, "--profile", "smoke", **env), ds, f"stitchkit data build {ds} --force")
+    data.write_bytes(b"not hdf5 at all")
+    one_line_error(run("data", "info", ds, "--profile", "smoke", **env), ds, "--force")
+    assert run("data", "build", ds, "--profile", "smoke", "--force", **env).returncode == 0  # the named fix works
+    assert run("data", "info", ds, "--profile", "smoke", **env).returncode == 0

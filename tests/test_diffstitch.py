@@ -6,6 +6,7 @@ import torch
 
 from conftest import stitchkit_cmd, subprocess_env
 from stitchkit.augment import AugmentError, diffstitch as ds, run as augment_run
+from stitchkit.options import OptionError
 from stitchkit.augment.diffusion import (StateDiffusion, TemporalUnet, cosine_beta_schedule, denoise_error,
                                          training_mask)
 from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, TransitionData, fit
@@ -203,7 +204,7 @@ def test_bad_augment_input_is_named(data_root):
         augment_run("diffstitch", "stitchkit/hopper/medium-v0", "stitchkit/hopper/other-diffstitch-v0", "smoke")
     with pytest.raises(registry.DatasetError, match="unknown dataset id"):
         augment_run("diffstitch", "stitchkit/hopper/bogus-v0", profile="smoke")
-    with pytest.raises(AugmentError, match="unknown DiffStitch option"):
+    with pytest.raises(OptionError, match="unknown diffstitch option 'temperature'"):
         augment_run("diffstitch", "stitchkit/pointmaze-medium/stitch-v0", profile="smoke", log=lambda *_: None,
                     temperature=2)
 

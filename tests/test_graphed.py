@@ -4,10 +4,10 @@ warm-up restore must give exactly the eager update. The CUDA capture itself runs
 import pytest
 import torch
 
-from stitchkit.algos.common import MemberGenerators, NoiseTape, member_randn, noise_tape
+from stitchkit.algos.noise import MemberGenerators, NoiseTape, member_randn, noise_tape
 from stitchkit.algos.graphed import GraphedUpdate, make_update
 from stitchkit.bench import fake_batch
-from stitchkit.train import ALGOS
+from stitchkit.train import make_algo
 
 torch.set_num_threads(1)
 
@@ -19,7 +19,7 @@ def batches(algo: str, n: int):
 
 @pytest.mark.parametrize("algo", ["td3bc", "iql", "cql", "bc", "dt"])
 def test_graphed_update_equals_the_eager_update(algo):
-    eager, graphed = ALGOS[algo](11, 3, [0, 1]), ALGOS[algo](11, 3, [0, 1])
+    eager, graphed = make_algo(algo, 11, 3, [0, 1], 100), make_algo(algo, 11, 3, [0, 1], 100)
     update = GraphedUpdate(graphed, backend="eager-static")
     for step, b in enumerate(batches(algo, 5)):  # odd and even steps: TD3+BC's two graph keys
         torch.manual_seed(step)  # DT's dropout draws from the global generator
@@ -68,10 +68,10 @@ def test_noise_generators_refuse_a_second_device():
 
 
 def test_make_update_settings():
-    algo = ALGOS["td3bc"](11, 3, [0])
+    algo = make_algo("td3bc", 11, 3, [0], 100)
     assert make_update(algo, "off") == algo.update
     assert make_update(algo, "auto") == algo.update  # a CPU: capturing buys nothing
     with pytest.raises(ValueError, match="accepted: auto, on, off"):
         make_update(algo, "fast")
     with pytest.raises(ValueError, match="declares no graph_key"):
-        GraphedUpdate(ALGOS["por"](11, 3, [0]))
+        GraphedUpdate(make_algo("por", 11, 3, [0], 100))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from stitchkit.algos.learner import Learner
 from stitchkit.nets import DeterministicActor
 
 
@@ -26,3 +27,6 @@ class BC(nn.Module):
         loss.sum().backward()  # members are independent: the sum's gradient is each member's own
         self.opt.step()
         return {"actor_loss": loss.detach()}
+
+
+LEARNER = Learner("bc", BC, "behaviour cloning: regress the data's actions")

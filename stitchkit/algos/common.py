@@ -7,10 +7,8 @@ member s gets its own sample, drawn by its own generator (seed s), so S members 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +19,8 @@ import torch
 from stitchkit.data.episodes import Episode, generated_transitions, transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.data.samplers import MixedSampler
+from stitchkit.algos.graphed import make_update
+from stitchkit.algos.noise import generators_of, schedulers_of
 from stitchkit.files import atomic_torch_save
 
 
@@ -101,94 +101,6 @@ class SeedWindowSampler(_PerSeed):
         return {k: v if k == "timesteps" else v.float() for k, v in out.items()}
 
 
-class MemberGenerators:
-    """One torch generator per member, for the algorithm's own noise (target smoothing, sampling).
-
-    They are made on the device of the first draw (or checkpoint load), so a model built on the CPU and moved with
-    ``.to(device)`` draws its noise on that device; a later draw for another device is an error, never a silent
-    copy. CPU and CUDA streams differ: a run's device is part of what "same seed, same result" means."""
-
-    def __init__(self, seeds: list[int]):
-        self.seeds = [seed * 7919 + 1 for seed in seeds]
-        self.gens: list[torch.Generator] | None = None
-
-    def on(self, device: torch.device | str) -> list[torch.Generator]:
-        device = torch.device(device)
-        if self.gens is None:
-            self.gens = [torch.Generator(device=device).manual_seed(s) for s in self.seeds]
-        elif self.gens[0].device.type != device.type:
-            raise ValueError(f"device mismatch: the noise generators live on {self.gens[0].device}, the batch on "
-                             f"{device}; build and train the algorithm on one device")
-        return self.gens
-
-
-def member_generators(seeds: list[int]) -> MemberGenerators:
-    return MemberGenerators(seeds)
-
-
-class NoiseTape:
-    """The random draws of one update, as static buffers: recorded while an update is captured into a graph,
-    refilled (by the eager draws, in the eager order) before each replay. See :mod:`stitchkit.algos.graphed`."""
-
-    def __init__(self) -> None:
-        self.slots: list[tuple[str, MemberGenerators, tuple[int, ...], torch.Tensor]] = []
-        self.cursor = 0
-
-    def fill(self) -> None:
-        for kind, gens, shape, buf in self.slots:
-            buf.copy_(_draw(kind, gens, shape, buf.device))
-
-
-_TAPE: tuple[NoiseTape, str] | None = None
-
-
-@contextlib.contextmanager
-def noise_tape(tape: NoiseTape, mode: str) -> Iterator[None]:
-    """Inside, member draws come from ``tape``: 'record' adds a buffer per draw, 'replay' hands them out in order."""
-    global _TAPE
-    previous, _TAPE, tape.cursor = _TAPE, (tape, mode), 0
-    try:
-        yield
-    finally:
-        _TAPE = previous
-    if mode == "replay" and tape.cursor != len(tape.slots):
-        raise RuntimeError(f"the update drew {tape.cursor} noise tensors, {len(tape.slots)} when captured")
-
-
-def _draw(kind: str, gens: MemberGenerators, shape: tuple[int, ...], device) -> torch.Tensor:
-    fn = torch.randn if kind == "randn" else torch.rand
-    return torch.stack([fn(shape, generator=g, device=device) for g in gens.on(device)])
-
-
-def _member_draw(kind: str, gens: MemberGenerators, shape: tuple[int, ...], device) -> torch.Tensor:
-    shape = tuple(shape)
-    if _TAPE is None:
-        return _draw(kind, gens, shape, device)
-    tape, mode = _TAPE
-    if mode == "record":
-        gens.on(device)  # the generators exist (and are checked) before the graph needs them
-        buf = torch.zeros((len(gens.seeds), *shape), device=device)
-        tape.slots.append((kind, gens, shape, buf))
-        return buf
-    if tape.cursor >= len(tape.slots):
-        raise RuntimeError("the update draws more noise than when it was captured (a Python branch not in graph_key?)")
-    kind0, gens0, shape0, buf = tape.slots[tape.cursor]
-    if kind0 != kind or gens0 is not gens or shape0 != shape:
-        raise RuntimeError(f"the update's draw {tape.cursor} is {kind}{shape}, captured as {kind0}{shape0}")
-    tape.cursor += 1
-    return buf
-
-
-def member_randn(gens: MemberGenerators, shape: tuple[int, ...], device) -> torch.Tensor:
-    """(S, *shape) standard normal noise on ``device``, member s drawn from generator s."""
-    return _member_draw("randn", gens, shape, device)
-
-
-def member_rand(gens: MemberGenerators, shape: tuple[int, ...], device) -> torch.Tensor:
-    """(S, *shape) uniform [0, 1) noise on ``device``, member s drawn from generator s."""
-    return _member_draw("rand", gens, shape, device)
-
-
 def check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
     for name, value in losses.items():
         if not torch.isfinite(value).all():
@@ -204,8 +116,6 @@ def train(algo: Algorithm, sampler: _PerSeed, cfg: TrainConfig, evaluate=None,
     ``curves.jsonl`` there holds one line per evaluation and member."""
     from tqdm.auto import tqdm
 
-    from stitchkit.algos.graphed import make_update  # graphed builds on this module
-
     log: list[dict[str, Any]] = []
     start = 0
     ckpt = run_dir / "checkpoint.pt" if run_dir else None
@@ -214,9 +124,9 @@ def train(algo: Algorithm, sampler: _PerSeed, cfg: TrainConfig, evaluate=None,
         algo.load_state_dict(state["algo"])
         for opt, st in zip(algo.optimizers(), state["optimizers"]):
             opt.load_state_dict(st)
-        for sched, st in zip(_schedulers(algo), state.get("schedulers", [])):
+        for sched, st in zip(schedulers_of(algo), state.get("schedulers", [])):
             sched.load_state_dict(st)
-        for g, st in zip(_generators(algo), state.get("generators", [])):
+        for g, st in zip(generators_of(algo), state.get("generators", [])):
             g.set_state(st)
         sampler.load_state(state["sampler"])
         start, log = state["step"], state["log"]
@@ -244,25 +154,12 @@ def train(algo: Algorithm, sampler: _PerSeed, cfg: TrainConfig, evaluate=None,
     return log
 
 
-def _schedulers(algo) -> list:
-    """Every learning-rate schedule of the algorithm and of learners it wraps (TS-IDM features + IQL)."""
-    return [v for m in algo.modules() for v in vars(m).values() if isinstance(v, torch.optim.lr_scheduler.LRScheduler)]
-
-
-def _generators(algo) -> list[torch.Generator]:
-    """The algorithm's own noise generators (per member), saved so a resumed run continues the same stream;
-    wrapped learners' included."""
-    device = next(algo.parameters()).device
-    return [g for m in algo.modules() for name in ("gens", "cql_gens")
-            if isinstance(getattr(m, name, None), MemberGenerators) for g in getattr(m, name).on(device)]
-
-
 def save_checkpoint(path: Path, algo: Algorithm, sampler: _PerSeed, step: int, log: list) -> None:
     """Everything a rerun needs to continue exactly: weights, optimizer and scheduler states, the sampler's and
     the algorithm's random states, the step and the curves so far. Written atomically."""
     atomic_torch_save(path, {"algo": algo.state_dict(), "optimizers": [o.state_dict() for o in algo.optimizers()],
-                             "schedulers": [s.state_dict() for s in _schedulers(algo)],
-                             "generators": [g.get_state() for g in _generators(algo)],
+                             "schedulers": [s.state_dict() for s in schedulers_of(algo)],
+                             "generators": [g.get_state() for g in generators_of(algo)],
                              "sampler": sampler.state(), "step": step, "log": log})
 
 

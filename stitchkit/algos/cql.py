@@ -15,7 +15,8 @@ import math
 import torch
 from torch import nn
 
-from stitchkit.algos.common import member_generators, member_rand, member_randn
+from stitchkit.algos.noise import member_generators, member_rand, member_randn
+from stitchkit.algos.learner import Learner
 from stitchkit.nets import TanhGaussianActor, TwinQ, soft_update
 
 
@@ -105,3 +106,7 @@ class CQL(nn.Module):
         soft_update(self.critic_target, self.critic, self.tau)
         return {"critic_loss": critic_loss.detach(), "td_loss": td.detach(), "cql_penalty": penalty.detach(),
                 "actor_loss": actor_loss.detach(), "alpha": alpha}
+
+
+LEARNER = Learner("cql", CQL, "Conservative Q-Learning: SAC with Q pushed down off the data",
+                  steps="cql_steps")  # its penalty costs ~30 critic passes per state: its own (GPU-sized) budget

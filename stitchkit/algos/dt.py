@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from stitchkit.algos.learner import NOT_OPTIONS, Learner
+from stitchkit.options import schema
 from stitchkit.nets import EnsembleLayerNorm, EnsembleLinear, clip_grad_norm_per_member
 
 
@@ -148,3 +150,8 @@ class DTActor(nn.Module):
         action = pred[:, :, -1]
         h["act"][:, :, -1] = action
         return action
+
+
+LEARNER = Learner("dt", DT, "Decision Transformer: return-conditioned sequence model", steps="dt_steps",
+                  batch="dt_batch_size", sequence=True,
+                  option_types={**schema(DecisionTransformer, NOT_OPTIONS), **schema(DT, NOT_OPTIONS)})

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from stitchkit.algos.common import NoiseTape, _generators, _schedulers, noise_tape
+from stitchkit.algos.noise import NoiseTape, generators_of, noise_tape, schedulers_of
 
 BACKENDS = ("cuda-graph", "eager-static")
 
@@ -80,7 +80,7 @@ class GraphedUpdate:
         else:  # no capture on a CPU: re-run the update on the static buffers, drawing nothing itself
             with noise_tape(tape, "replay"), _schedules_paused(self.algo):
                 out = self.algo.update(self.static, step)
-        for sched in _schedulers(self.algo):
+        for sched in schedulers_of(self.algo):
             sched.step()
         return out
 
@@ -120,7 +120,7 @@ def make_update(algo: torch.nn.Module, graph: str = "auto") -> Callable[[dict[st
 # ------------------------------------------------------------------------------------------------- helpers
 def _make_capturable(algo: torch.nn.Module, device: torch.device) -> None:
     """Adam/AdamW with their step counters and (scheduled) learning rates on the device, so a graph reads them."""
-    scheduled = {id(s.optimizer) for s in _schedulers(algo)}
+    scheduled = {id(s.optimizer) for s in schedulers_of(algo)}
     for opt in algo.optimizers():
         for group in opt.param_groups:
             group["capturable"] = True
@@ -142,7 +142,7 @@ def _state_tensors(algo: torch.nn.Module) -> Iterator[torch.Tensor]:
 def _snapshot(algo: torch.nn.Module) -> dict[str, Any]:
     """Everything a warm-up update changes: weights, optimizer states (which may not exist yet), generators."""
     return {"tensors": {id(t): t.detach().clone() for t in _state_tensors(algo)},
-            "generators": [g.get_state() for g in _generators(algo)],
+            "generators": [g.get_state() for g in generators_of(algo)],
             "cpu_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
@@ -154,7 +154,7 @@ def _restore(algo: torch.nn.Module, saved: dict[str, Any]) -> None:
         for t in _state_tensors(algo):
             old = saved["tensors"].get(id(t))
             t.copy_(old) if old is not None else t.zero_()
-    for g, st in zip(_generators(algo), saved["generators"]):
+    for g, st in zip(generators_of(algo), saved["generators"]):
         g.set_state(st)
     torch.set_rng_state(saved["cpu_rng"])
     if saved["cuda_rng"] is not None:
@@ -163,7 +163,7 @@ def _restore(algo: torch.nn.Module, saved: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _schedules_paused(algo: torch.nn.Module) -> Iterator[None]:
-    scheds = _schedulers(algo)
+    scheds = schedulers_of(algo)
     for s in scheds:
         s.step = lambda *a, **k: None  # an instance attribute shadowing the method until deleted
     try:

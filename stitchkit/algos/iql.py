@@ -12,6 +12,7 @@ import copy
 import torch
 from torch import nn
 
+from stitchkit.algos.learner import Learner
 from stitchkit.nets import DeterministicActor, GaussianActor, TwinQ, mlp, soft_update
 
 EXP_ADV_MAX = 100.0
@@ -82,3 +83,11 @@ class IQL(nn.Module):
         self.actor_opt.step()
         self.actor_sched.step()
         return {"v_loss": v_loss.detach(), "q_loss": q_loss.detach(), "actor_loss": actor_loss.detach()}
+
+
+# CORL's per-dataset configs (keys: stitchkit.data.registry.dataset_keys; a subsample reads as its parent)
+LEARNER = Learner("iql", IQL, "Implicit Q-Learning: expectile values, advantage-weighted actor", defaults={
+    "hopper/medium": {"deterministic": True, "tau": 0.001},
+    "hopper/medium-replay": {"deterministic": True, "tau": 0.001},
+    "hopper/medium-expert": {"beta": 6.0, "expectile": 0.5},
+})

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from stitchkit.algos.iql import EXP_ADV_MAX, expectile_loss
+from stitchkit.algos.learner import Learner
 from stitchkit.nets import mlp, soft_update
 
 
@@ -94,3 +95,10 @@ class POR(nn.Module):
         self.g_sched.step()
         self.e_sched.step()
         return {"v_loss": v_loss.detach(), "guide_loss": g_loss.detach(), "execute_loss": e_loss.detach()}
+
+
+# POR's released settings: mazes tau 0.9, alpha 10; MuJoCo (POR-r) tau 0.5, alpha 3
+LEARNER = Learner("por", POR, "POR: a value-guided state planner plus an inverse dynamics policy", defaults={
+    "*": {"expectile": 0.5, "alpha": 3.0},
+    "maze": {"expectile": 0.9, "alpha": 10.0},
+})

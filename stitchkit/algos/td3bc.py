@@ -11,7 +11,8 @@ import copy
 import torch
 from torch import nn
 
-from stitchkit.algos.common import member_generators, member_randn
+from stitchkit.algos.noise import member_generators, member_randn
+from stitchkit.algos.learner import Learner
 from stitchkit.nets import DeterministicActor, TwinQ, soft_update
 
 
@@ -71,3 +72,6 @@ class TD3BC(nn.Module):
             soft_update(self.critic_target, self.critic, self.tau)
             self._actor_loss = actor_loss.detach()
         return {"critic_loss": critic_loss.detach(), "actor_loss": self._actor_loss}
+
+
+LEARNER = Learner("td3bc", TD3BC, "TD3+BC: TD3 whose actor also imitates the data")

@@ -21,14 +21,19 @@ expectile/alpha for the rest) are choices, listed in notebook 06.
 from __future__ import annotations
 
 import copy
+from functools import partial
+from typing import Literal
 
 import torch
 from torch import nn
 
-from stitchkit.algos.iql import EXP_ADV_MAX, expectile_loss
+from stitchkit.algos.iql import EXP_ADV_MAX, IQL, expectile_loss
 from stitchkit.algos.por import GaussianHead
+from stitchkit.algos.learner import NOT_OPTIONS, Learner
+from stitchkit.algos.td3bc import TD3BC
 from stitchkit.nets import mlp, soft_update
-from stitchkit.tels import LADDER, TSIDM, t_symmetry_loss
+from stitchkit.options import schema
+from stitchkit.tsidm import LADDER, TSIDM, t_symmetry_loss
 
 
 class _Actor(nn.Module):
@@ -43,7 +48,7 @@ class _Actor(nn.Module):
 
 
 class TELS(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], guide: str = "deterministic",
+    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], guide: Literal["deterministic", "awr"] = "deterministic",
                  idm_steps: int | None = None, max_steps: int = 1_000_000, terms: str = "full", beta: float = 1.0,
                  expectile: float = 0.7, alpha: float | None = None, eta: float = 1.0, latent_match: float = 1.0,
                  discount: float = 0.99,
@@ -158,3 +163,19 @@ class TSIDMFeatures(nn.Module):
             latent = {**b, "observations": self.idm.phi(b["observations"]),
                       "next_observations": self.idm.phi(b["next_observations"])}
         return self.inner.update(latent, step - self.idm_steps)
+
+
+def _tsidm_sizes(profile) -> dict:
+    """The TS-IDM's steps and width are sized by the profile (they run before the learner's own steps)."""
+    return {"idm_steps": profile.tels.idm_steps, "hidden": profile.tels.idm_hidden}
+
+
+# POR's released maze settings; TELS's maze results use its advantage-weighted guide (reviewers)
+LEARNER = Learner("tels", TELS, "TELS: TS-IDM representation + latent state-stitching guide policy",
+                  profile_options=_tsidm_sizes, defaults={"maze": {"guide": "awr", "expectile": 0.9, "alpha": 10.0}})
+TSIDM_TD3BC = Learner("tsidm-td3bc", partial(TSIDMFeatures, inner="td3bc"), "TD3+BC on TS-IDM latent states",
+                      profile_options=_tsidm_sizes,
+                      option_types={**schema(TD3BC, NOT_OPTIONS), **schema(TSIDMFeatures, NOT_OPTIONS)})
+TSIDM_IQL = Learner("tsidm-iql", partial(TSIDMFeatures, inner="iql"), "IQL on TS-IDM latent states",
+                    profile_options=_tsidm_sizes,
+                    option_types={**schema(IQL, NOT_OPTIONS), **schema(TSIDMFeatures, NOT_OPTIONS)})

@@ -29,18 +29,21 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
 
 from stitchkit.augment import diffstitch as ds
 from stitchkit.augment import temporal
+from stitchkit.augment.bridges import Bridge, StitchResult, assemble, discounted_rtg, judge
+from stitchkit.augment.bridges import stats as bridge_stats
+from stitchkit.augment.method import Job, Method
 from stitchkit.augment.temporal import TemporalDistance, distance_quality, split_episodes, train_distance
 from stitchkit.data.episodes import Episode, window_starts
 from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
-from stitchkit.profiles import Profile, get_profile
+from stitchkit.profiles import Profile
 
 
 @dataclass
@@ -57,7 +60,7 @@ class AstroConfig:
     feedback: bool = True  # False: no RDF at all - the open-loop inverse-dynamics actions are judged (ablation)
     iterations: int | None = None  # gradient RDF iterations (None: the profile's rdf_iterations)
     return_filter: bool = True
-    sampler: str = "strided"  # the reference sampler: "strided" (DDIM) or "full" (ancestral)
+    sampler: Literal["full", "strided"] = "strided"  # the reference sampler: DDIM or ancestral
     ddim_eta: float = 2.0
     gamma: float = 0.99
     ratio: float = 4.0  # suggested original:augmented ratio for training (as DiffStitch)
@@ -82,12 +85,12 @@ class AstroModels:
     quality: dict[str, Any] = field(default_factory=dict)  # learned vs Euclidean on held-out episodes
 
 
-def train_models(episodes: list[Episode], profile: str | Profile | None = None, seed: int = 0,
+def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
                  checkpoint_dir: Path | None = None, diffstitch_dir: Path | None = None, log=print,
                  device: str = "cpu") -> AstroModels:
     """DiffStitch's models (loaded from ``diffstitch_dir`` when already trained there) plus the temporal-distance
     encoder, trained on 90% of the episodes and measured on the other 10%. Cached in ``checkpoint_dir``."""
-    prof = get_profile(profile)
+    prof = profile
     a = prof.astro
     final = checkpoint_dir / "astro.pt" if checkpoint_dir else None
     if final is not None and final.exists():
@@ -259,11 +262,11 @@ def plan(models: ds.DiffStitchModels, reference: torch.Tensor, delta: torch.Tens
 
 
 # ------------------------------------------------------------------------------------------------- the loop
-def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: str | Profile | None = None,
+def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: Profile,
            cfg: AstroConfig | None = None, dataset_id: str = "", budget: int | None = None,
-           max_iterations: int | None = None, progress: Callable[[dict], None] | None = None) -> ds.StitchResult:
+           max_iterations: int | None = None, progress: Callable[[dict], None] | None = None) -> StitchResult:
     """Select pairs, plan and correct bridges in batches until ``budget`` accepted transitions (or the cap)."""
-    prof = get_profile(profile)
+    prof = profile
     sz, az = prof.stitch, prof.astro
     cfg = (cfg or AstroConfig()).resolved(dataset_id, prof)
     budget = az.budget if budget is None else budget
@@ -283,7 +286,7 @@ def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: str 
     flat = torch.as_tensor(m.cdf.normalize(np.concatenate([e.observations for e in episodes])), device=dev)
     offsets = np.r_[0, np.cumsum([len(e) + 1 for e in episodes])[:-1]]
     row = torch.as_tensor(offsets[starts[:, 0]] + starts[:, 1], device=dev)  # each start point's row in ``flat``
-    rtg_eps = [ds._discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
+    rtg_eps = [discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
     rtg = torch.as_tensor(np.array([rtg_eps[e][t] for e, t in starts]) / m.return_scale, dtype=torch.float32,
                           device=dev)  # in units of the largest |RTG|, like the gains below
     mean_reward = float(np.concatenate([e.rewards for e in episodes]).mean()) / m.return_scale
@@ -293,7 +296,7 @@ def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: str 
     nn_scale = float(torch.cdist(ref_pts[:512], ref_pts).topk(2, largest=False).values[:, 1].median().clamp(min=1e-6))
     ep_of = torch.as_tensor(starts[:, 0], device=dev)
     steps = None if cfg.sampler == "full" else sz.strided_steps
-    bridges: list[ds.Bridge] = []
+    bridges: list[Bridge] = []
     traces: list[np.ndarray] = []
     accepted_steps, t0, it = 0, time.perf_counter(), 0
     counts = {"generated": 0, "no_reachable_target": 0, "terminal": 0, "dynamics": 0, "uncertain": 0, "return": 0,
@@ -339,47 +342,45 @@ def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: str 
         raw = m.cdf.unnormalize(states.cpu().numpy())
         term_all = terminated(env, raw)
         src_np, tgt_np, delta_np = src.cpu().numpy(), tgt.cpu().numpy(), delta.cpu().numpy()
-        acts_np, rew_np = p.actions.cpu().numpy(), rewards.cpu().numpy().astype(np.float64)
-        for i in range(len(delta_np)):
-            d = int(delta_np[i])
-            (e, t), (e2, t2) = starts[src_np[i]], starts[tgt_np[i]]
-            bs = raw[i, : d + 1].astype(episodes[e].observations.dtype)
-            bs[0], bs[-1] = episodes[e].observations[t], episodes[e2].observations[t2]
-            r = rew_np[i, :d]
-            term = bool(term_all[i, 1:d].any())
-            ret_ok = bool(float(np.sum(r * cfg.gamma ** np.arange(d)) + cfg.gamma ** d * rtg_eps[e2][t2])
-                          >= rtg_eps[e][t])
-            fits, sure = bool(within[i]), bool(unc_ok[i])
-            acc = (not term) and fits and sure and (ret_ok or not cfg.return_filter)
-            counts["terminal"] += term
-            counts["dynamics"] += (not term) and not fits
-            counts["uncertain"] += (not term) and fits and not sure
-            counts["return"] += (not term) and fits and sure and not (ret_ok or not cfg.return_filter)
-            counts["accepted"] += acc
-            bridges.append(ds.Bridge((int(e), int(t)), (int(e2), int(t2)), d, bs, acts_np[i, :d], r,
-                                     float(worst[i]), term, ret_ok, acc))
-            accepted_steps += d * acc
+        new, steps_in = judge(episodes, [(starts[i], starts[j]) for i, j in zip(src_np, tgt_np)], delta_np, raw,
+                              p.actions.cpu().numpy(), rewards.cpu().numpy().astype(np.float64), worst.cpu().numpy(),
+                              {"dynamics": within.cpu().numpy(), "uncertain": unc_ok.cpu().numpy()}, term_all,
+                              rtg_eps, cfg.gamma, cfg.return_filter, counts)
+        bridges += new
+        accepted_steps += steps_in
         if progress:
             progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
-    seconds = time.perf_counter() - t0
-    eps = [ds.assemble(env, episodes, br, k, method="astro")
-           for k, br in enumerate(br for br in bridges if br.accepted)]
-    stats = {"iterations": it, "seconds": round(seconds, 2), "accepted_transitions": int(accepted_steps),
-             "accepted_transitions_per_s": accepted_steps / max(seconds, 1e-9),
-             "acceptance_rate": counts["accepted"] / max(1, counts["generated"]),
-             **{k: int(v) for k, v in counts.items()},
-             "mean_bridge_steps": float(np.mean([br.steps for br in bridges if br.accepted])) if eps else 0.0,
+    eps = [assemble(env, episodes, br, k, method="astro") for k, br in enumerate(br for br in bridges if br.accepted)]
+    stats = {**bridge_stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps),
              "rdf_mean_deviation": np.mean(traces, 0).tolist() if traces else [],
              "uncertainty_limit": models.uncertainty_limit}
-    return ds.StitchResult(eps, bridges, stats, cfg)
+    return StitchResult(eps, bridges, stats, cfg)
 
 
-def config_key(dataset_id: str, profile: str, seed: int) -> str:
+def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
     """The folder ASTRO's models are cached under: one per (dataset, profile and its sizes, seed)."""
-    p = get_profile(profile)
-    text = json.dumps([dataset_id, profile, asdict(p.stitch), asdict(p.astro), seed, temporal.EXPECTILE])
+    text = json.dumps([dataset_id, profile.name, asdict(profile.stitch), asdict(profile.astro), seed,
+                       temporal.EXPECTILE])
     return f"{dataset_id.replace('/', '__')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
-def summary(result: ds.StitchResult) -> dict[str, Any]:
+def summary(result: StitchResult) -> dict[str, Any]:
     return {"config": asdict(result.config), **result.stats}
+
+
+def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
+    """``stitchkit augment astro``: DiffStitch's models (shared with a DiffStitch run on the same data) plus the
+    temporal-distance encoder, then pair selection and RDF-corrected bridges until the profile's budget."""
+    prof = job.profile
+    models = train_models(job.episodes, prof, job.seed,
+                          checkpoint_dir=job.checkpoint_dir("astro", config_key(job.dataset_id, prof, job.seed)),
+                          diffstitch_dir=job.checkpoint_dir("diffstitch", ds.config_key(job.dataset_id, prof,
+                                                                                       job.seed, False)),
+                          log=job.log, device=job.device)
+    result = stitch(models, job.episodes, job.env, prof, job.config, job.dataset_id, progress=job.progress())
+    quality = {k: v for k, v in models.quality.items() if k != "raw"}
+    return result.episodes, {**summary(result), "distance_quality": quality}
+
+
+METHOD = Method("astro", AstroConfig, generate_dataset, saves="source prefix + model-rollout bridge + target suffix",
+                empty_hint="loosen the acceptance threshold (end_delta) or the uncertainty factor")

@@ -30,22 +30,28 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
 
+from stitchkit.augment.bridges import StitchResult, assemble, discounted_rtg, judge
+from stitchkit.augment.bridges import stats as bridge_stats
+from stitchkit.augment.method import Job, Method
 from stitchkit.augment.diffusion import StateDiffusion, diffusion_from_sizes, training_mask
 from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, TransitionData, fit
-from stitchkit.data.episodes import Episode, Provenance, transitions, window_starts, windows
+from stitchkit.data.episodes import Episode, transitions, window_starts, windows
 from stitchkit.data.normalizers import EmpiricalCDF
-from stitchkit.envs import DT, X_VELOCITY_INDEX, terminated
+from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
-from stitchkit.profiles import Profile, StitchSizes, get_profile
+from stitchkit.options import per_dataset
+from stitchkit.profiles import Profile, StitchSizes
 
 # The released code's per-dataset settings (detail_configs/): qualification threshold delta (CDF space, squared
 # L2) and cosine threshold. The maze is the kit's own choice (see notebook 04): its states are 2-D positions.
+# "*" is hopper-medium's, for datasets without their own. Keys: registry.dataset_keys (a subsample reads as its parent).
 SETTINGS: dict[str, dict[str, float]] = {
+    "*": dict(delta=1.5, similarity=0.80),
     "halfcheetah/medium": dict(delta=1.5, similarity=0.90),
     "halfcheetah/medium-replay": dict(delta=1.0, similarity=0.90),
     "halfcheetah/medium-expert": dict(delta=1.5, similarity=0.90),
@@ -60,23 +66,17 @@ SETTINGS: dict[str, dict[str, float]] = {
 
 
 def settings_for(dataset_id: str) -> dict[str, float]:
-    """The per-dataset delta and similarity threshold; unknown datasets get hopper-medium's."""
-    parts = dataset_id.split("/")
-    env, name = (parts[1], parts[2].rsplit("-v", 1)[0]) if len(parts) >= 3 else ("", "")
-    for key in (f"{env}/{name}", env.split("-")[0]):
-        if key in SETTINGS:
-            return SETTINGS[key]
-    for base in ("medium-replay", "medium-expert", "medium"):
-        if name.startswith(base) and f"{env}/{base}" in SETTINGS:
-            return SETTINGS[f"{env}/{base}"]
-    return SETTINGS["hopper/medium"]
+    """The per-dataset delta and similarity threshold (the table above, most specific entry winning)."""
+    from stitchkit.data.registry import dataset_keys
+
+    return per_dataset(SETTINGS, dataset_keys(dataset_id))
 
 
 @dataclass
 class DiffStitchConfig:
     """Everything that is a choice rather than a size (sizes come from the profile)."""
 
-    pairing: str = "code"  # "code": top-30% sources -> top-2% targets by RTG; "paper": low- -> high-return episodes
+    pairing: Literal["code", "paper"] = "code"  # "code": top-30% sources -> top-2% targets by RTG; "paper": low- -> high-return episodes
     source_top: float = 0.30
     target_top: float = 0.02
     similarity: float | None = None  # cosine threshold; None: the dataset's setting
@@ -85,7 +85,7 @@ class DiffStitchConfig:
     fixed_steps: int | None = None  # Delta when step estimation is off (default: the window's high end)
     qualification: bool = True  # False: the "-Qualification" ablation (dynamics check off; terminal check kept)
     return_filter: bool = True
-    sampler: str = "full"  # "full" (ancestral, K steps) or "strided" (DDIM, the profile's strided_steps)
+    sampler: Literal["full", "strided"] = "full"  # ancestral (K steps) or DDIM (the profile's strided_steps)
     ddim_eta: float = 2.0  # strided sampler's per-step noise (0: deterministic DDIM; see StateDiffusion.sample)
     dynamics_guidance: float = 0.0  # > 0: per-step move (RMS, CDF units) of x0 toward dynamics consistency (kit's own)
     return_guidance: float = 0.0  # classifier-free guidance weight w (the released code: 1.2); 0: unconditional
@@ -113,14 +113,6 @@ class DiffStitchModels:
     curves: dict[str, list[dict]] = field(default_factory=dict)
 
 
-def _discounted_rtg(rewards: np.ndarray, gamma: float) -> np.ndarray:
-    out, acc = np.zeros(len(rewards)), 0.0
-    for i in range(len(rewards) - 1, -1, -1):
-        acc = rewards[i] + gamma * acc
-        out[i] = acc
-    return out
-
-
 def train_diffusion(model: StateDiffusion, episodes: list[Episode], cdf: EmpiricalCDF, sizes: StitchSizes,
                     seed: int = 0, return_scale: float = 1.0, gamma: float = 0.99, checkpoint: Path | None = None,
                     progress: Callable[[int, float], None] | None = None, device: str = "cpu") -> list[dict]:
@@ -133,7 +125,7 @@ def train_diffusion(model: StateDiffusion, episodes: list[Episode], cdf: Empiric
         raise ValueError(f"no episode has {h} states: DiffStitch needs episodes at least as long as its horizon")
     w = windows(episodes, starts, h - 1)
     x_all = torch.as_tensor(cdf.normalize(w["observations"]))
-    rtg = np.concatenate([_discounted_rtg(e.rewards, gamma) for e in episodes])
+    rtg = np.concatenate([discounted_rtg(e.rewards, gamma) for e in episodes])
     offs = np.r_[0, np.cumsum([len(e) for e in episodes])[:-1]]
     ret_all = torch.as_tensor(rtg[offs[starts[:, 0]] + starts[:, 1]] / return_scale, dtype=torch.float32)
     opt = torch.optim.Adam(model.net.parameters(), lr=sizes.diffusion_lr)
@@ -173,14 +165,14 @@ def train_diffusion(model: StateDiffusion, episodes: list[Episode], cdf: Empiric
     return curve
 
 
-def train_models(episodes: list[Episode], profile: str | Profile | None = None, seed: int = 0,
+def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
                  returns_condition: bool = False, checkpoint_dir: Path | None = None, log=print,
                  device: str = "cpu") -> DiffStitchModels:
     """Train the diffusion model, inverse dynamics, reward model and dynamics ensemble on ``episodes``.
 
     With ``checkpoint_dir`` finished models are saved there and reloaded instead of retrained, and the diffusion
     model's training resumes from its last checkpoint."""
-    prof = get_profile(profile)
+    prof = profile
     sz = prof.stitch
     final = checkpoint_dir / "models.pt" if checkpoint_dir else None
     if final is not None and final.exists():
@@ -193,7 +185,7 @@ def train_models(episodes: list[Episode], profile: str | Profile | None = None, 
     data = TransitionData.from_arrays(cdf.normalize(tr["observations"]), tr["actions"], tr["rewards"],
                                       cdf.normalize(tr["next_observations"]), seed)
     obs_dim, act_dim = obs.shape[1], tr["actions"].shape[1]
-    rtg = np.concatenate([_discounted_rtg(e.rewards, 0.99) for e in episodes])
+    rtg = np.concatenate([discounted_rtg(e.rewards, 0.99) for e in episodes])
     return_scale = float(max(np.abs(rtg).max(), 1e-6))
     models = DiffStitchModels(diffusion_from_sizes(obs_dim, sz, returns_condition), InverseDynamics(obs_dim, act_dim),
                               RewardModel(obs_dim, act_dim), DynamicsEnsemble(obs_dim, act_dim, sz.ensemble,
@@ -238,7 +230,7 @@ def pair_pools(episodes: list[Episode], horizon: int, cfg: DiffStitchConfig) -> 
     starts = window_starts(episodes, horizon - 1)
     if len(starts) == 0:
         raise ValueError(f"no episode has {horizon} states; DiffStitch needs windows of the horizon")
-    rtg_eps = [_discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
+    rtg_eps = [discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
     rtg = np.array([rtg_eps[e][t] for e, t in starts])
     order = np.argsort(-rtg, kind="stable")
     if cfg.pairing == "code":
@@ -321,63 +313,11 @@ def dynamics_guide(models: DiffStitchModels, delta: torch.Tensor) -> Callable[[t
 
 
 # ------------------------------------------------------------------------------------------------- the loop
-@dataclass
-class Bridge:
-    """One generated bridge, accepted or not, with everything the studies and the viewer need."""
-
-    source: tuple[int, int]  # (episode, step)
-    target: tuple[int, int]
-    steps: int  # Delta transitions
-    states: np.ndarray  # (Delta+1, d) raw states: source state ... target state
-    actions: np.ndarray  # (Delta, a)
-    rewards: np.ndarray  # (Delta,)
-    model_error: float  # max one-step dynamics error (CDF space)
-    terminal: bool
-    return_ok: bool
-    accepted: bool
-
-
-@dataclass
-class StitchResult:
-    episodes: list[Episode]  # accepted, whole stitched trajectories
-    bridges: list[Bridge]  # every generated bridge (accepted and rejected), for the studies
-    stats: dict[str, Any]
-    config: DiffStitchConfig
-
-
-def _x_positions(env: str, src: Episode, t: int, states: np.ndarray, tgt: Episode, t2: int) -> dict[str, np.ndarray]:
-    """x_position for rendering: the source's, integrated through the bridge from its forward speed, then the
-    target's shifted to continue from there (x never affects the dynamics)."""
-    if "x_position" not in src.infos or "x_position" not in tgt.infos or env not in DT:
-        return {}
-    x0 = src.infos["x_position"][t]
-    bridge = x0 + np.cumsum(DT[env] * states[1:, X_VELOCITY_INDEX[env]])
-    shift = bridge[-1] - tgt.infos["x_position"][t2]
-    return {"x_position": np.concatenate([src.infos["x_position"][: t + 1], bridge[:-1],
-                                          tgt.infos["x_position"][t2:] + shift])}
-
-
-def assemble(env: str, episodes: list[Episode], b: Bridge, new_id: int, method: str = "diffstitch") -> Episode:
-    """Source prefix [0, t], the bridge, then the target suffix from t' (any method's bridge)."""
-    (e, t), (e2, t2) = b.source, b.target
-    src, tgt = episodes[e], episodes[e2]
-    z = lambda n: np.zeros(n, bool)  # noqa: E731
-    return Episode(
-        observations=np.concatenate([src.observations[: t + 1], b.states[1:-1], tgt.observations[t2:]]),
-        actions=np.concatenate([src.actions[:t], b.actions, tgt.actions[t2:]]).astype(src.actions.dtype),
-        rewards=np.concatenate([src.rewards[:t], b.rewards, tgt.rewards[t2:]]),
-        terminations=np.concatenate([z(t + b.steps), tgt.terminations[t2:]]),
-        truncations=np.concatenate([z(t + b.steps), tgt.truncations[t2:]]),
-        infos=_x_positions(env, src, t, b.states, tgt, t2),
-        provenance=Provenance("stitched", method, int(src.id), int(t), int(tgt.id), int(t2), int(b.steps)),
-        id=new_id)
-
-
-def stitch(models: DiffStitchModels, episodes: list[Episode], env: str, profile: str | Profile | None = None,
+def stitch(models: DiffStitchModels, episodes: list[Episode], env: str, profile: Profile,
            cfg: DiffStitchConfig | None = None, dataset_id: str = "", budget: int | None = None,
            max_iterations: int | None = None, progress: Callable[[dict], None] | None = None) -> StitchResult:
     """Run the four modules in batches until ``budget`` accepted bridge transitions (or the iteration cap)."""
-    sz = get_profile(profile).stitch
+    sz = profile.stitch
     cfg = (cfg or DiffStitchConfig()).resolved(dataset_id)
     budget = sz.budget if budget is None else budget
     max_iterations = sz.max_iterations if max_iterations is None else max_iterations
@@ -393,7 +333,7 @@ def stitch(models: DiffStitchModels, episodes: list[Episode], env: str, profile:
     flat = torch.as_tensor(cdf.normalize(np.concatenate([e.observations for e in episodes])), device=dev)
     offsets = np.r_[0, np.cumsum([len(e) + 1 for e in episodes])[:-1]]
     start_flat = offsets[pools.starts[:, 0]] + pools.starts[:, 1]  # each start point's row in ``flat``
-    rtg_eps = [_discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
+    rtg_eps = [discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
     sample_kw: dict[str, Any] = {"eta": cfg.ddim_eta}
     if cfg.return_guidance > 0:
         if not models.diffusion.net.returns_condition:
@@ -438,43 +378,27 @@ def stitch(models: DiffStitchModels, episodes: list[Episode], env: str, profile:
         raw = cdf.unnormalize(states.cpu().numpy())
         actions, rewards, worst, within, ok, delta = (x.cpu() for x in (actions, rewards, worst, within, ok, delta))
         terminal = terminated(env, raw)  # (B, H): every window state at once; a bridge looks at its states 1..Delta-1
-        for i in range(b):
-            counts["generated"] += 1
-            if not ok[i]:
-                counts["no_similar_target"] += 1
-                continue
-            d = int(delta[i])
-            (e, t), (e2, t2) = src_rows[i], tgt_rows[i]
-            bs = raw[i, : d + 1].astype(episodes[e].observations.dtype)
-            bs[0], bs[-1] = episodes[e].observations[t], episodes[e2].observations[t2]  # exact endpoints
-            r = rewards[i, :d].numpy().astype(np.float64)
-            term = bool(terminal[i, 1:d].any())
-            ret_ok = bool(float(np.sum(r * cfg.gamma ** np.arange(d)) + cfg.gamma ** d * rtg_eps[e2][t2]) >= rtg_eps[e][t])
-            qual = bool(within[i]) or not cfg.qualification
-            acc = (not term) and qual and (ret_ok or not cfg.return_filter)
-            counts["terminal"] += term
-            counts["dynamics"] += (not term) and not qual
-            counts["return"] += (not term) and qual and not (ret_ok or not cfg.return_filter)
-            counts["accepted"] += acc
-            bridges.append(Bridge((int(e), int(t)), (int(e2), int(t2)), d, bs, actions[i, :d].numpy(), r,
-                                  float(worst[i]), term, ret_ok, acc))
-            accepted_steps += d * acc
+        counts["generated"] += b
+        keep = np.flatnonzero(ok.numpy())
+        counts["no_similar_target"] += b - len(keep)
+        quality = within.numpy() | (not cfg.qualification)  # -Qualification: the dynamics check always passes
+        new, steps_in = judge(episodes, [(src_rows[i], tgt_rows[i]) for i in keep], delta.numpy()[keep], raw[keep],
+                              actions.numpy()[keep], rewards.numpy()[keep], worst.numpy()[keep],
+                              {"dynamics": quality[keep]}, terminal[keep], rtg_eps, cfg.gamma, cfg.return_filter,
+                              counts)
+        bridges += new
+        accepted_steps += steps_in
         if progress:
             progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
-    seconds = time.perf_counter() - t0
     eps = [assemble(env, episodes, br, k) for k, br in enumerate(br for br in bridges if br.accepted)]
-    stats = {"iterations": it, "seconds": round(seconds, 2), "accepted_transitions": int(accepted_steps),
-             "accepted_transitions_per_s": accepted_steps / max(seconds, 1e-9),
-             "acceptance_rate": counts["accepted"] / max(1, counts["generated"]),
-             **{k: int(v) for k, v in counts.items()},
-             "mean_bridge_steps": float(np.mean([br.steps for br in bridges if br.accepted])) if eps else 0.0}
-    return StitchResult(eps, bridges, stats, cfg)
+    return StitchResult(eps, bridges, bridge_stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps),
+                        cfg)
 
 
-def config_key(dataset_id: str, profile: str, seed: int, returns_condition: bool) -> str:
+def config_key(dataset_id: str, profile: Profile, seed: int, returns_condition: bool) -> str:
     """The folder name models are cached under: one set of models per (dataset, profile and its sizes, seed,
     conditioning); changing a size retrains."""
-    text = json.dumps([dataset_id, profile, asdict(get_profile(profile).stitch), seed, returns_condition])
+    text = json.dumps([dataset_id, profile.name, asdict(profile.stitch), seed, returns_condition])
     return f"{dataset_id.replace('/', '__')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
@@ -482,13 +406,16 @@ def summary(result: StitchResult) -> dict[str, Any]:
     return {"config": asdict(result.config), **result.stats}
 
 
-def oracle_errors(env: str, bridges: list[Bridge]) -> list[np.ndarray]:
-    """The physics oracle's error for every transition of every bridge (one array per bridge): the ground truth
-    that qualification's learned dynamics model only estimates."""
-    from stitchkit.oracle import PhysicsOracle
+def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
+    """``stitchkit augment diffstitch``: train (or reload) the four models, stitch until the profile's budget."""
+    cfg, prof = job.config, job.profile
+    cond = cfg.return_guidance > 0
+    ckpt = job.checkpoint_dir("diffstitch", config_key(job.dataset_id, prof, job.seed, cond))
+    models = train_models(job.episodes, prof, job.seed, returns_condition=cond, checkpoint_dir=ckpt, log=job.log,
+                          device=job.device)
+    result = stitch(models, job.episodes, job.env, prof, cfg, job.dataset_id, progress=job.progress())
+    return result.episodes, summary(result)
 
-    oracle = PhysicsOracle(env)
-    try:
-        return [oracle.check(b.states[:-1], b.actions, b.states[1:]).norm for b in bridges]
-    finally:
-        oracle.close()
+
+METHOD = Method("diffstitch", DiffStitchConfig, generate_dataset, saves="source prefix + diffusion bridge + target suffix",
+                empty_hint="loosen the qualification threshold (delta) or the similarity threshold", defaults=SETTINGS)

@@ -28,9 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from stitchkit.augment.method import Job, Method
 from stitchkit.data.episodes import Episode, Provenance, transitions
 from stitchkit.files import atomic_torch_save
-from stitchkit.profiles import BaselineSizes, Profile, get_profile
+from stitchkit.profiles import BaselineSizes, Profile
 
 
 @dataclass
@@ -181,12 +182,12 @@ class SERModels:
     curve: list[dict] = field(default_factory=list)
 
 
-def train_models(episodes: list[Episode], profile: str | Profile | None = None, seed: int = 0,
+def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
                  checkpoint_dir: Path | None = None, log=print, device: str = "cpu") -> SERModels:
     """Fit the EDM model on the dataset's transitions: AdamW (weight decay 0) with a cosine schedule, the profile's
     steps and batch. Checkpoints every 10% to ``checkpoint_dir`` and resumes from there; a finished model is
     reloaded instead of retrained."""
-    sz: BaselineSizes = get_profile(profile).baselines
+    sz: BaselineSizes = profile.baselines
     final = checkpoint_dir / "models.pt" if checkpoint_dir else None
     if final is not None and final.exists():
         log(f"SER model: loaded from {final}")
@@ -260,11 +261,11 @@ def sample_transitions(models: SERModels, n: int, cfg: SERConfig, steps: int, ch
     return out
 
 
-def generate(models: SERModels, profile: str | Profile | None, cfg: SERConfig, device: str = "cpu",
+def generate(models: SERModels, profile: Profile, cfg: SERConfig, device: str = "cpu",
              log=print) -> SERResult:
     """Sample ``cfg.samples`` transitions and wrap each as a one-step episode (a synthetic transition has no
     neighbours: ``truncations`` marks that the episode stops without the MDP ending, unless ``done``)."""
-    sz = get_profile(profile).baselines
+    sz = profile.baselines
     n, steps = cfg.samples or sz.ser_samples, cfg.sample_steps or sz.ser_sample_steps
     t0 = time.perf_counter()
     data = sample_transitions(models, n, cfg, steps, chunk=100_000 if device != "cpu" else 5_000, device=device,
@@ -284,6 +285,20 @@ def summary(result: SERResult) -> dict[str, Any]:
     return {"config": asdict(result.config), **result.stats}
 
 
-def config_key(dataset_id: str, profile: str, seed: int) -> str:
+def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
     """Checkpoint folder name: one trained model per dataset, profile and seed."""
-    return f"{dataset_id.replace('/', '__')}-{profile}-s{seed}"
+    return f"{dataset_id.replace('/', '__')}-{profile.name}-s{seed}"
+
+
+def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
+    """``stitchkit augment ser``: fit (or reload) the EDM model on the dataset's transitions, then sample."""
+    prof = job.profile
+    models = train_models(job.episodes, prof, job.seed, job.checkpoint_dir("ser", config_key(job.dataset_id, prof,
+                                                                                              job.seed)),
+                          log=job.log, device=job.device)
+    result = generate(models, prof, job.config, device=job.device, log=job.log)
+    return result.episodes, summary(result)
+
+
+METHOD = Method("ser", SERConfig, generate_dataset, saves="one synthetic transition (no trajectory)",
+                empty_hint="ask for more samples (--option samples=N)")

@@ -34,11 +34,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from stitchkit.augment.method import Job, Method
 from stitchkit.data.episodes import Episode, Provenance, transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
-from stitchkit.profiles import Profile, get_profile
+from stitchkit.profiles import Profile
 
 from .models import DynamicsEnsemble, RewardModel, TransitionData, fit
 
@@ -109,11 +110,11 @@ class TATUModels:
         return torch.as_tensor(self.norm.std + self.norm.eps, dtype=torch.float32, device=device)
 
 
-def train_models(episodes: list[Episode], profile: str | Profile | None = None, seed: int = 0,
+def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
                  checkpoint_dir: Path | None = None, log=print, device: str = "cpu") -> TATUModels:
     """Train the dynamics ensemble, reward model and behaviour CVAE, then measure max_disc on the dataset. A
     finished set is saved to (and reloaded from) ``checkpoint_dir``."""
-    prof = get_profile(profile)
+    prof = profile
     sz = prof.stitch
     final = checkpoint_dir / "models.pt" if checkpoint_dir else None
     if final is not None and final.exists():
@@ -237,11 +238,11 @@ class TATUResult:
     uncertainty: np.ndarray  # every kept step's u
 
 
-def generate(models: TATUModels, episodes: list[Episode], env: str, profile: str | Profile | None,
+def generate(models: TATUModels, episodes: list[Episode], env: str, profile: Profile,
              cfg: TATUConfig, device: str = "cpu", progress: Callable[[dict], None] | None = None) -> TATUResult:
     """Roll out from uniformly drawn dataset states, batch after batch, until ``cfg.transitions`` kept model
     transitions (the last rollouts are cut to the budget). Stops early if 20 batches in a row keep nothing."""
-    sz = get_profile(profile).baselines
+    sz = profile.baselines
     budget, batch = cfg.transitions or sz.tatu_transitions, cfg.rollout_batch or sz.tatu_rollout_batch
     tr = transitions(episodes)
     rng = np.random.default_rng([cfg.seed, 31])
@@ -283,5 +284,20 @@ def summary(result: TATUResult) -> dict[str, Any]:
     return {"config": asdict(result.config), **result.stats}
 
 
-def config_key(dataset_id: str, profile: str, seed: int) -> str:
-    return f"{dataset_id.replace('/', '__')}-{profile}-s{seed}"
+def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
+    return f"{dataset_id.replace('/', '__')}-{profile.name}-s{seed}"
+
+
+def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
+    """``stitchkit augment tatu``: train (or reload) the ensemble, reward model and behaviour CVAE, then roll out."""
+    prof = job.profile
+    models = train_models(job.episodes, prof, job.seed, job.checkpoint_dir("tatu", config_key(job.dataset_id, prof, job.seed)),
+                          log=job.log, device=job.device)
+    result = generate(models, job.episodes, job.env, prof, job.config, device=job.device, progress=job.progress())
+    return result.episodes, summary(result)
+
+
+METHOD = Method("tatu", TATUConfig, generate_dataset, saves="a short (<= 5 step) model rollout from a dataset state",
+                empty_hint="lower the pessimism coefficient (--option pessimism=1)",
+                # hopper's 3.5 keeps nothing on the maze, whose ensemble disagreement has no tail (notebook 08's sweep)
+                defaults={"maze": {"pessimism": 0.5}})

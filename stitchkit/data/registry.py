@@ -35,6 +35,7 @@ import numpy as np
 
 from stitchkit.data.episodes import Episode, Provenance, returns, total_steps
 from stitchkit.files import replace_directory
+from stitchkit.plugins import STITCHING_METHODS
 from stitchkit.profiles import Profile, get_profile
 
 NAMESPACE = "stitchkit"
@@ -67,9 +68,10 @@ class Recipe:
     tag: str | None = None  # augmented: a variant's name (ablations)
 
 
-AUGMENT_METHODS = ("diffstitch", "astro", "ser", "tatu")
-_AUG = re.compile(r"^(?P<parent>stitchkit/.+?)-(?P<method>" + "|".join(AUGMENT_METHODS) +
-                  r")(?:-(?P<tag>[a-z0-9]+))?-v0$")
+def _augmented_pattern() -> re.Pattern:
+    """``<parent>-<method>[-<tag>]-v0`` for the methods registered now (the table is read at each call)."""
+    return re.compile(r"^(?P<parent>stitchkit/.+?)-(?P<method>" + "|".join(map(re.escape, STITCHING_METHODS)) +
+                      r")(?:-(?P<tag>[a-z0-9]+))?-v0$")
 
 
 def augmented_id(parent: str, method: str, tag: str | None = None) -> str:
@@ -90,7 +92,7 @@ def base_ids() -> list[str]:
 
 def parse_id(dataset_id: str) -> Recipe:
     """The recipe of a ``stitchkit/`` id; a :class:`DatasetError` listing the buildable ids otherwise."""
-    a = _AUG.match(dataset_id)
+    a = _augmented_pattern().match(dataset_id)
     if a:
         parent = parse_id(a["parent"] + "-v0")
         return Recipe(dataset_id, "augmented", parent.env, parent.name, parent=parent.id, method=a["method"],
@@ -114,6 +116,36 @@ def local_equivalent(dataset_id: str) -> str | None:
         if m:
             return template.format(*(g or "" for g in m.groups()))
     return None
+
+
+def dataset_keys(dataset_id: str) -> list[str]:
+    """The keys a per-dataset defaults table is read with, most general first: ``*``, the kind (``maze``,
+    ``locomotion``), the environment family and name, then ``env/name`` (a small-sample or augmented variant reads
+    as its parent; a real Minari id as its local equivalent). Tables keyed like CORL's per-dataset configs."""
+    try:
+        recipe = parse_id(local_equivalent(dataset_id) or dataset_id)
+    except DatasetError:
+        return ["*"]
+    if recipe.parent:
+        recipe = parse_id(recipe.parent)
+        if recipe.parent:  # an augmented subsample: its base
+            recipe = parse_id(recipe.parent)
+    keys = ["*", "maze" if recipe.env.startswith("pointmaze") else "locomotion", recipe.env.split("-")[0],
+            recipe.env, f"{recipe.env}/{recipe.name}"]
+    return list(dict.fromkeys(keys))
+
+
+def rebuild_command(dataset_id: str, force: bool = True) -> str:
+    """The command that (re)builds a kit dataset: ``stitchkit data build`` or, for generated data, ``augment``."""
+    flag = " --force" if force else ""
+    try:
+        recipe = parse_id(dataset_id)
+    except DatasetError:
+        return f"stitchkit data build {dataset_id}{flag}"
+    if recipe.kind == "augmented":
+        out = f" --out {dataset_id}" if recipe.tag else ""
+        return f"stitchkit augment {recipe.method} --dataset {recipe.parent}{out}{flag}"
+    return f"stitchkit data build {dataset_id}{flag}"
 
 
 def minari_root() -> Path:
@@ -220,7 +252,7 @@ def write_dataset(dataset_id: str, episodes: list[Episode], env: str, eval_env: 
     return final
 
 
-def _env_spec(value):
+def env_spec(value):
     """An env id passes through; a parent dataset's serialized spec (JSON) becomes an ``EnvSpec``."""
     if isinstance(value, str) and value.startswith("{"):
         import gymnasium as gym
@@ -229,8 +261,16 @@ def _env_spec(value):
     return value
 
 
+def write_derived(dataset_id: str, episodes: list[Episode], parent: str, kit: dict[str, Any]) -> Path:
+    """Write a dataset derived from ``parent`` (a subsample, generated data) with the parent's environments and
+    reference scores; ``kit`` (recipe, profile, seed, card...) goes into its metadata with ``parent``."""
+    pmeta = read_metadata(parent)
+    return write_dataset(dataset_id, episodes, env_spec(pmeta["env_spec"]), env_spec(pmeta.get("eval_env_spec")),
+                         pmeta.get("ref_min_score"), pmeta.get("ref_max_score"), {**kit, "parent": parent})
+
+
 @contextmanager
-def _build_lock(dataset_id: str):
+def build_lock(dataset_id: str):
     """One builder per dataset at a time (two notebooks may ask for the same dataset at once); the others wait
     and then find it built."""
     import fcntl
@@ -250,7 +290,7 @@ def build(dataset_id: str, profile: str | Profile | None = None, seed: int = 0, 
     """Build ``dataset_id`` at ``profile`` (offline, deterministic for a seed and profile) unless it exists."""
     recipe = parse_id(dataset_id)
     prof = get_profile(profile)
-    with _build_lock(dataset_id):
+    with build_lock(dataset_id):
         return _build_locked(dataset_id, recipe, prof, seed, force, log)
 
 
@@ -264,14 +304,8 @@ def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, for
         log(f"{dataset_id}: already built at profile {prof.name}")
         return dataset_dir(dataset_id)
     t0 = time.perf_counter()
-    if recipe.kind == "augmented":
-        if recipe.tag:
-            raise DatasetError(f"{dataset_id} is a tagged variant; write it with `stitchkit augment "
-                               f"{recipe.method} --dataset {recipe.parent} --out {dataset_id} ...` and its options")
-        from stitchkit.augment import run as augment_run
-
-        augment_run(recipe.method, recipe.parent, dataset_id, prof, seed=seed, force=True, log=log, _locked=True)
-        return dataset_dir(dataset_id)
+    if recipe.kind == "augmented":  # generated data: the augmentation layer builds it (the data layer never calls up)
+        raise DatasetError(f"{dataset_id} is generated data; build it with `{rebuild_command(dataset_id, False)}`")
     if recipe.kind == "subsample":
         from stitchkit.data.subsample import subsample_episodes
 
@@ -280,16 +314,17 @@ def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, for
         episodes = subsample_episodes(parent, SUBSAMPLE_SEED, ratio=ratio, budget=recipe.budget)
         for i, ep in enumerate(episodes):
             ep.id = i
-        pmeta = read_metadata(recipe.parent)
-        meta = {"env": pmeta["env_spec"], "eval_env": pmeta.get("eval_env_spec"),
-                "ref_min_score": pmeta.get("ref_min_score"), "ref_max_score": pmeta.get("ref_max_score"),
-                "card": {"subsample": {"budget": recipe.budget, "pct": recipe.pct, "ratio": recipe.ratio,
-                                       "seed": SUBSAMPLE_SEED, "unit": "whole trajectories"}}}
-    else:
-        episodes, meta = generate(recipe, prof, seed)
+        card = {"subsample": {"budget": recipe.budget, "pct": recipe.pct, "ratio": recipe.ratio,
+                              "seed": SUBSAMPLE_SEED, "unit": "whole trajectories"}}
+        kit = {"recipe": recipe.kind, "profile": prof.name, "seed": seed, "card": card,
+               "build_seconds": round(time.perf_counter() - t0, 1)}
+        path = write_derived(dataset_id, episodes, recipe.parent, kit)
+        log(f"{dataset_id}: {len(episodes)} episodes, {total_steps(episodes)} steps, profile {prof.name}")
+        return path
+    episodes, meta = generate(recipe, prof, seed)
     kit = {"recipe": recipe.kind, "profile": prof.name, "seed": seed, "parent": recipe.parent,
            "card": meta["card"], "build_seconds": round(time.perf_counter() - t0, 1)}
-    path = write_dataset(dataset_id, episodes, _env_spec(meta["env"]), _env_spec(meta.get("eval_env")),
+    path = write_dataset(dataset_id, episodes, env_spec(meta["env"]), env_spec(meta.get("eval_env")),
                          meta.get("ref_min_score"), meta.get("ref_max_score"), kit)
     log(f"{dataset_id}: {len(episodes)} episodes, {total_steps(episodes)} steps, profile {prof.name}, "
         f"{time.perf_counter() - t0:.1f} s")
@@ -335,7 +370,7 @@ def load_minari(dataset_id: str, profile: str | Profile | None = None, build_mis
         prof = get_profile(profile)
         if st["state"] == "corrupt":
             raise DatasetError(f"dataset {dataset_id} is corrupt: {st['why']}; delete it or rebuild with "
-                               f"`stitchkit data build {dataset_id} --force`")
+                               f"`{rebuild_command(dataset_id)}`")
         if st["state"] == "missing":
             if not build_missing:
                 raise DatasetError(f"dataset {dataset_id} is not built yet; build it with "
@@ -345,7 +380,8 @@ def load_minari(dataset_id: str, profile: str | Profile | None = None, build_mis
             raise DatasetError(f"dataset {dataset_id} was built at profile {st['profile']!r} but profile "
                                f"{prof.name!r} is in use; rebuild it with `stitchkit data build {dataset_id} "
                                f"--profile {prof.name} --force`, or use profile {st['profile']!r}")
-        return minari.load_dataset(dataset_id)
+        with readable(dataset_id):
+            return minari.load_dataset(dataset_id)
     if (minari_root() / dataset_id).exists():
         return minari.load_dataset(dataset_id)
     local = local_equivalent(dataset_id)
@@ -358,6 +394,21 @@ def load_minari(dataset_id: str, profile: str | Profile | None = None, build_mis
     except Exception as err:  # network errors come in many types
         raise DatasetError(f"Minari dataset {dataset_id} is not local and could not be downloaded "
                            f"({type(err).__name__}: {err}){hint}") from err
+
+
+@contextmanager
+def readable(dataset_id: str):
+    """Turn a damaged file's low-level error (h5py's OSError on a truncated HDF5 file, a missing group) into one
+    line naming the dataset and the command that rebuilds it."""
+    try:
+        yield
+    except (OSError, KeyError, RuntimeError) as err:
+        if isinstance(err, DatasetError):
+            raise
+        first = (str(err).splitlines() or [""])[0]
+        raise DatasetError(f"dataset {dataset_id} cannot be read ({type(err).__name__}: {first}): its files in "
+                           f"{dataset_dir(dataset_id)} are damaged; rebuild it with `{rebuild_command(dataset_id)}`"
+                           ) from None
 
 
 def to_episodes(ds, provenance: list[str] | None = None) -> list[Episode]:
@@ -376,9 +427,10 @@ def load_episodes(dataset_id: str, profile: str | Profile | None = None, build_m
                   download: bool = False, log=print) -> list[Episode]:
     """Any dataset id -> list of :class:`Episode`: the one call every notebook and algorithm uses."""
     ds = load_minari(dataset_id, profile, build_missing, download, log)
-    kit = ds.storage.metadata.get("stitchkit")
-    kit = json.loads(kit) if isinstance(kit, str) else (kit or {})
-    return to_episodes(ds, kit.get("provenance"))
+    with readable(dataset_id):
+        kit = ds.storage.metadata.get("stitchkit")
+        kit = json.loads(kit) if isinstance(kit, str) else (kit or {})
+        return to_episodes(ds, kit.get("provenance"))
 
 
 def check_env(dataset_id: str, env_id: str) -> None:
@@ -394,10 +446,11 @@ def check_env(dataset_id: str, env_id: str) -> None:
 def info(dataset_id: str, profile: str | Profile | None = None) -> dict[str, Any]:
     """Episodes, steps, return statistics, reference scores, parent and recipe of a built dataset."""
     ds = load_minari(dataset_id, profile)
-    meta = ds.storage.metadata
-    kit = meta.get("stitchkit")
-    kit = json.loads(kit) if isinstance(kit, str) else (kit or {})
-    eps = to_episodes(ds)
+    with readable(dataset_id):
+        meta = ds.storage.metadata
+        kit = meta.get("stitchkit")
+        kit = json.loads(kit) if isinstance(kit, str) else (kit or {})
+        eps = to_episodes(ds)
     rets = returns(eps)
     out = {"id": dataset_id, "episodes": len(eps), "steps": total_steps(eps),
            "return_mean": float(rets.mean()), "return_std": float(rets.std()),

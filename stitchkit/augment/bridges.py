@@ -1,0 +1,130 @@
+"""The bookkeeping every bridge-building method shares (DiffStitch, ASTRO): a :class:`Bridge` between a source and
+a target state, the verdict on it (:func:`judge`), the stitched trajectory it makes (:func:`assemble`), and the
+discounted return-to-go the return filter compares.
+
+A bridge is judged in a fixed order, and the first failed check is its verdict, counted in one tally: a terminal
+state inside the bridge, then the method's own checks (DiffStitch: the dynamics model; ASTRO: dynamics and
+ensemble uncertainty), then the return filter (the stitched trajectory's discounted return from the source state
+must not fall below the source's own). Only an "accepted" bridge becomes data.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stitchkit.data.episodes import Episode, Provenance
+from stitchkit.envs import DT, X_VELOCITY_INDEX
+
+
+@dataclass
+class Bridge:
+    """One generated bridge, accepted or not, with everything the studies and the viewer need."""
+
+    source: tuple[int, int]  # (episode, step)
+    target: tuple[int, int]
+    steps: int  # Delta transitions
+    states: np.ndarray  # (Delta+1, d) raw states: source state ... target state
+    actions: np.ndarray  # (Delta, a)
+    rewards: np.ndarray  # (Delta,)
+    model_error: float  # max one-step dynamics error (CDF space)
+    terminal: bool
+    return_ok: bool
+    accepted: bool
+
+
+@dataclass
+class StitchResult:
+    episodes: list[Episode]  # accepted, whole stitched trajectories
+    bridges: list[Bridge]  # every generated bridge (accepted and rejected), for the studies
+    stats: dict[str, Any]
+    config: Any  # the method's config (DiffStitchConfig, AstroConfig), resolved for the dataset
+
+
+def discounted_rtg(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """sum_{k >= t} gamma^(k - t) r_k for every step t of one episode."""
+    out, acc = np.zeros(len(rewards)), 0.0
+    for i in range(len(rewards) - 1, -1, -1):
+        acc = rewards[i] + gamma * acc
+        out[i] = acc
+    return out
+
+
+def judge(episodes: list[Episode], pairs: list[tuple[tuple[int, int], tuple[int, int]]], deltas: np.ndarray,
+          states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, model_error: np.ndarray,
+          checks: Mapping[str, np.ndarray], terminal: np.ndarray, rtg: list[np.ndarray], gamma: float,
+          return_filter: bool, tally: dict[str, int]) -> tuple[list[Bridge], int]:
+    """The verdict on each of n bridges, in order: ``terminal``, each of ``checks`` (name -> (n,) bool, True =
+    passes), ``return``, else ``accepted``; each verdict counted in ``tally``. ``states`` are raw (n, >=Delta+1, d),
+    their first and last state replaced by the exact source and target states. Returns the bridges and the
+    accepted transitions."""
+    out, accepted_steps = [], 0
+    for i, ((e, t), (e2, t2)) in enumerate(pairs):
+        e, t, e2, t2, d = int(e), int(t), int(e2), int(t2), int(deltas[i])
+        bs = states[i, : d + 1].astype(episodes[e].observations.dtype)
+        bs[0], bs[-1] = episodes[e].observations[t], episodes[e2].observations[t2]  # exact endpoints
+        r = rewards[i, :d].astype(np.float64)
+        term = bool(terminal[i, 1:d].any())  # a bridge looks at its inner states 1..Delta-1
+        ret_ok = bool(float(np.sum(r * gamma ** np.arange(d)) + gamma**d * rtg[e2][t2]) >= rtg[e][t])
+        failed = next((name for name, ok in checks.items() if not ok[i]), None)
+        verdict = "terminal" if term else failed or ("return" if return_filter and not ret_ok else "accepted")
+        tally[verdict] += 1
+        accepted = verdict == "accepted"
+        out.append(Bridge((e, t), (e2, t2), d, bs, actions[i, :d], r, float(model_error[i]), term, ret_ok, accepted))
+        accepted_steps += d * accepted
+    return out, accepted_steps
+
+
+def stats(bridges: list[Bridge], episodes: list[Episode], tally: dict[str, int], iterations: int, seconds: float,
+          accepted_steps: int) -> dict[str, Any]:
+    """A stitching run's figures: throughput, acceptance and every verdict's count."""
+    return {"iterations": iterations, "seconds": round(seconds, 2), "accepted_transitions": int(accepted_steps),
+            "accepted_transitions_per_s": accepted_steps / max(seconds, 1e-9),
+            "acceptance_rate": tally["accepted"] / max(1, tally["generated"]),
+            **{k: int(v) for k, v in tally.items()},
+            "mean_bridge_steps": float(np.mean([br.steps for br in bridges if br.accepted])) if episodes else 0.0}
+
+
+def _x_positions(env: str, src: Episode, t: int, states: np.ndarray, tgt: Episode, t2: int) -> dict[str, np.ndarray]:
+    """x_position for rendering: the source's, integrated through the bridge from its forward speed, then the
+    target's shifted to continue from there (x never affects the dynamics)."""
+    if "x_position" not in src.infos or "x_position" not in tgt.infos or env not in DT:
+        return {}
+    x0 = src.infos["x_position"][t]
+    bridge = x0 + np.cumsum(DT[env] * states[1:, X_VELOCITY_INDEX[env]])
+    shift = bridge[-1] - tgt.infos["x_position"][t2]
+    return {"x_position": np.concatenate([src.infos["x_position"][: t + 1], bridge[:-1],
+                                          tgt.infos["x_position"][t2:] + shift])}
+
+
+def assemble(env: str, episodes: list[Episode], b: Bridge, new_id: int, method: str = "diffstitch") -> Episode:
+    """Source prefix [0, t], the bridge, then the target suffix from t' (any method's bridge)."""
+    (e, t), (e2, t2) = b.source, b.target
+    src, tgt = episodes[e], episodes[e2]
+
+    def no(n: int) -> np.ndarray:
+        return np.zeros(n, bool)
+
+    return Episode(
+        observations=np.concatenate([src.observations[: t + 1], b.states[1:-1], tgt.observations[t2:]]),
+        actions=np.concatenate([src.actions[:t], b.actions, tgt.actions[t2:]]).astype(src.actions.dtype),
+        rewards=np.concatenate([src.rewards[:t], b.rewards, tgt.rewards[t2:]]),
+        terminations=np.concatenate([no(t + b.steps), tgt.terminations[t2:]]),
+        truncations=np.concatenate([no(t + b.steps), tgt.truncations[t2:]]),
+        infos=_x_positions(env, src, t, b.states, tgt, t2),
+        provenance=Provenance("stitched", method, int(src.id), int(t), int(tgt.id), int(t2), int(b.steps)),
+        id=new_id)
+
+
+def bridge_oracle_errors(env: str, bridges: list[Bridge]) -> list[np.ndarray]:
+    """The physics oracle's error for every transition of every bridge (one array per bridge): the ground truth
+    that a method's learned dynamics model only estimates."""
+    from stitchkit.oracle import PhysicsOracle
+
+    oracle = PhysicsOracle(env)
+    try:
+        return [oracle.check(b.states[:-1], b.actions, b.states[1:]).norm for b in bridges]
+    finally:
+        oracle.close()

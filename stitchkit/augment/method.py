@@ -1,0 +1,82 @@
+"""How a stitching method declares itself: one :class:`Method` at the bottom of its module, listed in
+:data:`stitchkit.plugins.STITCHING_METHODS`. :func:`stitchkit.augment.run` does the rest for every method alike:
+loads the parent, checks the options against the config's fields, generates, saves with provenance.
+
+The method's options are its config dataclass's fields (``seed`` aside), typed and checked before any work
+(:mod:`stitchkit.options`). Per-dataset defaults are data (``defaults``), keyed by the dataset's kind, environment
+and name (:func:`stitchkit.data.registry.dataset_keys`), so the CLI, the benchmark grids and the notebooks all get
+the same settings without passing them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stitchkit import options as opts
+from stitchkit.data.episodes import Episode
+from stitchkit.profiles import Profile
+
+
+@dataclass
+class Job:
+    """One generation run, as a method's ``generate`` receives it."""
+
+    method: str
+    dataset_id: str
+    episodes: list[Episode]
+    profile: Profile
+    config: Any  # the method's config dataclass, options and seed resolved
+    log: Callable[[str], None]
+    device: str
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def env(self) -> str:
+        from stitchkit.envs import env_name_of
+
+        return env_name_of(self.dataset_id)
+
+    def checkpoint_dir(self, method: str, key: str) -> Path:
+        """Where a method caches its trained models (``data/checkpoints/<method>/<key>``)."""
+        from stitchkit.paths import data_dir
+
+        return data_dir() / "checkpoints" / method / key
+
+    def progress(self, every: int = 10) -> Callable[[dict], None]:
+        """A stitching loop's progress callback: one log line every ``every`` iterations."""
+
+        def report(st: dict) -> None:
+            if st["iteration"] % every == 0:
+                self.log(f"  iteration {st['iteration']}: {st['accepted']}/{st['generated']} accepted, "
+                         f"{st['accepted_steps']} transitions")
+
+        return report
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    config: type  # the config dataclass: its fields (less ``seed``) are the method's options
+    generate: Callable[[Job], tuple[list[Episode], dict[str, Any]]]  # -> generated episodes, summary
+    saves: str  # what one generated episode is
+    empty_hint: str  # what to change when a run accepts nothing
+    defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # dataset key -> options
+
+    def fields(self) -> dict[str, Any]:
+        return opts.schema(self.config, skip=("seed",))
+
+    def check(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The user's options, typed; an OptionError before any work for an unknown key or a bad value."""
+        return opts.check(self.name, self.fields(), options)
+
+    def config_for(self, dataset_id: str, options: Mapping[str, Any], seed: int = 0) -> Any:
+        """The config a run on ``dataset_id`` uses: per-dataset defaults, overridden by ``options``."""
+        from stitchkit.data.registry import dataset_keys
+
+        table = opts.per_dataset(self.defaults, dataset_keys(dataset_id))
+        return self.config(**opts.resolve(self.name, self.fields(), table, options), seed=seed)

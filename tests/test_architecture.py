@@ -1,0 +1,151 @@
+"""The kit's shape (ARCHITECTURE.md): layers import only downward, no import cycles, and a stitching method or a
+learner is its own module plus one line in stitchkit/plugins.py."""
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "stitchkit"
+# lowest first; a module may import its own layer and the layers below it, never above
+LAYERS = {
+    "core": ["stitchkit", "stitchkit.profiles", "stitchkit.paths", "stitchkit.files", "stitchkit.device",
+             "stitchkit.seeding", "stitchkit.gl", "stitchkit.envs", "stitchkit.oracle", "stitchkit.render",
+             "stitchkit.toy", "stitchkit.exercises", "stitchkit.options", "stitchkit.plugins"],
+    "data": ["stitchkit.data"],
+    "models": ["stitchkit.nets", "stitchkit.tsidm", "stitchkit.algos", "stitchkit.evaluate"],
+    "augment": ["stitchkit.augment"],
+    "train": ["stitchkit.train", "stitchkit.bench", "stitchkit.stats", "stitchkit.report"],
+    "top": ["stitchkit.cli", "stitchkit.__main__", "stitchkit.viewer"],
+}
+RANK = {name: i for i, name in enumerate(LAYERS)}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer_of(module: str) -> str:
+    best = max((p for ps in LAYERS.values() for p in ps if module == p or module.startswith(p + ".")), key=len)
+    return next(layer for layer, ps in LAYERS.items() if best in ps)
+
+
+def is_module(name: str) -> bool:
+    base = ROOT / Path(*name.split("."))
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+
+
+def imports(path: Path) -> set[str]:
+    """Every stitchkit module ``path`` imports, at the top or inside functions (``from pkg import submodule``
+    counts as the submodule)."""
+    mod, out = module_name(path), set()
+    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == "stitchkit"}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            if base.split(".")[0] != "stitchkit":
+                continue
+            subs = {f"{base}.{a.name}" for a in node.names if is_module(f"{base}.{a.name}")}
+            out |= subs or {base}
+            if len(subs) < len(node.names):
+                out.add(base)
+    return out
+
+
+GRAPH = {module_name(p): imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def test_every_module_has_a_layer():
+    assert all(layer_of(m) for m in GRAPH)
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    upward = [f"{m} ({layer_of(m)}) -> {d} ({layer_of(d)})" for m, deps in sorted(GRAPH.items()) for d in sorted(deps)
+              if RANK[layer_of(d)] > RANK[layer_of(m)]]
+    assert not upward, "upward imports:\n" + "\n".join(upward)
+
+
+def test_the_data_layer_never_imports_augmentation_learners_or_the_benchmark():
+    bad = [f"{m} -> {d}" for m, deps in GRAPH.items() if layer_of(m) == "data" for d in deps
+           if layer_of(d) in ("models", "augment", "train", "top")]
+    assert not bad
+
+
+def test_no_import_cycles():
+    state: dict[str, int] = {}
+
+    def visit(m: str, path: list[str]) -> list[str] | None:
+        state[m] = 1
+        for d in sorted(GRAPH.get(m, ())):
+            if d == m or d not in GRAPH:
+                continue
+            if state.get(d) == 1:
+                return path + [m, d]
+            if d not in state and (cycle := visit(d, path + [m])):
+                return cycle
+        state[m] = 2
+        return None
+
+    for m in sorted(GRAPH):
+        if m not in state:
+            cycle = visit(m, [])
+            assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_walk_sees_imports_inside_functions(tmp_path):
+    f = tmp_path / "stitchkit" / "data" / "x.py"
+    f.parent.mkdir(parents=True)
+    f.write_text("def f():\n    from stitchkit.augment import run\n")
+    import conftest
+
+    old = conftest.ROOT
+    try:  # the same walk, pointed at a planted file
+        globals()["ROOT"] = tmp_path
+        assert "stitchkit.augment" in imports(f)
+    finally:
+        globals()["ROOT"] = old
+
+
+# ------------------------------------------------------------------------------------------------- plug-ins
+@pytest.fixture
+def toy_plugins(monkeypatch):
+    """The toy method and learner of tests/toy_plugins, each registered by exactly one line in the tables."""
+    from stitchkit import plugins
+
+    monkeypatch.syspath_prepend(str(ROOT / "tests"))
+    monkeypatch.setitem(plugins.STITCHING_METHODS, "tail", "toy_plugins.tail:METHOD")
+    monkeypatch.setitem(plugins.LEARNERS, "constant", "toy_plugins.constant:LEARNER")
+
+
+MAZE = "stitchkit/pointmaze-medium/stitch-v0"
+
+
+def test_a_new_stitching_method_is_its_module_plus_one_line(data_root, toy_plugins):
+    from stitchkit import augment
+    from stitchkit.data import registry
+
+    assert augment.options_accepted("tail") == ["episodes", "steps"]
+    with pytest.raises(augment.OptionError, match="unknown tail option 'color'; accepted: episodes, steps"):
+        augment.run("tail", MAZE, profile="smoke", color=1)
+    summary = augment.run("tail", MAZE, profile="smoke", log=lambda *_: None)
+    assert summary["config"]["steps"] == 4  # the method's per-dataset default for the maze
+    out = registry.load_episodes("stitchkit/pointmaze-medium/stitch-tail-v0", "smoke")
+    assert len(out) == 3 and all(len(e) == 4 and e.provenance.method == "tail" for e in out)
+    meta = registry.read_metadata("stitchkit/pointmaze-medium/stitch-tail-v0")
+    assert meta["stitchkit"]["parent"] == MAZE and meta["eval_env_spec"] == registry.read_metadata(MAZE)["eval_env_spec"]
+
+
+def test_a_new_learner_is_its_module_plus_one_line(data_root, toy_plugins):
+    from stitchkit.train import learner, run
+
+    assert learner("constant").dataset_defaults(MAZE) == {"lr": 0.5}
+    out = run("constant", MAZE, seeds=2, profile="smoke", progress=False)
+    assert len(out["seeds"]) == 2 and np.isfinite(out["score"]["last_mean"])
