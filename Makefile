@@ -19,7 +19,7 @@ REPORT_DATA := $(if $(filter lab,$(PROFILE)),,STITCHKIT_DATA=$(CURDIR)/data/$(PR
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 IPYNB := $(NOTEBOOKS:.py=.ipynb)
 
-.PHONY: help setup notebooks data lab test report clean
+.PHONY: help setup notebooks data lab lint format test report clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -42,7 +42,15 @@ data: setup ## build the default (small) datasets at PROFILE if missing
 lab: setup data notebooks ## set up, build the default data if missing, open JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(JUPYTER_ARGS)
 
-test: setup notebooks ## set up, then unit tests and every notebook through nbmake at the smoke profile (one torch thread per worker)
+lint: setup ## ruff: lint and check formatting (make format fixes what it can)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup ## ruff: format the code and notebooks, apply safe lint fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: setup notebooks lint ## set up, lint, then unit tests and every notebook through nbmake at the smoke profile (one torch thread per worker)
 	$(TEST_DATA) STITCHKIT_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) tests $(IPYNB) --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
 
 report: setup notebooks ## execute every notebook at PROFILE (default lab) and write reports/index.html

@@ -8,6 +8,7 @@ number of stitching iterations with the full ancestral sampler (K steps) and wit
 Each iteration stitches ``stitch_batch`` bridges: two sampling passes (imagine, then stitch), one batched
 similarity search over ``candidates`` targets, one batched dynamics check.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,15 +35,26 @@ def measure(dataset_id: str, profile: str, iterations: int, seed: int = 0) -> li
     rows = []
     for sampler in ("full", "strided"):
         cfg = ds.DiffStitchConfig(sampler=sampler, seed=seed)
-        res = ds.stitch(models, eps, env_name_of(dataset_id), prof, cfg, dataset_id, budget=10**12,
-                        max_iterations=iterations)
+        res = ds.stitch(
+            models, eps, env_name_of(dataset_id), prof, cfg, dataset_id, budget=10**12, max_iterations=iterations
+        )
         st = res.stats
-        rows.append({"dataset": dataset_id, "profile": prof.name, "device": str(dev), "sampler": sampler,
-                     "denoising_steps": prof.stitch.diffusion_steps if sampler == "full" else prof.stitch.strided_steps,
-                     "iterations": st["iterations"], "bridges": st["generated"], "accepted": st["accepted"],
-                     "acceptance_rate": round(st["acceptance_rate"], 4), "seconds": st["seconds"],
-                     "accepted_transitions": st["accepted_transitions"],
-                     "accepted_transitions_per_s": round(st["accepted_transitions_per_s"], 2)})
+        rows.append(
+            {
+                "dataset": dataset_id,
+                "profile": prof.name,
+                "device": str(dev),
+                "sampler": sampler,
+                "denoising_steps": prof.stitch.diffusion_steps if sampler == "full" else prof.stitch.strided_steps,
+                "iterations": st["iterations"],
+                "bridges": st["generated"],
+                "accepted": st["accepted"],
+                "acceptance_rate": round(st["acceptance_rate"], 4),
+                "seconds": st["seconds"],
+                "accepted_transitions": st["accepted_transitions"],
+                "accepted_transitions_per_s": round(st["accepted_transitions_per_s"], 2),
+            }
+        )
     full, fast = rows
     fast["speedup"] = round(fast["accepted_transitions_per_s"] / max(full["accepted_transitions_per_s"], 1e-9), 2)
     fast["acceptance_vs_full"] = round(fast["acceptance_rate"] / max(full["acceptance_rate"], 1e-9), 3)
@@ -51,8 +63,9 @@ def measure(dataset_id: str, profile: str, iterations: int, seed: int = 0) -> li
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", action="append", help="dataset id (repeatable); default: the maze and hopper "
-                                                         "medium-replay")
+    ap.add_argument(
+        "--dataset", action="append", help="dataset id (repeatable); default: the maze and hopper medium-replay"
+    )
     ap.add_argument("--profile", default="lab")
     ap.add_argument("--iterations", type=int, default=8)
     ap.add_argument("--json", action="store_true")
@@ -62,8 +75,10 @@ def main() -> None:
     rows = [r for d in datasets for r in measure(d, args.profile, args.iterations)]
     print(f"{'dataset':40} {'sampler':8} {'steps':>5} {'bridges':>7} {'accept':>7} {'trans/s':>9} {'speedup':>7}")
     for r in rows:
-        print(f"{r['dataset']:40} {r['sampler']:8} {r['denoising_steps']:>5} {r['bridges']:>7} "
-              f"{r['acceptance_rate']:>7.3f} {r['accepted_transitions_per_s']:>9.1f} {r.get('speedup', ''):>7}")
+        print(
+            f"{r['dataset']:40} {r['sampler']:8} {r['denoising_steps']:>5} {r['bridges']:>7} "
+            f"{r['acceptance_rate']:>7.3f} {r['accepted_transitions_per_s']:>9.1f} {r.get('speedup', ''):>7}"
+        )
     if args.json:
         print(json.dumps(rows))
 

@@ -7,12 +7,12 @@ Trains (or reloads from ``data/checkpoints/ser/`` and ``data/checkpoints/tatu/``
 dataset, then times generation only, on the device ``STITCHKIT_DEVICE`` names (CPU by default). SER is timed at
 the profile's sampler steps and at SynthER's 128; TATU with its default settings.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import time
-
 
 from stitchkit.augment import ser, tatu
 from stitchkit.data import registry
@@ -33,16 +33,34 @@ def measure(dataset_id: str, profile: str, samples: int, seed: int = 0) -> list[
         t0 = time.perf_counter()
         ser.sample_transitions(sm, samples, ser.SERConfig(seed=seed), steps, device=dev)
         sec = time.perf_counter() - t0
-        rows.append({"dataset": dataset_id, "profile": prof.name, "device": dev, "method": "ser",
-                     "setting": f"{steps} sampler steps", "transitions": samples, "seconds": round(sec, 2),
-                     "transitions_per_s": round(samples / sec, 1)})
+        rows.append(
+            {
+                "dataset": dataset_id,
+                "profile": prof.name,
+                "device": dev,
+                "method": "ser",
+                "setting": f"{steps} sampler steps",
+                "transitions": samples,
+                "seconds": round(sec, 2),
+                "transitions_per_s": round(samples / sec, 1),
+            }
+        )
     tm = tatu.train_models(eps, prof, seed, root / "tatu" / tatu.config_key(dataset_id, prof, seed), device=dev)
-    res = tatu.generate(tm, eps, env_name_of(dataset_id), prof, tatu.TATUConfig(seed=seed, transitions=samples),
-                        device=dev)
-    rows.append({"dataset": dataset_id, "profile": prof.name, "device": dev, "method": "tatu",
-                 "setting": f"H={res.config.horizon}, pessimism {res.config.pessimism}",
-                 "transitions": res.stats["accepted_transitions"], "seconds": res.stats["seconds"],
-                 "transitions_per_s": res.stats["accepted_transitions_per_s"]})
+    res = tatu.generate(
+        tm, eps, env_name_of(dataset_id), prof, tatu.TATUConfig(seed=seed, transitions=samples), device=dev
+    )
+    rows.append(
+        {
+            "dataset": dataset_id,
+            "profile": prof.name,
+            "device": dev,
+            "method": "tatu",
+            "setting": f"H={res.config.horizon}, pessimism {res.config.pessimism}",
+            "transitions": res.stats["accepted_transitions"],
+            "seconds": res.stats["seconds"],
+            "transitions_per_s": res.stats["accepted_transitions_per_s"],
+        }
+    )
     return rows
 
 
@@ -53,12 +71,15 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=5000)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    rows = [r for d in args.dataset or ["stitchkit/hopper/medium-replay-v0"]
-            for r in measure(d, args.profile, args.samples)]
+    rows = [
+        r for d in args.dataset or ["stitchkit/hopper/medium-replay-v0"] for r in measure(d, args.profile, args.samples)
+    ]
     print(f"{'dataset':36} {'method':6} {'setting':26} {'transitions':>11} {'seconds':>8} {'trans/s':>9}")
     for r in rows:
-        print(f"{r['dataset']:36} {r['method']:6} {r['setting']:26} {r['transitions']:>11} {r['seconds']:>8} "
-              f"{r['transitions_per_s']:>9.1f}")
+        print(
+            f"{r['dataset']:36} {r['method']:6} {r['setting']:26} {r['transitions']:>11} {r['seconds']:>8} "
+            f"{r['transitions_per_s']:>9.1f}"
+        )
     if args.json:
         print(json.dumps(rows))
 

@@ -1,5 +1,6 @@
 """Build (if missing) and tabulate the 15 locomotion datasets and the maze datasets at a profile: steps,
 episodes, mean return, normalized score, and the expert's return per environment. Prints build times too."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,15 +27,24 @@ def main() -> None:
             registry.build(ds, args.profile, log=lambda *_: None)
             built = time.perf_counter() - t0
             info = registry.info(ds, args.profile)
-            rows.append({"dataset": ds, "steps": info["steps"], "episodes": info["episodes"],
-                         "return_mean": round(info["return_mean"], 1),
-                         "normalized": round(info["normalized_score_mean"], 1),
-                         "ref_min": round(info["ref_min_score"], 1), "ref_max": round(info["ref_max_score"], 1),
-                         "seconds": round(built, 1)})
+            rows.append(
+                {
+                    "dataset": ds,
+                    "steps": info["steps"],
+                    "episodes": info["episodes"],
+                    "return_mean": round(info["return_mean"], 1),
+                    "normalized": round(info["normalized_score_mean"], 1),
+                    "ref_min": round(info["ref_min_score"], 1),
+                    "ref_max": round(info["ref_max_score"], 1),
+                    "seconds": round(built, 1),
+                }
+            )
     print(f"{'dataset':<36}{'steps':>9}{'episodes':>9}{'mean return':>13}{'norm. score':>12}{'build s':>9}")
     for r in rows:
-        print(f"{r['dataset']:<36}{r['steps']:>9}{r['episodes']:>9}{r['return_mean']:>13.1f}{r['normalized']:>12.1f}"
-              f"{r['seconds']:>9.1f}")
+        print(
+            f"{r['dataset']:<36}{r['steps']:>9}{r['episodes']:>9}{r['return_mean']:>13.1f}{r['normalized']:>12.1f}"
+            f"{r['seconds']:>9.1f}"
+        )
     print("\nbehaviour checkpoints (SAC step, mean return of 5 stochastic episodes at training time):")
     for env, c in experts.items():
         print(f"  {env:<12}" + "  ".join(f"{k} @ {v['step']}: {v['mean_return']}" for k, v in c.items()))

@@ -13,6 +13,7 @@ Data: a real hopper dataset, built on the spot from the committed behaviour poli
 no download and no `make data`): speeds do not depend on the dataset's size. Models are trained for a few steps
 only, so DiffStitch's acceptance rate here says nothing about quality; the grid estimate takes it as an input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,9 @@ def on_device(module: torch.nn.Module, device: torch.device, what: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------- learners
-def learner_rates(algo: str, seeds: int, batch: int, device: torch.device, seconds: float, graph: bool,
-                  sampler=None) -> float:
+def learner_rates(
+    algo: str, seeds: int, batch: int, device: torch.device, seconds: float, graph: bool, sampler=None
+) -> float:
     """Updates/s of ``algo`` with ``seeds`` batched members: on a fixed synthetic batch, or drawing every batch from
     ``sampler`` (the real training step)."""
     from stitchkit.algos.graphed import GraphedUpdate
@@ -97,8 +99,8 @@ def graph_drift(algo: str, seeds: int, batch: int, device: torch.device, steps: 
 def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterations: int) -> dict[str, object]:
     """Training steps/s of every augmentation model at the profile's sizes, and DiffStitch's stitching speed."""
     from stitchkit.augment import diffstitch as ds
-    from stitchkit.augment.bridges import discounted_rtg
     from stitchkit.augment import ser, tatu
+    from stitchkit.augment.bridges import discounted_rtg
     from stitchkit.augment.diffusion import diffusion_from_sizes
     from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, TransitionData, fit
     from stitchkit.augment.temporal import train_distance
@@ -110,8 +112,9 @@ def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterati
     obs = np.concatenate([e.observations for e in episodes])
     cdf = EmpiricalCDF.fit(obs)
     tr = transitions(episodes)
-    data = TransitionData.from_arrays(cdf.normalize(tr["observations"]), tr["actions"], tr["rewards"],
-                                      cdf.normalize(tr["next_observations"]), 0)
+    data = TransitionData.from_arrays(
+        cdf.normalize(tr["observations"]), tr["actions"], tr["rewards"], cdf.normalize(tr["next_observations"]), 0
+    )
     obs_dim, act_dim = obs.shape[1], tr["actions"].shape[1]
 
     def timed(fn: Callable[[], object], n: int) -> float:
@@ -124,38 +127,58 @@ def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterati
     diffusion = diffusion_from_sizes(obs_dim, sz).to(device)
     on_device(diffusion, device, "diffusion")
     ds.train_diffusion(diffusion, episodes, cdf, dataclasses.replace(sz, diffusion_train_steps=3), device=device)
-    out["diffstitch_unet_steps_per_s"] = timed(lambda: ds.train_diffusion(diffusion, episodes, cdf, sz,
-                                                                          device=device), steps)
-    models = {"inverse": InverseDynamics(obs_dim, act_dim), "reward": RewardModel(obs_dim, act_dim),
-              "dynamics": DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble))}
+    out["diffstitch_unet_steps_per_s"] = timed(
+        lambda: ds.train_diffusion(diffusion, episodes, cdf, sz, device=device), steps
+    )
+    models = {
+        "inverse": InverseDynamics(obs_dim, act_dim),
+        "reward": RewardModel(obs_dim, act_dim),
+        "dynamics": DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble)),
+    }
     for name, m in models.items():
         m.to(device)
         on_device(m, device, name)
         members = sz.ensemble if name == "dynamics" else None
         fit(m, data, 3, sz.model_batch, members=members, device=device)
         out[f"{name}_model_steps_per_s"] = timed(
-            lambda: fit(m, data, steps, sz.model_batch, members=members, device=device), steps)
+            lambda m=m, members=members: fit(m, data, steps, sz.model_batch, members=members, device=device), steps
+        )
     held = data.tensors(np.flatnonzero(data.holdout)[:8192], device)
     models["dynamics"].choose_elites(held["s"], held["a"], held["s_next"])
     rtg = np.concatenate([discounted_rtg(e.rewards, 0.99) for e in episodes])
-    bundle = ds.DiffStitchModels(diffusion, models["inverse"], models["reward"], models["dynamics"], cdf,
-                                 float(max(np.abs(rtg).max(), 1e-6)))
+    bundle = ds.DiffStitchModels(
+        diffusion, models["inverse"], models["reward"], models["dynamics"], cdf, float(max(np.abs(rtg).max(), 1e-6))
+    )
     for sampler in ("full", "strided"):
-        res = ds.stitch(bundle, episodes, "hopper", dataclasses.replace(prof, stitch=sz),
-                        ds.DiffStitchConfig(seed=0, sampler=sampler), DATASET, budget=10**12,
-                        max_iterations=stitch_iterations)
+        res = ds.stitch(
+            bundle,
+            episodes,
+            "hopper",
+            dataclasses.replace(prof, stitch=sz),
+            ds.DiffStitchConfig(seed=0, sampler=sampler),
+            DATASET,
+            budget=10**12,
+            max_iterations=stitch_iterations,
+        )
         s = res.stats
         candidate = sum(b.steps for b in res.bridges)
-        out[f"stitch_{sampler}"] = {"bridges_per_s": s["generated"] / s["seconds"],
-                                    "candidate_transitions_per_s": candidate / s["seconds"],
-                                    "accepted_transitions_per_s": s["accepted_transitions_per_s"],
-                                    "acceptance_rate": s["acceptance_rate"], "iterations": s["iterations"]}
+        out[f"stitch_{sampler}"] = {
+            "bridges_per_s": s["generated"] / s["seconds"],
+            "candidate_transitions_per_s": candidate / s["seconds"],
+            "accepted_transitions_per_s": s["accepted_transitions_per_s"],
+            "acceptance_rate": s["acceptance_rate"],
+            "iterations": s["iterations"],
+        }
     # SER: the EDM denoiser over transitions (its own training loop, checkpoint-free here)
     bsz = dataclasses.replace(prof.baselines, ser_train_steps=3)
     ser.train_models(episodes, dataclasses.replace(prof, baselines=bsz), log=lambda *_: None, device=device)
     bsz = dataclasses.replace(prof.baselines, ser_train_steps=steps)
-    out["ser_steps_per_s"] = timed(lambda: ser.train_models(episodes, dataclasses.replace(prof, baselines=bsz),
-                                                            log=lambda *_: None, device=device), steps)
+    out["ser_steps_per_s"] = timed(
+        lambda: ser.train_models(
+            episodes, dataclasses.replace(prof, baselines=bsz), log=lambda *_: None, device=device
+        ),
+        steps,
+    )
     # TATU: its dynamics ensemble and reward model are the classes timed above; the behaviour CVAE is its own
     vae = tatu.BehaviourVAE(obs_dim, act_dim, prof.baselines.tatu_vae_hidden).to(device)
     on_device(vae, device, "behaviour VAE")
@@ -163,9 +186,19 @@ def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterati
     out["tatu_vae_steps_per_s"] = timed(lambda: fit(vae, data, steps, sz.model_batch, device=device), steps)
     # ASTRO: the temporal-distance encoder (the rest is DiffStitch's models)
     a = prof.astro
-    out["astro_distance_steps_per_s"] = timed(lambda: train_distance(
-        episodes, cdf.normalize, steps, a.distance_batch, a.distance_cap, a.latent_dim, a.distance_hidden,
-        device=str(device)), steps)
+    out["astro_distance_steps_per_s"] = timed(
+        lambda: train_distance(
+            episodes,
+            cdf.normalize,
+            steps,
+            a.distance_batch,
+            a.distance_cap,
+            a.latent_dim,
+            a.distance_hidden,
+            device=str(device),
+        ),
+        steps,
+    )
     return out
 
 
@@ -188,8 +221,11 @@ def evaluation_rate(norm, device: torch.device, members: int, episodes: int) -> 
     t0 = time.perf_counter()
     ev(model.actor)
     sec = time.perf_counter() - t0
-    return {"env_steps_per_s": calls[0] * members * episodes / sec, "episodes_per_s": members * episodes / sec,
-            "policy_calls_per_s": calls[0] / sec}
+    return {
+        "env_steps_per_s": calls[0] * members * episodes / sec,
+        "episodes_per_s": members * episodes / sec,
+        "policy_calls_per_s": calls[0] / sec,
+    }
 
 
 # ------------------------------------------------------------------------------------------------- estimate
@@ -203,14 +239,18 @@ def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
     steps = {"dt": t.dt_steps, "cql": t.cql_steps}
     upd = figures["learners"]
     timed = [al for al in grid.algorithms if "graph_8" in upd.get(al, {})]  # (a --learners subset, or an error)
-    train_s = sum(steps.get(al, t.steps) / upd[al]["graph_8"] for al in timed) * \
-        len(grid.datasets) * len(grid.augmenters)
+    train_s = (
+        sum(steps.get(al, t.steps) / upd[al]["graph_8"] for al in timed) * len(grid.datasets) * len(grid.augmenters)
+    )
     evals_per_run = {al: steps.get(al, t.steps) / t.eval_every for al in grid.algorithms}
     env_steps = sum(evals_per_run.values()) * seeds * t.eval_episodes * 1000 * len(grid.datasets) * len(grid.augmenters)
     eval_s = env_steps / figures["evaluation"]["env_steps_per_s"]
     m = figures["models"]
-    model_s = 3 * st.model_steps / min(m["inverse_model_steps_per_s"], m["reward_model_steps_per_s"],
-                                       m["dynamics_model_steps_per_s"])
+    model_s = (
+        3
+        * st.model_steps
+        / min(m["inverse_model_steps_per_s"], m["reward_model_steps_per_s"], m["dynamics_model_steps_per_s"])
+    )
     stitch_rate = m["stitch_strided"]["candidate_transitions_per_s"] * acceptance
     stitch_s = st.budget / stitch_rate if stitch_rate > 0 else 0.0  # 0: no candidate bridge in the short run
     diffstitch_s = st.diffusion_train_steps / m["diffstitch_unet_steps_per_s"] + model_s + stitch_s
@@ -218,10 +258,16 @@ def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
     ser_s = bl.ser_train_steps / m["ser_steps_per_s"]
     tatu_s = model_s + st.model_steps / m["tatu_vae_steps_per_s"]
     augment_s = (diffstitch_s + astro_s + ser_s + tatu_s) * len(grid.datasets)
-    return {"train_hours": train_s / 3600, "eval_hours": eval_s / 3600, "augment_hours": augment_s / 3600,
-            "total_hours": (train_s + eval_s + augment_s) / 3600, "stitch_acceptance_assumed": acceptance,
-            "stitching_counted": stitch_rate > 0,
-            "groups": len(grid.groups()), "learners_not_timed": [al for al in grid.algorithms if al not in timed]}
+    return {
+        "train_hours": train_s / 3600,
+        "eval_hours": eval_s / 3600,
+        "augment_hours": augment_s / 3600,
+        "total_hours": (train_s + eval_s + augment_s) / 3600,
+        "stitch_acceptance_assumed": acceptance,
+        "stitching_counted": stitch_rate > 0,
+        "groups": len(grid.groups()),
+        "learners_not_timed": [al for al in grid.algorithms if al not in timed],
+    }
 
 
 def section(figures: dict, name: str, fn: Callable[[], object], strict: bool) -> None:
@@ -230,7 +276,7 @@ def section(figures: dict, name: str, fn: Callable[[], object], strict: bool) ->
     t0 = time.perf_counter()
     try:
         figures[name] = fn()
-    except Exception as err:  # noqa: BLE001  (recorded in the JSON line, exit status 1)
+    except Exception as err:
         if strict:
             raise
         import traceback
@@ -245,11 +291,17 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when there is one)")
     parser.add_argument("--tiny", action="store_true", help="smoke sizes and short timings: the CI check")
     parser.add_argument("--seconds", type=float, default=None, help="timing window per figure (default 3, tiny 0.2)")
-    parser.add_argument("--acceptance", type=float, default=0.3,
-                        help="DiffStitch acceptance rate assumed for the grid estimate (trained models)")
+    parser.add_argument(
+        "--acceptance",
+        type=float,
+        default=0.3,
+        help="DiffStitch acceptance rate assumed for the grid estimate (trained models)",
+    )
     parser.add_argument("--learners", nargs="+", default=list(LEARNERS), choices=LEARNERS)
     parser.add_argument("--model-steps", type=int, default=None, help="steps per model timing (default 200, tiny 5)")
-    parser.add_argument("--drift-steps", type=int, default=None, help="updates of the graph-vs-eager check (50, tiny 10)")
+    parser.add_argument(
+        "--drift-steps", type=int, default=None, help="updates of the graph-vs-eager check (50, tiny 10)"
+    )
     parser.add_argument("--strict", action="store_true", help="stop at the first error (the CI test)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON line to this file")
     args = parser.parse_args()
@@ -273,14 +325,15 @@ def main() -> None:
     drift_steps = args.drift_steps or (10 if tiny else 50)
     started = time.perf_counter()
     t0 = time.perf_counter()
-    data_prof = dataclasses.replace(PROFILES["smoke"], data=dataclasses.replace(
-        PROFILES["smoke"].data, locomotion_steps=2_000 if tiny else 20_000))
+    data_prof = dataclasses.replace(
+        PROFILES["smoke"], data=dataclasses.replace(PROFILES["smoke"].data, locomotion_steps=2_000 if tiny else 20_000)
+    )
     episodes = registry.load_episodes(DATASET, data_prof, build_missing=True, log=lambda *_: None)
     figures: dict[str, object] = {"data_seconds": time.perf_counter() - t0}
 
     from stitchkit.algos.common import SeedBatchSampler
-    from stitchkit.data.normalizers import ZScore
     from stitchkit.data.episodes import transitions
+    from stitchkit.data.normalizers import ZScore
 
     norm = ZScore.fit(transitions(episodes)["observations"])
 
@@ -294,8 +347,9 @@ def main() -> None:
                 row[f"graph_{seeds}"] = learner_rates(algo, seeds, batch, device, seconds, graph=True)
             if algo != "dt":  # the whole training step: the numpy sampler's draw and copy included
                 sampler = SeedBatchSampler(episodes, None, list(range(8)), 1.0, norm, str(device))
-                row["graph_8_with_sampler"] = learner_rates(algo, 8, batch, device, seconds, graph=True,
-                                                            sampler=sampler)
+                row["graph_8_with_sampler"] = learner_rates(
+                    algo, 8, batch, device, seconds, graph=True, sampler=sampler
+                )
             row["seed_cost_ratio_8_vs_1"] = row["graph_1"] / row["graph_8"]  # time of 8 batched seeds / of 1
             row["graph_speedup_8"] = row["graph_8"] / row["eager_8"]
             row["graph_vs_eager_max_abs_diff"] = graph_drift(algo, 2, min(batch, 256), device, drift_steps)
@@ -314,21 +368,32 @@ def main() -> None:
             m.to(device)
             on_device(m, device, "tels")
             b = fake_batch("tels", seeds, prof.train.batch_size, device)
-            out[f"tsidm_steps_per_s_{seeds}"] = rate(lambda i: m.update(b, i), device, seconds)
+            out[f"tsidm_steps_per_s_{seeds}"] = rate(lambda i, m=m, b=b: m.update(b, i), device, seconds)
         return out
 
     section(figures, "learners", learners, args.strict)
     section(figures, "tels", tels, args.strict)
-    section(figures, "models", lambda: model_rates(episodes, prof, device, model_steps, 2 if tiny else 3),
-            args.strict)
-    section(figures, "evaluation", lambda: evaluation_rate(norm, device, 2 if tiny else 4, 2 if tiny else 10),
-            args.strict)
-    section(figures, "estimate_full_grid", lambda: grid_estimate(PROFILES["full"], figures, args.acceptance),
-            args.strict)
+    section(figures, "models", lambda: model_rates(episodes, prof, device, model_steps, 2 if tiny else 3), args.strict)
+    section(
+        figures, "evaluation", lambda: evaluation_rate(norm, device, 2 if tiny else 4, 2 if tiny else 10), args.strict
+    )
+    section(
+        figures, "estimate_full_grid", lambda: grid_estimate(PROFILES["full"], figures, args.acceptance), args.strict
+    )
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    line = json.dumps({"device": str(device), "device_name": name, "torch": torch.__version__, "tiny": tiny,
-                       "profile": prof.name, "seconds_per_figure": seconds, "wall_seconds":
-                       round(time.perf_counter() - started, 1), **figures}, default=float)
+    line = json.dumps(
+        {
+            "device": str(device),
+            "device_name": name,
+            "torch": torch.__version__,
+            "tiny": tiny,
+            "profile": prof.name,
+            "seconds_per_figure": seconds,
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            **figures,
+        },
+        default=float,
+    )
     print(line, flush=True)
     if args.out:
         args.out.write_text(line + "\n")

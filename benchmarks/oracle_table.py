@@ -4,6 +4,7 @@ Prints, per dataset: transitions checked, how many touch the velocity clip, the 
 max error of the unclipped ones, and the median error of the glued transition of naive stitches between
 random episode pairs. Build the datasets first (`stitchkit data build ...`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,14 +45,19 @@ def main() -> None:
                 a, b = eps[i], eps[j]
                 ta, tb = rng.integers(len(a)), rng.integers(len(b))
                 g = naive_stitch(a, ta, b, tb)
-                glue.append(oracle.check(g.observations[ta:ta + 1], g.actions[ta:ta + 1],
-                                         g.observations[ta + 1:ta + 2]).norm[0])
+                glue.append(
+                    oracle.check(
+                        g.observations[ta : ta + 1], g.actions[ta : ta + 1], g.observations[ta + 1 : ta + 2]
+                    ).norm[0]
+                )
             rows.append({"dataset": ds, **res.summary(), "naive_median": float(np.median(glue))})
         oracle.close()
     print(f"{'dataset':<34}{'n':>7}{'clipped':>8}{'median':>10}{'p90':>10}{'max':>10}{'naive med':>11}")
     for r in rows:
-        print(f"{r['dataset']:<34}{r['n']:>7}{r['n_clipped']:>8}{r['median']:>10.1e}{r['p90']:>10.1e}"
-              f"{r['max']:>10.1e}{r['naive_median']:>11.2e}")
+        print(
+            f"{r['dataset']:<34}{r['n']:>7}{r['n_clipped']:>8}{r['median']:>10.1e}{r['p90']:>10.1e}"
+            f"{r['max']:>10.1e}{r['naive_median']:>11.2e}"
+        )
     if args.json:
         print(json.dumps(rows))
 

@@ -1,4 +1,5 @@
 """How long the kit takes to start: `import stitchkit`, the heavy imports, and the `stitchkit` command."""
+
 from __future__ import annotations
 
 import argparse

@@ -69,7 +69,7 @@ def draw_world(ax, world, path=None, title=""):
         for seg in np.split(np.arange(len(xy)), jump + 1):
             ax.plot(*xy[seg].T, lw=2.5)
         for j in jump:
-            ax.plot(*xy[j:j + 2].T, "r--", lw=2)
+            ax.plot(*xy[j : j + 2].T, "r--", lw=2)
             ax.plot(*xy[j + 1], "r*", ms=12)
     ax.plot(*world.start, "ko", ms=10)
     ax.plot(*world.goal, "k*", ms=16)
@@ -102,8 +102,9 @@ display(Code(inspect.getsource(toy.stitched_path), language="python"))
 # %%
 gain = toy.stitching_gain(P.tour.n_worlds, P.tour.n_fragments, P.tour.fragment_len, RADIUS, seed=SEED)
 fig, ax = plt.subplots(figsize=(5, 3.5))
-ax.bar(["one fragment", "stitched chain"], [gain["single_fragment_rate"], gain["stitched_rate"]],
-       color=["0.6", "tab:red"])
+ax.bar(
+    ["one fragment", "stitched chain"], [gain["single_fragment_rate"], gain["stitched_rate"]], color=["0.6", "tab:red"]
+)
 ax.set(ylim=(0, 1), ylabel="fraction of worlds solved", title=f"{gain['worlds']} random worlds")
 plt.show()
 gain
@@ -176,8 +177,7 @@ except stitchkit.ProfileError as err:
 # %%
 from stitchkit.device import get_device
 
-print("device:", get_device(), "| MUJOCO_GL:", os.environ.get("MUJOCO_GL"),
-      "| data:", stitchkit.paths.data_dir())
+print("device:", get_device(), "| MUJOCO_GL:", os.environ.get("MUJOCO_GL"), "| data:", stitchkit.paths.data_dir())
 
 # %% [markdown]
 # ## Exercises

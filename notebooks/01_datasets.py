@@ -51,8 +51,10 @@ log = print
 # %%
 episodes = registry.load_episodes(MAZE_ID, P, build_missing=True, log=log)
 info = registry.info(MAZE_ID, P)
-print(f"{info['episodes']} episodes, {info['steps']} transitions; reference returns "
-      f"{info['ref_min_score']:.0f} (random) to {info['ref_max_score']:.0f} (oracle) on the 1000-step eval task")
+print(
+    f"{info['episodes']} episodes, {info['steps']} transitions; reference returns "
+    f"{info['ref_min_score']:.0f} (random) to {info['ref_max_score']:.0f} (oracle) on the 1000-step eval task"
+)
 display(Code(inspect.getsource(maze.generate), language="python"))
 
 # %% [markdown]
@@ -89,8 +91,10 @@ for ax in axes:
     ax.plot(*goal.goal_xy, "k*", ms=18)
 plt.show()
 env.close()
-fact = (f"**Measured:** {cov['connecting_episodes']} of {len(episodes)} episodes connect the start to the goal, "
-        f"yet the data visits {sum(cov['covered'])} of the {len(cov['path_cells'])} cells on the shortest path.")
+fact = (
+    f"**Measured:** {cov['connecting_episodes']} of {len(episodes)} episodes connect the start to the goal, "
+    f"yet the data visits {sum(cov['covered'])} of the {len(cov['path_cells'])} cells on the shortest path."
+)
 display(Markdown(fact))
 
 # %% [markdown]
@@ -113,8 +117,10 @@ print({k: (c.step, round(c.mean_return, 1)) for k, c in chosen.items()})
 loco = {n: registry.load_episodes(f"stitchkit/{LOCO_ENV}/{n}-v0", P, build_missing=True, log=log) for n in NAMES}
 cards = {n: registry.info(f"stitchkit/{LOCO_ENV}/{n}-v0", P) for n in NAMES}
 rows = ["| dataset | episodes | steps | mean return | normalized score |", "|---|---|---|---|---|"]
-rows += [f"| {LOCO_ENV}/{n} | {c['episodes']} | {c['steps']} | {c['return_mean']:.1f} | "
-         f"{c['normalized_score_mean']:.1f} |" for n, c in cards.items()]
+rows += [
+    f"| {LOCO_ENV}/{n} | {c['episodes']} | {c['steps']} | {c['return_mean']:.1f} | {c['normalized_score_mean']:.1f} |"
+    for n, c in cards.items()
+]
 display(Markdown("\n".join(rows)))
 
 # %%
@@ -144,8 +150,13 @@ flat = transitions(loco["medium"])
 half = len(loco["medium-replay"]) // 2
 mixed = MixedSampler(flat, transitions(loco["medium-replay"][:half]), ratio=3.0, seed=SEED)
 batch = mixed.sample(256)
-print("batch of 256 at r = 3:1 ->", int(256 - batch["augmented"].sum()), "original,", int(batch["augmented"].sum()),
-      "augmented")
+print(
+    "batch of 256 at r = 3:1 ->",
+    int(256 - batch["augmented"].sum()),
+    "original,",
+    int(batch["augmented"].sum()),
+    "augmented",
+)
 win = WindowSampler(loco["medium"], horizon=16, seed=SEED).sample(4)
 print("windows:", win["observations"].shape, "(batch, horizon + 1, state dim); mask sums", win["mask"].sum(1))
 

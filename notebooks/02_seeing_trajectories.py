@@ -102,8 +102,10 @@ a, b = hopper[0], hopper[1 % len(hopper)]
 t_a, t_b = len(a) // 2, len(b) // 3
 glued = naive_stitch(a, t_a, b, t_b)
 glue_res = oracle.check_episode(glued)
-print(f"oracle error at the glue: {glue_res.norm[t_a]:.3g}; median elsewhere: "
-      f"{np.median(np.delete(glue_res.norm, t_a)):.2g}")
+print(
+    f"oracle error at the glue: {glue_res.norm[t_a]:.3g}; median elsewhere: "
+    f"{np.median(np.delete(glue_res.norm, t_a)):.2g}"
+)
 fig, ax = plt.subplots(figsize=(8, 3))
 ax.semilogy(np.maximum(glue_res.norm, 1e-17), ".", ms=4)
 ax.axvline(t_a, color="tab:red", lw=1)
@@ -119,14 +121,17 @@ plt.show()
 
 # %%
 maze_glued = naive_stitch(mazes[0], 120, mazes[1 % len(mazes)], 20)
-items = [ViewItem.from_episode("hopper", glued, "hopper: naive stitch", oracle),
-         ViewItem.from_episode("hopper", ep, "hopper: dataset episode", oracle)]
+items = [
+    ViewItem.from_episode("hopper", glued, "hopper: naive stitch", oracle),
+    ViewItem.from_episode("hopper", ep, "hopper: dataset episode", oracle),
+]
 viewer = StitchViewer("hopper", items, dims=[0, 1, 5])
 viewer
 
 # %%
-maze_viewer = StitchViewer("pointmaze-medium", [ViewItem.from_episode("pointmaze-medium", maze_glued,
-                                                                      "maze: naive stitch")], dims=[0, 1])
+maze_viewer = StitchViewer(
+    "pointmaze-medium", [ViewItem.from_episode("pointmaze-medium", maze_glued, "maze: naive stitch")], dims=[0, 1]
+)
 maze_viewer
 
 # %% [markdown]

@@ -81,8 +81,10 @@ for algo in ("td3bc", "iql"):
     for ds in (HOPPER, MAZE):
         results[(algo, ds)] = run(algo, ds, seeds=P.train.seeds, profile=P, progress=False)
         s = results[(algo, ds)]["score"]
-        print(f"{algo:>6} on {ds}: last {s['last_mean']:.1f} ± {s['last_std']:.1f}, "
-              f"best {s['best_mean']:.1f} ± {s['best_std']:.1f}")
+        print(
+            f"{algo:>6} on {ds}: last {s['last_mean']:.1f} ± {s['last_std']:.1f}, "
+            f"best {s['best_mean']:.1f} ± {s['best_std']:.1f}"
+        )
 
 
 def plot_curves(ax, out, title, metric="score"):
@@ -110,8 +112,7 @@ plt.show()
 
 # %%
 for algo in ("bc", "cql", "dt"):
-    results[(algo, HOPPER)] = run(algo, HOPPER, seeds=P.train.seeds if algo == "bc" else 1, profile=P,
-                                  progress=False)
+    results[(algo, HOPPER)] = run(algo, HOPPER, seeds=P.train.seeds if algo == "bc" else 1, profile=P, progress=False)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
 for ax, algo in zip(axes, ("bc", "cql", "dt")):
     plot_curves(ax, results[(algo, HOPPER)], f"{algo}: hopper-medium")
@@ -128,10 +129,16 @@ plt.show()
 rows = ["| algorithm | dataset | steps | seeds | last (mean ± std) | best (mean ± std) |", "|---|---|---|---|---|---|"]
 for (algo, ds), out in results.items():
     s = out["score"]
-    rows.append(f"| {algo} | {ds.split('/', 1)[1]} | {out['steps']} | {len(out['seeds'])} | "
-                f"{s['last_mean']:.1f} ± {s['last_std']:.1f} | {s['best_mean']:.1f} ± {s['best_std']:.1f} |")
-display(Markdown("\n".join(rows) + f"\n\nScore: normalized return × 100 for hopper (dataset: "
-                 f"{hopper_info['normalized_score_mean']:.1f}), success rate (%) for the maze."))
+    rows.append(
+        f"| {algo} | {ds.split('/', 1)[1]} | {out['steps']} | {len(out['seeds'])} | "
+        f"{s['last_mean']:.1f} ± {s['last_std']:.1f} | {s['best_mean']:.1f} ± {s['best_std']:.1f} |"
+    )
+display(
+    Markdown(
+        "\n".join(rows) + f"\n\nScore: normalized return × 100 for hopper (dataset: "
+        f"{hopper_info['normalized_score_mean']:.1f}), success rate (%) for the maze."
+    )
+)
 
 # %% [markdown]
 # **Where the kit differs from CORL.** Same losses and hyperparameters, but: far fewer steps at `lab`; CQL keeps
@@ -162,7 +169,7 @@ check("exercise 1", answer_1, results[("td3bc", HOPPER)]["score"]["best_mean"], 
 answer_2 = None  # your code here
 
 # %% tags=["solution"]
-answer_2 = sum(b < l for out in results.values() for b, l in zip(out["score"]["best"], out["score"]["last"]))
+answer_2 = sum(b < last for out in results.values() for b, last in zip(out["score"]["best"], out["score"]["last"]))
 
 # %%
 check("exercise 2", answer_2, 0, hint="the best evaluation includes the last one")

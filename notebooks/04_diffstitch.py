@@ -40,6 +40,7 @@ from IPython.display import Code, Markdown, display
 import stitchkit
 from stitchkit import augment
 from stitchkit.augment import diffstitch as ds
+from stitchkit.augment.bridges import assemble, bridge_oracle_errors
 from stitchkit.augment.diffusion import apply_conditioning
 from stitchkit.data import registry
 from stitchkit.data.episodes import crop
@@ -93,8 +94,9 @@ device = str(get_device())
 models = {}
 for d, eps in data.items():
     key = ds.config_key(d, P, SEED, False)
-    models[d] = ds.train_models(eps, P, SEED, checkpoint_dir=data_dir() / "checkpoints" / "diffstitch" / key,
-                                device=device)
+    models[d] = ds.train_models(
+        eps, P, SEED, checkpoint_dir=data_dir() / "checkpoints" / "diffstitch" / key, device=device
+    )
 
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.2))
 for d, m in models.items():
@@ -102,8 +104,15 @@ for d, m in models.items():
     axes[0].plot([r["step"] for r in c["diffusion"]], [r["loss"] for r in c["diffusion"]], label=ENV[d])
     for ax, name in zip(axes[1:], ("inverse", "reward", "dynamics")):
         ax.plot([r["step"] for r in c[name]], [r["held_out"] for r in c[name]], label=ENV[d])
-for ax, title in zip(axes, ("diffusion: ε-MSE (train)", "inverse dynamics: action MSE (held out)",
-                            "reward: MSE (held out)", "dynamics: next-state SSE (held out)")):
+for ax, title in zip(
+    axes,
+    (
+        "diffusion: ε-MSE (train)",
+        "inverse dynamics: action MSE (held out)",
+        "reward: MSE (held out)",
+        "dynamics: next-state SSE (held out)",
+    ),
+):
     ax.set(title=title, xlabel="gradient step", yscale="log")
     ax.legend(fontsize=7)
 plt.show()
@@ -123,7 +132,7 @@ ep = max(eps, key=len)
 window = torch.as_tensor(m.cdf.normalize(ep.observations[: S.horizon]))[None]
 known = torch.zeros(1, S.horizon, dtype=torch.bool)
 known[0, 0] = True
-known[0, S.horizon // 2:] = True
+known[0, S.horizon // 2 :] = True
 trace = []
 m.diffusion.to("cpu").sample(known, window, generator=torch.Generator().manual_seed(SEED), trace=trace)
 m.diffusion.to(device)
@@ -181,9 +190,10 @@ imagined = m.diffusion.to("cpu").sample(known, vals, generator=torch.Generator()
 m.diffusion.to(device)
 cand_rows = pools.starts[pools.targets[:16]]
 cands = torch.as_tensor(m.cdf.normalize(np.stack([eps[e].observations[t] for e, t in cand_rows])))[None]
-sim = ds.cosine(imagined[:, S.window_low:S.window_high], cands)[0]  # (positions, candidates)
-chosen, delta, ok = ds.estimate_steps(imagined, cands, S.window_low, S.window_high, cfg.similarity,
-                                      torch.Generator().manual_seed(SEED))
+sim = ds.cosine(imagined[:, S.window_low : S.window_high], cands)[0]  # (positions, candidates)
+chosen, delta, ok = ds.estimate_steps(
+    imagined, cands, S.window_low, S.window_high, cfg.similarity, torch.Generator().manual_seed(SEED)
+)
 pos = np.arange(S.window_low, S.window_high)
 plt.figure(figsize=(8, 3.2))
 plt.plot(pos, sim.numpy(), color="0.75", lw=1)
@@ -214,13 +224,16 @@ for d, eps_d in data.items():
     results[d] = res
     if res.episodes:  # with undertrained models (the smoke profile) nothing may pass: nothing to save or train on
         out_ids[d] = registry.augmented_id(d, "diffstitch")
-        augment.save(out_ids[d], res.episodes, {"method": "diffstitch", "parent": d, "seed": SEED,
-                                                **ds.summary(res)}, P)
+        augment.save(
+            out_ids[d], res.episodes, {"method": "diffstitch", "parent": d, "seed": SEED, **ds.summary(res)}, P
+        )
     st = res.stats
-    print(f"{d}: {st['generated']} bridges, {st['accepted']} accepted ({100 * st['acceptance_rate']:.0f}%), "
-          f"{st['accepted_transitions']} transitions, mean Δ {st['mean_bridge_steps']:.1f}; rejected: "
-          f"{st['no_similar_target']} no similar target, {st['terminal']} terminal, {st['dynamics']} dynamics, "
-          f"{st['return']} return filter; {st['seconds']:.0f} s")
+    print(
+        f"{d}: {st['generated']} bridges, {st['accepted']} accepted ({100 * st['acceptance_rate']:.0f}%), "
+        f"{st['accepted_transitions']} transitions, mean Δ {st['mean_bridge_steps']:.1f}; rejected: "
+        f"{st['no_similar_target']} no similar target, {st['terminal']} terminal, {st['dynamics']} dynamics, "
+        f"{st['return']} return filter; {st['seconds']:.0f} s"
+    )
 
 # %% [markdown]
 # ## 6. Does qualification pick the physically right bridges?
@@ -234,7 +247,7 @@ oracle_rows = {}
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.3))
 for ax, (d, res) in zip(axes, results.items()):
     bridges = [b for b in res.bridges if not b.terminal]
-    errs = ds.oracle_errors(ENV[d], bridges)
+    errs = bridge_oracle_errors(ENV[d], bridges)
     delta_d = ds.DiffStitchConfig().resolved(d).delta
     acc = np.concatenate([e for e, b in zip(errs, bridges) if b.model_error <= delta_d] or [np.array([np.nan])])
     rej = np.concatenate([e for e, b in zip(errs, bridges) if b.model_error > delta_d] or [np.array([np.nan])])
@@ -245,9 +258,15 @@ for ax, (d, res) in zip(axes, results.items()):
     ax.set(xscale="log", title=f"{ENV[d]}: true one-step error of bridge transitions", xlabel="oracle error")
     ax.legend(fontsize=7)
 plt.show()
-display(Markdown("| dataset | acceptance | passed qualification: median oracle error | failed: median oracle error |\n|---|---|---|---|\n"
-                 + "\n".join(f"| {d} | {100 * r[2]:.0f}% | {r[0]:.3g} ({r[3]} transitions) | {r[1]:.3g} "
-                             f"({r[4]} transitions) |" for d, r in oracle_rows.items())))
+display(
+    Markdown(
+        "| dataset | acceptance | passed qualification: median oracle error | failed: median oracle error |\n|---|---|---|---|\n"
+        + "\n".join(
+            f"| {d} | {100 * r[2]:.0f}% | {r[0]:.3g} ({r[3]} transitions) | {r[1]:.3g} ({r[4]} transitions) |"
+            for d, r in oracle_rows.items()
+        )
+    )
+)
 
 # %% [markdown]
 # ## 7. Watch stitched hopper trajectories
@@ -260,15 +279,20 @@ stitched = results[HOPPER].episodes[:4]
 items = []
 for k, ep_s in enumerate(stitched):
     p = ep_s.provenance
-    items.append(ViewItem.from_episode("hopper", crop(ep_s, p.source_step - 20, p.source_step + p.bridge_steps + 40),
-                                       name=f"stitch {k}: Δ={p.bridge_steps}"))
+    items.append(
+        ViewItem.from_episode(
+            "hopper",
+            crop(ep_s, p.source_step - 20, p.source_step + p.bridge_steps + 40),
+            name=f"stitch {k}: Δ={p.bridge_steps}",
+        )
+    )
 StitchViewer("hopper", items, dims=[0, 1, 5]) if items else print("no accepted bridge to show")
 
 # %% [markdown]
 # And in the maze: the source prefix, the bridge and the target suffix in the plane.
 
 # %%
-from stitchkit.render import draw_maze  # noqa: E402
+from stitchkit.render import draw_maze
 
 fig, ax = plt.subplots(figsize=(5, 5))
 draw_maze(ax, "pointmaze-medium")
@@ -276,7 +300,7 @@ for ep_s in results[MAZE].episodes[:6]:
     a, b = ep_s.provenance.segments(len(ep_s))
     o = ep_s.observations
     ax.plot(o[: a + 1, 0], o[: a + 1, 1], color="tab:blue", lw=1)
-    ax.plot(o[a: b + 1, 0], o[a: b + 1, 1], color="tab:red", lw=2)
+    ax.plot(o[a : b + 1, 0], o[a : b + 1, 1], color="tab:red", lw=2)
     ax.plot(o[b:, 0], o[b:, 1], color="tab:green", lw=1)
 ax.set_title("stitched maze trajectories: source, bridge, target")
 plt.show()
@@ -294,20 +318,37 @@ display(Code(inspect.getsource(ds.dynamics_guide), language="python"))
 guided_rows = []
 for d in (HOPPER, MAZE):
     for scale in (0.0, 0.02):
-        r = ds.stitch(models[d], data[d], ENV[d], P, ds.DiffStitchConfig(seed=SEED, sampler=SAMPLER,
-                                                                        dynamics_guidance=scale),
-                      d, budget=max(1, S.budget // 4))
+        r = ds.stitch(
+            models[d],
+            data[d],
+            ENV[d],
+            P,
+            ds.DiffStitchConfig(seed=SEED, sampler=SAMPLER, dynamics_guidance=scale),
+            d,
+            budget=max(1, S.budget // 4),
+        )
         br = [b for b in r.bridges if not b.terminal]
-        errs = ds.oracle_errors(ENV[d], br)
+        errs = bridge_oracle_errors(ENV[d], br)
         acc = [e for e, b in zip(errs, br) if b.accepted]
-        guided_rows.append((ENV[d], scale, r.stats["acceptance_rate"],
-                            np.median([b.model_error for b in br]) if br else float("nan"),
-                            np.median(np.concatenate(acc)) if acc else float("nan"),
-                            r.stats["accepted_transitions_per_s"]))
-display(Markdown("| dataset | guidance | acceptance | median model error | median oracle error (accepted) | "
-                 "accepted transitions/s |\n|---|---|---|---|---|---|\n"
-                 + "\n".join(f"| {n} | {g:g} | {100 * a:.0f}% | {me:.3g} | {oe:.3g} | {v:.0f} |"
-                              for n, g, a, me, oe, v in guided_rows)))
+        guided_rows.append(
+            (
+                ENV[d],
+                scale,
+                r.stats["acceptance_rate"],
+                np.median([b.model_error for b in br]) if br else float("nan"),
+                np.median(np.concatenate(acc)) if acc else float("nan"),
+                r.stats["accepted_transitions_per_s"],
+            )
+        )
+display(
+    Markdown(
+        "| dataset | guidance | acceptance | median model error | median oracle error (accepted) | "
+        "accepted transitions/s |\n|---|---|---|---|---|---|\n"
+        + "\n".join(
+            f"| {n} | {g:g} | {100 * a:.0f}% | {me:.3g} | {oe:.3g} | {v:.0f} |" for n, g, a, me, oe, v in guided_rows
+        )
+    )
+)
 
 # %% [markdown]
 # Read the table with care. Guidance lowers the error *the learned model* reports, so more bridges pass - but the
@@ -330,8 +371,9 @@ for d in (HOPPER, MAZE):
     for algo in ("td3bc", "iql"):
         for arm, aug in (("original", None), ("+DiffStitch", out_ids.get(d))):
             if arm == "original" or aug:
-                downstream[(d, algo, arm)] = train_run(algo, d, seeds=P.train.seeds, profile=P, augmented_id=aug,
-                                                       ratio=cfg.ratio, progress=False)
+                downstream[(d, algo, arm)] = train_run(
+                    algo, d, seeds=P.train.seeds, profile=P, augmented_id=aug, ratio=cfg.ratio, progress=False
+                )
 
 
 def cell(key):
@@ -341,9 +383,15 @@ def cell(key):
 rows = ["| dataset | algorithm | original | +DiffStitch |", "|---|---|---|---|"]
 for d in (HOPPER, MAZE):
     for algo in ("td3bc", "iql"):
-        rows.append(f"| {d.split('/')[1]} | {algo} | {cell((d, algo, 'original'))} | {cell((d, algo, '+DiffStitch'))} |")
-display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
-                 "steps; hopper: normalized score, maze: success rate (%)."))
+        rows.append(
+            f"| {d.split('/')[1]} | {algo} | {cell((d, algo, 'original'))} | {cell((d, algo, '+DiffStitch'))} |"
+        )
+display(
+    Markdown(
+        "\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
+        "steps; hopper: normalized score, maze: success rate (%)."
+    )
+)
 
 # %% [markdown]
 # **Reading the result (the kit's lab run, seeds 0-2).** Augmentation did not help here, and the reasons are worth
@@ -357,11 +405,16 @@ display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.tr
 #   reach it ~10x more often than the originals (next cell). The comparison needs the `full` budget.
 
 # %%
-reach = {"original": np.mean([e.terminations.any() for e in data[MAZE]]),
-         "stitched": np.mean([e.terminations.any() for e in results[MAZE].episodes]) if results[MAZE].episodes
-         else float("nan")}
-print(f"maze trajectories that reach the goal: original {100 * reach['original']:.1f}%, "
-      f"stitched {100 * reach['stitched']:.1f}%")
+reach = {
+    "original": np.mean([e.terminations.any() for e in data[MAZE]]),
+    "stitched": np.mean([e.terminations.any() for e in results[MAZE].episodes])
+    if results[MAZE].episodes
+    else float("nan"),
+}
+print(
+    f"maze trajectories that reach the goal: original {100 * reach['original']:.1f}%, "
+    f"stitched {100 * reach['stitched']:.1f}%"
+)
 
 # %% [markdown]
 # ## 9. Ablations and studies (hopper, TD3+BC)
@@ -378,46 +431,58 @@ if (HOPPER, "td3bc", "+DiffStitch") in downstream:
     ablation["DiffStitch"] = downstream[(HOPPER, "td3bc", "+DiffStitch")]["score"]
 variant_results = {}
 for name, opts in variants.items():
-    res = ds.stitch(models[HOPPER], data[HOPPER], "hopper", P, ds.DiffStitchConfig(seed=SEED, sampler=SAMPLER, **opts), HOPPER)
+    res = ds.stitch(
+        models[HOPPER], data[HOPPER], "hopper", P, ds.DiffStitchConfig(seed=SEED, sampler=SAMPLER, **opts), HOPPER
+    )
     variant_results[name] = res
     if res.episodes:
         vid = registry.augmented_id(HOPPER, "diffstitch", tags[name])
-        augment.save(vid, res.episodes, {"method": "diffstitch", "parent": HOPPER, "seed": SEED, **ds.summary(res)},
-                     P)
-        ablation[name] = train_run("td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=vid,
-                                   ratio=cfg.ratio, progress=False)["score"]
+        augment.save(vid, res.episodes, {"method": "diffstitch", "parent": HOPPER, "seed": SEED, **ds.summary(res)}, P)
+        ablation[name] = train_run(
+            "td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=vid, ratio=cfg.ratio, progress=False
+        )["score"]
 for r in (1.0, 9.0):
     if HOPPER in out_ids:
-        ablation[f"r = {r:g}:1"] = train_run("td3bc", HOPPER, seeds=P.train.seeds, profile=P,
-                                             augmented_id=out_ids[HOPPER], ratio=r, progress=False)["score"]
+        ablation[f"r = {r:g}:1"] = train_run(
+            "td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=out_ids[HOPPER], ratio=r, progress=False
+        )["score"]
 
 unq = variant_results["-Qualification"]
 deltas = [cfg.delta / 4, cfg.delta, cfg.delta * 4]
 unq_bridges = [b for b in unq.bridges if not b.terminal and (b.return_ok or not cfg.return_filter)]
-unq_oracle = ds.oracle_errors("hopper", unq_bridges)
+unq_oracle = bridge_oracle_errors("hopper", unq_bridges)
 delta_rows = []
 for dl in deltas:
     keep = [b.model_error <= dl for b in unq_bridges]
     errs = [e for e, k in zip(unq_oracle, keep) if k]
     delta_rows.append((dl, sum(keep), float(np.median(np.concatenate(errs))) if errs else float("nan")))
-    kept = [ds.assemble("hopper", data[HOPPER], b, i) for i, b in enumerate(b for b, k in zip(unq_bridges, keep) if k)]
+    kept = [assemble("hopper", data[HOPPER], b, i) for i, b in enumerate(b for b, k in zip(unq_bridges, keep) if k)]
     if dl != cfg.delta and kept:
         vid = registry.augmented_id(HOPPER, "diffstitch", f"delta{str(dl).replace('.', 'p')}")
         augment.save(vid, kept, {"method": "diffstitch", "parent": HOPPER, "seed": SEED, "delta": dl}, P)
-        ablation[f"δ = {dl:g}"] = train_run("td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=vid,
-                                            ratio=cfg.ratio, progress=False)["score"]
+        ablation[f"δ = {dl:g}"] = train_run(
+            "td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=vid, ratio=cfg.ratio, progress=False
+        )["score"]
 
 names = list(ablation)
 plt.figure(figsize=(10, 3.2))
-plt.bar(names, [ablation[n]["last_mean"] for n in names], yerr=[ablation[n]["last_std"] for n in names],
-        color=["tab:red" if n == "DiffStitch" else "0.6" for n in names])
+plt.bar(
+    names,
+    [ablation[n]["last_mean"] for n in names],
+    yerr=[ablation[n]["last_std"] for n in names],
+    color=["tab:red" if n == "DiffStitch" else "0.6" for n in names],
+)
 plt.axhline(ablation["-AUG"]["last_mean"], color="k", ls=":", lw=1)
 plt.ylabel("TD3+BC normalized score")
 plt.title("hopper medium-replay: ablations (mean ± std over seeds)")
 plt.xticks(rotation=20)
 plt.show()
-display(Markdown("| δ | bridges kept | median oracle error of kept transitions |\n|---|---|---|\n" +
-                 "\n".join(f"| {dl:g} | {n} | {med:.3g} |" for dl, n, med in delta_rows)))
+display(
+    Markdown(
+        "| δ | bridges kept | median oracle error of kept transitions |\n|---|---|---|\n"
+        + "\n".join(f"| {dl:g} | {n} | {med:.3g} |" for dl, n, med in delta_rows)
+    )
+)
 
 # %% [markdown]
 # ## Where the kit differs from the paper and the released code

@@ -51,14 +51,15 @@ import inspect
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import LogNorm
 import torch
 from IPython.display import Code, Markdown, display
+from matplotlib.colors import LogNorm
 
 import stitchkit
 from stitchkit import augment
 from stitchkit.augment import astro
 from stitchkit.augment import diffstitch as ds
+from stitchkit.augment.bridges import bridge_oracle_errors
 from stitchkit.augment.temporal import spearman
 from stitchkit.data import maze as maze_data
 from stitchkit.data import registry
@@ -87,10 +88,17 @@ ENV = {HOPPER: "hopper", MAZE: "pointmaze-medium"}
 # %%
 device = str(get_device())
 root = data_dir() / "checkpoints"
-models = {d: astro.train_models(eps, P, SEED, checkpoint_dir=root / "astro" / astro.config_key(d, P, SEED),
-                                diffstitch_dir=root / "diffstitch" / ds.config_key(d, P, SEED, False),
-                                device=device)
-          for d, eps in data.items()}
+models = {
+    d: astro.train_models(
+        eps,
+        P,
+        SEED,
+        checkpoint_dir=root / "astro" / astro.config_key(d, P, SEED),
+        diffstitch_dir=root / "diffstitch" / ds.config_key(d, P, SEED, False),
+        device=device,
+    )
+    for d, eps in data.items()
+}
 fig, ax = plt.subplots(figsize=(5, 3))
 for d, m in models.items():
     c = m.curves["distance"]
@@ -107,7 +115,7 @@ plt.show()
 # to a low expectile of k (capped): overshooting k costs nine times more than undershooting it.
 
 # %%
-from stitchkit.augment import temporal  # noqa: E402
+from stitchkit.augment import temporal
 
 for fn in (temporal.sample_pairs, temporal.distance_loss):
     display(Code(inspect.getsource(fn), language="python"))
@@ -118,7 +126,10 @@ for fn in (temporal.sample_pairs, temporal.distance_loss):
 # its best scale), and the AUC of "reachable within `window_high` steps".
 
 # %%
-rows = ["| dataset | distance | Spearman with k | error (steps, best affine fit) | AUC reachable |", "|---|---|---|---|---|"]
+rows = [
+    "| dataset | distance | Spearman with k | error (steps, best affine fit) | AUC reachable |",
+    "|---|---|---|---|---|",
+]
 for d, m in models.items():
     for name in ("learned", "euclidean"):
         q = m.quality[name]
@@ -143,7 +154,7 @@ plt.show()
 # path (AUC)?
 
 # %%
-from stitchkit.augment.temporal import auc  # noqa: E402
+from stitchkit.augment.temporal import auc
 
 rng = np.random.default_rng(SEED)
 maze_name = ENV[MAZE].split("-", 1)[1]
@@ -153,16 +164,29 @@ i, j = rng.integers(0, len(xy_held), (2, 4000))
 cells = maze_data.cell_distances(maze_name, xy_held[i], xy_held[j])
 cdf = models[MAZE].stitch.cdf
 with torch.no_grad():
-    learned = models[MAZE].distance(torch.as_tensor(cdf.normalize(xy_held[i]), dtype=torch.float32, device=device),
-                                    torch.as_tensor(cdf.normalize(xy_held[j]), dtype=torch.float32, device=device)).cpu().numpy()
+    learned = (
+        models[MAZE]
+        .distance(
+            torch.as_tensor(cdf.normalize(xy_held[i]), dtype=torch.float32, device=device),
+            torch.as_tensor(cdf.normalize(xy_held[j]), dtype=torch.float32, device=device),
+        )
+        .cpu()
+        .numpy()
+    )
 euclid = np.linalg.norm(xy_held[i] - xy_held[j], axis=-1)
 near, close = cells <= 3, euclid < maze_walls(ENV[MAZE])[1]
-rows = ["| distance | Spearman with path cells (all) | (pairs <= 3 cells) | AUC 'at most 1 cell by path' among close pairs |",
-        "|---|---|---|---|"]
+rows = [
+    "| distance | Spearman with path cells (all) | (pairs <= 3 cells) | AUC 'at most 1 cell by path' among close pairs |",
+    "|---|---|---|---|",
+]
 for name, dd in (("learned", learned), ("euclidean", euclid)):
-    rows.append(f"| {name} | {spearman(dd, cells):.3f} | {spearman(dd[near], cells[near]):.3f} | "
-                f"{auc(dd[close], cells[close] <= 1):.3f} |")
-display(Markdown("\n".join(rows) + f"\n\n{len(cells)} random pairs of held-out states, {int(close.sum())} of them close."))
+    rows.append(
+        f"| {name} | {spearman(dd, cells):.3f} | {spearman(dd[near], cells[near]):.3f} | "
+        f"{auc(dd[close], cells[close] <= 1):.3f} |"
+    )
+display(
+    Markdown("\n".join(rows) + f"\n\n{len(cells)} random pairs of held-out states, {int(close.sum())} of them close.")
+)
 
 # %% [markdown]
 # On the maze, Euclidean distance in the plane is already a good ranking of path length (the medium maze's
@@ -177,16 +201,27 @@ display(Markdown("\n".join(rows) + f"\n\n{len(cells)} random pairs of held-out s
 
 # %%
 walls, unit, (ox, oy) = maze_walls(ENV[MAZE])
-gx, gy = np.meshgrid(np.linspace(-ox - unit / 2, walls.shape[1] * unit - ox - unit / 2, 120),
-                     np.linspace(-oy - unit / 2, walls.shape[0] * unit - oy - unit / 2, 120))
+gx, gy = np.meshgrid(
+    np.linspace(-ox - unit / 2, walls.shape[1] * unit - ox - unit / 2, 120),
+    np.linspace(-oy - unit / 2, walls.shape[0] * unit - oy - unit / 2, 120),
+)
 grid = np.stack([gx.ravel(), gy.ravel()], 1)
 star = data[MAZE][0].observations[0]
 with torch.no_grad():
-    dmap = models[MAZE].distance(torch.as_tensor(cdf.normalize(grid), dtype=torch.float32, device=device),
-                                 torch.as_tensor(cdf.normalize(star[None]), dtype=torch.float32, device=device)).cpu().numpy()
+    dmap = (
+        models[MAZE]
+        .distance(
+            torch.as_tensor(cdf.normalize(grid), dtype=torch.float32, device=device),
+            torch.as_tensor(cdf.normalize(star[None]), dtype=torch.float32, device=device),
+        )
+        .cpu()
+        .numpy()
+    )
 fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-for ax, values, title in ((axes[0], dmap, "learned temporal distance (steps)"),
-                          (axes[1], np.linalg.norm(grid - star, axis=-1), "Euclidean distance")):
+for ax, values, title in (
+    (axes[0], dmap, "learned temporal distance (steps)"),
+    (axes[1], np.linalg.norm(grid - star, axis=-1), "Euclidean distance"),
+):
     im = ax.contourf(gx, gy, values.reshape(gx.shape), levels=20, cmap="viridis")
     draw_maze(ax, ENV[MAZE])
     ax.plot(*star, "r*", ms=15)
@@ -227,12 +262,20 @@ display(Code(inspect.getsource(astro.plan), language="python"))
 # %% [markdown]
 # One batch of maze pairs and one of hopper pairs, picked by the rule above; the deviation of every iterate.
 
+
 # %%
 def one_batch(d):
     """Pairs from a short run of the rule, their reference sequences, and the RDF plan: for the figures."""
-    res = astro.stitch(models[d], data[d], ENV[d], P, astro.AstroConfig(seed=SEED, return_filter=False,
-                                                                        end_delta=float("inf")), d,
-                       budget=1, max_iterations=1)
+    res = astro.stitch(
+        models[d],
+        data[d],
+        ENV[d],
+        P,
+        astro.AstroConfig(seed=SEED, return_filter=False, end_delta=float("inf")),
+        d,
+        budget=1,
+        max_iterations=1,
+    )
     return res
 
 
@@ -245,13 +288,19 @@ for ax, d in zip(axes, (MAZE, HOPPER)):
     if len(tr):
         ax.plot(np.arange(len(tr)), tr, "o-", ms=3)
         ax.set_xticks([0, 1] + list(range(5, len(tr), 5)))
-    ax.set(title=f"{ENV[d]}: mean deviation per RDF iteration", xlabel="iteration (0: open loop, 1: feedback, 2+: gradient)",
-           ylabel="mean ‖x_t − s*_t‖² (CDF space)", yscale="log")
+    ax.set(
+        title=f"{ENV[d]}: mean deviation per RDF iteration",
+        xlabel="iteration (0: open loop, 1: feedback, 2+: gradient)",
+        ylabel="mean ‖x_t − s*_t‖² (CDF space)",
+        yscale="log",
+    )
 plt.show()
 for d, tr in traces.items():
     if len(tr):
-        print(f"{ENV[d]}: open loop {tr[0]:.4f} -> feedback {tr[1]:.4f} -> after {len(tr) - 2} gradient steps "
-              f"{tr[-1]:.4f} ({tr[0] / max(tr[-1], 1e-12):.1f}x lower)")
+        print(
+            f"{ENV[d]}: open loop {tr[0]:.4f} -> feedback {tr[1]:.4f} -> after {len(tr) - 2} gradient steps "
+            f"{tr[-1]:.4f} ({tr[0] / max(tr[-1], 1e-12):.1f}x lower)"
+        )
 
 # %% [markdown]
 # **What does the feedback buy?** The same pairs (same seed), judged after the open-loop actions alone
@@ -259,16 +308,29 @@ for d, tr in traces.items():
 # the whole RDF loop: the share of bridges whose rollout lands within δ of its target.
 
 # %%
-rows = ["| dataset | planner | pairs | landed within δ and accepted | median oracle error (accepted) |", "|---|---|---|---|---|"]
+rows = [
+    "| dataset | planner | pairs | landed within δ and accepted | median oracle error (accepted) |",
+    "|---|---|---|---|---|",
+]
 for d in (MAZE, HOPPER):
     for fb in (False, True):
-        r = astro.stitch(models[d], data[d], ENV[d], P, astro.AstroConfig(seed=SEED, feedback=fb), d, budget=10**12,
-                         max_iterations=min(5, A.max_iterations))
+        r = astro.stitch(
+            models[d],
+            data[d],
+            ENV[d],
+            P,
+            astro.AstroConfig(seed=SEED, feedback=fb),
+            d,
+            budget=10**12,
+            max_iterations=min(5, A.max_iterations),
+        )
         pairs = r.stats["generated"] - r.stats["no_reachable_target"]
-        errs = ds.oracle_errors(ENV[d], [b for b in r.bridges if b.accepted])
+        errs = bridge_oracle_errors(ENV[d], [b for b in r.bridges if b.accepted])
         med = f"{np.median(np.concatenate(errs)):.3g}" if errs else "-"
-        rows.append(f"| {ENV[d]} | {'RDF' if fb else 'open loop'} | {pairs} | {r.stats['accepted']} "
-                    f"({100 * r.stats['accepted'] / max(1, pairs):.0f}%) | {med} |")
+        rows.append(
+            f"| {ENV[d]} | {'RDF' if fb else 'open loop'} | {pairs} | {r.stats['accepted']} "
+            f"({100 * r.stats['accepted'] / max(1, pairs):.0f}%) | {med} |"
+        )
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
@@ -278,7 +340,7 @@ display(Markdown("\n".join(rows)))
 # %%
 m = models[MAZE].stitch
 res = one_batch(MAZE)
-picked = [b for b in res.bridges][:4]
+picked = list(res.bridges)[:4]
 fig, ax = plt.subplots(figsize=(5.5, 5.5))
 draw_maze(ax, ENV[MAZE])
 for k, br in enumerate(picked):
@@ -314,10 +376,12 @@ for d, eps_d in data.items():
         out_ids[d] = registry.augmented_id(d, "astro")
         augment.save(out_ids[d], res.episodes, {"method": "astro", "parent": d, "seed": SEED, **astro.summary(res)}, P)
     st = res.stats
-    print(f"{d}: {st['generated']} sources, {st['accepted']} bridges accepted ({100 * st['acceptance_rate']:.0f}%), "
-          f"{st['accepted_transitions']} transitions, mean Δ {st['mean_bridge_steps']:.1f}; rejected: "
-          f"{st['no_reachable_target']} no reachable target, {st['terminal']} terminal, {st['dynamics']} missed the "
-          f"target, {st['uncertain']} uncertain, {st['return']} return filter; {st['seconds']:.0f} s")
+    print(
+        f"{d}: {st['generated']} sources, {st['accepted']} bridges accepted ({100 * st['acceptance_rate']:.0f}%), "
+        f"{st['accepted_transitions']} transitions, mean Δ {st['mean_bridge_steps']:.1f}; rejected: "
+        f"{st['no_reachable_target']} no reachable target, {st['terminal']} terminal, {st['dynamics']} missed the "
+        f"target, {st['uncertain']} uncertain, {st['return']} return filter; {st['seconds']:.0f} s"
+    )
 
 # %% [markdown]
 # ## 6. Watch ASTRO's stitched trajectories
@@ -328,8 +392,13 @@ for d, eps_d in data.items():
 items = []
 for k, ep_s in enumerate(results[HOPPER].episodes[:4]):
     p = ep_s.provenance
-    items.append(ViewItem.from_episode("hopper", crop(ep_s, p.source_step - 20, p.source_step + p.bridge_steps + 40),
-                                       name=f"ASTRO stitch {k}: Δ={p.bridge_steps}"))
+    items.append(
+        ViewItem.from_episode(
+            "hopper",
+            crop(ep_s, p.source_step - 20, p.source_step + p.bridge_steps + 40),
+            name=f"ASTRO stitch {k}: Δ={p.bridge_steps}",
+        )
+    )
 StitchViewer("hopper", items, dims=[0, 1, 5]) if items else print("no accepted bridge to show")
 
 # %% [markdown]
@@ -356,14 +425,19 @@ for d in data:
         oracle_median[(d, name)] = float(np.median(err)) if len(err) else float("nan")
         q90 = float(np.quantile(err, 0.9)) if len(err) else float("nan")
         rows.append(f"| {ENV[d]} | {name} | {len(err)} | {oracle_median[(d, name)]:.3g} | {q90:.3g} |")
-display(Markdown("\n".join(rows) + "\n\nOracle error: ‖true next state − generated next state‖ after one "
-                 "simulator step from the generated state with the generated action (real data: 0)."))
+display(
+    Markdown(
+        "\n".join(rows) + "\n\nOracle error: ‖true next state − generated next state‖ after one "
+        "simulator step from the generated state with the generated action (real data: 0)."
+    )
+)
 
 # %% [markdown]
 # ## 8. State coverage
 #
 # Where do the generated states lie? The maze split into 4 × 4 squares per cell: squares visited by the original
 # data, and by the original data plus each method's generated (bridge) states.
+
 
 # %%
 def bridge_states(eps_m):
@@ -374,24 +448,43 @@ xy = np.concatenate([e.observations for e in data[MAZE]])
 orig = maze_data.occupancy(xy, maze_name)
 fig, axes = plt.subplots(1, 3, figsize=(15, 5))
 coverage = {"original": int((orig > 0).sum())}
-for ax, (name, extra) in zip(axes, (("original", np.zeros((0, 2))), ("+DiffStitch", bridge_states(ds_eps[MAZE])),
-                                    ("+ASTRO", bridge_states(results[MAZE].episodes)))):
+for ax, (name, extra) in zip(
+    axes,
+    (
+        ("original", np.zeros((0, 2))),
+        ("+DiffStitch", bridge_states(ds_eps[MAZE])),
+        ("+ASTRO", bridge_states(results[MAZE].episodes)),
+    ),
+):
     occ = orig + maze_data.occupancy(extra, maze_name)
     coverage[name] = int((occ > 0).sum())
-    ax.imshow(np.log1p(maze_data.occupancy(extra if len(extra) else xy, maze_name)), origin="lower", cmap="magma",
-              extent=(-ox - unit / 2, walls.shape[1] * unit - ox - unit / 2, -oy - unit / 2,
-                      walls.shape[0] * unit - oy - unit / 2))
+    ax.imshow(
+        np.log1p(maze_data.occupancy(extra if len(extra) else xy, maze_name)),
+        origin="lower",
+        cmap="magma",
+        extent=(
+            -ox - unit / 2,
+            walls.shape[1] * unit - ox - unit / 2,
+            -oy - unit / 2,
+            walls.shape[0] * unit - oy - unit / 2,
+        ),
+    )
     draw_maze(ax, ENV[MAZE])
     ax.set_title(f"{name}: {'data' if name == 'original' else 'generated states'} (log visits)")
 plt.show()
 in_wall = np.kron(walls == 1, np.ones((4, 4), bool))  # the squares that lie inside wall cells
-rows = ["| data | occupied squares | new squares | of them inside walls | generated states inside walls |", "|---|---|---|---|---|"]
+rows = [
+    "| data | occupied squares | new squares | of them inside walls | generated states inside walls |",
+    "|---|---|---|---|---|",
+]
 rows.append(f"| original | {coverage['original']} | - | - | - |")
 for name, eps_m in (("+DiffStitch", ds_eps[MAZE]), ("+ASTRO", results[MAZE].episodes)):
     occ = maze_data.occupancy(bridge_states(eps_m), maze_name)
     fresh = (occ > 0) & (orig == 0)
-    rows.append(f"| {name} | {coverage[name]} | {int(fresh.sum())} | {int((fresh & in_wall).sum())} | "
-                f"{(occ * in_wall).sum() / max(1, occ.sum()):.1%} |")
+    rows.append(
+        f"| {name} | {coverage[name]} | {int(fresh.sum())} | {int((fresh & in_wall).sum())} | "
+        f"{(occ * in_wall).sum() / max(1, occ.sum()):.1%} |"
+    )
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
@@ -407,10 +500,18 @@ display(Markdown("\n".join(rows)))
 # %%
 hop = np.concatenate([e.observations for e in data[HOPPER]])
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.5), sharex=True, sharey=True)
-rng2 = [[np.quantile(hop[:, 0], 0.001), np.quantile(hop[:, 0], 0.999)],
-        [np.quantile(hop[:, 1], 0.001), np.quantile(hop[:, 1], 0.999)]]
-for ax, (name, pts) in zip(axes, (("original", hop), ("DiffStitch bridges", bridge_states(ds_eps[HOPPER])),
-                                  ("ASTRO bridges", bridge_states(results[HOPPER].episodes)))):
+rng2 = [
+    [np.quantile(hop[:, 0], 0.001), np.quantile(hop[:, 0], 0.999)],
+    [np.quantile(hop[:, 1], 0.001), np.quantile(hop[:, 1], 0.999)],
+]
+for ax, (name, pts) in zip(
+    axes,
+    (
+        ("original", hop),
+        ("DiffStitch bridges", bridge_states(ds_eps[HOPPER])),
+        ("ASTRO bridges", bridge_states(results[HOPPER].episodes)),
+    ),
+):
     if len(pts):
         ax.hist2d(pts[:, 0], pts[:, 1], bins=60, range=rng2, cmap="magma", norm=LogNorm())
     ax.set(title=name, xlabel="torso height", ylabel="torso angle")
@@ -427,11 +528,15 @@ plt.show()
 downstream = {}
 for d in (HOPPER, MAZE):
     for algo in ("td3bc", "iql"):
-        for arm, aug in (("original", None), ("+DiffStitch", ds_ids[d] if ds_eps[d] else None),
-                         ("+ASTRO", out_ids.get(d))):
+        for arm, aug in (
+            ("original", None),
+            ("+DiffStitch", ds_ids[d] if ds_eps[d] else None),
+            ("+ASTRO", out_ids.get(d)),
+        ):
             if arm == "original" or aug:
-                downstream[(d, algo, arm)] = train_run(algo, d, seeds=P.train.seeds, profile=P, augmented_id=aug,
-                                                       ratio=4.0, progress=False)
+                downstream[(d, algo, arm)] = train_run(
+                    algo, d, seeds=P.train.seeds, profile=P, augmented_id=aug, ratio=4.0, progress=False
+                )
 
 
 def cell(key):
@@ -441,10 +546,17 @@ def cell(key):
 rows = ["| dataset | algorithm | original | +DiffStitch | +ASTRO |", "|---|---|---|---|---|"]
 for d in (HOPPER, MAZE):
     for algo in ("td3bc", "iql"):
-        rows.append(f"| {d.split('/')[1]} | {algo} | " + " | ".join(cell((d, algo, a)) for a in
-                                                                    ("original", "+DiffStitch", "+ASTRO")) + " |")
-display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
-                 "steps; hopper: normalized score, maze: success rate (%)."))
+        rows.append(
+            f"| {d.split('/')[1]} | {algo} | "
+            + " | ".join(cell((d, algo, a)) for a in ("original", "+DiffStitch", "+ASTRO"))
+            + " |"
+        )
+display(
+    Markdown(
+        "\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
+        "steps; hopper: normalized score, maze: success rate (%)."
+    )
+)
 
 # %% [markdown]
 # ### Reading the result (the kit's `lab` run, seed 0, 2-core CPU)
@@ -487,10 +599,22 @@ answer_1 = None  # your answer: 0, 1 or 2
 answer_1 = 2  # 1 is unreachable (45 > 39); 0 scores 0.2, 2 scores 0.1 + 0.5 * 0.4 = 0.3
 
 # %%
-check("exercise 1", answer_1, int(astro.select_pairs(torch.tensor([[12.0, 45.0, 20.0]]), torch.tensor([[0.2, 0.9, 0.1]]),
-                                                       torch.tensor([[0.0, 0.0, 0.4]]), torch.zeros(1, 3, dtype=torch.bool),
-                                                       10, 39, 0.5)[0]),
-      "drop the unreachable candidate first, then compare gain + 0.5 x novelty")
+check(
+    "exercise 1",
+    answer_1,
+    int(
+        astro.select_pairs(
+            torch.tensor([[12.0, 45.0, 20.0]]),
+            torch.tensor([[0.2, 0.9, 0.1]]),
+            torch.tensor([[0.0, 0.0, 0.4]]),
+            torch.zeros(1, 3, dtype=torch.bool),
+            10,
+            39,
+            0.5,
+        )[0]
+    ),
+    "drop the unreachable candidate first, then compare gain + 0.5 x novelty",
+)
 
 # %% [markdown]
 # **2.** The planner's trace has one row per iterate it judged. How many rows does
@@ -504,11 +628,17 @@ answer_2 = 7  # open loop, feedback, then one per gradient step: 1 + 1 + 5
 
 # %%
 b0 = res.bridges[0] if res.bridges else None
-x0 = torch.as_tensor(m.cdf.normalize(b0.states if b0 else data[MAZE][0].observations[: S.window_low + 1]),
-                     dtype=torch.float32, device=device)[None]
-check("exercise 2", answer_2, len(astro.plan(m, x0, torch.tensor([len(x0[0]) - 1], device=device), 5,
-                                             A.rdf_step).trace["deviation"]),
-      "count the open-loop iterate, the feedback iterate and each gradient step")
+x0 = torch.as_tensor(
+    m.cdf.normalize(b0.states if b0 else data[MAZE][0].observations[: S.window_low + 1]),
+    dtype=torch.float32,
+    device=device,
+)[None]
+check(
+    "exercise 2",
+    answer_2,
+    len(astro.plan(m, x0, torch.tensor([len(x0[0]) - 1], device=device), 5, A.rdf_step).trace["deviation"]),
+    "count the open-loop iterate, the feedback iterate and each gradient step",
+)
 
 # %% [markdown]
 # **3.** Write the feasibility check the coverage table asks for: the fraction of ASTRO's generated maze states
@@ -522,9 +652,18 @@ answer_3 = None  # a fraction in [0, 1]
 # %% tags=["solution"]
 gen = bridge_states(results[MAZE].episodes)
 ij = np.floor((gen[:, ::-1] + np.array([oy, ox]) + unit / 2) / unit).astype(int)  # (i, j) of each state's cell
-answer_3 = float((walls[ij[:, 0].clip(0, walls.shape[0] - 1), ij[:, 1].clip(0, walls.shape[1] - 1)] == 1).mean()) if len(gen) else 0.0
+answer_3 = (
+    float((walls[ij[:, 0].clip(0, walls.shape[0] - 1), ij[:, 1].clip(0, walls.shape[1] - 1)] == 1).mean())
+    if len(gen)
+    else 0.0
+)
 
 # %%
 occ_astro = maze_data.occupancy(gen, maze_name)
-check("exercise 3", answer_3, (occ_astro * in_wall).sum() / max(1, occ_astro.sum()), "map each (x, y) to its cell first",
-      atol=0.03)
+check(
+    "exercise 3",
+    answer_3,
+    (occ_astro * in_wall).sum() / max(1, occ_astro.sum()),
+    "map each (x, y) to its cell first",
+    atol=0.03,
+)

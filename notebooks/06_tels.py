@@ -59,9 +59,8 @@ from stitchkit.data.episodes import transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.exercises import check
 from stitchkit.render import draw_maze
-from stitchkit.train import load_algo
+from stitchkit.train import load_algo, score_text
 from stitchkit.train import run as train_run
-from stitchkit.train import score_text
 
 P = stitchkit.get_profile(PROFILE)
 print(f"profile {P.name}: {P.tels}; policy steps {P.train.steps}, {P.train.seeds} seeds")
@@ -103,7 +102,9 @@ axes[0].set(title="phase portrait: forward, then the time-reversed law", xlabel=
 axes[0].legend(fontsize=7)
 dampings = np.linspace(0, 1, 21)
 z = torch.randn(512, 2, generator=torch.Generator().manual_seed(SEED))
-axes[1].plot(dampings, [float(tsidm.t_symmetry_loss(*tsidm.oscillator_models(c)[1:], z, None).mean()) for c in dampings], "o-")
+axes[1].plot(
+    dampings, [float(tsidm.t_symmetry_loss(*tsidm.oscillator_models(c)[1:], z, None).mean()) for c in dampings], "o-"
+)
 axes[1].set(title="l_T-sym of the exact models", xlabel="damping", ylabel="mean l_T-sym")
 plt.show()
 
@@ -135,9 +136,15 @@ tr_h = transitions(eps_h)
 norm_h = ZScore.fit(tr_h["observations"])
 fits = {}
 for name, terms in tsidm.LADDER.items():
-    fits[name] = tsidm.fit_tsidm(norm_h.normalize(tr_h["observations"]), tr_h["actions"],
-                                norm_h.normalize(tr_h["next_observations"]), terms, max(1, P.tels.idm_steps // 2),
-                                P.tels.idm_hidden, seed=SEED)
+    fits[name] = tsidm.fit_tsidm(
+        norm_h.normalize(tr_h["observations"]),
+        tr_h["actions"],
+        norm_h.normalize(tr_h["next_observations"]),
+        terms,
+        max(1, P.tels.idm_steps // 2),
+        P.tels.idm_hidden,
+        seed=SEED,
+    )
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.3))
 for name, (_, curve) in fits.items():
     steps = [r["step"] for r in curve]
@@ -147,10 +154,18 @@ for ax, title in zip(axes, ("action inference MSE (held out)", "l_T-sym (held ou
     ax.set(title=title, xlabel="gradient step", yscale="symlog", ylim=(0, None))
     ax.legend(fontsize=7)
 plt.show()
-display(Markdown("| rung | action MSE | l_rec | l_dyn | l_ode | l_T-sym |\n|---|---|---|---|---|---|\n" + "\n".join(
-    f"| {n} | {c[-1]['action_mse']:.4f} | {c[-1]['rec']:.4f} | {c[-1]['dyn']:.4f} | {c[-1]['ode']:.4f} | "
-    f"{c[-1]['tsym']:.4f} |" for n, (_, c) in fits.items()) + "\n\nHeld-out pairs; a term a rung does not train "
-    "is not computed (0)."))
+display(
+    Markdown(
+        "| rung | action MSE | l_rec | l_dyn | l_ode | l_T-sym |\n|---|---|---|---|---|---|\n"
+        + "\n".join(
+            f"| {n} | {c[-1]['action_mse']:.4f} | {c[-1]['rec']:.4f} | {c[-1]['dyn']:.4f} | {c[-1]['ode']:.4f} | "
+            f"{c[-1]['tsym']:.4f} |"
+            for n, (_, c) in fits.items()
+        )
+        + "\n\nHeld-out pairs; a term a rung does not train "
+        "is not computed (0)."
+    )
+)
 
 # %% [markdown]
 # ## 4. The latent space
@@ -163,12 +178,22 @@ display(Markdown("| rung | action MSE | l_rec | l_dyn | l_ode | l_T-sym |\n|---|
 eps_m = data[MAZE]
 tr_m = transitions(eps_m)
 norm_m = ZScore.fit(tr_m["observations"])
-maze_idm, _ = tsidm.fit_tsidm(norm_m.normalize(tr_m["observations"]), tr_m["actions"],
-                             norm_m.normalize(tr_m["next_observations"]), tsidm.LADDER["full"],
-                             max(1, P.tels.idm_steps // 2), P.tels.idm_hidden, seed=SEED)
+maze_idm, _ = tsidm.fit_tsidm(
+    norm_m.normalize(tr_m["observations"]),
+    tr_m["actions"],
+    norm_m.normalize(tr_m["next_observations"]),
+    tsidm.LADDER["full"],
+    max(1, P.tels.idm_steps // 2),
+    P.tels.idm_hidden,
+    seed=SEED,
+)
 with torch.no_grad():
     zm = maze_idm.phi(torch.as_tensor(norm_m.normalize(tr_m["observations"]), dtype=torch.float32)[None])[0].numpy()
-    zh = fits["full"][0].phi(torch.as_tensor(norm_h.normalize(tr_h["observations"]), dtype=torch.float32)[None])[0].numpy()
+    zh = (
+        fits["full"][0]
+        .phi(torch.as_tensor(norm_h.normalize(tr_h["observations"]), dtype=torch.float32)[None])[0]
+        .numpy()
+    )
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.3))
 for ax, k, label in ((axes[0], 0, "x"), (axes[1], 1, "y")):
     sc = ax.scatter(zm[:, 0], zm[:, 1], c=tr_m["observations"][:, k], s=2, cmap="viridis")
@@ -208,12 +233,22 @@ for d in STUDY.values():
 cell = score_text
 
 
-rows = ["| dataset | transitions | " + " | ".join(tsidm.STUDY_ALGOS) + " |", "|---|---|" + "---|" * len(tsidm.STUDY_ALGOS)]
+rows = [
+    "| dataset | transitions | " + " | ".join(tsidm.STUDY_ALGOS) + " |",
+    "|---|---|" + "---|" * len(tsidm.STUDY_ALGOS),
+]
 for d in STUDY.values():
-    rows.append(f"| {d.split('/', 1)[1]} | {sum(len(e) for e in data[d])} | "
-                + " | ".join(cell(study[(d, a)]) for a in tsidm.STUDY_ALGOS) + " |")
-display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
-                 "policy steps; locomotion: normalized score, maze: success rate (%)."))
+    rows.append(
+        f"| {d.split('/', 1)[1]} | {sum(len(e) for e in data[d])} | "
+        + " | ".join(cell(study[(d, a)]) for a in tsidm.STUDY_ALGOS)
+        + " |"
+    )
+display(
+    Markdown(
+        "\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
+        "policy steps; locomotion: normalized score, maze: success rate (%)."
+    )
+)
 
 # %% [markdown]
 # ## 7. The ablation ladder, end to end
@@ -221,9 +256,14 @@ display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.tr
 # The same rungs as section 3, now as whole TELS runs on the hopper study data.
 
 # %%
-ladder = {name: (study[(HOPPER, "tels")] if name == "full" else
-                 train_run("tels", HOPPER, seeds=P.train.seeds, profile=P, progress=False, terms=name))
-          for name in tsidm.LADDER}
+ladder = {
+    name: (
+        study[(HOPPER, "tels")]
+        if name == "full"
+        else train_run("tels", HOPPER, seeds=P.train.seeds, profile=P, progress=False, terms=name)
+    )
+    for name in tsidm.LADDER
+}
 display(Markdown("| TS-IDM | score |\n|---|---|\n" + "\n".join(f"| {n} | {cell(r)} |" for n, r in ladder.items())))
 
 # %% [markdown]
@@ -233,8 +273,12 @@ display(Markdown("| TS-IDM | score |\n|---|---|\n" + "\n".join(f"| {n} | {cell(r
 
 # %%
 features = train_run("tsidm-td3bc", HOPPER, seeds=P.train.seeds, profile=P, progress=False)
-display(Markdown(f"| hopper study data | TD3+BC on s | TD3+BC on z = φ(s) |\n|---|---|---|\n"
-                 f"| {HOPPER.split('/', 1)[1]} | {cell(study[(HOPPER, 'td3bc')])} | {cell(features)} |"))
+display(
+    Markdown(
+        f"| hopper study data | TD3+BC on s | TD3+BC on z = φ(s) |\n|---|---|---|\n"
+        f"| {HOPPER.split('/', 1)[1]} | {cell(study[(HOPPER, 'td3bc')])} | {cell(features)} |"
+    )
+)
 
 # %% [markdown]
 # ## 8. Where the guide policy wants to go
@@ -255,8 +299,17 @@ with torch.no_grad():
 cur = tr_m["observations"][pick]
 fig, ax = plt.subplots(figsize=(5.5, 5.5))
 draw_maze(ax, "pointmaze-medium")
-ax.quiver(cur[:, 0], cur[:, 1], 5 * (nxt[:, 0] - cur[:, 0]), 5 * (nxt[:, 1] - cur[:, 1]), angles="xy",
-          scale_units="xy", scale=1, width=0.004, color="tab:red")
+ax.quiver(
+    cur[:, 0],
+    cur[:, 1],
+    5 * (nxt[:, 0] - cur[:, 0]),
+    5 * (nxt[:, 1] - cur[:, 1]),
+    angles="xy",
+    scale_units="xy",
+    scale=1,
+    width=0.004,
+    color="tab:red",
+)
 ax.set_title("TELS guide policy: proposed next states (x5)")
 plt.show()
 
@@ -273,19 +326,31 @@ plt.show()
 hop_run = load_algo(study[(HOPPER, "tels")]["run_dir"])
 k = min(2000, len(tr_h["observations"]))
 members = len(study[(HOPPER, "tels")]["seeds"])
-sh = torch.as_tensor(norm_h.normalize(tr_h["observations"][:k]), dtype=torch.float32)[None].expand(members, -1, -1).contiguous()
-sh2 = torch.as_tensor(norm_h.normalize(tr_h["next_observations"][:k]), dtype=torch.float32)[None].expand(members, -1, -1).contiguous()
+sh = (
+    torch.as_tensor(norm_h.normalize(tr_h["observations"][:k]), dtype=torch.float32)[None]
+    .expand(members, -1, -1)
+    .contiguous()
+)
+sh2 = (
+    torch.as_tensor(norm_h.normalize(tr_h["next_observations"][:k]), dtype=torch.float32)[None]
+    .expand(members, -1, -1)
+    .contiguous()
+)
 ah = torch.as_tensor(tr_h["actions"][:k], dtype=torch.float32)[None]
 with torch.no_grad():
     z0, z1 = hop_run.idm.phi(sh), hop_run.idm.phi(sh2)
     zg = hop_run.propose(z0)
-    rows = ["| member | data latent step | guide latent step | V(z') data | V(guide) | action MSE, true pair | action MSE, guide vs data action |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| member | data latent step | guide latent step | V(z') data | V(guide) | action MSE, true pair | action MSE, guide vs data action |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for m_ in range(members):
-        rows.append(f"| {m_} | {float((z1 - z0)[m_].norm(dim=-1).mean()):.3f} | {float((zg - z0)[m_].norm(dim=-1).mean()):.3f} | "
-                    f"{float(hop_run.v(z1)[m_].mean()):.1f} | {float(hop_run.v(zg)[m_].mean()):.1f} | "
-                    f"{float(((hop_run.idm.infer_action(z0, z1) - ah)[m_] ** 2).mean()):.4f} | "
-                    f"{float(((hop_run.idm.infer_action(z0, zg) - ah)[m_] ** 2).mean()):.4f} |")
+        rows.append(
+            f"| {m_} | {float((z1 - z0)[m_].norm(dim=-1).mean()):.3f} | {float((zg - z0)[m_].norm(dim=-1).mean()):.3f} | "
+            f"{float(hop_run.v(z1)[m_].mean()):.1f} | {float(hop_run.v(zg)[m_].mean()):.1f} | "
+            f"{float(((hop_run.idm.infer_action(z0, z1) - ah)[m_] ** 2).mean()):.4f} | "
+            f"{float(((hop_run.idm.infer_action(z0, zg) - ah)[m_] ** 2).mean()):.4f} |"
+        )
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
@@ -333,9 +398,13 @@ answer_1 = None  # a number
 answer_1 = 0.0001  # h_fwd = (0.1, 0); z + h_fwd = (1.1, 0); h_rvs = (-0.11, 0); sum (-0.01, 0); squared 1e-4
 
 # %%
-check("exercise 1", answer_1, float(tsidm.t_symmetry_loss(lambda z, za: 0.1 * z, lambda z, za: -0.1 * z,
-                                                         torch.tensor([[1.0, 0.0]]), None)[0]),
-      "step forward, then apply the reverse model at the state you reached", atol=1e-7)
+check(
+    "exercise 1",
+    answer_1,
+    float(tsidm.t_symmetry_loss(lambda z, za: 0.1 * z, lambda z, za: -0.1 * z, torch.tensor([[1.0, 0.0]]), None)[0]),
+    "step forward, then apply the reverse model at the state you reached",
+    atol=1e-7,
+)
 
 # %% [markdown]
 # **2.** Which rung of the ladder is the first to train the decoder-side ODE term l_ode? Give its name in

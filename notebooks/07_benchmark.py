@@ -45,8 +45,10 @@ P = stitchkit.get_profile(PROFILE)
 GRID = bench.load_grid(P.name)  # stitchkit/grids/{smoke,lab,full}.toml
 SMALL = bench.load_grid(f"smalldata-{P.name}")  # TELS's small-data table
 for g in (GRID, SMALL):
-    print(f"grid {g.name}: {len(g.datasets)} datasets x {len(g.augmenters)} augmenters x {len(g.algorithms)} "
-          f"algorithms x {len(g.seeds)} seeds = {len(g.cells())} cells in {len(g.groups())} groups")
+    print(
+        f"grid {g.name}: {len(g.datasets)} datasets x {len(g.augmenters)} augmenters x {len(g.algorithms)} "
+        f"algorithms x {len(g.seeds)} seeds = {len(g.cells())} cells in {len(g.groups())} groups"
+    )
 
 # %% [markdown]
 # ## 1. A grid, cells and records
@@ -78,8 +80,11 @@ display(Code(inspect.getsource(bench.pending_groups), language="python"))
 for g in (GRID, SMALL):
     est = bench.estimate_seconds(g, P)
     pending = bench.pending_groups(g, P)
-    print(f"{g.name}: {len(pending)} pending groups; training estimate "
-          + ", ".join(f"{a} {s / 60:.0f} min" for a, s in est.items()) + f"; total {sum(est.values()) / 3600:.1f} h")
+    print(
+        f"{g.name}: {len(pending)} pending groups; training estimate "
+        + ", ".join(f"{a} {s / 60:.0f} min" for a, s in est.items())
+        + f"; total {sum(est.values()) / 3600:.1f} h"
+    )
 
 # %%
 if RUN:
@@ -99,9 +104,13 @@ if RUN:
 # %%
 records = bench.load_records(GRID, P)
 print(f"{len(records)} of {len(GRID.cells())} cells have a record")
-display(Markdown(bench.table(GRID, records) + f"\n\nLast evaluation, mean ± std over {len(GRID.seeds)} seeds "
-                 f"({P.name} profile); hopper/walker2d: D4RL-normalized score, maze: success rate (%). "
-                 "Best of each row in bold, second underlined; '-' : skipped (see below) or not run."))
+display(
+    Markdown(
+        bench.table(GRID, records) + f"\n\nLast evaluation, mean ± std over {len(GRID.seeds)} seeds "
+        f"({P.name} profile); hopper/walker2d: D4RL-normalized score, maze: success rate (%). "
+        "Best of each row in bold, second underlined; '-' : skipped (see below) or not run."
+    )
+)
 skipped = [r for r in records if r["result"]["status"] == "skipped"]
 for r in {(r["cell"]["dataset"], r["cell"]["augmenter"], r["cell"]["algorithm"]): r for r in skipped}.values():
     c = r["cell"]
@@ -113,10 +122,16 @@ for r in {(r["cell"]["dataset"], r["cell"]["augmenter"], r["cell"]["algorithm"])
 # MuJoCo 3 / Gymnasium v5: the numbers are **not comparable**, only the layout is.
 
 # %%
-PAPER = {"iql": ["91.4 ± 8.1", "102.4 ± 0.5", "79.6 ± 7.6", "102.1 ± 0.4"],
-         "td3bc": ["64.8 ± 19.2", "56.8 ± 9.9", "64.1 ± 10.5", "79.6 ± 13.5"]}
-display(Markdown("| paper: D4RL hopper-medium-replay-v2 | none | ser | tatu | diffstitch |\n|---|---|---|---|---|\n"
-                 + "\n".join(f"| {a} | " + " | ".join(v) + " |" for a, v in PAPER.items())))
+PAPER = {
+    "iql": ["91.4 ± 8.1", "102.4 ± 0.5", "79.6 ± 7.6", "102.1 ± 0.4"],
+    "td3bc": ["64.8 ± 19.2", "56.8 ± 9.9", "64.1 ± 10.5", "79.6 ± 13.5"],
+}
+display(
+    Markdown(
+        "| paper: D4RL hopper-medium-replay-v2 | none | ser | tatu | diffstitch |\n|---|---|---|---|---|\n"
+        + "\n".join(f"| {a} | " + " | ".join(v) + " |" for a, v in PAPER.items())
+    )
+)
 
 # %% [markdown]
 # ## 4. Does augmentation help? IQM, intervals and the probability of improvement
@@ -127,8 +142,10 @@ display(Markdown("| paper: D4RL hopper-medium-replay-v2 | none | ser | tatu | di
 # with the augmenter beats a run without it on the same task.
 
 # %%
-display(Code(inspect.getsource(stats.iqm) + "\n" + inspect.getsource(stats.probability_of_improvement),
-             language="python"))
+display(
+    Code(inspect.getsource(stats.iqm) + "\n" + inspect.getsource(stats.probability_of_improvement), language="python")
+)
+
 
 # %%
 def by_task(records, augmenter):
@@ -143,8 +160,13 @@ per_aug = {a: by_task(records, a) for a in GRID.augmenters}
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
 names = [a for a in GRID.augmenters if per_aug[a]]
 ci = {a: stats.iqm_ci(per_aug[a], reps=1000) for a in names}
-axes[0].bar(names, [ci[a][0] for a in names], yerr=np.array([[ci[a][0] - ci[a][1], ci[a][2] - ci[a][0]] for a in names]).T,
-            color=[f"C{i}" for i in range(len(names))], capsize=4)
+axes[0].bar(
+    names,
+    [ci[a][0] for a in names],
+    yerr=np.array([[ci[a][0] - ci[a][1], ci[a][2] - ci[a][0]] for a in names]).T,
+    color=[f"C{i}" for i in range(len(names))],
+    capsize=4,
+)
 axes[0].set(title="IQM over all tasks and seeds (95% bootstrap CI)", ylabel="score")
 others = [a for a in names if a != "none" and set(per_aug[a]) & set(per_aug.get("none", {}))]
 poi = {a: stats.improvement_ci(per_aug[a], per_aug["none"], reps=1000) for a in others}
@@ -152,13 +174,25 @@ for i, a in enumerate(others):
     p, lo, hi = poi[a]
     axes[1].errorbar([p], [i], xerr=[[p - lo], [hi - p]], fmt="o", capsize=4, color=f"C{names.index(a)}")
 axes[1].axvline(0.5, color="k", ls=":")
-axes[1].set(yticks=range(len(others)), yticklabels=[f"P({a} > none)" for a in others], xlim=(0, 1),
-            title="probability of improvement over the original data")
+axes[1].set(
+    yticks=range(len(others)),
+    yticklabels=[f"P({a} > none)" for a in others],
+    xlim=(0, 1),
+    title="probability of improvement over the original data",
+)
 plt.tight_layout()
 plt.show()
-display(Markdown("| augmenter | IQM [95% CI] | P(> none) [95% CI] |\n|---|---|---|\n" + "\n".join(
-    f"| {a} | {ci[a][0]:.1f} [{ci[a][1]:.1f}, {ci[a][2]:.1f}] | "
-    + (f"{poi[a][0]:.2f} [{poi[a][1]:.2f}, {poi[a][2]:.2f}]" if a in poi else "-") + " |" for a in names)))
+display(
+    Markdown(
+        "| augmenter | IQM [95% CI] | P(> none) [95% CI] |\n|---|---|---|\n"
+        + "\n".join(
+            f"| {a} | {ci[a][0]:.1f} [{ci[a][1]:.1f}, {ci[a][2]:.1f}] | "
+            + (f"{poi[a][0]:.2f} [{poi[a][1]:.2f}, {poi[a][2]:.2f}]" if a in poi else "-")
+            + " |"
+            for a in names
+        )
+    )
+)
 
 # %% [markdown]
 # Read P(X > none) with its interval: 0.5 means "as often better as worse". An interval that straddles 0.5 says the
@@ -176,8 +210,12 @@ tasks = [(d, algo) for d in GRID.datasets for algo in GRID.algorithms]
 fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3), squeeze=False)
 for ax, (d, algo) in zip(axes[0], tasks):
     for i, a in enumerate(GRID.augmenters):
-        curves = [r["result"]["curve"] for r in records if r["result"]["status"] == "done"
-                  and (r["cell"]["dataset"], r["cell"]["augmenter"], r["cell"]["algorithm"]) == (d, a, algo)]
+        curves = [
+            r["result"]["curve"]
+            for r in records
+            if r["result"]["status"] == "done"
+            and (r["cell"]["dataset"], r["cell"]["augmenter"], r["cell"]["algorithm"]) == (d, a, algo)
+        ]
         if curves:
             steps = [s for s, _ in curves[0]]
             ax.plot(steps, np.mean([[v for _, v in c] for c in curves], 0), label=a, color=f"C{i}")
@@ -226,7 +264,7 @@ answer_1 = None  # your answer: a number
 answer_1 = 25.0  # drop the lowest and highest quarter (10 and 1000): mean of 20 and 30
 
 # %%
-from stitchkit.exercises import check  # noqa: E402
+from stitchkit.exercises import check
 
 check("exercise 1", answer_1, stats.iqm([10, 20, 30, 1000]), "sort, drop a quarter at each end, average the rest")
 
@@ -240,8 +278,12 @@ answer_2 = None  # your answer: a number in [0, 1]
 answer_2 = 0.5  # pairs (3,4): X loses, (3,4): loses, (5,4): wins, (5,4): wins -> 2 of 4
 
 # %%
-check("exercise 2", answer_2, stats.probability_of_improvement({"t": [3, 5]}, {"t": [4, 4]}),
-      "count the (x, y) pairs where x > y, ties as one half, and divide by the number of pairs")
+check(
+    "exercise 2",
+    answer_2,
+    stats.probability_of_improvement({"t": [3, 5]}, {"t": [4, 4]}),
+    "count the (x, y) pairs where x > y, ties as one half, and divide by the number of pairs",
+)
 
 # %% [markdown]
 # **3.** A grid has 2 datasets, 5 augmenters, 4 algorithms and 4 seeds. How many groups does `stitchkit bench`
@@ -254,5 +296,9 @@ answer_3 = None  # your answer: an integer
 answer_3 = 40  # 2 x 5 x 4: the seeds of a group train together
 
 # %%
-check("exercise 3", answer_3, len(bench.Grid("x", ("a", "b"), tuple("12345"), tuple("pqrs"), (0, 1, 2, 3)).groups()),
-      "a group is (dataset, augmenter, algorithm); seeds are batched inside it")
+check(
+    "exercise 3",
+    answer_3,
+    len(bench.Grid("x", ("a", "b"), tuple("12345"), tuple("pqrs"), (0, 1, 2, 3)).groups()),
+    "a group is (dataset, augmenter, algorithm); seeds are batched inside it",
+)

@@ -112,8 +112,9 @@ for d in data:
     out_ids[(d, "SER")] = registry.augmented_id(d, "ser")
     augment.run("ser", d, out_ids[(d, "SER")], P, seed=SEED)
     gen_eps[(d, "SER")] = registry.load_episodes(out_ids[(d, "SER")], P)
-ser_models = {d: ser.train_models(data[d], P, SEED, root / "ser" / ser.config_key(d, P, SEED), device=device)
-              for d in data}
+ser_models = {
+    d: ser.train_models(data[d], P, SEED, root / "ser" / ser.config_key(d, P, SEED), device=device) for d in data
+}
 fig, ax = plt.subplots(figsize=(5, 3))
 for d, m in ser_models.items():
     ax.plot([r["step"] for r in m.curve], [r["loss"] for r in m.curve], label=ENV[d])
@@ -125,6 +126,7 @@ plt.show()
 # **Does SER reproduce the data's distribution?** Per-dimension histograms of real and synthetic transitions
 # (hopper: torso height, forward velocity, reward; maze: x, y), and the share of terminal transitions.
 
+
 # %%
 def flat(eps):
     return generated_transitions(eps) if eps else None
@@ -132,8 +134,13 @@ def flat(eps):
 
 real = {d: transitions(data[d]) for d in data}
 syn = {d: flat(gen_eps[(d, "SER")]) for d in data}
-panels = [(HOPPER, "observations", 0, "hopper torso height"), (HOPPER, "observations", 5, "hopper forward velocity"),
-          (HOPPER, "rewards", None, "hopper reward"), (MAZE, "observations", 0, "maze x"), (MAZE, "observations", 1, "maze y")]
+panels = [
+    (HOPPER, "observations", 0, "hopper torso height"),
+    (HOPPER, "observations", 5, "hopper forward velocity"),
+    (HOPPER, "rewards", None, "hopper reward"),
+    (MAZE, "observations", 0, "maze x"),
+    (MAZE, "observations", 1, "maze y"),
+]
 fig, axes = plt.subplots(1, len(panels), figsize=(18, 3))
 for ax, (d, key, j, title) in zip(axes, panels):
     r = real[d][key] if j is None else real[d][key][:, j]
@@ -146,8 +153,10 @@ for ax, (d, key, j, title) in zip(axes, panels):
 axes[0].legend()
 plt.show()
 for d in data:
-    print(f"{ENV[d]}: terminal transitions real {real[d]['terminals'].mean():.2%}, "
-          f"SER {syn[d]['terminals'].mean() if syn[d] is not None else float('nan'):.2%}")
+    print(
+        f"{ENV[d]}: terminal transitions real {real[d]['terminals'].mean():.2%}, "
+        f"SER {syn[d]['terminals'].mean() if syn[d] is not None else float('nan'):.2%}"
+    )
 
 # %% [markdown]
 # The marginals are the easy part. What SER is never told is that s' must *follow* from (s, a) under the physics:
@@ -183,8 +192,9 @@ for d in data:
     except augment.AugmentError as err:  # nothing kept (smoke's barely trained models)
         print(err)
         gen_eps[(d, "TATU")] = []
-tatu_models = {d: tatu.train_models(data[d], P, SEED, root / "tatu" / tatu.config_key(d, P, SEED),
-                                    device=device) for d in data}
+tatu_models = {
+    d: tatu.train_models(data[d], P, SEED, root / "tatu" / tatu.config_key(d, P, SEED), device=device) for d in data
+}
 cfg_t = tatu.TATUConfig(seed=SEED)
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.3))
 for d, m in tatu_models.items():
@@ -219,8 +229,14 @@ sweep = {}
 for d, m in tatu_models.items():
     starts = transitions(data[d])["observations"]
     starts = starts[np.random.default_rng(SEED).integers(0, len(starts), 2000)]
-    r = tatu.rollout(m, ENV[d], starts, tatu.TATUConfig(pessimism=1e9), torch.Generator(device=device).manual_seed(SEED),
-                     device=device)
+    r = tatu.rollout(
+        m,
+        ENV[d],
+        starts,
+        tatu.TATUConfig(pessimism=1e9),
+        torch.Generator(device=device).manual_seed(SEED),
+        device=device,
+    )
     sweep[d] = [tatu.keep_mask(r.uncertainty, r.terminals, m.max_disc / p).sum(1).mean() for p in PESSIMISM]
 fig, ax = plt.subplots(figsize=(5, 3))
 for d in data:
@@ -228,8 +244,16 @@ for d in data:
 ax.set(xscale="log", xlabel="pessimism coefficient", ylabel="mean steps kept (of 5)", title="TATU truncation")
 ax.legend()
 plt.show()
-display(Markdown("| pessimism | " + " | ".join(f"{p:g}" for p in PESSIMISM) + " |\n|---|" + "---|" * len(PESSIMISM)
-                 + "\n" + "\n".join(f"| {ENV[d]} | " + " | ".join(f"{v:.2f}" for v in sweep[d]) + " |" for d in data)))
+display(
+    Markdown(
+        "| pessimism | "
+        + " | ".join(f"{p:g}" for p in PESSIMISM)
+        + " |\n|---|"
+        + "---|" * len(PESSIMISM)
+        + "\n"
+        + "\n".join(f"| {ENV[d]} | " + " | ".join(f"{v:.2f}" for v in sweep[d]) + " |" for d in data)
+    )
+)
 
 # %% [markdown]
 # On hopper the published 3.5 keeps most of each rollout and lower values change little: the truncation bites only
@@ -260,8 +284,12 @@ rows = ["| dataset | method | generated transitions | median oracle error | 90th
 for (d, m), e in errors.items():
     med, q90 = (float(np.median(e)), float(np.quantile(e, 0.9))) if len(e) else (float("nan"),) * 2
     rows.append(f"| {ENV[d]} | {m} | {len(e)} | {med:.3g} | {q90:.3g} |")
-display(Markdown("\n".join(rows) + "\n\nOracle error: ‖true next state − generated next state‖ after one simulator "
-                 "step (real data: 0)."))
+display(
+    Markdown(
+        "\n".join(rows) + "\n\nOracle error: ‖true next state − generated next state‖ after one simulator "
+        "step (real data: 0)."
+    )
+)
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
 for ax, d in zip(axes, data):
     for m in METHODS:
@@ -292,8 +320,11 @@ def generated_states(eps):
 
 fig, axes = plt.subplots(1, 4, figsize=(20, 5))
 extent = (-ox - unit / 2, walls.shape[1] * unit - ox - unit / 2, -oy - unit / 2, walls.shape[0] * unit - oy - unit / 2)
-rows = ["| data | occupied squares | new squares | of them inside walls | generated states inside walls |",
-        "|---|---|---|---|---|", f"| original | {int((orig > 0).sum())} | - | - | - |"]
+rows = [
+    "| data | occupied squares | new squares | of them inside walls | generated states inside walls |",
+    "|---|---|---|---|---|",
+    f"| original | {int((orig > 0).sum())} | - | - | - |",
+]
 for ax, name in zip(axes, ("original",) + METHODS):
     pts = xy if name == "original" else generated_states(gen_eps[(MAZE, name)])[:, :2]
     occ = maze_data.occupancy(pts, maze_name)
@@ -302,8 +333,10 @@ for ax, name in zip(axes, ("original",) + METHODS):
     ax.set_title(f"{name}: {'data' if name == 'original' else 'generated states'} (log visits)")
     if name != "original":
         fresh = (occ > 0) & (orig == 0)
-        rows.append(f"| +{name} | {int(((occ + orig) > 0).sum())} | {int(fresh.sum())} | "
-                    f"{int((fresh & in_wall).sum())} | {(occ * in_wall).sum() / max(1, occ.sum()):.1%} |")
+        rows.append(
+            f"| +{name} | {int(((occ + orig) > 0).sum())} | {int(fresh.sum())} | "
+            f"{int((fresh & in_wall).sum())} | {(occ * in_wall).sum() / max(1, occ.sum()):.1%} |"
+        )
 plt.show()
 display(Markdown("\n".join(rows)))
 
@@ -312,8 +345,10 @@ display(Markdown("\n".join(rows)))
 
 # %%
 hop = real[HOPPER]["observations"]
-box = [[np.quantile(hop[:, 0], 0.001), np.quantile(hop[:, 0], 0.999)],
-       [np.quantile(hop[:, 1], 0.001), np.quantile(hop[:, 1], 0.999)]]
+box = [
+    [np.quantile(hop[:, 0], 0.001), np.quantile(hop[:, 0], 0.999)],
+    [np.quantile(hop[:, 1], 0.001), np.quantile(hop[:, 1], 0.999)],
+]
 fig, axes = plt.subplots(1, 4, figsize=(18, 3.5), sharex=True, sharey=True)
 for ax, name in zip(axes, ("original",) + METHODS):
     pts = hop if name == "original" else generated_states(gen_eps[(HOPPER, name)])
@@ -336,12 +371,20 @@ RATIO = {"SER": ser.SERConfig().ratio, "TATU": tatu.TATUConfig().ratio, "DiffSti
 downstream = {}
 for d in data:
     for algo in ("td3bc", "iql"):
-        downstream[(d, algo, "original")] = train_run(algo, d, seeds=P.train.seeds, profile=P, ratio=4.0,
-                                                      progress=False)
+        downstream[(d, algo, "original")] = train_run(
+            algo, d, seeds=P.train.seeds, profile=P, ratio=4.0, progress=False
+        )
         for m in METHODS:
             if gen_eps[(d, m)]:
-                downstream[(d, algo, m)] = train_run(algo, d, seeds=P.train.seeds, profile=P, ratio=RATIO[m],
-                                                     augmented_id=out_ids[(d, m)], progress=False)
+                downstream[(d, algo, m)] = train_run(
+                    algo,
+                    d,
+                    seeds=P.train.seeds,
+                    profile=P,
+                    ratio=RATIO[m],
+                    augmented_id=out_ids[(d, m)],
+                    progress=False,
+                )
 
 
 def cell(key):
@@ -351,17 +394,26 @@ def cell(key):
 rows = ["| dataset | algorithm | original | +SER | +TATU | +DiffStitch |", "|---|---|---|---|---|---|"]
 for d in data:
     for algo in ("td3bc", "iql"):
-        rows.append(f"| {d.split('/')[1]} | {algo} | " + " | ".join(cell((d, algo, a)) for a in ("original",) + METHODS)
-                    + " |")
-display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
-                 "steps; hopper: normalized score, maze: success rate (%)."))
+        rows.append(
+            f"| {d.split('/')[1]} | {algo} | " + " | ".join(cell((d, algo, a)) for a in ("original",) + METHODS) + " |"
+        )
+display(
+    Markdown(
+        "\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
+        "steps; hopper: normalized score, maze: success rate (%)."
+    )
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.3))
 for ax, d in zip(axes, data):
     names = [(algo, a) for algo in ("td3bc", "iql") for a in ("original",) + METHODS if (d, algo, a) in downstream]
     sc = [downstream[(d, *n)]["score"] for n in names]
-    ax.bar(range(len(names)), [s["last_mean"] for s in sc], yerr=[s["last_std"] for s in sc],
-           color=[f"C{(('original',) + METHODS).index(a)}" for _, a in names])
+    ax.bar(
+        range(len(names)),
+        [s["last_mean"] for s in sc],
+        yerr=[s["last_std"] for s in sc],
+        color=[f"C{(('original',) + METHODS).index(a)}" for _, a in names],
+    )
     ax.set_xticks(range(len(names)), [f"{algo}\n{a}" for algo, a in names], fontsize=7)
     ax.set_title(ENV[d])
 plt.show()
@@ -425,9 +477,12 @@ answer_1 = None  # your answer: an integer 0..5
 answer_1 = 2  # threshold 1.4 / 3.5 = 0.4; running sums 0.1, 0.3, 0.45: the third step crosses it
 
 # %%
-check("exercise 1", answer_1, int(tatu.keep_mask(np.array([[0.1, 0.2, 0.15, 0.3, 0.1]]), np.zeros((1, 5), bool),
-                                                 1.4 / 3.5).sum()),
-      "sum the uncertainties step by step and stop before the sum reaches max_disc / pessimism")
+check(
+    "exercise 1",
+    answer_1,
+    int(tatu.keep_mask(np.array([[0.1, 0.2, 0.15, 0.3, 0.1]]), np.zeros((1, 5), bool), 1.4 / 3.5).sum()),
+    "sum the uncertainties step by step and stop before the sum reaches max_disc / pessimism",
+)
 
 # %% [markdown]
 # **2.** EDM's preconditioning with σ_data = 1: if the network F outputs zero, what is D(x; σ) for x = 2 at

@@ -31,6 +31,7 @@ How it runs, and why:
 A record's ``result`` is what the run computed (scores, curves) and is the same whichever executor ran it; its
 ``meta`` says how (executor, seconds, host), and is not compared.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,10 +40,12 @@ import json
 import os
 import socket
 import time
-import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
+
+import tomllib
 
 from stitchkit.files import atomic_write_text
 from stitchkit.paths import data_dir
@@ -103,8 +106,17 @@ class Cell:
         return f"{self.algorithm}-{self.augmenter}-s{self.seed}-{h}.json"
 
 
-_KEYS = {"name", "datasets", "augmenters", "algorithms", "seeds", "augment_seed", "ratios", "augment_options",
-         "train_options"}
+_KEYS = {
+    "name",
+    "datasets",
+    "augmenters",
+    "algorithms",
+    "seeds",
+    "augment_seed",
+    "ratios",
+    "augment_options",
+    "train_options",
+}
 
 
 def parse_grid(text: str, source: str = "<grid>") -> Grid:
@@ -151,10 +163,17 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
                 augment.method(method).check(table)
             except ValueError as err:
                 raise BenchError(f"{source}: [augment_options.{method}] {err}") from err
-    return Grid(name=str(raw.get("name", Path(source).stem)), datasets=tuple(raw["datasets"]),
-                augmenters=tuple(raw["augmenters"]), algorithms=tuple(raw["algorithms"]), seeds=tuple(raw["seeds"]),
-                augment_seed=int(raw.get("augment_seed", 0)), ratios={"default": 4.0, **raw.get("ratios", {})},
-                augment_options=raw.get("augment_options", {}), train_options=raw.get("train_options", {}))
+    return Grid(
+        name=str(raw.get("name", Path(source).stem)),
+        datasets=tuple(raw["datasets"]),
+        augmenters=tuple(raw["augmenters"]),
+        algorithms=tuple(raw["algorithms"]),
+        seeds=tuple(raw["seeds"]),
+        augment_seed=int(raw.get("augment_seed", 0)),
+        ratios={"default": 4.0, **raw.get("ratios", {})},
+        augment_options=raw.get("augment_options", {}),
+        train_options=raw.get("train_options", {}),
+    )
 
 
 def load_grid(path_or_name: str | Path) -> Grid:
@@ -199,14 +218,20 @@ def read_record(path: Path) -> dict[str, Any] | None:
 def group_spec(grid: Grid, group: Group) -> dict[str, Any]:
     """Everything besides the cell that decides a group's result: a record made under another spec (the grid's
     ratio or options changed since) is stale and is redone, never reused."""
-    return {"ratio": grid.ratio(group.augmenter), "seeds": list(grid.seeds), "augment_seed": grid.augment_seed,
-            "augment_options": grid.options_for(group.augmenter, group.dataset) if group.augmenter != "none" else {},
-            "train_options": grid.train_options.get(group.algorithm, {})}
+    return {
+        "ratio": grid.ratio(group.augmenter),
+        "seeds": list(grid.seeds),
+        "augment_seed": grid.augment_seed,
+        "augment_options": grid.options_for(group.augmenter, group.dataset) if group.augmenter != "none" else {},
+        "train_options": grid.train_options.get(group.algorithm, {}),
+    }
 
 
 def _current(grid: Grid, folder: Path, cell: Cell) -> dict[str, Any] | None:
     rec = read_record(folder / cell.file_name())
-    if rec is None or rec["result"].get("spec") != group_spec(grid, Group(cell.dataset, cell.augmenter, cell.algorithm)):
+    if rec is None or rec["result"].get("spec") != group_spec(
+        grid, Group(cell.dataset, cell.augmenter, cell.algorithm)
+    ):
         return None
     return rec
 
@@ -220,8 +245,11 @@ def load_records(grid: Grid, profile: str | Profile | None = None) -> list[dict[
 def pending_groups(grid: Grid, profile: str | Profile | None = None) -> list[Group]:
     """Groups with at least one seed whose record is missing, invalid or stale."""
     folder = results_dir(grid, profile)
-    return [g for g in grid.groups() if any(_current(grid, folder, Cell(g.dataset, g.augmenter, g.algorithm, s)) is None
-                                            for s in grid.seeds)]
+    return [
+        g
+        for g in grid.groups()
+        if any(_current(grid, folder, Cell(g.dataset, g.augmenter, g.algorithm, s)) is None for s in grid.seeds)
+    ]
 
 
 # ------------------------------------------------------------------------------------------------- one unit of work
@@ -236,7 +264,6 @@ def augmented_id(grid: Grid, dataset: str, augmenter: str) -> str | None:
 def build_augmented(grid: Grid, dataset: str, augmenter: str, profile: Profile, log=print) -> dict[str, Any]:
     """Build (or find) one augmented dataset; returns {"id", "ok", "reason"}."""
     from stitchkit import augment
-
     from stitchkit.data import registry
 
     out = augmented_id(grid, dataset, augmenter)
@@ -246,11 +273,15 @@ def build_augmented(grid: Grid, dataset: str, augmenter: str, profile: Profile, 
         wanted = asdict(augment.resolved_config(augmenter, dataset, options, grid.augment_seed))
         differ = {k: (config.get(k), v) for k, v in wanted.items() if k in config and config[k] != v and v is not None}
         if differ:
-            raise BenchError(f"{out} exists but was built with " + ", ".join(f"{k}={a!r}" for k, (a, _) in differ.items())
-                             + "; the grid asks for " + ", ".join(f"{k}={b!r}" for k, (_, b) in differ.items())
-                             + f". Rebuild it (stitchkit augment {augmenter} --dataset {dataset} --force "
-                             + " ".join(f"--option {k}={b}" for k, (_, b) in differ.items())
-                             + "), or give the grid another augment_seed")
+            raise BenchError(
+                f"{out} exists but was built with "
+                + ", ".join(f"{k}={a!r}" for k, (a, _) in differ.items())
+                + "; the grid asks for "
+                + ", ".join(f"{k}={b!r}" for k, (_, b) in differ.items())
+                + f". Rebuild it (stitchkit augment {augmenter} --dataset {dataset} --force "
+                + " ".join(f"--option {k}={b}" for k, (_, b) in differ.items())
+                + "), or give the grid another augment_seed"
+            )
     try:
         augment.run(augmenter, dataset, out, profile, seed=grid.augment_seed, log=log, **options)
         return {"id": out, "ok": True, "reason": ""}
@@ -258,8 +289,9 @@ def build_augmented(grid: Grid, dataset: str, augmenter: str, profile: Profile, 
         return {"id": out, "ok": False, "reason": str(err)}
 
 
-def run_group(grid: Grid, group: Group, profile: Profile, augmented: dict[str, Any] | None = None
-              ) -> tuple[list[dict], dict[str, Any]]:
+def run_group(
+    grid: Grid, group: Group, profile: Profile, augmented: dict[str, Any] | None = None
+) -> tuple[list[dict], dict[str, Any]]:
     """Train one group's seeds together; returns one ``result`` per seed (in ``grid.seeds`` order) and where the
     training ran (its run folder and the seconds its training took, which a cached run reports from its log).
 
@@ -273,19 +305,34 @@ def run_group(grid: Grid, group: Group, profile: Profile, augmented: dict[str, A
         return [{**base, "status": "skipped", "reason": augmented["reason"]} for _ in grid.seeds], {}
     aug_id = augmented["id"] if augmented else None
     try:
-        out = train_run(group.algorithm, group.dataset, seeds=list(grid.seeds), profile=profile, augmented_id=aug_id,
-                        ratio=grid.ratio(group.augmenter), progress=False,
-                        **grid.train_options.get(group.algorithm, {}))
+        out = train_run(
+            group.algorithm,
+            group.dataset,
+            seeds=list(grid.seeds),
+            profile=profile,
+            augmented_id=aug_id,
+            ratio=grid.ratio(group.augmenter),
+            progress=False,
+            **grid.train_options.get(group.algorithm, {}),
+        )
     except NotTrajectoriesError as err:
         return [{**base, "status": "skipped", "reason": str(err)} for _ in grid.seeds], {}
     rows = out["curves"]
     train_info = {"run_dir": out["run_dir"], "train_seconds": max((r.get("seconds", 0.0) for r in rows), default=0.0)}
     results = []
     for i, seed in enumerate(grid.seeds):
-        results.append({**base, "status": "done", "augmented_id": aug_id, "steps": out["steps"],
-                        "score_last": out["score"]["last"][i], "score_best": out["score"]["best"][i],
-                        "return_last": out["return"]["last"][i],
-                        "curve": [[r["step"], r["score"]] for r in rows if r["seed"] == seed]})
+        results.append(
+            {
+                **base,
+                "status": "done",
+                "augmented_id": aug_id,
+                "steps": out["steps"],
+                "score_last": out["score"]["last"][i],
+                "score_best": out["score"]["best"][i],
+                "return_last": out["return"]["last"][i],
+                "curve": [[r["step"], r["score"]] for r in rows if r["seed"] == seed],
+            }
+        )
     return results, train_info
 
 
@@ -294,9 +341,14 @@ def _meta(executor: str, seconds: float) -> dict[str, Any]:
     import stitchkit
     from stitchkit.device import get_device
 
-    return {"executor": executor, "seconds": round(seconds, 1), "host": socket.gethostname(),
-            "device": str(get_device()), "version": stitchkit.__version__,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    return {
+        "executor": executor,
+        "seconds": round(seconds, 1),
+        "host": socket.gethostname(),
+        "device": str(get_device()),
+        "version": stitchkit.__version__,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
 
 
 def _group_task(grid: Grid, group: Group, profile: Profile, augmented: dict | None, executor: str):
@@ -305,9 +357,16 @@ def _group_task(grid: Grid, group: Group, profile: Profile, augmented: dict | No
     return group, results, {**_meta(executor, time.perf_counter() - t0), **info}
 
 
-def run(grid: Grid, profile: str | Profile | None = None, executor: str = "local", address: str | None = None,
-        gpus_per_task: float = 0.0, cpus_per_task: float = 1.0, log=print,
-        on_group: Callable[[Group, list[dict]], None] | None = None) -> dict[str, Any]:
+def run(
+    grid: Grid,
+    profile: str | Profile | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    gpus_per_task: float = 0.0,
+    cpus_per_task: float = 1.0,
+    log=print,
+    on_group: Callable[[Group, list[dict]], None] | None = None,
+) -> dict[str, Any]:
     """Run every pending group of ``grid`` and write its records; returns counts and the wall time.
 
     ``executor="ray"`` runs augmentation and groups as Ray tasks on a local instance, or on the cluster at
@@ -320,8 +379,10 @@ def run(grid: Grid, profile: str | Profile | None = None, executor: str = "local
     (folder / "grid.json").write_text(json.dumps(asdict(grid), indent=1, sort_keys=True))
     todo = pending_groups(grid, prof)
     t0 = time.perf_counter()
-    log(f"bench {grid.name} at {prof.name}: {len(grid.groups()) - len(todo)} of {len(grid.groups())} groups done, "
-        f"{len(todo)} to run ({executor})")
+    log(
+        f"bench {grid.name} at {prof.name}: {len(grid.groups()) - len(todo)} of {len(grid.groups())} groups done, "
+        f"{len(todo)} to run ({executor})"
+    )
     if not todo:
         return {"groups_run": 0, "cells": len(grid.cells()), "seconds": 0.0, "folder": str(folder)}
     needed = sorted({(g.dataset, g.augmenter) for g in todo if g.augmenter != "none"})
@@ -329,9 +390,11 @@ def run(grid: Grid, profile: str | Profile | None = None, executor: str = "local
     def finish(group: Group, results: list[dict], meta: dict) -> None:
         for seed, res in zip(grid.seeds, results):
             write_record(folder, Cell(group.dataset, group.augmenter, group.algorithm, seed), res, meta)
-        log(f"  {group.algorithm} on {group.dataset} + {group.augmenter}: "
+        log(
+            f"  {group.algorithm} on {group.dataset} + {group.augmenter}: "
             + ", ".join(f"{r['score_last']:.1f}" if r["status"] == "done" else "skipped" for r in results)
-            + f" ({meta['seconds']} s)")
+            + f" ({meta['seconds']} s)"
+        )
         if on_group:
             on_group(group, results)
 
@@ -341,12 +404,25 @@ def run(grid: Grid, profile: str | Profile | None = None, executor: str = "local
             finish(*_group_task(grid, g, prof, aug.get((g.dataset, g.augmenter)), "local"))
     else:
         _run_ray(grid, prof, todo, needed, finish, address, gpus_per_task, cpus_per_task, log)
-    return {"groups_run": len(todo), "cells": len(grid.cells()), "seconds": round(time.perf_counter() - t0, 1),
-            "folder": str(folder)}
+    return {
+        "groups_run": len(todo),
+        "cells": len(grid.cells()),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "folder": str(folder),
+    }
 
 
-def _run_ray(grid: Grid, profile: Profile, todo: list[Group], needed: list[tuple[str, str]], finish, address: str | None,
-             gpus: float, cpus: float, log) -> None:
+def _run_ray(
+    grid: Grid,
+    profile: Profile,
+    todo: list[Group],
+    needed: list[tuple[str, str]],
+    finish,
+    address: str | None,
+    gpus: float,
+    cpus: float,
+    log,
+) -> None:
     try:
         import ray
     except ImportError as err:
@@ -355,8 +431,11 @@ def _run_ray(grid: Grid, profile: Profile, todo: list[Group], needed: list[tuple
     env.setdefault("STITCHKIT_DATA", str(data_dir()))
     started_here = not ray.is_initialized()
     if started_here:
-        kw = {"address": address} if address else {"num_cpus": os.cpu_count() or 1, "include_dashboard": False,
-                                                   "_node_ip_address": "127.0.0.1"}
+        kw = (
+            {"address": address}
+            if address
+            else {"num_cpus": os.cpu_count() or 1, "include_dashboard": False, "_node_ip_address": "127.0.0.1"}
+        )
         ray.init(runtime_env={"env_vars": env}, log_to_driver=False, **kw)
     try:
         aug_task = ray.remote(build_augmented).options(num_cpus=cpus, num_gpus=gpus)
@@ -392,13 +471,20 @@ def table(grid: Grid, records: list[dict], metric: str = "score_last") -> str:
     augmenter. One augmenter: TELS's small-data table - a row per dataset, a column per algorithm."""
     sc = scores(records, metric)
     if len(grid.augmenters) > 1:
-        head, keys = ["dataset", "algorithm", *grid.augmenters], [
-            ([d.removeprefix("stitchkit/"), algo], [(d, a, algo) for a in grid.augmenters])
-            for d in grid.datasets for algo in grid.algorithms]
+        head, keys = (
+            ["dataset", "algorithm", *grid.augmenters],
+            [
+                ([d.removeprefix("stitchkit/"), algo], [(d, a, algo) for a in grid.augmenters])
+                for d in grid.datasets
+                for algo in grid.algorithms
+            ],
+        )
     else:
         aug = grid.augmenters[0]
-        head, keys = ["dataset", *grid.algorithms], [
-            ([d.removeprefix("stitchkit/")], [(d, aug, algo) for algo in grid.algorithms]) for d in grid.datasets]
+        head, keys = (
+            ["dataset", *grid.algorithms],
+            [([d.removeprefix("stitchkit/")], [(d, aug, algo) for algo in grid.algorithms]) for d in grid.datasets],
+        )
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for labels, cells in keys:
         rows.append("| " + " | ".join(labels + _marked([sc.get(k) for k in cells])) + " |")
@@ -424,12 +510,11 @@ def estimate_seconds(grid: Grid, profile: str | Profile | None = None, probe_sec
     is probed for ``probe_seconds`` on synthetic data of the first dataset's sizes, times the profile's steps.
     Augmentation and evaluation come on top (printed separately by the notebook)."""
     from stitchkit.device import get_device
-
     from stitchkit.train import learner
 
     prof = get_profile(profile)
     dev = get_device()
-    total = {a: 0.0 for a in grid.algorithms}
+    total = dict.fromkeys(grid.algorithms, 0.0)
     for a in grid.algorithms:
         steps, batch = learner(a).budget(prof, learner(a).user_options(prof, grid.train_options.get(a, {})))
         rate = steps_per_second(a, len(grid.seeds), dev, probe_seconds, batch)
@@ -444,15 +529,21 @@ def fake_batch(algo: str, seeds: int, batch: int, device, obs_dim: int = 11, act
     g = torch.Generator().manual_seed(0)
     S, B, K = seeds, batch, window
     if algo == "dt":
-        b = {"returns_to_go": torch.rand(S, B, K, generator=g), "observations": torch.randn(S, B, K + 1, obs_dim,
-                                                                                             generator=g),
-             "actions": torch.rand(S, B, K, act_dim, generator=g) * 2 - 1, "timesteps": torch.randint(0, 900, (S, B, K)),
-             "mask": torch.ones(S, B, K)}
+        b = {
+            "returns_to_go": torch.rand(S, B, K, generator=g),
+            "observations": torch.randn(S, B, K + 1, obs_dim, generator=g),
+            "actions": torch.rand(S, B, K, act_dim, generator=g) * 2 - 1,
+            "timesteps": torch.randint(0, 900, (S, B, K)),
+            "mask": torch.ones(S, B, K),
+        }
     else:
-        b = {"observations": torch.randn(S, B, obs_dim, generator=g), "actions": torch.rand(S, B, act_dim, generator=g)
-             * 2 - 1, "rewards": torch.randn(S, B, generator=g), "next_observations": torch.randn(S, B, obs_dim,
-                                                                                                  generator=g),
-             "terminals": torch.zeros(S, B)}
+        b = {
+            "observations": torch.randn(S, B, obs_dim, generator=g),
+            "actions": torch.rand(S, B, act_dim, generator=g) * 2 - 1,
+            "rewards": torch.randn(S, B, generator=g),
+            "next_observations": torch.randn(S, B, obs_dim, generator=g),
+            "terminals": torch.zeros(S, B),
+        }
     return {k: v.to(device) for k, v in b.items()}
 
 
@@ -477,5 +568,19 @@ def steps_per_second(algo: str, seeds: int, device, seconds: float, batch: int) 
     return n / (time.perf_counter() - t0)
 
 
-__all__ = ["Grid", "Cell", "Group", "BenchError", "parse_grid", "load_grid", "run", "load_records", "table",
-           "pending_groups", "results_dir", "read_record", "write_record", "estimate_seconds"]
+__all__ = [
+    "BenchError",
+    "Cell",
+    "Grid",
+    "Group",
+    "estimate_seconds",
+    "load_grid",
+    "load_records",
+    "parse_grid",
+    "pending_groups",
+    "read_record",
+    "results_dir",
+    "run",
+    "table",
+    "write_record",
+]

@@ -1,5 +1,6 @@
 """The ``stitchkit`` command. Each sub-command that produces results takes ``--json`` and then prints one
 JSON object on one line as its last line of output, so scripts and CI can read results without scraping."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {}
 
 def command(name: str, help: str):
     """Register ``add_arguments(parser)`` for a sub-command; the parser's ``func`` default runs it."""
+
     def register(add_arguments):
         COMMANDS[name] = (help, add_arguments)
         return add_arguments
+
     return register
 
 
@@ -47,12 +50,19 @@ def _info(p: argparse.ArgumentParser) -> None:
         from stitchkit.paths import data_dir, reports_dir
 
         result = {
-            "stitchkit": stitchkit.__version__, "python": platform.python_version(), "torch": torch.__version__,
-            "profile": args.profile.name, "device": str(get_device()), "data_dir": str(data_dir()),
-            "reports_dir": str(reports_dir()), "minari_datasets_path": os.environ.get("MINARI_DATASETS_PATH"),
-            "mujoco_gl": os.environ.get("MUJOCO_GL"), "cuda_available": torch.cuda.is_available(),
+            "stitchkit": stitchkit.__version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "profile": args.profile.name,
+            "device": str(get_device()),
+            "data_dir": str(data_dir()),
+            "reports_dir": str(reports_dir()),
+            "minari_datasets_path": os.environ.get("MINARI_DATASETS_PATH"),
+            "mujoco_gl": os.environ.get("MUJOCO_GL"),
+            "cuda_available": torch.cuda.is_available(),
         }
         return emit(result, args.json, [f"{k:>22}: {v}" for k, v in result.items()])
+
     p.set_defaults(func=run)
 
 
@@ -66,8 +76,10 @@ def _profiles(p: argparse.ArgumentParser) -> None:
             for section, sizes in prof.as_dict().items():
                 if isinstance(sizes, dict):
                     lines.append(f"    {section}: " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
-        return emit({"current": args.profile.name, "profiles": {n: p.as_dict() for n, p in PROFILES.items()}},
-                    args.json, lines)
+        return emit(
+            {"current": args.profile.name, "profiles": {n: p.as_dict() for n, p in PROFILES.items()}}, args.json, lines
+        )
+
     p.set_defaults(func=run)
 
 
@@ -82,15 +94,18 @@ def _report(p: argparse.ArgumentParser) -> None:
 
         results = build_report(args.profile.name, args.notebook, args.out, args.timeout)
         lines = [f"{'ok' if r.ok else 'FAILED':>6}  {r.seconds:7.1f} s  {r.page}  {r.error}" for r in results]
-        out = {"profile": args.profile.name, "pages": [r.__dict__ for r in results],
-               "ok": all(r.ok for r in results)}
+        out = {"profile": args.profile.name, "pages": [r.__dict__ for r in results], "ok": all(r.ok for r in results)}
         emit(out, args.json, lines)
         return 0 if out["ok"] else 1
+
     p.set_defaults(func=run)
 
 
-DEFAULT_DATASETS = ("stitchkit/pointmaze-medium/stitch-v0", "stitchkit/hopper/medium-v0",
-                    "stitchkit/hopper/medium-replay-v0")
+DEFAULT_DATASETS = (
+    "stitchkit/pointmaze-medium/stitch-v0",
+    "stitchkit/hopper/medium-v0",
+    "stitchkit/hopper/medium-replay-v0",
+)
 
 
 @command("data", "offline datasets: list, build, info, defaults, train-policy")
@@ -106,7 +121,9 @@ def _data(p: argparse.ArgumentParser) -> None:
 
         prof = args.profile
         if args.action in ("build", "info", "train-policy") and not args.target:
-            raise ValueError(f"`stitchkit data {args.action}` needs a {'env' if args.action == 'train-policy' else 'dataset id'}")
+            raise ValueError(
+                f"`stitchkit data {args.action}` needs a {'env' if args.action == 'train-policy' else 'dataset id'}"
+            )
         if args.action == "list":
             rows = registry.list_datasets()
             lines = [f"{r['state']:>8} {r.get('profile') or '':>6}  {r['id']}" for r in rows]
@@ -117,8 +134,10 @@ def _data(p: argparse.ArgumentParser) -> None:
 
                 recipe = registry.parse_id(args.target)
                 if recipe.tag:
-                    raise ValueError(f"{args.target} is a tagged variant; write it with `stitchkit augment "
-                                     f"{recipe.method} --dataset {recipe.parent} --out {args.target}` and its options")
+                    raise ValueError(
+                        f"{args.target} is a tagged variant; write it with `stitchkit augment "
+                        f"{recipe.method} --dataset {recipe.parent} --out {args.target}` and its options"
+                    )
                 augment.run(recipe.method, recipe.parent, args.target, prof, seed=args.seed, force=args.force)
                 return emit({"id": args.target, "profile": prof.name}, args.json, [])
             path = registry.build(args.target, prof, seed=args.seed, force=args.force)
@@ -141,6 +160,7 @@ def _data(p: argparse.ArgumentParser) -> None:
 
         ckpts = train_sac(args.target, args.steps, seed=args.seed)
         return emit({"env": args.target, "checkpoints": [(c.step, c.mean_return) for c in ckpts]}, args.json, [])
+
     p.set_defaults(func=run)
 
 
@@ -151,18 +171,25 @@ def _augment(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output id (default: <parent>-<method>-v0; <parent>-<method>-<tag>-v0 for variants)")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--force", action="store_true", help="regenerate an existing output")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a method option, e.g. sampler=strided, delta=1.0, qualification=false (repeatable; an "
-                        "unknown key is an error that lists the accepted ones)")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a method option, e.g. sampler=strided, delta=1.0, qualification=false (repeatable; an "
+        "unknown key is an error that lists the accepted ones)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from stitchkit import augment
 
         options = augment.method(args.method).check(parse_items(args.option))  # typed, before any work
-        summary = augment.run(args.method, args.dataset, args.out, args.profile, seed=args.seed, force=args.force,
-                              **options)
+        summary = augment.run(
+            args.method, args.dataset, args.out, args.profile, seed=args.seed, force=args.force, **options
+        )
         lines = [f"{k:>28}: {v}" for k, v in summary.items() if k != "config" and not isinstance(v, (list, dict))]
         return emit(summary, args.json, lines)
+
     p.set_defaults(func=run)
 
 
@@ -215,32 +242,52 @@ def _train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ratio", type=positive_float, default=1.0, help="original : augmented (default 1)")
     p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds, trained together")
     p.add_argument("--no-resume", action="store_true", help="start over instead of resuming a checkpoint")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a learner setting, e.g. guide=awr, terms=+l_ode, expectile=0.9 (repeatable)")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a learner setting, e.g. guide=awr, terms=+l_ode, expectile=0.9 (repeatable)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from stitchkit.train import learner
         from stitchkit.train import run as train_run
 
         options = learner(args.algo).check(parse_items(args.option))  # typed, before any work
-        out = train_run(args.algo, args.dataset, args.seeds, args.profile, args.augmented, args.ratio,
-                        resume=not args.no_resume, **options)
+        out = train_run(
+            args.algo,
+            args.dataset,
+            args.seeds,
+            args.profile,
+            args.augmented,
+            args.ratio,
+            resume=not args.no_resume,
+            **options,
+        )
         s, r = out["score"], out["return"]
-        lines = [f"{args.algo} on {args.dataset} ({len(out['seeds'])} seeds, {out['steps']} steps, profile "
-                 f"{out['profile']})",
-                 f"  score  last {s['last_mean']:.1f} ± {s['last_std']:.1f}   best {s['best_mean']:.1f} ± "
-                 f"{s['best_std']:.1f}",
-                 f"  return last {r['last_mean']:.1f} ± {r['last_std']:.1f}   best {r['best_mean']:.1f} ± "
-                 f"{r['best_std']:.1f}"]
+        lines = [
+            f"{args.algo} on {args.dataset} ({len(out['seeds'])} seeds, {out['steps']} steps, profile "
+            f"{out['profile']})",
+            f"  score  last {s['last_mean']:.1f} ± {s['last_std']:.1f}   best {s['best_mean']:.1f} ± "
+            f"{s['best_std']:.1f}",
+            f"  return last {r['last_mean']:.1f} ± {r['last_std']:.1f}   best {r['best_mean']:.1f} ± "
+            f"{r['best_std']:.1f}",
+        ]
         return emit({k: v for k, v in out.items() if k != "curves"}, args.json, lines)
+
     p.set_defaults(func=run)
 
 
 @command("bench", "run a benchmark grid (datasets x augmenters x algorithms x seeds), resumably, and print its table")
 def _bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("grid", help="a grid TOML file, or smoke | lab | full (the kit's grids in stitchkit/grids/)")
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local: one process (default); ray: groups as Ray tasks")
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one process (default); ray: groups as Ray tasks",
+    )
     p.add_argument("--address", help="an existing Ray cluster (default: start a local instance)")
     p.add_argument("--gpus-per-task", type=non_negative_float, default=0.0, help="GPU fraction each Ray task asks for")
     p.add_argument("--status", action="store_true", help="only say which groups are done and which are pending")
@@ -251,16 +298,31 @@ def _bench(p: argparse.ArgumentParser) -> None:
         grid = bench.load_grid(args.grid)
         if args.status:
             todo = bench.pending_groups(grid, args.profile)
-            out = {"grid": grid.name, "profile": args.profile.name, "groups": len(grid.groups()),
-                   "pending": [f"{g.algorithm} {g.dataset} {g.augmenter}" for g in todo],
-                   "folder": str(bench.results_dir(grid, args.profile))}
-            return emit(out, args.json, [f"{grid.name} at {args.profile.name}: {len(todo)} of {len(grid.groups())} "
-                                         f"groups pending"] + [f"  {x}" for x in out["pending"]])
+            out = {
+                "grid": grid.name,
+                "profile": args.profile.name,
+                "groups": len(grid.groups()),
+                "pending": [f"{g.algorithm} {g.dataset} {g.augmenter}" for g in todo],
+                "folder": str(bench.results_dir(grid, args.profile)),
+            }
+            return emit(
+                out,
+                args.json,
+                [f"{grid.name} at {args.profile.name}: {len(todo)} of {len(grid.groups())} groups pending"]
+                + [f"  {x}" for x in out["pending"]],
+            )
         summary = bench.run(grid, args.profile, args.executor, args.address, args.gpus_per_task)
         records = bench.load_records(grid, args.profile)
         summary["table"] = bench.table(grid, records)
-        return emit(summary, args.json, [summary["table"], f"{summary['groups_run']} groups run in "
-                                         f"{summary['seconds']} s; records in {summary['folder']}"])
+        return emit(
+            summary,
+            args.json,
+            [
+                summary["table"],
+                f"{summary['groups_run']} groups run in {summary['seconds']} s; records in {summary['folder']}",
+            ],
+        )
+
     p.set_defaults(func=run)
 
 
@@ -273,8 +335,10 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
-        prog="stitchkit", description="Trajectory stitching for offline RL: datasets, models, benchmarks.",
-        epilog=f"Profiles: {', '.join(PROFILE_NAMES)} (default from STITCHKIT_PROFILE, else lab).")
+        prog="stitchkit",
+        description="Trajectory stitching for offline RL: datasets, models, benchmarks.",
+        epilog=f"Profiles: {', '.join(PROFILE_NAMES)} (default from STITCHKIT_PROFILE, else lab).",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", parser_class=Parser)
     for name, (help_text, add_arguments) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -1,4 +1,5 @@
 """Pick the torch device: CUDA when there is one, else CPU; ``STITCHKIT_DEVICE`` overrides."""
+
 from __future__ import annotations
 
 import os

@@ -10,6 +10,7 @@ stitches against the true simulator (:mod:`stitchkit.oracle`) and render them (:
   rebuilt exactly, so the oracle reports such transitions separately (:func:`clipped`).
 * the OGBench point maze observes ``qpos`` (x, y); its step zeroes the velocity, so ``qvel = 0`` is exact.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ training seed), observations normalized exactly as in training. Reports per memb
 (D4RL-style normalized return x 100 from the dataset's reference scores, or the success rate x 100 for mazes,
 where returns of 1000-step episodes are not comparable across tasks) and the success rate where the env has one.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,19 +20,28 @@ def eval_env_spec(dataset_id: str):
 
     from stitchkit.data import registry
 
-    meta = registry.read_metadata(dataset_id) if dataset_id.startswith("stitchkit/") else \
-        registry.load_minari(dataset_id).storage.metadata
+    meta = (
+        registry.read_metadata(dataset_id)
+        if dataset_id.startswith("stitchkit/")
+        else registry.load_minari(dataset_id).storage.metadata
+    )
     spec = meta.get("eval_env_spec") or meta["env_spec"]
     return gym.envs.registration.EnvSpec.from_json(spec), meta.get("ref_min_score"), meta.get("ref_max_score")
 
 
 class Evaluator:
-    def __init__(self, dataset_id: str, normalizer: ZScore, n_members: int, episodes: int, seed: int = 0,
-                 device: str = "cpu"):
+    def __init__(
+        self, dataset_id: str, normalizer: ZScore, n_members: int, episodes: int, seed: int = 0, device: str = "cpu"
+    ):
         self.spec, self.ref_min, self.ref_max = eval_env_spec(dataset_id)
         self.is_maze = "pointmaze" in self.spec.id
-        self.normalizer, self.n_members, self.episodes, self.seed, self.device = \
-            normalizer, n_members, episodes, seed, device
+        self.normalizer, self.n_members, self.episodes, self.seed, self.device = (
+            normalizer,
+            n_members,
+            episodes,
+            seed,
+            device,
+        )
 
     def __call__(self, actor: torch.nn.Module) -> dict[str, np.ndarray]:
         import gymnasium as gym
@@ -39,8 +49,9 @@ class Evaluator:
         if self.is_maze:
             import ogbench  # noqa: F401
         S, E = self.n_members, self.episodes
-        envs = gym.vector.SyncVectorEnv([lambda: gym.make(self.spec) for _ in range(S * E)],
-                                        autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+        envs = gym.vector.SyncVectorEnv(
+            [lambda: gym.make(self.spec) for _ in range(S * E)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
+        )
         obs, _ = envs.reset(seed=[self.seed + i % E for i in range(S * E)])
         if hasattr(actor, "reset"):  # sequence policies (Decision Transformer) keep a history
             actor.reset()
@@ -67,4 +78,3 @@ class Evaluator:
         else:
             out["score"] = ret.mean(1)
         return out
-

@@ -1,4 +1,5 @@
 """Exercises that check themselves: a notebook cell computes an answer, ``check`` compares it with the truth."""
+
 from __future__ import annotations
 
 from typing import Any

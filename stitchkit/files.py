@@ -1,4 +1,5 @@
 """Writes that never leave a half-written file or folder behind: write to a temporary path, then rename."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ MuJoCo reads ``MUJOCO_GL`` once, when it is first imported, so the choice has to
 ``import stitchkit``. On Linux the kit renders offscreen through EGL (software Mesa on a laptop or CI machine,
 the NVIDIA driver on a GPU box); on macOS through CGL. A value the user has already set always wins.
 """
+
 from __future__ import annotations
 
 import os

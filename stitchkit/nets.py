@@ -6,6 +6,7 @@ The members never mix: each has its own initialisation (seeded from its own seed
 Adam's update is elementwise, so member i of an S-seed run follows the same path as a single run with seed i.
 A single run is simply S = 1: one code path.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,14 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
-def mlp(seeds: list[int], d_in: int, d_out: int, hidden: tuple[int, ...] = (256, 256), first_layer: int = 0,
-        out_act: nn.Module | None = None) -> nn.Sequential:
+def mlp(
+    seeds: list[int],
+    d_in: int,
+    d_out: int,
+    hidden: tuple[int, ...] = (256, 256),
+    first_layer: int = 0,
+    out_act: nn.Module | None = None,
+) -> nn.Sequential:
     """An S-member MLP with ReLU hidden layers. ``first_layer`` offsets the per-layer seeds so that two networks
     of one run (actor, critic) are initialised differently."""
     dims = (d_in, *hidden, d_out)
@@ -81,8 +88,15 @@ class GaussianActor(nn.Module):
 class TanhGaussianActor(nn.Module):
     """SAC/CQL's actor: a = max_action * tanh(u), u ~ N(mu(s), std(s)); ``sample`` returns a and log pi(a|s)."""
 
-    def __init__(self, seeds: list[int], obs_dim: int, act_dim: int, max_action: float = 1.0,
-                 hidden: tuple[int, ...] = (256, 256, 256), layer: int = 0):
+    def __init__(
+        self,
+        seeds: list[int],
+        obs_dim: int,
+        act_dim: int,
+        max_action: float = 1.0,
+        hidden: tuple[int, ...] = (256, 256, 256),
+        layer: int = 0,
+    ):
         super().__init__()
         self.net = mlp(seeds, obs_dim, 2 * act_dim, hidden=hidden, first_layer=layer)
         self.max_action, self.act_dim = max_action, act_dim
@@ -95,7 +109,7 @@ class TanhGaussianActor(nn.Module):
         """Reparameterised sample with the given standard-normal ``noise`` (same shape as the action)."""
         mu, log_std = self(obs)
         u = mu + log_std.exp() * noise
-        log_prob = (-0.5 * noise ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob = (-0.5 * noise**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
         log_prob = log_prob - (2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)  # tanh correction
         return self.max_action * torch.tanh(u), log_prob
 
@@ -106,8 +120,9 @@ class TanhGaussianActor(nn.Module):
 class TwinQ(nn.Module):
     """Two Q networks over (s, a); returns both (each (S, B))."""
 
-    def __init__(self, seeds: list[int], obs_dim: int, act_dim: int, layer: int = 10,
-                 hidden: tuple[int, ...] = (256, 256)):
+    def __init__(
+        self, seeds: list[int], obs_dim: int, act_dim: int, layer: int = 10, hidden: tuple[int, ...] = (256, 256)
+    ):
         super().__init__()
         self.q1 = mlp(seeds, obs_dim + act_dim, 1, hidden=hidden, first_layer=layer)
         self.q2 = mlp(seeds, obs_dim + act_dim, 1, hidden=hidden, first_layer=layer + 5)

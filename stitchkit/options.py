@@ -6,6 +6,7 @@ silently kept as text). Now ``delta=abc`` fails at once with the field, its type
 defaults (CORL-style tables keyed by environment and dataset kind) are merged here too, so the CLI, the grids and
 the notebooks all get the same settings without passing them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,8 +29,11 @@ def schema(owner: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
         return {f.name: hints[f.name] for f in dataclasses.fields(owner) if f.name not in skip}
     target = owner.__init__ if inspect.isclass(owner) else owner
     hints = typing.get_type_hints(target)
-    return {name: hints.get(name, Any) for name, p in inspect.signature(target).parameters.items()
-            if name not in skip and name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {
+        name: hints.get(name, Any)
+        for name, p in inspect.signature(target).parameters.items()
+        if name not in skip and name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
 
 
 def parse_items(items: Iterable[str]) -> dict[str, str]:
@@ -117,8 +121,10 @@ def check(owner_name: str, fields: Mapping[str, Any], options: Mapping[str, Any]
         except (ValueError, TypeError):
             base = next((a for a in typing.get_args(tp) if a is not type(None)), tp) if _is_optional(tp) else tp
             example = _EXAMPLES.get(base, "")
-            raise OptionError(f"{owner_name} option {key}={value!r} is not a valid {describe(tp)}"
-                              + (f" (e.g. {key}={example})" if example else "")) from None
+            raise OptionError(
+                f"{owner_name} option {key}={value!r} is not a valid {describe(tp)}"
+                + (f" (e.g. {key}={example})" if example else "")
+            ) from None
     return out
 
 
@@ -138,11 +144,22 @@ def positive(name: str, value: float, allow_zero: bool = False) -> float:
     return value
 
 
-def resolve(owner_name: str, fields: Mapping[str, Any], defaults: Mapping[str, Any],
-            options: Mapping[str, Any]) -> dict[str, Any]:
+def resolve(
+    owner_name: str, fields: Mapping[str, Any], defaults: Mapping[str, Any], options: Mapping[str, Any]
+) -> dict[str, Any]:
     """The defaults table's values overridden by the user's ``options``, all checked."""
     return {**check(owner_name, fields, defaults), **check(owner_name, fields, options)}
 
 
-__all__ = ["OptionError", "schema", "parse_items", "check", "convert", "describe", "per_dataset", "positive",
-           "resolve", "Callable"]
+__all__ = [
+    "Callable",
+    "OptionError",
+    "check",
+    "convert",
+    "describe",
+    "parse_items",
+    "per_dataset",
+    "positive",
+    "resolve",
+    "schema",
+]

@@ -6,6 +6,7 @@ large. Stitching papers judge their bridges with *learned* models; the kit can a
 every state here is recoverable from its observation (:mod:`stitchkit.envs`). Transitions whose state has a
 velocity at hopper's or walker2d's +-10 observation clip cannot be rebuilt exactly and are flagged, not mixed in.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,10 +25,13 @@ class OracleResult:
 
     def summary(self) -> dict[str, float]:
         ok = self.norm[~self.clipped]
-        return {"n": int(len(self.norm)), "n_clipped": int(self.clipped.sum()),
-                "median": float(np.median(ok)) if len(ok) else float("nan"),
-                "p90": float(np.quantile(ok, 0.9)) if len(ok) else float("nan"),
-                "max": float(ok.max()) if len(ok) else float("nan")}
+        return {
+            "n": int(len(self.norm)),
+            "n_clipped": int(self.clipped.sum()),
+            "median": float(np.median(ok)) if len(ok) else float("nan"),
+            "p90": float(np.quantile(ok, 0.9)) if len(ok) else float("nan"),
+            "max": float(ok.max()) if len(ok) else float("nan"),
+        }
 
 
 class PhysicsOracle:
@@ -50,12 +54,16 @@ class PhysicsOracle:
         self.u.do_simulation(np.asarray(action), self.u.frame_skip)
         return np.asarray(self.u._get_obs(), np.float64)
 
-    def check(self, observations: np.ndarray, actions: np.ndarray, next_observations: np.ndarray,
-              x: np.ndarray | None = None) -> OracleResult:
+    def check(
+        self, observations: np.ndarray, actions: np.ndarray, next_observations: np.ndarray, x: np.ndarray | None = None
+    ) -> OracleResult:
         """Oracle errors for a batch of transitions (one simulator step each)."""
         obs, nxt = np.asarray(observations, np.float64), np.asarray(next_observations, np.float64)
-        sim = np.stack([self.step_from(o, a, None if x is None else x[i])
-                        for i, (o, a) in enumerate(zip(obs, actions))]) if len(obs) else np.zeros_like(nxt)
+        sim = (
+            np.stack([self.step_from(o, a, None if x is None else x[i]) for i, (o, a) in enumerate(zip(obs, actions))])
+            if len(obs)
+            else np.zeros_like(nxt)
+        )
         err = sim - nxt
         return OracleResult(err, np.linalg.norm(err, axis=-1), clipped(self.name, obs) | clipped(self.name, nxt), sim)
 

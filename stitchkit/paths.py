@@ -4,6 +4,7 @@
 ``MINARI_DATASETS_PATH``; when the user has not set it, the kit points it at ``<data>/minari`` so that plain
 ``minari.load_dataset`` finds what the kit built.
 """
+
 from __future__ import annotations
 
 import os

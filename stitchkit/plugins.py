@@ -6,6 +6,7 @@ plus one line here (``ARCHITECTURE.md`` shows the diff). The tables hold names o
 layer may read them: the data layer parses augmented dataset ids with :data:`STITCHING_METHODS`' keys without
 importing augmentation, and ``stitchkit --help`` lists both without importing torch.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -5,6 +5,7 @@ that tracks the torso, as Gymnasium's defaults do; the renderer is closed after 
 no GL context. The maze is drawn top-down with matplotlib: walls, the point, its trail. Frames are cached by
 content, so scrubbing a viewer back and forth never renders the same state twice.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,14 @@ def _key(*parts) -> str:
     return h.hexdigest()
 
 
-def render_frames(name: str, observations: np.ndarray, x: np.ndarray | None = None, width: int = 240,
-                  height: int = 240, goal: np.ndarray | None = None) -> np.ndarray:
+def render_frames(
+    name: str,
+    observations: np.ndarray,
+    x: np.ndarray | None = None,
+    width: int = 240,
+    height: int = 240,
+    goal: np.ndarray | None = None,
+) -> np.ndarray:
     """(T, height, width, 3) uint8 frames of the states ``observations`` (T, obs_dim) of environment ``name``."""
     observations = np.asarray(observations, np.float64)
     key = _key(name, observations, x, width, height, goal)

@@ -4,6 +4,7 @@ Notebooks run through nbclient with ``STITCHKIT_REPORT=1``, which tells the view
 animations instead of widgets (a static page has no kernel to drive a widget). Each page is written to a
 temporary file and renamed into place, so a failed or interrupted run never leaves a half-written report.
 """
+
 from __future__ import annotations
 
 import html
@@ -43,8 +44,9 @@ def execute_notebook(path: Path, profile: str, timeout: int = 3600):
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
         return nb, ""
     except CellExecutionError as err:
         return nb, str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
@@ -56,8 +58,9 @@ def execute_notebook(path: Path, profile: str, timeout: int = 3600):
                 os.environ[k] = v
 
 
-def build_report(profile: str | None = None, notebooks: list[Path] | None = None,
-                 out_dir: Path | None = None, timeout: int = 3600) -> list[PageResult]:
+def build_report(
+    profile: str | None = None, notebooks: list[Path] | None = None, out_dir: Path | None = None, timeout: int = 3600
+) -> list[PageResult]:
     """Execute ``notebooks`` (default: all) at ``profile`` and write ``<out_dir>/<name>.html`` and ``index.html``."""
     from nbconvert import HTMLExporter
 
@@ -79,14 +82,28 @@ def build_report(profile: str | None = None, notebooks: list[Path] | None = None
         earlier = {r["notebook"]: r for r in json.loads(manifest_path.read_text())}
     except (OSError, ValueError):
         earlier = {}
-    found = {f.stem + ".py": {"notebook": f.stem + ".py", "page": f.name, "ok": True, "seconds": 0.0, "error": "",
-                              "profile": "?"} for f in out_dir.glob("[0-9][0-9]_*.html")}  # built before the manifest
+    found = {
+        f.stem + ".py": {
+            "notebook": f.stem + ".py",
+            "page": f.name,
+            "ok": True,
+            "seconds": 0.0,
+            "error": "",
+            "profile": "?",
+        }
+        for f in out_dir.glob("[0-9][0-9]_*.html")
+    }  # built before the manifest
     merged = {**found, **earlier, **{r.notebook: {**r.__dict__, "profile": profile} for r in results}}
     pages = [r for _, r in sorted(merged.items()) if (out_dir / r["page"]).exists()]
     atomic_write_text(manifest_path, json.dumps(pages, indent=1))
-    atomic_write_text(out_dir / "index.html", render_index([PageResult(**{k: r[k] for k in PageResult.__dataclass_fields__})
-                                                             for r in pages], profile,
-                                                            {r["notebook"]: r.get("profile", "?") for r in pages}))
+    atomic_write_text(
+        out_dir / "index.html",
+        render_index(
+            [PageResult(**{k: r[k] for k in PageResult.__dataclass_fields__}) for r in pages],
+            profile,
+            {r["notebook"]: r.get("profile", "?") for r in pages},
+        ),
+    )
     return results
 
 

@@ -1,4 +1,5 @@
 """Same seed, same result: every random draw in the kit takes a seed or a generator made here."""
+
 from __future__ import annotations
 
 import random

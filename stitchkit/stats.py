@@ -12,9 +12,10 @@ Papers report **mean ± standard deviation** over seeds; the kit does too, next 
 
 Scores arrive as ``{task: array of run scores}`` per method; tasks must match between methods being compared.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -50,16 +51,19 @@ def probability_of_improvement(x: Scores, y: Scores) -> float:
     return float(np.mean(out))
 
 
-def bootstrap_ci(statistic: Callable[..., float], *scores: Scores, reps: int = 2000, alpha: float = 0.05,
-                 seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(
+    statistic: Callable[..., float], *scores: Scores, reps: int = 2000, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float, float]:
     """(point estimate, low, high): the percentile interval of ``statistic(*scores)`` over ``reps`` stratified
     bootstrap resamples (runs resampled with replacement within each task, independently per method)."""
     rng = np.random.default_rng(seed)
     point = statistic(*scores)
     reps_out = np.empty(reps)
     for r in range(reps):
-        resampled = [{t: v[rng.integers(0, len(v), len(v))] for t, v in ((t, np.asarray(v, float)) for t, v in s.items())}
-                     for s in scores]
+        resampled = [
+            {t: v[rng.integers(0, len(v), len(v))] for t, v in ((t, np.asarray(v, float)) for t, v in s.items())}
+            for s in scores
+        ]
         reps_out[r] = statistic(*resampled)
     lo, hi = np.quantile(reps_out, [alpha / 2, 1 - alpha / 2])
     return float(point), float(lo), float(hi)

@@ -5,6 +5,7 @@ are possible); jumping from a state of one fragment to a nearby state of another
 stitching method must make dynamics-consistent with a generated bridge. The question the tour measures: how
 often does a single fragment connect start to goal, and how often does a chain of fragments joined by stitches?
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -28,8 +29,14 @@ class StitchedPath:
     n_stitches: int  # jumps between fragments; 0 means one fragment did it alone
 
 
-def make_world(n_fragments: int, fragment_len: int, seed: int | np.random.Generator, step: float = 0.03,
-               start: tuple[float, float] = (0.1, 0.1), goal: tuple[float, float] = (0.9, 0.9)) -> ToyWorld:
+def make_world(
+    n_fragments: int,
+    fragment_len: int,
+    seed: int | np.random.Generator,
+    step: float = 0.03,
+    start: tuple[float, float] = (0.1, 0.1),
+    goal: tuple[float, float] = (0.9, 0.9),
+) -> ToyWorld:
     """Scatter fragments in the unit square: each starts anywhere and wanders with a slowly turning heading.
 
     A fragment covers about ``fragment_len * step`` (0.6 by default), shorter than the start-goal distance

@@ -1,11 +1,10 @@
 """The training front end shared by the notebooks and ``stitchkit train``: dataset in, curves and scores out."""
+
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,9 @@ def learner(name: str) -> Learner:
     return load(LEARNERS, name, "learner")
 
 
-def make_algo(name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: int, dataset_id: str = "",
-              **overrides: Any) -> torch.nn.Module:
+def make_algo(
+    name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: int, dataset_id: str = "", **overrides: Any
+) -> torch.nn.Module:
     """A learner's model with its per-dataset defaults for ``dataset_id`` (CORL's configs) and ``overrides``."""
     lr = learner(name)
     options = {**(lr.dataset_defaults(dataset_id) if dataset_id else {}), **lr.check(overrides)}
@@ -52,9 +52,18 @@ class NotTrajectoriesError(ValueError):
     """A sequence learner (Decision Transformer) was given augmented data that holds no whole trajectories."""
 
 
-def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: str | Profile | None = None,
-        augmented_id: str | None = None, ratio: float = 1.0, resume: bool = True, progress: bool = True,
-        build_missing: bool = True, **overrides: Any) -> dict[str, Any]:
+def run(
+    algo_name: str,
+    dataset_id: str,
+    seeds: int | list[int] = 1,
+    profile: str | Profile | None = None,
+    augmented_id: str | None = None,
+    ratio: float = 1.0,
+    resume: bool = True,
+    progress: bool = True,
+    build_missing: bool = True,
+    **overrides: Any,
+) -> dict[str, Any]:
     """Train ``algo_name`` on ``dataset_id`` (plus ``augmented_id`` at ratio original:augmented) for the
     profile's steps, all seeds in one batched model; returns the curves and last/best summaries."""
     prof = get_profile(profile)
@@ -69,9 +78,15 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
     norm = ZScore.fit(transitions(original)["observations"])
     t = prof.train
     steps, batch = lr.budget(prof, options)
-    cfg = TrainConfig(steps=steps, batch_size=batch, eval_every=min(t.eval_every, steps),
-                      eval_episodes=t.eval_episodes, seeds=seeds, ratio=ratio,
-                      graph=os.environ.get("STITCHKIT_GRAPH", "off"))
+    cfg = TrainConfig(
+        steps=steps,
+        batch_size=batch,
+        eval_every=min(t.eval_every, steps),
+        eval_episodes=t.eval_episodes,
+        seeds=seeds,
+        ratio=ratio,
+        graph=os.environ.get("STITCHKIT_GRAPH", "off"),
+    )
     obs_dim, act_dim = original[0].observations.shape[1], original[0].actions.shape[1]
     device = get_device()
     cfg.device = str(device)
@@ -80,13 +95,18 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
         episodes = original + (augmented or [])
         kinds = {e.provenance.kind for e in augmented or []}
         if kinds & {"synthetic", "rollout"} or (augmented and any(len(e) <= 1 for e in augmented)):
-            what = ("single synthetic transitions (SER)" if "synthetic" in kinds else
-                    "short model rollouts from mid-episode states (TATU)" if "rollout" in kinds else
-                    "single transitions")
+            what = (
+                "single synthetic transitions (SER)"
+                if "synthetic" in kinds
+                else "short model rollouts from mid-episode states (TATU)"
+                if "rollout" in kinds
+                else "single transitions"
+            )
             raise NotTrajectoriesError(
                 f"{augmented_id} holds {what}, not whole trajectories: Decision Transformer conditions on a "
                 "trajectory's return to go, so it takes only stitched data (diffstitch, astro); train td3bc, iql, cql "
-                "or bc on this dataset instead")
+                "or bc on this dataset instead"
+            )
         if "target_return" not in overrides:
             algo.actor.target_return = float(max(e.ret for e in episodes))
         sampler = SeedWindowSampler(episodes, seeds, algo.model.seq_len, norm, str(device))
@@ -94,19 +114,33 @@ def run(algo_name: str, dataset_id: str, seeds: int | list[int] = 1, profile: st
         sampler = SeedBatchSampler(original, augmented, seeds, ratio, norm, str(device))
     evaluator = Evaluator(dataset_id, norm, len(seeds), cfg.eval_episodes, seed=seeds[0], device=str(device))
     # the augmented data's metadata (its provenance and summary) is part of the key: regenerated data is a new run
-    aug_print = hashlib.sha1((registry.dataset_dir(augmented_id) / "data" / "metadata.json").read_bytes()
-                             ).hexdigest()[:12] if augmented_id else None
-    key = json.dumps([algo_name, dataset_id, augmented_id, ratio, seeds, prof.name, sorted(user.items())]
-                     + ([aug_print] if aug_print else []))
+    aug_print = (
+        hashlib.sha1((registry.dataset_dir(augmented_id) / "data" / "metadata.json").read_bytes()).hexdigest()[:12]
+        if augmented_id
+        else None
+    )
+    key = json.dumps(
+        [algo_name, dataset_id, augmented_id, ratio, seeds, prof.name, sorted(user.items())]
+        + ([aug_print] if aug_print else [])
+    )
     run_dir = data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}" if resume else None
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "run.json").write_text(key)
     log = train(algo, sampler, cfg, evaluator, run_dir, progress=progress)
-    return {"algo": algo_name, "dataset": dataset_id, "augmented": augmented_id, "ratio": ratio,
-            "profile": prof.name, "seeds": seeds, "steps": cfg.steps, "curves": log,
-            "score": summarize(log, "score"), "return": summarize(log, "return"),
-            "run_dir": str(run_dir) if run_dir else None}
+    return {
+        "algo": algo_name,
+        "dataset": dataset_id,
+        "augmented": augmented_id,
+        "ratio": ratio,
+        "profile": prof.name,
+        "seeds": seeds,
+        "steps": cfg.steps,
+        "curves": log,
+        "score": summarize(log, "score"),
+        "return": summarize(log, "return"),
+        "run_dir": str(run_dir) if run_dir else None,
+    }
 
 
 def load_algo(run_dir: str | Path) -> torch.nn.Module:

@@ -19,6 +19,7 @@ whole batch at once: every sample's output depends on its own input only, so one
 T-symmetry says: step forward with h_fwd, then the reverse model must bring you back. For a time-reversible
 system it can (see :func:`t_symmetry_loss` and its test); a dissipative one breaks it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,8 +58,16 @@ def t_symmetry_loss(h_fwd, h_rvs, z: torch.Tensor, za: torch.Tensor) -> torch.Te
 class TSIDM(nn.Module):
     """S members (seeds) at once; inputs (S, B, d). Latent sizes as TSRL: dim z_s = obs_dim, dim z_a = act_dim."""
 
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], hidden: int = 256, beta: float = 1.0,
-                 terms: TSIDMTerms = TSIDMTerms(), layer: int = 40):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        seeds: list[int],
+        hidden: int = 256,
+        beta: float = 1.0,
+        terms: TSIDMTerms = TSIDMTerms(),
+        layer: int = 40,
+    ):
         super().__init__()
         h2 = (hidden, hidden)
         zs, za = obs_dim, act_dim
@@ -88,7 +97,7 @@ class TSIDM(nn.Module):
         s, s_next = s.contiguous(), s_next.contiguous()  # forward-mode AD refuses broadcast (expanded) inputs
         z, z_next = self.phi(s), self.phi(s_next)
         za = self.h_inv(z, z_next)
-        sq = lambda x: (x ** 2).sum(-1).mean(-1)  # noqa: E731  per-sample squared norm, mean over the batch
+        sq = lambda x: (x**2).sum(-1).mean(-1)
         out = {"rec": sq(self.psi_s(z) - s) + sq(self.psi_a(za) - a)}
         zero = torch.zeros_like(out["rec"])
         out |= {"dyn": zero, "ode": zero, "tsym": zero}
@@ -100,7 +109,9 @@ class TSIDM(nn.Module):
             jz_next = jvp(self.phi, (s_next,), (-s_dot,))[1]
             out["dyn"] = sq(fwd - jz) + sq(rvs - jz_next)
             if t.decoder_ode:
-                out["ode"] = sq(jvp(self.psi_s, (z,), (fwd,))[1] - s_dot) + sq(jvp(self.psi_s, (z_next,), (rvs,))[1] + s_dot)
+                out["ode"] = sq(jvp(self.psi_s, (z,), (fwd,))[1] - s_dot) + sq(
+                    jvp(self.psi_s, (z_next,), (rvs,))[1] + s_dot
+                )
             if t.t_symmetry:
                 out["tsym"] = t_symmetry_loss(self.h_fwd, self.h_rvs, z, za).mean(-1)
         out["total"] = out["rec"] + self.beta * (out["dyn"] + out["ode"] + out["tsym"])
@@ -109,8 +120,11 @@ class TSIDM(nn.Module):
 
 # The small-data study (TELS's Table 1 protocol at the kit's scale): whole-trajectory subsamples of about
 # ``profile.tels.study_transitions`` transitions, chosen by the registry's fixed subsample seed.
-STUDY_PARENTS = ("stitchkit/hopper/medium-expert-v0", "stitchkit/walker2d/medium-replay-v0",
-                 "stitchkit/pointmaze-medium/stitch-v0")
+STUDY_PARENTS = (
+    "stitchkit/hopper/medium-expert-v0",
+    "stitchkit/walker2d/medium-replay-v0",
+    "stitchkit/pointmaze-medium/stitch-v0",
+)
 STUDY_ALGOS = ("tels", "por", "iql", "td3bc")
 
 
@@ -124,23 +138,33 @@ def oscillator_models(damping: float, dt: float = 0.1, omega: float = 1.0):
     Phi = exp(A dt). Returns Phi, the forward model h_fwd(z) = Phi z - z, and the reverse model time reversal builds
     from the same law - flip the velocity, step forward, flip back: h_rvs(z') = T Phi T z' - z'. Without damping
     T Phi T = Phi^-1 (the system is time-reversible) and l_T-sym is exactly 0; with damping it is not."""
-    a = torch.tensor([[0.0, 1.0], [-float(omega) ** 2, -2 * float(damping)]])
+    a = torch.tensor([[0.0, 1.0], [-(float(omega) ** 2), -2 * float(damping)]])
     phi = torch.linalg.matrix_exp(a * dt)
     flip = torch.diag(torch.tensor([1.0, -1.0]))
     back = flip @ phi @ flip
     return phi, (lambda z, za: z @ phi.T - z), (lambda z2, za: z2 @ back.T - z2)
 
 
-def fit_tsidm(s: np.ndarray, a: np.ndarray, s_next: np.ndarray, terms: TSIDMTerms, steps: int, hidden: int = 128,
-              batch: int = 256, lr: float = 3e-4, beta: float = 1.0, seed: int = 0,
-              held_out: float = 0.1) -> tuple[TSIDM, list[dict]]:
+def fit_tsidm(
+    s: np.ndarray,
+    a: np.ndarray,
+    s_next: np.ndarray,
+    terms: TSIDMTerms,
+    steps: int,
+    hidden: int = 128,
+    batch: int = 256,
+    lr: float = 3e-4,
+    beta: float = 1.0,
+    seed: int = 0,
+    held_out: float = 0.1,
+) -> tuple[TSIDM, list[dict]]:
     """One TS-IDM (one seed) on normalized transitions, alone, with a curve of every loss term on held-out pairs
     and the action-inference error there: for studying what each term does (notebook 06)."""
     rng = np.random.default_rng([seed, 61])
     perm = rng.permutation(len(s))
     n_held = max(1, int(held_out * len(s)))
     held, train = perm[:n_held], perm[n_held:]
-    t = lambda x, i: torch.as_tensor(x[i], dtype=torch.float32)[None]  # noqa: E731
+    t = lambda x, i: torch.as_tensor(x[i], dtype=torch.float32)[None]
     model = TSIDM(s.shape[1], a.shape[1], [seed], hidden, beta, terms)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     curve, every = [], max(1, steps // 20)
@@ -155,6 +179,11 @@ def fit_tsidm(s: np.ndarray, a: np.ndarray, s_next: np.ndarray, terms: TSIDMTerm
             out = model.losses(t(s, hb), t(a, hb), t(s_next, hb))
             with torch.no_grad():
                 a_hat = model.infer_action(model.phi(t(s, hb)), model.phi(t(s_next, hb)))
-            curve.append({"step": step, **{k: float(v) for k, v in out.items()},
-                          "action_mse": float(((a_hat - t(a, hb)) ** 2).mean())})
+            curve.append(
+                {
+                    "step": step,
+                    **{k: float(v) for k, v in out.items()},
+                    "action_mse": float(((a_hat - t(a, hb)) ** 2).mean()),
+                }
+            )
     return model.eval(), curve

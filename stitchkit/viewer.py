@@ -6,6 +6,7 @@ picks the trajectory. In a live kernel these are ipywidgets; in a report (``STIT
 HTML page with no kernel) the viewer renders itself as a self-contained JavaScript animation instead, because a
 widget's slider callbacks need a kernel.
 """
+
 from __future__ import annotations
 
 import io
@@ -31,22 +32,35 @@ class ViewItem:
     goal: np.ndarray | None = None
 
     @classmethod
-    def from_episode(cls, env: str, ep: Episode, name: str | None = None, oracle: PhysicsOracle | None = None,
-                     goal: np.ndarray | None = None) -> ViewItem:
+    def from_episode(
+        cls,
+        env: str,
+        ep: Episode,
+        name: str | None = None,
+        oracle: PhysicsOracle | None = None,
+        goal: np.ndarray | None = None,
+    ) -> ViewItem:
         own = oracle is None
         oracle = oracle or PhysicsOracle(env)
         err = oracle.check_episode(ep).norm
         if own:
             oracle.close()
-        return cls(name or f"episode {ep.id}", ep.observations, err, ep.provenance.segments(len(ep)),
-                   ep.infos.get("x_position"), goal)
+        return cls(
+            name or f"episode {ep.id}",
+            ep.observations,
+            err,
+            ep.provenance.segments(len(ep)),
+            ep.infos.get("x_position"),
+            goal,
+        )
 
 
 class StitchViewer:
     """``StitchViewer(env, items)`` then display it (the last expression of a cell) or call ``.widget()``."""
 
-    def __init__(self, env: str, items: list[ViewItem], dims: list[int] | None = None, size: int = 240,
-                 report_frames: int = 30):
+    def __init__(
+        self, env: str, items: list[ViewItem], dims: list[int] | None = None, size: int = 240, report_frames: int = 30
+    ):
         if not items:
             raise ValueError("StitchViewer needs at least one trajectory")
         self.env, self.items, self.size, self.report_frames = env, items, size, report_frames
@@ -80,7 +94,6 @@ class StitchViewer:
         """The curve panel of trajectory ``k`` with its cursor at step ``t`` (cached)."""
         if (k, t) not in self._png:
             import matplotlib
-
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
 

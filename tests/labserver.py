@@ -1,4 +1,5 @@
 """Start `make lab` on a free port and talk to its server: REST for sessions, the kernel websocket to execute."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ import uuid
 from contextlib import contextmanager
 
 import websocket  # websocket-client, a dependency of jupyter_server
-
 from conftest import ROOT, subprocess_env
 
 
@@ -29,12 +29,17 @@ def lab_server(data_dir: str, profile: str = "smoke", timeout: float = 300, extr
     ``data_dir`` keeps the default datasets that `make lab` builds away from the checkout's data/."""
     port, token = free_port(), uuid.uuid4().hex
     args = f"--no-browser --port {port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token} {extra_args}"
-    env = subprocess_env(STITCHKIT_PROFILE=profile, STITCHKIT_DATA=data_dir,
-                         MINARI_DATASETS_PATH=f"{data_dir}/minari")
+    env = subprocess_env(STITCHKIT_PROFILE=profile, STITCHKIT_DATA=data_dir, MINARI_DATASETS_PATH=f"{data_dir}/minari")
     for var in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):  # a clean make, even when the tests run under `make test`
         env.pop(var, None)
-    proc = subprocess.Popen(["make", "lab", f"JUPYTER_ARGS={args}"], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["make", "lab", f"JUPYTER_ARGS={args}"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + timeout
@@ -46,7 +51,7 @@ def lab_server(data_dir: str, profile: str = "smoke", timeout: float = 300, extr
                 break
             except OSError:
                 if time.time() > deadline:
-                    raise TimeoutError(f"no answer on port {port} after {timeout} s")
+                    raise TimeoutError(f"no answer on port {port} after {timeout} s") from None
                 time.sleep(1)
         yield base, token
     finally:
@@ -58,8 +63,12 @@ def lab_server(data_dir: str, profile: str = "smoke", timeout: float = 300, extr
 
 
 def api(base: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
-    req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        base + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         raw = resp.read()
     return json.loads(raw) if raw else {}
@@ -70,23 +79,48 @@ def execute_in_server(base: str, token: str, notebook: str, timeout: float = 600
 
     Returns the text streamed by the cells; raises ``RuntimeError`` with the traceback on the first error."""
     model = api(base, token, "GET", f"/api/contents/{notebook}?content=1")
-    session = api(base, token, "POST", "/api/sessions",
-                  {"path": notebook, "type": "notebook", "name": "", "kernel": {"name": "python3"}})
+    session = api(
+        base,
+        token,
+        "POST",
+        "/api/sessions",
+        {"path": notebook, "type": "notebook", "name": "", "kernel": {"name": "python3"}},
+    )
     kernel = session["kernel"]["id"]
-    ws = websocket.create_connection(base.replace("http", "ws") + f"/api/kernels/{kernel}/channels?token={token}",
-                                     timeout=timeout)
+    ws = websocket.create_connection(
+        base.replace("http", "ws") + f"/api/kernels/{kernel}/channels?token={token}", timeout=timeout
+    )
     streamed: list[str] = []
     try:
         for cell in model["content"]["cells"]:
             if cell["cell_type"] != "code" or not "".join(cell["source"]).strip():
                 continue
             msg_id = uuid.uuid4().hex
-            ws.send(json.dumps({
-                "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                           "msg_type": "execute_request", "version": "5.3"},
-                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-                "content": {"code": "".join(cell["source"]), "silent": False, "store_history": True,
-                            "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+            ws.send(
+                json.dumps(
+                    {
+                        "header": {
+                            "msg_id": msg_id,
+                            "username": "test",
+                            "session": uuid.uuid4().hex,
+                            "msg_type": "execute_request",
+                            "version": "5.3",
+                        },
+                        "parent_header": {},
+                        "metadata": {},
+                        "channel": "shell",
+                        "buffers": [],
+                        "content": {
+                            "code": "".join(cell["source"]),
+                            "silent": False,
+                            "store_history": True,
+                            "user_expressions": {},
+                            "allow_stdin": False,
+                            "stop_on_error": True,
+                        },
+                    }
+                )
+            )
             replied = idle = False  # shell and iopub are separate channels: wait for both to finish
             while not (replied and idle):
                 msg = json.loads(ws.recv())

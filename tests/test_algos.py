@@ -1,4 +1,5 @@
 """Behavioural tests of the evaluators on problems with known answers, and the seed-batching invariant."""
+
 import numpy as np
 import pytest
 import torch
@@ -47,8 +48,13 @@ def test_iql_value_reaches_the_expectile_of_the_data_q():
     algo = IQL(1, 1, seeds=[0], expectile=0.7, lr=1e-3, max_steps=4000)
     for step in range(4000):
         a = torch.rand(1, 128, 1, generator=g) * 2 - 1
-        b = {"observations": torch.zeros(1, 128, 1), "actions": a, "rewards": -((a[..., 0] - 0.25) ** 2),
-             "next_observations": torch.zeros(1, 128, 1), "terminals": torch.ones(1, 128)}
+        b = {
+            "observations": torch.zeros(1, 128, 1),
+            "actions": a,
+            "rewards": -((a[..., 0] - 0.25) ** 2),
+            "next_observations": torch.zeros(1, 128, 1),
+            "terminals": torch.ones(1, 128),
+        }
         algo.update(b, step)
     a = np.linspace(-1, 1, 200001)
     r = -((a - 0.25) ** 2)
@@ -79,6 +85,7 @@ def test_td3bc_actor_moves_to_the_optimum_that_bc_alone_misses():
 
 def test_batched_seeds_match_separate_runs():
     """Member i of an S-seed model follows the same path as a single run with seed i."""
+
     def run(seeds):
         algo = TD3BC(2, 1, seeds=seeds)
         gens = [torch.Generator().manual_seed(100 + s) for s in seeds]
@@ -96,16 +103,20 @@ def test_batched_seeds_match_separate_runs():
 def _cql_pair(alpha, conservative=True):
     from stitchkit.algos.cql import CQL
 
-    return CQL(2, 1, seeds=[0], cql_alpha=alpha, conservative=conservative, policy_lr=1e-3, q_lr=1e-3,
-               hidden=(64, 64))
+    return CQL(2, 1, seeds=[0], cql_alpha=alpha, conservative=conservative, policy_lr=1e-3, q_lr=1e-3, hidden=(64, 64))
 
 
 def _ood_batch(g, B=128):
     """Data actions near 0 only; reward independent of the action."""
     s = torch.rand(1, B, 2, generator=g) * 2 - 1
     a = (torch.randn(1, B, 1, generator=g) * 0.05).clamp(-1, 1)
-    return {"observations": s, "actions": a, "rewards": torch.full((1, B), 0.5), "next_observations": s,
-            "terminals": torch.ones(1, B)}
+    return {
+        "observations": s,
+        "actions": a,
+        "rewards": torch.full((1, B), 0.5),
+        "next_observations": s,
+        "terminals": torch.ones(1, B),
+    }
 
 
 def test_cql_with_alpha_zero_is_its_sac_backbone():
@@ -127,7 +138,7 @@ def test_cql_lowers_q_on_out_of_distribution_actions():
     s = torch.zeros(1, 50, 2)
     ood = torch.full((1, 50, 1), 0.9)
     data = torch.zeros(1, 50, 1)
-    q = lambda m, a: torch.minimum(*m.critic(s, a)).mean().item()  # noqa: E731
+    q = lambda m, a: torch.minimum(*m.critic(s, a)).mean().item()
     assert q(conservative, ood) < q(plain, ood) - 0.1  # pushed down where the data has no actions
     assert q(conservative, ood) < q(conservative, data)  # and below the data's own actions
 
@@ -145,11 +156,18 @@ def test_dt_conditioned_on_the_best_return_imitates_the_best_trajectories():
     for i in range(40):
         good = i % 2 == 0
         obs = np.zeros((T + 1, 1)) + np.linspace(0, 1, T + 1)[:, None]
-        eps.append(Episode(obs, np.full((T, 1), 0.8 if good else -0.8), np.full(T, 1.0 if good else 0.0),
-                           np.zeros(T, bool), np.r_[np.zeros(T - 1, bool), True], id=i))
+        eps.append(
+            Episode(
+                obs,
+                np.full((T, 1), 0.8 if good else -0.8),
+                np.full(T, 1.0 if good else 0.0),
+                np.zeros(T, bool),
+                np.r_[np.zeros(T - 1, bool), True],
+                id=i,
+            )
+        )
     norm = ZScore.fit(np.concatenate([e.observations for e in eps]))
-    dt = DT(1, 1, seeds=[0], warmup=50, lr=1e-3, d=32, layers=1, seq_len=4, episode_len=T, dropout=0.0,
-            rtg_scale=0.2)
+    dt = DT(1, 1, seeds=[0], warmup=50, lr=1e-3, d=32, layers=1, seq_len=4, episode_len=T, dropout=0.0, rtg_scale=0.2)
     sampler = SeedWindowSampler(eps, [0], 4, norm)
     for step in range(500):
         dt.update(sampler.sample(64), step)
@@ -176,10 +194,19 @@ def test_interrupted_training_resumes_exactly(tmp_path, name):
     from stitchkit.data.normalizers import ZScore
 
     rng = np.random.default_rng(0)
-    eps = [Episode(rng.normal(size=(21, 3)), rng.uniform(-1, 1, (20, 2)), rng.normal(size=20), np.zeros(20, bool),
-                   np.r_[np.zeros(19, bool), True], id=i) for i in range(10)]
+    eps = [
+        Episode(
+            rng.normal(size=(21, 3)),
+            rng.uniform(-1, 1, (20, 2)),
+            rng.normal(size=20),
+            np.zeros(20, bool),
+            np.r_[np.zeros(19, bool), True],
+            id=i,
+        )
+        for i in range(10)
+    ]
     norm = ZScore.fit(np.concatenate([e.observations for e in eps]))
-    fake_eval = lambda actor: {"score": actor.act(torch.zeros(2, 1, 3)).sum((1, 2)).detach().numpy()}  # noqa: E731
+    fake_eval = lambda actor: {"score": actor.act(torch.zeros(2, 1, 3)).sum((1, 2)).detach().numpy()}
 
     def fresh():
         from stitchkit.train import make_algo
@@ -188,14 +215,32 @@ def test_interrupted_training_resumes_exactly(tmp_path, name):
         return make_algo(name, 3, 2, [0, 1], 40, **extra), SeedBatchSampler(eps, None, [0, 1], 1.0, norm)
 
     algo, sampler = fresh()
-    straight = train(algo, sampler, TrainConfig(steps=40, batch_size=16, eval_every=10, seeds=[0, 1]), fake_eval,
-                     tmp_path / "a", progress=False)
+    straight = train(
+        algo,
+        sampler,
+        TrainConfig(steps=40, batch_size=16, eval_every=10, seeds=[0, 1]),
+        fake_eval,
+        tmp_path / "a",
+        progress=False,
+    )
     algo_b, sampler_b = fresh()
-    train(algo_b, sampler_b, TrainConfig(steps=20, batch_size=16, eval_every=10, seeds=[0, 1]), fake_eval,
-          tmp_path / "b", progress=False)
+    train(
+        algo_b,
+        sampler_b,
+        TrainConfig(steps=20, batch_size=16, eval_every=10, seeds=[0, 1]),
+        fake_eval,
+        tmp_path / "b",
+        progress=False,
+    )
     algo_c, sampler_c = fresh()  # a new process would start from scratch objects like these
-    resumed = train(algo_c, sampler_c, TrainConfig(steps=40, batch_size=16, eval_every=10, seeds=[0, 1]), fake_eval,
-                    tmp_path / "b", progress=False)
+    resumed = train(
+        algo_c,
+        sampler_c,
+        TrainConfig(steps=40, batch_size=16, eval_every=10, seeds=[0, 1]),
+        fake_eval,
+        tmp_path / "b",
+        progress=False,
+    )
     for pa, pc in zip(algo.parameters(), algo_c.parameters()):
         assert torch.equal(pa, pc)
     assert [r["score"] for r in straight] == [r["score"] for r in resumed]

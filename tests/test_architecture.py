@@ -1,19 +1,32 @@
 """The kit's shape (ARCHITECTURE.md): layers import only downward, no import cycles, and a stitching method or a
 learner is its own module plus one line in stitchkit/plugins.py."""
+
 import ast
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 PACKAGE = ROOT / "stitchkit"
 # lowest first; a module may import its own layer and the layers below it, never above
 LAYERS = {
-    "core": ["stitchkit", "stitchkit.profiles", "stitchkit.paths", "stitchkit.files", "stitchkit.device",
-             "stitchkit.seeding", "stitchkit.gl", "stitchkit.envs", "stitchkit.oracle", "stitchkit.render",
-             "stitchkit.toy", "stitchkit.exercises", "stitchkit.options", "stitchkit.plugins"],
+    "core": [
+        "stitchkit",
+        "stitchkit.profiles",
+        "stitchkit.paths",
+        "stitchkit.files",
+        "stitchkit.device",
+        "stitchkit.seeding",
+        "stitchkit.gl",
+        "stitchkit.envs",
+        "stitchkit.oracle",
+        "stitchkit.render",
+        "stitchkit.toy",
+        "stitchkit.exercises",
+        "stitchkit.options",
+        "stitchkit.plugins",
+    ],
     "data": ["stitchkit.data"],
     "models": ["stitchkit.nets", "stitchkit.tsidm", "stitchkit.algos", "stitchkit.evaluate"],
     "augment": ["stitchkit.augment"],
@@ -68,14 +81,23 @@ def test_every_module_has_a_layer():
 
 
 def test_no_module_imports_a_layer_above_its_own():
-    upward = [f"{m} ({layer_of(m)}) -> {d} ({layer_of(d)})" for m, deps in sorted(GRAPH.items()) for d in sorted(deps)
-              if RANK[layer_of(d)] > RANK[layer_of(m)]]
+    upward = [
+        f"{m} ({layer_of(m)}) -> {d} ({layer_of(d)})"
+        for m, deps in sorted(GRAPH.items())
+        for d in sorted(deps)
+        if RANK[layer_of(d)] > RANK[layer_of(m)]
+    ]
     assert not upward, "upward imports:\n" + "\n".join(upward)
 
 
 def test_the_data_layer_never_imports_augmentation_learners_or_the_benchmark():
-    bad = [f"{m} -> {d}" for m, deps in GRAPH.items() if layer_of(m) == "data" for d in deps
-           if layer_of(d) in ("models", "augment", "train", "top")]
+    bad = [
+        f"{m} -> {d}"
+        for m, deps in GRAPH.items()
+        if layer_of(m) == "data"
+        for d in deps
+        if layer_of(d) in ("models", "augment", "train", "top")
+    ]
     assert not bad
 
 
@@ -140,7 +162,9 @@ def test_a_new_stitching_method_is_its_module_plus_one_line(data_root, toy_plugi
     out = registry.load_episodes("stitchkit/pointmaze-medium/stitch-tail-v0", "smoke")
     assert len(out) == 3 and all(len(e) == 4 and e.provenance.method == "tail" for e in out)
     meta = registry.read_metadata("stitchkit/pointmaze-medium/stitch-tail-v0")
-    assert meta["stitchkit"]["parent"] == MAZE and meta["eval_env_spec"] == registry.read_metadata(MAZE)["eval_env_spec"]
+    assert (
+        meta["stitchkit"]["parent"] == MAZE and meta["eval_env_spec"] == registry.read_metadata(MAZE)["eval_env_spec"]
+    )
 
 
 def test_a_new_learner_is_its_module_plus_one_line(data_root, toy_plugins):

@@ -1,18 +1,20 @@
 """ASTRO-style stitching: the temporal distance beats Euclidean distance where Euclidean misleads, the pair rule
 on a planted answer, Rollout Deviation Feedback lowers the deviation, and the augmenter's output round trip."""
+
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from stitchkit.augment import AugmentError, astro, run as augment_run
-from stitchkit.options import OptionError
-from stitchkit.profiles import get_profile
+from stitchkit.augment import astro
+from stitchkit.augment import run as augment_run
 from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, TransitionData, fit
 from stitchkit.augment.temporal import auc, distance_quality, spearman, train_distance
 from stitchkit.data import registry
 from stitchkit.data.episodes import Episode
+from stitchkit.options import OptionError
+from stitchkit.profiles import get_profile
 
 torch.set_num_threads(1)
 
@@ -29,7 +31,7 @@ def hairpin_episodes(n: int = 60, seed: int = 0) -> list[Episode]:
     for i in range(n):
         a = int(rng.integers(0, len(path) - 12))
         b = int(rng.integers(a + 11, len(path)))
-        obs = path[a: b + 1] + rng.normal(0, 0.05, (b + 1 - a, 2))
+        obs = path[a : b + 1] + rng.normal(0, 0.05, (b + 1 - a, 2))
         m = len(obs) - 1
         eps.append(Episode(obs, np.zeros((m, 1)), np.zeros(m), np.zeros(m, bool), np.zeros(m, bool), id=i))
     return eps
@@ -37,7 +39,7 @@ def hairpin_episodes(n: int = 60, seed: int = 0) -> list[Episode]:
 
 def test_rank_metrics_on_known_answers():
     x = np.array([1.0, 2.0, 3.0, 4.0])
-    assert spearman(x, x ** 3) == pytest.approx(1.0) and spearman(x, -x) == pytest.approx(-1.0)
+    assert spearman(x, x**3) == pytest.approx(1.0) and spearman(x, -x) == pytest.approx(-1.0)
     assert auc(x, np.array([True, True, False, False])) == pytest.approx(1.0)
     assert auc(x, np.array([False, False, True, True])) == pytest.approx(0.0)
 
@@ -72,8 +74,10 @@ def test_select_pairs_follows_its_rule():
 def test_stitched_gain_is_zero_for_the_source_own_future():
     """Stitching a constant-reward trajectory to its own state k steps ahead changes nothing: gain 0."""
     r, gamma, n, k = -1.0, 0.99, 150, 25
-    rtg = lambda m: r * (1 - gamma ** m) / (1 - gamma)  # noqa: E731
-    gain = astro.stitched_gain(torch.tensor([[float(k)]]), torch.tensor([rtg(n)]), torch.tensor([[rtg(n - k)]]), r, gamma)
+    rtg = lambda m: r * (1 - gamma**m) / (1 - gamma)
+    gain = astro.stitched_gain(
+        torch.tensor([[float(k)]]), torch.tensor([rtg(n)]), torch.tensor([[rtg(n - k)]]), r, gamma
+    )
     assert abs(float(gain)) < 1e-4
     better = astro.stitched_gain(torch.tensor([[float(k)]]), torch.tensor([rtg(n)]), torch.tensor([[0.0]]), r, gamma)
     assert float(better) > 0  # a target at the goal (no more -1 rewards) is better
@@ -138,7 +142,9 @@ def test_astro_bridges_follow_the_model_and_land_on_the_target(maze_smoke):
     assert res.stats["accepted"] > 0 and len(res.stats["rdf_mean_deviation"]) == 2 + 4
     for br in (b for b in res.bridges if b.accepted):
         (e, t), (e2, t2) = br.source, br.target
-        assert np.array_equal(br.states[0], eps[e].observations[t]) and np.array_equal(br.states[-1], eps[e2].observations[t2])
+        assert np.array_equal(br.states[0], eps[e].observations[t]) and np.array_equal(
+            br.states[-1], eps[e2].observations[t2]
+        )
         cdf = models.stitch.cdf
         x = torch.as_tensor(cdf.normalize(br.states), dtype=torch.float32)
         pred = models.stitch.dynamics.predict(x[:-2], torch.as_tensor(br.actions[:-1]))
@@ -161,8 +167,9 @@ def test_astro_through_the_augment_interface(data_root):
     with pytest.raises(OptionError, match="unknown astro option 'horizon'"):
         augment_run("astro", parent, profile="smoke", log=lambda *_: None, horizon=3)
     with pytest.raises(ValueError, match="d_min <= d_max"):
-        augment_run("astro", parent, registry.augmented_id(parent, "astro", "bad"), "smoke", log=lambda *_: None,
-                    d_min=30.0)
+        augment_run(
+            "astro", parent, registry.augmented_id(parent, "astro", "bad"), "smoke", log=lambda *_: None, d_min=30.0
+        )
 
 
 def test_astro_cli_writes_the_dataset_and_prints_json(tmp_path):
@@ -171,13 +178,30 @@ def test_astro_cli_writes_the_dataset_and_prints_json(tmp_path):
 
     from conftest import stitchkit_cmd, subprocess_env
 
-    env = subprocess_env(STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"),
-                         OMP_NUM_THREADS="1")
+    env = subprocess_env(
+        STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"), OMP_NUM_THREADS="1"
+    )
     out = "stitchkit/pointmaze-medium/stitch-astro-cli-v0"
     opts = [x for k, v in LOOSE.items() for x in ("--option", f"{k}={v}")]
-    proc = subprocess.run(stitchkit_cmd() + ["augment", "astro", "--dataset", "stitchkit/pointmaze-medium/stitch-v0",
-                                             "--out", out, "--profile", "smoke", *opts, "--json"],
-                          capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        stitchkit_cmd()
+        + [
+            "augment",
+            "astro",
+            "--dataset",
+            "stitchkit/pointmaze-medium/stitch-v0",
+            "--out",
+            out,
+            "--profile",
+            "smoke",
+            *opts,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["method"] == "astro" and summary["accepted"] > 0 and summary["config"]["return_filter"] is False

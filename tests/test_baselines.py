@@ -1,6 +1,7 @@
 """SER and TATU, DiffStitch's Table 1 baselines: the EDM sampler on a distribution with a known denoiser, SER's
 codec round trip and a fit to a known distribution, TATU's truncation and penalty on a planted model, and both
 through the augment interface (provenance, budget, Decision Transformer's refusal)."""
+
 import numpy as np
 import pytest
 import torch
@@ -24,14 +25,15 @@ class GaussianEDM(ser.EDM):
 
     def denoise(self, x, sigma):
         v = sigma[:, None] ** 2
-        return (self.s ** 2 * x + v * self.m) / (self.s ** 2 + v)
+        return (self.s**2 * x + v * self.m) / (self.s**2 + v)
 
 
 @pytest.mark.parametrize("churn,steps", [(0.0, 32), (80.0, 128)])  # churn needs SynthER's 128 steps (32: +6% std)
 def test_edm_sampler_reproduces_a_gaussian_from_its_exact_denoiser(churn, steps):
     m, s = torch.tensor([3.0, -1.0, 0.0]), torch.tensor([0.5, 2.0, 0.05])
-    x = GaussianEDM(m, s).sample(20_000, ser.SERConfig(s_churn=churn), steps=steps,
-                                 generator=torch.Generator().manual_seed(0))
+    x = GaussianEDM(m, s).sample(
+        20_000, ser.SERConfig(s_churn=churn), steps=steps, generator=torch.Generator().manual_seed(0)
+    )
     assert torch.allclose(x.mean(0), m, atol=0.05)
     assert torch.allclose(x.std(0), s, rtol=0.05)
 
@@ -39,9 +41,13 @@ def test_edm_sampler_reproduces_a_gaussian_from_its_exact_denoiser(churn, steps)
 def test_transition_codec_round_trip_and_done_threshold():
     rng = np.random.default_rng(0)
     n = 50
-    tr = {"observations": rng.normal(5, 3, (n, 4)).astype(np.float32), "actions": rng.uniform(-1, 1, (n, 2)),
-          "rewards": rng.normal(0, 1, n).astype(np.float32), "next_observations": rng.normal(size=(n, 4)),
-          "terminals": (rng.random(n) < 0.3).astype(np.float32)}
+    tr = {
+        "observations": rng.normal(5, 3, (n, 4)).astype(np.float32),
+        "actions": rng.uniform(-1, 1, (n, 2)),
+        "rewards": rng.normal(0, 1, n).astype(np.float32),
+        "next_observations": rng.normal(size=(n, 4)),
+        "terminals": (rng.random(n) < 0.3).astype(np.float32),
+    }
     codec = ser.TransitionCodec.fit(tr)
     x = codec.encode(tr)
     assert x.shape == (n, codec.dim) == (n, 4 + 2 + 1 + 4 + 1)
@@ -147,8 +153,14 @@ def test_tatu_and_ser_through_the_augment_interface(data_root):
 
     for method, what in (("ser", "single synthetic transitions"), ("tatu", "short model rollouts")):
         with pytest.raises(ValueError, match=what):
-            train_run("dt", parent, seeds=1, profile="smoke", augmented_id=registry.augmented_id(parent, method),
-                      progress=False)
+            train_run(
+                "dt",
+                parent,
+                seeds=1,
+                profile="smoke",
+                augmented_id=registry.augmented_id(parent, method),
+                progress=False,
+            )
 
 
 def test_saving_the_same_generated_data_again_keeps_the_dataset(data_root):

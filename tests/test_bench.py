@@ -1,5 +1,6 @@
 """stitchkit bench: grid validation, records that survive a kill and a corrupted file, and the Ray executor giving
 the local executor's records."""
+
 import json
 import os
 import signal
@@ -8,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import stitchkit_cmd, subprocess_env
+
 from stitchkit import bench
 from stitchkit.profiles import get_profile
 
@@ -28,8 +29,12 @@ transitions = 100
 
 
 def env_for(root: Path) -> dict[str, str]:
-    return subprocess_env(STITCHKIT_DATA=str(root), MINARI_DATASETS_PATH=str(root / "minari"), OMP_NUM_THREADS="1",
-                          STITCHKIT_PROFILE="smoke")
+    return subprocess_env(
+        STITCHKIT_DATA=str(root),
+        MINARI_DATASETS_PATH=str(root / "minari"),
+        OMP_NUM_THREADS="1",
+        STITCHKIT_PROFILE="smoke",
+    )
 
 
 def results(root: Path) -> dict[str, dict]:
@@ -54,7 +59,9 @@ def test_grid_validation_names_what_is_accepted():
         bench.parse_grid(GRID.replace('"dt"]', '"ppo"]'))
     with pytest.raises(bench.BenchError, match=r"unknown key\(s\) \['seed'\]"):
         bench.parse_grid("seed = 3\n" + GRID)
-    with pytest.raises(bench.BenchError, match=r"\[augment_options.tatu\] unknown tatu option 'seed'; accepted: horizon, penalty"):
+    with pytest.raises(
+        bench.BenchError, match=r"\[augment_options.tatu\] unknown tatu option 'seed'; accepted: horizon, penalty"
+    ):
         bench.parse_grid(GRID + "seed = 3\n")  # lands in [augment_options.tatu]
     with pytest.raises(bench.BenchError, match="no grid file 'nope'"):
         bench.load_grid("nope")
@@ -81,8 +88,13 @@ def uninterrupted(tmp_path_factory):
     grid_file = tmp / "t.toml"
     grid_file.write_text(GRID)
     whole = tmp / "whole"
-    subprocess.run(stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke"], env=env_for(whole), check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke"],
+        env=env_for(whole),
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     expected = results(whole)
     assert len(expected) == 12
     assert sum(r["result"]["status"] == "skipped" for r in expected.values()) == 2  # DT refuses TATU's rollouts
@@ -94,8 +106,9 @@ def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, uninter
     cmd = stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke"]
     # killed as soon as the first group's records are written, then rerun
     part = tmp_path / "part"
-    proc = subprocess.Popen(cmd, env=env_for(part), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env_for(part), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     t0 = time.time()
     while len(results(part)) < 2 and time.time() - t0 < 300:
         time.sleep(0.05)
@@ -115,8 +128,12 @@ def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, uninter
     untouched = [n for n in done_before if group_of[n] in complete[1:]]
     assert all(after[n] == done_before[n] for n in untouched)
     assert results(part) == expected
-    assert bench.table(bench.parse_grid(GRID), [{"cell": r["cell"], "result": r["result"]} for r in
-                                                results(part).values()]).count("|") > 10
+    assert (
+        bench.table(
+            bench.parse_grid(GRID), [{"cell": r["cell"], "result": r["result"]} for r in results(part).values()]
+        ).count("|")
+        > 10
+    )
 
 
 @pytest.mark.slow
@@ -125,8 +142,9 @@ def test_ray_executor_gives_the_local_records(tmp_path, uninterrupted):
     grid_file, expected = uninterrupted
     viaray = tmp_path / "ray"
     base = stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke"]
-    proc = subprocess.run(base + ["--executor", "ray", "--json"], env=env_for(viaray), capture_output=True, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        base + ["--executor", "ray", "--json"], env=env_for(viaray), capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1])["groups_run"] == 6
     recs = [json.loads(p.read_text()) for p in (viaray / "results" / "t" / "smoke").glob("*-s*-*.json")]
@@ -137,13 +155,23 @@ def test_ray_executor_gives_the_local_records(tmp_path, uninterrupted):
 def test_a_reused_augmented_dataset_must_match_the_grid_options(data_root):
     from stitchkit.augment import run as augment_run
 
-    augment_run("tatu", "stitchkit/hopper/medium-replay-v0", profile="smoke", log=lambda *_: None, pessimism=1.0,
-                transitions=100)
+    augment_run(
+        "tatu",
+        "stitchkit/hopper/medium-replay-v0",
+        profile="smoke",
+        log=lambda *_: None,
+        pessimism=1.0,
+        transitions=100,
+    )
     grid = bench.parse_grid(GRID)  # pessimism 1.0, transitions 100: the same, reused
-    assert bench.build_augmented(grid, "stitchkit/hopper/medium-replay-v0", "tatu", get_profile("smoke"), log=lambda *_: None)["ok"]
+    assert bench.build_augmented(
+        grid, "stitchkit/hopper/medium-replay-v0", "tatu", get_profile("smoke"), log=lambda *_: None
+    )["ok"]
     other = bench.parse_grid(GRID.replace("pessimism = 1.0", "pessimism = 2.0"))
     with pytest.raises(bench.BenchError, match=r"built with pessimism=1.0; the grid asks for pessimism=2.0"):
-        bench.build_augmented(other, "stitchkit/hopper/medium-replay-v0", "tatu", get_profile("smoke"), log=lambda *_: None)
+        bench.build_augmented(
+            other, "stitchkit/hopper/medium-replay-v0", "tatu", get_profile("smoke"), log=lambda *_: None
+        )
 
 
 def test_a_record_made_under_other_settings_is_stale(tmp_path, monkeypatch):
@@ -152,8 +180,12 @@ def test_a_record_made_under_other_settings_is_stale(tmp_path, monkeypatch):
     group = bench.Group("stitchkit/hopper/medium-replay-v0", "tatu", "td3bc")
     folder = bench.results_dir(grid, "smoke")
     for s in grid.seeds:
-        bench.write_record(folder, bench.Cell(group.dataset, group.augmenter, group.algorithm, s),
-                           {"status": "done", "score_last": 1.0, "spec": bench.group_spec(grid, group)}, {})
+        bench.write_record(
+            folder,
+            bench.Cell(group.dataset, group.augmenter, group.algorithm, s),
+            {"status": "done", "score_last": 1.0, "spec": bench.group_spec(grid, group)},
+            {},
+        )
     assert group not in bench.pending_groups(grid, "smoke")
     assert len(bench.load_records(grid, "smoke")) == 2
     changed = bench.parse_grid(GRID.replace("tatu = 2.0", "tatu = 3.0"))

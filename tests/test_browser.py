@@ -1,17 +1,25 @@
 """A person's view, in headless Chromium: the StitchViewer in JupyterLab, and the static report with no kernel."""
+
 import shutil
 import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 from labserver import lab_server
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 NOTEBOOK = "02_seeing_trajectories"
 
 
@@ -41,7 +49,9 @@ def test_viewer_slider_changes_the_frame_in_jupyterlab(browser, tmp_path):
         page.wait_for_function(  # a kernel is up and idle before running
             "(() => { const w = window.jupyterapp.shell.currentWidget;"
             " return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
-            " && w.sessionContext.session.kernel.status === 'idle'; })()", timeout=120_000)
+            " && w.sessionContext.session.kernel.status === 'idle'; })()",
+            timeout=120_000,
+        )
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         frame = page.locator(".stitch-viewer-frame").first
         frame.wait_for(state="visible", timeout=300_000)

@@ -1,4 +1,5 @@
 """Episodes, windows, samplers, normalizers and subsampling: the in-memory data every method shares."""
+
 import numpy as np
 import pytest
 
@@ -10,8 +11,14 @@ from stitchkit.data.subsample import subsample_episodes
 
 def make_episode(n, ep_id=0, obs_dim=3, act_dim=2, offset=0.0):
     obs = offset + ep_id * 1000 + np.arange(n + 1, dtype=float)[:, None] * np.ones(obs_dim)
-    return Episode(obs, np.full((n, act_dim), ep_id, float), np.ones(n), np.zeros(n, bool),
-                   np.r_[np.zeros(n - 1, bool), True], id=ep_id)
+    return Episode(
+        obs,
+        np.full((n, act_dim), ep_id, float),
+        np.ones(n),
+        np.zeros(n, bool),
+        np.r_[np.zeros(n - 1, bool), True],
+        id=ep_id,
+    )
 
 
 EPS = [make_episode(n, i) for i, n in enumerate([5, 12, 3, 20])]
@@ -21,8 +28,14 @@ def test_episode_shapes_are_checked():
     with pytest.raises(ValueError, match="N\\+1 observations"):
         Episode(np.zeros((5, 2)), np.zeros((5, 1)), np.zeros(5), np.zeros(5, bool), np.zeros(5, bool))
     with pytest.raises(ValueError, match="info 'x_position'"):
-        Episode(np.zeros((3, 2)), np.zeros((2, 1)), np.zeros(2), np.zeros(2, bool), np.zeros(2, bool),
-                infos={"x_position": np.zeros(2)})
+        Episode(
+            np.zeros((3, 2)),
+            np.zeros((2, 1)),
+            np.zeros(2),
+            np.zeros(2, bool),
+            np.zeros(2, bool),
+            infos={"x_position": np.zeros(2)},
+        )
 
 
 def test_provenance_round_trip():
@@ -33,8 +46,10 @@ def test_provenance_round_trip():
 def test_transitions_follow_episodes():
     t = transitions(EPS)
     assert len(t["actions"]) == 40
-    assert np.array_equal(t["next_observations"][:-1][t["episode"][:-1] == t["episode"][1:]],
-                          t["observations"][1:][t["episode"][:-1] == t["episode"][1:]])
+    assert np.array_equal(
+        t["next_observations"][:-1][t["episode"][:-1] == t["episode"][1:]],
+        t["observations"][1:][t["episode"][:-1] == t["episode"][1:]],
+    )
     assert t["timeouts"].sum() == 4 and t["terminals"].sum() == 0
 
 
@@ -56,7 +71,9 @@ def test_windows_pad_with_zeros_and_mask_when_asked():
     assert (w["actions"][row, 2:] == 0).all() and (w["observations"][row, 3:] == 0).all()
     sampler = WindowSampler(EPS, 5, seed=0, pad=True)
     batch = sampler.sample(64)
-    assert (batch["mask"].sum(1) == np.minimum(5, [len(EPS[e]) - s for e, s in zip(batch["episode"], batch["start"])])).all()
+    assert (
+        batch["mask"].sum(1) == np.minimum(5, [len(EPS[e]) - s for e, s in zip(batch["episode"], batch["start"])])
+    ).all()
     with pytest.raises(ValueError, match="pad=True"):
         WindowSampler(EPS, 50, seed=0)
 
@@ -100,8 +117,12 @@ def test_cdf_knot_cap_keeps_round_trip():
     x = np.random.default_rng(1).normal(size=(20000, 2))
     n = EmpiricalCDF.fit(x, max_knots=101)
     assert len(n.knots_x[0]) <= 101
-    inside = x[(x > n.knots_x[0][0]).all(1) & (x < n.knots_x[0][-1]).all(1) & (x[:, 1:] > n.knots_x[1][0]).all(1)
-               & (x[:, 1:] < n.knots_x[1][-1]).all(1)]
+    inside = x[
+        (x > n.knots_x[0][0]).all(1)
+        & (x < n.knots_x[0][-1]).all(1)
+        & (x[:, 1:] > n.knots_x[1][0]).all(1)
+        & (x[:, 1:] < n.knots_x[1][-1]).all(1)
+    ]
     assert np.allclose(n.unnormalize(n.normalize(inside)), inside, atol=1e-4)
 
 
@@ -126,7 +147,7 @@ def test_window_gather_matches_a_step_by_step_reading():
     for row, (e, s) in enumerate(starts):
         ep = EPS[e]
         n = min(6, len(ep) - s)
-        assert np.array_equal(w["actions"][row, :n], ep.actions[s:s + n])
-        assert np.array_equal(w["observations"][row, :n + 1], ep.observations[s:s + n + 1])
+        assert np.array_equal(w["actions"][row, :n], ep.actions[s : s + n])
+        assert np.array_equal(w["observations"][row, : n + 1], ep.observations[s : s + n + 1])
         assert np.allclose(w["returns_to_go"][row, :n], [ep.rewards[k:].sum() for k in range(s, s + n)])
         assert (w["returns_to_go"][row, n:] == 0).all() and w["timesteps"][row, 0] == s

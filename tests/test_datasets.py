@@ -1,4 +1,5 @@
 """Building and loading datasets: Minari round trip, determinism, reference scores and every error path."""
+
 import json
 
 import minari
@@ -59,7 +60,7 @@ def test_subsample_variant_names_its_parent(data_root):
 
 
 def test_unknown_ids_and_missing_real_datasets(data_root):
-    with pytest.raises(DatasetError, match="unknown dataset id .*buildable ids: stitchkit/pointmaze-medium"):
+    with pytest.raises(DatasetError, match=r"unknown dataset id .*buildable ids: stitchkit/pointmaze-medium"):
         registry.parse_id("stitchkit/hopper/mediocre-v0")
     with pytest.raises(DatasetError, match="stitchkit data build stitchkit/hopper/medium-v0"):
         registry.load_episodes("mujoco/hopper/medium-v0")
@@ -91,10 +92,10 @@ def test_corrupt_datasets_are_reported_not_loaded(data_root):
     meta = json.loads(meta_path.read_text())
     meta.pop("stitchkit")
     meta_path.write_text(json.dumps(meta))  # as if the build died before its completion mark
-    with pytest.raises(DatasetError, match="corrupt: .*half-written"):
+    with pytest.raises(DatasetError, match=r"corrupt: .*half-written"):
         registry.load_episodes(MAZE, "smoke")
     (folder / "data" / "main_data.hdf5").unlink()
-    with pytest.raises(DatasetError, match="corrupt: .*main_data.hdf5"):
+    with pytest.raises(DatasetError, match=r"corrupt: .*main_data\.hdf5"):
         registry.load_episodes(MAZE, "smoke")
     meta_path.write_text("{not json")
     assert registry.status(MAZE)["state"] == "corrupt"
@@ -128,10 +129,14 @@ def test_concurrent_builds_of_one_dataset_both_succeed(data_root):
     import subprocess
     import sys
 
-    code = ("import stitchkit; from stitchkit.data import registry; "
-            f"registry.build({MAZE!r}, 'smoke'); print(len(registry.load_episodes({MAZE!r}, 'smoke')))")
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
+    code = (
+        "import stitchkit; from stitchkit.data import registry; "
+        f"registry.build({MAZE!r}, 'smoke'); print(len(registry.load_episodes({MAZE!r}, 'smoke')))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert sum("already built" in o for o, _ in outs) == 1  # one built it, the other waited and found it

@@ -1,17 +1,19 @@
 """DiffStitch: the diffusion model's parts, the four pipeline modules on known answers, bridges that meet their
 endpoints exactly, determinism, and the augmented dataset's round trip through Minari and the evaluators."""
+
 import numpy as np
 import pytest
 import torch
-
 from conftest import stitchkit_cmd, subprocess_env
-from stitchkit.augment import AugmentError, diffstitch as ds, run as augment_run
-from stitchkit.options import OptionError
-from stitchkit.augment.diffusion import (StateDiffusion, TemporalUnet, cosine_beta_schedule, denoise_error,
-                                         training_mask)
+
+from stitchkit.augment import AugmentError
+from stitchkit.augment import diffstitch as ds
+from stitchkit.augment import run as augment_run
+from stitchkit.augment.diffusion import StateDiffusion, TemporalUnet, cosine_beta_schedule, denoise_error, training_mask
 from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, TransitionData, fit
 from stitchkit.data import registry
 from stitchkit.data.episodes import Episode, generated_transitions
+from stitchkit.options import OptionError
 from stitchkit.profiles import get_profile
 
 torch.set_num_threads(1)
@@ -126,9 +128,9 @@ def test_bridges_start_and_end_exactly_at_dataset_states(trained):
         t, t2, d = p.source_step, p.target_step, p.bridge_steps
         assert SMOKE.stitch.window_low <= d < SMOKE.stitch.window_high
         assert np.array_equal(ep.observations[: t + 1], src.observations[: t + 1])  # source prefix, bit for bit
-        assert np.array_equal(ep.observations[t + d:], tgt.observations[t2:])  # target suffix from s'_1 on
+        assert np.array_equal(ep.observations[t + d :], tgt.observations[t2:])  # target suffix from s'_1 on
         assert np.array_equal(br.states[0], src.observations[t]) and np.array_equal(br.states[-1], tgt.observations[t2])
-        assert np.array_equal(ep.actions[:t], src.actions[:t]) and np.array_equal(ep.actions[t + d:], tgt.actions[t2:])
+        assert np.array_equal(ep.actions[:t], src.actions[:t]) and np.array_equal(ep.actions[t + d :], tgt.actions[t2:])
         assert len(ep) == t + d + len(tgt) - t2
     gen = generated_transitions(res.episodes)
     assert len(gen["actions"]) == sum(e.provenance.bridge_steps for e in res.episodes)
@@ -139,27 +141,53 @@ def test_same_seed_same_bridges_and_the_ablation_switches(trained):
     a = ds.stitch(models, eps, "point", SMOKE, LOOSE, budget=10**9, max_iterations=1)
     b = ds.stitch(models, eps, "point", SMOKE, LOOSE, budget=10**9, max_iterations=1)
     assert all(np.array_equal(x.states, y.states) for x, y in zip(a.bridges, b.bridges))
-    fixed = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(step_estimation=False, fixed_steps=9,
-                                                                         delta=float("inf"), return_filter=False),
-                      budget=10**9, max_iterations=1)
+    fixed = ds.stitch(
+        models,
+        eps,
+        "point",
+        SMOKE,
+        ds.DiffStitchConfig(step_estimation=False, fixed_steps=9, delta=float("inf"), return_filter=False),
+        budget=10**9,
+        max_iterations=1,
+    )
     assert {br.steps for br in fixed.bridges} == {9}
-    strict = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=0.0), budget=10**9,
-                       max_iterations=1)
+    strict = ds.stitch(
+        models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=0.0), budget=10**9, max_iterations=1
+    )
     assert strict.stats["accepted"] == 0 and strict.stats["dynamics"] > 0  # delta = 0 rejects every bridge
-    off = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=0.0, qualification=False,
-                                                                     return_filter=False), budget=10**9, max_iterations=1)
+    off = ds.stitch(
+        models,
+        eps,
+        "point",
+        SMOKE,
+        ds.DiffStitchConfig(similarity=-1.0, delta=0.0, qualification=False, return_filter=False),
+        budget=10**9,
+        max_iterations=1,
+    )
     assert off.stats["accepted"] == off.stats["generated"]
 
 
 def test_strided_sampler_and_dynamics_guidance_run_and_guidance_lowers_model_error(trained):
     eps, models = trained
-    plain = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"),
-                                                                       sampler="strided"), budget=10**9,
-                      max_iterations=2)
-    guided = ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"),
-                                                                        sampler="strided", dynamics_guidance=0.05),
-                       budget=10**9, max_iterations=2)
-    med = lambda r: np.median([b.model_error for b in r.bridges])  # noqa: E731
+    plain = ds.stitch(
+        models,
+        eps,
+        "point",
+        SMOKE,
+        ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"), sampler="strided"),
+        budget=10**9,
+        max_iterations=2,
+    )
+    guided = ds.stitch(
+        models,
+        eps,
+        "point",
+        SMOKE,
+        ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"), sampler="strided", dynamics_guidance=0.05),
+        budget=10**9,
+        max_iterations=2,
+    )
+    med = lambda r: np.median([b.model_error for b in r.bridges])
     assert med(guided) < med(plain)
 
 
@@ -178,15 +206,24 @@ def test_augmented_dataset_round_trip_and_training(data_root):
     """stitchkit augment -> a Minari dataset of generated episodes with provenance -> TD3+BC and DT train on it."""
     parent = "stitchkit/pointmaze-medium/stitch-v0"
     out = registry.augmented_id(parent, "diffstitch", "loose")
-    summary = augment_run("diffstitch", parent, out, "smoke", log=lambda *_: None, similarity=-1.0,
-                          delta=float("inf"), return_filter=False)
+    summary = augment_run(
+        "diffstitch",
+        parent,
+        out,
+        "smoke",
+        log=lambda *_: None,
+        similarity=-1.0,
+        delta=float("inf"),
+        return_filter=False,
+    )
     assert summary["accepted"] > 0
     eps = registry.load_episodes(out, "smoke")
     assert all(e.provenance.method == "diffstitch" and e.provenance.bridge_steps > 0 for e in eps)
     parent_eps = registry.load_episodes(parent, "smoke")
     p = eps[0].provenance
-    assert np.array_equal(eps[0].observations[: p.source_step + 1],
-                          parent_eps[p.source_episode].observations[: p.source_step + 1])
+    assert np.array_equal(
+        eps[0].observations[: p.source_step + 1], parent_eps[p.source_episode].observations[: p.source_step + 1]
+    )
     assert registry.read_metadata(out)["stitchkit"]["parent"] == parent
     from stitchkit.train import run as train_run
 
@@ -205,28 +242,64 @@ def test_bad_augment_input_is_named(data_root):
     with pytest.raises(registry.DatasetError, match="unknown dataset id"):
         augment_run("diffstitch", "stitchkit/hopper/bogus-v0", profile="smoke")
     with pytest.raises(OptionError, match="unknown diffstitch option 'temperature'"):
-        augment_run("diffstitch", "stitchkit/pointmaze-medium/stitch-v0", profile="smoke", log=lambda *_: None,
-                    temperature=2)
+        augment_run(
+            "diffstitch", "stitchkit/pointmaze-medium/stitch-v0", profile="smoke", log=lambda *_: None, temperature=2
+        )
 
 
 def test_augment_cli_writes_the_dataset_and_prints_json(tmp_path):
     import json
     import subprocess
 
-    env = subprocess_env(STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"),
-                         OMP_NUM_THREADS="1")
+    env = subprocess_env(
+        STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"), OMP_NUM_THREADS="1"
+    )
     out = "stitchkit/pointmaze-medium/stitch-diffstitch-cli-v0"
-    proc = subprocess.run(stitchkit_cmd() + ["augment", "diffstitch", "--dataset", "stitchkit/pointmaze-medium/stitch-v0",
-                                             "--out", out, "--profile", "smoke", "--option", "similarity=-1",
-                                             "--option", "delta=inf", "--option", "return_filter=false", "--json"],
-                          capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        stitchkit_cmd()
+        + [
+            "augment",
+            "diffstitch",
+            "--dataset",
+            "stitchkit/pointmaze-medium/stitch-v0",
+            "--out",
+            out,
+            "--profile",
+            "smoke",
+            "--option",
+            "similarity=-1",
+            "--option",
+            "delta=inf",
+            "--option",
+            "return_filter=false",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["accepted"] > 0 and summary["config"]["return_filter"] is False
     assert (tmp_path / "minari" / out / "data" / "main_data.hdf5").exists()
-    bad = subprocess.run(stitchkit_cmd() + ["augment", "diffstitch", "--dataset", "stitchkit/pointmaze-medium/stitch-v0",
-                                            "--profile", "smoke", "--option", "sampler"],
-                         capture_output=True, text=True, env=env, timeout=600)
+    bad = subprocess.run(
+        stitchkit_cmd()
+        + [
+            "augment",
+            "diffstitch",
+            "--dataset",
+            "stitchkit/pointmaze-medium/stitch-v0",
+            "--profile",
+            "smoke",
+            "--option",
+            "sampler",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
 
 
@@ -235,7 +308,13 @@ def test_return_guidance_needs_a_return_conditioned_model_and_runs_with_one(trai
     with pytest.raises(ValueError, match="returns_condition=True"):
         ds.stitch(models, eps, "point", SMOKE, ds.DiffStitchConfig(return_guidance=1.2), max_iterations=1)
     cond = ds.train_models(eps, SMOKE, seed=0, returns_condition=True, log=lambda *_: None)
-    res = ds.stitch(cond, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"),
-                                                                   return_filter=False, return_guidance=1.2),
-                    budget=10**9, max_iterations=1)
+    res = ds.stitch(
+        cond,
+        eps,
+        "point",
+        SMOKE,
+        ds.DiffStitchConfig(similarity=-1.0, delta=float("inf"), return_filter=False, return_guidance=1.2),
+        budget=10**9,
+        max_iterations=1,
+    )
     assert res.stats["generated"] == SMOKE.stitch.stitch_batch and res.stats["accepted"] > 0

@@ -1,9 +1,9 @@
 """environment.yml is a thin wrapper around pyproject.toml: both must give conda and pip users the same set."""
+
 import re
 import sys
 
 import yaml
-
 from conftest import ROOT
 
 if sys.version_info >= (3, 11):
@@ -24,8 +24,9 @@ def test_conda_env_installs_exactly_the_dev_extra():
     pip_lists = [d["pip"] for d in deps if isinstance(d, dict)]
     assert pip_lists == [['-e ".[dev]"']]
     assert "pip" in deps
-    assert not [d for d in deps if isinstance(d, str) and d.split("=")[0] not in ("python", "pip")], \
+    assert not [d for d in deps if isinstance(d, str) and d.split("=")[0] not in ("python", "pip")], (
         "conda-only packages would make conda and pip users differ"
+    )
 
 
 def test_conda_python_pin_satisfies_requires_python():
@@ -41,8 +42,18 @@ def test_design_card_packages_are_installed_by_dev():
     for ref in re.findall(r"stitchkit\[([\w,]+)\]", " ".join(extras["dev"])):
         for extra in ref.split(","):
             dev |= _names(extras[extra])
-    card = {"jupyterlab", "torch", "matplotlib", "ipywidgets", "minari", "mujoco", "jupytext", "nbmake",
-            "gymnasium", "tqdm"}
+    card = {
+        "jupyterlab",
+        "torch",
+        "matplotlib",
+        "ipywidgets",
+        "minari",
+        "mujoco",
+        "jupytext",
+        "nbmake",
+        "gymnasium",
+        "tqdm",
+    }
     assert card <= dev, card - dev
 
 

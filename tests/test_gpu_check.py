@@ -1,22 +1,41 @@
 """benchmarks/gpu_check.py at --device cpu --tiny: every line the GPU check runs, so it cannot rot between the
 rare device runs. The figures themselves mean nothing on a CPU; the JSON line's shape and invariants do."""
+
 import json
 import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, subprocess_env
 
 
 @pytest.mark.slow
 def test_gpu_check_runs_on_the_cpu_and_prints_its_json_line(tmp_path):
     out = tmp_path / "check.json"
-    env = subprocess_env(STITCHKIT_DATA=str(tmp_path / "data"), MINARI_DATASETS_PATH=str(tmp_path / "data/minari"),
-                         PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks/gpu_check.py"), "--device", "cpu", "--tiny",
-                           "--strict", "--seconds", "0.05", "--out", str(out)], env=env, capture_output=True,
-                          text=True, timeout=300)
+    env = subprocess_env(
+        STITCHKIT_DATA=str(tmp_path / "data"),
+        MINARI_DATASETS_PATH=str(tmp_path / "data/minari"),
+        PYTHONPATH=str(ROOT),
+        OMP_NUM_THREADS="1",
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks/gpu_check.py"),
+            "--device",
+            "cpu",
+            "--tiny",
+            "--strict",
+            "--seconds",
+            "0.05",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = json.loads(proc.stdout.strip().splitlines()[-1])
     assert line == json.loads(out.read_text())
@@ -40,7 +59,11 @@ def test_gpu_check_refuses_a_device_this_machine_lacks(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks/gpu_check.py"), "--device", "cuda"],
-                          env=subprocess_env(PYTHONPATH=str(ROOT), STITCHKIT_DATA=str(tmp_path)),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/gpu_check.py"), "--device", "cuda"],
+        env=subprocess_env(PYTHONPATH=str(ROOT), STITCHKIT_DATA=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0 and "torch sees no CUDA GPU here" in proc.stderr

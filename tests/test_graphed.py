@@ -1,11 +1,12 @@
 """The graph-captured update (stitchkit.algos.graphed) on the CPU: its noise tape, graph keys, paused schedules and
 warm-up restore must give exactly the eager update. The CUDA capture itself runs only on a GPU
 (benchmarks/gpu_check.py measures it there); here the same wrapper re-runs the update on its static buffers."""
+
 import pytest
 import torch
 
-from stitchkit.algos.noise import MemberGenerators, NoiseTape, member_randn, noise_tape
 from stitchkit.algos.graphed import GraphedUpdate, make_update
+from stitchkit.algos.noise import MemberGenerators, NoiseTape, member_randn, noise_tape
 from stitchkit.bench import fake_batch
 from stitchkit.train import make_algo
 
@@ -41,13 +42,11 @@ def test_a_capture_that_draws_differently_on_replay_is_an_error():
     tape = NoiseTape()
     with noise_tape(tape, "record"):
         member_randn(gens, (4, 3), "cpu")
-    with pytest.raises(RuntimeError, match="captured as"):
-        with noise_tape(tape, "replay"):
-            member_randn(gens, (5, 3), "cpu")
-    with pytest.raises(RuntimeError, match="draws more noise"):
-        with noise_tape(tape, "replay"):
-            member_randn(gens, (4, 3), "cpu")
-            member_randn(gens, (4, 3), "cpu")
+    with pytest.raises(RuntimeError, match="captured as"), noise_tape(tape, "replay"):
+        member_randn(gens, (5, 3), "cpu")
+    with pytest.raises(RuntimeError, match="draws more noise"), noise_tape(tape, "replay"):
+        member_randn(gens, (4, 3), "cpu")
+        member_randn(gens, (4, 3), "cpu")
 
 
 def test_the_tape_refills_with_the_eager_draws():

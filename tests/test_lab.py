@@ -1,6 +1,6 @@
 """Acceptance: `make lab JUPYTER_ARGS="--no-browser --port P"` answers on P, and the tour runs in its kernel."""
-import pytest
 
+import pytest
 from labserver import api, execute_in_server, lab_server
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,5 @@
 """Locomotion datasets from the committed behaviour policies: recipes, reference scores, determinism."""
+
 import minari
 import numpy as np
 import pytest
@@ -33,8 +34,9 @@ def test_hopper_recipes_reference_scores_and_determinism(data_root):
     for ds in (med, exp):
         assert ds.storage.metadata["ref_min_score"] == pytest.approx(refs["ref_min_score"])
         assert ds.storage.metadata["ref_max_score"] == pytest.approx(refs["ref_max_score"])
-    assert np.allclose(minari.get_normalized_score(med, np.array([refs["ref_min_score"], refs["ref_max_score"]])),
-                       [0, 1])
+    assert np.allclose(
+        minari.get_normalized_score(med, np.array([refs["ref_min_score"], refs["ref_max_score"]])), [0, 1]
+    )
     me = registry.load_episodes("stitchkit/hopper/medium-expert-v0", "smoke")
     assert len(me) == med.total_episodes + exp.total_episodes  # medium and expert, concatenated
     eps = registry.load_episodes("stitchkit/hopper/medium-v0", "smoke")
@@ -44,6 +46,6 @@ def test_hopper_recipes_reference_scores_and_determinism(data_root):
     assert all(np.array_equal(a.observations, b.observations) for a, b in zip(eps, again))
     # medium sits between random and expert in mean episode return (the recipe's definition; per step it need
     # not: a medium hopper hops hard and falls early, the expert earns less per step for longer)
-    mean_ret = lambda es: np.mean([e.ret for e in es])  # noqa: E731
+    mean_ret = lambda es: np.mean([e.ret for e in es])
     rand = locomotion.build("hopper", "random", 2000, seed=0)[0]
     assert mean_ret(rand) < mean_ret(eps) < mean_ret(registry.load_episodes("stitchkit/hopper/expert-v0", "smoke"))

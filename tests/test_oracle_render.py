@@ -1,4 +1,5 @@
 """State from observation, the physics oracle, the renderer and the viewer's widget/report modes."""
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -17,17 +18,28 @@ def rollout(name, steps=60, seed=0, scale=0.3):
     env = gym.make(LOCO[name])
     env.action_space.seed(seed)
     ob, info = env.reset(seed=seed)
-    obs, acts, xs, qs = [ob], [], [info["x_position"]], [(env.unwrapped.data.qpos.copy(), env.unwrapped.data.qvel.copy())]
+    obs, acts, xs, qs = (
+        [ob],
+        [],
+        [info["x_position"]],
+        [(env.unwrapped.data.qpos.copy(), env.unwrapped.data.qvel.copy())],
+    )
     for _ in range(steps):
         a = env.action_space.sample() * scale
-        ob, r, term, trunc, info = env.step(a)
+        ob, _r, term, trunc, info = env.step(a)
         obs.append(ob), acts.append(a), xs.append(info["x_position"])
         qs.append((env.unwrapped.data.qpos.copy(), env.unwrapped.data.qvel.copy()))
         if term or trunc:
             break
     n = len(acts)
-    return Episode(np.array(obs), np.array(acts), np.zeros(n), np.zeros(n, bool), np.zeros(n, bool),
-                   infos={"x_position": np.array(xs)}), qs
+    return Episode(
+        np.array(obs),
+        np.array(acts),
+        np.zeros(n),
+        np.zeros(n, bool),
+        np.zeros(n, bool),
+        infos={"x_position": np.array(xs)},
+    ), qs
 
 
 @pytest.mark.parametrize("name", list(LOCO))
@@ -86,8 +98,12 @@ def test_viewer_widget_moves_with_the_slider_and_report_mode_animates(monkeypatc
     ep, _ = rollout("hopper", steps=12)
     other, _ = rollout("hopper", steps=12, seed=1)
     glued = naive_stitch(ep, 5, other, 3)
-    viewer = StitchViewer("hopper", [ViewItem.from_episode("hopper", glued, "glued"),
-                                     ViewItem.from_episode("hopper", ep, "plain")], size=64, report_frames=4)
+    viewer = StitchViewer(
+        "hopper",
+        [ViewItem.from_episode("hopper", glued, "glued"), ViewItem.from_episode("hopper", ep, "plain")],
+        size=64,
+        report_frames=4,
+    )
     assert viewer.items[0].segments == (5, 6) and viewer.items[1].segments is None
     box = viewer.widget()
     pick, controls, images = box.children

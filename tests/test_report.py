@@ -1,4 +1,5 @@
 """`make report` machinery: a notebook is executed at a profile and written as a self-contained HTML page."""
+
 from pathlib import Path
 
 from stitchkit.report import build_report, list_notebooks

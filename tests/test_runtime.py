@@ -1,12 +1,13 @@
 """GL backend, paths, device choice, seeding and atomic writes: the plumbing every notebook relies on."""
+
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-
 from conftest import subprocess_env
+
 from stitchkit import files, gl, paths, seeding
 from stitchkit.device import get_device
 
@@ -85,9 +86,8 @@ def test_atomic_directory_keeps_old_on_failure(tmp_path):
     target = tmp_path / "dataset"
     with files.atomic_directory(target) as tmp:
         (tmp / "part").write_text("v1")
-    with pytest.raises(RuntimeError):
-        with files.atomic_directory(target) as tmp:
-            (tmp / "part").write_text("half-written v2")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), files.atomic_directory(target) as tmp:
+        (tmp / "part").write_text("half-written v2")
+        raise RuntimeError("interrupted")
     assert (target / "part").read_text() == "v1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]

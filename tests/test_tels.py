@@ -1,11 +1,12 @@
 """TELS: T-symmetry on known systems, the batched Jacobian-vector products, TS-IDM's action inference, the
 ablation switches, and TELS/POR through the training front end."""
+
 import numpy as np
 import pytest
 import torch
 
-from stitchkit.tsidm import LADDER, TSIDM, oscillator_models, t_symmetry_loss
 from stitchkit.train import make_algo
+from stitchkit.tsidm import LADDER, TSIDM, oscillator_models, t_symmetry_loss
 
 torch.set_num_threads(1)
 
@@ -17,7 +18,9 @@ def test_t_symmetry_is_zero_for_a_reversible_system_and_positive_for_a_dissipati
     damped = t_symmetry_loss(*oscillator_models(0.5)[1:], z, za)
     assert reversible.max() < 1e-10
     assert damped.mean() > 1e-4 and (damped > 0).all()
-    assert t_symmetry_loss(*oscillator_models(0.1)[1:], z, za).mean() < damped.mean()  # more dissipation, larger violation
+    assert (
+        t_symmetry_loss(*oscillator_models(0.1)[1:], z, za).mean() < damped.mean()
+    )  # more dissipation, larger violation
 
 
 def test_batched_jvp_equals_per_sample_jacobians():
@@ -26,7 +29,7 @@ def test_batched_jvp_equals_per_sample_jacobians():
     jv = torch.func.jvp(m.phi, (s,), (v,))[1]
     for k in range(2):
         for i in range(5):
-            jac = torch.autograd.functional.jacobian(lambda y: m.phi(y)[k, i], s)  # (out, S, B, d)
+            jac = torch.autograd.functional.jacobian(lambda y, k=k, i=i: m.phi(y)[k, i], s)  # (out, S, B, d)
             assert torch.allclose(jac[:, k, i] @ v[k, i], jv[k, i], atol=1e-5)
 
 
@@ -73,8 +76,13 @@ def test_the_ablation_ladder_switches_terms_off():
 def test_tels_stages_and_options():
     tels = make_algo("tels", 4, 2, [0, 1], steps=20, idm_steps=5)
     s, a, s2 = point_mass(32)
-    b = {"observations": s[None].expand(2, -1, -1), "actions": a[None].expand(2, -1, -1),
-         "next_observations": s2[None].expand(2, -1, -1), "rewards": torch.zeros(2, 32), "terminals": torch.zeros(2, 32)}
+    b = {
+        "observations": s[None].expand(2, -1, -1),
+        "actions": a[None].expand(2, -1, -1),
+        "next_observations": s2[None].expand(2, -1, -1),
+        "rewards": torch.zeros(2, 32),
+        "terminals": torch.zeros(2, 32),
+    }
     assert set(tels.update(b, 1)) >= {"idm_total", "idm_tsym"}
     before = [p.clone() for p in tels.idm.parameters()]
     assert set(tels.update(b, 6)) == {"v_loss", "guide_loss"}
@@ -99,8 +107,13 @@ def test_tels_and_por_train_through_the_front_end(data_root, algo):
 def test_tsidm_features_feed_an_evaluator():
     algo = make_algo("tsidm-td3bc", 4, 2, [0, 1], steps=20, idm_steps=3, hidden=16)
     s, a, s2 = point_mass(32)
-    b = {"observations": s[None].repeat(2, 1, 1), "actions": a[None].repeat(2, 1, 1),
-         "next_observations": s2[None].repeat(2, 1, 1), "rewards": torch.zeros(2, 32), "terminals": torch.zeros(2, 32)}
+    b = {
+        "observations": s[None].repeat(2, 1, 1),
+        "actions": a[None].repeat(2, 1, 1),
+        "next_observations": s2[None].repeat(2, 1, 1),
+        "rewards": torch.zeros(2, 32),
+        "terminals": torch.zeros(2, 32),
+    }
     assert "idm_total" in algo.update(b, 0)
     assert "critic_loss" in algo.update(b, 3)  # then TD3+BC on z = phi(s)
     assert algo.actor.act(b["observations"]).shape == (2, 32, 2)
@@ -113,11 +126,21 @@ def test_train_cli_takes_options_and_names_bad_ones(tmp_path):
 
     from conftest import stitchkit_cmd, subprocess_env
 
-    env = subprocess_env(STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"), OMP_NUM_THREADS="1")
-    base = stitchkit_cmd() + ["train", "tels", "--dataset", "stitchkit/pointmaze-medium/stitch-v0", "--profile", "smoke"]
+    env = subprocess_env(
+        STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"), OMP_NUM_THREADS="1"
+    )
+    base = stitchkit_cmd() + [
+        "train",
+        "tels",
+        "--dataset",
+        "stitchkit/pointmaze-medium/stitch-v0",
+        "--profile",
+        "smoke",
+    ]
     bad = subprocess.run(base + ["--option", "temperature=2"], capture_output=True, text=True, env=env, timeout=600)
     assert bad.returncode == 2 and "unknown tels option" in bad.stderr and "guide" in bad.stderr
-    ok = subprocess.run(base + ["--option", "terms=+l_ode", "--json"], capture_output=True, text=True, env=env,
-                        timeout=600)
+    ok = subprocess.run(
+        base + ["--option", "terms=+l_ode", "--json"], capture_output=True, text=True, env=env, timeout=600
+    )
     assert ok.returncode == 0, ok.stderr
     assert '"algo": "tels"' in ok.stdout.strip().splitlines()[-1]

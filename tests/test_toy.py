@@ -1,4 +1,5 @@
 """The toy stitching world of notebook 00: known answers on hand-built worlds, invariants on random ones."""
+
 import numpy as np
 
 from stitchkit import toy

@@ -1,4 +1,5 @@
 """Behaviour cloning: regress the dataset's actions (CORL's ``any_percent_bc`` with all the data)."""
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ An algorithm is a ``torch.nn.Module`` with ``update(batch, step) -> {loss name: 
 whose ``act(obs)`` maps (S, B, obs_dim) normalized observations to actions. Batches are (S, B, ...) tensors:
 member s gets its own sample, drawn by its own generator (seed s), so S members are S independent runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,11 +17,11 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from stitchkit.algos.graphed import make_update
+from stitchkit.algos.noise import generators_of, schedulers_of
 from stitchkit.data.episodes import Episode, generated_transitions, transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.data.samplers import MixedSampler
-from stitchkit.algos.graphed import make_update
-from stitchkit.algos.noise import generators_of, schedulers_of
 from stitchkit.files import atomic_torch_save
 
 
@@ -62,8 +63,15 @@ class _PerSeed:
 class SeedBatchSampler(_PerSeed):
     """One :class:`MixedSampler` per seed; ``sample`` stacks their batches into (S, B, ...) tensors."""
 
-    def __init__(self, original: list[Episode], augmented: list[Episode] | None, seeds: list[int], ratio: float,
-                 normalizer: ZScore, device: str = "cpu"):
+    def __init__(
+        self,
+        original: list[Episode],
+        augmented: list[Episode] | None,
+        seeds: list[int],
+        ratio: float,
+        normalizer: ZScore,
+        device: str = "cpu",
+    ):
         orig, aug = transitions(original), generated_transitions(augmented) if augmented else None
         for data in (orig, aug):
             if data is not None:
@@ -75,8 +83,9 @@ class SeedBatchSampler(_PerSeed):
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         parts = [s.sample(batch_size) for s in self.samplers]
         keys = ("observations", "actions", "rewards", "next_observations", "terminals")
-        return {k: torch.as_tensor(np.stack([p[k] for p in parts]), dtype=torch.float32, device=self.device)
-                for k in keys}
+        return {
+            k: torch.as_tensor(np.stack([p[k] for p in parts]), dtype=torch.float32, device=self.device) for k in keys
+        }
 
 
 class SeedWindowSampler(_PerSeed):
@@ -84,20 +93,24 @@ class SeedWindowSampler(_PerSeed):
     alike), windows may run past an episode's end into masked padding, so every step can start one and
     trajectories are drawn in proportion to their length (CORL's DT)."""
 
-    def __init__(self, episodes: list[Episode], seeds: list[int], horizon: int, normalizer: ZScore,
-                 device: str = "cpu"):
+    def __init__(
+        self, episodes: list[Episode], seeds: list[int], horizon: int, normalizer: ZScore, device: str = "cpu"
+    ):
         from stitchkit.data.samplers import WindowSampler
 
-        eps = [Episode(normalizer.normalize(e.observations), e.actions, e.rewards, e.terminations, e.truncations,
-                       id=e.id) for e in episodes]
-        self.samplers = [WindowSampler(eps, horizon, seed=np.random.default_rng([seed, 7]), pad=True)
-                         for seed in seeds]
+        eps = [
+            Episode(normalizer.normalize(e.observations), e.actions, e.rewards, e.terminations, e.truncations, id=e.id)
+            for e in episodes
+        ]
+        self.samplers = [WindowSampler(eps, horizon, seed=np.random.default_rng([seed, 7]), pad=True) for seed in seeds]
         self.device = device
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         parts = [s.sample(batch_size) for s in self.samplers]
-        out = {k: torch.as_tensor(np.stack([p[k] for p in parts]), device=self.device)
-               for k in ("returns_to_go", "observations", "actions", "mask", "timesteps")}
+        out = {
+            k: torch.as_tensor(np.stack([p[k] for p in parts]), device=self.device)
+            for k in ("returns_to_go", "observations", "actions", "mask", "timesteps")
+        }
         return {k: v if k == "timesteps" else v.float() for k, v in out.items()}
 
 
@@ -105,12 +118,20 @@ def check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
     for name, value in losses.items():
         if not torch.isfinite(value).all():
             bad = torch.nonzero(~torch.isfinite(value)).flatten().tolist()
-            raise FloatingPointError(f"NaN/inf in {name} at step {step} (members {bad}); lower the learning rate "
-                                     "or check the dataset for NaN values")
+            raise FloatingPointError(
+                f"NaN/inf in {name} at step {step} (members {bad}); lower the learning rate "
+                "or check the dataset for NaN values"
+            )
 
 
-def train(algo: Algorithm, sampler: _PerSeed, cfg: TrainConfig, evaluate=None,
-          run_dir: Path | None = None, progress: bool = True) -> list[dict[str, Any]]:
+def train(
+    algo: Algorithm,
+    sampler: _PerSeed,
+    cfg: TrainConfig,
+    evaluate=None,
+    run_dir: Path | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """The training loop: ``cfg.steps`` updates, an evaluation every ``cfg.eval_every`` (and at the end), a
     checkpoint after each evaluation. With ``run_dir``, a rerun resumes from the last checkpoint and the log
     ``curves.jsonl`` there holds one line per evaluation and member."""
@@ -157,10 +178,18 @@ def train(algo: Algorithm, sampler: _PerSeed, cfg: TrainConfig, evaluate=None,
 def save_checkpoint(path: Path, algo: Algorithm, sampler: _PerSeed, step: int, log: list) -> None:
     """Everything a rerun needs to continue exactly: weights, optimizer and scheduler states, the sampler's and
     the algorithm's random states, the step and the curves so far. Written atomically."""
-    atomic_torch_save(path, {"algo": algo.state_dict(), "optimizers": [o.state_dict() for o in algo.optimizers()],
-                             "schedulers": [s.state_dict() for s in schedulers_of(algo)],
-                             "generators": [g.get_state() for g in generators_of(algo)],
-                             "sampler": sampler.state(), "step": step, "log": log})
+    atomic_torch_save(
+        path,
+        {
+            "algo": algo.state_dict(),
+            "optimizers": [o.state_dict() for o in algo.optimizers()],
+            "schedulers": [s.state_dict() for s in schedulers_of(algo)],
+            "generators": [g.get_state() for g in generators_of(algo)],
+            "sampler": sampler.state(),
+            "step": step,
+            "log": log,
+        },
+    )
 
 
 def summarize(log: list[dict[str, Any]], metric: str = "score") -> dict[str, Any]:
@@ -169,7 +198,13 @@ def summarize(log: list[dict[str, Any]], metric: str = "score") -> dict[str, Any
     last_step = max(r["step"] for r in log)
     last = np.array([next(r[metric] for r in log if r["seed"] == s and r["step"] == last_step) for s in seeds])
     best = np.array([max(r[metric] for r in log if r["seed"] == s) for s in seeds])
-    return {"metric": metric, "seeds": seeds, "last_mean": float(last.mean()), "last_std": float(last.std()),
-            "best_mean": float(best.mean()), "best_std": float(best.std()), "last": last.tolist(),
-            "best": best.tolist()}
-
+    return {
+        "metric": metric,
+        "seeds": seeds,
+        "last_mean": float(last.mean()),
+        "last_std": float(last.std()),
+        "best_mean": float(best.mean()),
+        "best_std": float(best.std()),
+        "last": last.tolist(),
+        "best": best.tolist(),
+    }

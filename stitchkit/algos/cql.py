@@ -7,6 +7,7 @@ CORL's settings: actor and critics with 3 hidden layers of 256, policy lr 3e-5, 
 automatic entropy tuning to -|A|, no entropy in the backup, alpha 10, 10 sampled actions, temperature 1.
 (CORL also uses orthogonal initialisation; the kit keeps the default uniform one.)
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,16 +16,28 @@ import math
 import torch
 from torch import nn
 
-from stitchkit.algos.noise import member_generators, member_rand, member_randn
 from stitchkit.algos.learner import Learner
+from stitchkit.algos.noise import member_generators, member_rand, member_randn
 from stitchkit.nets import TanhGaussianActor, TwinQ, soft_update
 
 
 class CQL(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], max_action: float = 1.0, cql_alpha: float = 10.0,
-                 n_actions: int = 10, temperature: float = 1.0, discount: float = 0.99, tau: float = 5e-3,
-                 policy_lr: float = 3e-5, q_lr: float = 3e-4, conservative: bool = True,
-                 hidden: tuple[int, ...] = (256, 256, 256)):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        seeds: list[int],
+        max_action: float = 1.0,
+        cql_alpha: float = 10.0,
+        n_actions: int = 10,
+        temperature: float = 1.0,
+        discount: float = 0.99,
+        tau: float = 5e-3,
+        policy_lr: float = 3e-5,
+        q_lr: float = 3e-4,
+        conservative: bool = True,
+        hidden: tuple[int, ...] = (256, 256, 256),
+    ):
         super().__init__()
         S = len(seeds)
         self.actor = TanhGaussianActor(seeds, obs_dim, act_dim, max_action, hidden=hidden)
@@ -67,7 +80,7 @@ class CQL(nn.Module):
         """Per member: sum over both critics of mean_s [T logsumexp(Q(s, a_i) / T - log density) - Q(s, a_data)]."""
         S, B, _ = b["observations"].shape
         N, A = self.n_actions, self.act_dim
-        rep = lambda x: x.unsqueeze(2).expand(S, B, N, x.shape[-1]).reshape(S, B * N, x.shape[-1])  # noqa: E731
+        rep = lambda x: x.unsqueeze(2).expand(S, B, N, x.shape[-1]).reshape(S, B * N, x.shape[-1])
         obs, next_obs = rep(b["observations"]), rep(b["next_observations"])
         rand_a = member_rand(self.cql_gens, (B * N, A), obs.device) * 2 - 1
         with torch.no_grad():
@@ -75,10 +88,15 @@ class CQL(nn.Module):
             next_a, next_logp = self._sample(next_obs, self.cql_gens)
         penalty = torch.zeros(S, device=obs.device)
         for qi, q_data in zip((self.critic.q1, self.critic.q2), self.critic(b["observations"], b["actions"])):
-            q = lambda a: qi(torch.cat([obs, a], -1)).reshape(S, B, N)  # noqa: E731
-            cat = torch.cat([q(rand_a) - A * math.log(0.5),  # uniform density on [-1, 1]^A is 0.5^A
-                             q(next_a) - next_logp.reshape(S, B, N),
-                             q(curr_a) - curr_logp.reshape(S, B, N)], dim=2)
+            q = lambda a, qi=qi: qi(torch.cat([obs, a], -1)).reshape(S, B, N)
+            cat = torch.cat(
+                [
+                    q(rand_a) - A * math.log(0.5),  # uniform density on [-1, 1]^A is 0.5^A
+                    q(next_a) - next_logp.reshape(S, B, N),
+                    q(curr_a) - curr_logp.reshape(S, B, N),
+                ],
+                dim=2,
+            )
             ood = torch.logsumexp(cat / self.temperature, dim=2) * self.temperature
             penalty = penalty + (ood - q_data).mean(1)
         return penalty
@@ -104,9 +122,15 @@ class CQL(nn.Module):
         critic_loss.sum().backward()
         self.critic_opt.step()
         soft_update(self.critic_target, self.critic, self.tau)
-        return {"critic_loss": critic_loss.detach(), "td_loss": td.detach(), "cql_penalty": penalty.detach(),
-                "actor_loss": actor_loss.detach(), "alpha": alpha}
+        return {
+            "critic_loss": critic_loss.detach(),
+            "td_loss": td.detach(),
+            "cql_penalty": penalty.detach(),
+            "actor_loss": actor_loss.detach(),
+            "alpha": alpha,
+        }
 
 
-LEARNER = Learner("cql", CQL, "Conservative Q-Learning: SAC with Q pushed down off the data",
-                  steps="cql_steps")  # its penalty costs ~30 critic passes per state: its own (GPU-sized) budget
+LEARNER = Learner(
+    "cql", CQL, "Conservative Q-Learning: SAC with Q pushed down off the data", steps="cql_steps"
+)  # its penalty costs ~30 critic passes per state: its own (GPU-sized) budget

@@ -7,16 +7,16 @@ sequence, which is why DiffStitch's augmentation helps DT. CORL's settings: embe
 K = 20, dropout 0.1, AdamW (lr 8e-4, weight decay 1e-4), gradient clip 0.25, 10k warm-up steps, returns-to-go
 scaled by 1e-3, episode length 1000. Layers are seed-batched like every evaluator's (:mod:`stitchkit.nets`).
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import nn
 
 from stitchkit.algos.learner import NOT_OPTIONS, Learner
-from stitchkit.options import schema
 from stitchkit.nets import EnsembleLayerNorm, EnsembleLinear, clip_grad_norm_per_member
+from stitchkit.options import schema
 
 
 class Block(nn.Module):
@@ -35,8 +35,9 @@ class Block(nn.Module):
         S, B, T, d = x.shape
         h = self.ln1(x.reshape(S, B * T, d))
         q, k, v = self.qkv(h).reshape(S, B, T, 3, self.heads, d // self.heads).permute(3, 0, 1, 4, 2, 5)
-        att = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                                         dropout_p=self.drop.p if self.training else 0.0)
+        att = nn.functional.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=self.drop.p if self.training else 0.0
+        )
         att = att.permute(0, 1, 3, 2, 4).reshape(S, B * T, d)
         x = x + self.drop(self.proj(att)).reshape(S, B, T, d)
         h = self.ln2(x.reshape(S, B * T, d))
@@ -44,11 +45,28 @@ class Block(nn.Module):
 
 
 class DecisionTransformer(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], max_action: float = 1.0, d: int = 128,
-                 layers: int = 3, heads: int = 1, seq_len: int = 20, episode_len: int = 1000, dropout: float = 0.1):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        seeds: list[int],
+        max_action: float = 1.0,
+        d: int = 128,
+        layers: int = 3,
+        heads: int = 1,
+        seq_len: int = 20,
+        episode_len: int = 1000,
+        dropout: float = 0.1,
+    ):
         super().__init__()
         S = len(seeds)
-        self.seq_len, self.episode_len, self.d, self.act_dim, self.max_action = seq_len, episode_len, d, act_dim, max_action
+        self.seq_len, self.episode_len, self.d, self.act_dim, self.max_action = (
+            seq_len,
+            episode_len,
+            d,
+            act_dim,
+            max_action,
+        )
         g = torch.Generator().manual_seed(seeds[0] * 31 + 5)
         self.time_emb = nn.Parameter(torch.randn(S, episode_len + seq_len, d, generator=g) * 0.02)
         self.emb_r = EnsembleLinear(seeds, 1, d, 100)
@@ -62,11 +80,16 @@ class DecisionTransformer(nn.Module):
     def forward(self, rtg: torch.Tensor, obs: torch.Tensor, act: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """rtg (S, B, K), obs (S, B, K, obs_dim), act (S, B, K, act_dim), t (S, B, K) -> actions (S, B, K, act_dim)."""
         S, B, K = rtg.shape
-        flat = lambda x: x.reshape(S, B * K, x.shape[-1])  # noqa: E731
+        flat = lambda x: x.reshape(S, B * K, x.shape[-1])
         te = torch.gather(self.time_emb, 1, t.reshape(S, B * K, 1).expand(S, B * K, self.d)).reshape(S, B, K, self.d)
-        tokens = torch.stack([self.emb_r(flat(rtg[..., None])).reshape(S, B, K, self.d) + te,
-                              self.emb_s(flat(obs)).reshape(S, B, K, self.d) + te,
-                              self.emb_a(flat(act)).reshape(S, B, K, self.d) + te], dim=3)  # (S, B, K, 3, d)
+        tokens = torch.stack(
+            [
+                self.emb_r(flat(rtg[..., None])).reshape(S, B, K, self.d) + te,
+                self.emb_s(flat(obs)).reshape(S, B, K, self.d) + te,
+                self.emb_a(flat(act)).reshape(S, B, K, self.d) + te,
+            ],
+            dim=3,
+        )  # (S, B, K, 3, d)
         x = self.drop(self.ln(tokens.reshape(S, B * 3 * K, self.d))).reshape(S, B, 3 * K, self.d)
         for block in self.blocks:
             x = block(x)
@@ -77,9 +100,20 @@ class DecisionTransformer(nn.Module):
 class DT(nn.Module):
     """The trainer: masked action MSE, AdamW with linear warm-up, per-member gradient clipping."""
 
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], max_action: float = 1.0, lr: float = 8e-4,
-                 weight_decay: float = 1e-4, warmup: int = 10_000, clip: float = 0.25, rtg_scale: float = 1e-3,
-                 target_return: float = 3600.0, **model_kwargs):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        seeds: list[int],
+        max_action: float = 1.0,
+        lr: float = 8e-4,
+        weight_decay: float = 1e-4,
+        warmup: int = 10_000,
+        clip: float = 0.25,
+        rtg_scale: float = 1e-3,
+        target_return: float = 3600.0,
+        **model_kwargs,
+    ):
         super().__init__()
         self.model = DecisionTransformer(obs_dim, act_dim, seeds, max_action, **model_kwargs)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -97,8 +131,12 @@ class DT(nn.Module):
     def update(self, b: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """``b`` holds (S, B, K, ...) windows (see :class:`stitchkit.data.samplers.WindowSampler`)."""
         self.model.train()
-        pred = self.model(b["returns_to_go"] * self.rtg_scale, b["observations"][:, :, :-1], b["actions"],
-                          b["timesteps"].clamp(max=self.model.episode_len - 1).long())
+        pred = self.model(
+            b["returns_to_go"] * self.rtg_scale,
+            b["observations"][:, :, :-1],
+            b["actions"],
+            b["timesteps"].clamp(max=self.model.episode_len - 1).long(),
+        )
         mask = b["mask"]
         loss = (((pred - b["actions"]) ** 2).mean(-1) * mask).sum((1, 2)) / mask.sum((1, 2)).clamp(min=1)
         self.opt.zero_grad()
@@ -124,7 +162,8 @@ class DTActor(nn.Module):
     def observe(self, rewards: np.ndarray) -> None:
         """Lower the remaining target by the reward just received (called by the evaluator after each step)."""
         r = torch.as_tensor(rewards, dtype=torch.float32, device=self.hist["rtg"].device).reshape(
-            self.hist["rtg"].shape[:2])
+            self.hist["rtg"].shape[:2]
+        )
         self.hist["rtg"][..., -1] -= r
 
     @torch.no_grad()
@@ -135,8 +174,12 @@ class DTActor(nn.Module):
         A = model.act_dim
         if self.hist is None:
             dev = obs.device
-            self.hist = {"rtg": torch.full((S, E, 1), float(self.target_return), device=dev), "obs": obs[:, :, None],
-                         "act": torch.zeros(S, E, 1, A, device=dev), "t": torch.zeros(S, E, 1, dtype=torch.long, device=dev)}
+            self.hist = {
+                "rtg": torch.full((S, E, 1), float(self.target_return), device=dev),
+                "obs": obs[:, :, None],
+                "act": torch.zeros(S, E, 1, A, device=dev),
+                "t": torch.zeros(S, E, 1, dtype=torch.long, device=dev),
+            }
         else:  # a new step: the remaining return carries over, the previous action was already stored
             h = self.hist
             h["rtg"] = torch.cat([h["rtg"], h["rtg"][..., -1:]], -1)
@@ -144,7 +187,7 @@ class DTActor(nn.Module):
             h["act"] = torch.cat([h["act"], torch.zeros(S, E, 1, A, device=obs.device)], 2)
             h["t"] = torch.cat([h["t"], h["t"][..., -1:] + 1], -1)
             for k in h:
-                h[k] = h[k][:, :, -model.seq_len:]
+                h[k] = h[k][:, :, -model.seq_len :]
         h = self.hist
         pred = model(h["rtg"] * dt.rtg_scale, h["obs"], h["act"], h["t"].clamp(max=model.episode_len - 1))
         action = pred[:, :, -1]
@@ -152,6 +195,12 @@ class DTActor(nn.Module):
         return action
 
 
-LEARNER = Learner("dt", DT, "Decision Transformer: return-conditioned sequence model", steps="dt_steps",
-                  batch="dt_batch_size", sequence=True,
-                  option_types={**schema(DecisionTransformer, NOT_OPTIONS), **schema(DT, NOT_OPTIONS)})
+LEARNER = Learner(
+    "dt",
+    DT,
+    "Decision Transformer: return-conditioned sequence model",
+    steps="dt_steps",
+    batch="dt_batch_size",
+    sequence=True,
+    option_types={**schema(DecisionTransformer, NOT_OPTIONS), **schema(DT, NOT_OPTIONS)},
+)

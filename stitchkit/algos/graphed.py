@@ -24,6 +24,7 @@ On a CPU there is nothing to capture: ``backend="eager-static"`` runs the same t
 with the update simply re-run on the static buffers, which is how the tests check it without a GPU. Dropout (DT)
 draws from the global generator, which CUDA graphs advance by themselves: DT's masks differ from eager's.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,8 +50,10 @@ class GraphedUpdate:
 
     def __init__(self, algo: torch.nn.Module, backend: str | None = None, warmup: int = 2):
         if not graphable(algo):
-            raise ValueError(f"{type(algo).__name__} declares no graph_key(step), so its update cannot be graphed; "
-                             "train it eagerly (graph='off')")
+            raise ValueError(
+                f"{type(algo).__name__} declares no graph_key(step), so its update cannot be graphed; "
+                "train it eagerly (graph='off')"
+            )
         device = next(algo.parameters()).device
         backend = backend or ("cuda-graph" if device.type == "cuda" else "eager-static")
         if backend not in BACKENDS:
@@ -141,10 +144,12 @@ def _state_tensors(algo: torch.nn.Module) -> Iterator[torch.Tensor]:
 
 def _snapshot(algo: torch.nn.Module) -> dict[str, Any]:
     """Everything a warm-up update changes: weights, optimizer states (which may not exist yet), generators."""
-    return {"tensors": {id(t): t.detach().clone() for t in _state_tensors(algo)},
-            "generators": [g.get_state() for g in generators_of(algo)],
-            "cpu_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+    return {
+        "tensors": {id(t): t.detach().clone() for t in _state_tensors(algo)},
+        "generators": [g.get_state() for g in generators_of(algo)],
+        "cpu_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
 
 
 def _restore(algo: torch.nn.Module, saved: dict[str, Any]) -> None:

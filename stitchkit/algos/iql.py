@@ -5,6 +5,7 @@ advantage-weighted regression: imitate the data, weighted by exp(beta * (Q - V))
 defaults: beta 3, expectile 0.7, tau 0.005, Adam 3e-4 with the actor's rate on a cosine schedule to 0; a
 Gaussian actor, or a deterministic one (CORL's choice for hopper medium and medium-replay).
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,13 +22,24 @@ EXP_ADV_MAX = 100.0
 def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
     """|tau - 1(diff < 0)| diff^2: minimised by the tau-expectile (tau = 0.5 gives the mean)."""
     weight = torch.where(diff > 0, expectile, 1.0 - expectile)
-    return weight * diff ** 2
+    return weight * diff**2
 
 
 class IQL(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], max_action: float = 1.0, beta: float = 3.0,
-                 expectile: float = 0.7, discount: float = 0.99, tau: float = 0.005, lr: float = 3e-4,
-                 deterministic: bool = False, max_steps: int = 1_000_000):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        seeds: list[int],
+        max_action: float = 1.0,
+        beta: float = 3.0,
+        expectile: float = 0.7,
+        discount: float = 0.99,
+        tau: float = 0.005,
+        lr: float = 3e-4,
+        deterministic: bool = False,
+        max_steps: int = 1_000_000,
+    ):
         super().__init__()
         actor_cls = DeterministicActor if deterministic else GaussianActor
         self.actor = actor_cls(seeds, obs_dim, act_dim, max_action)
@@ -86,8 +98,13 @@ class IQL(nn.Module):
 
 
 # CORL's per-dataset configs (keys: stitchkit.data.registry.dataset_keys; a subsample reads as its parent)
-LEARNER = Learner("iql", IQL, "Implicit Q-Learning: expectile values, advantage-weighted actor", defaults={
-    "hopper/medium": {"deterministic": True, "tau": 0.001},
-    "hopper/medium-replay": {"deterministic": True, "tau": 0.001},
-    "hopper/medium-expert": {"beta": 6.0, "expectile": 0.5},
-})
+LEARNER = Learner(
+    "iql",
+    IQL,
+    "Implicit Q-Learning: expectile values, advantage-weighted actor",
+    defaults={
+        "hopper/medium": {"deterministic": True, "tau": 0.001},
+        "hopper/medium-replay": {"deterministic": True, "tau": 0.001},
+        "hopper/medium-expert": {"beta": 6.0, "expectile": 0.5},
+    },
+)

@@ -6,6 +6,7 @@ A learner's options are its model's keyword arguments (their type hints are the 
 :mod:`stitchkit.options` before any work). Per-dataset defaults are data, keyed like CORL's per-dataset configs
 by the dataset's kind, environment and name (:func:`stitchkit.data.registry.dataset_keys`), most specific last.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -62,8 +63,9 @@ class Learner:
         steps = getattr(profile.train, self.steps) + int(options.get("idm_steps") or 0)
         return steps, getattr(profile.train, self.batch)
 
-    def make(self, obs_dim: int, act_dim: int, seeds: list[int], steps: int,
-             options: Mapping[str, Any]) -> torch.nn.Module:
+    def make(
+        self, obs_dim: int, act_dim: int, seeds: list[int], steps: int, options: Mapping[str, Any]
+    ) -> torch.nn.Module:
         """The model; learners with a schedule over the run (``max_steps``) get the run's length."""
         kwargs = dict(options)
         if "max_steps" in inspect.signature(self.build).parameters:

@@ -4,6 +4,7 @@ lets a CUDA graph replay the eager draws (:mod:`stitchkit.algos.graphed`), and f
 Every draw a learner makes goes through :func:`member_randn` / :func:`member_rand` with its own
 :class:`MemberGenerators`, so member s of an S-seed run draws exactly what a 1-seed run with seed s draws.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,10 @@ class MemberGenerators:
         if self.gens is None:
             self.gens = [torch.Generator(device=device).manual_seed(s) for s in self.seeds]
         elif self.gens[0].device.type != device.type:
-            raise ValueError(f"device mismatch: the noise generators live on {self.gens[0].device}, the batch on "
-                             f"{device}; build and train the algorithm on one device")
+            raise ValueError(
+                f"device mismatch: the noise generators live on {self.gens[0].device}, the batch on "
+                f"{device}; build and train the algorithm on one device"
+            )
         return self.gens
 
 
@@ -109,5 +112,6 @@ def generators_of(algo) -> list[torch.Generator]:
     """The algorithm's own noise generators (per member), saved so a resumed run continues the same stream;
     wrapped learners' included."""
     device = next(algo.parameters()).device
-    return [g for m in algo.modules() for v in vars(m).values() if isinstance(v, MemberGenerators)
-            for g in v.on(device)]
+    return [
+        g for m in algo.modules() for v in vars(m).values() if isinstance(v, MemberGenerators) for g in v.on(device)
+    ]

@@ -12,6 +12,7 @@ Acting: a = mean pi_e(s, mean pi_g(s)). Settings (released code): 2x256 networks
 policies with a cosine schedule, target rate 0.005; POR-r with tau 0.5, alpha 3 on MuJoCo and tau 0.9, alpha 10 on
 mazes. The released code also has POR-q (hopper) and a 2x1024 execute policy; the kit implements POR-r at 2x256.
 """
+
 from __future__ import annotations
 
 import copy
@@ -50,9 +51,19 @@ class _Actor(nn.Module):
 
 
 class POR(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], expectile: float = 0.5, alpha: float = 3.0,
-                 discount: float = 0.99, tau: float = 0.005, v_lr: float = 1e-4, policy_lr: float = 1e-3,
-                 max_steps: int = 1_000_000):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        seeds: list[int],
+        expectile: float = 0.5,
+        alpha: float = 3.0,
+        discount: float = 0.99,
+        tau: float = 0.005,
+        v_lr: float = 1e-4,
+        policy_lr: float = 1e-3,
+        max_steps: int = 1_000_000,
+    ):
         super().__init__()
         self.v1, self.v2 = mlp(seeds, obs_dim, 1, first_layer=20), mlp(seeds, obs_dim, 1, first_layer=25)
         self.v_target = copy.deepcopy(nn.ModuleList([self.v1, self.v2]))
@@ -98,7 +109,12 @@ class POR(nn.Module):
 
 
 # POR's released settings: mazes tau 0.9, alpha 10; MuJoCo (POR-r) tau 0.5, alpha 3
-LEARNER = Learner("por", POR, "POR: a value-guided state planner plus an inverse dynamics policy", defaults={
-    "*": {"expectile": 0.5, "alpha": 3.0},
-    "maze": {"expectile": 0.9, "alpha": 10.0},
-})
+LEARNER = Learner(
+    "por",
+    POR,
+    "POR: a value-guided state planner plus an inverse dynamics policy",
+    defaults={
+        "*": {"expectile": 0.5, "alpha": 3.0},
+        "maze": {"expectile": 0.9, "alpha": 10.0},
+    },
+)

@@ -4,6 +4,7 @@ CORL's settings: actor and twin critics 256-256, Adam 3e-4, tau 0.005, policy no
 target updates every 2 steps, alpha 2.5. Every quantity is per member (seed): lambda is computed from each
 member's own Q, so S members behave as S separate runs.
 """
+
 from __future__ import annotations
 
 import copy
@@ -11,15 +12,26 @@ import copy
 import torch
 from torch import nn
 
-from stitchkit.algos.noise import member_generators, member_randn
 from stitchkit.algos.learner import Learner
+from stitchkit.algos.noise import member_generators, member_randn
 from stitchkit.nets import DeterministicActor, TwinQ, soft_update
 
 
 class TD3BC(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], max_action: float = 1.0, alpha: float = 2.5,
-                 discount: float = 0.99, tau: float = 0.005, policy_noise: float = 0.2, noise_clip: float = 0.5,
-                 policy_freq: int = 2, lr: float = 3e-4):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        seeds: list[int],
+        max_action: float = 1.0,
+        alpha: float = 2.5,
+        discount: float = 0.99,
+        tau: float = 0.005,
+        policy_noise: float = 0.2,
+        noise_clip: float = 0.5,
+        policy_freq: int = 2,
+        lr: float = 3e-4,
+    ):
         super().__init__()
         self.actor = DeterministicActor(seeds, obs_dim, act_dim, max_action)
         self.critic = TwinQ(seeds, obs_dim, act_dim)
@@ -30,7 +42,12 @@ class TD3BC(nn.Module):
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=lr)
         self.gens = member_generators(seeds)
         self.alpha, self.discount, self.tau = alpha, discount, tau
-        self.policy_noise, self.noise_clip, self.policy_freq, self.max_action = policy_noise, noise_clip, policy_freq, max_action
+        self.policy_noise, self.noise_clip, self.policy_freq, self.max_action = (
+            policy_noise,
+            noise_clip,
+            policy_freq,
+            max_action,
+        )
         self.register_buffer("_actor_loss", torch.zeros(len(seeds)), persistent=False)  # moves with .to(device)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
@@ -44,7 +61,8 @@ class TD3BC(nn.Module):
         """Per member: MSE of both critics to r + gamma (1 - done) min Q'(s', pi'(s') + clipped noise)."""
         with torch.no_grad():
             noise = (member_randn(self.gens, b["actions"].shape[1:], b["actions"].device) * self.policy_noise).clamp(
-                -self.noise_clip, self.noise_clip)
+                -self.noise_clip, self.noise_clip
+            )
             next_a = (self.actor_target(b["next_observations"]) + noise).clamp(-self.max_action, self.max_action)
             target_q = torch.minimum(*self.critic_target(b["next_observations"], next_a))
             y = b["rewards"] + (1.0 - b["terminals"]) * self.discount * target_q

@@ -18,6 +18,7 @@ Acting needs no further training: a* = psi_a(h_inv(z, pi_g(z))). The paper's bet
 not public; the kit's defaults (beta 1, eta 1, TD3+BC's alpha 2.5 for the deterministic guide, POR's per-domain
 expectile/alpha for the rest) are choices, listed in notebook 06.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,8 +29,8 @@ import torch
 from torch import nn
 
 from stitchkit.algos.iql import EXP_ADV_MAX, IQL, expectile_loss
-from stitchkit.algos.por import GaussianHead
 from stitchkit.algos.learner import NOT_OPTIONS, Learner
+from stitchkit.algos.por import GaussianHead
 from stitchkit.algos.td3bc import TD3BC
 from stitchkit.nets import mlp, soft_update
 from stitchkit.options import schema
@@ -48,11 +49,25 @@ class _Actor(nn.Module):
 
 
 class TELS(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], guide: Literal["deterministic", "awr"] = "deterministic",
-                 idm_steps: int | None = None, max_steps: int = 1_000_000, terms: str = "full", beta: float = 1.0,
-                 expectile: float = 0.7, alpha: float | None = None, eta: float = 1.0, latent_match: float = 1.0,
-                 discount: float = 0.99,
-                 tau: float = 0.005, lr: float = 3e-4, hidden: int = 256):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        seeds: list[int],
+        guide: Literal["deterministic", "awr"] = "deterministic",
+        idm_steps: int | None = None,
+        max_steps: int = 1_000_000,
+        terms: str = "full",
+        beta: float = 1.0,
+        expectile: float = 0.7,
+        alpha: float | None = None,
+        eta: float = 1.0,
+        latent_match: float = 1.0,
+        discount: float = 0.99,
+        tau: float = 0.005,
+        lr: float = 3e-4,
+        hidden: int = 256,
+    ):
         super().__init__()
         if guide not in ("deterministic", "awr"):
             raise ValueError(f"unknown TELS guide {guide!r}; accepted: 'deterministic', 'awr'")
@@ -132,8 +147,18 @@ class TSIDMFeatures(nn.Module):
     """Any evaluator (TD3+BC, IQL) learning on TS-IDM latent states z = phi(s) instead of s: the paper's
     "plugging TS-IDM representations into IQL or TD3+BC". The TS-IDM trains first (``idm_steps``), then freezes."""
 
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], inner: str = "td3bc", idm_steps: int = 0,
-                 hidden: int = 256, beta: float = 1.0, max_steps: int = 1_000_000, **inner_kwargs):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        seeds: list[int],
+        inner: str = "td3bc",
+        idm_steps: int = 0,
+        hidden: int = 256,
+        beta: float = 1.0,
+        max_steps: int = 1_000_000,
+        **inner_kwargs,
+    ):
         super().__init__()
         from stitchkit.algos.iql import IQL
         from stitchkit.algos.td3bc import TD3BC
@@ -160,8 +185,11 @@ class TSIDMFeatures(nn.Module):
             self.idm_opt.step()
             return {f"idm_{k}": v.detach() for k, v in losses.items()}
         with torch.no_grad():
-            latent = {**b, "observations": self.idm.phi(b["observations"]),
-                      "next_observations": self.idm.phi(b["next_observations"])}
+            latent = {
+                **b,
+                "observations": self.idm.phi(b["observations"]),
+                "next_observations": self.idm.phi(b["next_observations"]),
+            }
         return self.inner.update(latent, step - self.idm_steps)
 
 
@@ -171,11 +199,24 @@ def _tsidm_sizes(profile) -> dict:
 
 
 # POR's released maze settings; TELS's maze results use its advantage-weighted guide (reviewers)
-LEARNER = Learner("tels", TELS, "TELS: TS-IDM representation + latent state-stitching guide policy",
-                  profile_options=_tsidm_sizes, defaults={"maze": {"guide": "awr", "expectile": 0.9, "alpha": 10.0}})
-TSIDM_TD3BC = Learner("tsidm-td3bc", partial(TSIDMFeatures, inner="td3bc"), "TD3+BC on TS-IDM latent states",
-                      profile_options=_tsidm_sizes,
-                      option_types={**schema(TD3BC, NOT_OPTIONS), **schema(TSIDMFeatures, NOT_OPTIONS)})
-TSIDM_IQL = Learner("tsidm-iql", partial(TSIDMFeatures, inner="iql"), "IQL on TS-IDM latent states",
-                    profile_options=_tsidm_sizes,
-                    option_types={**schema(IQL, NOT_OPTIONS), **schema(TSIDMFeatures, NOT_OPTIONS)})
+LEARNER = Learner(
+    "tels",
+    TELS,
+    "TELS: TS-IDM representation + latent state-stitching guide policy",
+    profile_options=_tsidm_sizes,
+    defaults={"maze": {"guide": "awr", "expectile": 0.9, "alpha": 10.0}},
+)
+TSIDM_TD3BC = Learner(
+    "tsidm-td3bc",
+    partial(TSIDMFeatures, inner="td3bc"),
+    "TD3+BC on TS-IDM latent states",
+    profile_options=_tsidm_sizes,
+    option_types={**schema(TD3BC, NOT_OPTIONS), **schema(TSIDMFeatures, NOT_OPTIONS)},
+)
+TSIDM_IQL = Learner(
+    "tsidm-iql",
+    partial(TSIDMFeatures, inner="iql"),
+    "IQL on TS-IDM latent states",
+    profile_options=_tsidm_sizes,
+    option_types={**schema(IQL, NOT_OPTIONS), **schema(TSIDMFeatures, NOT_OPTIONS)},
+)

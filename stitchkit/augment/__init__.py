@@ -19,6 +19,7 @@ tatu       :mod:`stitchkit.augment.tatu`                a short (<= 5 step) mode
 
 Each summary carries the method's suggested ``ratio`` (original : augmented) for the evaluators.
 """
+
 from __future__ import annotations
 
 import time
@@ -55,8 +56,16 @@ def resolved_config(name: str, dataset_id: str, options: dict[str, Any] | None =
     return method(name).config_for(dataset_id, options or {}, seed)
 
 
-def run(name: str, dataset_id: str, out_id: str | None = None, profile: str | Profile | None = None,
-        seed: int = 0, force: bool = False, log=print, **options: Any) -> dict[str, Any]:
+def run(
+    name: str,
+    dataset_id: str,
+    out_id: str | None = None,
+    profile: str | Profile | None = None,
+    seed: int = 0,
+    force: bool = False,
+    log=print,
+    **options: Any,
+) -> dict[str, Any]:
     """Generate with method ``name`` from ``dataset_id`` and save as ``out_id``; returns the run's summary.
 
     The options are checked before any work. An existing ``out_id`` built at the same profile is kept (``force``
@@ -74,26 +83,37 @@ def run(name: str, dataset_id: str, out_id: str | None = None, profile: str | Pr
     except registry.DatasetError:
         recipe = None
     if recipe is None or recipe.kind != "augmented" or recipe.method != name or recipe.parent != dataset_id:
-        raise AugmentError(f"output id {out_id!r} must name its parent and method, as "
-                           f"{registry.augmented_id(dataset_id, name)!r} or "
-                           f"{registry.augmented_id(dataset_id, name, 'mytag')!r}")
+        raise AugmentError(
+            f"output id {out_id!r} must name its parent and method, as "
+            f"{registry.augmented_id(dataset_id, name)!r} or "
+            f"{registry.augmented_id(dataset_id, name, 'mytag')!r}"
+        )
     with registry.build_lock(out_id):
         st = registry.status(out_id)
         if st["state"] == "built" and not force:
             if st["profile"] != prof.name:
-                raise registry.DatasetError(f"{out_id} exists, built at profile {st['profile']!r}; use --force to "
-                                            f"regenerate it at {prof.name!r}")
+                raise registry.DatasetError(
+                    f"{out_id} exists, built at profile {st['profile']!r}; use --force to "
+                    f"regenerate it at {prof.name!r}"
+                )
             log(f"{out_id}: already built at profile {prof.name}")
             return registry.read_metadata(out_id)["stitchkit"].get("augment", {})
         t0 = time.perf_counter()
         episodes = registry.load_episodes(dataset_id, prof, build_missing=True, log=log)
         job = Job(name, dataset_id, episodes, prof, config, log, str(get_device()))
         generated, summary = m.generate(job)
-        summary = {"method": name, "parent": dataset_id, "seed": seed, **summary,
-                   "total_seconds": round(time.perf_counter() - t0, 1)}
+        summary = {
+            "method": name,
+            "parent": dataset_id,
+            "seed": seed,
+            **summary,
+            "total_seconds": round(time.perf_counter() - t0, 1),
+        }
         save(out_id, generated, summary, prof)
-    log(f"{out_id}: {len(generated)} generated episodes, {summary.get('accepted_transitions', '?')} generated "
-        f"transitions, {summary['total_seconds']} s")
+    log(
+        f"{out_id}: {len(generated)} generated episodes, {summary.get('accepted_transitions', '?')} generated "
+        f"transitions, {summary['total_seconds']} s"
+    )
     return summary
 
 
@@ -107,12 +127,20 @@ def save(out_id: str, generated: list, summary: dict[str, Any], profile: str | P
     name, parent = summary["method"], summary["parent"]
     if not generated:
         hint = method(name).empty_hint
-        raise AugmentError(f"{name} accepted no generated data from {parent} at profile {prof.name} "
-                           f"({summary}); {hint}, or train the models longer (a bigger profile)")
+        raise AugmentError(
+            f"{name} accepted no generated data from {parent} at profile {prof.name} "
+            f"({summary}); {hint}, or train the models longer (a bigger profile)"
+        )
     if _same_as_saved(out_id, generated, summary, prof.name):
         return  # rewriting identical data would only change its timings, and with them every cached run's key
-    kit = {"recipe": "augmented", "profile": prof.name, "seed": summary.get("seed", 0), "parent": parent,
-           "augment": summary, "card": {"method": name, "content": "generated data only; provenance per episode"}}
+    kit = {
+        "recipe": "augmented",
+        "profile": prof.name,
+        "seed": summary.get("seed", 0),
+        "parent": parent,
+        "augment": summary,
+        "card": {"method": name, "content": "generated data only; provenance per episode"},
+    }
     registry.write_derived(out_id, generated, parent, kit)
 
 
@@ -127,13 +155,17 @@ def _same_as_saved(out_id: str, generated: list, summary: dict[str, Any], profil
         return False
     kit = registry.read_metadata(out_id)["stitchkit"]
     saved = kit.get("augment", {})
-    if kit.get("profile") != profile or saved.get("config") != summary.get("config") or \
-            kit.get("provenance") != [ep.provenance.to_json() for ep in generated]:
+    if (
+        kit.get("profile") != profile
+        or saved.get("config") != summary.get("config")
+        or kit.get("provenance") != [ep.provenance.to_json() for ep in generated]
+    ):
         return False
     old = registry.load_episodes(out_id, profile)
     return len(old) == len(generated) and all(
         len(a) == len(b) and np.allclose(a.rewards, b.rewards) and np.allclose(a.observations, b.observations)
-        for a, b in zip(old, generated))
+        for a, b in zip(old, generated)
+    )
 
 
 def oracle_errors(env: str, episodes: list):
@@ -154,5 +186,14 @@ def oracle_errors(env: str, episodes: list):
         oracle.close()
 
 
-__all__ = ["run", "save", "oracle_errors", "method", "options_accepted", "resolved_config", "METHODS", "AugmentError",
-           "OptionError"]
+__all__ = [
+    "METHODS",
+    "AugmentError",
+    "OptionError",
+    "method",
+    "options_accepted",
+    "oracle_errors",
+    "resolved_config",
+    "run",
+    "save",
+]

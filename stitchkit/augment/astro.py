@@ -22,14 +22,16 @@ What the ASTRO abstract states, and where each part lives here:
 The ASTRO paper's text and code were not available: everything beyond the abstract's description is the kit's
 choice, marked in notebook 05 (:class:`AstroConfig` holds the choices, the profile's ``astro`` section the sizes).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -53,7 +55,9 @@ class AstroConfig:
     d_min: float | None = None  # reachable: temporal distance >= d_min (default: the profile's window_low)
     d_max: float | None = None  # ... and <= d_max (default: window_high - 1, the longest bridge)
     coverage_weight: float = 0.5  # score = RTG gain (in units of the largest RTG) + w * novelty
-    end_delta: float | None = None  # acceptance: ||last rollout state - target||^2 (CDF space); None: DiffStitch's delta
+    end_delta: float | None = (
+        None  # acceptance: ||last rollout state - target||^2 (CDF space); None: DiffStitch's delta
+    )
     uncertainty_factor: float = 2.0  # reject if ensemble disagreement > factor x its 99th percentile on real data
     uncertainty_weight: float = 0.1  # weight of the disagreement penalty in the RDF objective
     end_weight: float = 1.0  # weight of the last state's gap (what acceptance judges) in the RDF objective
@@ -68,10 +72,13 @@ class AstroConfig:
 
     def resolved(self, dataset_id: str, profile: Profile) -> AstroConfig:
         s = profile.stitch
-        return replace(self, d_min=self.d_min if self.d_min is not None else float(s.window_low),
-                       d_max=self.d_max if self.d_max is not None else float(s.window_high - 1),
-                       end_delta=self.end_delta if self.end_delta is not None else ds.settings_for(dataset_id)["delta"],
-                       iterations=self.iterations if self.iterations is not None else profile.astro.rdf_iterations)
+        return replace(
+            self,
+            d_min=self.d_min if self.d_min is not None else float(s.window_low),
+            d_max=self.d_max if self.d_max is not None else float(s.window_high - 1),
+            end_delta=self.end_delta if self.end_delta is not None else ds.settings_for(dataset_id)["delta"],
+            iterations=self.iterations if self.iterations is not None else profile.astro.rdf_iterations,
+        )
 
 
 @dataclass
@@ -85,9 +92,15 @@ class AstroModels:
     quality: dict[str, Any] = field(default_factory=dict)  # learned vs Euclidean on held-out episodes
 
 
-def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
-                 checkpoint_dir: Path | None = None, diffstitch_dir: Path | None = None, log=print,
-                 device: str = "cpu") -> AstroModels:
+def train_models(
+    episodes: list[Episode],
+    profile: Profile,
+    seed: int = 0,
+    checkpoint_dir: Path | None = None,
+    diffstitch_dir: Path | None = None,
+    log=print,
+    device: str = "cpu",
+) -> AstroModels:
     """DiffStitch's models (loaded from ``diffstitch_dir`` when already trained there) plus the temporal-distance
     encoder, trained on 90% of the episodes and measured on the other 10%. Cached in ``checkpoint_dir``."""
     prof = profile
@@ -99,14 +112,24 @@ def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
     base = ds.train_models(episodes, prof, seed, checkpoint_dir=diffstitch_dir, log=log, device=device)
     train_idx, held_idx = split_episodes(len(episodes), seed)
     t0 = time.perf_counter()
-    model, curve = train_distance([episodes[i] for i in train_idx], base.cdf.normalize, a.distance_steps,
-                                  a.distance_batch, a.distance_cap, a.latent_dim, a.distance_hidden, seed=seed,
-                                  device=device)
+    model, curve = train_distance(
+        [episodes[i] for i in train_idx],
+        base.cdf.normalize,
+        a.distance_steps,
+        a.distance_batch,
+        a.distance_cap,
+        a.latent_dim,
+        a.distance_hidden,
+        seed=seed,
+        device=device,
+    )
     held = [episodes[i] for i in held_idx] or episodes
     quality = distance_quality(model, held, base.cdf.normalize, a.distance_cap, prof.stitch.window_high, seed=seed)
-    log(f"ASTRO: temporal distance ({a.distance_steps} steps) trained in {time.perf_counter() - t0:.0f} s; held-out "
+    log(
+        f"ASTRO: temporal distance ({a.distance_steps} steps) trained in {time.perf_counter() - t0:.0f} s; held-out "
         f"Spearman with true steps: learned {quality['learned']['spearman']:.3f}, Euclidean "
-        f"{quality['euclidean']['spearman']:.3f}")
+        f"{quality['euclidean']['spearman']:.3f}"
+    )
     models = AstroModels(base, model, _uncertainty_limit(base, episodes, seed, device), {"distance": curve}, quality)
     if final is not None:
         atomic_torch_save(final, models)
@@ -125,27 +148,36 @@ def _uncertainty_limit(m: ds.DiffStitchModels, episodes: list[Episode], seed: in
 
 
 # ------------------------------------------------------------------------------------------------- pairs
-def novelty(sources: torch.Tensor, targets: torch.Tensor, reference: torch.Tensor, scale: float,
-            chunk: int = 8192) -> torch.Tensor:
+def novelty(
+    sources: torch.Tensor, targets: torch.Tensor, reference: torch.Tensor, scale: float, chunk: int = 8192
+) -> torch.Tensor:
     """How far the straight midpoint of each (source, target) pair (CDF space) lies from the data: its distance
     to the nearest ``reference`` state, in units of ``scale`` (the data's typical nearest-neighbour spacing).
     A bridge through empty space adds coverage; one through dense data repeats it."""
     mid = (sources + targets) / 2
-    out = [torch.cdist(mid[i: i + chunk], reference).min(dim=1).values for i in range(0, len(mid), chunk)]
+    out = [torch.cdist(mid[i : i + chunk], reference).min(dim=1).values for i in range(0, len(mid), chunk)]
     return (torch.cat(out) if out else mid.new_zeros(0)) / scale
 
 
-def stitched_gain(dist: torch.Tensor, rtg_source: torch.Tensor, rtg_target: torch.Tensor, mean_reward: float,
-                  gamma: float) -> torch.Tensor:
+def stitched_gain(
+    dist: torch.Tensor, rtg_source: torch.Tensor, rtg_target: torch.Tensor, mean_reward: float, gamma: float
+) -> torch.Tensor:
     """How much a stitch would raise the source's discounted return to go, estimated before any bridge exists:
     ``dist`` steps at the data's mean reward, then the target's return to go, minus the source's own. (The exact
     check, with the reward model's rewards for the planned bridge, is the return filter after planning.)"""
-    disc = gamma ** dist
+    disc = gamma**dist
     return mean_reward * (1 - disc) / (1 - gamma) + disc * rtg_target - rtg_source[:, None]
 
 
-def select_pairs(dist: torch.Tensor, rtg_gain: torch.Tensor, nov: torch.Tensor, same_episode: torch.Tensor,
-                 d_min: float, d_max: float, coverage_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+def select_pairs(
+    dist: torch.Tensor,
+    rtg_gain: torch.Tensor,
+    nov: torch.Tensor,
+    same_episode: torch.Tensor,
+    d_min: float,
+    d_max: float,
+    coverage_weight: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """ASTRO's stitch-target rule, for B sources x C candidates. A candidate is eligible when it is
 
     * reachable: ``d_min <= temporal distance <= d_max`` (the planner's bridge lengths),
@@ -174,7 +206,7 @@ def rollout(dynamics, s0: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Te
 def deviation(arrived: torch.Tensor, reference: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Rollout Deviation Feedback's measure, per bridge: the mean squared gap ||x_t - s*_t||^2 over t = 1..Delta
     between arrived and target states, and the gap at the end (t = Delta, the target state itself)."""
-    gap = ((arrived[:, 1:] - reference[:, 1: arrived.shape[1]]) ** 2).sum(-1)  # (B, T)
+    gap = ((arrived[:, 1:] - reference[:, 1 : arrived.shape[1]]) ** 2).sum(-1)  # (B, T)
     inside = torch.arange(gap.shape[1], device=gap.device)[None] < delta[:, None]
     mean = (gap * inside).sum(1) / delta
     return mean, gap.gather(1, (delta - 1)[:, None]).squeeze(1)
@@ -189,9 +221,17 @@ class Plan:
     trace: dict[str, np.ndarray]  # per iteration (rows) and bridge (columns): "deviation", "end"
 
 
-def plan(models: ds.DiffStitchModels, reference: torch.Tensor, delta: torch.Tensor, iterations: int,
-         step: float = 0.5, uncertainty_weight: float = 0.1, feedback: bool = True, max_move: float = 0.25,
-         end_weight: float = 1.0) -> Plan:
+def plan(
+    models: ds.DiffStitchModels,
+    reference: torch.Tensor,
+    delta: torch.Tensor,
+    iterations: int,
+    step: float = 0.5,
+    uncertainty_weight: float = 0.1,
+    feedback: bool = True,
+    max_move: float = 0.25,
+    end_weight: float = 1.0,
+) -> Plan:
     """The dynamics-guided stitch planner with Rollout Deviation Feedback, for a batch of bridges.
 
     ``reference`` (B, >= T+1, d) is the target state sequence (source state first, the target state at index
@@ -212,7 +252,7 @@ def plan(models: ds.DiffStitchModels, reference: torch.Tensor, delta: torch.Tens
     def evaluate(a: torch.Tensor) -> dict[str, torch.Tensor]:
         states, unc = rollout(dyn, ref[:, 0], a)
         dev, end = deviation(states, ref, delta)
-        obj = dev + end_weight * end + uncertainty_weight * (unc ** 2 * inside).sum(1) / delta
+        obj = dev + end_weight * end + uncertainty_weight * (unc**2 * inside).sum(1) / delta
         return {"objective": obj, "deviation": dev, "end": end, "states": states, "unc": unc, "actions": a}
 
     def record(it: dict[str, torch.Tensor]) -> None:
@@ -257,14 +297,27 @@ def plan(models: ds.DiffStitchModels, reference: torch.Tensor, delta: torch.Tens
     finally:
         for p, r in zip(dyn.parameters(), requires):
             p.requires_grad_(r)
-    return Plan(cur["actions"].detach(), cur["states"].detach(), cur["unc"].detach(), cur["end"].detach(),
-                {k: np.stack(v) for k, v in trace.items()})
+    return Plan(
+        cur["actions"].detach(),
+        cur["states"].detach(),
+        cur["unc"].detach(),
+        cur["end"].detach(),
+        {k: np.stack(v) for k, v in trace.items()},
+    )
 
 
 # ------------------------------------------------------------------------------------------------- the loop
-def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: Profile,
-           cfg: AstroConfig | None = None, dataset_id: str = "", budget: int | None = None,
-           max_iterations: int | None = None, progress: Callable[[dict], None] | None = None) -> StitchResult:
+def stitch(
+    models: AstroModels,
+    episodes: list[Episode],
+    env: str,
+    profile: Profile,
+    cfg: AstroConfig | None = None,
+    dataset_id: str = "",
+    budget: int | None = None,
+    max_iterations: int | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> StitchResult:
     """Select pairs, plan and correct bridges in batches until ``budget`` accepted transitions (or the cap)."""
     prof = profile
     sz, az = prof.stitch, prof.astro
@@ -287,8 +340,9 @@ def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: Prof
     offsets = np.r_[0, np.cumsum([len(e) + 1 for e in episodes])[:-1]]
     row = torch.as_tensor(offsets[starts[:, 0]] + starts[:, 1], device=dev)  # each start point's row in ``flat``
     rtg_eps = [discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
-    rtg = torch.as_tensor(np.array([rtg_eps[e][t] for e, t in starts]) / m.return_scale, dtype=torch.float32,
-                          device=dev)  # in units of the largest |RTG|, like the gains below
+    rtg = torch.as_tensor(
+        np.array([rtg_eps[e][t] for e, t in starts]) / m.return_scale, dtype=torch.float32, device=dev
+    )  # in units of the largest |RTG|, like the gains below
     mean_reward = float(np.concatenate([e.rewards for e in episodes]).mean()) / m.return_scale
     with torch.no_grad():
         emb = models.distance.to(dev).embed(flat[row])  # (P, latent)
@@ -299,8 +353,15 @@ def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: Prof
     bridges: list[Bridge] = []
     traces: list[np.ndarray] = []
     accepted_steps, t0, it = 0, time.perf_counter(), 0
-    counts = {"generated": 0, "no_reachable_target": 0, "terminal": 0, "dynamics": 0, "uncertain": 0, "return": 0,
-              "accepted": 0}
+    counts = {
+        "generated": 0,
+        "no_reachable_target": 0,
+        "terminal": 0,
+        "dynamics": 0,
+        "uncertain": 0,
+        "return": 0,
+        "accepted": 0,
+    }
     u_max = cfg.uncertainty_factor * models.uncertainty_limit
     while accepted_steps < budget and it < max_iterations:
         it += 1
@@ -327,8 +388,16 @@ def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: Prof
         delta = dist[keep, chosen[keep]].ceil().clamp(cfg.d_min, cfg.d_max).long()
         tgt_win = flat[row[tgt][:, None] + torch.arange(h, device=dev)]
         reference = ds.stitch_states(m.diffusion, flat[row[src]], tgt_win, delta, steps, gen, eta=cfg.ddim_eta)
-        p = plan(m, reference, delta, cfg.iterations, az.rdf_step, cfg.uncertainty_weight, cfg.feedback,
-                 end_weight=cfg.end_weight)
+        p = plan(
+            m,
+            reference,
+            delta,
+            cfg.iterations,
+            az.rdf_step,
+            cfg.uncertainty_weight,
+            cfg.feedback,
+            end_weight=cfg.end_weight,
+        )
         traces.append(p.trace["deviation"].mean(1))
         t_max = p.states.shape[1] - 1
         states = p.states.clone()
@@ -338,29 +407,43 @@ def stitch(models: AstroModels, episodes: list[Episode], env: str, profile: Prof
             rewards = m.reward(states[:, :-1], p.actions)
         worst, within = ds.qualify(err, delta, cfg.end_delta)
         inside = torch.arange(t_max, device=dev)[None] < delta[:, None]
-        unc_ok = (torch.where(inside, p.disagreement, torch.zeros_like(p.disagreement)).max(1).values <= u_max)
+        unc_ok = torch.where(inside, p.disagreement, torch.zeros_like(p.disagreement)).max(1).values <= u_max
         raw = m.cdf.unnormalize(states.cpu().numpy())
         term_all = terminated(env, raw)
         src_np, tgt_np, delta_np = src.cpu().numpy(), tgt.cpu().numpy(), delta.cpu().numpy()
-        new, steps_in = judge(episodes, [(starts[i], starts[j]) for i, j in zip(src_np, tgt_np)], delta_np, raw,
-                              p.actions.cpu().numpy(), rewards.cpu().numpy().astype(np.float64), worst.cpu().numpy(),
-                              {"dynamics": within.cpu().numpy(), "uncertain": unc_ok.cpu().numpy()}, term_all,
-                              rtg_eps, cfg.gamma, cfg.return_filter, counts)
+        new, steps_in = judge(
+            episodes,
+            [(starts[i], starts[j]) for i, j in zip(src_np, tgt_np)],
+            delta_np,
+            raw,
+            p.actions.cpu().numpy(),
+            rewards.cpu().numpy().astype(np.float64),
+            worst.cpu().numpy(),
+            {"dynamics": within.cpu().numpy(), "uncertain": unc_ok.cpu().numpy()},
+            term_all,
+            rtg_eps,
+            cfg.gamma,
+            cfg.return_filter,
+            counts,
+        )
         bridges += new
         accepted_steps += steps_in
         if progress:
             progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
     eps = [assemble(env, episodes, br, k, method="astro") for k, br in enumerate(br for br in bridges if br.accepted)]
-    stats = {**bridge_stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps),
-             "rdf_mean_deviation": np.mean(traces, 0).tolist() if traces else [],
-             "uncertainty_limit": models.uncertainty_limit}
+    stats = {
+        **bridge_stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps),
+        "rdf_mean_deviation": np.mean(traces, 0).tolist() if traces else [],
+        "uncertainty_limit": models.uncertainty_limit,
+    }
     return StitchResult(eps, bridges, stats, cfg)
 
 
 def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
     """The folder ASTRO's models are cached under: one per (dataset, profile and its sizes, seed)."""
-    text = json.dumps([dataset_id, profile.name, asdict(profile.stitch), asdict(profile.astro), seed,
-                       temporal.EXPECTILE])
+    text = json.dumps(
+        [dataset_id, profile.name, asdict(profile.stitch), asdict(profile.astro), seed, temporal.EXPECTILE]
+    )
     return f"{dataset_id.replace('/', '__')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
@@ -372,15 +455,24 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     """``stitchkit augment astro``: DiffStitch's models (shared with a DiffStitch run on the same data) plus the
     temporal-distance encoder, then pair selection and RDF-corrected bridges until the profile's budget."""
     prof = job.profile
-    models = train_models(job.episodes, prof, job.seed,
-                          checkpoint_dir=job.checkpoint_dir("astro", config_key(job.dataset_id, prof, job.seed)),
-                          diffstitch_dir=job.checkpoint_dir("diffstitch", ds.config_key(job.dataset_id, prof,
-                                                                                       job.seed, False)),
-                          log=job.log, device=job.device)
+    models = train_models(
+        job.episodes,
+        prof,
+        job.seed,
+        checkpoint_dir=job.checkpoint_dir("astro", config_key(job.dataset_id, prof, job.seed)),
+        diffstitch_dir=job.checkpoint_dir("diffstitch", ds.config_key(job.dataset_id, prof, job.seed, False)),
+        log=job.log,
+        device=job.device,
+    )
     result = stitch(models, job.episodes, job.env, prof, job.config, job.dataset_id, progress=job.progress())
     quality = {k: v for k, v in models.quality.items() if k != "raw"}
     return result.episodes, {**summary(result), "distance_quality": quality}
 
 
-METHOD = Method("astro", AstroConfig, generate_dataset, saves="source prefix + model-rollout bridge + target suffix",
-                empty_hint="loosen the acceptance threshold (end_delta) or the uncertainty factor")
+METHOD = Method(
+    "astro",
+    AstroConfig,
+    generate_dataset,
+    saves="source prefix + model-rollout bridge + target suffix",
+    empty_hint="loosen the acceptance threshold (end_delta) or the uncertainty factor",
+)

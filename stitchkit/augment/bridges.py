@@ -7,6 +7,7 @@ state inside the bridge, then the method's own checks (DiffStitch: the dynamics 
 ensemble uncertainty), then the return filter (the stitched trajectory's discounted return from the source state
 must not fall below the source's own). Only an "accepted" bridge becomes data.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -52,10 +53,21 @@ def discounted_rtg(rewards: np.ndarray, gamma: float) -> np.ndarray:
     return out
 
 
-def judge(episodes: list[Episode], pairs: list[tuple[tuple[int, int], tuple[int, int]]], deltas: np.ndarray,
-          states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, model_error: np.ndarray,
-          checks: Mapping[str, np.ndarray], terminal: np.ndarray, rtg: list[np.ndarray], gamma: float,
-          return_filter: bool, tally: dict[str, int]) -> tuple[list[Bridge], int]:
+def judge(
+    episodes: list[Episode],
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]],
+    deltas: np.ndarray,
+    states: np.ndarray,
+    actions: np.ndarray,
+    rewards: np.ndarray,
+    model_error: np.ndarray,
+    checks: Mapping[str, np.ndarray],
+    terminal: np.ndarray,
+    rtg: list[np.ndarray],
+    gamma: float,
+    return_filter: bool,
+    tally: dict[str, int],
+) -> tuple[list[Bridge], int]:
     """The verdict on each of n bridges, in order: ``terminal``, each of ``checks`` (name -> (n,) bool, True =
     passes), ``return``, else ``accepted``; each verdict counted in ``tally``. ``states`` are raw (n, >=Delta+1, d),
     their first and last state replaced by the exact source and target states. Returns the bridges and the
@@ -77,14 +89,24 @@ def judge(episodes: list[Episode], pairs: list[tuple[tuple[int, int], tuple[int,
     return out, accepted_steps
 
 
-def stats(bridges: list[Bridge], episodes: list[Episode], tally: dict[str, int], iterations: int, seconds: float,
-          accepted_steps: int) -> dict[str, Any]:
+def stats(
+    bridges: list[Bridge],
+    episodes: list[Episode],
+    tally: dict[str, int],
+    iterations: int,
+    seconds: float,
+    accepted_steps: int,
+) -> dict[str, Any]:
     """A stitching run's figures: throughput, acceptance and every verdict's count."""
-    return {"iterations": iterations, "seconds": round(seconds, 2), "accepted_transitions": int(accepted_steps),
-            "accepted_transitions_per_s": accepted_steps / max(seconds, 1e-9),
-            "acceptance_rate": tally["accepted"] / max(1, tally["generated"]),
-            **{k: int(v) for k, v in tally.items()},
-            "mean_bridge_steps": float(np.mean([br.steps for br in bridges if br.accepted])) if episodes else 0.0}
+    return {
+        "iterations": iterations,
+        "seconds": round(seconds, 2),
+        "accepted_transitions": int(accepted_steps),
+        "accepted_transitions_per_s": accepted_steps / max(seconds, 1e-9),
+        "acceptance_rate": tally["accepted"] / max(1, tally["generated"]),
+        **{k: int(v) for k, v in tally.items()},
+        "mean_bridge_steps": float(np.mean([br.steps for br in bridges if br.accepted])) if episodes else 0.0,
+    }
 
 
 def _x_positions(env: str, src: Episode, t: int, states: np.ndarray, tgt: Episode, t2: int) -> dict[str, np.ndarray]:
@@ -95,8 +117,11 @@ def _x_positions(env: str, src: Episode, t: int, states: np.ndarray, tgt: Episod
     x0 = src.infos["x_position"][t]
     bridge = x0 + np.cumsum(DT[env] * states[1:, X_VELOCITY_INDEX[env]])
     shift = bridge[-1] - tgt.infos["x_position"][t2]
-    return {"x_position": np.concatenate([src.infos["x_position"][: t + 1], bridge[:-1],
-                                          tgt.infos["x_position"][t2:] + shift])}
+    return {
+        "x_position": np.concatenate(
+            [src.infos["x_position"][: t + 1], bridge[:-1], tgt.infos["x_position"][t2:] + shift]
+        )
+    }
 
 
 def assemble(env: str, episodes: list[Episode], b: Bridge, new_id: int, method: str = "diffstitch") -> Episode:
@@ -115,7 +140,8 @@ def assemble(env: str, episodes: list[Episode], b: Bridge, new_id: int, method: 
         truncations=np.concatenate([no(t + b.steps), tgt.truncations[t2:]]),
         infos=_x_positions(env, src, t, b.states, tgt, t2),
         provenance=Provenance("stitched", method, int(src.id), int(t), int(tgt.id), int(t2), int(b.steps)),
-        id=new_id)
+        id=new_id,
+    )
 
 
 def bridge_oracle_errors(env: str, bridges: list[Bridge]) -> list[np.ndarray]:

@@ -23,22 +23,24 @@ Output: whole stitched episodes (source prefix, bridge, target suffix) with :cla
 Transformer can train on them; TD3+BC/IQL/CQL sample only their bridge transitions as augmented data
 (:func:`stitchkit.data.episodes.generated_transitions`), as the released code saves them.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from stitchkit.augment.bridges import StitchResult, assemble, discounted_rtg, judge
+from stitchkit.augment.bridges import Bridge, StitchResult, assemble, discounted_rtg, judge
 from stitchkit.augment.bridges import stats as bridge_stats
-from stitchkit.augment.method import Job, Method
 from stitchkit.augment.diffusion import StateDiffusion, diffusion_from_sizes, training_mask
+from stitchkit.augment.method import Job, Method
 from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, TransitionData, fit
 from stitchkit.data.episodes import Episode, transitions, window_starts, windows
 from stitchkit.data.normalizers import EmpiricalCDF
@@ -76,7 +78,9 @@ def settings_for(dataset_id: str) -> dict[str, float]:
 class DiffStitchConfig:
     """Everything that is a choice rather than a size (sizes come from the profile)."""
 
-    pairing: Literal["code", "paper"] = "code"  # "code": top-30% sources -> top-2% targets by RTG; "paper": low- -> high-return episodes
+    pairing: Literal["code", "paper"] = (
+        "code"  # "code": top-30% sources -> top-2% targets by RTG; "paper": low- -> high-return episodes
+    )
     source_top: float = 0.30
     target_top: float = 0.02
     similarity: float | None = None  # cosine threshold; None: the dataset's setting
@@ -95,8 +99,11 @@ class DiffStitchConfig:
 
     def resolved(self, dataset_id: str) -> DiffStitchConfig:
         s = settings_for(dataset_id)
-        return replace(self, similarity=self.similarity if self.similarity is not None else s["similarity"],
-                       delta=self.delta if self.delta is not None else s["delta"])
+        return replace(
+            self,
+            similarity=self.similarity if self.similarity is not None else s["similarity"],
+            delta=self.delta if self.delta is not None else s["delta"],
+        )
 
 
 # ------------------------------------------------------------------------------------------------- models
@@ -113,10 +120,20 @@ class DiffStitchModels:
     curves: dict[str, list[dict]] = field(default_factory=dict)
 
 
-def train_diffusion(model: StateDiffusion, episodes: list[Episode], cdf: EmpiricalCDF, sizes: StitchSizes,
-                    seed: int = 0, return_scale: float = 1.0, gamma: float = 0.99, checkpoint: Path | None = None,
-                    progress: Callable[[int, float], None] | None = None, device: str = "cpu") -> list[dict]:
-    """Adam (the profile's ``diffusion_lr``; the paper's 2e-4 at ``full``) on the mask-weighted epsilon loss over H-state windows that lie inside one episode
+def train_diffusion(
+    model: StateDiffusion,
+    episodes: list[Episode],
+    cdf: EmpiricalCDF,
+    sizes: StitchSizes,
+    seed: int = 0,
+    return_scale: float = 1.0,
+    gamma: float = 0.99,
+    checkpoint: Path | None = None,
+    progress: Callable[[int, float], None] | None = None,
+    device: str = "cpu",
+) -> list[dict]:
+    """Adam (the profile's ``diffusion_lr``; the paper's 2e-4 at ``full``) on the mask-weighted epsilon loss over
+    H-state windows that lie inside one episode
     (the released code pads windows past episode ends; the kit does not train on padding). Checkpoints every
     2,000 steps to ``checkpoint`` and resumes from it."""
     h = sizes.horizon
@@ -143,11 +160,17 @@ def train_diffusion(model: StateDiffusion, episodes: list[Episode], cdf: Empiric
         step += 1
         idx = torch.as_tensor(rng.integers(0, len(x_all), sizes.diffusion_batch))
         known = training_mask(len(idx), h, gen)
-        loss = model.loss(x_all[idx].to(device), known.to(device),
-                          ret_all[idx].to(device) if model.net.returns_condition else None, generator=None)
+        loss = model.loss(
+            x_all[idx].to(device),
+            known.to(device),
+            ret_all[idx].to(device) if model.net.returns_condition else None,
+            generator=None,
+        )
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"diffusion loss is {float(loss)} at step {step}: lower the learning rate or "
-                                     "check the dataset for NaN/inf states")
+            raise FloatingPointError(
+                f"diffusion loss is {float(loss)} at step {step}: lower the learning rate or "
+                "check the dataset for NaN/inf states"
+            )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -159,15 +182,29 @@ def train_diffusion(model: StateDiffusion, episodes: list[Episode], cdf: Empiric
             if progress:
                 progress(step, curve[-1]["loss"])
         if checkpoint is not None and (step % 2000 == 0 or step == sizes.diffusion_train_steps):
-            atomic_torch_save(checkpoint, {"model": model.state_dict(), "opt": opt.state_dict(),
-                                           "gen": gen.get_state(), "rng": rng.bit_generator.state,
-                                           "curve": curve, "step": step})
+            atomic_torch_save(
+                checkpoint,
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "gen": gen.get_state(),
+                    "rng": rng.bit_generator.state,
+                    "curve": curve,
+                    "step": step,
+                },
+            )
     return curve
 
 
-def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
-                 returns_condition: bool = False, checkpoint_dir: Path | None = None, log=print,
-                 device: str = "cpu") -> DiffStitchModels:
+def train_models(
+    episodes: list[Episode],
+    profile: Profile,
+    seed: int = 0,
+    returns_condition: bool = False,
+    checkpoint_dir: Path | None = None,
+    log=print,
+    device: str = "cpu",
+) -> DiffStitchModels:
     """Train the diffusion model, inverse dynamics, reward model and dynamics ensemble on ``episodes``.
 
     With ``checkpoint_dir`` finished models are saved there and reloaded instead of retrained, and the diffusion
@@ -182,24 +219,39 @@ def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
     obs = np.concatenate([e.observations for e in episodes])
     cdf = EmpiricalCDF.fit(obs)
     tr = transitions(episodes)
-    data = TransitionData.from_arrays(cdf.normalize(tr["observations"]), tr["actions"], tr["rewards"],
-                                      cdf.normalize(tr["next_observations"]), seed)
+    data = TransitionData.from_arrays(
+        cdf.normalize(tr["observations"]), tr["actions"], tr["rewards"], cdf.normalize(tr["next_observations"]), seed
+    )
     obs_dim, act_dim = obs.shape[1], tr["actions"].shape[1]
     rtg = np.concatenate([discounted_rtg(e.rewards, 0.99) for e in episodes])
     return_scale = float(max(np.abs(rtg).max(), 1e-6))
-    models = DiffStitchModels(diffusion_from_sizes(obs_dim, sz, returns_condition), InverseDynamics(obs_dim, act_dim),
-                              RewardModel(obs_dim, act_dim), DynamicsEnsemble(obs_dim, act_dim, sz.ensemble,
-                                                                              min(5, sz.ensemble), seed=seed),
-                              cdf, return_scale)
+    models = DiffStitchModels(
+        diffusion_from_sizes(obs_dim, sz, returns_condition),
+        InverseDynamics(obs_dim, act_dim),
+        RewardModel(obs_dim, act_dim),
+        DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble), seed=seed),
+        cdf,
+        return_scale,
+    )
     t0 = time.perf_counter()
     for m in (models.inverse, models.reward, models.dynamics):
         m.to(device)
-    models.curves["inverse"] = fit(models.inverse, data, sz.model_steps, sz.model_batch, seed=seed, name="inverse",
-                                   device=device)
-    models.curves["reward"] = fit(models.reward, data, sz.model_steps, sz.model_batch, seed=seed, name="reward",
-                                  device=device)
-    models.curves["dynamics"] = fit(models.dynamics, data, sz.model_steps, sz.model_batch, seed=seed,
-                                    members=sz.ensemble, name="dynamics", device=device)
+    models.curves["inverse"] = fit(
+        models.inverse, data, sz.model_steps, sz.model_batch, seed=seed, name="inverse", device=device
+    )
+    models.curves["reward"] = fit(
+        models.reward, data, sz.model_steps, sz.model_batch, seed=seed, name="reward", device=device
+    )
+    models.curves["dynamics"] = fit(
+        models.dynamics,
+        data,
+        sz.model_steps,
+        sz.model_batch,
+        seed=seed,
+        members=sz.ensemble,
+        name="dynamics",
+        device=device,
+    )
     held = data.tensors(np.flatnonzero(data.holdout)[:8192], device)
     models.dynamics.choose_elites(held["s"], held["a"], held["s_next"])
     log(f"DiffStitch: inverse dynamics, reward and dynamics models trained in {time.perf_counter() - t0:.0f} s")
@@ -207,8 +259,16 @@ def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
     ckpt = checkpoint_dir / "diffusion.ckpt" if checkpoint_dir else None
     tenth = max(1, sz.diffusion_train_steps // 10)
     models.curves["diffusion"] = train_diffusion(
-        models.diffusion, episodes, cdf, sz, seed, return_scale, checkpoint=ckpt, device=device,
-        progress=lambda st, loss: log(f"  diffusion step {st}: loss {loss:.4f}") if st % tenth == 0 else None)
+        models.diffusion,
+        episodes,
+        cdf,
+        sz,
+        seed,
+        return_scale,
+        checkpoint=ckpt,
+        device=device,
+        progress=lambda st, loss: log(f"  diffusion step {st}: loss {loss:.4f}") if st % tenth == 0 else None,
+    )
     log(f"DiffStitch: diffusion model ({sz.diffusion_train_steps} steps) trained in {time.perf_counter() - t0:.0f} s")
     if final is not None:
         atomic_torch_save(final, models)
@@ -253,22 +313,32 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bpd,bcd->bpc", a, b)
 
 
-def estimate_steps(imagined: torch.Tensor, candidates: torch.Tensor, low: int, high: int, threshold: float,
-                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def estimate_steps(
+    imagined: torch.Tensor, candidates: torch.Tensor, low: int, high: int, threshold: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Step estimation for a batch. Returns (chosen candidate (B,), Delta (B,), ok (B,)): among candidates whose
     best similarity over imagined positions [low, high) reaches ``threshold``, one at random; Delta = low + the
     argmax position for it. ``ok`` is false where no candidate qualifies."""
     sim = cosine(imagined[:, low:high], candidates)  # (B, P, C)
     best = sim.max(dim=1).values  # (B, C)
     eligible = best >= threshold
-    score = torch.rand(best.shape, generator=generator, device=best.device) + eligible.float()  # eligible ones first, random order
+    score = (
+        torch.rand(best.shape, generator=generator, device=best.device) + eligible.float()
+    )  # eligible ones first, random order
     chosen = score.argmax(dim=1)
     delta = low + sim[torch.arange(len(chosen), device=sim.device), :, chosen].argmax(dim=1)
     return chosen, delta, eligible.any(dim=1)
 
 
-def stitch_states(model: StateDiffusion, source: torch.Tensor, target_window: torch.Tensor, delta: torch.Tensor,
-                  steps: int | None, generator: torch.Generator, **sample_kw) -> torch.Tensor:
+def stitch_states(
+    model: StateDiffusion,
+    source: torch.Tensor,
+    target_window: torch.Tensor,
+    delta: torch.Tensor,
+    steps: int | None,
+    generator: torch.Generator,
+    **sample_kw,
+) -> torch.Tensor:
     """Inpaint (s_T, [MASK] x (Delta-1), s'_1, s'_2, ...) for a batch; ``target_window`` (B, H, d) holds each
     target's first states, placed from position Delta on."""
     b, h, d = target_window.shape
@@ -304,18 +374,28 @@ def qualify(step_error: torch.Tensor, delta: torch.Tensor, threshold: float) -> 
 def dynamics_guide(models: DiffStitchModels, delta: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     """The kit's extension: a loss on a denoising step's x0 estimate - the bridge's summed one-step dynamics
     error under the wrap-up actions - whose gradient steers the sampler toward bridges that qualify."""
+
     def guide(x0: torch.Tensor) -> torch.Tensor:
         a = models.inverse(x0[:, :-1], x0[:, 1:])
         err = dynamics_error(models.dynamics, x0, a)
         inside = torch.arange(err.shape[1], device=err.device)[None] < delta[:, None]
         return (err * inside).sum(1)
+
     return guide
 
 
 # ------------------------------------------------------------------------------------------------- the loop
-def stitch(models: DiffStitchModels, episodes: list[Episode], env: str, profile: Profile,
-           cfg: DiffStitchConfig | None = None, dataset_id: str = "", budget: int | None = None,
-           max_iterations: int | None = None, progress: Callable[[dict], None] | None = None) -> StitchResult:
+def stitch(
+    models: DiffStitchModels,
+    episodes: list[Episode],
+    env: str,
+    profile: Profile,
+    cfg: DiffStitchConfig | None = None,
+    dataset_id: str = "",
+    budget: int | None = None,
+    max_iterations: int | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> StitchResult:
     """Run the four modules in batches until ``budget`` accepted bridge transitions (or the iteration cap)."""
     sz = profile.stitch
     cfg = (cfg or DiffStitchConfig()).resolved(dataset_id)
@@ -382,17 +462,29 @@ def stitch(models: DiffStitchModels, episodes: list[Episode], env: str, profile:
         keep = np.flatnonzero(ok.numpy())
         counts["no_similar_target"] += b - len(keep)
         quality = within.numpy() | (not cfg.qualification)  # -Qualification: the dynamics check always passes
-        new, steps_in = judge(episodes, [(src_rows[i], tgt_rows[i]) for i in keep], delta.numpy()[keep], raw[keep],
-                              actions.numpy()[keep], rewards.numpy()[keep], worst.numpy()[keep],
-                              {"dynamics": quality[keep]}, terminal[keep], rtg_eps, cfg.gamma, cfg.return_filter,
-                              counts)
+        new, steps_in = judge(
+            episodes,
+            [(src_rows[i], tgt_rows[i]) for i in keep],
+            delta.numpy()[keep],
+            raw[keep],
+            actions.numpy()[keep],
+            rewards.numpy()[keep],
+            worst.numpy()[keep],
+            {"dynamics": quality[keep]},
+            terminal[keep],
+            rtg_eps,
+            cfg.gamma,
+            cfg.return_filter,
+            counts,
+        )
         bridges += new
         accepted_steps += steps_in
         if progress:
             progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
     eps = [assemble(env, episodes, br, k) for k, br in enumerate(br for br in bridges if br.accepted)]
-    return StitchResult(eps, bridges, bridge_stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps),
-                        cfg)
+    return StitchResult(
+        eps, bridges, bridge_stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps), cfg
+    )
 
 
 def config_key(dataset_id: str, profile: Profile, seed: int, returns_condition: bool) -> str:
@@ -411,11 +503,18 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     cfg, prof = job.config, job.profile
     cond = cfg.return_guidance > 0
     ckpt = job.checkpoint_dir("diffstitch", config_key(job.dataset_id, prof, job.seed, cond))
-    models = train_models(job.episodes, prof, job.seed, returns_condition=cond, checkpoint_dir=ckpt, log=job.log,
-                          device=job.device)
+    models = train_models(
+        job.episodes, prof, job.seed, returns_condition=cond, checkpoint_dir=ckpt, log=job.log, device=job.device
+    )
     result = stitch(models, job.episodes, job.env, prof, cfg, job.dataset_id, progress=job.progress())
     return result.episodes, summary(result)
 
 
-METHOD = Method("diffstitch", DiffStitchConfig, generate_dataset, saves="source prefix + diffusion bridge + target suffix",
-                empty_hint="loosen the qualification threshold (delta) or the similarity threshold", defaults=SETTINGS)
+METHOD = Method(
+    "diffstitch",
+    DiffStitchConfig,
+    generate_dataset,
+    saves="source prefix + diffusion bridge + target suffix",
+    empty_hint="loosen the qualification threshold (delta) or the similarity threshold",
+    defaults=SETTINGS,
+)

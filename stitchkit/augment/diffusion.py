@@ -15,11 +15,12 @@
   ``guide_scale`` (RMS, in normalized units) downhill - a normalized step, since the loss's scale varies by orders
   of magnitude between datasets (used for dynamics guidance, :mod:`stitchkit.augment.diffstitch`).
 """
+
 from __future__ import annotations
 
 import copy
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -67,38 +68,66 @@ class ResidualTemporalBlock(nn.Module):
 class TemporalUnet(nn.Module):
     """eps_theta(x_k, k[, return]) for windows x of shape (B, H, d). H must be divisible by 2^(levels-1)."""
 
-    def __init__(self, horizon: int, obs_dim: int, dim: int = 128, mults: tuple[int, ...] = (1, 4, 8),
-                 returns_condition: bool = False, condition_dropout: float = 0.25):
+    def __init__(
+        self,
+        horizon: int,
+        obs_dim: int,
+        dim: int = 128,
+        mults: tuple[int, ...] = (1, 4, 8),
+        returns_condition: bool = False,
+        condition_dropout: float = 0.25,
+    ):
         super().__init__()
         if horizon % 2 ** (len(mults) - 1):
-            raise ValueError(f"horizon {horizon} must be divisible by {2 ** (len(mults) - 1)} for {len(mults)} "
-                             "U-Net levels")
+            raise ValueError(
+                f"horizon {horizon} must be divisible by {2 ** (len(mults) - 1)} for {len(mults)} U-Net levels"
+            )
         chans = [obs_dim, *[dim * m for m in mults]]
-        self.time_mlp = nn.Sequential(SinusoidalEmbedding(dim), nn.Linear(dim, dim * 4), nn.Mish(),
-                                      nn.Linear(dim * 4, dim))
+        self.time_mlp = nn.Sequential(
+            SinusoidalEmbedding(dim), nn.Linear(dim, dim * 4), nn.Mish(), nn.Linear(dim * 4, dim)
+        )
         self.returns_condition, self.condition_dropout = returns_condition, condition_dropout
         embed_dim = dim
         if returns_condition:
-            self.returns_mlp = nn.Sequential(nn.Linear(1, dim), nn.Mish(), nn.Linear(dim, dim * 4), nn.Mish(),
-                                             nn.Linear(dim * 4, dim))
+            self.returns_mlp = nn.Sequential(
+                nn.Linear(1, dim), nn.Mish(), nn.Linear(dim, dim * 4), nn.Mish(), nn.Linear(dim * 4, dim)
+            )
             embed_dim = 2 * dim
         n = len(mults)
         self.downs, self.ups = nn.ModuleList(), nn.ModuleList()
         for i, (a, b) in enumerate(zip(chans[:-1], chans[1:])):
             last = i == n - 1
-            self.downs.append(nn.ModuleList([ResidualTemporalBlock(a, b, embed_dim),
-                                             ResidualTemporalBlock(b, b, embed_dim),
-                                             nn.Conv1d(b, b, 3, 2, 1) if not last else nn.Identity()]))
+            self.downs.append(
+                nn.ModuleList(
+                    [
+                        ResidualTemporalBlock(a, b, embed_dim),
+                        ResidualTemporalBlock(b, b, embed_dim),
+                        nn.Conv1d(b, b, 3, 2, 1) if not last else nn.Identity(),
+                    ]
+                )
+            )
         mid = chans[-1]
         self.mid1, self.mid2 = ResidualTemporalBlock(mid, mid, embed_dim), ResidualTemporalBlock(mid, mid, embed_dim)
-        for i, (a, b) in enumerate(reversed(list(zip(chans[1:-1], chans[2:])))):
-            self.ups.append(nn.ModuleList([ResidualTemporalBlock(b * 2, a, embed_dim),
-                                           ResidualTemporalBlock(a, a, embed_dim),
-                                           nn.ConvTranspose1d(a, a, 4, 2, 1)]))
+        for a, b in reversed(list(zip(chans[1:-1], chans[2:]))):
+            self.ups.append(
+                nn.ModuleList(
+                    [
+                        ResidualTemporalBlock(b * 2, a, embed_dim),
+                        ResidualTemporalBlock(a, a, embed_dim),
+                        nn.ConvTranspose1d(a, a, 4, 2, 1),
+                    ]
+                )
+            )
         self.final = nn.Sequential(ConvBlock(dim, dim), nn.Conv1d(dim, obs_dim, 1))
 
-    def forward(self, x: torch.Tensor, k: torch.Tensor, returns: torch.Tensor | None = None,
-                use_dropout: bool = True, force_dropout: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        k: torch.Tensor,
+        returns: torch.Tensor | None = None,
+        use_dropout: bool = True,
+        force_dropout: bool = False,
+    ) -> torch.Tensor:
         x = x.transpose(1, 2)  # (B, d, H)
         emb = self.time_mlp(k)
         if self.returns_condition:
@@ -138,15 +167,24 @@ class StateDiffusion(nn.Module):
         alphas = 1 - betas
         abar = torch.cumprod(alphas, 0)
         abar_prev = torch.cat([torch.ones(1), abar[:-1]])
-        for name, value in dict(betas=betas, abar=abar, abar_prev=abar_prev,
-                                post_var=betas * (1 - abar_prev) / (1 - abar),
-                                post_c0=betas * abar_prev.sqrt() / (1 - abar),
-                                post_ct=(1 - abar_prev) * alphas.sqrt() / (1 - abar)).items():
+        for name, value in dict(
+            betas=betas,
+            abar=abar,
+            abar_prev=abar_prev,
+            post_var=betas * (1 - abar_prev) / (1 - abar),
+            post_c0=betas * abar_prev.sqrt() / (1 - abar),
+            post_ct=(1 - abar_prev) * alphas.sqrt() / (1 - abar),
+        ).items():
             self.register_buffer(name, value)
 
     # ---------------------------------------------------------------------------------------------- training
-    def loss(self, x0: torch.Tensor, known: torch.Tensor, returns: torch.Tensor | None = None,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+    def loss(
+        self,
+        x0: torch.Tensor,
+        known: torch.Tensor,
+        returns: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Mask-weighted epsilon MSE: only the generated (unknown) positions count."""
         b = x0.shape[0]
         k = torch.randint(0, self.k, (b,), device=x0.device, generator=generator)
@@ -177,14 +215,15 @@ class StateDiffusion(nn.Module):
         uncond = self.ema(x, kk, returns, force_dropout=True)
         return uncond + weight * (cond - uncond)
 
-    def _x0(self, x: torch.Tensor, eps: torch.Tensor, k: int, guide: Guide | None, guide_scale: float,
-            known: torch.Tensor) -> torch.Tensor:
+    def _x0(
+        self, x: torch.Tensor, eps: torch.Tensor, k: int, guide: Guide | None, guide_scale: float, known: torch.Tensor
+    ) -> torch.Tensor:
         ab = self.abar[k]
         x0 = ((x - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-1, 1)
         if guide is not None and guide_scale > 0:
             with torch.enable_grad():
                 z = x0.detach().requires_grad_(True)
-                grad, = torch.autograd.grad(guide(z).sum(), z)
+                (grad,) = torch.autograd.grad(guide(z).sum(), z)
             grad = grad * (~known)[..., None]
             rms = grad.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp(min=1e-12)
             x0 = (x0 - guide_scale * grad / rms).clamp(-1, 1)  # a step of RMS guide_scale down the gradient
@@ -203,10 +242,19 @@ class StateDiffusion(nn.Module):
         return sorted({int(k) for k in ks.round().long().tolist()}, reverse=True)
 
     @torch.no_grad()
-    def sample(self, known: torch.Tensor, values: torch.Tensor, steps: int | None = None,
-               returns: torch.Tensor | None = None, return_weight: float = 1.2, guide: Guide | None = None,
-               guide_scale: float = 0.0, generator: torch.Generator | None = None,
-               trace: list | None = None, eta: float = 2.0) -> torch.Tensor:
+    def sample(
+        self,
+        known: torch.Tensor,
+        values: torch.Tensor,
+        steps: int | None = None,
+        returns: torch.Tensor | None = None,
+        return_weight: float = 1.2,
+        guide: Guide | None = None,
+        guide_scale: float = 0.0,
+        generator: torch.Generator | None = None,
+        trace: list | None = None,
+        eta: float = 2.0,
+    ) -> torch.Tensor:
         """Windows (B, H, d) agreeing with ``values`` where ``known``. ``steps=None`` runs the full ancestral
         sampler over all K steps; an int runs the strided DDIM sampler over that many evenly spaced steps, with
         fresh noise sigma = eta * sigma_DDIM per step, times the sampler's 0.5 temperature (eta=0: deterministic
@@ -231,16 +279,20 @@ class StateDiffusion(nn.Module):
                 eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()  # consistent with the clipped (and guided) x0
                 sigma = eta * ((1 - ab_next) / (1 - ab) * (1 - ab / ab_next)).clamp(min=0).sqrt()
                 noise = torch.randn(shape, device=dev, generator=generator)
-                x = ab_next.sqrt() * x0 + (1 - ab_next - sigma ** 2).clamp(min=0).sqrt() * eps \
+                x = (
+                    ab_next.sqrt() * x0
+                    + (1 - ab_next - sigma**2).clamp(min=0).sqrt() * eps
                     + self.noise_scale * sigma * noise
+                )
             x = apply_conditioning(x, known, values)
             if trace is not None:
                 trace.append(x.clone())
         return x
 
 
-def training_mask(batch: int, horizon: int, generator: torch.Generator | None = None,
-                  device: str | torch.device = "cpu") -> torch.Tensor:
+def training_mask(
+    batch: int, horizon: int, generator: torch.Generator | None = None, device: str | torch.device = "cpu"
+) -> torch.Tensor:
     """DiffStitch's training masks: state 0 always known, plus one random known block [a, b] with
     1 <= a <= b <= H-2, so the last state is never known."""
     a = torch.randint(1, horizon - 1, (batch,), generator=generator, device=device)
@@ -262,12 +314,24 @@ def denoise_error(model: StateDiffusion, x0: torch.Tensor, known: torch.Tensor, 
         noise = torch.randn_like(x0)
         ab = model.abar[k]
         xk = apply_conditioning(ab.sqrt() * x0 + (1 - ab).sqrt() * noise, known, x0)
-        eps = model.ema(xk, torch.full((x0.shape[0],), k, dtype=torch.long), None, use_dropout=False,
-                        force_dropout=model.ema.returns_condition)
+        eps = model.ema(
+            xk,
+            torch.full((x0.shape[0],), k, dtype=torch.long),
+            None,
+            use_dropout=False,
+            force_dropout=model.ema.returns_condition,
+        )
         x0_hat = ((xk - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-1, 1)
         w = (~known)[..., None].float()
         return float(((x0_hat - x0) ** 2 * w).sum() / (w.sum() * x0.shape[-1]))
 
 
-__all__ = ["TemporalUnet", "StateDiffusion", "apply_conditioning", "cosine_beta_schedule", "training_mask",
-           "diffusion_from_sizes", "denoise_error"]
+__all__ = [
+    "StateDiffusion",
+    "TemporalUnet",
+    "apply_conditioning",
+    "cosine_beta_schedule",
+    "denoise_error",
+    "diffusion_from_sizes",
+    "training_mask",
+]

@@ -7,6 +7,7 @@ The method's options are its config dataclass's fields (``seed`` aside), typed a
 and name (:func:`stitchkit.data.registry.dataset_keys`), so the CLI, the benchmark grids and the notebooks all get
 the same settings without passing them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -52,8 +53,10 @@ class Job:
 
         def report(st: dict) -> None:
             if st["iteration"] % every == 0:
-                self.log(f"  iteration {st['iteration']}: {st['accepted']}/{st['generated']} accepted, "
-                         f"{st['accepted_steps']} transitions")
+                self.log(
+                    f"  iteration {st['iteration']}: {st['accepted']}/{st['generated']} accepted, "
+                    f"{st['accepted_steps']} transitions"
+                )
 
         return report
 

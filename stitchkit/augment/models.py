@@ -15,6 +15,7 @@ All three work on CDF-normalized states (actions raw, they already live in [-1, 
 samples in, so qualification measures ||cdf(s_hat') - f(cdf(s_hat), a_hat)||^2 exactly as the released code does,
 and its thresholds delta carry over.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -63,12 +64,13 @@ class RewardModel(nn.Module):
 class DynamicsEnsemble(nn.Module):
     """n Gaussian members over (s, a) -> s' - s; members see their own bootstrap batches."""
 
-    def __init__(self, obs_dim: int, act_dim: int, members: int = 7, elites: int = 5, hidden: int = 200,
-                 seed: int = 0):
+    def __init__(self, obs_dim: int, act_dim: int, members: int = 7, elites: int = 5, hidden: int = 200, seed: int = 0):
         super().__init__()
         seeds = [seed * 100 + k for k in range(members)]
         dims = (obs_dim + act_dim, hidden, hidden, hidden, hidden, 2 * obs_dim)
-        self.layers = nn.ModuleList([EnsembleLinear(seeds, a, b, i) for i, (a, b) in enumerate(zip(dims[:-1], dims[1:]))])
+        self.layers = nn.ModuleList(
+            [EnsembleLinear(seeds, a, b, i) for i, (a, b) in enumerate(zip(dims[:-1], dims[1:]))]
+        )
         self.max_logvar = nn.Parameter(torch.full((1, 1, obs_dim), 0.5))
         self.min_logvar = nn.Parameter(torch.full((1, 1, obs_dim), -10.0))
         self.register_buffer("elite_idx", torch.arange(min(elites, members)))
@@ -99,8 +101,9 @@ class DynamicsEnsemble(nn.Module):
         """max_k ||mu_k - mean mu|| over the elites (TATU's and MOPO's uncertainty)."""
         return self.predict_with_disagreement(s, a)[1]
 
-    def predict_with_disagreement(self, s: torch.Tensor, a: torch.Tensor, scale: torch.Tensor | None = None
-                                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict_with_disagreement(
+        self, s: torch.Tensor, a: torch.Tensor, scale: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Both from one pass: the elites' mean next state (B, d) and their disagreement (B,). ``scale`` (d,)
         measures the disagreement in other units, e.g. a z-score's std for raw state units."""
         mu = self(s, a)[0][self.elite_idx]
@@ -111,7 +114,7 @@ class DynamicsEnsemble(nn.Module):
     def loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
         mu, logvar = self(b["s"], b["a"])
         nll = (((mu - b["s_next"]) ** 2) * torch.exp(-logvar) + logvar).mean()
-        l2 = sum(d * (layer.weight ** 2).sum() / 2 for d, layer in zip(self.decay, self.layers))
+        l2 = sum(d * (layer.weight**2).sum() / 2 for d, layer in zip(self.decay, self.layers))
         return nll + 0.01 * (self.max_logvar.sum() - self.min_logvar.sum()) + l2
 
     @torch.no_grad()
@@ -137,15 +140,25 @@ class TransitionData:
         rng = np.random.default_rng([seed, 13])
         mask = np.zeros(len(s), bool)
         mask[rng.permutation(len(s))[: max(1, int(holdout * len(s)))]] = True
-        f = lambda x: np.asarray(x, np.float32)  # noqa: E731
+        f = lambda x: np.asarray(x, np.float32)
         return cls(f(s), f(a), f(r), f(s_next), mask)
 
     def tensors(self, idx: np.ndarray, device: str = "cpu") -> dict[str, torch.Tensor]:
         return {k: torch.as_tensor(getattr(self, k)[idx], device=device) for k in ("s", "a", "r", "s_next")}
 
 
-def fit(model: nn.Module, data: TransitionData, steps: int, batch: int, lr: float = 1e-3, seed: int = 0,
-        members: int | None = None, device: str = "cpu", name: str = "model", log_every: int = 0) -> list[dict]:
+def fit(
+    model: nn.Module,
+    data: TransitionData,
+    steps: int,
+    batch: int,
+    lr: float = 1e-3,
+    seed: int = 0,
+    members: int | None = None,
+    device: str = "cpu",
+    name: str = "model",
+    log_every: int = 0,
+) -> list[dict]:
     """Adam on ``model.loss`` over the training part of ``data``; returns a curve of train and held-out loss.
 
     ``members`` > 0 gives each ensemble member its own bootstrap batch (shape (M, B, ...))."""

@@ -3,6 +3,7 @@
 It is what every real method improves on. The glued transition claims that the source's action at ``source_step``
 leads to the target's state at ``target_step``; the physics oracle shows it does not.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,10 @@ def naive_stitch(source: Episode, source_step: int, target: Episode, target_step
         raise ValueError(f"source_step must be in [0, {len(source) - 1}], got {source_step}")
     if not 0 <= target_step <= len(target):
         raise ValueError(f"target_step must be in [0, {len(target)}], got {target_step}")
-    infos = {k: np.concatenate([source.infos[k][: source_step + 1], target.infos[k][target_step:]])
-             for k in source.infos.keys() & target.infos.keys()}
+    infos = {
+        k: np.concatenate([source.infos[k][: source_step + 1], target.infos[k][target_step:]])
+        for k in source.infos.keys() & target.infos.keys()
+    }
     return Episode(
         observations=np.concatenate([source.observations[: source_step + 1], target.observations[target_step:]]),
         actions=np.concatenate([source.actions[: source_step + 1], target.actions[target_step:]]),

@@ -16,13 +16,15 @@ sigma_data = 1; training noise ln sigma ~ N(-1.2, 1.2^2) with loss weight (sigma
 sigma_data)^2; sampling by Heun's method on the rho = 7 schedule from sigma_max 80 to sigma_min 0.002, with
 "churn" noise (SynthER's S_churn 80, S_tmin 0.05, S_tmax 50, S_noise 1.003). Sizes by profile (``baselines``).
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -78,14 +80,20 @@ class TransitionCodec:
         x = np.asarray(x, np.float64)
         raw = x[:, :-1] * self.std + self.mean
         o, a = self.obs_dim, self.act_dim
-        return {"observations": raw[:, :o].astype(np.float32), "actions": raw[:, o: o + a].astype(np.float32),
-                "rewards": raw[:, o + a].astype(np.float32), "next_observations": raw[:, o + a + 1:].astype(np.float32),
-                "terminals": (x[:, -1] > 0.5)}
+        return {
+            "observations": raw[:, :o].astype(np.float32),
+            "actions": raw[:, o : o + a].astype(np.float32),
+            "rewards": raw[:, o + a].astype(np.float32),
+            "next_observations": raw[:, o + a + 1 :].astype(np.float32),
+            "terminals": (x[:, -1] > 0.5),
+        }
 
 
 def _stack(tr: dict[str, np.ndarray]) -> np.ndarray:
-    return np.concatenate([tr["observations"], tr["actions"], tr["rewards"][:, None], tr["next_observations"],
-                           tr["terminals"][:, None]], 1).astype(np.float64)
+    return np.concatenate(
+        [tr["observations"], tr["actions"], tr["rewards"][:, None], tr["next_observations"], tr["terminals"][:, None]],
+        1,
+    ).astype(np.float64)
 
 
 # ------------------------------------------------------------------------------------------------- network
@@ -133,9 +141,9 @@ class EDM(nn.Module):
 
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         sd, s = self.sigma_data, sigma[:, None]
-        c_skip = sd ** 2 / (s ** 2 + sd ** 2)
-        c_out = s * sd / (s ** 2 + sd ** 2).sqrt()
-        c_in = 1 / (s ** 2 + sd ** 2).sqrt()
+        c_skip = sd**2 / (s**2 + sd**2)
+        c_out = s * sd / (s**2 + sd**2).sqrt()
+        c_in = 1 / (s**2 + sd**2).sqrt()
         return c_skip * x + c_out * self.net(c_in * x, sigma.log() / 4)
 
     def loss(self, x0: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -144,17 +152,18 @@ class EDM(nn.Module):
         n = len(x0)
         sigma = (torch.randn(n, generator=generator, device=x0.device) * self.P_STD + self.P_MEAN).exp()
         noisy = x0 + torch.randn(x0.shape, generator=generator, device=x0.device) * sigma[:, None]
-        w = (sigma ** 2 + self.sigma_data ** 2) / (sigma * self.sigma_data) ** 2
+        w = (sigma**2 + self.sigma_data**2) / (sigma * self.sigma_data) ** 2
         return (w[:, None] * (self.denoise(noisy, sigma) - x0) ** 2).mean()
 
     @torch.no_grad()
-    def sample(self, n: int, cfg: SERConfig, steps: int, generator: torch.Generator | None = None,
-               device: str = "cpu") -> torch.Tensor:
+    def sample(
+        self, n: int, cfg: SERConfig, steps: int, generator: torch.Generator | None = None, device: str = "cpu"
+    ) -> torch.Tensor:
         """EDM's stochastic sampler (Karras et al. Algorithm 2): Heun steps down the rho-schedule; between
         S_tmin and S_tmax each step first raises the noise by a factor (1 + gamma) ("churn") and re-adds noise."""
         i = torch.arange(steps, dtype=torch.float64)
         inv = 1 / cfg.rho
-        sig = (cfg.sigma_max ** inv + i / max(steps - 1, 1) * (cfg.sigma_min ** inv - cfg.sigma_max ** inv)) ** cfg.rho
+        sig = (cfg.sigma_max**inv + i / max(steps - 1, 1) * (cfg.sigma_min**inv - cfg.sigma_max**inv)) ** cfg.rho
         sig = torch.cat([sig, sig.new_zeros(1)]).float().tolist()
         x = torch.randn(n, self.dim, generator=generator, device=device) * sig[0]
         gamma_max = min(cfg.s_churn / steps, math.sqrt(2) - 1)
@@ -164,7 +173,7 @@ class EDM(nn.Module):
             s_hat = s_cur * (1 + gamma)
             if gamma > 0:
                 eps = torch.randn(x.shape, generator=generator, device=device) * cfg.s_noise
-                x = x + math.sqrt(s_hat ** 2 - s_cur ** 2) * eps
+                x = x + math.sqrt(s_hat**2 - s_cur**2) * eps
             d = (x - self.denoise(x, x.new_full((n,), s_hat))) / s_hat
             x_next = x + (s_next - s_hat) * d
             if s_next > 0:  # Heun's second-order correction
@@ -182,8 +191,14 @@ class SERModels:
     curve: list[dict] = field(default_factory=list)
 
 
-def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
-                 checkpoint_dir: Path | None = None, log=print, device: str = "cpu") -> SERModels:
+def train_models(
+    episodes: list[Episode],
+    profile: Profile,
+    seed: int = 0,
+    checkpoint_dir: Path | None = None,
+    log=print,
+    device: str = "cpu",
+) -> SERModels:
     """Fit the EDM model on the dataset's transitions: AdamW (weight decay 0) with a cosine schedule, the profile's
     steps and batch. Checkpoints every 10% to ``checkpoint_dir`` and resumes from there; a finished model is
     reloaded instead of retrained."""
@@ -214,8 +229,10 @@ def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
         step += 1
         loss = models.edm.loss(x_all[rng.integers(0, len(x_all), sz.ser_batch)].to(device), gen)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"SER diffusion loss is {float(loss)} at step {step}: lower ser_lr or check "
-                                     "the dataset for NaN/inf values")
+            raise FloatingPointError(
+                f"SER diffusion loss is {float(loss)} at step {step}: lower ser_lr or check "
+                "the dataset for NaN/inf values"
+            )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -227,9 +244,18 @@ def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
         if step % tenth == 0 or step == sz.ser_train_steps:
             log(f"  SER step {step}: loss {models.curve[-1]['loss']:.4f}")
             if ckpt is not None:
-                atomic_torch_save(ckpt, {"model": models.edm.state_dict(), "opt": opt.state_dict(),
-                                         "sched": sched.state_dict(), "gen": gen.get_state(),
-                                         "rng": rng.bit_generator.state, "curve": models.curve, "step": step})
+                atomic_torch_save(
+                    ckpt,
+                    {
+                        "model": models.edm.state_dict(),
+                        "opt": opt.state_dict(),
+                        "sched": sched.state_dict(),
+                        "gen": gen.get_state(),
+                        "rng": rng.bit_generator.state,
+                        "curve": models.curve,
+                        "step": step,
+                    },
+                )
     models.edm.eval()
     log(f"SER model ({sz.ser_train_steps} steps) trained in {time.perf_counter() - t0:.0f} s")
     if final is not None:
@@ -246,8 +272,15 @@ class SERResult:
     stats: dict[str, Any]
 
 
-def sample_transitions(models: SERModels, n: int, cfg: SERConfig, steps: int, chunk: int = 10_000,
-                       device: str = "cpu", progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+def sample_transitions(
+    models: SERModels,
+    n: int,
+    cfg: SERConfig,
+    steps: int,
+    chunk: int = 10_000,
+    device: str = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
     """``n`` synthetic transitions as flat arrays, sampled in chunks from one seeded generator."""
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     parts = []
@@ -261,23 +294,44 @@ def sample_transitions(models: SERModels, n: int, cfg: SERConfig, steps: int, ch
     return out
 
 
-def generate(models: SERModels, profile: Profile, cfg: SERConfig, device: str = "cpu",
-             log=print) -> SERResult:
+def generate(models: SERModels, profile: Profile, cfg: SERConfig, device: str = "cpu", log=print) -> SERResult:
     """Sample ``cfg.samples`` transitions and wrap each as a one-step episode (a synthetic transition has no
     neighbours: ``truncations`` marks that the episode stops without the MDP ending, unless ``done``)."""
     sz = profile.baselines
     n, steps = cfg.samples or sz.ser_samples, cfg.sample_steps or sz.ser_sample_steps
     t0 = time.perf_counter()
-    data = sample_transitions(models, n, cfg, steps, chunk=100_000 if device != "cpu" else 5_000, device=device,
-                              progress=lambda k: log(f"  SER sampled {k}/{n}"))
+    data = sample_transitions(
+        models,
+        n,
+        cfg,
+        steps,
+        chunk=100_000 if device != "cpu" else 5_000,
+        device=device,
+        progress=lambda k: log(f"  SER sampled {k}/{n}"),
+    )
     seconds = time.perf_counter() - t0
     prov = Provenance(kind="synthetic", method="ser")
-    episodes = [Episode(np.stack([data["observations"][i], data["next_observations"][i]]), data["actions"][i: i + 1],
-                        data["rewards"][i: i + 1], data["terminals"][i: i + 1],
-                        ~data["terminals"][i: i + 1], provenance=prov, id=i) for i in range(n)]
-    stats = {"samples": n, "sample_steps": steps, "seconds": round(seconds, 2),
-             "samples_per_s": round(n / max(seconds, 1e-9), 1), "done_fraction": float(data["terminals"].mean()),
-             "accepted_transitions": n, "final_loss": models.curve[-1]["loss"] if models.curve else None}
+    episodes = [
+        Episode(
+            np.stack([data["observations"][i], data["next_observations"][i]]),
+            data["actions"][i : i + 1],
+            data["rewards"][i : i + 1],
+            data["terminals"][i : i + 1],
+            ~data["terminals"][i : i + 1],
+            provenance=prov,
+            id=i,
+        )
+        for i in range(n)
+    ]
+    stats = {
+        "samples": n,
+        "sample_steps": steps,
+        "seconds": round(seconds, 2),
+        "samples_per_s": round(n / max(seconds, 1e-9), 1),
+        "done_fraction": float(data["terminals"].mean()),
+        "accepted_transitions": n,
+        "final_loss": models.curve[-1]["loss"] if models.curve else None,
+    }
     return SERResult(episodes, data, cfg, stats)
 
 
@@ -293,12 +347,22 @@ def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
 def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     """``stitchkit augment ser``: fit (or reload) the EDM model on the dataset's transitions, then sample."""
     prof = job.profile
-    models = train_models(job.episodes, prof, job.seed, job.checkpoint_dir("ser", config_key(job.dataset_id, prof,
-                                                                                              job.seed)),
-                          log=job.log, device=job.device)
+    models = train_models(
+        job.episodes,
+        prof,
+        job.seed,
+        job.checkpoint_dir("ser", config_key(job.dataset_id, prof, job.seed)),
+        log=job.log,
+        device=job.device,
+    )
     result = generate(models, prof, job.config, device=job.device, log=job.log)
     return result.episodes, summary(result)
 
 
-METHOD = Method("ser", SERConfig, generate_dataset, saves="one synthetic transition (no trajectory)",
-                empty_hint="ask for more samples (--option samples=N)")
+METHOD = Method(
+    "ser",
+    SERConfig,
+    generate_dataset,
+    saves="one synthetic transition (no trajectory)",
+    empty_hint="ask for more samples (--option samples=N)",
+)

@@ -23,12 +23,14 @@ The kit's differences from the released code: states are z-scored for the models
 measured in raw units, by the std), rewards come from a separate reward model rather than the ensemble's extra
 output, and the terminal function is the kit's :func:`stitchkit.envs.terminated`.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -68,10 +70,21 @@ class BehaviourVAE(nn.Module):
     def __init__(self, obs_dim: int, act_dim: int, hidden: int = 750):
         super().__init__()
         self.latent = 2 * act_dim
-        self.enc = nn.Sequential(nn.Linear(obs_dim + act_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, 2 * self.latent))
-        self.dec = nn.Sequential(nn.Linear(obs_dim + self.latent, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
-                                 nn.ReLU(), nn.Linear(hidden, act_dim), nn.Tanh())
+        self.enc = nn.Sequential(
+            nn.Linear(obs_dim + act_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 2 * self.latent),
+        )
+        self.dec = nn.Sequential(
+            nn.Linear(obs_dim + self.latent, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, act_dim),
+            nn.Tanh(),
+        )
 
     def decode(self, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.dec(torch.cat([s, z], -1))
@@ -81,7 +94,7 @@ class BehaviourVAE(nn.Module):
         log_std = log_std.clamp(-4, 15)
         z = mean + log_std.exp() * torch.randn_like(mean)
         recon = ((self.decode(b["s"], z) - b["a"]) ** 2).mean()
-        kl = -0.5 * (1 + 2 * log_std - mean ** 2 - (2 * log_std).exp()).mean()
+        kl = -0.5 * (1 + 2 * log_std - mean**2 - (2 * log_std).exp()).mean()
         return recon + 0.5 * kl
 
     @torch.no_grad()
@@ -110,8 +123,14 @@ class TATUModels:
         return torch.as_tensor(self.norm.std + self.norm.eps, dtype=torch.float32, device=device)
 
 
-def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
-                 checkpoint_dir: Path | None = None, log=print, device: str = "cpu") -> TATUModels:
+def train_models(
+    episodes: list[Episode],
+    profile: Profile,
+    seed: int = 0,
+    checkpoint_dir: Path | None = None,
+    log=print,
+    device: str = "cpu",
+) -> TATUModels:
     """Train the dynamics ensemble, reward model and behaviour CVAE, then measure max_disc on the dataset. A
     finished set is saved to (and reloaded from) ``checkpoint_dir``."""
     prof = profile
@@ -123,37 +142,44 @@ def train_models(episodes: list[Episode], profile: Profile, seed: int = 0,
     torch.manual_seed(seed)
     tr = transitions(episodes)
     norm = ZScore.fit(tr["observations"])
-    data = TransitionData.from_arrays(norm.normalize(tr["observations"]), tr["actions"], tr["rewards"],
-                                      norm.normalize(tr["next_observations"]), seed)
+    data = TransitionData.from_arrays(
+        norm.normalize(tr["observations"]), tr["actions"], tr["rewards"], norm.normalize(tr["next_observations"]), seed
+    )
     obs_dim, act_dim = tr["observations"].shape[1], tr["actions"].shape[1]
     dyn = DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble), seed=seed).to(device)
     rew = RewardModel(obs_dim, act_dim).to(device)
     vae = BehaviourVAE(obs_dim, act_dim, prof.baselines.tatu_vae_hidden).to(device)
     t0 = time.perf_counter()
-    curves = {"dynamics": fit(dyn, data, sz.model_steps, sz.model_batch, seed=seed, members=sz.ensemble,
-                              name="dynamics", device=device),
-              "reward": fit(rew, data, sz.model_steps, sz.model_batch, seed=seed, name="reward", device=device),
-              "behaviour": fit(vae, data, sz.model_steps, sz.model_batch, seed=seed, name="behaviour", device=device)}
+    curves = {
+        "dynamics": fit(
+            dyn, data, sz.model_steps, sz.model_batch, seed=seed, members=sz.ensemble, name="dynamics", device=device
+        ),
+        "reward": fit(rew, data, sz.model_steps, sz.model_batch, seed=seed, name="reward", device=device),
+        "behaviour": fit(vae, data, sz.model_steps, sz.model_batch, seed=seed, name="behaviour", device=device),
+    }
     held = data.tensors(np.flatnonzero(data.holdout)[:8192], device)
     dyn.choose_elites(held["s"], held["a"], held["s_next"])
     models = TATUModels(dyn, rew, vae, norm, 0.0, np.zeros(0), curves)
     models.dataset_disc = dataset_uncertainty(models, data.s, data.a, device)
     models.max_disc = float(models.dataset_disc.max())
-    log(f"TATU: dynamics, reward and behaviour models trained in {time.perf_counter() - t0:.0f} s; "
-        f"max_disc {models.max_disc:.3g}")
+    log(
+        f"TATU: dynamics, reward and behaviour models trained in {time.perf_counter() - t0:.0f} s; "
+        f"max_disc {models.max_disc:.3g}"
+    )
     if final is not None:
         atomic_torch_save(final, models)
     return models
 
 
 @torch.no_grad()
-def dataset_uncertainty(models: TATUModels, s: np.ndarray, a: np.ndarray, device: str = "cpu",
-                        chunk: int = 16_384) -> np.ndarray:
+def dataset_uncertainty(
+    models: TATUModels, s: np.ndarray, a: np.ndarray, device: str = "cpu", chunk: int = 16_384
+) -> np.ndarray:
     """u(s, a) for every dataset transition (z-scored s), raw state units."""
     out, scale = [], models.scale(device)
     for i in range(0, len(s), chunk):
-        st = torch.as_tensor(s[i: i + chunk], device=device)
-        at = torch.as_tensor(a[i: i + chunk], device=device)
+        st = torch.as_tensor(s[i : i + chunk], device=device)
+        at = torch.as_tensor(a[i : i + chunk], device=device)
         out.append(models.dynamics.predict_with_disagreement(st, at, scale)[1].cpu().numpy())
     return np.concatenate(out)
 
@@ -182,8 +208,14 @@ def keep_mask(u: np.ndarray, terminals: np.ndarray, threshold: float) -> np.ndar
 
 
 @torch.no_grad()
-def rollout(models: TATUModels, env: str, start_obs: np.ndarray, cfg: TATUConfig,
-            generator: torch.Generator, device: str = "cpu") -> Rollouts:
+def rollout(
+    models: TATUModels,
+    env: str,
+    start_obs: np.ndarray,
+    cfg: TATUConfig,
+    generator: torch.Generator,
+    device: str = "cpu",
+) -> Rollouts:
     """Roll the learned model out from ``start_obs`` (raw) for ``cfg.horizon`` steps and apply TATU's truncation
     and penalty. A step is kept while the rollout is alive and its summed uncertainty, this step included, stays
     below max_disc / pessimism; a terminal step is kept and ends the rollout."""
@@ -210,8 +242,16 @@ def rollout(models: TATUModels, env: str, start_obs: np.ndarray, cfg: TATUConfig
     term = terminated(env, raw_obs[:, 1:])
     kept = keep_mask(u, term, threshold)
     raw_r = torch.stack(rews, 1).cpu().numpy()
-    return Rollouts(raw_obs, torch.stack(acts, 1).cpu().numpy(), raw_r - cfg.penalty * u, raw_r, u, term, kept,
-                    np.zeros((b, 2), np.int64))
+    return Rollouts(
+        raw_obs,
+        torch.stack(acts, 1).cpu().numpy(),
+        raw_r - cfg.penalty * u,
+        raw_r,
+        u,
+        term,
+        kept,
+        np.zeros((b, 2), np.int64),
+    )
 
 
 def to_episodes(r: Rollouts, first_id: int = 0) -> list[Episode]:
@@ -223,10 +263,20 @@ def to_episodes(r: Rollouts, first_id: int = 0) -> list[Episode]:
         term = r.terminals[i, :n].copy()
         trunc = np.zeros(n, bool)
         trunc[-1] = not term[-1]
-        prov = Provenance(kind="rollout", method="tatu", source_episode=int(r.starts[i, 0]),
-                          source_step=int(r.starts[i, 1]))
-        out.append(Episode(r.observations[i, : n + 1], r.actions[i, :n], r.rewards[i, :n].astype(np.float32), term,
-                           trunc, provenance=prov, id=first_id + len(out)))
+        prov = Provenance(
+            kind="rollout", method="tatu", source_episode=int(r.starts[i, 0]), source_step=int(r.starts[i, 1])
+        )
+        out.append(
+            Episode(
+                r.observations[i, : n + 1],
+                r.actions[i, :n],
+                r.rewards[i, :n].astype(np.float32),
+                term,
+                trunc,
+                provenance=prov,
+                id=first_id + len(out),
+            )
+        )
     return out
 
 
@@ -238,8 +288,15 @@ class TATUResult:
     uncertainty: np.ndarray  # every kept step's u
 
 
-def generate(models: TATUModels, episodes: list[Episode], env: str, profile: Profile,
-             cfg: TATUConfig, device: str = "cpu", progress: Callable[[dict], None] | None = None) -> TATUResult:
+def generate(
+    models: TATUModels,
+    episodes: list[Episode],
+    env: str,
+    profile: Profile,
+    cfg: TATUConfig,
+    device: str = "cpu",
+    progress: Callable[[dict], None] | None = None,
+) -> TATUResult:
     """Roll out from uniformly drawn dataset states, batch after batch, until ``cfg.transitions`` kept model
     transitions (the last rollouts are cut to the budget). Stops early if 20 batches in a row keep nothing."""
     sz = profile.baselines
@@ -260,9 +317,15 @@ def generate(models: TATUModels, episodes: list[Episode], env: str, profile: Pro
                 break
             n = min(len(ep), budget - kept_steps)
             if n < len(ep):  # the budget's last rollout, cut
-                ep = Episode(ep.observations[: n + 1], ep.actions[:n], ep.rewards[:n], ep.terminations[:n],
-                             np.r_[np.zeros(n - 1, bool), ~ep.terminations[n - 1: n]], provenance=ep.provenance,
-                             id=ep.id)
+                ep = Episode(
+                    ep.observations[: n + 1],
+                    ep.actions[:n],
+                    ep.rewards[:n],
+                    ep.terminations[:n],
+                    np.r_[np.zeros(n - 1, bool), ~ep.terminations[n - 1 : n]],
+                    provenance=ep.provenance,
+                    id=ep.id,
+                )
             out.append(ep)
             kept_steps += n
         us.append(r.uncertainty[r.kept])
@@ -271,12 +334,19 @@ def generate(models: TATUModels, episodes: list[Episode], env: str, profile: Pro
         if progress:
             progress({"iteration": it, "accepted": len(out), "generated": started, "accepted_steps": kept_steps})
     seconds = time.perf_counter() - t0
-    stats = {"iterations": it, "rollouts": started, "accepted_rollouts": len(out), "accepted_transitions": kept_steps,
-             "seconds": round(seconds, 2), "accepted_transitions_per_s": round(kept_steps / max(seconds, 1e-9), 1),
-             "max_disc": models.max_disc, "threshold": models.max_disc / cfg.pessimism,
-             "rollout_lengths": lengths.tolist(), "mean_kept_length": float((lengths * np.arange(len(lengths))).sum()
-                                                                            / max(lengths.sum(), 1)),
-             "ratio": cfg.ratio}
+    stats = {
+        "iterations": it,
+        "rollouts": started,
+        "accepted_rollouts": len(out),
+        "accepted_transitions": kept_steps,
+        "seconds": round(seconds, 2),
+        "accepted_transitions_per_s": round(kept_steps / max(seconds, 1e-9), 1),
+        "max_disc": models.max_disc,
+        "threshold": models.max_disc / cfg.pessimism,
+        "rollout_lengths": lengths.tolist(),
+        "mean_kept_length": float((lengths * np.arange(len(lengths))).sum() / max(lengths.sum(), 1)),
+        "ratio": cfg.ratio,
+    }
     return TATUResult(out, cfg, stats, np.concatenate(us) if us else np.zeros(0))
 
 
@@ -291,13 +361,24 @@ def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
 def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     """``stitchkit augment tatu``: train (or reload) the ensemble, reward model and behaviour CVAE, then roll out."""
     prof = job.profile
-    models = train_models(job.episodes, prof, job.seed, job.checkpoint_dir("tatu", config_key(job.dataset_id, prof, job.seed)),
-                          log=job.log, device=job.device)
+    models = train_models(
+        job.episodes,
+        prof,
+        job.seed,
+        job.checkpoint_dir("tatu", config_key(job.dataset_id, prof, job.seed)),
+        log=job.log,
+        device=job.device,
+    )
     result = generate(models, job.episodes, job.env, prof, job.config, device=job.device, progress=job.progress())
     return result.episodes, summary(result)
 
 
-METHOD = Method("tatu", TATUConfig, generate_dataset, saves="a short (<= 5 step) model rollout from a dataset state",
-                empty_hint="lower the pessimism coefficient (--option pessimism=1)",
-                # hopper's 3.5 keeps nothing on the maze, whose ensemble disagreement has no tail (notebook 08's sweep)
-                defaults={"maze": {"pessimism": 0.5}})
+METHOD = Method(
+    "tatu",
+    TATUConfig,
+    generate_dataset,
+    saves="a short (<= 5 step) model rollout from a dataset state",
+    empty_hint="lower the pessimism coefficient (--option pessimism=1)",
+    # hopper's 3.5 keeps nothing on the maze, whose ensemble disagreement has no tail (notebook 08's sweep)
+    defaults={"maze": {"pessimism": 0.5}},
+)

@@ -17,6 +17,7 @@ counts (HILP learns the same kind of space by temporal-difference learning on a 
 also composes distances across trajectories); a symmetric metric (a quasimetric would respect one-way dynamics);
 CDF-normalized states as input, shared with the DiffStitch models.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,8 +47,9 @@ class TemporalDistance(nn.Module):
         return (self.phi(s) - self.phi(g)).norm(dim=-1)
 
 
-def sample_pairs(lengths: np.ndarray, batch: int, cap: int, rng: np.random.Generator,
-                 far_fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_pairs(
+    lengths: np.ndarray, batch: int, cap: int, rng: np.random.Generator, far_fraction: float = 0.25
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(episode, i, k) for ``batch`` same-trajectory pairs s_i, s_{i+k}; ``lengths`` counts states per episode.
 
     Episodes are drawn in proportion to their length; k is uniform in [0, min(cap, room)] for most pairs and
@@ -91,9 +93,20 @@ def split_episodes(n: int, seed: int = 0, held_out: float = 0.1) -> tuple[np.nda
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
-def train_distance(episodes: list[Episode], normalize, steps: int, batch: int, cap: int, latent_dim: int = 32,
-                   hidden: int = 256, lr: float = 1e-3, seed: int = 0, device: str = "cpu",
-                   log_every: int = 0, expectile: float = EXPECTILE) -> tuple[TemporalDistance, list[dict]]:
+def train_distance(
+    episodes: list[Episode],
+    normalize,
+    steps: int,
+    batch: int,
+    cap: int,
+    latent_dim: int = 32,
+    hidden: int = 256,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: str = "cpu",
+    log_every: int = 0,
+    expectile: float = EXPECTILE,
+) -> tuple[TemporalDistance, list[dict]]:
     """Fit a :class:`TemporalDistance` on same-trajectory pairs of ``episodes``; returns it and its loss curve."""
     torch.manual_seed(seed)
     x, offsets, lengths = _states(episodes, normalize)
@@ -106,8 +119,7 @@ def train_distance(episodes: list[Episode], normalize, steps: int, batch: int, c
         e, i, k = sample_pairs(lengths, batch, cap, rng)
         a = torch.as_tensor(offsets[e] + i, device=device)
         b = torch.as_tensor(offsets[e] + i + k, device=device)
-        loss = distance_loss(model(x[a], x[b]), torch.as_tensor(k, dtype=torch.float32, device=device), cap,
-                             expectile)
+        loss = distance_loss(model(x[a], x[b]), torch.as_tensor(k, dtype=torch.float32, device=device), cap, expectile)
         check_finite({"temporal distance loss": loss}, step)
         opt.zero_grad()
         loss.backward()
@@ -141,8 +153,9 @@ def auc(score: np.ndarray, positive: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def distance_quality(model: TemporalDistance, episodes: list[Episode], normalize, cap: int, horizon: int,
-                     n: int = 4096, seed: int = 0) -> dict[str, Any]:
+def distance_quality(
+    model: TemporalDistance, episodes: list[Episode], normalize, cap: int, horizon: int, n: int = 4096, seed: int = 0
+) -> dict[str, Any]:
     """How well learned and Euclidean distance predict true step counts on pairs of ``episodes`` (held out).
 
     Pairs are k in [1, cap] steps apart on one trajectory. For each distance: Spearman correlation with k, the
@@ -160,7 +173,10 @@ def distance_quality(model: TemporalDistance, episodes: list[Episode], normalize
     out: dict[str, Any] = {"pairs": int(len(k)), "horizon": horizon}
     for name, d in (("learned", learned), ("euclidean", euclid)):
         coef = np.polyfit(d, k, 1)
-        out[name] = {"spearman": spearman(d, k), "mae_steps": float(np.abs(np.polyval(coef, d) - k).mean()),
-                     "auc_reachable": auc(d, k <= horizon)}
+        out[name] = {
+            "spearman": spearman(d, k),
+            "mae_steps": float(np.abs(np.polyval(coef, d) - k).mean()),
+            "auc_reachable": auc(d, k <= horizon),
+        }
     out["raw"] = {"k": k, "learned": learned, "euclidean": euclid}
     return out

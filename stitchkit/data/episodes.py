@@ -8,6 +8,7 @@ target episode and step. Every algorithm reads one of two views of a list of epi
 * :func:`transitions` - flat (s, a, r, s', terminal) arrays, for TD3+BC, IQL, CQL, BC;
 * :func:`windows` - fixed-horizon windows, for sequence models (diffusion, Decision Transformer).
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,10 @@ class Episode:
     def __post_init__(self) -> None:
         n = len(self.actions)
         if self.observations.shape[0] != n + 1:
-            raise ValueError(f"episode {self.id}: {self.observations.shape[0]} observations for {n} actions; "
-                             "an episode of N steps holds N+1 observations")
+            raise ValueError(
+                f"episode {self.id}: {self.observations.shape[0]} observations for {n} actions; "
+                "an episode of N steps holds N+1 observations"
+            )
         for name in ("rewards", "terminations", "truncations"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"episode {self.id}: {name} has {len(getattr(self, name))} entries, expected {n}")
@@ -103,11 +106,23 @@ def crop(ep: Episode, start: int, end: int) -> Episode:
     steps are shifted so the bridge stays where it was."""
     start, end = max(0, start), min(len(ep), end)
     p = ep.provenance
-    prov = p if p.source_step is None else Provenance(p.kind, p.method, p.source_episode, p.source_step - start,
-                                                       p.target_episode, p.target_step, p.bridge_steps)
-    return Episode(ep.observations[start: end + 1], ep.actions[start:end], ep.rewards[start:end],
-                   ep.terminations[start:end], ep.truncations[start:end],
-                   {k: v[start: end + 1] for k, v in ep.infos.items()}, prov, ep.id)
+    prov = (
+        p
+        if p.source_step is None
+        else Provenance(
+            p.kind, p.method, p.source_episode, p.source_step - start, p.target_episode, p.target_step, p.bridge_steps
+        )
+    )
+    return Episode(
+        ep.observations[start : end + 1],
+        ep.actions[start:end],
+        ep.rewards[start:end],
+        ep.terminations[start:end],
+        ep.truncations[start:end],
+        {k: v[start : end + 1] for k, v in ep.infos.items()},
+        prov,
+        ep.id,
+    )
 
 
 def generated_transitions(episodes: list[Episode]) -> dict[str, np.ndarray]:
@@ -121,7 +136,7 @@ def generated_transitions(episodes: list[Episode]) -> dict[str, np.ndarray]:
         k = np.ones(len(ep), bool)
         if seg is not None:
             k[:] = False
-            k[seg[0]: seg[1]] = True
+            k[seg[0] : seg[1]] = True
         keep.append(k)
     keep = np.concatenate(keep)
     return {k: v[keep] for k, v in data.items()}

@@ -15,6 +15,7 @@ Actions are sampled from the tanh-Gaussian (D4RL, Minari). ``x_position`` is sto
 rollouts can be rendered where they really were. Reference scores follow Minari: ``ref_min_score`` is the mean
 return of a uniform random policy, ``ref_max_score`` that of the expert actor, over the same number of episodes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,9 +65,17 @@ def rollout(env: str, ckpt: Checkpoint, n_steps: int, seed: int, n_envs: int = 8
             b["obs"].append(ob), b["act"].append(a), b["rew"].append(r), b["term"].append(term)
             b["trunc"].append(trunc), b["x"].append(info["x_position"])
             if term or trunc:
-                episodes.append(Episode(np.asarray(b["obs"]), np.asarray(b["act"], np.float32), np.asarray(b["rew"]),
-                                        np.asarray(b["term"]), np.asarray(b["trunc"]),
-                                        infos={"x_position": np.asarray(b["x"])}, id=len(episodes)))
+                episodes.append(
+                    Episode(
+                        np.asarray(b["obs"]),
+                        np.asarray(b["act"], np.float32),
+                        np.asarray(b["rew"]),
+                        np.asarray(b["term"]),
+                        np.asarray(b["trunc"]),
+                        infos={"x_position": np.asarray(b["x"])},
+                        id=len(episodes),
+                    )
+                )
                 collected += len(b["act"])
                 if collected >= n_steps:
                     continue  # this env is finished; the others finish no new episode
@@ -87,8 +96,10 @@ def build(env: str, name: str, n_steps: int, seed: int) -> tuple[list[Episode], 
     if name not in NAMES:
         raise ValueError(f"unknown locomotion dataset {name!r}; accepted: {', '.join(NAMES)}")
     chosen = choose_checkpoints(env)
-    card = {"behaviour": "SAC (stable-baselines3), stochastic actions",
-            "checkpoints": {k: {"step": c.step, "mean_return": c.mean_return} for k, c in chosen.items()}}
+    card = {
+        "behaviour": "SAC (stable-baselines3), stochastic actions",
+        "checkpoints": {k: {"step": c.step, "mean_return": c.mean_return} for k, c in chosen.items()},
+    }
     if name in ("random", "medium", "expert"):
         episodes = rollout(env, chosen[name], n_steps, seed)
     elif name == "medium-expert":
@@ -100,8 +111,10 @@ def build(env: str, name: str, n_steps: int, seed: int) -> tuple[list[Episode], 
         episodes = []
         for k, (c, frac) in enumerate(zip(ckpts[1:] or ckpts, share)):
             episodes += rollout(env, c, max(1, int(round(frac * n_steps))), seed + k, n_envs=2)
-        card["medium_replay"] = ("approximate: checkpoints rolled out in proportion to the steps each was trained "
-                                 f"for ({len(share)} checkpoints up to step {chosen['medium'].step})")
+        card["medium_replay"] = (
+            "approximate: checkpoints rolled out in proportion to the steps each was trained "
+            f"for ({len(share)} checkpoints up to step {chosen['medium'].step})"
+        )
     for i, ep in enumerate(episodes):
         ep.id = i
     return episodes, card
@@ -124,5 +137,8 @@ def reference_scores(env: str, episodes: int, seed: int = 123) -> dict[str, floa
             total += r
             done = term or trunc
         rand.append(total)
-    return {"ref_min_score": float(np.mean(rand)), "ref_max_score": float(expert.mean()),
-            "num_episodes_average_score": episodes}
+    return {
+        "ref_min_score": float(np.mean(rand)),
+        "ref_max_score": float(expert.mean()),
+        "num_episodes_average_score": episodes,
+    }

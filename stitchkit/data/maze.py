@@ -7,6 +7,7 @@ enough to cross the maze, so solving the evaluation task needs stitching. Reward
 single-task variant: reward = success - 1 and termination = success, with success = within 1.0 of the task goal,
 judged on the state before the step (the singletask env's ``success_timing='pre'``). Episodes do not stop there.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -51,8 +52,7 @@ def bfs_distances(maze_map: np.ndarray, goal_ij: tuple[int, int]) -> np.ndarray:
         i, j = queue.popleft()
         for di, dj in ((-1, 0), (0, -1), (1, 0), (0, 1)):
             n = (i + di, j + dj)
-            if 0 <= n[0] < maze_map.shape[0] and 0 <= n[1] < maze_map.shape[1] and maze_map[n] == 0 \
-                    and dist[n] == -1:
+            if 0 <= n[0] < maze_map.shape[0] and 0 <= n[1] < maze_map.shape[1] and maze_map[n] == 0 and dist[n] == -1:
                 dist[n] = dist[i, j] + 1
                 queue.append(n)
     return dist
@@ -120,14 +120,23 @@ def generate(maze: str, n_episodes: int, seed: int, task: int = DEFAULT_TASK) ->
             acts.append(a)
         observations = np.asarray(obs)
         rewards, success = label_singletask(observations, goal)
-        episodes.append(Episode(observations, np.asarray(acts), rewards, success,
-                                np.r_[np.zeros(EPISODE_LEN - 1, bool), not success[-1]], id=e))
+        episodes.append(
+            Episode(
+                observations,
+                np.asarray(acts),
+                rewards,
+                success,
+                np.r_[np.zeros(EPISODE_LEN - 1, bool), not success[-1]],
+                id=e,
+            )
+        )
     env.close()
     return episodes
 
 
-def oracle_policy_return(maze: str, episodes: int, seed: int, task: int = DEFAULT_TASK, noise: float = 0.0,
-                         random: bool = False) -> np.ndarray:
+def oracle_policy_return(
+    maze: str, episodes: int, seed: int, task: int = DEFAULT_TASK, noise: float = 0.0, random: bool = False
+) -> np.ndarray:
     """Returns on the single-task evaluation env of the noise-free oracle (``ref_max_score``) or of a uniform
     random policy (``random=True``, ``ref_min_score``)."""
     import gymnasium as gym
@@ -173,8 +182,11 @@ def path_coverage(episodes: list[Episode], maze: str, task: int = DEFAULT_TASK) 
         path.append(oracle_subgoal_ij(dist, path[-1]))
     visited = {u.xy_to_ij(xy) for ep in episodes for xy in ep.observations[:, :2]}
     env.close()
-    return {"path_cells": path, "covered": [c in visited for c in path],
-            "connecting_episodes": sum(episode_connects(ep, goal.init_xy, goal.goal_xy) for ep in episodes)}
+    return {
+        "path_cells": path,
+        "covered": [c in visited for c in path],
+        "connecting_episodes": sum(episode_connects(ep, goal.init_xy, goal.goal_xy) for ep in episodes),
+    }
 
 
 def cell_distances(maze: str, xy_a: np.ndarray, xy_b: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 Both are fit on data and invert exactly: ``unnormalize(normalize(x)) == x`` (within float precision; the CDF
 normalizer within the data's range, since values outside it are clipped to its ends).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

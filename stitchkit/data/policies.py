@@ -6,6 +6,7 @@ actor of each checkpoint, in float16, under ``data/policies/<env>/``; a ``manife
 steps and the measured return of every checkpoint. Building a dataset needs nothing but torch:
 :class:`SquashedGaussianActor` reproduces SB3's actor from those weights.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,7 +67,8 @@ def list_checkpoints(env: str, root: Path | None = None) -> list[Checkpoint]:
     if not path.exists():
         raise FileNotFoundError(
             f"no behaviour policies for {env!r} under {path.parent}; train them with "
-            f"`stitchkit data train-policy {env}` (needs the 'policies' extra)")
+            f"`stitchkit data train-policy {env}` (needs the 'policies' extra)"
+        )
     meta = json.loads(path.read_text())
     return [Checkpoint(env, c["step"], c["mean_return"], path.parent / c["file"]) for c in meta["checkpoints"]]
 
@@ -78,13 +80,15 @@ def load_actor(ckpt: Checkpoint) -> SquashedGaussianActor:
     return actor.eval()
 
 
-def evaluate_actor(actor: SquashedGaussianActor, env_id: str, episodes: int, seed: int,
-                   deterministic: bool = False) -> np.ndarray:
+def evaluate_actor(
+    actor: SquashedGaussianActor, env_id: str, episodes: int, seed: int, deterministic: bool = False
+) -> np.ndarray:
     """Returns of ``episodes`` episodes, run side by side in a vector env."""
     import gymnasium as gym
 
-    envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(episodes)],
-                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: gym.make(env_id) for _ in range(episodes)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+    )
     gen = torch.Generator().manual_seed(seed)
     obs, _ = envs.reset(seed=[seed + i for i in range(episodes)])
     returns, done = np.zeros(episodes), np.zeros(episodes, bool)
@@ -99,15 +103,30 @@ def evaluate_actor(actor: SquashedGaussianActor, env_id: str, episodes: int, see
 def export_actor(model, path: Path) -> None:
     """Save an SB3 SAC model's actor alone, in float16 (a few hundred KB)."""
     space = model.action_space
-    sd = {k: v.detach().to(torch.float16).cpu() for k, v in model.actor.state_dict().items()
-          if k.startswith(("latent_pi.", "mu.", "log_std."))}
-    blob = {"state_dict": sd, "obs_dim": model.observation_space.shape[0], "act_dim": space.shape[0],
-            "low": torch.as_tensor(space.low), "high": torch.as_tensor(space.high)}
+    sd = {
+        k: v.detach().to(torch.float16).cpu()
+        for k, v in model.actor.state_dict().items()
+        if k.startswith(("latent_pi.", "mu.", "log_std."))
+    }
+    blob = {
+        "state_dict": sd,
+        "obs_dim": model.observation_space.shape[0],
+        "act_dim": space.shape[0],
+        "low": torch.as_tensor(space.low),
+        "high": torch.as_tensor(space.high),
+    }
     atomic_torch_save(path, blob)
 
 
-def train_sac(env: str, total_steps: int, seed: int = 0, checkpoint_every: int = 10_000, eval_episodes: int = 5,
-              root: Path | None = None, log=print) -> list[Checkpoint]:
+def train_sac(
+    env: str,
+    total_steps: int,
+    seed: int = 0,
+    checkpoint_every: int = 10_000,
+    eval_episodes: int = 5,
+    root: Path | None = None,
+    log=print,
+) -> list[Checkpoint]:
     """Train SAC (SB3 defaults, ``learning_starts=10_000`` as Minari) and export the actor every
     ``checkpoint_every`` steps, step 0 (the random initial policy) included.
 
@@ -126,9 +145,16 @@ def train_sac(env: str, total_steps: int, seed: int = 0, checkpoint_every: int =
     out.mkdir(parents=True, exist_ok=True)
     state = data_dir() / "checkpoints" / "sac" / env
     state.mkdir(parents=True, exist_ok=True)
-    meta = {"env": env, "env_id": env_id, "algorithm": "SAC (stable-baselines3 defaults)", "seed": seed,
-            "total_steps": total_steps, "checkpoint_every": checkpoint_every, "eval_episodes": eval_episodes,
-            "checkpoints": []}
+    meta = {
+        "env": env,
+        "env_id": env_id,
+        "algorithm": "SAC (stable-baselines3 defaults)",
+        "seed": seed,
+        "total_steps": total_steps,
+        "checkpoint_every": checkpoint_every,
+        "eval_episodes": eval_episodes,
+        "checkpoints": [],
+    }
     old = json.loads(manifest_path(env, root).read_text()) if manifest_path(env, root).exists() else None
     resume = old and old["seed"] == seed and (state / "model.zip").exists() and (state / "buffer.pkl").exists()
     torch.manual_seed(seed)
@@ -138,16 +164,16 @@ def train_sac(env: str, total_steps: int, seed: int = 0, checkpoint_every: int =
         meta["checkpoints"] = [c for c in old["checkpoints"] if c["step"] <= model.num_timesteps]
         log(f"{env}: resuming at step {model.num_timesteps}")
     else:
-        model = SAC("MlpPolicy", gym.make(env_id), seed=seed, learning_starts=min(10_000, total_steps // 2),
-                    verbose=0)
+        model = SAC("MlpPolicy", gym.make(env_id), seed=seed, learning_starts=min(10_000, total_steps // 2), verbose=0)
     t0 = time.time()
 
     def save(step: int) -> None:
         file = f"actor_{step:07d}.pt"
         export_actor(model, out / file)
         ret = evaluate_actor(load_actor(Checkpoint(env, step, 0.0, out / file)), env_id, eval_episodes, seed=1000)
-        meta["checkpoints"].append({"step": step, "file": file, "mean_return": float(ret.mean()),
-                                    "std_return": float(ret.std())})
+        meta["checkpoints"].append(
+            {"step": step, "file": file, "mean_return": float(ret.mean()), "std_return": float(ret.std())}
+        )
         model.save(state / "model.tmp.zip")
         model.save_replay_buffer(state / "buffer.tmp.pkl")
         (state / "model.tmp.zip").replace(state / "model.zip")

@@ -18,6 +18,7 @@ local, downloaded when allowed and possible, else a clear error naming the local
 A build writes into a temporary Minari root and renames the finished folder into place, so an interrupted build
 leaves no half dataset; a folder without the kit's completion mark is reported as corrupt, never loaded.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,11 +41,14 @@ from stitchkit.profiles import Profile, get_profile
 
 NAMESPACE = "stitchkit"
 SUBSAMPLE_SEED = 111  # TSRL's
-_ID = re.compile(r"^stitchkit/(?P<env>[a-z0-9-]+)/(?P<name>[a-z-]+?)"
-                 r"(?:-(?P<k>\d+)k|-(?P<pct>\d+)pct|-r(?P<ratio>\d+))?-v0$")
+_ID = re.compile(
+    r"^stitchkit/(?P<env>[a-z0-9-]+)/(?P<name>[a-z-]+?)"
+    r"(?:-(?P<k>\d+)k|-(?P<pct>\d+)pct|-r(?P<ratio>\d+))?-v0$"
+)
 REAL_TO_LOCAL = {  # real Minari ids -> the kit's local equivalent
-    r"^mujoco/(hopper|halfcheetah|walker2d)/(medium|expert|random|medium-expert|medium-replay)-v\d+$":
-        "stitchkit/{0}/{1}-v0",
+    r"^mujoco/(hopper|halfcheetah|walker2d)/(medium|expert|random|medium-expert|medium-replay)-v\d+$": (
+        "stitchkit/{0}/{1}-v0"
+    ),
     r"^mujoco/(hopper|halfcheetah|walker2d)/simple(-replay)?-v\d+$": "stitchkit/{0}/medium{1}-v0",
     r"^D4RL/pointmaze/(medium|large)(-dense)?-v\d+$": "stitchkit/pointmaze-{0}/stitch-v0",
 }
@@ -70,8 +74,11 @@ class Recipe:
 
 def _augmented_pattern() -> re.Pattern:
     """``<parent>-<method>[-<tag>]-v0`` for the methods registered now (the table is read at each call)."""
-    return re.compile(r"^(?P<parent>stitchkit/.+?)-(?P<method>" + "|".join(map(re.escape, STITCHING_METHODS)) +
-                      r")(?:-(?P<tag>[a-z0-9]+))?-v0$")
+    return re.compile(
+        r"^(?P<parent>stitchkit/.+?)-(?P<method>"
+        + "|".join(map(re.escape, STITCHING_METHODS))
+        + r")(?:-(?P<tag>[a-z0-9]+))?-v0$"
+    )
 
 
 def augmented_id(parent: str, method: str, tag: str | None = None) -> str:
@@ -86,8 +93,9 @@ def base_ids() -> list[str]:
     from stitchkit.data.maze import MAZES
     from stitchkit.data.policies import LOCOMOTION_ENVS
 
-    return [f"stitchkit/pointmaze-{m}/stitch-v0" for m in MAZES] + \
-        [f"stitchkit/{e}/{n}-v0" for e in LOCOMOTION_ENVS for n in NAMES]
+    return [f"stitchkit/pointmaze-{m}/stitch-v0" for m in MAZES] + [
+        f"stitchkit/{e}/{n}-v0" for e in LOCOMOTION_ENVS for n in NAMES
+    ]
 
 
 def parse_id(dataset_id: str) -> Recipe:
@@ -95,18 +103,28 @@ def parse_id(dataset_id: str) -> Recipe:
     a = _augmented_pattern().match(dataset_id)
     if a:
         parent = parse_id(a["parent"] + "-v0")
-        return Recipe(dataset_id, "augmented", parent.env, parent.name, parent=parent.id, method=a["method"],
-                      tag=a["tag"])
+        return Recipe(
+            dataset_id, "augmented", parent.env, parent.name, parent=parent.id, method=a["method"], tag=a["tag"]
+        )
     m = _ID.match(dataset_id)
     base = f"stitchkit/{m['env']}/{m['name']}-v0" if m else None
     if base is None or base not in base_ids():
-        raise DatasetError(f"unknown dataset id {dataset_id!r}; buildable ids: {', '.join(base_ids())} "
-                           "(add -<N>k, -<P>pct or -r<R> before -v0 for a small-sample variant)")
+        raise DatasetError(
+            f"unknown dataset id {dataset_id!r}; buildable ids: {', '.join(base_ids())} "
+            "(add -<N>k, -<P>pct or -r<R> before -v0 for a small-sample variant)"
+        )
     kind = "maze" if m["env"].startswith("pointmaze") else "locomotion"
     if m["k"] or m["pct"] or m["ratio"]:
-        return Recipe(dataset_id, "subsample", m["env"], m["name"], parent=base,
-                      budget=int(m["k"]) * 1000 if m["k"] else None, pct=int(m["pct"]) if m["pct"] else None,
-                      ratio=int(m["ratio"]) if m["ratio"] else None)
+        return Recipe(
+            dataset_id,
+            "subsample",
+            m["env"],
+            m["name"],
+            parent=base,
+            budget=int(m["k"]) * 1000 if m["k"] else None,
+            pct=int(m["pct"]) if m["pct"] else None,
+            ratio=int(m["ratio"]) if m["ratio"] else None,
+        )
     return Recipe(dataset_id, kind, m["env"], m["name"])
 
 
@@ -130,8 +148,13 @@ def dataset_keys(dataset_id: str) -> list[str]:
         recipe = parse_id(recipe.parent)
         if recipe.parent:  # an augmented subsample: its base
             recipe = parse_id(recipe.parent)
-    keys = ["*", "maze" if recipe.env.startswith("pointmaze") else "locomotion", recipe.env.split("-")[0],
-            recipe.env, f"{recipe.env}/{recipe.name}"]
+    keys = [
+        "*",
+        "maze" if recipe.env.startswith("pointmaze") else "locomotion",
+        recipe.env.split("-")[0],
+        recipe.env,
+        f"{recipe.env}/{recipe.name}",
+    ]
     return list(dict.fromkeys(keys))
 
 
@@ -174,12 +197,19 @@ def generate(recipe: Recipe, profile: Profile, seed: int) -> tuple[list[Episode]
         episodes = maze.generate(name, profile.data.maze_episodes, seed)
         rmax = maze.oracle_policy_return(name, profile.data.ref_episodes, seed=123)
         rmin = maze.oracle_policy_return(name, profile.data.ref_episodes, seed=123, random=True)
-        meta = {"env": maze.collection_env_id(name), "eval_env": maze.eval_env_id(name),
-                "ref_min_score": float(rmin.mean()), "ref_max_score": float(rmax.mean()),
-                "card": {"protocol": "OGBench stitch: 200-step episodes, oracle to a cell 4 cells away, "
-                                     "N(0, 0.5) action noise", "task": maze.DEFAULT_TASK,
-                         "reward": "OGBench singletask: success - 1; termination = success (state before step)",
-                         "ref_max": "noise-free oracle on the eval task", "ref_min": "uniform random policy"}}
+        meta = {
+            "env": maze.collection_env_id(name),
+            "eval_env": maze.eval_env_id(name),
+            "ref_min_score": float(rmin.mean()),
+            "ref_max_score": float(rmax.mean()),
+            "card": {
+                "protocol": "OGBench stitch: 200-step episodes, oracle to a cell 4 cells away, N(0, 0.5) action noise",
+                "task": maze.DEFAULT_TASK,
+                "reward": "OGBench singletask: success - 1; termination = success (state before step)",
+                "ref_max": "noise-free oracle on the eval task",
+                "ref_min": "uniform random policy",
+            },
+        }
         return episodes, meta
     from stitchkit.data import locomotion
     from stitchkit.data.policies import LOCOMOTION_ENVS
@@ -218,9 +248,16 @@ def _temporary_minari_root(root: Path):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_dataset(dataset_id: str, episodes: list[Episode], env: str, eval_env: str | None = None,
-                  ref_min_score: float | None = None, ref_max_score: float | None = None,
-                  stitchkit_meta: dict | None = None, root: Path | None = None) -> Path:
+def write_dataset(
+    dataset_id: str,
+    episodes: list[Episode],
+    env: str,
+    eval_env: str | None = None,
+    ref_min_score: float | None = None,
+    ref_max_score: float | None = None,
+    stitchkit_meta: dict | None = None,
+    root: Path | None = None,
+) -> Path:
     """Write episodes as a Minari dataset, atomically: build in a scratch root, then rename into place."""
     import gymnasium as gym
     import minari
@@ -228,9 +265,18 @@ def write_dataset(dataset_id: str, episodes: list[Episode], env: str, eval_env: 
 
     root = root or minari_root()
     final = dataset_dir(dataset_id, root)
-    buffers = [EpisodeBuffer(id=i, observations=ep.observations, actions=ep.actions, rewards=ep.rewards,
-                             terminations=ep.terminations, truncations=ep.truncations,
-                             infos=dict(ep.infos) if ep.infos else None) for i, ep in enumerate(episodes)]
+    buffers = [
+        EpisodeBuffer(
+            id=i,
+            observations=ep.observations,
+            actions=ep.actions,
+            rewards=ep.rewards,
+            terminations=ep.terminations,
+            truncations=ep.truncations,
+            infos=dict(ep.infos) if ep.infos else None,
+        )
+        for i, ep in enumerate(episodes)
+    ]
     provenance = [ep.provenance.to_json() for ep in episodes]
     meta = dict(stitchkit_meta or {})
     if any(ep.provenance.kind != "original" for ep in episodes):
@@ -238,9 +284,18 @@ def write_dataset(dataset_id: str, episodes: list[Episode], env: str, eval_env: 
     with _temporary_minari_root(root) as tmp:
         env_obj = gym.make(env)
         ds = minari.create_dataset_from_buffers(
-            dataset_id, buffers, env=env_obj, eval_env=eval_env, ref_min_score=ref_min_score,
-            ref_max_score=ref_max_score, algorithm_name=meta.get("recipe", "stitchkit"), author="stitchkit", author_email="stitchkit@localhost",
-            code_permalink="stitchkit", description=meta.get("description", ""))
+            dataset_id,
+            buffers,
+            env=env_obj,
+            eval_env=eval_env,
+            ref_min_score=ref_min_score,
+            ref_max_score=ref_max_score,
+            algorithm_name=meta.get("recipe", "stitchkit"),
+            author="stitchkit",
+            author_email="stitchkit@localhost",
+            code_permalink="stitchkit",
+            description=meta.get("description", ""),
+        )
         env_obj.close()
         ds.storage.update_metadata({"stitchkit": json.dumps(meta | {"complete": True}, default=str)})
         for ns in Path(dataset_id).parents:  # Minari's namespace metadata files, if the real root lacks them
@@ -265,8 +320,15 @@ def write_derived(dataset_id: str, episodes: list[Episode], parent: str, kit: di
     """Write a dataset derived from ``parent`` (a subsample, generated data) with the parent's environments and
     reference scores; ``kit`` (recipe, profile, seed, card...) goes into its metadata with ``parent``."""
     pmeta = read_metadata(parent)
-    return write_dataset(dataset_id, episodes, env_spec(pmeta["env_spec"]), env_spec(pmeta.get("eval_env_spec")),
-                         pmeta.get("ref_min_score"), pmeta.get("ref_max_score"), {**kit, "parent": parent})
+    return write_dataset(
+        dataset_id,
+        episodes,
+        env_spec(pmeta["env_spec"]),
+        env_spec(pmeta.get("eval_env_spec")),
+        pmeta.get("ref_min_score"),
+        pmeta.get("ref_max_score"),
+        {**kit, "parent": parent},
+    )
 
 
 @contextmanager
@@ -285,8 +347,7 @@ def build_lock(dataset_id: str):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def build(dataset_id: str, profile: str | Profile | None = None, seed: int = 0, force: bool = False,
-          log=print) -> Path:
+def build(dataset_id: str, profile: str | Profile | None = None, seed: int = 0, force: bool = False, log=print) -> Path:
     """Build ``dataset_id`` at ``profile`` (offline, deterministic for a seed and profile) unless it exists."""
     recipe = parse_id(dataset_id)
     prof = get_profile(profile)
@@ -298,9 +359,11 @@ def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, for
     existing = status(dataset_id)
     if existing["state"] == "built" and not force:
         if existing["profile"] != prof.name:
-            raise DatasetError(f"{dataset_id} exists, built at profile {existing['profile']!r}, but profile "
-                               f"{prof.name!r} was asked for; rebuild with --force (replaces it) or use "
-                               f"--profile {existing['profile']}")
+            raise DatasetError(
+                f"{dataset_id} exists, built at profile {existing['profile']!r}, but profile "
+                f"{prof.name!r} was asked for; rebuild with --force (replaces it) or use "
+                f"--profile {existing['profile']}"
+            )
         log(f"{dataset_id}: already built at profile {prof.name}")
         return dataset_dir(dataset_id)
     t0 = time.perf_counter()
@@ -314,20 +377,47 @@ def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, for
         episodes = subsample_episodes(parent, SUBSAMPLE_SEED, ratio=ratio, budget=recipe.budget)
         for i, ep in enumerate(episodes):
             ep.id = i
-        card = {"subsample": {"budget": recipe.budget, "pct": recipe.pct, "ratio": recipe.ratio,
-                              "seed": SUBSAMPLE_SEED, "unit": "whole trajectories"}}
-        kit = {"recipe": recipe.kind, "profile": prof.name, "seed": seed, "card": card,
-               "build_seconds": round(time.perf_counter() - t0, 1)}
+        card = {
+            "subsample": {
+                "budget": recipe.budget,
+                "pct": recipe.pct,
+                "ratio": recipe.ratio,
+                "seed": SUBSAMPLE_SEED,
+                "unit": "whole trajectories",
+            }
+        }
+        kit = {
+            "recipe": recipe.kind,
+            "profile": prof.name,
+            "seed": seed,
+            "card": card,
+            "build_seconds": round(time.perf_counter() - t0, 1),
+        }
         path = write_derived(dataset_id, episodes, recipe.parent, kit)
         log(f"{dataset_id}: {len(episodes)} episodes, {total_steps(episodes)} steps, profile {prof.name}")
         return path
     episodes, meta = generate(recipe, prof, seed)
-    kit = {"recipe": recipe.kind, "profile": prof.name, "seed": seed, "parent": recipe.parent,
-           "card": meta["card"], "build_seconds": round(time.perf_counter() - t0, 1)}
-    path = write_dataset(dataset_id, episodes, env_spec(meta["env"]), env_spec(meta.get("eval_env")),
-                         meta.get("ref_min_score"), meta.get("ref_max_score"), kit)
-    log(f"{dataset_id}: {len(episodes)} episodes, {total_steps(episodes)} steps, profile {prof.name}, "
-        f"{time.perf_counter() - t0:.1f} s")
+    kit = {
+        "recipe": recipe.kind,
+        "profile": prof.name,
+        "seed": seed,
+        "parent": recipe.parent,
+        "card": meta["card"],
+        "build_seconds": round(time.perf_counter() - t0, 1),
+    }
+    path = write_dataset(
+        dataset_id,
+        episodes,
+        env_spec(meta["env"]),
+        env_spec(meta.get("eval_env")),
+        meta.get("ref_min_score"),
+        meta.get("ref_max_score"),
+        kit,
+    )
+    log(
+        f"{dataset_id}: {len(episodes)} episodes, {total_steps(episodes)} steps, profile {prof.name}, "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
     return path
 
 
@@ -358,8 +448,13 @@ def status(dataset_id: str) -> dict[str, Any]:
     return {"state": "built", "profile": kit.get("profile") if isinstance(kit, dict) else None}
 
 
-def load_minari(dataset_id: str, profile: str | Profile | None = None, build_missing: bool = False,
-                download: bool = False, log=print):
+def load_minari(
+    dataset_id: str,
+    profile: str | Profile | None = None,
+    build_missing: bool = False,
+    download: bool = False,
+    log=print,
+):
     """The ``minari.MinariDataset`` for any id. Kit ids are checked for completeness and profile."""
     import minari
 
@@ -369,31 +464,41 @@ def load_minari(dataset_id: str, profile: str | Profile | None = None, build_mis
         st = status(dataset_id)
         prof = get_profile(profile)
         if st["state"] == "corrupt":
-            raise DatasetError(f"dataset {dataset_id} is corrupt: {st['why']}; delete it or rebuild with "
-                               f"`{rebuild_command(dataset_id)}`")
+            raise DatasetError(
+                f"dataset {dataset_id} is corrupt: {st['why']}; delete it or rebuild with "
+                f"`{rebuild_command(dataset_id)}`"
+            )
         if st["state"] == "missing":
             if not build_missing:
-                raise DatasetError(f"dataset {dataset_id} is not built yet; build it with "
-                                   f"`stitchkit data build {dataset_id} --profile {prof.name}`")
+                raise DatasetError(
+                    f"dataset {dataset_id} is not built yet; build it with "
+                    f"`stitchkit data build {dataset_id} --profile {prof.name}`"
+                )
             build(dataset_id, prof, log=log)
         elif st["profile"] != prof.name:
-            raise DatasetError(f"dataset {dataset_id} was built at profile {st['profile']!r} but profile "
-                               f"{prof.name!r} is in use; rebuild it with `stitchkit data build {dataset_id} "
-                               f"--profile {prof.name} --force`, or use profile {st['profile']!r}")
+            raise DatasetError(
+                f"dataset {dataset_id} was built at profile {st['profile']!r} but profile "
+                f"{prof.name!r} is in use; rebuild it with `stitchkit data build {dataset_id} "
+                f"--profile {prof.name} --force`, or use profile {st['profile']!r}"
+            )
         with readable(dataset_id):
             return minari.load_dataset(dataset_id)
     if (minari_root() / dataset_id).exists():
         return minari.load_dataset(dataset_id)
     local = local_equivalent(dataset_id)
-    hint = f"; its local equivalent is built with `stitchkit data build {local}`" if local else \
-        "; no local equivalent is known (see `stitchkit data list`)"
+    hint = (
+        f"; its local equivalent is built with `stitchkit data build {local}`"
+        if local
+        else "; no local equivalent is known (see `stitchkit data list`)"
+    )
     if not download:
         raise DatasetError(f"Minari dataset {dataset_id} is not in {minari_root()} and downloads are off{hint}")
     try:
         return minari.load_dataset(dataset_id, download=True)
     except Exception as err:  # network errors come in many types
-        raise DatasetError(f"Minari dataset {dataset_id} is not local and could not be downloaded "
-                           f"({type(err).__name__}: {err}){hint}") from err
+        raise DatasetError(
+            f"Minari dataset {dataset_id} is not local and could not be downloaded ({type(err).__name__}: {err}){hint}"
+        ) from err
 
 
 @contextmanager
@@ -406,25 +511,44 @@ def readable(dataset_id: str):
         if isinstance(err, DatasetError):
             raise
         first = (str(err).splitlines() or [""])[0]
-        raise DatasetError(f"dataset {dataset_id} cannot be read ({type(err).__name__}: {first}): its files in "
-                           f"{dataset_dir(dataset_id)} are damaged; rebuild it with `{rebuild_command(dataset_id)}`"
-                           ) from None
+        raise DatasetError(
+            f"dataset {dataset_id} cannot be read ({type(err).__name__}: {first}): its files in "
+            f"{dataset_dir(dataset_id)} are damaged; rebuild it with `{rebuild_command(dataset_id)}`"
+        ) from None
 
 
 def to_episodes(ds, provenance: list[str] | None = None) -> list[Episode]:
     """Minari episodes -> the kit's :class:`Episode` list (provenance restored when the dataset stored it)."""
     out = []
     for i, ep in enumerate(ds.iterate_episodes()):
-        infos = {k: np.asarray(v) for k, v in (ep.infos or {}).items()
-                 if isinstance(v, np.ndarray) and len(v) == len(ep.actions) + 1}
+        infos = {
+            k: np.asarray(v)
+            for k, v in (ep.infos or {}).items()
+            if isinstance(v, np.ndarray) and len(v) == len(ep.actions) + 1
+        }
         prov = Provenance.from_json(provenance[i]) if provenance else Provenance()
-        out.append(Episode(np.asarray(ep.observations), np.asarray(ep.actions), np.asarray(ep.rewards),
-                           np.asarray(ep.terminations, bool), np.asarray(ep.truncations, bool), infos, prov, id=i))
+        out.append(
+            Episode(
+                np.asarray(ep.observations),
+                np.asarray(ep.actions),
+                np.asarray(ep.rewards),
+                np.asarray(ep.terminations, bool),
+                np.asarray(ep.truncations, bool),
+                infos,
+                prov,
+                id=i,
+            )
+        )
     return out
 
 
-def load_episodes(dataset_id: str, profile: str | Profile | None = None, build_missing: bool = False,
-                  download: bool = False, log=print) -> list[Episode]:
+def load_episodes(
+    dataset_id: str,
+    profile: str | Profile | None = None,
+    build_missing: bool = False,
+    download: bool = False,
+    log=print,
+) -> list[Episode]:
     """Any dataset id -> list of :class:`Episode`: the one call every notebook and algorithm uses."""
     ds = load_minari(dataset_id, profile, build_missing, download, log)
     with readable(dataset_id):
@@ -435,12 +559,17 @@ def load_episodes(dataset_id: str, profile: str | Profile | None = None, build_m
 
 def check_env(dataset_id: str, env_id: str) -> None:
     """Raise if ``env_id`` is not the environment ``dataset_id`` was collected in (or evaluated on)."""
-    meta = read_metadata(dataset_id) if dataset_id.startswith(NAMESPACE + "/") else \
-        load_minari(dataset_id).storage.metadata
+    meta = (
+        read_metadata(dataset_id)
+        if dataset_id.startswith(NAMESPACE + "/")
+        else load_minari(dataset_id).storage.metadata
+    )
     ids = {json.loads(meta[k])["id"] for k in ("env_spec", "eval_env_spec") if meta.get(k)}
     if env_id not in ids:
-        raise DatasetError(f"environment {env_id!r} does not match dataset {dataset_id}, collected in "
-                           f"{' / evaluated on '.join(sorted(ids))}")
+        raise DatasetError(
+            f"environment {env_id!r} does not match dataset {dataset_id}, collected in "
+            f"{' / evaluated on '.join(sorted(ids))}"
+        )
 
 
 def info(dataset_id: str, profile: str | Profile | None = None) -> dict[str, Any]:
@@ -452,16 +581,26 @@ def info(dataset_id: str, profile: str | Profile | None = None) -> dict[str, Any
         kit = json.loads(kit) if isinstance(kit, str) else (kit or {})
         eps = to_episodes(ds)
     rets = returns(eps)
-    out = {"id": dataset_id, "episodes": len(eps), "steps": total_steps(eps),
-           "return_mean": float(rets.mean()), "return_std": float(rets.std()),
-           "return_min": float(rets.min()), "return_max": float(rets.max()),
-           "ref_min_score": meta.get("ref_min_score"), "ref_max_score": meta.get("ref_max_score"),
-           "parent": kit.get("parent"), "recipe": kit.get("recipe"), "profile": kit.get("profile"),
-           "card": kit.get("card")}
+    out = {
+        "id": dataset_id,
+        "episodes": len(eps),
+        "steps": total_steps(eps),
+        "return_mean": float(rets.mean()),
+        "return_std": float(rets.std()),
+        "return_min": float(rets.min()),
+        "return_max": float(rets.max()),
+        "ref_min_score": meta.get("ref_min_score"),
+        "ref_max_score": meta.get("ref_max_score"),
+        "parent": kit.get("parent"),
+        "recipe": kit.get("recipe"),
+        "profile": kit.get("profile"),
+        "card": kit.get("card"),
+    }
     # maze data episodes (200 steps) are not comparable with 1000-step evaluation episodes: no dataset score
     if out["ref_min_score"] is not None and out["ref_max_score"] is not None and "pointmaze" not in dataset_id:
-        out["normalized_score_mean"] = float(100 * (rets.mean() - out["ref_min_score"])
-                                             / (out["ref_max_score"] - out["ref_min_score"]))
+        out["normalized_score_mean"] = float(
+            100 * (rets.mean() - out["ref_min_score"]) / (out["ref_max_score"] - out["ref_min_score"])
+        )
     return out
 
 

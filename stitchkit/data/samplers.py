@@ -4,6 +4,7 @@ Augmentation papers train on a mixture of original and generated data at a ratio
 (DiffStitch's "data ratio"). :class:`MixedSampler` honours r exactly in every batch rather than in expectation, so
 a small batch cannot drift to all-original or all-augmented by chance.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,13 @@ class TransitionSampler:
 class MixedSampler:
     """Batches with round(B * r / (r + 1)) original and the rest augmented transitions, r = original : augmented."""
 
-    def __init__(self, original: dict[str, np.ndarray], augmented: dict[str, np.ndarray] | None, ratio: float,
-                 seed: int | np.random.Generator):
+    def __init__(
+        self,
+        original: dict[str, np.ndarray],
+        augmented: dict[str, np.ndarray] | None,
+        ratio: float,
+        seed: int | np.random.Generator,
+    ):
         if ratio <= 0:
             raise ValueError(f"ratio r = original : augmented must be > 0, got {ratio}")
         rng = numpy_rng(seed)

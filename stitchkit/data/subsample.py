@@ -4,6 +4,7 @@ TSRL keeps floor(N_episodes / ratio) episodes (ratio 200 for hopper-medium-exper
 a transition budget instead keeps episodes in a seeded random order until the budget is met. Whole trajectories,
 never cut ones, because stitching methods need the temporal structure.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,9 @@ from stitchkit.data.episodes import Episode
 from stitchkit.seeding import numpy_rng
 
 
-def subsample_episodes(episodes: list[Episode], seed: int, ratio: float | None = None,
-                       budget: int | None = None) -> list[Episode]:
+def subsample_episodes(
+    episodes: list[Episode], seed: int, ratio: float | None = None, budget: int | None = None
+) -> list[Episode]:
     """Keep ``floor(len(episodes) / ratio)`` random episodes, or the fewest random episodes whose transitions
     reach ``budget``. Kept episodes stay in their original order."""
     if (ratio is None) == (budget is None):

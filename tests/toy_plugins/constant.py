@@ -1,5 +1,6 @@
 """A toy learner: every member outputs one learned constant action. The plug-in contract in full: a seed-batched
 ``nn.Module`` with ``update(batch, step) -> {loss: (S,)}``, ``optimizers()``, an ``actor.act`` and a ``LEARNER``."""
+
 from __future__ import annotations
 
 import torch
