@@ -232,17 +232,16 @@ def evaluation_rate(norm, device: torch.device, members: int, episodes: int) -> 
 def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
     """Hours of the `full` grid on this device from the measured rates (4 seeds per group, batched)."""
     from stitchkit.bench import load_grid
+    from stitchkit.train import learner
 
     grid = load_grid("full")
     t, st, bl, a = prof.train, prof.stitch, prof.baselines, prof.astro
     seeds = len(grid.seeds)
-    steps = {"dt": t.dt_steps, "cql": t.cql_steps}
+    steps = {al: learner(al).budget(prof, learner(al).user_options(prof, {}))[0] for al in grid.algorithms}
     upd = figures["learners"]
     timed = [al for al in grid.algorithms if "graph_8" in upd.get(al, {})]  # (a --learners subset, or an error)
-    train_s = (
-        sum(steps.get(al, t.steps) / upd[al]["graph_8"] for al in timed) * len(grid.datasets) * len(grid.augmenters)
-    )
-    evals_per_run = {al: steps.get(al, t.steps) / t.eval_every for al in grid.algorithms}
+    train_s = sum(steps[al] / upd[al]["graph_8"] for al in timed) * len(grid.datasets) * len(grid.augmenters)
+    evals_per_run = {al: steps[al] / t.eval_every for al in grid.algorithms}
     env_steps = sum(evals_per_run.values()) * seeds * t.eval_episodes * 1000 * len(grid.datasets) * len(grid.augmenters)
     eval_s = env_steps / figures["evaluation"]["env_steps_per_s"]
     m = figures["models"]

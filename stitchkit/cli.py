@@ -193,45 +193,25 @@ def _augment(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1, or a one-line error naming the value."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def number(cast: type, zero_ok: bool, what: str) -> Callable[[str], Any]:
+    """An argparse type for a finite number > 0 (or >= 0): one line naming the value when it is not."""
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (value >= 0 if zero_ok else value > 0) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+positive_int = number(int, False, "a positive integer")
+non_negative_int = number(int, True, "an integer >= 0")
+positive_float = number(float, False, "a positive number")
+non_negative_float = number(float, True, "a number >= 0")
 
 
 @command("train", "train an offline RL learner (" + ", ".join(LEARNERS) + "); all seeds in one batched model")

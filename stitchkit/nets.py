@@ -1,4 +1,4 @@
-"""Networks for the evaluators, batched over seeds: every layer holds S independent members.
+"""Networks for the learners, batched over seeds: every layer holds S independent members.
 
 Running S seeds of an algorithm as one model (parameters of shape (S, ...), inputs of shape (S, B, ...)) turns S
 small matrix products into one batched product, which is what makes 8 seeds cost far less than 8 runs on a GPU.

@@ -41,7 +41,7 @@ class DataSizes:
 
 @dataclass(frozen=True)
 class TrainSizes:
-    """The offline RL evaluators (notebook 03, ``stitchkit train``)."""
+    """The offline RL learners (notebook 03, ``stitchkit train``)."""
 
     seeds: int  # seeds per run, trained together (CORL: 4)
     steps: int  # gradient steps (CORL: 1M)

@@ -179,3 +179,24 @@ def test_saving_the_same_generated_data_again_keeps_the_dataset(data_root):
     eps[0].rewards[0] += 1.0  # different data is written
     augment.save(out, eps, summary, "smoke")
     assert registry.load_episodes(out, "smoke")[0].rewards[0] == pytest.approx(eps[0].rewards[0])
+
+
+def test_tatu_takes_its_maze_pessimism_from_its_own_defaults_table():
+    """Per-dataset defaults live with the method: the CLI, the grids and notebook 08 get 0.5 on the maze without
+    passing it, hopper keeps TATU's published 3.5, and an explicit option still wins."""
+    from stitchkit import augment
+    from stitchkit.bench import load_grid
+
+    maze, hopper = "stitchkit/pointmaze-medium/stitch-v0", "stitchkit/hopper/medium-replay-v0"
+    assert augment.resolved_config("tatu", maze).pessimism == 0.5
+    assert augment.resolved_config("tatu", "stitchkit/pointmaze-medium/stitch-10k-v0").pessimism == 0.5
+    assert augment.resolved_config("tatu", hopper).pessimism == 3.5
+    assert augment.resolved_config("tatu", maze, {"pessimism": "2"}).pessimism == 2.0
+    for name in ("smoke", "lab", "full"):  # no grid restates a method's per-dataset default by hand
+        grid = load_grid(name)
+        for method in grid.augmenters:
+            if method != "none":
+                for d in grid.datasets:
+                    defaults = augment.resolved_config(method, d)
+                    given = grid.options_for(method, d)
+                    assert not any(getattr(defaults, k) == v for k, v in given.items()), (name, d)

@@ -1,1 +1,1 @@
-"""The offline RL evaluators, one module per algorithm, sharing :mod:`stitchkit.algos.common`."""
+"""The offline RL learners, one module per algorithm, sharing :mod:`stitchkit.algos.common`."""

@@ -1,4 +1,4 @@
-"""What every evaluator shares: the data pipeline, the seed-batched sampler, the training loop with periodic
+"""What every learner shares: the data pipeline, the seed-batched sampler, the training loop with periodic
 evaluation, checkpoints that resume, and a JSONL log of curves.
 
 An algorithm is a ``torch.nn.Module`` with ``update(batch, step) -> {loss name: (S,) tensor}`` and an ``actor``

@@ -5,7 +5,7 @@ action. At evaluation the model is told the return it should achieve and the tar
 received. Trained on whole trajectories, original and stitched alike: a stitched trajectory is one more
 sequence, which is why DiffStitch's augmentation helps DT. CORL's settings: embedding 128, 3 layers, 1 head,
 K = 20, dropout 0.1, AdamW (lr 8e-4, weight decay 1e-4), gradient clip 0.25, 10k warm-up steps, returns-to-go
-scaled by 1e-3, episode length 1000. Layers are seed-batched like every evaluator's (:mod:`stitchkit.nets`).
+scaled by 1e-3, episode length 1000. Layers are seed-batched like every learner's (:mod:`stitchkit.nets`).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ class DTActor(nn.Module):
         self.hist = None
 
     def observe(self, rewards: np.ndarray) -> None:
-        """Lower the remaining target by the reward just received (called by the evaluator after each step)."""
+        """Lower the remaining target by the reward just received (the Evaluator calls it after each step)."""
         r = torch.as_tensor(rewards, dtype=torch.float32, device=self.hist["rtg"].device).reshape(
             self.hist["rtg"].shape[:2]
         )

@@ -1,7 +1,7 @@
 """TELS (Cheng et al., ICLR 2026): POR's state stitching, moved into the latent space of a T-symmetry enforced
 inverse dynamics model.
 
-Two stages in one training run (the same front end as every evaluator, ``stitchkit train tels``):
+Two stages in one training run (the same front end as every learner, ``stitchkit train tels``):
 
 1. the first ``idm_steps`` steps: train the TS-IDM (:mod:`stitchkit.tels`) on (s, a, s');
 2. then freeze it and learn, on latent states z = phi(s):
@@ -144,7 +144,7 @@ class _FeatureActor(nn.Module):
 
 
 class TSIDMFeatures(nn.Module):
-    """Any evaluator (TD3+BC, IQL) learning on TS-IDM latent states z = phi(s) instead of s: the paper's
+    """Any learner (TD3+BC, IQL) learning on TS-IDM latent states z = phi(s) instead of s: the paper's
     "plugging TS-IDM representations into IQL or TD3+BC". The TS-IDM trains first (``idm_steps``), then freezes."""
 
     def __init__(

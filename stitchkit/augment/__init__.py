@@ -5,7 +5,7 @@ generate function, what it saves, per-dataset defaults), listed in :data:`stitch
 Every method is run the same way, by :func:`run` (``stitchkit augment <method> --dataset ID --out ID``): it loads
 the parent dataset, trains (or reloads) the method's models, generates, and writes the generated data as a Minari
 dataset ``<parent>-<method>[-<tag>]-v0`` holding **generated data only**, every episode with its provenance. The
-evaluators take it as ``augmented_id`` and mix it with the parent at a ratio r (``stitchkit train --augmented``).
+learners take it as ``augmented_id`` and mix it with the parent at a ratio r (``stitchkit train --augmented``).
 
 ========== ============================================ ===================================
 method     module                                       what one generated episode is
@@ -17,7 +17,7 @@ ser        :mod:`stitchkit.augment.ser`                 one synthetic transition
 tatu       :mod:`stitchkit.augment.tatu`                a short (<= 5 step) model rollout from a dataset state
 ========== ============================================ ===================================
 
-Each summary carries the method's suggested ``ratio`` (original : augmented) for the evaluators.
+Each summary carries the method's suggested ``ratio`` (original : augmented) for the learners.
 """
 
 from __future__ import annotations
