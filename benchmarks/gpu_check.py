@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-LEARNERS = ("bc", "td3bc", "iql", "cql", "dt")
+LEARNERS = ("bc", "td3bc", "iql", "cql", "dt", "gcbc", "gcivl")
 DATASET = "stitchkit/hopper/medium-v0"
 
 
@@ -61,15 +61,15 @@ def on_device(module: torch.nn.Module, device: torch.device, what: str) -> None:
 
 # ------------------------------------------------------------------------------------------------- learners
 def learner_rates(
-    algo: str, seeds: int, batch: int, device: torch.device, seconds: float, graph: bool, sampler=None
+    algo: str, seeds: int, batch: int, device: torch.device, seconds: float, graph: bool, sampler=None, sized=None
 ) -> float:
     """Updates/s of ``algo`` with ``seeds`` batched members: on a fixed synthetic batch, or drawing every batch from
-    ``sampler`` (the real training step)."""
+    ``sampler`` (the real training step). ``sized``: options the profile sizes (a goal-conditioned net's width)."""
     from stitchkit.algos.graphed import GraphedUpdate
     from stitchkit.bench import fake_batch
     from stitchkit.train import make_algo
 
-    model = make_algo(algo, 11, 3, list(range(seeds)), 1_000_000).to(device)
+    model = make_algo(algo, 11, 3, list(range(seeds)), 1_000_000, **(sized or {})).to(device)
     on_device(model, device, algo)
     update = GraphedUpdate(model) if graph else model.update
     b = fake_batch(algo, seeds, batch, device)
@@ -335,16 +335,19 @@ def main() -> None:
     from stitchkit.data.normalizers import ZScore
 
     norm = ZScore.fit(transitions(episodes)["observations"])
+    from stitchkit.train import learner
 
     def learners() -> dict[str, dict]:
         out: dict[str, dict] = {}
         for algo in args.learners:
-            batch = prof.train.dt_batch_size if algo == "dt" else prof.train.batch_size
+            lr = learner(algo)
+            batch = lr.budget(prof, {})[1]  # the learner's own batch at this profile
+            sized = lr.profile_options(prof) if lr.goal_conditioned else {}
             row = {}
             for seeds in (1, 8):
-                row[f"eager_{seeds}"] = learner_rates(algo, seeds, batch, device, seconds, graph=False)
-                row[f"graph_{seeds}"] = learner_rates(algo, seeds, batch, device, seconds, graph=True)
-            if algo != "dt":  # the whole training step: the numpy sampler's draw and copy included
+                row[f"eager_{seeds}"] = learner_rates(algo, seeds, batch, device, seconds, False, sized=sized)
+                row[f"graph_{seeds}"] = learner_rates(algo, seeds, batch, device, seconds, True, sized=sized)
+            if algo in ("bc", "td3bc", "iql", "cql"):  # the whole step: the numpy sampler's draw and copy included
                 sampler = SeedBatchSampler(episodes, None, list(range(8)), 1.0, norm, str(device))
                 row["graph_8_with_sampler"] = learner_rates(
                     algo, 8, batch, device, seconds, graph=True, sampler=sampler
@@ -354,7 +357,6 @@ def main() -> None:
             row["graph_vs_eager_max_abs_diff"] = graph_drift(algo, 2, min(batch, 256), device, drift_steps)
             out[algo] = row
             print(f"# {algo}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items()), file=sys.stderr, flush=True)
-        out["gcbc"] = out["gcivl"] = {"skipped": "not in the kit yet (the goal-conditioned lesson's issue)"}
         return out
 
     def tels() -> dict[str, float]:  # the TS-IDM (TELS's first stage) trains as a batched learner update

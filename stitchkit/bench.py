@@ -523,7 +523,8 @@ def estimate_seconds(grid: Grid, profile: str | Profile | None = None, probe_sec
 
 
 def fake_batch(algo: str, seeds: int, batch: int, device, obs_dim: int = 11, act_dim: int = 3, window: int = 20):
-    """A synthetic (S, B, ...) batch of hopper's sizes, for timing updates (DT: K-step windows)."""
+    """A synthetic (S, B, ...) batch of hopper's sizes, for timing updates (DT: K-step windows; goal-conditioned
+    learners: with goals)."""
     import torch
 
     g = torch.Generator().manual_seed(0)
@@ -544,6 +545,16 @@ def fake_batch(algo: str, seeds: int, batch: int, device, obs_dim: int = 11, act
             "next_observations": torch.randn(S, B, obs_dim, generator=g),
             "terminals": torch.zeros(S, B),
         }
+        from stitchkit.train import learner
+
+        if learner(algo).goal_conditioned:  # goals are states; hindsight rewards 0 or -1
+            at_goal = (torch.rand(S, B, generator=g) < 0.2).float()
+            b |= {
+                "actor_goals": torch.randn(S, B, obs_dim, generator=g),
+                "value_goals": torch.randn(S, B, obs_dim, generator=g),
+                "rewards": at_goal - 1,
+                "masks": 1 - at_goal,
+            }
     return {k: v.to(device) for k, v in b.items()}
 
 

@@ -78,3 +78,114 @@ class Evaluator:
         else:
             out["score"] = ret.mean(1)
         return out
+
+
+def goal_env_id(dataset_id: str) -> str:
+    """OGBench's goal-conditioned environment of a maze dataset (``stitchkit/pointmaze-medium/...`` ->
+    ``pointmaze-medium-v0``); an error for other datasets, which define no goals."""
+    from stitchkit.data import registry
+
+    keys = registry.dataset_keys(dataset_id)
+    if "maze" not in keys:
+        raise ValueError(
+            f"goal-conditioned learners train on maze datasets (stitchkit/pointmaze-*/...), not {dataset_id}"
+        )
+    return f"{keys[3]}-v0"
+
+
+_GOAL_ENVS: dict[tuple[str, int], list] = {}  # made once per process: a maze env takes ~0.1 s to build
+
+
+def _goal_envs(env_id: str, horizon: int, n: int) -> list:
+    import gymnasium as gym
+    import ogbench  # noqa: F401  (registers the mazes)
+
+    pool = _GOAL_ENVS.setdefault((env_id, horizon), [])
+    while len(pool) < n:
+        pool.append(gym.make(env_id, max_episode_steps=horizon))
+    return pool[:n]
+
+
+def control_tasks(env_id: str, n: int = 5, low: int = 2, high: int = 4, seed: int = 0) -> list[dict]:
+    """``n`` short tasks (start and goal ``low``-``high`` BFS cells apart, fixed by ``seed``): what a policy that
+    only learned the data's own 4-cell trips can still do. The long evaluation tasks need stitching."""
+    from stitchkit.data.maze import bfs_distances
+
+    u = _goal_envs(env_id, 1, 1)[0].unwrapped
+    rng = np.random.default_rng(seed)
+    free = [tuple(int(v) for v in c) for c in np.argwhere(u.maze_map == 0)]
+    out = []
+    while len(out) < n:
+        start = free[rng.integers(len(free))]
+        dist = bfs_distances(u.maze_map, start)
+        ring = [c for c in free if low <= dist[c] <= high]
+        if ring:
+            out.append({"init_ij": start, "goal_ij": ring[rng.integers(len(ring))]})
+    return out
+
+
+class GoalEvaluator:
+    """Goal-conditioned evaluation on OGBench's own tasks: S members x tasks x episodes in lockstep, one batched
+    policy call per step. Long tasks are OGBench's five evaluation tasks (``reset(options=dict(task_id=i))``, the
+    goal from ``info["goal"]``, success from the env's ``info["success"]``); control tasks are short trips
+    (:func:`control_tasks`). Reports per member: success on the long tasks (``score``, x 100), per task, and on
+    the control tasks, and the mean return (-1 per step until success, OGBench's goal-conditioned reward)."""
+
+    def __init__(
+        self,
+        env_id: str,
+        normalizer: ZScore,
+        n_members: int,
+        episodes: int,
+        horizon: int = 1000,
+        seed: int = 0,
+        device: str = "cpu",
+        control: int = 5,
+        control_episodes: int = 2,
+        long_tasks: tuple[int, ...] = (1, 2, 3, 4, 5),
+    ):
+        self.env_id, self.normalizer, self.n_members, self.horizon = env_id, normalizer, n_members, horizon
+        self.seed, self.device = seed, device
+        self.runs = [(f"task{t}", {"task_id": t}, e) for t in long_tasks for e in range(episodes)]
+        self.runs += [
+            (f"control{c}", {"task_info": info}, e)
+            for c, info in enumerate(control_tasks(env_id, control))
+            for e in range(control_episodes)
+        ]
+
+    def __call__(self, actor: torch.nn.Module) -> dict[str, np.ndarray]:
+        S, R = self.n_members, len(self.runs)
+        envs = _goal_envs(self.env_id, self.horizon, S * R)
+        obs, goals = [], []
+        for i, env in enumerate(envs):
+            _, options, e = self.runs[i % R]
+            ob, info = env.reset(seed=self.seed + 1000 * (i // R) + e, options=options)
+            obs.append(ob)
+            goals.append(info["goal"])
+        obs, goals = np.asarray(obs), np.asarray(goals)
+        goal_x = torch.as_tensor(self.normalizer.normalize(goals).reshape(S, R, -1), device=self.device).float()
+        success, ret = np.zeros(S * R), np.zeros(S * R)
+        active = np.ones(S * R, bool)
+        while active.any():
+            with torch.no_grad():
+                x = torch.as_tensor(self.normalizer.normalize(obs).reshape(S, R, -1), device=self.device).float()
+                actions = actor.act(x, goal_x).reshape(S * R, -1).cpu().numpy()
+            for i in np.flatnonzero(active):
+                ob, _, term, trunc, info = envs[i].step(actions[i])
+                obs[i] = ob
+                ret[i] -= 1.0
+                if info.get("success"):
+                    success[i], ret[i] = 1.0, ret[i] + 1.0
+                if term or trunc or info.get("success"):
+                    active[i] = False
+        success, ret = success.reshape(S, R) * 100, ret.reshape(S, R)
+        names = [name for name, _, _ in self.runs]
+        out: dict[str, np.ndarray] = {}
+        for name in dict.fromkeys(names):
+            out[name] = success[:, [j for j, n in enumerate(names) if n == name]].mean(1)
+        long = [j for j, n in enumerate(names) if n.startswith("task")]
+        short = [j for j, n in enumerate(names) if n.startswith("control")]
+        out["success"] = out["score"] = success[:, long].mean(1)
+        out["control"] = success[:, short].mean(1) if short else np.zeros(S)
+        out["return"] = ret[:, long].mean(1)
+        return out

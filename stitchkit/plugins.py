@@ -29,6 +29,8 @@ LEARNERS: dict[str, str] = {
     "tels": "stitchkit.algos.tels:LEARNER",
     "tsidm-td3bc": "stitchkit.algos.tels:TSIDM_TD3BC",
     "tsidm-iql": "stitchkit.algos.tels:TSIDM_IQL",
+    "gcbc": "stitchkit.algos.gcbc:LEARNER",
+    "gcivl": "stitchkit.algos.gcivl:LEARNER",
 }
 
 

@@ -122,6 +122,19 @@ class BaselineSizes:
 
 
 @dataclass(frozen=True)
+class GoalSizes:
+    """Goal-conditioned learners on the maze (``stitchkit train gcbc|gcivl``). OGBench's values in comments; the
+    `lab` sizes are the research note's measured ones (2x256, 10k steps: the gap between arms is widest there)."""
+
+    steps: int  # gradient steps (OGBench: 1M)
+    batch_size: int  # (1024)
+    hidden: tuple[int, ...]  # MLP widths of actor and value (3 x 512)
+    eval_every: int  # steps between evaluations
+    eval_episodes: int  # episodes per evaluation task and seed (50)
+    horizon: int  # steps per evaluation episode (1000)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -132,6 +145,7 @@ class Profile:
     astro: AstroSizes
     tels: TelsSizes
     baselines: BaselineSizes
+    goals: GoalSizes
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -199,6 +213,7 @@ PROFILES: dict[str, Profile] = {
             tatu_rollout_batch=64,
             tatu_transitions=200,
         ),
+        goals=GoalSizes(steps=200, batch_size=64, hidden=(32, 32), eval_every=100, eval_episodes=1, horizon=200),
     ),
     "lab": Profile(
         name="lab",
@@ -261,6 +276,9 @@ PROFILES: dict[str, Profile] = {
             tatu_rollout_batch=2_000,
             tatu_transitions=20_000,
         ),
+        goals=GoalSizes(
+            steps=10_000, batch_size=256, hidden=(256, 256), eval_every=2_500, eval_episodes=5, horizon=1000
+        ),
     ),
     "full": Profile(
         name="full",
@@ -322,6 +340,9 @@ PROFILES: dict[str, Profile] = {
             tatu_vae_hidden=750,
             tatu_rollout_batch=5_000,
             tatu_transitions=2_000_000,
+        ),
+        goals=GoalSizes(
+            steps=1_000_000, batch_size=1024, hidden=(512, 512, 512), eval_every=100_000, eval_episodes=50, horizon=1000
         ),
     ),
 }

@@ -10,13 +10,20 @@ from typing import Any
 
 import torch
 
-from stitchkit.algos.common import SeedBatchSampler, SeedWindowSampler, TrainConfig, summarize, train
+from stitchkit.algos.common import (
+    SeedBatchSampler,
+    SeedGoalSampler,
+    SeedWindowSampler,
+    TrainConfig,
+    summarize,
+    train,
+)
 from stitchkit.algos.learner import Learner
 from stitchkit.data import registry
 from stitchkit.data.episodes import transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.device import get_device
-from stitchkit.evaluate import Evaluator
+from stitchkit.evaluate import Evaluator, GoalEvaluator, goal_env_id
 from stitchkit.options import OptionError, positive
 from stitchkit.paths import data_dir
 from stitchkit.plugins import LEARNERS, load
@@ -72,17 +79,18 @@ def run(
     positive("ratio", ratio)
     user = lr.user_options(prof, overrides)  # checked before any data is loaded: part of the run's key
     options = lr.resolved(dataset_id, prof, overrides)
+    env_id = goal_env_id(dataset_id) if lr.goal_conditioned else None  # goals need a maze: refused before any work
     torch.manual_seed(seeds[0])
     original = registry.load_episodes(dataset_id, prof, build_missing=build_missing, log=lambda *_: None)
     augmented = registry.load_episodes(augmented_id, prof, build_missing=False) if augmented_id else None
     norm = ZScore.fit(transitions(original)["observations"])
-    t = prof.train
+    sizes = getattr(prof, lr.section)  # the profile's section for this learner (``train``, ``goals``)
     steps, batch = lr.budget(prof, options)
     cfg = TrainConfig(
         steps=steps,
         batch_size=batch,
-        eval_every=min(t.eval_every, steps),
-        eval_episodes=t.eval_episodes,
+        eval_every=min(sizes.eval_every, steps),
+        eval_episodes=sizes.eval_episodes,
         seeds=seeds,
         ratio=ratio,
         graph=os.environ.get("STITCHKIT_GRAPH", "off"),
@@ -110,9 +118,23 @@ def run(
         if "target_return" not in overrides:
             algo.actor.target_return = float(max(e.ret for e in episodes))
         sampler = SeedWindowSampler(episodes, seeds, algo.model.seq_len, norm, str(device))
+    elif lr.goal_conditioned:  # hindsight goals from whole trajectories; evaluated on reaching OGBench's goals
+        if augmented and any(e.provenance.kind == "synthetic" for e in augmented):
+            raise NotTrajectoriesError(
+                f"{augmented_id} holds single synthetic transitions (SER), which have no future states to draw goals "
+                "from; goal-conditioned learners take stitched trajectories (diffstitch, astro) or TATU rollouts"
+            )
+        sampler = SeedGoalSampler(
+            original, augmented, seeds, ratio, norm, algo.actor_goals, algo.value_goals, str(device)
+        )
     else:
         sampler = SeedBatchSampler(original, augmented, seeds, ratio, norm, str(device))
-    evaluator = Evaluator(dataset_id, norm, len(seeds), cfg.eval_episodes, seed=seeds[0], device=str(device))
+    if lr.goal_conditioned:
+        evaluator = GoalEvaluator(
+            env_id, norm, len(seeds), cfg.eval_episodes, sizes.horizon, seed=seeds[0], device=str(device)
+        )
+    else:
+        evaluator = Evaluator(dataset_id, norm, len(seeds), cfg.eval_episodes, seed=seeds[0], device=str(device))
     # the augmented data's metadata (its provenance and summary) is part of the key: regenerated data is a new run
     aug_print = (
         hashlib.sha1((registry.dataset_dir(augmented_id) / "data" / "metadata.json").read_bytes()).hexdigest()[:12]

@@ -40,10 +40,10 @@ def test_gpu_check_runs_on_the_cpu_and_prints_its_json_line(tmp_path):
     line = json.loads(proc.stdout.strip().splitlines()[-1])
     assert line == json.loads(out.read_text())
     assert line["device"] == "cpu" and line["tiny"]
-    for algo in ("bc", "td3bc", "iql", "cql", "dt"):
+    for algo in ("bc", "td3bc", "iql", "cql", "dt", "gcbc", "gcivl"):
         row = line["learners"][algo]
         assert all(row[k] > 0 for k in ("eager_1", "eager_8", "graph_1", "graph_8"))
-    for algo in ("bc", "td3bc", "iql", "cql"):  # same seed, same batches: the graphed path is the eager one
+    for algo in ("bc", "td3bc", "iql", "cql", "gcbc", "gcivl"):  # same seed, same batches: graphed = eager
         assert line["learners"][algo]["graph_vs_eager_max_abs_diff"] == 0.0
     m = line["models"]
     assert m["diffstitch_unet_steps_per_s"] > 0 and m["ser_steps_per_s"] > 0 and m["astro_distance_steps_per_s"] > 0

@@ -18,7 +18,7 @@ def batches(algo: str, n: int):
     return [{k: v + 0.05 * i if v.is_floating_point() else v for k, v in base.items()} for i in range(n)]
 
 
-@pytest.mark.parametrize("algo", ["td3bc", "iql", "cql", "bc", "dt"])
+@pytest.mark.parametrize("algo", ["td3bc", "iql", "cql", "bc", "dt", "gcbc", "gcivl"])
 def test_graphed_update_equals_the_eager_update(algo):
     eager, graphed = make_algo(algo, 11, 3, [0, 1], 100), make_algo(algo, 11, 3, [0, 1], 100)
     update = GraphedUpdate(graphed, backend="eager-static")

@@ -20,6 +20,7 @@ import torch
 from stitchkit.algos.graphed import make_update
 from stitchkit.algos.noise import generators_of, schedulers_of
 from stitchkit.data.episodes import Episode, generated_transitions, transitions
+from stitchkit.data.goals import GoalIndex, GoalSampling
 from stitchkit.data.normalizers import ZScore
 from stitchkit.data.samplers import MixedSampler
 from stitchkit.files import atomic_torch_save
@@ -86,6 +87,71 @@ class SeedBatchSampler(_PerSeed):
         return {
             k: torch.as_tensor(np.stack([p[k] for p in parts]), dtype=torch.float32, device=self.device) for k in keys
         }
+
+
+class _Draws:
+    """A seed's random stream (what ``_PerSeed`` saves in a checkpoint)."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+
+class _GoalPool:
+    """One set of whole trajectories as goal-sampling arrays: normalized states, actions per transition row."""
+
+    def __init__(self, episodes: list[Episode], normalizer: ZScore):
+        self.index = GoalIndex(episodes)
+        self.obs = normalizer.normalize(self.index.observations).astype(np.float32)
+        self.actions = np.zeros((len(self.index), episodes[0].actions.shape[1]), np.float32)
+        self.actions[self.index.transitions] = np.concatenate([e.actions for e in episodes])
+
+    def draw(self, rng: np.random.Generator, n: int, actor: GoalSampling, value: GoalSampling | None):
+        rows = self.index.transitions[rng.integers(0, len(self.index.transitions), n)]
+        out = {
+            "observations": self.obs[rows],
+            "actions": self.actions[rows],
+            "next_observations": self.obs[rows + 1],
+            "actor_goals": self.obs[self.index.sample_goals(rows, actor, rng)],
+        }
+        if value is not None:
+            goals = self.index.sample_goals(rows, value, rng)
+            success = (goals == rows).astype(np.float32)
+            out |= {"value_goals": self.obs[goals], "rewards": success - 1.0, "masks": 1.0 - success}
+        return out
+
+
+class SeedGoalSampler(_PerSeed):
+    """Goal-conditioned batches: (S, B, ...) transitions with actor goals and, for learners with a value, value
+    goals with their hindsight reward (0 at the goal, else -1) and mask (:mod:`stitchkit.data.goals`). Goals are
+    states, normalized like them, and never leave the trajectory they were drawn for (except random goals); with
+    ``augmented`` trajectories a batch holds round(B r / (r + 1)) original transitions, as :class:`MixedSampler`."""
+
+    def __init__(
+        self,
+        original: list[Episode],
+        augmented: list[Episode] | None,
+        seeds: list[int],
+        ratio: float,
+        normalizer: ZScore,
+        actor_goals: GoalSampling,
+        value_goals: GoalSampling | None = None,
+        device: str = "cpu",
+    ):
+        self.pools = [_GoalPool(original, normalizer)] + ([_GoalPool(augmented, normalizer)] if augmented else [])
+        self.ratio, self.actor_goals, self.value_goals, self.device = ratio, actor_goals, value_goals, device
+        self.samplers = [_Draws(np.random.default_rng([seed, 7])) for seed in seeds]
+
+    def _one(self, rng: np.random.Generator, batch_size: int) -> dict[str, np.ndarray]:
+        if len(self.pools) == 1:
+            return self.pools[0].draw(rng, batch_size, self.actor_goals, self.value_goals)
+        n_orig = int(round(batch_size * self.ratio / (self.ratio + 1.0)))
+        a = self.pools[0].draw(rng, n_orig, self.actor_goals, self.value_goals)
+        b = self.pools[1].draw(rng, batch_size - n_orig, self.actor_goals, self.value_goals)
+        return {k: np.concatenate([a[k], b[k]]) for k in a}
+
+    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        parts = [self._one(s.rng, batch_size) for s in self.samplers]
+        return {k: torch.as_tensor(np.stack([p[k] for p in parts]), device=self.device) for k in parts[0]}
 
 
 class SeedWindowSampler(_PerSeed):

@@ -34,6 +34,8 @@ class Learner:
     profile_options: Callable[[Profile], dict[str, Any]] | None = None  # options the profile sizes (TS-IDM)
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # dataset key -> options
     option_types: Mapping[str, Any] | None = None  # the options, when ``build`` passes some on (**kwargs)
+    section: str = "train"  # the profile section holding its sizes (``goals`` for goal-conditioned learners)
+    goal_conditioned: bool = False  # trains on (s, a, s', goal) batches, evaluated on reaching goals
 
     def fields(self) -> dict[str, Any]:
         """``{option: type}``: what ``--option`` accepts."""
@@ -60,8 +62,9 @@ class Learner:
 
     def budget(self, profile: Profile, options: Mapping[str, Any]) -> tuple[int, int]:
         """(gradient steps, batch size) at ``profile``; a pre-training stage (``idm_steps``) comes on top."""
-        steps = getattr(profile.train, self.steps) + int(options.get("idm_steps") or 0)
-        return steps, getattr(profile.train, self.batch)
+        sizes = getattr(profile, self.section)
+        steps = getattr(sizes, self.steps) + int(options.get("idm_steps") or 0)
+        return steps, getattr(sizes, self.batch)
 
     def make(
         self, obs_dim: int, act_dim: int, seeds: list[int], steps: int, options: Mapping[str, Any]

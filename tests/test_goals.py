@@ -1,0 +1,125 @@
+"""Goal-conditioned learning: goal sampling against its probabilities, the trajectory boundary, hindsight rewards,
+the goal-conditioned evaluator against the env's own success, and GCBC/GCIVL through the front end."""
+
+import numpy as np
+import pytest
+import torch
+
+from stitchkit.data.episodes import Episode
+from stitchkit.data.goals import GoalIndex, GoalSampling
+
+torch.set_num_threads(1)
+
+
+def line_episodes(lengths, d=2):
+    """Episodes whose states encode (episode, step), so a goal row says where it came from."""
+    eps = []
+    for e, n in enumerate(lengths):
+        obs = np.stack([np.full(n + 1, e, float), np.arange(n + 1, dtype=float)], 1)[:, :d]
+        eps.append(Episode(obs, np.zeros((n, 1), np.float32), np.zeros(n), np.zeros(n, bool), np.zeros(n, bool), id=e))
+    return eps
+
+
+def test_goal_sampling_honours_its_probabilities_and_the_trajectory_boundary():
+    index = GoalIndex(line_episodes([5, 9, 3, 12]))
+    rng = np.random.default_rng(0)
+    rows = index.transitions[rng.integers(0, len(index.transitions), 40_000)]
+    cfg = GoalSampling(p_curgoal=0.2, p_trajgoal=0.5, p_randomgoal=0.3)
+    goals = index.sample_goals(rows, cfg, rng)
+    cur = goals == rows
+    same = (index.episode[goals] == index.episode[rows]) & ~cur
+    # current goals: 0.2; trajectory goals: 0.8 * 0.5 / 0.8 = 0.5, plus random goals that land in the same episode
+    assert abs(cur.mean() - 0.2) < 0.01
+    random_same = 0.3 * np.mean([(index.episode == index.episode[r]).mean() for r in rows[:2000]])
+    assert abs(same.mean() - (0.5 + random_same)) < 0.015
+    traj_only = index.sample_goals(rows, GoalSampling(), rng)  # p_trajgoal = 1: never another episode, never back
+    assert np.all(index.episode[traj_only] == index.episode[rows])
+    assert np.all(traj_only > rows) and np.all(traj_only <= index.final[rows])
+
+
+def test_geometric_trajectory_goals_have_the_discounts_mean_offset():
+    index = GoalIndex(line_episodes([10_000]))
+    rng = np.random.default_rng(1)
+    rows = np.zeros(50_000, np.int64)  # far from the end: offsets are not clipped
+    goals = index.sample_goals(rows, GoalSampling(geometric=True, discount=0.99), rng)
+    assert abs((goals - rows).mean() - 100) < 2  # Geometric(1 - 0.99) has mean 100
+    uniform = index.sample_goals(np.zeros(50_000, np.int64), GoalSampling(), rng)
+    assert abs(uniform.mean() - 5000.5) < 60  # uniform over (0, 10000]
+
+
+def test_bad_goal_probabilities_are_refused():
+    with pytest.raises(ValueError, match="sum to 1"):
+        GoalSampling(p_curgoal=0.5, p_trajgoal=0.6)
+
+
+def test_hindsight_rewards_and_masks_mark_exactly_the_reached_goals():
+    from stitchkit.algos.common import SeedGoalSampler
+    from stitchkit.data.normalizers import ZScore
+
+    eps = line_episodes([6, 4])
+    norm = ZScore.fit(np.concatenate([e.observations for e in eps]))
+    value = GoalSampling(p_curgoal=0.5, p_trajgoal=0.5, geometric=True)
+    s = SeedGoalSampler(eps, None, [0, 1], 1.0, norm, GoalSampling(), value)
+    b = s.sample(4000)
+    at_goal = (b["value_goals"] == b["observations"]).all(-1).float()
+    assert torch.equal(b["rewards"], at_goal - 1) and torch.equal(b["masks"], 1 - at_goal)
+    assert abs(at_goal.mean().item() - 0.5) < 0.03
+    goal, obs = b["actor_goals"].numpy(), b["observations"].numpy()  # z-scoring keeps each coordinate's order
+    assert np.all(goal[..., 0] == obs[..., 0])  # actor goals: the same episode (coordinate 0 is the episode) ...
+    assert np.all(goal[..., 1] > obs[..., 1])  # ... and later in it (coordinate 1 is the step)
+
+
+def test_goal_evaluator_success_is_the_envs_own():
+    """A scripted oracle policy reaches every goal (the env says so); a policy that stands still reaches none."""
+    from stitchkit.data.maze import bfs_distances, oracle_subgoal_ij
+    from stitchkit.data.normalizers import ZScore
+    from stitchkit.evaluate import GoalEvaluator
+
+    norm = ZScore(np.zeros(2), np.ones(2))
+    ev = GoalEvaluator(
+        "pointmaze-medium-v0",
+        norm,
+        n_members=1,
+        episodes=1,
+        horizon=1000,
+        control=2,
+        control_episodes=1,
+        long_tasks=(1, 3),
+    )
+    u = (
+        __import__("stitchkit.evaluate", fromlist=["_goal_envs"])
+        ._goal_envs("pointmaze-medium-v0", 1000, 1)[0]
+        .unwrapped
+    )
+
+    class Oracle(torch.nn.Module):
+        def act(self, obs, goal):
+            out = []
+            for o, g in zip(obs.reshape(-1, 2).numpy(), goal.reshape(-1, 2).numpy()):
+                dist = bfs_distances(u.maze_map, u.xy_to_ij(g))
+                sub = np.asarray(u.ij_to_xy(oracle_subgoal_ij(dist, u.xy_to_ij(o))))
+                if u.xy_to_ij(o) == u.xy_to_ij(g):
+                    sub = g
+                out.append((sub - o) / (np.linalg.norm(sub - o) + 1e-6))
+            return torch.as_tensor(np.asarray(out), dtype=torch.float32).reshape(obs.shape)
+
+    class Still(torch.nn.Module):
+        def act(self, obs, goal):
+            return torch.zeros_like(obs)
+
+    good, bad = ev(Oracle()), ev(Still())
+    assert good["score"][0] == 100 and good["control"][0] == 100 and good["task3"][0] == 100
+    assert bad["score"][0] == 0 and bad["return"][0] == -1000
+
+
+@pytest.mark.parametrize("algo", ["gcbc", "gcivl"])
+def test_goal_conditioned_learners_train_through_the_front_end(data_root, algo):
+    from stitchkit.train import learner, run
+
+    out = run(algo, "stitchkit/pointmaze-medium/stitch-v0", seeds=2, profile="smoke", progress=False)
+    assert len(out["seeds"]) == 2 and np.isfinite(out["score"]["last_mean"])
+    assert {"task1", "task5", "control"} <= set(out["curves"][-1])
+    if algo == "gcivl":  # OGBench's stitch-dataset actor goals, from the learner's own defaults table
+        assert learner("gcivl").dataset_defaults("stitchkit/pointmaze-medium/stitch-v0")["actor_p_randomgoal"] == 0.5
+    with pytest.raises(ValueError, match="maze datasets"):
+        run(algo, "stitchkit/hopper/medium-v0", seeds=1, profile="smoke", progress=False)
