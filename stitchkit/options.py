@@ -13,7 +13,7 @@ import dataclasses
 import inspect
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 
@@ -152,7 +152,6 @@ def resolve(
 
 
 __all__ = [
-    "Callable",
     "OptionError",
     "check",
     "convert",

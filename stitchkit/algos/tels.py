@@ -160,9 +160,6 @@ class TSIDMFeatures(nn.Module):
         **inner_kwargs,
     ):
         super().__init__()
-        from stitchkit.algos.iql import IQL
-        from stitchkit.algos.td3bc import TD3BC
-
         inners = {"td3bc": TD3BC, "iql": IQL}
         if inner not in inners:
             raise ValueError(f"unknown inner learner {inner!r}; accepted: {', '.join(inners)}")

@@ -10,14 +10,14 @@ learners take it as ``augmented_id`` and mix it with the parent at a ratio r (``
 ========== ============================================ ===================================
 method     module                                       what one generated episode is
 ========== ============================================ ===================================
-naive      :mod:`stitchkit.augment.naive`               source prefix + one glued step + target suffix
 diffstitch :mod:`stitchkit.augment.diffstitch`          source prefix + diffusion bridge + target suffix
 astro      :mod:`stitchkit.augment.astro`               source prefix + model-rollout bridge + target suffix
 ser        :mod:`stitchkit.augment.ser`                 one synthetic transition (no trajectory)
 tatu       :mod:`stitchkit.augment.tatu`                a short (<= 5 step) model rollout from a dataset state
 ========== ============================================ ===================================
 
-Each summary carries the method's suggested ``ratio`` (original : augmented) for the learners.
+Each summary carries the method's suggested ``ratio`` (original : augmented) for the learners. (The notebooks'
+naive glue, :mod:`stitchkit.augment.naive`, is a reference, not a registered method.)
 """
 
 from __future__ import annotations
