@@ -17,6 +17,7 @@ STITCHING_METHODS: dict[str, str] = {
     "astro": "stitchkit.augment.astro:METHOD",
     "ser": "stitchkit.augment.ser:METHOD",
     "tatu": "stitchkit.augment.tatu:METHOD",
+    "chain": "stitchkit.augment.chains:METHOD",
 }
 
 LEARNERS: dict[str, str] = {

@@ -123,3 +123,53 @@ def test_goal_conditioned_learners_train_through_the_front_end(data_root, algo):
         assert learner("gcivl").dataset_defaults("stitchkit/pointmaze-medium/stitch-v0")["actor_p_randomgoal"] == 0.5
     with pytest.raises(ValueError, match="maze datasets"):
         run(algo, "stitchkit/hopper/medium-v0", seeds=1, profile="smoke", progress=False)
+
+
+def walk(points, steps_each=10, start_id=0):
+    """An episode walking straight through ``points`` (2-D), ``steps_each`` steps per leg, then idling 20 steps."""
+    xy = [np.linspace(a, b, steps_each, endpoint=False) for a, b in zip(points[:-1], points[1:])]
+    xy = np.concatenate(xy + [np.repeat(np.asarray(points[-1:], float), 21, 0)])
+    n = len(xy) - 1
+    return Episode(
+        xy.astype(np.float32),
+        np.zeros((n, 2), np.float32),
+        np.zeros(n),
+        np.zeros(n, bool),
+        np.zeros(n, bool),
+        id=start_id,
+    )
+
+
+def test_idle_tail_starts_where_the_agent_settles():
+    from stitchkit.augment.chains import idle_start
+
+    ep = walk([(0, 0), (10, 0)], steps_each=10)  # moves 1 unit per step for 10 steps, then stands still
+    assert idle_start(ep, radius=0.5) == 10
+    assert idle_start(walk([(0, 0), (0, 0)], steps_each=1), radius=0.5) == 0
+
+
+def test_chains_glue_exact_fragment_states_and_never_reuse_a_fragment():
+    from stitchkit.augment.chains import ChainConfig, glue, joints, plan_chains
+
+    # fragments along a line, each starting where the previous one passes: chains must hop along them
+    eps = [walk([(10 * k, 0), (10 * k + 12, 0)], steps_each=12, start_id=k) for k in range(8)]
+    cfg = ChainConfig(hops_min=3, hops_max=4, near=1.0, min_progress=2)
+    plan = plan_chains(eps, cfg, np.random.default_rng(0), budget=500)
+    assert plan and all(3 <= len(c) <= 4 for c in plan)
+    for k, chain in enumerate(plan):
+        assert len({e for e, _, _ in chain}) == len(chain)  # each fragment once
+        ep = glue(eps, chain, k)
+        pieces = [p for p in ep.provenance.pieces if p[0] == "fragment"]
+        assert [p[1] for p in pieces] == [eps[e].id for e, _, _ in chain]
+        step = 0
+        for _, e, first, last in pieces:  # every state of every piece is the original state, in order
+            assert np.array_equal(
+                ep.observations[step : step + last - first + 1], eps[e].observations[first : last + 1]
+            )
+            step += last - first + 1
+        assert step == len(ep.observations)
+        for j, (e, _, last) in zip(joints(ep), chain):  # a joint leaves a fragment's kept last state ...
+            assert np.array_equal(ep.observations[j], eps[e].observations[last])
+        for j, (nxt, _, _) in zip(joints(ep), chain[1:]):  # ... and lands exactly on the next one's first state
+            assert np.array_equal(ep.observations[j + 1], eps[nxt].observations[0])
+            assert np.linalg.norm(ep.observations[j] - eps[nxt].observations[0]) <= cfg.near

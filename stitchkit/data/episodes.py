@@ -26,6 +26,7 @@ class Provenance:
     target_episode: int | None = None
     target_step: int | None = None
     bridge_steps: int | None = None  # generated transitions between the source prefix and the target suffix
+    pieces: list | None = None  # a multi-hop chain's parts in order: ["fragment", episode, first, last], joints
 
     def segments(self, n_steps: int) -> tuple[int, int] | None:
         """(source_end, bridge_end) step indices of a stitched episode laid out as source states
@@ -35,7 +36,10 @@ class Provenance:
         return self.source_step, min(n_steps, self.source_step + self.bridge_steps)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        d = asdict(self)
+        if d["pieces"] is None:  # single-bridge provenance keeps its old form (saved datasets stay identical)
+            del d["pieces"]
+        return json.dumps(d, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Provenance:
