@@ -173,3 +173,30 @@ def test_chains_glue_exact_fragment_states_and_never_reuse_a_fragment():
         for j, (nxt, _, _) in zip(joints(ep), chain[1:]):  # ... and lands exactly on the next one's first state
             assert np.array_equal(ep.observations[j + 1], eps[nxt].observations[0])
             assert np.linalg.norm(ep.observations[j] - eps[nxt].observations[0]) <= cfg.near
+
+
+def test_bridged_chains_insert_the_bridge_and_keep_fragment_states_exact(data_root):
+    from stitchkit.augment import diffstitch as ds
+    from stitchkit.augment.chains import ChainConfig, bridge_joints, glue, joints, plan_chains
+    from stitchkit.data import registry
+    from stitchkit.profiles import get_profile
+
+    smoke = get_profile("smoke")
+    maze = "stitchkit/pointmaze-medium/stitch-v0"
+    eps = registry.load_episodes(maze, smoke, build_missing=True, log=lambda *_: None)
+    plan = plan_chains(eps, ChainConfig(hops_min=3, hops_max=3, near=2.0), np.random.default_rng(0), budget=300)
+    models = ds.train_models(eps, smoke, seed=0, log=lambda *_: None)
+    delta = smoke.stitch.window_low
+    bridges, ok = bridge_joints(models, eps, plan, smoke, delta, threshold=float("inf"), seed=0)
+    assert ok.all() and len(bridges) == len(plan)  # an infinite threshold qualifies every bridge
+    for k, (chain, chain_bridges) in enumerate(zip(plan, bridges)):
+        for (e, _, last), (nxt, _, _), (states, actions) in zip(chain[:-1], chain[1:], chain_bridges):
+            assert states.shape[0] == delta + 1 and actions.shape == (delta, 2)
+            assert np.array_equal(states[0], eps[e].observations[last])  # starts exactly at a fragment state ...
+            assert np.array_equal(states[-1], eps[nxt].observations[0])  # ... and ends exactly at the next one's
+        ep = glue(eps, chain, k, chain_bridges, "diffstitch")
+        js = joints(ep)
+        assert len(js) == 2 and all(p[2] == delta for p in ep.provenance.pieces if p[0] == "joint")
+        for j, (states, actions) in zip(js, chain_bridges):  # the bridge sits between the two fragments
+            assert np.allclose(ep.observations[j : j + delta + 1], states)
+            assert np.allclose(ep.actions[j : j + delta], actions)
