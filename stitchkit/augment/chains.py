@@ -169,15 +169,9 @@ def bridge_joints(
 
 
 def joints(chain_episode: Episode) -> list[int]:
-    """The step index of each glued transition of a chained episode (from its pieces)."""
-    out, step = [], 0
-    for piece in chain_episode.provenance.pieces or []:
-        if piece[0] == "fragment":
-            step += piece[3] - piece[2]
-        else:
-            out.append(step)
-            step += piece[2]
-    return out
+    """The first step index of each joint of a chained episode (its glued transition or generated bridge)."""
+    mask = chain_episode.provenance.generated_mask(len(chain_episode))
+    return [int(i) for i in np.flatnonzero(mask & ~np.r_[False, mask[:-1]])]
 
 
 def generate_dataset(job: Job) -> tuple[list[Episode], dict]:

@@ -35,6 +35,25 @@ class Provenance:
             return None
         return self.source_step, min(n_steps, self.source_step + self.bridge_steps)
 
+    def generated_mask(self, n_steps: int) -> np.ndarray:
+        """Which of an augmented episode's ``n_steps`` transitions a method generated: a chain's joints (from its
+        pieces), a stitched episode's bridge, or every step of anything else (a synthetic transition, a rollout)."""
+        mask = np.zeros(n_steps, bool)
+        if self.pieces is not None:
+            step = 0
+            for piece in self.pieces:
+                if piece[0] == "fragment":
+                    step += piece[3] - piece[2]
+                else:
+                    mask[step : step + piece[2]] = True
+                    step += piece[2]
+            return mask
+        seg = self.segments(n_steps)
+        if seg is None:
+            return ~mask
+        mask[seg[0] : seg[1]] = True
+        return mask
+
     def to_json(self) -> str:
         d = asdict(self)
         if d["pieces"] is None:  # single-bridge provenance keeps its old form (saved datasets stay identical)
@@ -132,17 +151,10 @@ def crop(ep: Episode, start: int, end: int) -> Episode:
 def generated_transitions(episodes: list[Episode]) -> dict[str, np.ndarray]:
     """The transitions an augmenter made: a stitched episode's bridge steps only (its source prefix and target
     suffix are original data already in the dataset), every step of any other episode (e.g. SER's synthetic
-    transitions). What TD3+BC/IQL/CQL sample as "augmented" (the released DiffStitch code saves just these)."""
+    transitions), a chain's joints. What TD3+BC/IQL/CQL sample as "augmented" (the released DiffStitch code saves just
+    these)."""
     data = transitions(episodes)
-    keep = []
-    for ep in episodes:
-        seg = ep.provenance.segments(len(ep))
-        k = np.ones(len(ep), bool)
-        if seg is not None:
-            k[:] = False
-            k[seg[0] : seg[1]] = True
-        keep.append(k)
-    keep = np.concatenate(keep)
+    keep = np.concatenate([ep.provenance.generated_mask(len(ep)) for ep in episodes])
     return {k: v[keep] for k, v in data.items()}
 
 
