@@ -200,3 +200,22 @@ def test_bridged_chains_insert_the_bridge_and_keep_fragment_states_exact(data_ro
         for j, (states, actions) in zip(js, chain_bridges):  # the bridge sits between the two fragments
             assert np.allclose(ep.observations[j : j + delta + 1], states)
             assert np.allclose(ep.actions[j : j + delta], actions)
+
+
+def test_goal_swapping_jumps_to_the_future_of_a_crossing_trajectory():
+    """A runs along x through (5, 0); B runs along y through the same point. Swapped goals of A's states may come
+    from B, but only from B's future beyond the shared region, never from B's past."""
+    a = walk([(0, 0), (10, 0)], steps_each=20, start_id=0)
+    b = walk([(5.25, -10), (5.25, 10)], steps_each=40, start_id=1)
+    index = GoalIndex([a, b])
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 5, 20_000)  # A's first states: their trajectory goals lie beyond the crossing
+    cfg = GoalSampling(p_swap=1.0, swap_size=1.0)
+    goals = index.sample_goals(rows, cfg, rng)
+    from_b = index.episode[goals] == 1
+    assert 0.01 < from_b.mean() < 0.5  # some goals come from the crossing trajectory ...
+    assert index.observations[goals[from_b], 1].min() >= -1.0  # ... from its future after the shared region
+    no_swap = index.sample_goals(rows, GoalSampling(), rng)
+    assert (index.episode[no_swap] == 0).all()
+    with pytest.raises(ValueError, match="p_swap"):
+        GoalSampling(p_swap=1.5)

@@ -7,6 +7,8 @@ trips, and reaches a goal 10 cells away only where its network happens to genera
 et al., ICLR 2024). That is what stitched data changes. OGBench's actor is a Gaussian with a constant std, whose
 log-likelihood is the squared error used here, with tanh on the mean; its actor goals are uniform over the rest
 of the trajectory (``actor_p_trajgoal`` 1; 0.5 with random goals on its stitch datasets, see ``LEARNER``).
+``actor_p_swap`` > 0 turns on Ghugare et al.'s temporal goal augmentation (:meth:`GoalIndex.swap`): stitching by
+relabelling goals across trajectories that cross, with no generated data.
 """
 
 from __future__ import annotations
@@ -44,11 +46,15 @@ class GCBC(nn.Module):
         actor_p_curgoal: float = 0.0,
         actor_p_trajgoal: float = 1.0,
         actor_p_randomgoal: float = 0.0,
+        actor_p_swap: float = 0.0,
+        swap_size: float = 2.0,
     ):
         super().__init__()
         self.actor = GoalActor(seeds, obs_dim, act_dim, tuple(hidden))
         self.opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
-        self.actor_goals = GoalSampling(actor_p_curgoal, actor_p_trajgoal, actor_p_randomgoal)
+        self.actor_goals = GoalSampling(
+            actor_p_curgoal, actor_p_trajgoal, actor_p_randomgoal, p_swap=actor_p_swap, swap_size=swap_size
+        )
         self.value_goals: GoalSampling | None = None  # no value function
 
     def optimizers(self) -> list[torch.optim.Optimizer]:

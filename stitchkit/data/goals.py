@@ -31,6 +31,8 @@ class GoalSampling:
     p_randomgoal: float = 0.0
     geometric: bool = False  # trajectory goals k ~ Geometric(1 - discount) steps ahead; else uniform over the rest
     discount: float = 0.99
+    p_swap: float = 0.0  # temporal goal augmentation (Ghugare et al. 2024): a trajectory goal is swapped, with this
+    swap_size: float = 2.0  # probability, for a future state of another trajectory crossing the same region
 
     def __post_init__(self) -> None:
         ps = (self.p_curgoal, self.p_trajgoal, self.p_randomgoal)
@@ -38,6 +40,8 @@ class GoalSampling:
             raise ValueError(f"goal probabilities must be >= 0 and sum to 1, got {ps}")
         if not 0 < self.discount < 1:
             raise ValueError(f"discount must be in (0, 1), got {self.discount}")
+        if not 0 <= self.p_swap <= 1 or self.swap_size <= 0:
+            raise ValueError(f"p_swap must be in [0, 1] and swap_size > 0, got {self.p_swap}, {self.swap_size}")
 
 
 class GoalIndex:
@@ -56,6 +60,39 @@ class GoalIndex:
     def __len__(self) -> int:
         return len(self.observations)
 
+    def regions(self, size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """States grouped by region: a grid of ``size`` over the first two state coordinates (the maze's x, y).
+        Returns each row's region, and the rows sorted by region with each region's first index into them."""
+        cached = getattr(self, "_regions", None)
+        if cached is not None and cached[0] == size:
+            return cached[1]
+        cell = np.floor(self.observations[:, :2] / size).astype(np.int64)
+        _, region = np.unique(cell, axis=0, return_inverse=True)
+        region = region.reshape(-1)
+        order = np.argsort(region, kind="stable")
+        first = np.searchsorted(region[order], np.arange(region.max() + 2))
+        self._regions = (size, (region, order, first))
+        return region, order, first
+
+    def swap(self, rows: np.ndarray, goals: np.ndarray, cfg: GoalSampling, rng: np.random.Generator) -> np.ndarray:
+        """Temporal goal augmentation: for a trajectory goal (later in ``rows``' own episode), with probability
+        ``p_swap`` pick a waypoint between the state and its goal, another state in the waypoint's region (usually
+        another trajectory), and a goal in that state's future. Reaching it means passing the waypoint: the
+        learner is taught to chain trajectories that cross, without any generated data."""
+        region, order, first = self.regions(cfg.swap_size)
+        traj = (self.episode[goals] == self.episode[rows]) & (goals > rows)
+        pick = np.flatnonzero(traj & (rng.random(len(rows)) < cfg.p_swap))
+        if not len(pick):
+            return goals
+        way = rows[pick] + 1 + (rng.random(len(pick)) * (goals[pick] - rows[pick])).astype(np.int64)
+        r = region[way]
+        other = order[first[r] + (rng.random(len(pick)) * (first[r + 1] - first[r])).astype(np.int64)]
+        end = self.final[other]
+        new = np.round(np.minimum(other + 1, end) * (u := rng.random(len(pick))) + end * (1 - u)).astype(np.int64)
+        out = goals.copy()
+        out[pick] = new
+        return out
+
     def sample_goals(self, rows: np.ndarray, cfg: GoalSampling, rng: np.random.Generator) -> np.ndarray:
         """A goal row for each state row in ``rows`` (OGBench's ``sample_goals``, with explicit randomness)."""
         n = len(rows)
@@ -68,4 +105,5 @@ class GoalIndex:
             future = np.round(np.minimum(rows + 1, final) * u + final * (1 - u)).astype(np.int64)
         p_traj = cfg.p_trajgoal / (1.0 - cfg.p_curgoal) if cfg.p_curgoal < 1 else 0.0
         goals = np.where(rng.random(n) < p_traj, future, random_goals)
-        return np.where(rng.random(n) < cfg.p_curgoal, rows, goals)
+        goals = np.where(rng.random(n) < cfg.p_curgoal, rows, goals)
+        return self.swap(rows, goals, cfg, rng) if cfg.p_swap > 0 else goals
