@@ -22,7 +22,7 @@ from stitchkit.algos.noise import generators_of, schedulers_of
 from stitchkit.data.episodes import Episode, generated_transitions, transitions
 from stitchkit.data.goals import GoalIndex, GoalSampling
 from stitchkit.data.normalizers import ZScore
-from stitchkit.data.samplers import MixedSampler
+from stitchkit.data.samplers import MixedSampler, split_batch
 from stitchkit.files import atomic_torch_save
 
 
@@ -144,9 +144,9 @@ class SeedGoalSampler(_PerSeed):
     def _one(self, rng: np.random.Generator, batch_size: int) -> dict[str, np.ndarray]:
         if len(self.pools) == 1:
             return self.pools[0].draw(rng, batch_size, self.actor_goals, self.value_goals)
-        n_orig = int(round(batch_size * self.ratio / (self.ratio + 1.0)))
+        n_orig, n_aug = split_batch(batch_size, self.ratio)
         a = self.pools[0].draw(rng, n_orig, self.actor_goals, self.value_goals)
-        b = self.pools[1].draw(rng, batch_size - n_orig, self.actor_goals, self.value_goals)
+        b = self.pools[1].draw(rng, n_aug, self.actor_goals, self.value_goals)
         return {k: np.concatenate([a[k], b[k]]) for k in a}
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:

@@ -28,6 +28,12 @@ class TransitionSampler:
         return {k: v[idx] for k, v in self.data.items()}
 
 
+def split_batch(batch_size: int, ratio: float) -> tuple[int, int]:
+    """(original, augmented) counts of a batch at ratio r = original : augmented, exactly in every batch."""
+    n_orig = int(round(batch_size * ratio / (ratio + 1.0)))
+    return n_orig, batch_size - n_orig
+
+
 class MixedSampler:
     """Batches with round(B * r / (r + 1)) original and the rest augmented transitions, r = original : augmented."""
 
@@ -49,8 +55,7 @@ class MixedSampler:
     def split(self, batch_size: int) -> tuple[int, int]:
         if self.augmented is None:
             return batch_size, 0
-        n_orig = int(round(batch_size * self.ratio / (self.ratio + 1.0)))
-        return n_orig, batch_size - n_orig
+        return split_batch(batch_size, self.ratio)
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         n_orig, n_aug = self.split(batch_size)
