@@ -28,19 +28,24 @@ def main() -> None:
     p.add_argument("--profile", default="lab")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--algo", default="gcbc")
+    p.add_argument("--processes", type=int, default=2, help="arms trained side by side")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
     from stitchkit import augment, stats
     from stitchkit.profiles import get_profile
-    from stitchkit.train import run
+    from stitchkit.train import run_many
 
     prof = get_profile(args.profile)
-    rows = {}
-    for name, (aug_id, build, options) in ARMS.items():
+    for aug_id, build, _ in ARMS.values():  # the stitched datasets first (cached once built)
         if aug_id:
             augment.run("chain", MAZE, aug_id, prof, log=lambda *_: None, **build)
-        out = run(args.algo, MAZE, seeds=args.seeds, profile=prof, augmented_id=aug_id, progress=False, **options)
+    jobs = [
+        dict(algo_name=args.algo, dataset_id=MAZE, seeds=args.seeds, profile=prof, augmented_id=aug_id, **options)
+        for aug_id, _, options in ARMS.values()
+    ]
+    rows = {}
+    for name, out in zip(ARMS, run_many(jobs, processes=args.processes)):  # two arms at a time on two cores
         last = max(r["step"] for r in out["curves"])
         final = [r for r in out["curves"] if r["step"] == last]
         score = np.array([r["score"] for r in final])

@@ -106,6 +106,19 @@ def _goal_envs(env_id: str, horizon: int, n: int) -> list:
     return pool[:n]
 
 
+def _seeded_reset(env, seed: int, options: dict):
+    """A reset that depends on ``seed`` only, not on the env's or the process's history: OGBench's maze draws its
+    start and goal noise from the *global* ``np.random`` and settles the agent with ``action_space.sample()``,
+    neither of which ``reset(seed=...)`` seeds. Both are seeded here (the global state is put back after)."""
+    state = np.random.get_state()
+    try:
+        np.random.seed(seed)
+        env.action_space.seed(seed)
+        return env.reset(seed=seed, options=options)
+    finally:
+        np.random.set_state(state)
+
+
 def control_tasks(env_id: str, n: int = 5, low: int = 2, high: int = 4, seed: int = 0) -> list[dict]:
     """``n`` short tasks (start and goal ``low``-``high`` BFS cells apart, fixed by ``seed``): what a policy that
     only learned the data's own 4-cell trips can still do. The long evaluation tasks need stitching."""
@@ -159,7 +172,7 @@ class GoalEvaluator:
         obs, goals = [], []
         for i, env in enumerate(envs):
             _, options, e = self.runs[i % R]
-            ob, info = env.reset(seed=self.seed + 1000 * (i // R) + e, options=options)
+            ob, info = _seeded_reset(env, self.seed + 1000 * (i // R) + e, options)
             obs.append(ob)
             goals.append(info["goal"])
         obs, goals = np.asarray(obs), np.asarray(goals)
