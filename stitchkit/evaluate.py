@@ -52,7 +52,14 @@ class Evaluator:
         envs = gym.vector.SyncVectorEnv(
             [lambda: gym.make(self.spec) for _ in range(S * E)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
         )
-        obs, _ = envs.reset(seed=[self.seed + i % E for i in range(S * E)])
+        state = np.random.get_state()  # OGBench's mazes draw start noise from the global generator: seed it too
+        try:
+            np.random.seed(self.seed)
+            for i, env in enumerate(envs.envs):
+                env.action_space.seed(self.seed + i % E)
+            obs, _ = envs.reset(seed=[self.seed + i % E for i in range(S * E)])
+        finally:
+            np.random.set_state(state)
         if hasattr(actor, "reset"):  # sequence policies (Decision Transformer) keep a history
             actor.reset()
         ret, success = np.zeros(S * E), np.zeros(S * E)
