@@ -8,6 +8,9 @@ where returns of 1000-step episodes are not comparable across tasks) and the suc
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -27,6 +30,20 @@ def eval_env_spec(dataset_id: str):
     )
     spec = meta.get("eval_env_spec") or meta["env_spec"]
     return gym.envs.registration.EnvSpec.from_json(spec), meta.get("ref_min_score"), meta.get("ref_max_score")
+
+
+@contextlib.contextmanager
+def seeded_globals(seed: int) -> Iterator[None]:
+    """Seed numpy's global generator for the span of an env reset, then put its state back. OGBench's maze draws
+    its start and goal noise from the *global* ``np.random`` and settles the agent with ``action_space.sample()``
+    (seed those spaces inside), neither of which ``reset(seed=...)`` seeds: without this a reused env's reset, and
+    so an evaluation, depends on what ran before."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 class Evaluator:
@@ -52,14 +69,10 @@ class Evaluator:
         envs = gym.vector.SyncVectorEnv(
             [lambda: gym.make(self.spec) for _ in range(S * E)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
         )
-        state = np.random.get_state()  # OGBench's mazes draw start noise from the global generator: seed it too
-        try:
-            np.random.seed(self.seed)
+        with seeded_globals(self.seed):  # OGBench's maze starts read the global generator and the action spaces
             for i, env in enumerate(envs.envs):
                 env.action_space.seed(self.seed + i % E)
             obs, _ = envs.reset(seed=[self.seed + i % E for i in range(S * E)])
-        finally:
-            np.random.set_state(state)
         if hasattr(actor, "reset"):  # sequence policies (Decision Transformer) keep a history
             actor.reset()
         ret, success = np.zeros(S * E), np.zeros(S * E)
@@ -114,16 +127,10 @@ def _goal_envs(env_id: str, horizon: int, n: int) -> list:
 
 
 def _seeded_reset(env, seed: int, options: dict):
-    """A reset that depends on ``seed`` only, not on the env's or the process's history: OGBench's maze draws its
-    start and goal noise from the *global* ``np.random`` and settles the agent with ``action_space.sample()``,
-    neither of which ``reset(seed=...)`` seeds. Both are seeded here (the global state is put back after)."""
-    state = np.random.get_state()
-    try:
-        np.random.seed(seed)
+    """A reset that depends on ``seed`` only, not on the env's or the process's history (see :func:`seeded_globals`)."""
+    with seeded_globals(seed):
         env.action_space.seed(seed)
         return env.reset(seed=seed, options=options)
-    finally:
-        np.random.set_state(state)
 
 
 def control_tasks(env_id: str, n: int = 5, low: int = 2, high: int = 4, seed: int = 0) -> list[dict]:

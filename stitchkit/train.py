@@ -129,12 +129,11 @@ def run(
         )
     else:
         sampler = SeedBatchSampler(original, augmented, seeds, ratio, norm, str(device))
-    if lr.goal_conditioned:
-        evaluator = GoalEvaluator(
-            env_id, norm, len(seeds), cfg.eval_episodes, sizes.horizon, seed=seeds[0], device=str(device)
-        )
-    else:
-        evaluator = Evaluator(dataset_id, norm, len(seeds), cfg.eval_episodes, seed=seeds[0], device=str(device))
+    evaluator = (
+        GoalEvaluator(env_id, norm, len(seeds), cfg.eval_episodes, sizes.horizon, seed=seeds[0], device=str(device))
+        if env_id
+        else Evaluator(dataset_id, norm, len(seeds), cfg.eval_episodes, seed=seeds[0], device=str(device))
+    )
     # the augmented data's metadata (its provenance and summary) is part of the key: regenerated data is a new run
     aug_print = (
         hashlib.sha1((registry.dataset_dir(augmented_id) / "data" / "metadata.json").read_bytes()).hexdigest()[:12]

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from stitchkit.algos.learner import Learner
-from stitchkit.algos.noise import member_generators, member_rand, member_randn
+from stitchkit.algos.noise import MemberGenerators, member_rand, member_randn
 from stitchkit.nets import TanhGaussianActor, TwinQ, soft_update
 
 
@@ -49,9 +49,9 @@ class CQL(nn.Module):
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=policy_lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=q_lr)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=policy_lr)
-        self.gens = member_generators(seeds)
+        self.gens = MemberGenerators(seeds)
         # the penalty's own random draws, so that computing it never shifts the backbone's random stream
-        self.cql_gens = member_generators([seed + 104729 for seed in seeds])
+        self.cql_gens = MemberGenerators([seed + 104729 for seed in seeds])
         self.target_entropy = -float(act_dim)
         self.cql_alpha, self.n_actions, self.temperature = cql_alpha, n_actions, temperature
         self.discount, self.tau, self.max_action, self.act_dim = discount, tau, max_action, act_dim

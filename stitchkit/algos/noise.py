@@ -36,10 +36,6 @@ class MemberGenerators:
         return self.gens
 
 
-def member_generators(seeds: list[int]) -> MemberGenerators:
-    return MemberGenerators(seeds)
-
-
 class NoiseTape:
     """The random draws of one update, as static buffers: recorded while an update is captured into a graph,
     refilled (by the eager draws, in the eager order) before each replay. See :mod:`stitchkit.algos.graphed`."""

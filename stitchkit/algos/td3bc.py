@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from stitchkit.algos.learner import Learner
-from stitchkit.algos.noise import member_generators, member_randn
+from stitchkit.algos.noise import MemberGenerators, member_randn
 from stitchkit.nets import DeterministicActor, TwinQ, soft_update
 
 
@@ -40,7 +40,7 @@ class TD3BC(nn.Module):
             p.requires_grad_(False)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=lr)
-        self.gens = member_generators(seeds)
+        self.gens = MemberGenerators(seeds)
         self.alpha, self.discount, self.tau = alpha, discount, tau
         self.policy_noise, self.noise_clip, self.policy_freq, self.max_action = (
             policy_noise,

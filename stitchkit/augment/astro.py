@@ -103,13 +103,12 @@ def train_models(
 ) -> AstroModels:
     """DiffStitch's models (loaded from ``diffstitch_dir`` when already trained there) plus the temporal-distance
     encoder, trained on 90% of the episodes and measured on the other 10%. Cached in ``checkpoint_dir``."""
-    prof = profile
-    a = prof.astro
+    a = profile.astro
     final = checkpoint_dir / "astro.pt" if checkpoint_dir else None
     if final is not None and final.exists():
         log(f"ASTRO models: loaded from {final}")
         return torch.load(final, weights_only=False)
-    base = ds.train_models(episodes, prof, seed, checkpoint_dir=diffstitch_dir, log=log, device=device)
+    base = ds.train_models(episodes, profile, seed, checkpoint_dir=diffstitch_dir, log=log, device=device)
     train_idx, held_idx = split_episodes(len(episodes), seed)
     t0 = time.perf_counter()
     model, curve = train_distance(
@@ -124,7 +123,7 @@ def train_models(
         device=device,
     )
     held = [episodes[i] for i in held_idx] or episodes
-    quality = distance_quality(model, held, base.cdf.normalize, a.distance_cap, prof.stitch.window_high, seed=seed)
+    quality = distance_quality(model, held, base.cdf.normalize, a.distance_cap, profile.stitch.window_high, seed=seed)
     log(
         f"ASTRO: temporal distance ({a.distance_steps} steps) trained in {time.perf_counter() - t0:.0f} s; held-out "
         f"Spearman with true steps: learned {quality['learned']['spearman']:.3f}, Euclidean "
@@ -319,9 +318,8 @@ def stitch(
     progress: Callable[[dict], None] | None = None,
 ) -> StitchResult:
     """Select pairs, plan and correct bridges in batches until ``budget`` accepted transitions (or the cap)."""
-    prof = profile
-    sz, az = prof.stitch, prof.astro
-    cfg = (cfg or AstroConfig()).resolved(dataset_id, prof)
+    sz, az = profile.stitch, profile.astro
+    cfg = (cfg or AstroConfig()).resolved(dataset_id, profile)
     budget = az.budget if budget is None else budget
     max_iterations = az.max_iterations if max_iterations is None else max_iterations
     if cfg.sampler not in ("full", "strided"):

@@ -209,8 +209,7 @@ def train_models(
 
     With ``checkpoint_dir`` finished models are saved there and reloaded instead of retrained, and the diffusion
     model's training resumes from its last checkpoint."""
-    prof = profile
-    sz = prof.stitch
+    sz = profile.stitch
     final = checkpoint_dir / "models.pt" if checkpoint_dir else None
     if final is not None and final.exists():
         log(f"DiffStitch models: loaded from {final}")

@@ -133,8 +133,7 @@ def train_models(
 ) -> TATUModels:
     """Train the dynamics ensemble, reward model and behaviour CVAE, then measure max_disc on the dataset. A
     finished set is saved to (and reloaded from) ``checkpoint_dir``."""
-    prof = profile
-    sz = prof.stitch
+    sz = profile.stitch
     final = checkpoint_dir / "models.pt" if checkpoint_dir else None
     if final is not None and final.exists():
         log(f"TATU models: loaded from {final}")
@@ -148,7 +147,7 @@ def train_models(
     obs_dim, act_dim = tr["observations"].shape[1], tr["actions"].shape[1]
     dyn = DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble), seed=seed).to(device)
     rew = RewardModel(obs_dim, act_dim).to(device)
-    vae = BehaviourVAE(obs_dim, act_dim, prof.baselines.tatu_vae_hidden).to(device)
+    vae = BehaviourVAE(obs_dim, act_dim, profile.baselines.tatu_vae_hidden).to(device)
     t0 = time.perf_counter()
     curves = {
         "dynamics": fit(

@@ -56,6 +56,7 @@ class GoalIndex:
         self.final = np.repeat(self.offsets + lengths - 1, lengths)  # each row's trajectory's last state
         self.transitions = np.flatnonzero(np.arange(len(self.observations)) != self.final)
         self.episode = np.repeat(np.arange(len(episodes)), lengths)
+        self._regions: tuple[float, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None  # swap_size -> groups
 
     def __len__(self) -> int:
         return len(self.observations)
@@ -63,9 +64,8 @@ class GoalIndex:
     def regions(self, size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """States grouped by region: a grid of ``size`` over the first two state coordinates (the maze's x, y).
         Returns each row's region, and the rows sorted by region with each region's first index into them."""
-        cached = getattr(self, "_regions", None)
-        if cached is not None and cached[0] == size:
-            return cached[1]
+        if self._regions is not None and self._regions[0] == size:
+            return self._regions[1]
         cell = np.floor(self.observations[:, :2] / size).astype(np.int64)
         _, region = np.unique(cell, axis=0, return_inverse=True)
         region = region.reshape(-1)
