@@ -114,7 +114,10 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", nargs="?", help="dataset id (build, info) or env (train-policy)")
     p.add_argument("--force", action="store_true", help="build: replace an existing dataset")
     p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--steps", type=positive_int, default=80_000, help="train-policy: SAC environment steps")
+    p.add_argument("--steps", type=positive_int, default=1_000_000, help="train-policy: environment steps")
+    p.add_argument("--algo", choices=("tqc", "sac"), default="tqc", help="train-policy: TQC (sb3-contrib) or SAC")
+    p.add_argument("--checkpoint-every", type=positive_int, default=10_000, help="train-policy: steps per checkpoint")
+    p.add_argument("--publish", action="store_true", help="train-policy: copy the run's actors to data/policies/")
 
     def run(args: argparse.Namespace) -> int:
         from stitchkit.data import registry
@@ -156,9 +159,12 @@ def _data(p: argparse.ArgumentParser) -> None:
                 except FileNotFoundError as err:  # no committed behaviour policies for this env
                     print(f"skipped {ds}: {err}")
             return emit({"built": built, "profile": prof.name}, args.json, [])
-        from stitchkit.data.policies import train_sac
+        from stitchkit.data.policies import publish_policies, train_policy
 
-        ckpts = train_sac(args.target, args.steps, seed=args.seed)
+        if args.publish:
+            ckpts = publish_policies(args.target, args.algo, seed=args.seed)
+        else:
+            ckpts = train_policy(args.target, args.steps, args.algo, args.seed, args.checkpoint_every)
         return emit({"env": args.target, "checkpoints": [(c.step, c.mean_return) for c in ckpts]}, args.json, [])
 
     p.set_defaults(func=run)

@@ -49,3 +49,25 @@ def test_hopper_recipes_reference_scores_and_determinism(data_root):
     mean_ret = lambda es: np.mean([e.ret for e in es])
     rand = locomotion.build("hopper", "random", 2000, seed=0)[0]
     assert mean_ret(rand) < mean_ret(eps) < mean_ret(registry.load_episodes("stitchkit/hopper/expert-v0", "smoke"))
+
+
+def test_train_policy_resumes_and_survives_a_kill_mid_checkpoint(data_root):
+    """A run stopped at step 300 continues to 500 with its history; a half-written checkpoint folder (killed before
+    ``latest.json`` named it) is ignored; publishing keeps every actor up to medium and the expert."""
+    pytest.importorskip("sb3_contrib")
+    from stitchkit.data import policies
+
+    kw = dict(algo="tqc", checkpoint_every=100, eval_episodes=1, learning_starts=100, log=lambda *_: None)
+    first = policies.train_policy("hopper", 300, **kw)
+    assert [c.step for c in first] == [0, 100, 200, 300]
+    run = policies.run_dir("hopper", "tqc", 0)
+    (run / "state-0000400").mkdir()  # a kill while checkpoint 400 was being written
+    (run / "state-0000400" / "model.zip").write_bytes(b"half")
+    resumed = policies.train_policy("hopper", 500, **kw)
+    assert [c.step for c in resumed] == [0, 100, 200, 300, 400, 500]
+    assert [c.mean_return for c in resumed[:4]] == [c.mean_return for c in first]  # history kept, not redone
+    assert sorted(p.name for p in run.glob("state-*")) == ["state-0000500"]
+    published = policies.publish_policies("hopper", "tqc", root=data_root / "published", every=500)
+    chosen = locomotion.pick_checkpoints(resumed)
+    expect = {c.step for c in resumed if c.step <= chosen["medium"].step} | {chosen["expert"].step, 0, 500}
+    assert {c.step for c in published} == expect

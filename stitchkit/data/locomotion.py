@@ -4,8 +4,8 @@ The D4RL definitions, with the kit's own behaviour policies (``data/policies/<en
 
 * ``random``        - the randomly initialised actor (checkpoint 0);
 * ``expert``        - the best checkpoint the training budget reached;
-* ``medium``        - the checkpoint whose return is nearest 0.4 x the expert's (D4RL: about one third; the kit
-  asks for one third to one half);
+* ``medium``        - the checkpoint whose return is nearest one third of the way from the random actor's to the
+  expert's (D4RL: about one third of the expert's return);
 * ``medium-replay`` - approximately the data seen while training up to ``medium``: every checkpoint from 0 to
   ``medium`` rolled out in proportion to the steps it was trained for (all equal here); D4RL stored the actual
   replay buffer, which would need re-training with the same seed;
@@ -25,12 +25,17 @@ from stitchkit.data.episodes import Episode
 from stitchkit.data.policies import LOCOMOTION_ENVS, Checkpoint, evaluate_actor, list_checkpoints, load_actor
 
 NAMES = ("random", "medium", "medium-replay", "expert", "medium-expert")
-MEDIUM_FRACTION = 0.4
+MEDIUM_FRACTION = 1 / 3  # D4RL: the medium policy reaches about a third of the expert's return
 
 
 def choose_checkpoints(env: str) -> dict[str, Checkpoint]:
     """Which committed checkpoint each dataset rolls out: random (step 0), medium and expert."""
-    ckpts = list_checkpoints(env)
+    return pick_checkpoints(list_checkpoints(env))
+
+
+def pick_checkpoints(ckpts: list[Checkpoint]) -> dict[str, Checkpoint]:
+    """random = the first checkpoint, expert = the best, medium = the one before it nearest
+    ``MEDIUM_FRACTION`` of the way from random to expert."""
     expert = max(ckpts, key=lambda c: (c.mean_return, c.step))
     base = ckpts[0].mean_return  # the random actor's return: fractions are of the improvement over it
     target = base + MEDIUM_FRACTION * (expert.mean_return - base)
