@@ -181,30 +181,8 @@ class GoalEvaluator:
         ]
 
     def __call__(self, actor: torch.nn.Module) -> dict[str, np.ndarray]:
+        success, ret, _, _ = self._episodes(actor, record=False)
         S, R = self.n_members, len(self.runs)
-        envs = _goal_envs(self.env_id, self.horizon, S * R)
-        obs, goals = [], []
-        for i, env in enumerate(envs):
-            _, options, e = self.runs[i % R]
-            ob, info = _seeded_reset(env, self.seed + 1000 * (i // R) + e, options)
-            obs.append(ob)
-            goals.append(info["goal"])
-        obs, goals = np.asarray(obs), np.asarray(goals)
-        goal_x = torch.as_tensor(self.normalizer.normalize(goals).reshape(S, R, -1), device=self.device).float()
-        success, ret = np.zeros(S * R), np.zeros(S * R)
-        active = np.ones(S * R, bool)
-        while active.any():
-            with torch.no_grad():
-                x = torch.as_tensor(self.normalizer.normalize(obs).reshape(S, R, -1), device=self.device).float()
-                actions = actor.act(x, goal_x).reshape(S * R, -1).cpu().numpy()
-            for i in np.flatnonzero(active):
-                ob, _, term, trunc, info = envs[i].step(actions[i])
-                obs[i] = ob
-                ret[i] -= 1.0
-                if info.get("success"):
-                    success[i], ret[i] = 1.0, ret[i] + 1.0
-                if term or trunc or info.get("success"):
-                    active[i] = False
         success, ret = success.reshape(S, R) * 100, ret.reshape(S, R)
         names = [name for name, _, _ in self.runs]
         out: dict[str, np.ndarray] = {}
@@ -216,3 +194,46 @@ class GoalEvaluator:
         out["control"] = success[:, short].mean(1) if short else np.zeros(S)
         out["return"] = ret[:, long].mean(1)
         return out
+
+    def rollouts(self, actor: torch.nn.Module) -> dict[str, list]:
+        """The episodes themselves, for drawing: per member, per run, the observations (T+1, d), the goal and
+        whether it succeeded (runs in the order of ``self.runs``: each long task's episodes, then the controls)."""
+        success, _, goals, paths = self._episodes(actor, record=True)
+        S, R = self.n_members, len(self.runs)
+        return {
+            "runs": [name for name, _, _ in self.runs],
+            "paths": [[paths[m * R + r] for r in range(R)] for m in range(S)],
+            "goals": [[goals[m * R + r] for r in range(R)] for m in range(S)],
+            "success": success.reshape(S, R).astype(bool),
+        }
+
+    def _episodes(self, actor: torch.nn.Module, record: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+        """All S x R episodes in lockstep: success and return per episode, the goals, and (``record``) the paths."""
+        S, R = self.n_members, len(self.runs)
+        envs = _goal_envs(self.env_id, self.horizon, S * R)
+        obs, goals = [], []
+        for i, env in enumerate(envs):
+            _, options, e = self.runs[i % R]
+            ob, info = _seeded_reset(env, self.seed + 1000 * (i // R) + e, options)
+            obs.append(ob)
+            goals.append(info["goal"])
+        obs, goals = np.asarray(obs), np.asarray(goals)
+        paths = [[o] for o in obs] if record else []
+        goal_x = torch.as_tensor(self.normalizer.normalize(goals).reshape(S, R, -1), device=self.device).float()
+        success, ret = np.zeros(S * R), np.zeros(S * R)
+        active = np.ones(S * R, bool)
+        while active.any():
+            with torch.no_grad():
+                x = torch.as_tensor(self.normalizer.normalize(obs).reshape(S, R, -1), device=self.device).float()
+                actions = actor.act(x, goal_x).reshape(S * R, -1).cpu().numpy()
+            for i in np.flatnonzero(active):
+                ob, _, term, trunc, info = envs[i].step(actions[i])
+                obs[i] = ob
+                if record:
+                    paths[i].append(ob)
+                ret[i] -= 1.0
+                if info.get("success"):
+                    success[i], ret[i] = 1.0, ret[i] + 1.0
+                if term or trunc or info.get("success"):
+                    active[i] = False
+        return success, ret, goals, [np.asarray(p) for p in paths]

