@@ -1,5 +1,6 @@
-"""The goal-conditioned stitching lesson, measured: GCBC on the maze's original fragments vs the same fragments
-chained (naive joints, DiffStitch bridges) vs goal swapping, same steps and network for every arm, N seeds.
+"""The goal-conditioned stitching lesson (notebook 02), measured: GCBC on the maze's original fragments vs the same
+fragments chained (naive joints, DiffStitch bridges, ASTRO bridges) vs goal swapping, same steps and network for
+every arm, N seeds; chains mixed 1 original : 4 chained (``ChainConfig.ratio``).
 
     .venv/bin/python benchmarks/goal_lesson.py --profile lab --seeds 5 [--algo gcbc] [--json]
 
@@ -15,10 +16,12 @@ import json
 import numpy as np
 
 MAZE = "stitchkit/pointmaze-medium/stitch-v0"
+RATIO = 0.25  # original : chained, ChainConfig's suggested ratio
 ARMS = {  # name: (augmented dataset and the `augment chain` options that build it, learner options)
     "original": (None, {}, {}),
-    "chain (naive joints)": ("stitchkit/pointmaze-medium/stitch-chain-v0", {}, {}),
+    "chain (naive joints)": ("stitchkit/pointmaze-medium/stitch-chain-naive-v0", {"joint": "naive"}, {}),
     "chain (DiffStitch bridges)": ("stitchkit/pointmaze-medium/stitch-chain-ds-v0", {"joint": "diffstitch"}, {}),
+    "chain (ASTRO bridges)": ("stitchkit/pointmaze-medium/stitch-chain-astro-v0", {"joint": "astro"}, {}),
     "goal swapping": (None, {}, {"actor_p_swap": 0.5, "swap_size": 2.0}),
 }
 
@@ -42,6 +45,7 @@ def main() -> None:
             augment.run("chain", MAZE, aug_id, prof, log=lambda *_: None, **build)
     jobs = [
         dict(algo_name=args.algo, dataset_id=MAZE, seeds=args.seeds, profile=prof, augmented_id=aug_id, **options)
+        | ({"ratio": RATIO} if aug_id else {})
         for aug_id, _, options in ARMS.values()
     ]
     rows = {}

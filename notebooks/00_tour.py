@@ -117,7 +117,7 @@ gain
 # ## 3. What a real stitching method must add
 #
 # In the toy world a stitch is a free jump. In MuJoCo it is not: gluing the last state of one episode to the first
-# state of another makes a transition that no action can produce (notebook 02 shows this with a physics oracle).
+# state of another makes a transition that no action can produce (notebook 03 shows this with a physics oracle).
 # The methods of this course differ in how they make the bridge dynamics-consistent:
 #
 # | method | how it bridges | checked by |
@@ -132,13 +132,14 @@ gain
 # |---|---|
 # | `00_tour` | this page: stitching, profiles, GPUs |
 # | `01_datasets` | the kit's offline datasets (maze stitching, D4RL-style locomotion), built locally in Minari format |
-# | `02_seeing_trajectories` | rendering rollouts, the physics oracle, the StitchViewer |
-# | `03_offline_rl` | the evaluators: BC, TD3+BC, IQL, CQL, Decision Transformer |
-# | `04_diffstitch` | DiffStitch, every model and module, ablations |
-# | `05_astro` | ASTRO: temporal distances and Rollout Deviation Feedback |
-# | `06_tels` | TELS: T-symmetry and latent state-stitching |
-# | `07_benchmark` | the full benchmark, statistics and reports |
-# | `08_baselines` | SER and TATU, DiffStitch's baselines, side by side with it (read after 04) |
+# | `02_goal_stitching` | stitching you can see: GCBC on the maze, original fragments vs stitched chains, with seeds and CIs |
+# | `03_seeing_trajectories` | rendering rollouts, the physics oracle, the StitchViewer |
+# | `04_offline_rl` | the evaluators: BC, TD3+BC, IQL, CQL, Decision Transformer |
+# | `05_diffstitch` | DiffStitch, every model and module, ablations |
+# | `06_astro` | ASTRO: temporal distances and Rollout Deviation Feedback |
+# | `07_tels` | TELS: T-symmetry and latent state-stitching |
+# | `08_benchmark` | the full benchmark, statistics and reports |
+# | `09_baselines` | SER and TATU, DiffStitch's baselines, side by side with it (read after 05) |
 #
 # ## 5. Profiles: one code path, three sizes
 #

@@ -70,6 +70,7 @@ class Grid:
     ratios: dict[str, float] = field(default_factory=lambda: {"default": 4.0})
     augment_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     train_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    full_only: dict[str, str] = field(default_factory=dict)  # "dataset" or "dataset algorithm" -> why
 
     def ratio(self, augmenter: str) -> float:
         return float(self.ratios.get(augmenter, self.ratios.get("default", 4.0)))
@@ -80,11 +81,44 @@ class Grid:
         shared = {k: v for k, v in opts.items() if not isinstance(v, dict)}
         return {**shared, **opts.get(dataset, {})}
 
-    def groups(self) -> list[Group]:
-        return [Group(d, a, algo) for d, a, algo in itertools.product(self.datasets, self.augmenters, self.algorithms)]
+    def excluded(self, group: Group, profile: str | None = None) -> str | None:
+        """Why a group of the product is not run: ``n/a`` (a goal-conditioned learner, or chains, on a dataset
+        without goals) or, at any profile but ``full``, ``full only`` with the grid's reason (a row that shows
+        nothing at small budgets). None when it runs."""
+        from stitchkit.plugins import LEARNERS
 
-    def cells(self) -> list[Cell]:
-        return [Cell(g.dataset, g.augmenter, g.algorithm, s) for g in self.groups() for s in self.seeds]
+        if _maze(group.dataset) is False and (
+            group.augmenter == "chain" or (group.algorithm in LEARNERS and _goal_conditioned(group.algorithm))
+        ):
+            return "n/a: needs a maze (goals, positions)"
+        if profile is not None and profile != "full":
+            reason = self.full_only.get(f"{group.dataset} {group.algorithm}") or self.full_only.get(group.dataset)
+            if reason:
+                return f"full only: {reason}"
+        return None
+
+    def groups(self, profile: str | None = None) -> list[Group]:
+        """The groups that run at ``profile`` (every one but the n/a ones when no profile is given)."""
+        product = itertools.product(self.datasets, self.augmenters, self.algorithms)
+        return [g for g in (Group(*k) for k in product) if self.excluded(g, profile) is None]
+
+    def cells(self, profile: str | None = None) -> list[Cell]:
+        return [Cell(g.dataset, g.augmenter, g.algorithm, s) for g in self.groups(profile) for s in self.seeds]
+
+
+def _maze(dataset: str) -> bool | None:
+    from stitchkit.data import registry
+
+    try:
+        return "maze" in registry.dataset_keys(dataset)
+    except ValueError:
+        return None  # not a kit dataset id: nothing is excluded for it
+
+
+def _goal_conditioned(algorithm: str) -> bool:
+    from stitchkit.train import learner
+
+    return learner(algorithm).goal_conditioned
 
 
 @dataclass(frozen=True)
@@ -116,6 +150,7 @@ _KEYS = {
     "ratios",
     "augment_options",
     "train_options",
+    "full_only",
 }
 
 
@@ -173,6 +208,7 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
         ratios={"default": 4.0, **raw.get("ratios", {})},
         augment_options=raw.get("augment_options", {}),
         train_options=raw.get("train_options", {}),
+        full_only={str(k): str(v) for k, v in raw.get("full_only", {}).items()},
     )
 
 
@@ -239,7 +275,8 @@ def _current(grid: Grid, folder: Path, cell: Cell) -> dict[str, Any] | None:
 def load_records(grid: Grid, profile: str | Profile | None = None) -> list[dict[str, Any]]:
     """Every valid, current record of the grid's cells (cells without one are left out)."""
     folder = results_dir(grid, profile)
-    return [rec for cell in grid.cells() if (rec := _current(grid, folder, cell)) is not None]
+    name = get_profile(profile).name
+    return [rec for cell in grid.cells(name) if (rec := _current(grid, folder, cell)) is not None]
 
 
 def pending_groups(grid: Grid, profile: str | Profile | None = None) -> list[Group]:
@@ -247,7 +284,7 @@ def pending_groups(grid: Grid, profile: str | Profile | None = None) -> list[Gro
     folder = results_dir(grid, profile)
     return [
         g
-        for g in grid.groups()
+        for g in grid.groups(get_profile(profile).name)
         if any(_current(grid, folder, Cell(g.dataset, g.augmenter, g.algorithm, s)) is None for s in grid.seeds)
     ]
 
@@ -379,12 +416,10 @@ def run(
     (folder / "grid.json").write_text(json.dumps(asdict(grid), indent=1, sort_keys=True))
     todo = pending_groups(grid, prof)
     t0 = time.perf_counter()
-    log(
-        f"bench {grid.name} at {prof.name}: {len(grid.groups()) - len(todo)} of {len(grid.groups())} groups done, "
-        f"{len(todo)} to run ({executor})"
-    )
+    n = len(grid.groups(prof.name))
+    log(f"bench {grid.name} at {prof.name}: {n - len(todo)} of {n} groups done, {len(todo)} to run ({executor})")
     if not todo:
-        return {"groups_run": 0, "cells": len(grid.cells()), "seconds": 0.0, "folder": str(folder)}
+        return {"groups_run": 0, "cells": len(grid.cells(prof.name)), "seconds": 0.0, "folder": str(folder)}
     needed = sorted({(g.dataset, g.augmenter) for g in todo if g.augmenter != "none"})
 
     def finish(group: Group, results: list[dict], meta: dict) -> None:
@@ -406,7 +441,7 @@ def run(
         _run_ray(grid, prof, todo, needed, finish, address, gpus_per_task, cpus_per_task, log)
     return {
         "groups_run": len(todo),
-        "cells": len(grid.cells()),
+        "cells": len(grid.cells(prof.name)),
         "seconds": round(time.perf_counter() - t0, 1),
         "folder": str(folder),
     }
@@ -465,7 +500,7 @@ def scores(records: Iterable[dict], metric: str = "score_last") -> dict[tuple[st
     return out
 
 
-def table(grid: Grid, records: list[dict], metric: str = "score_last") -> str:
+def table(grid: Grid, records: list[dict], metric: str = "score_last", profile: str | Profile | None = None) -> str:
     """A paper-shaped Markdown table, mean ± std over seeds, the best of each row in bold and the second best
     underlined (by mean). Several augmenters: DiffStitch's Table 1 - a row per (dataset, algorithm), a column per
     augmenter. One augmenter: TELS's small-data table - a row per dataset, a column per algorithm."""
@@ -485,9 +520,20 @@ def table(grid: Grid, records: list[dict], metric: str = "score_last") -> str:
             ["dataset", *grid.algorithms],
             [([d.removeprefix("stitchkit/")], [(d, aug, algo) for algo in grid.algorithms]) for d in grid.datasets],
         )
+    name = get_profile(profile).name if profile is not None else None
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    notes: dict[str, str] = {}
     for labels, cells in keys:
-        rows.append("| " + " | ".join(labels + _marked([sc.get(k) for k in cells])) + " |")
+        why = [grid.excluded(Group(*k), name) for k in cells]
+        if all(why) and len(set(why)) == 1:  # the whole row is n/a (or full only): one mark, one note
+            if why[0].startswith("n/a"):
+                continue
+            notes.setdefault(why[0], f"[{len(notes) + 1}]")
+            rows.append("| " + " | ".join(labels + [f"full only {notes[why[0]]}"] * len(cells)) + " |")
+            continue
+        marked = _marked([None if w else sc.get(k) for k, w in zip(cells, why)])
+        rows.append("| " + " | ".join(labels + [("n/a" if w else m) for m, w in zip(marked, why)]) + " |")
+    rows += [f"\n{mark} {why}" for why, mark in notes.items()]
     return "\n".join(rows)
 
 

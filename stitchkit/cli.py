@@ -287,19 +287,19 @@ def _bench(p: argparse.ArgumentParser) -> None:
             out = {
                 "grid": grid.name,
                 "profile": args.profile.name,
-                "groups": len(grid.groups()),
+                "groups": len(grid.groups(args.profile.name)),
                 "pending": [f"{g.algorithm} {g.dataset} {g.augmenter}" for g in todo],
                 "folder": str(bench.results_dir(grid, args.profile)),
             }
             return emit(
                 out,
                 args.json,
-                [f"{grid.name} at {args.profile.name}: {len(todo)} of {len(grid.groups())} groups pending"]
+                [f"{grid.name} at {args.profile.name}: {len(todo)} of {len(grid.groups(args.profile.name))} groups pending"]
                 + [f"  {x}" for x in out["pending"]],
             )
         summary = bench.run(grid, args.profile, args.executor, args.address, args.gpus_per_task)
         records = bench.load_records(grid, args.profile)
-        summary["table"] = bench.table(grid, records)
+        summary["table"] = bench.table(grid, records, profile=args.profile)
         return emit(
             summary,
             args.json,

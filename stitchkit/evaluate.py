@@ -151,6 +151,24 @@ def control_tasks(env_id: str, n: int = 5, low: int = 2, high: int = 4, seed: in
     return out
 
 
+def goal_tasks(env_id: str, control: int = 5) -> list[dict]:
+    """Every task a :class:`GoalEvaluator` runs, for drawing: name, start and goal (x, y) of OGBench's five long
+    tasks, then of the ``control`` short ones, and their BFS length in cells."""
+    from stitchkit.data.maze import bfs_distances
+
+    env = _goal_envs(env_id, 1, 1)[0]
+    u = env.unwrapped
+    options = [(f"task{t}", {"task_id": t}) for t in range(1, 6)]
+    options += [(f"control{c}", {"task_info": info}) for c, info in enumerate(control_tasks(env_id, control))]
+    out = []
+    for name, opt in options:
+        ob, info = _seeded_reset(env, 0, opt)
+        start, goal = u.xy_to_ij(ob[:2]), u.xy_to_ij(info["goal"][:2])
+        cells = int(bfs_distances(u.maze_map, tuple(int(v) for v in start))[tuple(int(v) for v in goal)])
+        out.append({"name": name, "start": ob[:2].copy(), "goal": np.asarray(info["goal"][:2]), "cells": cells})
+    return out
+
+
 class GoalEvaluator:
     """Goal-conditioned evaluation on OGBench's own tasks: S members x tasks x episodes in lockstep, one batched
     policy call per step. Long tasks are OGBench's five evaluation tasks (``reset(options=dict(task_id=i))``, the

@@ -41,7 +41,7 @@ class DataSizes:
 
 @dataclass(frozen=True)
 class TrainSizes:
-    """The offline RL learners (notebook 03, ``stitchkit train``)."""
+    """The offline RL learners (notebook 04, ``stitchkit train``)."""
 
     seeds: int  # seeds per run, trained together (CORL: 4)
     steps: int  # gradient steps (CORL: 1M)
@@ -55,7 +55,7 @@ class TrainSizes:
 
 @dataclass(frozen=True)
 class StitchSizes:
-    """DiffStitch's models and stitching loop (notebook 04, ``stitchkit augment``). Paper/code values in comments."""
+    """DiffStitch's models and stitching loop (notebook 05, ``stitchkit augment``). Paper/code values in comments."""
 
     horizon: int  # diffusion window H (100)
     unet_dim: int  # U-Net base channels (128)
@@ -79,7 +79,7 @@ class StitchSizes:
 
 @dataclass(frozen=True)
 class AstroSizes:
-    """ASTRO-style stitching (notebook 05, ``stitchkit augment astro``). Horizon and bridge-length window are the
+    """ASTRO-style stitching (notebook 06, ``stitchkit augment astro``). Horizon and bridge-length window are the
     ``stitch`` section's: ASTRO reuses DiffStitch's models. The paper's values are unknown (no full text or code)."""
 
     distance_steps: int  # gradient steps of the temporal-distance encoder
@@ -97,7 +97,7 @@ class AstroSizes:
 
 @dataclass(frozen=True)
 class TelsSizes:
-    """TELS and the small-data study (notebook 06, ``stitchkit train tels``). Paper values are not public."""
+    """TELS and the small-data study (notebook 07, ``stitchkit train tels``). Paper values are not public."""
 
     idm_steps: int  # TS-IDM gradient steps before the latent policy's (which get the ``train`` section's steps)
     idm_hidden: int  # width of TS-IDM's 2-hidden-layer MLPs
@@ -106,7 +106,7 @@ class TelsSizes:
 
 @dataclass(frozen=True)
 class BaselineSizes:
-    """SER and TATU, DiffStitch's Table 1 baselines (notebook 08, ``stitchkit augment ser|tatu``). TATU's models
+    """SER and TATU, DiffStitch's Table 1 baselines (notebook 09, ``stitchkit augment ser|tatu``). TATU's models
     train for the ``stitch`` section's ``model_steps``, with its ``ensemble``. Paper/code values in comments."""
 
     ser_width: int  # residual-MLP denoiser width (SynthER: 2048)

@@ -69,14 +69,18 @@ def run(
     resume: bool = True,
     progress: bool = True,
     build_missing: bool = True,
+    steps: int | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train ``algo_name`` on ``dataset_id`` (plus ``augmented_id`` at ratio original:augmented) for the
-    profile's steps, all seeds in one batched model; returns the curves and last/best summaries."""
+    profile's steps (or ``steps``, for a budget sweep), all seeds in one batched model; returns the curves and
+    last/best summaries."""
     prof = get_profile(profile)
     lr = learner(algo_name)
     seeds = seed_list(seeds)
     positive("ratio", ratio)
+    if steps is not None:
+        positive("steps", steps)
     user = lr.user_options(prof, overrides)  # checked before any data is loaded: part of the run's key
     options = lr.resolved(dataset_id, prof, overrides)
     env_id = goal_env_id(dataset_id) if lr.goal_conditioned else None  # goals need a maze: refused before any work
@@ -85,7 +89,8 @@ def run(
     augmented = registry.load_episodes(augmented_id, prof, build_missing=False) if augmented_id else None
     norm = ZScore.fit(transitions(original)["observations"])
     sizes = getattr(prof, lr.section)  # the profile's section for this learner (``train``, ``goals``)
-    steps, batch = lr.budget(prof, options)
+    budget_steps, batch = lr.budget(prof, options)
+    steps = int(steps or budget_steps)
     cfg = TrainConfig(
         steps=steps,
         batch_size=batch,
@@ -143,6 +148,7 @@ def run(
     key = json.dumps(
         [algo_name, dataset_id, augmented_id, ratio, seeds, prof.name, sorted(user.items())]
         + ([aug_print] if aug_print else [])
+        + ([steps] if steps != budget_steps else [])
     )
     run_dir = data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}" if resume else None
     if run_dir is not None:
@@ -166,7 +172,7 @@ def run(
 
 def load_algo(run_dir: str | Path) -> torch.nn.Module:
     """The trained model of a finished (or checkpointed) run, rebuilt from its ``run.json`` and ``checkpoint.pt``:
-    for looking inside a learner after ``run`` (notebook 06 draws TELS's guide policy this way)."""
+    for looking inside a learner after ``run`` (notebook 07 draws TELS's guide policy this way)."""
     run_dir = Path(run_dir)
     algo_name, dataset_id, _, _, seeds, profile, overrides = json.loads((run_dir / "run.json").read_text())[:7]
     prof = get_profile(profile)

@@ -159,7 +159,7 @@ def fit_tsidm(
     held_out: float = 0.1,
 ) -> tuple[TSIDM, list[dict]]:
     """One TS-IDM (one seed) on normalized transitions, alone, with a curve of every loss term on held-out pairs
-    and the action-inference error there: for studying what each term does (notebook 06)."""
+    and the action-inference error there: for studying what each term does (notebook 07)."""
     rng = np.random.default_rng([seed, 61])
     perm = rng.permutation(len(s))
     n_held = max(1, int(held_out * len(s)))

@@ -190,3 +190,21 @@ def test_a_record_made_under_other_settings_is_stale(tmp_path, monkeypatch):
     assert len(bench.load_records(grid, "smoke")) == 2
     changed = bench.parse_grid(GRID.replace("tatu = 2.0", "tatu = 3.0"))
     assert group in bench.pending_groups(changed, "smoke") and bench.load_records(changed, "smoke") == []
+
+
+def test_goal_conditioned_rows_are_na_off_the_maze_and_full_only_rows_are_marked():
+    """The lab grid: GCBC and chains need a maze (n/a on hopper); the maze's single-task TD rows run at full only,
+    and the table says so with the grid's reason."""
+    lab = bench.load_grid("lab")
+    hopper, maze = "stitchkit/hopper/medium-replay-v0", "stitchkit/pointmaze-medium/stitch-v0"
+    at_lab, at_full = set(lab.groups("lab")), set(lab.groups("full"))
+    assert bench.Group(hopper, "none", "gcbc") not in at_full and bench.Group(hopper, "chain", "td3bc") not in at_full
+    assert bench.Group(maze, "chain", "gcbc") in at_lab and bench.Group(maze, "none", "gcbc") in at_lab
+    assert bench.Group(maze, "none", "td3bc") not in at_lab and bench.Group(maze, "none", "td3bc") in at_full
+    assert len(lab.cells("lab")) == len(at_lab) * len(lab.seeds)
+    assert lab.excluded(bench.Group(maze, "none", "iql"), "lab").startswith("full only: single-task TD")
+    text = bench.table(lab, [], profile="lab")
+    assert "| pointmaze-medium/stitch-v0 | td3bc | full only [1] |" in text and "[1] full only: single-task" in text
+    assert "| hopper/medium-replay-v0 | gcbc |" not in text  # a row that is n/a everywhere is left out
+    hopper_td3bc = next(line for line in text.splitlines() if line.startswith("| hopper/medium-replay-v0 | td3bc"))
+    assert hopper_td3bc.rstrip(" |").endswith("n/a")  # chains need positions in a maze

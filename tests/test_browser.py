@@ -20,7 +20,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-NOTEBOOK = "02_seeing_trajectories"
+NOTEBOOK = "03_seeing_trajectories"
 
 
 @pytest.fixture

@@ -175,7 +175,9 @@ def test_chains_glue_exact_fragment_states_and_never_reuse_a_fragment():
             assert np.linalg.norm(ep.observations[j] - eps[nxt].observations[0]) <= cfg.near
 
 
-def test_bridged_chains_insert_the_bridge_and_keep_fragment_states_exact(data_root):
+@pytest.mark.parametrize("joint", ["diffstitch", "astro"])
+def test_bridged_chains_insert_the_bridge_and_keep_fragment_states_exact(data_root, joint):
+    from stitchkit.augment import astro
     from stitchkit.augment import diffstitch as ds
     from stitchkit.augment.chains import ChainConfig, bridge_joints, glue, joints, plan_chains
     from stitchkit.data import registry
@@ -184,22 +186,114 @@ def test_bridged_chains_insert_the_bridge_and_keep_fragment_states_exact(data_ro
     smoke = get_profile("smoke")
     maze = "stitchkit/pointmaze-medium/stitch-v0"
     eps = registry.load_episodes(maze, smoke, build_missing=True, log=lambda *_: None)
-    plan = plan_chains(eps, ChainConfig(hops_min=3, hops_max=3, near=2.0), np.random.default_rng(0), budget=300)
-    models = ds.train_models(eps, smoke, seed=0, log=lambda *_: None)
+    cfg = ChainConfig(hops_min=3, hops_max=3, near=2.0, outward=False)
+    plan = plan_chains(eps, cfg, np.random.default_rng(0), budget=300)
+    train = ds.train_models if joint == "diffstitch" else astro.train_models
+    models = train(eps, smoke, seed=0, log=lambda *_: None)
     delta = smoke.stitch.window_low
-    bridges, ok = bridge_joints(models, eps, plan, smoke, delta, threshold=float("inf"), seed=0)
-    assert ok.all() and len(bridges) == len(plan)  # an infinite threshold qualifies every bridge
+    bridges, ok, lengths = bridge_joints(models, eps, plan, smoke, delta, float("inf"), seed=0, joint=joint)
+    assert len(bridges) == len(plan) and len(lengths) == 2 * len(plan)
+    if joint == "diffstitch":
+        assert ok.all() and (lengths == delta).all()  # an infinite threshold qualifies every bridge
+    else:  # ASTRO's length is the learned temporal distance, within the bridge lengths the window allows
+        assert ((lengths >= smoke.stitch.window_low) & (lengths <= smoke.stitch.window_high - 1)).all()
+    k_joint = 0
     for k, (chain, chain_bridges) in enumerate(zip(plan, bridges)):
         for (e, _, last), (nxt, _, _), (states, actions) in zip(chain[:-1], chain[1:], chain_bridges):
-            assert states.shape[0] == delta + 1 and actions.shape == (delta, 2)
+            n = lengths[k_joint]
+            k_joint += 1
+            assert states.shape[0] == n + 1 and actions.shape == (n, 2)
             assert np.array_equal(states[0], eps[e].observations[last])  # starts exactly at a fragment state ...
             assert np.array_equal(states[-1], eps[nxt].observations[0])  # ... and ends exactly at the next one's
-        ep = glue(eps, chain, k, chain_bridges, "diffstitch")
+        ep = glue(eps, chain, k, chain_bridges, joint)
         js = joints(ep)
-        assert len(js) == 2 and all(p[2] == delta for p in ep.provenance.pieces if p[0] == "joint")
+        assert len(js) == 2 and [p[2] for p in ep.provenance.pieces if p[0] == "joint"] == [
+            len(a) for _, a in chain_bridges
+        ]
         for j, (states, actions) in zip(js, chain_bridges):  # the bridge sits between the two fragments
-            assert np.allclose(ep.observations[j : j + delta + 1], states)
-            assert np.allclose(ep.actions[j : j + delta], actions)
+            assert np.allclose(ep.observations[j : j + len(states)], states)
+            assert np.allclose(ep.actions[j : j + len(actions)], actions)
+
+
+def test_outward_chains_move_away_from_their_start():
+    """Each next fragment of an outward chain settles farther from the chain's first state than the one before."""
+    from stitchkit.augment.chains import ChainConfig, idle_start, plan_chains
+
+    points = [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 0)]
+    eps = [walk([a, b], steps_each=20, start_id=i) for i, (a, b) in enumerate(zip(points[:-1], points[1:]))]
+    eps += [walk([b, a], steps_each=20, start_id=10 + i) for i, (a, b) in enumerate(zip(points[:-1], points[1:]))]
+    cfg = ChainConfig(hops_min=3, hops_max=3, near=0.3, min_progress=5, outward=True)
+    plan = plan_chains(eps, cfg, np.random.default_rng(0), budget=2_000)
+    assert plan
+    for chain in plan:
+        origin = eps[chain[0][0]].observations[0]
+        settle = [np.linalg.norm(eps[e].observations[idle_start(eps[e], 0.5) - 1] - origin) for e, _, _ in chain]
+        assert all(b > a for a, b in zip(settle, settle[1:]))
+    back = plan_chains(
+        eps,
+        ChainConfig(hops_min=3, hops_max=3, near=0.3, min_progress=5, outward=False),
+        np.random.default_rng(0),
+        budget=2_000,
+    )
+    assert any(  # a random walk may turn back
+        np.linalg.norm(eps[c[-1][0]].observations[-1] - eps[c[0][0]].observations[0]) < 1.5 for c in back
+    )
+
+
+def test_goal_tasks_are_ogbenchs_and_rollouts_agree_with_the_evaluator():
+    """OGBench's five pointmaze-medium tasks are 10, 10, 6, 10 and 8 cells long; the recorded rollouts succeed
+    exactly where the evaluator's scores say, and each path starts at its task's start."""
+    from stitchkit.data.normalizers import ZScore
+    from stitchkit.evaluate import GoalEvaluator, goal_tasks
+
+    tasks = goal_tasks("pointmaze-medium-v0", control=3)
+    assert [t["cells"] for t in tasks[:5]] == [10, 10, 6, 10, 8] and all(2 <= t["cells"] <= 4 for t in tasks[5:])
+    ev = GoalEvaluator(
+        "pointmaze-medium-v0", ZScore(np.zeros(2), np.ones(2)), 2, episodes=1, horizon=60, control=3, control_episodes=1
+    )
+
+    class TowardGoal(torch.nn.Module):  # straight at the goal: reaches the near ones, walls stop the rest
+        def act(self, obs, goal):
+            return torch.nn.functional.normalize(goal - obs, dim=-1)
+
+    scores, roll = ev(TowardGoal()), ev.rollouts(TowardGoal())
+    assert np.allclose(roll["success"][:, 5:].mean(1) * 100, scores["control"])
+    assert np.allclose(roll["success"][:, :5].mean(1) * 100, scores["score"])
+    for m in range(2):
+        for name, path, goal in zip(roll["runs"], roll["paths"][m], roll["goals"][m]):
+            assert len(path) <= 61 and np.allclose(goal[:2], next(t["goal"] for t in tasks if t["name"] == name))
+
+
+def test_train_steps_override_and_background_augmentation(data_root):
+    """``steps`` sets a run's length (a budget sweep) and is part of its key; ``augment.start`` runs jobs in a
+    worker, and a job that accepts nothing comes back as an error, not an exception."""
+    from stitchkit import augment
+    from stitchkit.options import OptionError
+    from stitchkit.train import run
+
+    maze = "stitchkit/pointmaze-medium/stitch-v0"
+    short = run("gcbc", maze, seeds=1, profile="smoke", progress=False, steps=100)
+    assert short["steps"] == 100 and max(r["step"] for r in short["curves"]) == 100
+    default = run("gcbc", maze, seeds=1, profile="smoke", progress=False)
+    assert default["steps"] == 200 and default["run_dir"] != short["run_dir"]
+    with pytest.raises(OptionError, match="steps must be positive"):
+        run("gcbc", maze, seeds=1, profile="smoke", progress=False, steps=0)
+    with pytest.raises(augment.OptionError):
+        augment.start([dict(name="chain", dataset_id=maze, joint="teleport")], "smoke")
+    jobs = [
+        dict(name="chain", dataset_id=maze, out_id="stitchkit/pointmaze-medium/stitch-chain-naive-v0", joint="naive"),
+        dict(
+            name="chain",
+            dataset_id=maze,
+            out_id="stitchkit/pointmaze-medium/stitch-chain-ds-v0",
+            joint="diffstitch",
+            bridge_steps=4,
+            near=0.01,
+        ),
+    ]
+    naive, tight = augment.start(jobs, "smoke").result(timeout=300)
+    assert naive["chains"] > 0 and naive["config"]["joint"] == "naive"
+    assert "accepted no generated data" in tight["error"]
 
 
 def test_goal_swapping_jumps_to_the_future_of_a_crossing_trajectory():

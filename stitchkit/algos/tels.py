@@ -10,13 +10,13 @@ Two stages in one training run (the same front end as every learner, ``stitchkit
      max lambda V(pi_g(z)) - eta ||psi_s(pi_g(z)) - s'||^2 - l_T-sym(z, h_inv(z, pi_g(z))), lambda = alpha / mean|V|,
      plus the kit's ``latent_match`` ||pi_g(z) - z'||^2: without it the guide runs to where V extrapolates upward,
      latent steps 40-200x the data's, which the decoder-space term alone does not stop (the decoder is many-to-one
-     far from the data; measured in notebook 06's lab run), and the inferred actions are noise;
+     far from the data; measured in notebook 07's lab run), and the inferred actions are noise;
      or **stochastic, advantage-weighted** (Eq. 10 as read by the reviewers; POR-r in latent space):
      max exp(alpha (r + gamma V(z') - V(z))) log pi_g(z' | z).
 
 Acting needs no further training: a* = psi_a(h_inv(z, pi_g(z))). The paper's beta, eta, alpha and expectile are
 not public; the kit's defaults (beta 1, eta 1, TD3+BC's alpha 2.5 for the deterministic guide, POR's per-domain
-expectile/alpha for the rest) are choices, listed in notebook 06.
+expectile/alpha for the rest) are choices, listed in notebook 07.
 """
 
 from __future__ import annotations

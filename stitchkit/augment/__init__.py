@@ -117,6 +117,41 @@ def run(
     return summary
 
 
+def _run_in_worker(jobs: list[dict[str, Any]], profile: str) -> list[dict[str, Any]]:
+    import torch
+
+    torch.set_num_threads(1)
+    out = []
+    for job in jobs:
+        try:
+            out.append(run(profile=profile, log=lambda *_: None, **job))
+        except AugmentError as err:  # nothing accepted (undertrained models): the caller decides what to do
+            out.append({"error": str(err), "accepted_transitions": 0})
+    return out
+
+
+def start(jobs: list[dict[str, Any]], profile: str | Profile | None = None):
+    """Run the :func:`run` calls ``jobs`` (keyword dicts: ``name``, ``dataset_id``, ``out_id``, ``seed`` and
+    options) one after another in a worker process of its own; returns a ``concurrent.futures.Future`` of their
+    summaries.
+
+    Why: a generative model trains on one core for minutes; on a 2-core laptop a notebook can meanwhile train the
+    learners that do not need its data (``train.run_many``) and call ``.result()`` when it does. One after another,
+    so a later job reuses the models an earlier one trained (ASTRO's on DiffStitch's). Every job's options are
+    checked here, before the worker starts; a job that accepts no generated data returns ``{"error": message}``
+    in place of its summary, and the others still run."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    for job in jobs:
+        options = {k: v for k, v in job.items() if k not in ("name", "dataset_id", "out_id", "seed", "force")}
+        method(job["name"]).config_for(job["dataset_id"], options, job.get("seed", 0))  # fails now, not later
+    pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
+    future = pool.submit(_run_in_worker, jobs, get_profile(profile).name)
+    pool.shutdown(wait=False)  # the worker exits when its jobs are done
+    return future
+
+
 def save(out_id: str, generated: list, summary: dict[str, Any], profile: str | Profile | None = None) -> None:
     """Write generated episodes as the augmented Minari dataset ``out_id`` (atomically), with the parent's
     environments and reference scores and the run's summary in its metadata. ``summary`` names ``method``,
@@ -196,4 +231,5 @@ __all__ = [
     "resolved_config",
     "run",
     "save",
+    "start",
 ]

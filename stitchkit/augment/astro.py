@@ -20,7 +20,7 @@ What the ASTRO abstract states, and where each part lives here:
    the last obeys the learned dynamics exactly and the last within delta; rewards come from the reward model.
 
 The ASTRO paper's text and code were not available: everything beyond the abstract's description is the kit's
-choice, marked in notebook 05 (:class:`AstroConfig` holds the choices, the profile's ``astro`` section the sizes).
+choice, marked in notebook 06 (:class:`AstroConfig` holds the choices, the profile's ``astro`` section the sizes).
 """
 
 from __future__ import annotations

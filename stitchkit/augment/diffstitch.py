@@ -50,7 +50,7 @@ from stitchkit.options import per_dataset
 from stitchkit.profiles import Profile, StitchSizes
 
 # The released code's per-dataset settings (detail_configs/): qualification threshold delta (CDF space, squared
-# L2) and cosine threshold. The maze is the kit's own choice (see notebook 04): its states are 2-D positions.
+# L2) and cosine threshold. The maze is the kit's own choice (see notebook 05): its states are 2-D positions.
 # "*" is hopper-medium's, for datasets without their own. Keys: registry.dataset_keys (a subsample reads as its parent).
 SETTINGS: dict[str, dict[str, float]] = {
     "*": dict(delta=1.5, similarity=0.80),

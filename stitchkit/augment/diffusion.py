@@ -260,7 +260,7 @@ class StateDiffusion(nn.Module):
         fresh noise sigma = eta * sigma_DDIM per step, times the sampler's 0.5 temperature (eta=0: deterministic
         DDIM). The noise lets the inpainted and generated parts reconcile, as the ancestral sampler's does; the
         default eta=2 (with the 0.5 temperature: DDIM's eta=1 noise, while the deterministic term shrinks, clamped at
-        0) accepted the most bridges of the settings measured (notebook 04).
+        0) accepted the most bridges of the settings measured (notebook 05).
         ``trace`` (a list) collects the window after every step, for pictures of denoising."""
         shape, dev = values.shape, values.device
         x = self.noise_scale * torch.randn(shape, device=dev, generator=generator)

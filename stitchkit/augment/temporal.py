@@ -12,7 +12,7 @@ expectile regression of ||phi(s_i) - phi(s_j)|| on min(k, cap) that leans to the
 upper bound on the shortest way from s_i to s_j. Distances are in steps, so the reachability test is a plain
 comparison with the planner's horizon.
 
-Choices the ASTRO text leaves open, made here (see notebook 05): expectile regression on same-trajectory step
+Choices the ASTRO text leaves open, made here (see notebook 06): expectile regression on same-trajectory step
 counts (HILP learns the same kind of space by temporal-difference learning on a goal-conditioned value, which
 also composes distances across trajectories); a symmetric metric (a quasimetric would respect one-way dynamics);
 CDF-normalized states as input, shared with the DiffStitch models.

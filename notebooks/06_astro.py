@@ -82,7 +82,7 @@ ENV = {HOPPER: "hopper", MAZE: "pointmaze-medium"}
 # ## 1. The models
 #
 # ASTRO needs a state-sequence proposer, inverse dynamics, a reward model and a dynamics model: DiffStitch's four
-# models (notebook 04), loaded from their cache (trained here if missing), plus one new model, the temporal-distance
+# models (notebook 05), loaded from their cache (trained here if missing), plus one new model, the temporal-distance
 # encoder, trained on 90% of the episodes; the other 10% are held out to measure it.
 
 # %%
@@ -404,7 +404,7 @@ StitchViewer("hopper", items, dims=[0, 1, 5]) if items else print("no accepted b
 # %% [markdown]
 # ## 7. The physics oracle: ASTRO vs DiffStitch
 #
-# DiffStitch's data for the same parent, with the same models and seed, comes from notebook 04's saved dataset
+# DiffStitch's data for the same parent, with the same models and seed, comes from notebook 05's saved dataset
 # (built here if missing). Every generated transition of each method is checked in the true simulator.
 
 # %%
@@ -521,8 +521,8 @@ plt.show()
 # ## 9. Does it help offline RL?
 #
 # TD3+BC and IQL on the original data, on original + DiffStitch and on original + ASTRO, same seeds and steps,
-# bridge transitions mixed in at r = 4 : 1 (as notebook 04). Runs are cached: the original and DiffStitch arms are
-# notebook 04's.
+# bridge transitions mixed in at r = 4 : 1 (as notebook 05). Runs are cached: the original and DiffStitch arms are
+# notebook 05's.
 
 # %%
 downstream = {}
@@ -573,7 +573,7 @@ display(
 #   only as good as the learned model: on the maze both methods put about a tenth of their states inside walls.
 # * **Downstream**: at `lab` sizes neither augmenter moves TD3+BC or IQL beyond the seed spread: hopper TD3+BC
 #   33.4 ± 0.3 (original) vs 32.4 ± 0.6 (+DiffStitch) vs 32.1 ± 0.5 (+ASTRO), IQL 17.2 ± 0.1 / 17.2 ± 0.3 /
-#   17.9 ± 0.1; the maze stays at 0% success for all (notebook 04: the hopper learners already match the
+#   17.9 ± 0.1; the maze stays at 0% success for all (notebook 05: the hopper learners already match the
 #   dataset's best episode, and the maze needs far more than 10k training steps). The paper's gains are reported
 #   at full scale, which this CPU run does not reach.
 #

@@ -47,7 +47,7 @@ SMALL = bench.load_grid(f"smalldata-{P.name}")  # TELS's small-data table
 for g in (GRID, SMALL):
     print(
         f"grid {g.name}: {len(g.datasets)} datasets x {len(g.augmenters)} augmenters x {len(g.algorithms)} "
-        f"algorithms x {len(g.seeds)} seeds = {len(g.cells())} cells in {len(g.groups())} groups"
+        f"algorithms x {len(g.seeds)} seeds = {len(g.cells(P.name))} cells in {len(g.groups(P.name))} groups at {P.name}"
     )
 
 # %% [markdown]
@@ -103,10 +103,10 @@ if RUN:
 
 # %%
 records = bench.load_records(GRID, P)
-print(f"{len(records)} of {len(GRID.cells())} cells have a record")
+print(f"{len(records)} of {len(GRID.cells(P.name))} cells have a record")
 display(
     Markdown(
-        bench.table(GRID, records) + f"\n\nLast evaluation, mean ± std over {len(GRID.seeds)} seeds "
+        bench.table(GRID, records, profile=P) + f"\n\nLast evaluation, mean ± std over {len(GRID.seeds)} seeds "
         f"({P.name} profile); hopper/walker2d: D4RL-normalized score, maze: success rate (%). "
         "Best of each row in bold, second underlined; '-' : skipped (see below) or not run."
     )
@@ -228,7 +228,7 @@ plt.show()
 # ## 6. TELS's small-data table
 #
 # TELS's claim is about *small* datasets: 10k transitions (whole trajectories) of hopper medium-expert, walker2d
-# medium-replay and the maze, for TELS, POR, IQL and TD3+BC (notebook 06 explains each).
+# medium-replay and the maze, for TELS, POR, IQL and TD3+BC (notebook 07 explains each).
 
 # %%
 small = bench.load_records(SMALL, P)
@@ -249,7 +249,7 @@ display(Markdown(bench.table(SMALL, small) + f"\n\nMean ± std over {len(SMALL.s
 #   at `lab` scale no augmenter is shown to help on more than one or two tasks, and DiffStitch's bridges slightly
 #   hurt TD3+BC. These are 10k-step runs on the kit's own small datasets; the papers' claims are at 1M steps on
 #   D4RL and are not tested here.
-# * **Small data.** TELS does not beat POR, IQL or TD3+BC on any of the three 10k datasets (notebook 06 discusses
+# * **Small data.** TELS does not beat POR, IQL or TD3+BC on any of the three 10k datasets (notebook 07 discusses
 #   why).
 
 # %% [markdown]

@@ -265,7 +265,7 @@ display(
 # %% [markdown]
 # ## 3. The physics oracle: SER vs TATU vs DiffStitch
 #
-# DiffStitch's data for the same parent comes from notebook 04's saved dataset (built here if missing). Every
+# DiffStitch's data for the same parent comes from notebook 05's saved dataset (built here if missing). Every
 # generated transition of every method goes through the true simulator: set the generated state, apply the
 # generated action, compare the simulator's next state with the generated one.
 
@@ -364,7 +364,7 @@ plt.show()
 # mixed at its own published ratio r = original : generated: DiffStitch 4 : 1 (its Table 2), TATU 7 : 3
 # (`real_ratio` 0.7), SER 1 : 1 (SynthER's own offline runs use synthetic data alone, 5M samples; the kit's 20k
 # cannot replace a 100k dataset, so it is mixed half and half). Runs are cached; the original and DiffStitch arms
-# are notebook 04's.
+# are notebook 05's.
 
 # %%
 RATIO = {"SER": ser.SERConfig().ratio, "TATU": tatu.TATUConfig().ratio, "DiffStitch": 4.0}

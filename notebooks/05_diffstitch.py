@@ -238,7 +238,7 @@ for d, eps_d in data.items():
 # %% [markdown]
 # ## 6. Does qualification pick the physically right bridges?
 #
-# The kit can ask the simulator itself (notebook 02's physics oracle). Each transition of each non-terminal bridge
+# The kit can ask the simulator itself (notebook 03's physics oracle). Each transition of each non-terminal bridge
 # gets its true one-step error, grouped by the qualification verdict alone (max model error <= δ or not; a bridge
 # that passed it may still be dropped by the return filter).
 
