@@ -19,7 +19,7 @@ REPORT_DATA := $(if $(filter lab,$(PROFILE)),,STITCHKIT_DATA=$(CURDIR)/data/$(PR
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 IPYNB := $(NOTEBOOKS:.py=.ipynb)
 
-.PHONY: help setup notebooks data lab lint format test report clean
+.PHONY: help setup notebooks data policies lab lint format test report clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -38,6 +38,12 @@ notebooks: setup ## generate the .ipynb twins of the py:percent notebooks (keeps
 
 data: setup ## build the default (small) datasets at PROFILE if missing
 	$(PY) -m stitchkit data defaults --profile $(PROFILE)
+
+policies: setup ## train or resume the behaviour policies (TQC, 1M steps each, hours: rerun to continue)
+	for env in hopper walker2d halfcheetah; do \
+	  OMP_NUM_THREADS=1 nice -n 19 $(PY) -m stitchkit data train-policy $$env --steps 1000000 --algo tqc \
+	    > data/policies-$$env.log 2>&1 & \
+	done; wait
 
 lab: setup data notebooks ## set up, build the default data if missing, open JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(JUPYTER_ARGS)

@@ -3,6 +3,7 @@ fragments chained (naive joints, DiffStitch bridges, ASTRO bridges) vs goal swap
 every arm, N seeds; chains mixed 1 original : 4 chained (``ChainConfig.ratio``).
 
     .venv/bin/python benchmarks/goal_lesson.py --profile lab --seeds 5 [--algo gcbc] [--json]
+    .venv/bin/python benchmarks/goal_lesson.py --profile lab --beyond   # budgets past notebook 02's sweep
 
 Prints each arm's mean success on OGBench's five long tasks with a 95% bootstrap interval over seeds, and the
 control tasks' mean. Trained runs and built datasets are cached in data/: a rerun only prints.
@@ -33,7 +34,10 @@ def main() -> None:
     p.add_argument("--algo", default="gcbc")
     p.add_argument("--processes", type=int, default=2, help="arms trained side by side")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--beyond", action="store_true", help="where the original arm catches up: bigger budgets, 3 seeds")
     args = p.parse_args()
+    if args.beyond:
+        return beyond(args.profile, args.processes)
 
     from stitchkit import augment, stats
     from stitchkit.profiles import get_profile
@@ -69,6 +73,29 @@ def main() -> None:
         )
     if args.json:
         print(json.dumps({"algo": args.algo, "profile": prof.name, "seeds": args.seeds, "arms": rows}))
+
+
+BEYOND = {  # past notebook 02's sweep (2x128 and 2x256 up to 20k): longer, and deeper
+    "original, 2x128, 60k steps": dict(hidden=(128, 128), steps=60_000),
+    "original, 3x256, 40k steps": dict(hidden=(256, 256, 256), steps=40_000),
+    "DiffStitch chains, 3x256, 20k steps": dict(
+        hidden=(256, 256, 256), steps=20_000, augmented_id="stitchkit/pointmaze-medium/stitch-chain-ds-v0", ratio=RATIO
+    ),
+}
+
+
+def beyond(profile: str, processes: int) -> None:
+    """GCBC's mean success on the long tasks along each run's evaluations (3 seeds)."""
+    from stitchkit import augment
+    from stitchkit.train import run_many
+
+    aug_id, build, _ = ARMS["chain (DiffStitch bridges)"]
+    augment.run("chain", MAZE, aug_id, profile, log=lambda *_: None, **build)
+    jobs = [dict(algo_name="gcbc", dataset_id=MAZE, seeds=3, profile=profile, **kw) for kw in BEYOND.values()]
+    for name, out in zip(BEYOND, run_many(jobs, processes=processes)):
+        steps = sorted({r["step"] for r in out["curves"]})
+        curve = {s: round(float(np.mean([r["score"] for r in out["curves"] if r["step"] == s]))) for s in steps}
+        print(f"{name}: " + ", ".join(f"{s // 1000}k {v}%" for s, v in curve.items()))
 
 
 if __name__ == "__main__":

@@ -284,17 +284,18 @@ def _bench(p: argparse.ArgumentParser) -> None:
         grid = bench.load_grid(args.grid)
         if args.status:
             todo = bench.pending_groups(grid, args.profile)
+            n_groups = len(grid.groups(args.profile.name))
             out = {
                 "grid": grid.name,
                 "profile": args.profile.name,
-                "groups": len(grid.groups(args.profile.name)),
+                "groups": n_groups,
                 "pending": [f"{g.algorithm} {g.dataset} {g.augmenter}" for g in todo],
                 "folder": str(bench.results_dir(grid, args.profile)),
             }
             return emit(
                 out,
                 args.json,
-                [f"{grid.name} at {args.profile.name}: {len(todo)} of {len(grid.groups(args.profile.name))} groups pending"]
+                [f"{grid.name} at {args.profile.name}: {len(todo)} of {n_groups} groups pending"]
                 + [f"  {x}" for x in out["pending"]],
             )
         summary = bench.run(grid, args.profile, args.executor, args.address, args.gpus_per_task)

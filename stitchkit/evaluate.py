@@ -201,6 +201,7 @@ class GoalEvaluator:
     def __call__(self, actor: torch.nn.Module) -> dict[str, np.ndarray]:
         success, ret, _, _ = self._episodes(actor, record=False)
         S, R = self.n_members, len(self.runs)
+        quick = (success & (1 - ret <= self.horizon // 2)).reshape(S, R) * 100  # steps taken = 1 - return
         success, ret = success.reshape(S, R) * 100, ret.reshape(S, R)
         names = [name for name, _, _ in self.runs]
         out: dict[str, np.ndarray] = {}
@@ -209,6 +210,7 @@ class GoalEvaluator:
         long = [j for j, n in enumerate(names) if n.startswith("task")]
         short = [j for j, n in enumerate(names) if n.startswith("control")]
         out["success"] = out["score"] = success[:, long].mean(1)
+        out[f"score_{self.horizon // 2}"] = quick[:, long].mean(1)  # OGBench's horizon is 1000; this is 500
         out["control"] = success[:, short].mean(1) if short else np.zeros(S)
         out["return"] = ret[:, long].mean(1)
         return out
@@ -238,7 +240,7 @@ class GoalEvaluator:
         obs, goals = np.asarray(obs), np.asarray(goals)
         paths = [[o] for o in obs] if record else []
         goal_x = torch.as_tensor(self.normalizer.normalize(goals).reshape(S, R, -1), device=self.device).float()
-        success, ret = np.zeros(S * R), np.zeros(S * R)
+        success, ret = np.zeros(S * R, bool), np.zeros(S * R)
         active = np.ones(S * R, bool)
         while active.any():
             with torch.no_grad():
@@ -251,7 +253,7 @@ class GoalEvaluator:
                     paths[i].append(ob)
                 ret[i] -= 1.0
                 if info.get("success"):
-                    success[i], ret[i] = 1.0, ret[i] + 1.0
+                    success[i], ret[i] = True, ret[i] + 1.0
                 if term or trunc or info.get("success"):
                     active[i] = False
         return success, ret, goals, [np.asarray(p) for p in paths]

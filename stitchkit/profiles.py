@@ -278,7 +278,7 @@ PROFILES: dict[str, Profile] = {
             tatu_transitions=20_000,
         ),
         goals=GoalSizes(
-            steps=10_000, batch_size=256, hidden=(128, 128), eval_every=2_500, eval_episodes=5, horizon=1000
+            steps=10_000, batch_size=256, hidden=(128, 128), eval_every=5_000, eval_episodes=5, horizon=1000
         ),
     ),
     "full": Profile(

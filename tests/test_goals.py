@@ -222,16 +222,16 @@ def test_outward_chains_move_away_from_their_start():
     points = [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 0)]
     eps = [walk([a, b], steps_each=20, start_id=i) for i, (a, b) in enumerate(zip(points[:-1], points[1:]))]
     eps += [walk([b, a], steps_each=20, start_id=10 + i) for i, (a, b) in enumerate(zip(points[:-1], points[1:]))]
-    cfg = ChainConfig(hops_min=3, hops_max=3, near=0.3, min_progress=5, outward=True)
+    cfg = ChainConfig(hops_min=3, hops_max=3, near=0.3, min_progress=5, idle_radius=0.05, outward=True)
     plan = plan_chains(eps, cfg, np.random.default_rng(0), budget=2_000)
     assert plan
     for chain in plan:
         origin = eps[chain[0][0]].observations[0]
-        settle = [np.linalg.norm(eps[e].observations[idle_start(eps[e], 0.5) - 1] - origin) for e, _, _ in chain]
+        settle = [np.linalg.norm(eps[e].observations[idle_start(eps[e], 0.05) - 1] - origin) for e, _, _ in chain]
         assert all(b > a for a, b in zip(settle, settle[1:]))
     back = plan_chains(
         eps,
-        ChainConfig(hops_min=3, hops_max=3, near=0.3, min_progress=5, outward=False),
+        ChainConfig(hops_min=3, hops_max=3, near=0.3, min_progress=5, idle_radius=0.05, outward=False),
         np.random.default_rng(0),
         budget=2_000,
     )
@@ -261,7 +261,8 @@ def test_goal_tasks_are_ogbenchs_and_rollouts_agree_with_the_evaluator():
     assert np.allclose(roll["success"][:, :5].mean(1) * 100, scores["score"])
     for m in range(2):
         for name, path, goal in zip(roll["runs"], roll["paths"][m], roll["goals"][m]):
-            assert len(path) <= 61 and np.allclose(goal[:2], next(t["goal"] for t in tasks if t["name"] == name))
+            task_goal = next(t["goal"] for t in tasks if t["name"] == name)
+            assert len(path) <= 61 and np.allclose(goal[:2], task_goal, atol=2.0)  # same cell; OGBench adds noise
 
 
 def test_train_steps_override_and_background_augmentation(data_root):

@@ -22,25 +22,21 @@ import numpy as np
 import torch
 
 from stitchkit.data.episodes import Episode
-from stitchkit.data.policies import LOCOMOTION_ENVS, Checkpoint, evaluate_actor, list_checkpoints, load_actor
+from stitchkit.data.policies import (
+    LOCOMOTION_ENVS,
+    Checkpoint,
+    evaluate_actor,
+    list_checkpoints,
+    load_actor,
+    pick_checkpoints,
+)
 
 NAMES = ("random", "medium", "medium-replay", "expert", "medium-expert")
-MEDIUM_FRACTION = 1 / 3  # D4RL: the medium policy reaches about a third of the expert's return
 
 
 def choose_checkpoints(env: str) -> dict[str, Checkpoint]:
     """Which committed checkpoint each dataset rolls out: random (step 0), medium and expert."""
     return pick_checkpoints(list_checkpoints(env))
-
-
-def pick_checkpoints(ckpts: list[Checkpoint]) -> dict[str, Checkpoint]:
-    """random = the first checkpoint, expert = the best, medium = the one before it nearest
-    ``MEDIUM_FRACTION`` of the way from random to expert."""
-    expert = max(ckpts, key=lambda c: (c.mean_return, c.step))
-    base = ckpts[0].mean_return  # the random actor's return: fractions are of the improvement over it
-    target = base + MEDIUM_FRACTION * (expert.mean_return - base)
-    medium = min((c for c in ckpts if c.step <= expert.step), key=lambda c: abs(c.mean_return - target))
-    return {"random": ckpts[0], "medium": medium, "expert": expert}
 
 
 def rollout(env: str, ckpt: Checkpoint, n_steps: int, seed: int, n_envs: int = 8) -> list[Episode]:

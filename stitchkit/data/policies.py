@@ -25,6 +25,7 @@ from stitchkit.paths import policies_dir
 #: the three D4RL locomotion tasks, as Gymnasium v5 ids
 LOCOMOTION_ENVS = {"hopper": "Hopper-v5", "halfcheetah": "HalfCheetah-v5", "walker2d": "Walker2d-v5"}
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # SB3's clamp
+MEDIUM_FRACTION = 1 / 3  # D4RL: the medium policy reaches about a third of the expert's return
 
 
 class SquashedGaussianActor(nn.Module):
@@ -56,6 +57,16 @@ class Checkpoint:
     step: int
     mean_return: float  # stochastic actions, as the datasets are collected
     path: Path
+
+
+def pick_checkpoints(ckpts: list[Checkpoint]) -> dict[str, Checkpoint]:
+    """random = the first checkpoint, expert = the best, medium = the one before it nearest
+    ``MEDIUM_FRACTION`` of the way from random to expert."""
+    expert = max(ckpts, key=lambda c: (c.mean_return, c.step))
+    base = ckpts[0].mean_return  # the random actor's return: fractions are of the improvement over it
+    target = base + MEDIUM_FRACTION * (expert.mean_return - base)
+    medium = min((c for c in ckpts if c.step <= expert.step), key=lambda c: abs(c.mean_return - target))
+    return {"random": ckpts[0], "medium": medium, "expert": expert}
 
 
 def manifest_path(env: str, root: Path | None = None, name: str | None = None) -> Path:
@@ -252,8 +263,6 @@ def publish_policies(env: str, algo: str = "tqc", seed: int = 0, every: int = 10
 
     Kept: every exported checkpoint up to the medium one (medium-replay rolls them all out), then one every
     ``every`` steps, and the expert; about 20-40 files of 150 KB, so the committed folder stays small."""
-    from stitchkit.data.locomotion import pick_checkpoints
-
     src = run_dir(env, algo, seed)
     ckpts = list_checkpoints(env, root=src.parent, name=src.name)
     chosen = pick_checkpoints(ckpts)
