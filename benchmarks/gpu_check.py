@@ -235,14 +235,17 @@ def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
     from stitchkit.train import learner
 
     grid = load_grid("full")
-    t, st, bl, a = prof.train, prof.stitch, prof.baselines, prof.astro
+    st, bl, a = prof.stitch, prof.baselines, prof.astro
     seeds = len(grid.seeds)
     steps = {al: learner(al).budget(prof, learner(al).user_options(prof, {}))[0] for al in grid.algorithms}
     upd = figures["learners"]
     timed = [al for al in grid.algorithms if "graph_8" in upd.get(al, {})]  # (a --learners subset, or an error)
-    train_s = sum(steps[al] / upd[al]["graph_8"] for al in timed) * len(grid.datasets) * len(grid.augmenters)
-    evals_per_run = {al: steps[al] / t.eval_every for al in grid.algorithms}
-    env_steps = sum(evals_per_run.values()) * seeds * t.eval_episodes * 1000 * len(grid.datasets) * len(grid.augmenters)
+    groups = grid.groups(prof.name)  # the product less its n/a cells (goal-conditioned learners off the maze)
+    runs = {al: sum(g.algorithm == al for g in groups) for al in grid.algorithms}
+    train_s = sum(steps[al] / upd[al]["graph_8"] * runs[al] for al in timed)
+    sizes = {al: getattr(prof, learner(al).section) for al in grid.algorithms}
+    evals = sum(steps[al] / sizes[al].eval_every * sizes[al].eval_episodes * runs[al] for al in grid.algorithms)
+    env_steps = evals * seeds * 1000
     eval_s = env_steps / figures["evaluation"]["env_steps_per_s"]
     m = figures["models"]
     model_s = (
@@ -264,7 +267,7 @@ def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
         "total_hours": (train_s + eval_s + augment_s) / 3600,
         "stitch_acceptance_assumed": acceptance,
         "stitching_counted": stitch_rate > 0,
-        "groups": len(grid.groups()),
+        "groups": len(groups),
         "learners_not_timed": [al for al in grid.algorithms if al not in timed],
     }
 

@@ -51,7 +51,11 @@ def test_gpu_check_runs_on_the_cpu_and_prints_its_json_line(tmp_path):
     assert line["tels"]["tsidm_steps_per_s_8"] > 0
     assert line["evaluation"]["env_steps_per_s"] > 0
     est = line["estimate_full_grid"]
-    assert est["groups"] == 60 and est["total_hours"] > est["train_hours"] > 0 and not est["learners_not_timed"]
+    from stitchkit import bench
+
+    full = bench.load_grid("full").groups("full")  # 76: goal-conditioned learners and chains only on the maze
+    assert est["groups"] == len(full) == 76 and est["total_hours"] > est["train_hours"] > 0
+    assert not est["learners_not_timed"]
 
 
 def test_gpu_check_refuses_a_device_this_machine_lacks(tmp_path):
