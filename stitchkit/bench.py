@@ -367,6 +367,7 @@ def run_group(
                 "score_last": out["score"]["last"][i],
                 "score_best": out["score"]["best"][i],
                 "return_last": out["return"]["last"][i],
+                **({"d4rl_last": out["d4rl_score"]["last"][i]} if "d4rl_score" in out else {}),
                 "curve": [[r["step"], r["score"]] for r in rows if r["seed"] == seed],
             }
         )

@@ -3,7 +3,8 @@
 Deterministic actions, seeded resets (episode e of every member starts from seed + e, as CORL re-seeds with the
 training seed), observations normalized exactly as in training. Reports per member: mean return, the score
 (D4RL-style normalized return x 100 from the dataset's reference scores, or the success rate x 100 for mazes,
-where returns of 1000-step episodes are not comparable across tasks) and the success rate where the env has one.
+where returns of 1000-step episodes are not comparable across tasks) and the success rate where the env has one;
+on the locomotion tasks also ``d4rl_score``, the return normalised with D4RL's published reference returns.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from stitchkit.data.locomotion import d4rl_score
 from stitchkit.data.normalizers import ZScore
+from stitchkit.data.policies import LOCOMOTION_ENVS
 
 
 def eval_env_spec(dataset_id: str):
@@ -97,6 +100,9 @@ class Evaluator:
             out["score"] = 100 * (ret.mean(1) - self.ref_min) / (self.ref_max - self.ref_min)
         else:
             out["score"] = ret.mean(1)
+        env = {v: k for k, v in LOCOMOTION_ENVS.items()}.get(self.spec.id)
+        if env is not None:  # beside the kit's own score: D4RL's, approximate (v5 vs v2, other behaviour policies)
+            out["d4rl_score"] = d4rl_score(env, ret.mean(1))
         return out
 
 

@@ -166,6 +166,7 @@ def run(
         "curves": log,
         "score": summarize(log, "score"),
         "return": summarize(log, "return"),
+        **({"d4rl_score": summarize(log, "d4rl_score")} if "d4rl_score" in log[-1] else {}),
         "run_dir": str(run_dir) if run_dir else None,
     }
 
@@ -188,7 +189,10 @@ def load_algo(run_dir: str | Path) -> torch.nn.Module:
 def score_text(result: dict[str, Any]) -> str:
     """A run's last evaluation as a table cell: "mean ± std" over its seeds."""
     s = result["score"]
-    return f"{s['last_mean']:.1f} ± {s['last_std']:.1f}"
+    text = f"{s['last_mean']:.1f} ± {s['last_std']:.1f}"
+    if "d4rl_score" in result:  # approximate: Gymnasium v5 and the kit's behaviour policies vs D4RL's v2
+        text += f" (D4RL ≈ {result['d4rl_score']['last_mean']:.1f})"
+    return text
 
 
 def _run_one(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -71,3 +71,25 @@ def test_train_policy_resumes_and_survives_a_kill_mid_checkpoint(data_root):
     chosen = locomotion.pick_checkpoints(resumed)
     expect = {c.step for c in resumed if c.step <= chosen["medium"].step} | {chosen["expert"].step, 0, 500}
     assert {c.step for c in published} == expect
+
+
+def test_d4rl_scores_beside_the_kits_own(data_root):
+    """D4RL's reference returns map to 0 and 100; the evaluator reports that normalisation of its returns on the
+    locomotion tasks (and only there)."""
+    import torch
+
+    from stitchkit.data.normalizers import ZScore
+    from stitchkit.evaluate import Evaluator
+
+    assert np.allclose(locomotion.d4rl_score("hopper", [-20.272305, 3234.3]), [0, 100])
+    assert np.allclose(locomotion.d4rl_score("walker2d", [1.629008, 4592.3]), [0, 100])
+    registry.build("stitchkit/hopper/medium-v0", "smoke", log=lambda *_: None)
+    ev = Evaluator("stitchkit/hopper/medium-v0", ZScore(np.zeros(11), np.ones(11)), n_members=2, episodes=1)
+
+    class Still(torch.nn.Module):
+        def act(self, obs):
+            return torch.zeros(*obs.shape[:-1], 3)
+
+    out = ev(Still())
+    assert np.allclose(out["d4rl_score"], locomotion.d4rl_score("hopper", out["return"]))
+    assert not np.allclose(out["d4rl_score"], out["score"])  # the kit's own reference returns differ from D4RL's

@@ -121,6 +121,18 @@ def build(env: str, name: str, n_steps: int, seed: int) -> tuple[list[Episode], 
     return episodes, card
 
 
+#: D4RL's published reference returns (its ``infos.py``: random and expert policy returns on the v2 tasks). The kit's
+#: envs are Gymnasium v5 and its own behaviour policies, so a score against these is an approximate comparison.
+D4RL_REFERENCE = {"hopper": (-20.272305, 3234.3), "halfcheetah": (-280.178953, 12135.0), "walker2d": (1.629008, 4592.3)}
+
+
+def d4rl_score(env: str, returns):
+    """Returns normalised with D4RL's reference returns (0 = D4RL's random policy, 100 = its expert), for reading
+    the kit's results beside the papers' tables; approximate (v5 vs v2 dynamics, other behaviour policies)."""
+    low, high = D4RL_REFERENCE[env]
+    return 100.0 * (np.asarray(returns, float) - low) / (high - low)
+
+
 def reference_scores(env: str, episodes: int, seed: int = 123) -> dict[str, float]:
     """Minari's reference scores: mean return of a uniform random policy and of the expert actor."""
     import gymnasium as gym
