@@ -37,3 +37,26 @@ def test_report_pages_and_index(tmp_path: Path):
 def test_course_notebooks_are_found_in_order():
     names = [p.name for p in list_notebooks()]
     assert names[0] == "00_tour.py" and names == sorted(names)
+
+
+def test_course_time_prints_each_notebooks_wall_time_as_one_json_line(tmp_path):
+    """``benchmarks/course_time.py`` runs the chosen notebooks in fresh kernels and ends with one JSON line; an
+    unknown notebook is refused with the course's list."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import subprocess_env
+
+    root = Path(__file__).resolve().parents[1]
+    env = subprocess_env(
+        STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"), OMP_NUM_THREADS="1"
+    )
+    cmd = [sys.executable, str(root / "benchmarks/course_time.py"), "--profile", "smoke"]
+    proc = subprocess.run([*cmd, "00"], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert line["profile"] == "smoke" and list(line["notebooks"]) == ["00_tour"] and line["failed"] == []
+    assert line["total_seconds"] == line["notebooks"]["00_tour"] > 0
+    bad = subprocess.run([*cmd, "99"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "02_goal_stitching" in bad.stderr

@@ -1,0 +1,61 @@
+"""How long the course takes: every notebook executed at a profile in a fresh kernel, its wall time, and the total.
+
+    .venv/bin/python benchmarks/course_time.py --profile lab            # the whole course (about two hours)
+    .venv/bin/python benchmarks/course_time.py --profile lab 02 05      # some notebooks, by number or name
+
+Run it from a state where ``make data`` has run (that is what a student has). The notebooks run one after another,
+as a student runs them, so a notebook that reuses what an earlier one built (a cached run, trained models) is timed
+the way the course meets it. Prints one line per notebook, then one JSON line: {"profile", "machine",
+"notebooks": {name: seconds}, "failed": [...], "total_seconds"}. The goal at ``lab`` is 12 minutes per notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", default="lab")
+    p.add_argument("notebooks", nargs="*", help="numbers (02) or names (02_goal_stitching); default: all")
+    p.add_argument("--timeout", type=int, default=3600, help="seconds per notebook")
+    args = p.parse_args()
+
+    from stitchkit.report import execute_notebook, list_notebooks
+
+    chosen = [
+        nb
+        for nb in list_notebooks()
+        if not args.notebooks or any(nb.stem == a or nb.stem.split("_")[0] == a for a in args.notebooks)
+    ]
+    if not chosen:
+        raise SystemExit(f"no notebook matches {args.notebooks}; the course: {[n.stem for n in list_notebooks()]}")
+    times, failed = {}, []
+    for nb in chosen:
+        t0 = time.perf_counter()
+        _, error = execute_notebook(nb, args.profile, args.timeout)
+        times[nb.stem] = round(time.perf_counter() - t0, 1)
+        if error:
+            failed.append(nb.stem)
+        flag = "FAILED: " + error if error else ("over 12 min" if times[nb.stem] > 720 else "ok")
+        print(f"{nb.stem:<28} {times[nb.stem]:8.1f} s  {flag}", flush=True)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    print(
+        json.dumps(
+            {
+                "profile": args.profile,
+                "machine": machine,
+                "notebooks": times,
+                "failed": failed,
+                "total_seconds": round(sum(times.values()), 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
