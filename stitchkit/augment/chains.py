@@ -186,7 +186,9 @@ def bridge_joints(
             states[rows, d] = win[:, 0]  # land exactly on the next fragment's first state
             inside = torch.arange(actions.shape[1], device=dev)[None] < d[:, None]
             unc = torch.where(inside, pl.disagreement, torch.zeros_like(pl.disagreement)).max(1).values
-            within = (pl.end_error <= threshold) & (unc <= 2.0 * models.uncertainty_limit)
+            within = (pl.end_error <= threshold) & (
+                unc <= astro.AstroConfig().uncertainty_factor * models.uncertainty_limit
+            )
         else:
             actions, _ = ds.wrap_up(stitch_models.inverse, stitch_models.reward, states)
             with torch.no_grad():
