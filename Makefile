@@ -19,7 +19,7 @@ REPORT_DATA := $(if $(filter lab,$(PROFILE)),,STITCHKIT_DATA=$(CURDIR)/data/$(PR
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 IPYNB := $(NOTEBOOKS:.py=.ipynb)
 
-.PHONY: help setup notebooks data policies lab lint format test report clean
+.PHONY: help setup notebooks data policies lab lint format test report student clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -62,6 +62,9 @@ test: setup notebooks lint ## set up, lint, then unit tests and every notebook t
 report: setup notebooks ## execute every notebook at PROFILE (default lab) and write reports/index.html
 	$(REPORT_DATA) $(PY) -m stitchkit report --profile $(PROFILE)
 
+student: setup ## write student/: the notebooks without their solution cells (exercise checks fail until answered)
+	$(PY) -m stitchkit student
+
 clean: ## remove generated notebooks, reports and caches (keeps .venv and data/)
-	rm -rf reports notebooks/*.ipynb .pytest_cache
+	rm -rf reports student notebooks/*.ipynb .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +

@@ -101,6 +101,19 @@ def _report(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+@command("student", "write the student edition: the notebooks without their solution cells, ready to hand out")
+def _student(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, help="output folder (default: student/)")
+
+    def run(args: argparse.Namespace) -> int:
+        from stitchkit.report import student_edition
+
+        paths = student_edition(args.out)
+        return emit({"notebooks": [str(q) for q in paths]}, args.json, [str(q) for q in paths])
+
+    p.set_defaults(func=run)
+
+
 DEFAULT_DATASETS = (
     "stitchkit/pointmaze-medium/stitch-v0",
     "stitchkit/hopper/medium-v0",

@@ -58,6 +58,30 @@ def execute_notebook(path: Path, profile: str, timeout: int = 3600):
                 os.environ[k] = v
 
 
+SOLUTION_TAG = "solution"
+
+
+def student_edition(out_dir: Path | None = None, notebooks: list[Path] | None = None) -> list[Path]:
+    """The notebooks as handed out in a course lab: every cell tagged ``solution`` removed, the exercise prompts
+    (``answer_k = None  # your code here``) and the ``check`` cells kept, so each check fails with its hint until
+    the student writes an answer. Written as ``.ipynb`` (what JupyterLab opens) into ``out_dir`` (default
+    ``student/`` in the project), each atomically."""
+    import jupytext
+
+    from stitchkit.paths import project_root
+
+    out_dir = Path(out_dir or project_root() / "student")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks or list_notebooks():
+        nb = jupytext.read(path)
+        nb.cells = [c for c in nb.cells if SOLUTION_TAG not in c.metadata.get("tags", [])]
+        target = out_dir / f"{path.stem}.ipynb"
+        atomic_write_text(target, jupytext.writes(nb, fmt="ipynb"))
+        written.append(target)
+    return written
+
+
 def build_report(
     profile: str | None = None, notebooks: list[Path] | None = None, out_dir: Path | None = None, timeout: int = 3600
 ) -> list[PageResult]:
