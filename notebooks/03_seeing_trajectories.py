@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # 02 · Seeing trajectories, and checking them against the physics
+# # 03 · Seeing trajectories, and checking them against the physics
 #
 # **Learning objectives.** After this notebook you can
 # 1. rebuild a MuJoCo state from a stored observation, and say when that is impossible (clipped velocities);

@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # 03 · The evaluators: BC, TD3+BC, IQL, CQL and Decision Transformer
+# # 04 · The evaluators: BC, TD3+BC, IQL, CQL and Decision Transformer
 #
 # **Learning objectives.** After this notebook you can
 # 1. state the one idea each offline RL algorithm adds to the one before, and find it in its source;

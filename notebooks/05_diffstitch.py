@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # 04 · DiffStitch: stitching trajectories with a state diffusion model
+# # 05 · DiffStitch: stitching trajectories with a state diffusion model
 #
 # **Learning objectives.** After this notebook you can
 # 1. name DiffStitch's four modules (step estimation, state stitching, wrap-up, qualification) and find each in

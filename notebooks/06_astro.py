@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # 05 · ASTRO: reachable stitch targets and a planner corrected by Rollout Deviation Feedback
+# # 06 · ASTRO: reachable stitch targets and a planner corrected by Rollout Deviation Feedback
 #
 # **Learning objectives.** After this notebook you can
 # 1. say why Euclidean distance is a poor test of "can I get there from here", and train a representation whose

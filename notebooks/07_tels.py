@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # 06 · TELS: stitching states inside a T-symmetric latent space
+# # 07 · TELS: stitching states inside a T-symmetric latent space
 #
 # **Learning objectives.** After this notebook you can
 # 1. say what time-reversal symmetry (T-symmetry) of a dynamical system is, and measure its violation;
