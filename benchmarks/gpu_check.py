@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 LEARNERS = ("bc", "td3bc", "iql", "cql", "dt", "gcbc", "gcivl")
+SECTIONS = ("learners", "tels", "models", "evaluation", "estimate_full_grid")
 DATASET = "stitchkit/hopper/medium-v0"
 
 
@@ -229,6 +230,13 @@ def evaluation_rate(norm, device: torch.device, members: int, episodes: int) -> 
 
 
 # ------------------------------------------------------------------------------------------------- estimate
+def update_seconds(row: dict[str, float], seeds: int) -> float:
+    """Seconds of one graphed update of ``seeds`` batched members, interpolated between the measured 1 and 8
+    (linear in time: a launch-bound update costs about the same for any count, a compute-bound one grows with it)."""
+    t1, t8 = 1 / row["graph_1"], 1 / row["graph_8"]
+    return t1 + (t8 - t1) * (seeds - 1) / 7
+
+
 def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
     """Hours of the `full` grid on this device from the measured rates (4 seeds per group, batched)."""
     from stitchkit.bench import load_grid
@@ -242,7 +250,7 @@ def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
     timed = [al for al in grid.algorithms if "graph_8" in upd.get(al, {})]  # (a --learners subset, or an error)
     groups = grid.groups(prof.name)  # the product less its n/a cells (goal-conditioned learners off the maze)
     runs = {al: sum(g.algorithm == al for g in groups) for al in grid.algorithms}
-    train_s = sum(steps[al] / upd[al]["graph_8"] * runs[al] for al in timed)
+    train_s = sum(steps[al] * update_seconds(upd[al], seeds) * runs[al] for al in timed)
     sizes = {al: getattr(prof, learner(al).section) for al in grid.algorithms}
     evals = sum(steps[al] / sizes[al].eval_every * sizes[al].eval_episodes * runs[al] for al in grid.algorithms)
     env_steps = evals * seeds * 1000
@@ -260,8 +268,10 @@ def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
     ser_s = bl.ser_train_steps / m["ser_steps_per_s"]
     tatu_s = model_s + st.model_steps / m["tatu_vae_steps_per_s"]
     augment_s = (diffstitch_s + astro_s + ser_s + tatu_s) * len(grid.datasets)
+    by_learner = {al: steps[al] * update_seconds(upd[al], seeds) * runs[al] / 3600 for al in timed}
     return {
         "train_hours": train_s / 3600,
+        "train_hours_by_learner": by_learner,
         "eval_hours": eval_s / 3600,
         "augment_hours": augment_s / 3600,
         "total_hours": (train_s + eval_s + augment_s) / 3600,
@@ -305,6 +315,15 @@ def main() -> None:
         "--drift-steps", type=int, default=None, help="updates of the graph-vs-eager check (50, tiny 10)"
     )
     parser.add_argument("--strict", action="store_true", help="stop at the first error (the CI test)")
+    parser.add_argument(
+        "--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS, help="the parts to run (default: all)"
+    )
+    parser.add_argument(
+        "--matmul-precision",
+        default="high",
+        choices=("highest", "high", "medium"),
+        help="torch.set_float32_matmul_precision: 'high' lets float32 matmuls use TF32 tensor cores",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON line to this file")
     args = parser.parse_args()
     if not 0 < args.acceptance <= 1:
@@ -320,6 +339,9 @@ def main() -> None:
     except ValueError as err:
         parser.error(str(err))
     os.environ["STITCHKIT_DEVICE"] = str(device)
+    os.environ["STITCHKIT_MATMUL_PRECISION"] = args.matmul_precision  # what get_device sets on a GPU
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision(args.matmul_precision)
     tiny = args.tiny
     prof = PROFILES["smoke" if tiny else "full"]
     seconds = args.seconds or (0.2 if tiny else 3.0)
@@ -375,15 +397,15 @@ def main() -> None:
             out[f"tsidm_steps_per_s_{seeds}"] = rate(lambda i, m=m, b=b: m.update(b, i), device, seconds)
         return out
 
-    section(figures, "learners", learners, args.strict)
-    section(figures, "tels", tels, args.strict)
-    section(figures, "models", lambda: model_rates(episodes, prof, device, model_steps, 2 if tiny else 3), args.strict)
-    section(
-        figures, "evaluation", lambda: evaluation_rate(norm, device, 2 if tiny else 4, 2 if tiny else 10), args.strict
-    )
-    section(
-        figures, "estimate_full_grid", lambda: grid_estimate(PROFILES["full"], figures, args.acceptance), args.strict
-    )
+    parts = {
+        "learners": learners,
+        "tels": tels,
+        "models": lambda: model_rates(episodes, prof, device, model_steps, 2 if tiny else 3),
+        "evaluation": lambda: evaluation_rate(norm, device, 2 if tiny else 4, 2 if tiny else 10),
+        "estimate_full_grid": lambda: grid_estimate(PROFILES["full"], figures, args.acceptance),
+    }
+    for name in args.sections:
+        section(figures, name, parts[name], args.strict)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     line = json.dumps(
         {
@@ -393,6 +415,7 @@ def main() -> None:
             "tiny": tiny,
             "profile": prof.name,
             "seconds_per_figure": seconds,
+            "matmul_precision": args.matmul_precision,
             "wall_seconds": round(time.perf_counter() - started, 1),
             **figures,
         },

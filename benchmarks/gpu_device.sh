@@ -18,7 +18,8 @@ case "${1:-}" in
     du -sh .whl ;;
   run)
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-    export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
+    # the check renders nothing, and the device image has no libEGL: MuJoCo must not load a GL backend
+    export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 MUJOCO_GL=disable
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
     python3 benchmarks/gpu_check.py --seconds 2 --out "${OUT:-.}/gpu_check.json" ;;
   *) echo "usage: $0 prepare|run" >&2; exit 2 ;;

@@ -69,12 +69,44 @@ display(Code(inspect.getsource(bench.pending_groups), language="python"))
 # profile's steps, for every pending group. It leaves out augmentation (built once per dataset and augmenter,
 # cached in `data/`) and evaluation, and runs already in the training cache (`data/runs/`) finish at once.
 #
-# **The GPU figures.** `benchmarks/gpu_check.py` is the one prepared script for a lent GPU: on one device, in a
-# few minutes, it times every CUDA path at `full` sizes (learner updates for 1 and 8 batched seeds, eager and as
-# one CUDA graph; DiffStitch's U-Net and stitching; SER, TATU, ASTRO and TELS models; evaluation) and prints one
-# JSON line with the `full` grid's estimated wall time, augmentation and evaluation included. No GPU has been
-# lent to the kit yet, so no figure from a real GPU is quoted here: the check has run only on the CPU
-# (`--device cpu --tiny`, in `make test`). On a GPU run `python benchmarks/gpu_check.py --out gpu_check.json`.
+# **The GPU figures.** `benchmarks/gpu_check.py` is the one prepared script for a lent GPU: on one device, in
+# about two minutes, it times every CUDA path at `full` sizes (learner updates for 1 and 8 batched seeds, eager
+# and as one CUDA graph; DiffStitch's U-Net and stitching; SER, TATU, ASTRO and TELS models; evaluation) and
+# prints one JSON line with the `full` grid's estimated wall time. Its first real run, on one **NVIDIA H200**
+# (torch 2.11 + CUDA 13.0, 2026-11-28), is committed under `benchmarks/results/` and read by the next cell:
+#
+# - **Batched seeds are nearly free for the MLP learners**: 8 seeds of TD3+BC cost 1.4x one seed (1,300 vs
+#   1,810 updates/s as one CUDA graph), IQL 1.3x, BC 1.2x. The CUDA graph makes TD3+BC's update 7.3x faster
+#   than eager (179 updates/s: launch-bound), about JAX-CORL's 1.8k updates/s for one seed.
+# - **The Decision Transformer is compute-bound** (CORL's 4096 windows x 60 tokens a batch): 22 updates/s for one
+#   seed, 2.6 for eight; a graph changes nothing and seeds cost what they weigh. Letting float32 matmuls use
+#   TF32 tensor cores (`torch.set_float32_matmul_precision("high")`, which the kit's `get_device` now does on a
+#   GPU) lifts it to 32 and 4.5 updates/s, and CQL's 8-seed update from 122 to 217.
+# - **The whole `full` grid** (76 groups of 4 seeds) is estimated at **181 GPU-hours** in full float32 on this
+#   H200, of which DT 84 h and CQL 23 h; with the TF32 rates about **138 h** (DT 50 h, CQL 15 h; augmentation
+#   37 h, evaluation 23 h). That is a job for several GPUs (`--executor ray`), not a notebook run: the 15 minutes
+#   of device time lent to the kit so far went to this check.
+
+# %%
+import json
+
+from stitchkit.paths import project_root
+
+gpu = json.loads((project_root() / "benchmarks/results/gpu_check_h200_repeat.json").read_text())
+tf32 = json.loads((project_root() / "benchmarks/results/gpu_learners_h200_tf32.json").read_text())["learners"]
+print(f"{gpu['device_name']}, torch {gpu['torch']}, matmul precision {gpu.get('matmul_precision', 'highest')}")
+print(f"{'learner':8} {'eager 1':>8} {'graph 1':>8} {'graph 8':>8} {'8 vs 1':>7} {'graph 8, TF32':>14}")
+for name, row in gpu["learners"].items():
+    fast = tf32.get(name, {}).get("graph_8")
+    print(
+        f"{name:8} {row['eager_1']:8.0f} {row['graph_1']:8.0f} {row['graph_8']:8.0f} "
+        f"{row['seed_cost_ratio_8_vs_1']:6.2f}x {f'{fast:.0f}' if fast else '-':>14}"
+    )
+est = gpu["estimate_full_grid"]
+print(
+    f"full grid ({est['groups']} groups): {est['total_hours']:.0f} GPU-hours = training {est['train_hours']:.0f} "
+    f"+ evaluation {est['eval_hours']:.0f} + augmentation {est['augment_hours']:.0f}"
+)
 
 # %%
 for g in (GRID, SMALL):

@@ -79,7 +79,8 @@ class GaussianActor(nn.Module):
         self.max_action = max_action
 
     def dist(self, obs: torch.Tensor) -> torch.distributions.Normal:
-        return torch.distributions.Normal(self.net(obs), self.log_std.clamp(-20.0, 2.0).exp())
+        # no argument validation: its check reads a GPU flag on the host, which a CUDA graph cannot capture
+        return torch.distributions.Normal(self.net(obs), self.log_std.clamp(-20.0, 2.0).exp(), validate_args=False)
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         return (self.max_action * self.net(obs)).clamp(-self.max_action, self.max_action)

@@ -74,3 +74,41 @@ def test_make_update_settings():
         make_update(algo, "fast")
     with pytest.raises(ValueError, match="declares no graph_key"):
         GraphedUpdate(make_algo("por", 11, 3, [0], 100))
+
+
+@pytest.mark.parametrize("algo", ["td3bc", "iql", "cql", "bc", "dt", "gcbc", "gcivl"])
+def test_a_graphable_update_never_reads_a_tensor_on_the_host(algo, monkeypatch):
+    """A CUDA graph cannot capture a host read (``.item()``, ``bool(t)``, a distribution's argument check): on a
+    GPU the capture fails (IQL's stochastic actor did, on the first H200 run). The CPU cannot capture, so the
+    update runs here with every host read an error, except inside the optimizers' steps (on CUDA they run with
+    ``capturable=True``, which a CPU refuses)."""
+    options = {"deterministic": False} if algo == "iql" else {}  # the stochastic actor is the one that failed
+    model = make_algo(algo, 11, 3, [0, 1], 100, **options)
+    b = batches(algo, 1)[0]
+    names = {"item", "tolist", "__bool__", "__float__", "__int__"}
+    originals = {n: getattr(torch.Tensor, n) for n in names} | {"_is_all_true": torch._is_all_true}
+    in_optimizer = [False]
+
+    def guarded(name):
+        def read(*args, **kwargs):
+            if in_optimizer[0]:
+                return originals[name](*args, **kwargs)
+            raise AssertionError(f"{algo}.update calls {name} on a tensor: a CUDA graph cannot capture a host read")
+
+        return read
+
+    for opt in model.optimizers():
+
+        def step(*args, _step=opt.step, **kwargs):
+            in_optimizer[0] = True
+            try:
+                return _step(*args, **kwargs)
+            finally:
+                in_optimizer[0] = False
+
+        monkeypatch.setattr(opt, "step", step)
+    for name in names:
+        monkeypatch.setattr(torch.Tensor, name, guarded(name))
+    monkeypatch.setattr(torch, "_is_all_true", guarded("_is_all_true"))
+    model.update(b, 0)
+    model.update(b, 1)  # TD3+BC's other graph key

@@ -60,6 +60,13 @@ def test_device_choice(clean_env):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             get_device("cuda")
+    before = torch.get_float32_matmul_precision()
+    clean_env.setenv("STITCHKIT_MATMUL_PRECISION", "tf32")
+    with pytest.raises(ValueError, match="accepted: highest, high, medium"):
+        get_device("cpu")
+    clean_env.setenv("STITCHKIT_MATMUL_PRECISION", "medium")
+    get_device("cpu")
+    assert torch.get_float32_matmul_precision() == before  # reduced precision is for CUDA matmuls only
 
 
 def test_same_seed_same_draws():

@@ -37,7 +37,8 @@ class GaussianHead(nn.Module):
         return self.net(x)
 
     def log_prob(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return torch.distributions.Normal(self.net(x), self.log_std.clamp(-5, 2).exp()).log_prob(y).sum(-1)
+        dist = torch.distributions.Normal(self.net(x), self.log_std.clamp(-5, 2).exp(), validate_args=False)
+        return dist.log_prob(y).sum(-1)
 
 
 class _Actor(nn.Module):
