@@ -61,6 +61,8 @@ test: setup notebooks lint ## set up, lint, then unit tests and every notebook t
 
 report: setup notebooks ## execute every notebook at PROFILE (default lab) and write reports/index.html
 	$(REPORT_DATA) $(PY) -m stitchkit report --profile $(PROFILE)
+	@if command -v chromium >/dev/null; then $(PY) -m stitchkit report --check; \
+	  else echo "(no chromium: skipped the offline page check, \`stitchkit report --check\`)"; fi
 
 student: setup ## write student/: the notebooks without their solution cells (exercise checks fail until answered)
 	$(PY) -m stitchkit student

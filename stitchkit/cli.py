@@ -88,10 +88,29 @@ def _report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebook", action="append", type=Path, help="only this notebook (repeatable)")
     p.add_argument("--out", type=Path, help="output folder (default: reports/)")
     p.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="build nothing: open the report's pages from disk in headless Chromium, network off, and check each "
+        "(a figure, no traceback, math typeset, player buttons drawn)",
+    )
 
     def run(args: argparse.Namespace) -> int:
+        from stitchkit.paths import reports_dir
         from stitchkit.report import build_report
 
+        if args.check:
+            from stitchkit.report_check import check_pages
+
+            pages = check_pages(args.out or reports_dir())
+            lines = [
+                f"{'ok' if not r['problems'] else 'BAD':>4}  {r['page']}: {r['figures']} figures, {r['math']} math, "
+                f"{r['buttons']} player buttons  {'; '.join(r['problems'])}"
+                for r in pages
+            ]
+            out = {"pages": pages, "ok": all(not r["problems"] for r in pages)}
+            emit(out, args.json, lines)
+            return 0 if out["ok"] else 1
         results = build_report(args.profile.name, args.notebook, args.out, args.timeout)
         lines = [f"{'ok' if r.ok else 'FAILED':>6}  {r.seconds:7.1f} s  {r.page}  {r.error}" for r in results]
         out = {"profile": args.profile.name, "pages": [r.__dict__ for r in results], "ok": all(r.ok for r in results)}

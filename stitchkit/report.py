@@ -3,6 +3,11 @@
 Notebooks run through nbclient with ``STITCHKIT_REPORT=1``, which tells the viewers to emit self-contained
 animations instead of widgets (a static page has no kernel to drive a widget). Each page is written to a
 temporary file and renamed into place, so a failed or interrupted run never leaves a half-written report.
+
+Pages work offline, opened from disk: nbconvert's template and matplotlib's animation player fetch MathJax and an
+icon font from CDNs, so the report ships MathJax (from the ``jupyter-server-mathjax`` package) in
+``reports/mathjax/`` and the players' buttons get text glyphs instead of icons. Exercise solutions are folded
+away (``<details>``), as a course would publish them.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
+import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from stitchkit.files import atomic_write_text
-from stitchkit.paths import notebooks_dir, reports_dir
+from stitchkit.paths import notebooks_dir, project_root, reports_dir
 from stitchkit.profiles import get_profile
 
 
@@ -26,6 +34,79 @@ class PageResult:
     ok: bool
     seconds: float
     error: str = ""
+    profile: str = "?"
+    date: str = ""  # when the page was built (UTC)
+    commit: str = ""  # the kit's git commit it was built from ("+changes": uncommitted edits)
+
+
+MATHJAX = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+#: a solution cell folds into <details> (the lab template's cells, otherwise unchanged)
+TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{% block any_cell %}
+{%- if 'solution' in cell.metadata.get('tags', []) -%}
+<details class="stitchkit-solution"><summary>Solution (click to show)</summary>
+{{ super() }}
+</details>
+{%- else -%}
+{{ super() }}
+{%- endif -%}
+{% endblock any_cell %}
+"""
+#: matplotlib's animation player draws its buttons with Font Awesome from a CDN: blank offline. Text glyphs that
+#: every system font has replace them.
+PLAYER_GLYPHS = {
+    "fa-minus": "\u2212",
+    "fa-fast-backward": "|\u25c0\u25c0",
+    "fa-step-backward": "|\u25c0",
+    "fa-play fa-flip-horizontal": "\u25c0",
+    "fa-pause": "\u275a\u275a",
+    "fa-play": "\u25b6",
+    "fa-step-forward": "\u25b6|",
+    "fa-fast-forward": "\u25b6\u25b6|",
+    "fa-plus": "+",
+}
+
+
+def offline_page(body: str) -> str:
+    """Drop the player's icon-font link and put text glyphs in its buttons (see :data:`PLAYER_GLYPHS`)."""
+    body = re.sub(r"<link[^>]*font-awesome[^>]*>", "", body)
+    return re.sub(
+        r'<i class="fa (fa-[a-z-]+(?: fa-flip-horizontal)?)"></i>',
+        lambda m: f'<span class="stitchkit-glyph">{PLAYER_GLYPHS.get(m.group(1), m.group(1))}</span>',
+        body,
+    )
+
+
+def install_mathjax(out_dir: Path) -> None:
+    """Copy MathJax 2.7 from the ``jupyter-server-mathjax`` package into ``out_dir/mathjax`` (once; no
+    translations), so ``$s_T$`` renders in a page opened without internet."""
+    target = out_dir / "mathjax"
+    if (target / "MathJax.js").exists():
+        return
+    try:
+        import jupyter_server_mathjax
+    except ImportError as err:
+        raise RuntimeError(
+            "the report needs MathJax from the 'jupyter-server-mathjax' package (in stitchkit[notebooks]): "
+            "pip install jupyter-server-mathjax"
+        ) from err
+    src = Path(jupyter_server_mathjax.__file__).parent / "static"
+    tmp = out_dir / ".mathjax.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("localization", "unpacked", "*.md"))
+    tmp.rename(target)
+
+
+def git_commit() -> str:
+    """The short commit the kit runs from, "+changes" when the tree has uncommitted edits; "" outside git."""
+    try:
+        run = lambda *a: subprocess.run(
+            ["git", *a], cwd=project_root(), capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = run("status", "--porcelain", "--untracked-files=no")
+        return run("rev-parse", "--short", "HEAD") + ("+changes" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 def list_notebooks(folder: Path | None = None) -> list[Path]:
@@ -86,20 +167,29 @@ def build_report(
     profile: str | None = None, notebooks: list[Path] | None = None, out_dir: Path | None = None, timeout: int = 3600
 ) -> list[PageResult]:
     """Execute ``notebooks`` (default: all) at ``profile`` and write ``<out_dir>/<name>.html`` and ``index.html``."""
+    import jinja2
     from nbconvert import HTMLExporter
 
     profile = get_profile(profile).name
     out_dir = out_dir or reports_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    exporter = HTMLExporter(embed_images=True)
+    install_mathjax(out_dir)
+    exporter = HTMLExporter(
+        embed_images=True,
+        mathjax_url=MATHJAX,
+        extra_loaders=[jinja2.DictLoader({"stitchkit.html.j2": TEMPLATE})],
+        template_file="stitchkit.html.j2",
+    )
+    commit = git_commit()
     results = []
     for path in notebooks or list_notebooks():
         t0 = time.perf_counter()
         nb, error = execute_notebook(path, profile, timeout)
         body, _ = exporter.from_notebook_node(nb)
         page = path.stem + ".html"
-        atomic_write_text(out_dir / page, body)
-        results.append(PageResult(path.name, page, not error, time.perf_counter() - t0, error))
+        atomic_write_text(out_dir / page, offline_page(body))
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        results.append(PageResult(path.name, page, not error, time.perf_counter() - t0, error, profile, stamp, commit))
     # the index links every page in the folder: pages built now, and earlier ones a partial run left in place
     manifest_path = out_dir / "index.json"
     try:
@@ -107,42 +197,37 @@ def build_report(
     except (OSError, ValueError):
         earlier = {}
     found = {
-        f.stem + ".py": {
-            "notebook": f.stem + ".py",
-            "page": f.name,
-            "ok": True,
-            "seconds": 0.0,
-            "error": "",
-            "profile": "?",
-        }
+        f.stem + ".py": PageResult(f.stem + ".py", f.name, True, 0.0).__dict__
         for f in out_dir.glob("[0-9][0-9]_*.html")
-    }  # built before the manifest
-    merged = {**found, **earlier, **{r.notebook: {**r.__dict__, "profile": profile} for r in results}}
-    pages = [r for _, r in sorted(merged.items()) if (out_dir / r["page"]).exists()]
-    atomic_write_text(manifest_path, json.dumps(pages, indent=1))
-    atomic_write_text(
-        out_dir / "index.html",
-        render_index(
-            [PageResult(**{k: r[k] for k in PageResult.__dataclass_fields__}) for r in pages],
-            profile,
-            {r["notebook"]: r.get("profile", "?") for r in pages},
-        ),
-    )
+    }
+    merged = {**found, **earlier, **{r.notebook: r.__dict__ for r in results}}
+    fields = PageResult.__dataclass_fields__
+    pages = [PageResult(**{k: v for k, v in r.items() if k in fields}) for _, r in sorted(merged.items())]
+    pages = [r for r in pages if (out_dir / r.page).exists()]
+    atomic_write_text(manifest_path, json.dumps([r.__dict__ for r in pages], indent=1))
+    atomic_write_text(out_dir / "index.html", render_index(pages, profile))
     return results
 
 
-def render_index(results: list[PageResult], profile: str, profiles: dict[str, str] | None = None) -> str:
-    profiles = profiles or {}
+def render_index(results: list[PageResult], profile: str) -> str:
+    """The report's front page: every notebook with its status, wall time, profile, build date and commit."""
     rows = "\n".join(
         f"<tr><td><a href='{html.escape(r.page)}'>{html.escape(r.notebook)}</a></td>"
-        f"<td>{'ok' if r.ok else 'FAILED: ' + html.escape(r.error)}</td><td>{r.seconds:.1f} s</td>"
-        f"<td>{html.escape(profiles.get(r.notebook, profile))}</td></tr>"
+        f"<td>{'ok' if r.ok else 'FAILED: ' + html.escape(r.error)}</td><td>{_minutes(r.seconds)}</td>"
+        f"<td>{html.escape(r.profile)}</td><td>{html.escape(r.date)}</td><td><code>{html.escape(r.commit)}</code></td></tr>"
         for r in results
     )
-    stamp = time.strftime("%Y-%m-%d %H:%M")
+    total = sum(r.seconds for r in results)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>stitchkit report</title>"
-        "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}td,th{padding:.3em 1em}</style>"
-        f"</head><body><h1>stitchkit report</h1><p>Last build at profile <b>{profile}</b>, {stamp}.</p>"
-        f"<table><tr><th>notebook</th><th>status</th><th>time</th><th>profile</th></tr>\n{rows}\n</table></body></html>\n"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.3em 1em;text-align:left}"
+        "</style></head><body><h1>stitchkit report</h1>"
+        f"<p>Last build at profile <b>{html.escape(profile)}</b>. Wall time is each notebook's own run (a fresh "
+        f"kernel); listed pages together: {_minutes(total)}.</p>"
+        "<table><tr><th>notebook</th><th>status</th><th>wall time</th><th>profile</th><th>built</th><th>commit</th>"
+        f"</tr>\n{rows}\n</table></body></html>\n"
     )
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:02.0f} s"

@@ -8,18 +8,10 @@ import pytest
 from conftest import ROOT
 from labserver import lab_server
 
+from stitchkit.report_check import FLAGS
+
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NOTEBOOK = "03_seeing_trajectories"
 
 
@@ -87,3 +79,30 @@ def test_report_page_animates_without_a_kernel(browser, tmp_path, monkeypatch):
     assert img.get_attribute("src") != src0, "the report's animation did not move to another frame"
     assert "_anim_img" in (tmp_path / "reports" / f"{NOTEBOOK}.html").read_text()
     page.close()
+
+
+def test_report_reads_well_offline(tmp_path, monkeypatch):
+    """`stitchkit report --check` on a real notebook's page and one with math and a player: from disk, every
+    request off the disk refused, each page has a figure, typeset math, drawn buttons and no traceback."""
+    from test_report import OFFLINE
+
+    from stitchkit.report import build_report
+    from stitchkit.report_check import check_pages
+
+    monkeypatch.setenv("STITCHKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    (tmp_path / "50_offline.py").write_text(OFFLINE)
+    notebooks = [ROOT / "notebooks" / f"{NOTEBOOK}.py", tmp_path / "50_offline.py"]
+    assert all(r.ok for r in build_report("smoke", notebooks, tmp_path / "reports", timeout=600))
+    pages = {r["page"]: r for r in check_pages(tmp_path / "reports")}
+    assert sorted(pages) == [f"{NOTEBOOK}.html", "50_offline.html"]
+    for r in pages.values():
+        assert not r["problems"], r
+        assert all("mathjax" not in u.lower() and "font-awesome" not in u for u in r["external_requests"]), r
+    assert pages["50_offline.html"]["math"] >= 1 and pages["50_offline.html"]["buttons"] == 9
+    (tmp_path / "reports" / "50_offline.html").write_text(
+        (tmp_path / "reports" / "50_offline.html").read_text() + "<pre>Traceback (most recent call last)</pre>"
+    )
+    shutil.rmtree(tmp_path / "reports" / "mathjax")  # what a page looked like before: raw TeX, and the check says so
+    bad = {r["page"]: r["problems"] for r in check_pages(tmp_path / "reports")}["50_offline.html"]
+    assert "a traceback" in bad and any("raw TeX" in p for p in bad)

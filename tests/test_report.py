@@ -1,8 +1,9 @@
 """`make report` machinery: a notebook is executed at a profile and written as a self-contained HTML page."""
 
+import re
 from pathlib import Path
 
-from stitchkit.report import build_report, list_notebooks
+from stitchkit.report import build_report, git_commit, list_notebooks, offline_page
 
 TINY = """# %% [markdown]
 # # A tiny notebook
@@ -27,11 +28,56 @@ def test_report_pages_and_index(tmp_path: Path):
     assert "profile is smoke report mode 1" in page
     index = (out / "index.html").read_text()
     assert "href='01_tiny.html'" in index and "FAILED" in index and "smoke" in index
-    assert sorted(p.name for p in out.iterdir()) == ["01_tiny.html", "02_broken.html", "index.html", "index.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "01_tiny.html",
+        "02_broken.html",
+        "index.html",
+        "index.json",
+        "mathjax",
+    ]
+    assert git_commit() and git_commit().split("+")[0] in index  # each page's commit, and its build date
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d UTC</td>", index)
     # rebuilding one page keeps the other's link in the index
     build_report("smoke", [nb_dir / "01_tiny.py"], out, timeout=120)
     index = (out / "index.html").read_text()
     assert "href='01_tiny.html'" in index and "href='02_broken.html'" in index
+
+
+OFFLINE = """# %% [markdown]
+# # Offline
+# The state $s_T$ of the last step.
+# %%
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from IPython.display import HTML, display
+from matplotlib.animation import FuncAnimation
+fig, ax = plt.subplots(figsize=(2, 2))
+line, = ax.plot([0, 1], [0, 1])
+anim = FuncAnimation(fig, lambda i: line.set_ydata([0, i]), frames=3)
+display(HTML(anim.to_jshtml()))
+plt.close(fig)
+# %% tags=["solution"]
+answer = 42  # the instructor's solution
+"""
+
+
+def test_report_pages_need_no_network_and_fold_solutions(tmp_path: Path):
+    """A page opened from disk without internet: MathJax comes from the report folder, the animation player's
+    buttons are text glyphs (not a CDN icon font), and a solution cell is folded into <details>."""
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    (nb_dir / "01_offline.py").write_text(OFFLINE)
+    out = tmp_path / "reports"
+    (result,) = build_report("smoke", list_notebooks(nb_dir), out, timeout=120)
+    assert result.ok, result.error
+    page = (out / "01_offline.html").read_text()
+    assert (out / "mathjax" / "MathJax.js").exists() and (out / "mathjax" / "config" / "Safe.js").exists()
+    assert 'src="mathjax/MathJax.js?config=' in page and "cdnjs.cloudflare.com/ajax/libs/mathjax" not in page
+    assert "font-awesome" not in page and 'class="fa ' not in page and "\u25b6" in page
+    folded = page[page.index('<details class="stitchkit-solution">') :]
+    assert "the instructor's solution" in folded[: folded.index("</details>")]
+    assert offline_page('<i class="fa fa-play"></i>') == '<span class="stitchkit-glyph">\u25b6</span>'
 
 
 def test_course_notebooks_are_found_in_order():

@@ -203,6 +203,8 @@ def train(
     ``curves.jsonl`` there holds one line per evaluation and member."""
     from tqdm.auto import tqdm
 
+    from stitchkit.profiles import report_mode
+
     log: list[dict[str, Any]] = []
     start = 0
     ckpt = run_dir / "checkpoint.pt" if run_dir else None
@@ -218,7 +220,8 @@ def train(
         sampler.load_state(state["sampler"])
         start, log = state["step"], state["log"]
     t0 = time.perf_counter()
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress, desc=type(algo).__name__)
+    quiet = not progress or report_mode()  # a static report page cannot show a live bar (it would be a dead widget)
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=quiet, desc=type(algo).__name__)
     losses: dict[str, torch.Tensor] = {}
     update = make_update(algo, cfg.graph)  # after resuming: a graph holds the optimizer states it was captured with
     for step in bar:
