@@ -67,10 +67,17 @@ def test_train_policy_resumes_and_survives_a_kill_mid_checkpoint(data_root):
     assert [c.step for c in resumed] == [0, 100, 200, 300, 400, 500]
     assert [c.mean_return for c in resumed[:4]] == [c.mean_return for c in first]  # history kept, not redone
     assert sorted(p.name for p in run.glob("state-*")) == ["state-0000500"]
-    published = policies.publish_policies("hopper", "tqc", root=data_root / "published", every=500)
-    chosen = locomotion.pick_checkpoints(resumed)
+    published = policies.publish_policies(
+        "hopper", "tqc", root=data_root / "published", every=500, episodes=10, log=lambda *_: None
+    )
+    measured = policies.list_checkpoints("hopper", root=run.parent, name=run.name)
+    top = sorted(resumed, key=lambda c: (c.mean_return, c.step), reverse=True)[: policies.EXPERT_CANDIDATES]
+    assert {c.step for c in measured if c.return_100 is not None} == {c.step for c in top}
+    chosen = locomotion.pick_checkpoints(measured)
+    assert chosen["expert"].return_100 == max(c.return_100 for c in measured if c.return_100 is not None)
     expect = {c.step for c in resumed if c.step <= chosen["medium"].step} | {chosen["expert"].step, 0, 500}
     assert {c.step for c in published} == expect
+    assert next(c for c in published if c.step == chosen["expert"].step).return_100 == chosen["expert"].return_100
 
 
 def test_d4rl_scores_beside_the_kits_own(data_root):

@@ -1,9 +1,9 @@
-"""D4RL-style locomotion datasets (hopper, halfcheetah, walker2d on Gymnasium v5) from the committed SAC actors.
+"""D4RL-style locomotion datasets (hopper, halfcheetah, walker2d on Gymnasium v5) from the committed actors.
 
 The D4RL definitions, with the kit's own behaviour policies (``data/policies/<env>/``):
 
 * ``random``        - the randomly initialised actor (checkpoint 0);
-* ``expert``        - the best checkpoint the training budget reached;
+* ``expert``        - the best checkpoint the training budget reached (judged on 100 episodes);
 * ``medium``        - the checkpoint whose return is nearest one third of the way from the random actor's to the
   expert's (D4RL: about one third of the expert's return);
 * ``medium-replay`` - approximately the data seen while training up to ``medium``: every checkpoint from 0 to
@@ -18,6 +18,8 @@ return of a uniform random policy, ``ref_max_score`` that of the expert actor, o
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 
@@ -28,6 +30,7 @@ from stitchkit.data.policies import (
     evaluate_actor,
     list_checkpoints,
     load_actor,
+    manifest_path,
     pick_checkpoints,
 )
 
@@ -97,9 +100,12 @@ def build(env: str, name: str, n_steps: int, seed: int) -> tuple[list[Episode], 
     if name not in NAMES:
         raise ValueError(f"unknown locomotion dataset {name!r}; accepted: {', '.join(NAMES)}")
     chosen = choose_checkpoints(env)
+    algorithm = json.loads(manifest_path(env).read_text()).get("algorithm", "SAC (stable-baselines3 defaults)")
     card = {
-        "behaviour": "SAC (stable-baselines3), stochastic actions",
-        "checkpoints": {k: {"step": c.step, "mean_return": c.mean_return} for k, c in chosen.items()},
+        "behaviour": f"{algorithm}, stochastic actions",
+        "checkpoints": {
+            k: {"step": c.step, "mean_return": c.mean_return, "return_100": c.return_100} for k, c in chosen.items()
+        },
     }
     if name in ("random", "medium", "expert"):
         episodes = rollout(env, chosen[name], n_steps, seed)

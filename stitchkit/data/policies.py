@@ -55,16 +55,26 @@ class SquashedGaussianActor(nn.Module):
 class Checkpoint:
     env: str
     step: int
-    mean_return: float  # stochastic actions, as the datasets are collected
+    mean_return: float  # stochastic actions, as the datasets are collected (a few episodes, during training)
     path: Path
+    return_100: float | None = None  # the 100-episode mean, measured for the expert candidates when published
 
 
 def pick_checkpoints(ckpts: list[Checkpoint]) -> dict[str, Checkpoint]:
     """random = the first checkpoint, expert = the best, medium = the one before it nearest
-    ``MEDIUM_FRACTION`` of the way from random to expert."""
-    expert = max(ckpts, key=lambda c: (c.mean_return, c.step))
+    ``MEDIUM_FRACTION`` of the way from random to expert.
+
+    The best is judged on 100 episodes where checkpoints have them (:func:`publish_policies` measures its
+    candidates): a 5-episode score during training is noisy enough to crown a lucky checkpoint."""
+    measured = [c for c in ckpts if c.return_100 is not None]
+    if measured:
+        expert = max(measured, key=lambda c: (c.return_100, c.step))
+        top = expert.return_100
+    else:
+        expert = max(ckpts, key=lambda c: (c.mean_return, c.step))
+        top = expert.mean_return
     base = ckpts[0].mean_return  # the random actor's return: fractions are of the improvement over it
-    target = base + MEDIUM_FRACTION * (expert.mean_return - base)
+    target = base + MEDIUM_FRACTION * (top - base)
     medium = min((c for c in ckpts if c.step <= expert.step), key=lambda c: abs(c.mean_return - target))
     return {"random": ckpts[0], "medium": medium, "expert": expert}
 
@@ -82,7 +92,10 @@ def list_checkpoints(env: str, root: Path | None = None, name: str | None = None
             f"`stitchkit data train-policy {env}` (needs the 'policies' extra)"
         )
     meta = json.loads(path.read_text())
-    return [Checkpoint(env, c["step"], c["mean_return"], path.parent / c["file"]) for c in meta["checkpoints"]]
+    return [
+        Checkpoint(env, c["step"], c["mean_return"], path.parent / c["file"], c.get("return_100"))
+        for c in meta["checkpoints"]
+    ]
 
 
 def load_actor(ckpt: Checkpoint) -> SquashedGaussianActor:
@@ -258,11 +271,45 @@ def train_policy(
     return list_checkpoints(env, root=out.parent, name=out.name)
 
 
-def publish_policies(env: str, algo: str = "tqc", seed: int = 0, every: int = 100_000, root: Path | None = None):
+#: expert candidates: the best checkpoints by their training-time score, each then measured on 100 episodes
+EXPERT_CANDIDATES, EXPERT_EPISODES = 5, 100
+
+
+def measure_candidates(
+    env: str, algo: str = "tqc", seed: int = 0, episodes: int = EXPERT_EPISODES, log=print
+) -> list[Checkpoint]:
+    """Measure the ``EXPERT_CANDIDATES`` best checkpoints of a run on ``EXPERT_EPISODES`` episodes (stochastic
+    actions, evaluation seed 2000) and record ``return_100`` in the run's manifest; returns them, best first."""
+    src = run_dir(env, algo, seed)
+    meta = json.loads((src / "manifest.json").read_text())
+    ckpts = list_checkpoints(env, root=src.parent, name=src.name)
+    top = sorted(ckpts, key=lambda c: (c.mean_return, c.step), reverse=True)[:EXPERT_CANDIDATES]
+    for c in top:
+        if c.return_100 is None:
+            ret = evaluate_actor(load_actor(c), LOCOMOTION_ENVS[env], episodes, seed=2000)
+            entry = next(e for e in meta["checkpoints"] if e["step"] == c.step)
+            entry["return_100"], entry["std_100"] = float(ret.mean()), float(ret.std())
+            log(f"{env} step {c.step}: {episodes}-episode return {ret.mean():.1f} ± {ret.std():.1f}")
+    atomic_write_json(src / "manifest.json", meta)
+    measured = [c for c in list_checkpoints(env, root=src.parent, name=src.name) if c.return_100 is not None]
+    return sorted(measured, key=lambda c: c.return_100, reverse=True)
+
+
+def publish_policies(
+    env: str,
+    algo: str = "tqc",
+    seed: int = 0,
+    every: int = 100_000,
+    root: Path | None = None,
+    episodes: int = EXPERT_EPISODES,
+    log=print,
+) -> list[Checkpoint]:
     """Copy the actors the datasets need from a training run into ``data/policies/<env>/`` (committed).
 
-    Kept: every exported checkpoint up to the medium one (medium-replay rolls them all out), then one every
-    ``every`` steps, and the expert; about 20-40 files of 150 KB, so the committed folder stays small."""
+    The expert is the best of the top checkpoints measured on 100 episodes (:func:`measure_candidates`). Kept:
+    every exported checkpoint up to the medium one (medium-replay rolls them all out), then one every ``every``
+    steps, and the expert; about 20-40 files of 150 KB, so the committed folder stays small."""
+    measure_candidates(env, algo, seed, episodes, log)
     src = run_dir(env, algo, seed)
     ckpts = list_checkpoints(env, root=src.parent, name=src.name)
     chosen = pick_checkpoints(ckpts)
