@@ -259,6 +259,11 @@ def _train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augmented", help="an augmented dataset id to mix in")
     p.add_argument("--ratio", type=positive_float, default=1.0, help="original : augmented (default 1)")
     p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds, trained together")
+    p.add_argument(
+        "--top-fraction",
+        type=positive_float,
+        help="train on this fraction of the dataset's episodes with the highest returns (0.1 with bc: 10%%-BC)",
+    )
     p.add_argument("--no-resume", action="store_true", help="start over instead of resuming a checkpoint")
     p.add_argument(
         "--option",
@@ -281,6 +286,7 @@ def _train(p: argparse.ArgumentParser) -> None:
             args.augmented,
             args.ratio,
             resume=not args.no_resume,
+            top_fraction=args.top_fraction,
             **options,
         )
         s, r = out["score"], out["return"]

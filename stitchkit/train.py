@@ -70,22 +70,28 @@ def run(
     progress: bool = True,
     build_missing: bool = True,
     steps: int | None = None,
+    top_fraction: float | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train ``algo_name`` on ``dataset_id`` (plus ``augmented_id`` at ratio original:augmented) for the
     profile's steps (or ``steps``, for a budget sweep), all seeds in one batched model; returns the curves and
-    last/best summaries."""
+    last/best summaries. ``top_fraction``: train on the dataset's best episodes only (by return), e.g. 0.1 for
+    CORL's "10% BC" (its ``frac``), the usual check of how much a dataset's best behaviour is worth."""
     prof = get_profile(profile)
     lr = learner(algo_name)
     seeds = seed_list(seeds)
     positive("ratio", ratio)
     if steps is not None:
         positive("steps", steps)
+    if top_fraction is not None and not 0 < top_fraction <= 1:
+        raise OptionError(f"top_fraction must be in (0, 1], got {top_fraction}")
     user = lr.user_options(prof, overrides)  # checked before any data is loaded: part of the run's key
     options = lr.resolved(dataset_id, prof, overrides)
     env_id = goal_env_id(dataset_id) if lr.goal_conditioned else None  # goals need a maze: refused before any work
     torch.manual_seed(seeds[0])
     original = registry.load_episodes(dataset_id, prof, build_missing=build_missing, log=lambda *_: None)
+    if top_fraction is not None:
+        original = best_episodes(original, top_fraction)
     augmented = registry.load_episodes(augmented_id, prof, build_missing=False) if augmented_id else None
     norm = ZScore.fit(transitions(original)["observations"])
     sizes = getattr(prof, lr.section)  # the profile's section for this learner (``train``, ``goals``)
@@ -149,6 +155,7 @@ def run(
         [algo_name, dataset_id, augmented_id, ratio, seeds, prof.name, sorted(user.items())]
         + ([aug_print] if aug_print else [])
         + ([steps] if steps != budget_steps else [])
+        + ([{"top_fraction": top_fraction}] if top_fraction is not None else [])
     )
     run_dir = data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}" if resume else None
     if run_dir is not None:
@@ -160,6 +167,7 @@ def run(
         "dataset": dataset_id,
         "augmented": augmented_id,
         "ratio": ratio,
+        **({"top_fraction": top_fraction} if top_fraction is not None else {}),
         "profile": prof.name,
         "seeds": seeds,
         "steps": cfg.steps,
@@ -169,6 +177,13 @@ def run(
         **({"d4rl_score": summarize(log, "d4rl_score")} if "d4rl_score" in log[-1] else {}),
         "run_dir": str(run_dir) if run_dir else None,
     }
+
+
+def best_episodes(episodes: list, fraction: float) -> list:
+    """The ``fraction`` of ``episodes`` with the highest returns (at least one), in their original order."""
+    keep = max(1, round(fraction * len(episodes)))
+    chosen = set(sorted(range(len(episodes)), key=lambda i: episodes[i].ret, reverse=True)[:keep])
+    return [e for i, e in enumerate(episodes) if i in chosen]
 
 
 def load_algo(run_dir: str | Path) -> torch.nn.Module:

@@ -279,6 +279,18 @@ def test_train_steps_override_and_background_augmentation(data_root):
     assert default["steps"] == 200 and default["run_dir"] != short["run_dir"]
     with pytest.raises(OptionError, match="steps must be positive"):
         run("gcbc", maze, seeds=1, profile="smoke", progress=False, steps=0)
+    # top_fraction (10%-BC): the best episodes only, a run of its own
+    from stitchkit.data import registry
+    from stitchkit.train import best_episodes
+
+    eps = registry.load_episodes(maze, "smoke")
+    top = best_episodes(eps, 0.2)
+    assert len(top) == round(0.2 * len(eps)) and min(e.ret for e in top) >= sorted(e.ret for e in eps)[-len(top)]
+    assert [e.id for e in top] == sorted(e.id for e in top)  # order kept
+    filtered = run("gcbc", maze, seeds=1, profile="smoke", progress=False, steps=100, top_fraction=0.2)
+    assert filtered["top_fraction"] == 0.2 and filtered["run_dir"] != short["run_dir"]
+    with pytest.raises(OptionError, match=r"top_fraction must be in \(0, 1\]"):
+        run("gcbc", maze, seeds=1, profile="smoke", progress=False, top_fraction=1.5)
     with pytest.raises(augment.OptionError):
         augment.start([dict(name="chain", dataset_id=maze, joint="teleport")], "smoke")
     jobs = [
