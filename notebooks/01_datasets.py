@@ -104,9 +104,9 @@ display(Markdown(fact))
 #
 # ## 2. Locomotion datasets: the D4RL recipes with the kit's own policies
 #
-# D4RL's five datasets per task, rebuilt from SAC checkpoints (`data/policies/<env>/manifest.json` records the
-# measured return of each). `random` is the untrained actor, `expert` the best checkpoint, `medium` the one nearest
-# 40% of the way from random to expert, `medium-replay` the checkpoints up to medium rolled out in proportion to
+# D4RL's five datasets per task, rebuilt from TQC checkpoints (`data/policies/<env>/manifest.json` records the
+# measured return of each). `random` is the untrained actor, `expert` the best checkpoint (judged on 100 episodes),
+# `medium` the one nearest a third of the way from random to expert (as D4RL's medium policies are), `medium-replay` the checkpoints up to medium rolled out in proportion to
 # their training steps (D4RL stored the real replay buffer; see the dataset card), `medium-expert` both.
 
 # %%
@@ -137,7 +137,60 @@ axes[2].set(title="medium-expert: two modes", xlabel="return")
 plt.show()
 
 # %% [markdown]
-# ## 3. One representation, two views, one sampler
+# ## 3. Headroom: can a learner beat its data?
+#
+# Stitching pays only where a learner can do better than the data's own behaviour, so the first question about a
+# dataset is how far its mean and its best episode lie apart, and where today's learners land between them. On
+# D4RL's hopper-medium-replay, learners reach about three times the dataset's mean (CORL: BC 30, IQL 97); a
+# dataset whose learners already imitate its best episode leaves nothing for stitching to add.
+#
+# Four learners per medium-replay dataset, `P.train.seeds` seeds each: BC (copy every action), **10%-BC** (copy only
+# the best 10% of episodes by return: CORL's `frac`, here `train.run(..., top_fraction=0.1)`), TD3+BC and IQL.
+# The runs are independent, so `run_many` trains two at a time, one per core.
+
+# %%
+from stitchkit import bench
+from stitchkit.stats import bootstrap_ci
+from stitchkit.train import run_many
+
+HEADROOM = (f"stitchkit/{LOCO_ENV}/medium-replay-v0", "stitchkit/walker2d/medium-replay-v0")
+ARMS = {"BC": ("bc", None), "10%-BC": ("bc", 0.1), "TD3+BC": ("td3bc", None), "IQL": ("iql", None)}
+head_data = {d: registry.load_episodes(d, P, build_missing=True, log=log) for d in HEADROOM}
+jobs = [
+    dict(algo_name=a, dataset_id=d, seeds=P.train.seeds, profile=P.name, top_fraction=f, progress=False)
+    for d in HEADROOM
+    for a, f in ARMS.values()
+]
+print(f"{len(jobs)} runs, two at a time: about {bench.estimate_runs(jobs, processes=2) / 60:.1f} min on this machine")
+head = dict(zip([(d, arm) for d in HEADROOM for arm in ARMS], run_many(jobs, processes=2)))
+
+# %%
+fig, axes = plt.subplots(1, len(HEADROOM), figsize=(6.5 * len(HEADROOM), 3.8))
+rows = ["| dataset | data mean | best episode | " + " | ".join(ARMS) + " |", "|---" * (3 + len(ARMS)) + "|"]
+for ax, d in zip(np.atleast_1d(axes), HEADROOM):
+    card = registry.info(d, P)
+    lo, hi = card["ref_min_score"], card["ref_max_score"]
+    norm = 100 * (returns(head_data[d]) - lo) / (hi - lo)  # the kit's normalized score of every episode
+    ax.hist(norm, bins=40, color="0.75")
+    ax.axvline(norm.mean(), color="k", ls=":", label=f"data mean {norm.mean():.0f}")
+    ax.axvline(norm.max(), color="k", ls="--", label=f"best episode {norm.max():.0f}")
+    top = ax.get_ylim()[1]
+    cells = []
+    for k, arm in enumerate(ARMS):
+        last = head[(d, arm)]["score"]["last"]
+        mean, low, high = bootstrap_ci(lambda s: float(np.mean(s["x"])), {"x": last})
+        y = top * (0.9 - 0.12 * k)
+        ax.errorbar(mean, y, xerr=[[mean - low], [high - mean]], fmt="o", color=f"C{k}", capsize=3, label=arm)
+        ax.plot(last, [y] * len(last), "|", color=f"C{k}", ms=10)
+        cells.append(f"{mean:.1f} [{low:.1f}, {high:.1f}]")
+    ax.set(title=f"{d.split('/')[1]} medium-replay: episodes and learners", xlabel="normalized score")
+    ax.legend(fontsize=7, loc="center right")
+    rows.append(f"| {d.split('/')[1]} | {norm.mean():.1f} | {norm.max():.1f} | " + " | ".join(cells) + " |")
+plt.show()
+display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean and 95% bootstrap CI over {P.train.seeds} seeds."))
+
+# %% [markdown]
+# ## 4. One representation, two views, one sampler
 #
 # Every algorithm in the kit reads a list of `Episode`s through *transitions* (TD3+BC, IQL, CQL) or *windows*
 # (diffusion models, Decision Transformer). Augmented data is mixed in at a ratio r = original : augmented.

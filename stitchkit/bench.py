@@ -569,6 +569,30 @@ def estimate_seconds(grid: Grid, profile: str | Profile | None = None, probe_sec
     return total
 
 
+def estimate_runs(jobs: list[dict[str, Any]], processes: int = 2, probe_seconds: float = 0.5) -> float:
+    """Wall seconds that :func:`stitchkit.train.run_many` will take for ``jobs`` on this machine, said before
+    starting: each learner's batched update is probed here for ``probe_seconds`` (the rate this machine gives, not
+    a number from elsewhere), times its steps, plus 10% for sampling and evaluation; the jobs spread over
+    ``processes`` workers. Runs already in the training cache finish at once, so this is an upper bound."""
+    from stitchkit.device import get_device
+    from stitchkit.train import learner, seed_list
+
+    dev, rates, each = get_device(), {}, []
+    for job in jobs:
+        lr = learner(job["algo_name"])
+        prof = get_profile(job.get("profile"))
+        known = {"algo_name", "dataset_id", "seeds", "profile", "augmented_id", "ratio", "resume", "progress"}
+        options = {k: v for k, v in job.items() if k not in known | {"build_missing", "steps", "top_fraction"}}
+        steps, batch = lr.budget(prof, lr.user_options(prof, options))
+        steps = job.get("steps") or steps
+        seeds = len(seed_list(job.get("seeds", 1)))
+        key = (lr.name, seeds, batch)
+        if key not in rates:
+            rates[key] = steps_per_second(lr.name, seeds, dev, probe_seconds, batch)
+        each.append(1.1 * steps / rates[key])
+    return max(sum(each) / max(1, min(processes, len(each))), max(each, default=0.0))
+
+
 def fake_batch(algo: str, seeds: int, batch: int, device, obs_dim: int = 11, act_dim: int = 3, window: int = 20):
     """A synthetic (S, B, ...) batch of hopper's sizes, for timing updates (DT: K-step windows; goal-conditioned
     learners: with goals)."""
