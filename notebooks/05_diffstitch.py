@@ -38,7 +38,7 @@ import torch
 from IPython.display import Code, Markdown, display
 
 import stitchkit
-from stitchkit import augment
+from stitchkit import augment, bench
 from stitchkit.augment import diffstitch as ds
 from stitchkit.augment.bridges import assemble, bridge_oracle_errors
 from stitchkit.augment.diffusion import apply_conditioning
@@ -47,8 +47,7 @@ from stitchkit.data.episodes import crop
 from stitchkit.device import get_device
 from stitchkit.exercises import check
 from stitchkit.paths import data_dir
-from stitchkit.train import run as train_run
-from stitchkit.train import score_text
+from stitchkit.train import run_many, score_text
 from stitchkit.viewer import StitchViewer, ViewItem
 
 torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -361,19 +360,33 @@ display(
 # %% [markdown]
 # ## 8. Does it help offline RL?
 #
-# TD3+BC and IQL, trained on the original data and on original + DiffStitch data, same seeds and steps. Transition
-# learners sample augmented data as the released code saves it - bridge transitions only - at the ratio
-# r = original : augmented = `cfg.ratio` (4:1, the best TD3+BC ratio of the paper's Table 2).
+# TD3+BC and IQL on hopper, trained on the original data and on original + DiffStitch data, same seeds and steps.
+# Transition learners sample augmented data as the released code saves it - bridge transitions only - at the ratio
+# r = original : augmented = `cfg.ratio` (4:1, the best TD3+BC ratio of the paper's Table 2). The four runs are
+# independent, so they train two at a time, one per core. (The maze's single-task TD3+BC and IQL are left to the
+# benchmark's `full` grid, notebook 08: at this course's budgets neither reaches the goal with or without stitched
+# data. Stitching on the maze is shown where it works at a laptop's budget: notebook 02's goal-conditioned
+# learners.)
 
 # %%
-downstream = {}
-for d in (HOPPER, MAZE):
-    for algo in ("td3bc", "iql"):
-        for arm, aug in (("original", None), ("+DiffStitch", out_ids.get(d))):
-            if arm == "original" or aug:
-                downstream[(d, algo, arm)] = train_run(
-                    algo, d, seeds=P.train.seeds, profile=P, augmented_id=aug, ratio=cfg.ratio, progress=False
+keys, jobs = [], []
+for algo in ("td3bc", "iql"):
+    for arm, aug in (("original", None), ("+DiffStitch", out_ids.get(HOPPER))):
+        if arm == "original" or aug:
+            keys.append((HOPPER, algo, arm))
+            jobs.append(
+                dict(
+                    algo_name=algo,
+                    dataset_id=HOPPER,
+                    seeds=P.train.seeds,
+                    profile=P.name,
+                    augmented_id=aug,
+                    ratio=cfg.ratio,
+                    progress=False,
                 )
+            )
+print(f"{len(jobs)} runs, two at a time: about {bench.estimate_runs(jobs) / 60:.1f} min on this machine")
+downstream = dict(zip(keys, run_many(jobs, processes=2)))
 
 
 def cell(key):
@@ -381,15 +394,12 @@ def cell(key):
 
 
 rows = ["| dataset | algorithm | original | +DiffStitch |", "|---|---|---|---|"]
-for d in (HOPPER, MAZE):
-    for algo in ("td3bc", "iql"):
-        rows.append(
-            f"| {d.split('/')[1]} | {algo} | {cell((d, algo, 'original'))} | {cell((d, algo, '+DiffStitch'))} |"
-        )
+for algo in ("td3bc", "iql"):
+    rows.append(f"| hopper | {algo} | {cell((HOPPER, algo, 'original'))} | {cell((HOPPER, algo, '+DiffStitch'))} |")
 display(
     Markdown(
         "\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
-        "steps; hopper: normalized score, maze: success rate (%)."
+        "steps; normalized score."
     )
 )
 
@@ -429,6 +439,7 @@ tags = {"-TEstimation": "noest", "-Qualification": "noqual"}
 ablation = {"-AUG": downstream[(HOPPER, "td3bc", "original")]["score"]}
 if (HOPPER, "td3bc", "+DiffStitch") in downstream:
     ablation["DiffStitch"] = downstream[(HOPPER, "td3bc", "+DiffStitch")]["score"]
+ablation_jobs = {}  # name -> (augmented id, ratio): the datasets first, then every TD3+BC run, two at a time
 variant_results = {}
 for name, opts in variants.items():
     res = ds.stitch(
@@ -438,14 +449,10 @@ for name, opts in variants.items():
     if res.episodes:
         vid = registry.augmented_id(HOPPER, "diffstitch", tags[name])
         augment.save(vid, res.episodes, {"method": "diffstitch", "parent": HOPPER, "seed": SEED, **ds.summary(res)}, P)
-        ablation[name] = train_run(
-            "td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=vid, ratio=cfg.ratio, progress=False
-        )["score"]
+        ablation_jobs[name] = (vid, cfg.ratio)
 for r in (1.0, 9.0):
     if HOPPER in out_ids:
-        ablation[f"r = {r:g}:1"] = train_run(
-            "td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=out_ids[HOPPER], ratio=r, progress=False
-        )["score"]
+        ablation_jobs[f"r = {r:g}:1"] = (out_ids[HOPPER], r)
 
 unq = variant_results["-Qualification"]
 deltas = [cfg.delta / 4, cfg.delta, cfg.delta * 4]
@@ -460,9 +467,15 @@ for dl in deltas:
     if dl != cfg.delta and kept:
         vid = registry.augmented_id(HOPPER, "diffstitch", f"delta{str(dl).replace('.', 'p')}")
         augment.save(vid, kept, {"method": "diffstitch", "parent": HOPPER, "seed": SEED, "delta": dl}, P)
-        ablation[f"δ = {dl:g}"] = train_run(
-            "td3bc", HOPPER, seeds=P.train.seeds, profile=P, augmented_id=vid, ratio=cfg.ratio, progress=False
-        )["score"]
+        ablation_jobs[f"δ = {dl:g}"] = (vid, cfg.ratio)
+
+jobs = [
+    dict(algo_name="td3bc", dataset_id=HOPPER, seeds=P.train.seeds, profile=P.name, augmented_id=v, ratio=r)
+    for v, r in ablation_jobs.values()
+]
+print(f"{len(jobs)} TD3+BC runs, two at a time: about {bench.estimate_runs(jobs) / 60:.1f} min on this machine")
+for name, result in zip(ablation_jobs, run_many([{**j, "progress": False} for j in jobs], processes=2)):
+    ablation[name] = result["score"]
 
 names = list(ablation)
 plt.figure(figsize=(10, 3.2))
