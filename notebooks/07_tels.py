@@ -51,7 +51,7 @@ import torch
 from IPython.display import Code, Markdown, display
 
 import stitchkit
-from stitchkit import tsidm
+from stitchkit import bench, tsidm
 from stitchkit.algos.por import POR
 from stitchkit.algos.tels import TELS
 from stitchkit.data import registry
@@ -59,8 +59,7 @@ from stitchkit.data.episodes import transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.exercises import check
 from stitchkit.render import draw_maze
-from stitchkit.train import load_algo, score_text
-from stitchkit.train import run as train_run
+from stitchkit.train import load_algo, run_many, score_text
 
 P = stitchkit.get_profile(PROFILE)
 print(f"profile {P.name}: {P.tels}; policy steps {P.train.steps}, {P.train.seeds} seeds")
@@ -221,13 +220,28 @@ display(Code(inspect.getsource(TELS.update), language="python"))
 #
 # Whole-trajectory subsamples of about `study_transitions` transitions of three datasets (the registry's
 # `-<N>k-v0` ids, one fixed subsample seed), and four learners with the same seeds, batch and policy steps (TELS
-# first trains its TS-IDM for `idm_steps`). Runs are cached in `data/runs/`.
+# first trains its TS-IDM for `idm_steps`). Runs are cached in `data/runs/`. Every run of this section and the
+# next two (the ablation ladder and the representation alone) is independent of the others, so all of them train
+# here, two at a time, one per core.
 
 # %%
-study = {}
-for d in STUDY.values():
-    for algo in tsidm.STUDY_ALGOS:
-        study[(d, algo)] = train_run(algo, d, seeds=P.train.seeds, profile=P, progress=False)
+jobs = {
+    (d, algo): dict(algo_name=algo, dataset_id=d, seeds=P.train.seeds, profile=P.name)
+    for d in STUDY.values()
+    for algo in tsidm.STUDY_ALGOS
+}
+jobs |= {
+    ("ladder", name): dict(algo_name="tels", dataset_id=HOPPER, seeds=P.train.seeds, profile=P.name, terms=name)
+    for name in tsidm.LADDER
+    if name != "full"  # the full TS-IDM is the study's TELS run
+}
+jobs[("features", HOPPER)] = dict(algo_name="tsidm-td3bc", dataset_id=HOPPER, seeds=P.train.seeds, profile=P.name)
+print(
+    f"{len(jobs)} runs, two at a time: at most {bench.estimate_runs(list(jobs.values())) / 60:.1f} min on this "
+    "machine (cached runs finish at once)"
+)
+results = dict(zip(jobs, run_many([{**j, "progress": False} for j in jobs.values()], processes=2)))
+study = {k: v for k, v in results.items() if k[0] in STUDY.values()}
 
 
 cell = score_text
@@ -256,14 +270,7 @@ display(
 # The same rungs as section 3, now as whole TELS runs on the hopper study data.
 
 # %%
-ladder = {
-    name: (
-        study[(HOPPER, "tels")]
-        if name == "full"
-        else train_run("tels", HOPPER, seeds=P.train.seeds, profile=P, progress=False, terms=name)
-    )
-    for name in tsidm.LADDER
-}
+ladder = {name: study[(HOPPER, "tels")] if name == "full" else results[("ladder", name)] for name in tsidm.LADDER}
 display(Markdown("| TS-IDM | score |\n|---|---|\n" + "\n".join(f"| {n} | {cell(r)} |" for n, r in ladder.items())))
 
 # %% [markdown]
@@ -272,7 +279,7 @@ display(Markdown("| TS-IDM | score |\n|---|---|\n" + "\n".join(f"| {n} | {cell(r
 # TD3+BC on raw states from the study.
 
 # %%
-features = train_run("tsidm-td3bc", HOPPER, seeds=P.train.seeds, profile=P, progress=False)
+features = results[("features", HOPPER)]
 display(
     Markdown(
         f"| hopper study data | TD3+BC on s | TD3+BC on z = φ(s) |\n|---|---|---|\n"
