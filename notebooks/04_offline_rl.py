@@ -33,10 +33,11 @@ import torch
 from IPython.display import Code, Markdown, display
 
 import stitchkit
+from stitchkit import bench
 from stitchkit.algos import cql, iql, td3bc
 from stitchkit.data import registry
 from stitchkit.exercises import check
-from stitchkit.train import run
+from stitchkit.train import run_many
 
 torch.set_num_threads(max(1, torch.get_num_threads()))
 P = stitchkit.get_profile(PROFILE)
@@ -74,17 +75,30 @@ display(Code(inspect.getsource(stitchkit.nets.EnsembleLinear), language="python"
 
 # %% [markdown]
 # ## 3. TD3+BC and IQL on hopper-medium and on the maze
+#
+# Every run of this section and the next is independent of the others, so they all train here, two at a time
+# (`run_many`: one process per core), after an estimate measured on this machine.
 
 # %%
-results = {}
-for algo in ("td3bc", "iql"):
-    for ds in (HOPPER, MAZE):
-        results[(algo, ds)] = run(algo, ds, seeds=P.train.seeds, profile=P, progress=False)
-        s = results[(algo, ds)]["score"]
-        print(
-            f"{algo:>6} on {ds}: last {s['last_mean']:.1f} ± {s['last_std']:.1f}, "
-            f"best {s['best_mean']:.1f} ± {s['best_std']:.1f}"
-        )
+jobs = {
+    (algo, ds): dict(algo_name=algo, dataset_id=ds, seeds=P.train.seeds)
+    for algo in ("td3bc", "iql")
+    for ds in (HOPPER, MAZE)
+}
+jobs |= {
+    (algo, HOPPER): dict(algo_name=algo, dataset_id=HOPPER, seeds=P.train.seeds if algo == "bc" else 1)
+    for algo in ("bc", "cql", "dt")
+}
+jobs = {k: {**j, "profile": P.name} for k, j in jobs.items()}
+print(
+    f"{len(jobs)} runs, two at a time: at most {bench.estimate_runs(list(jobs.values())) / 60:.1f} min on this machine"
+)
+results = dict(zip(jobs, run_many([{**j, "progress": False} for j in jobs.values()], processes=2)))
+for (algo, ds), out in list(results.items())[:4]:
+    s = out["score"]
+    print(
+        f"{algo:>6} on {ds}: last {s['last_mean']:.1f} ± {s['last_std']:.1f}, best {s['best_mean']:.1f} ± {s['best_std']:.1f}"
+    )
 
 
 def plot_curves(ax, out, title, metric="score"):
@@ -111,8 +125,6 @@ plt.show()
 # the code working, not their final scores. Run at `full` on a GPU for those.
 
 # %%
-for algo in ("bc", "cql", "dt"):
-    results[(algo, HOPPER)] = run(algo, HOPPER, seeds=P.train.seeds if algo == "bc" else 1, profile=P, progress=False)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
 for ax, algo in zip(axes, ("bc", "cql", "dt")):
     plot_curves(ax, results[(algo, HOPPER)], f"{algo}: hopper-medium")
