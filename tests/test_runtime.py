@@ -98,3 +98,14 @@ def test_atomic_directory_keeps_old_on_failure(tmp_path):
         raise RuntimeError("interrupted")
     assert (target / "part").read_text() == "v1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
+
+
+def test_progress_bars_count_and_stay_off_in_reports(clean_env):
+    from stitchkit.progress import bar
+
+    b = bar(10, "steps", initial=3)
+    b.update(2)
+    assert (b.n, b.total, b.disable) == (5, 10, False)
+    b.close()
+    clean_env.setenv("STITCHKIT_REPORT", "1")  # a static page cannot show a live bar
+    assert bar(10, "steps").disable

@@ -46,6 +46,7 @@ from stitchkit.data.episodes import Episode, window_starts
 from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import Profile
+from stitchkit.progress import bar
 
 
 @dataclass
@@ -361,6 +362,7 @@ def stitch(
         "accepted": 0,
     }
     u_max = cfg.uncertainty_factor * models.uncertainty_limit
+    shown = bar(budget, "ASTRO stitching", unit="transition")
     while accepted_steps < budget and it < max_iterations:
         it += 1
         b = az.stitch_batch
@@ -426,8 +428,10 @@ def stitch(
         )
         bridges += new
         accepted_steps += steps_in
+        shown.update(min(steps_in, max(0, budget - shown.n)))
         if progress:
             progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
+    shown.close()
     eps = [assemble(env, episodes, br, k, method="astro") for k, br in enumerate(br for br in bridges if br.accepted)]
     stats = {
         **bridge_stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps),

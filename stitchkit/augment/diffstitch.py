@@ -48,6 +48,7 @@ from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.options import per_dataset
 from stitchkit.profiles import Profile, StitchSizes
+from stitchkit.progress import bar
 
 # The released code's per-dataset settings (detail_configs/): qualification threshold delta (CDF space, squared
 # L2) and cosine threshold. The maze is the kit's own choice (see notebook 05): its states are 2-D positions.
@@ -156,8 +157,10 @@ def train_diffusion(
     model.to(device)
     every = max(1, sizes.diffusion_train_steps // 50)
     running = []
+    shown = bar(sizes.diffusion_train_steps, "DiffStitch diffusion", initial=step)
     while step < sizes.diffusion_train_steps:
         step += 1
+        shown.update()
         idx = torch.as_tensor(rng.integers(0, len(x_all), sizes.diffusion_batch))
         known = training_mask(len(idx), h, gen)
         loss = model.loss(
@@ -193,6 +196,7 @@ def train_diffusion(
                     "step": step,
                 },
             )
+    shown.close()
     return curve
 
 
@@ -423,6 +427,7 @@ def stitch(
     accepted_steps, t0, it = 0, time.perf_counter(), 0
     counts = {"generated": 0, "no_similar_target": 0, "terminal": 0, "dynamics": 0, "return": 0, "accepted": 0}
     fixed = cfg.fixed_steps or hi
+    shown = bar(budget, "DiffStitch stitching", unit="transition")
     while accepted_steps < budget and it < max_iterations:
         it += 1
         b = sz.stitch_batch
@@ -478,8 +483,10 @@ def stitch(
         )
         bridges += new
         accepted_steps += steps_in
+        shown.update(min(steps_in, max(0, budget - shown.n)))
         if progress:
             progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
+    shown.close()
     eps = [assemble(env, episodes, br, k) for k, br in enumerate(br for br in bridges if br.accepted)]
     return StitchResult(
         eps, bridges, bridge_stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps), cfg

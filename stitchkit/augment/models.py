@@ -26,6 +26,7 @@ from torch import nn
 
 from stitchkit.algos.common import check_finite
 from stitchkit.nets import EnsembleLinear
+from stitchkit.progress import bar
 
 
 def _mlp(d_in: int, d_out: int, hidden: tuple[int, ...], act=nn.ReLU) -> nn.Sequential:
@@ -168,7 +169,9 @@ def fit(
     held_b = data.tensors(held[:4096], device)
     curve, every = [], log_every or max(1, steps // 20)
     model.train()
+    shown = bar(steps, f"{name} model")
     for step in range(1, steps + 1):
+        shown.update()
         shape = (members, batch) if members else (batch,)
         b = data.tensors(train_idx[rng.integers(0, len(train_idx), size=shape)], device)
         loss = model.loss(b)
@@ -179,6 +182,7 @@ def fit(
         if step % every == 0 or step == steps:
             with torch.no_grad():
                 curve.append({"step": step, "train": float(loss), "held_out": _held_out_error(model, held_b)})
+    shown.close()
     model.eval()
     return curve
 

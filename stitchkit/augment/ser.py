@@ -34,6 +34,7 @@ from stitchkit.augment.method import Job, Method
 from stitchkit.data.episodes import Episode, Provenance, transitions
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import BaselineSizes, Profile
+from stitchkit.progress import bar
 
 
 @dataclass
@@ -225,8 +226,10 @@ def train_models(
         log(f"SER model: resumed at step {step}")
     t0, every = time.perf_counter(), max(1, sz.ser_train_steps // 50)
     tenth = max(1, sz.ser_train_steps // 10)
+    shown = bar(sz.ser_train_steps, "SER diffusion", initial=step)
     while step < sz.ser_train_steps:
         step += 1
+        shown.update()
         loss = models.edm.loss(x_all[rng.integers(0, len(x_all), sz.ser_batch)].to(device), gen)
         if not torch.isfinite(loss):
             raise FloatingPointError(
@@ -257,6 +260,7 @@ def train_models(
                     },
                 )
     models.edm.eval()
+    shown.close()
     log(f"SER model ({sz.ser_train_steps} steps) trained in {time.perf_counter() - t0:.0f} s")
     if final is not None:
         atomic_torch_save(final, models)

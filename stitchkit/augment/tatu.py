@@ -42,6 +42,7 @@ from stitchkit.data.normalizers import ZScore
 from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import Profile
+from stitchkit.progress import bar
 
 from .models import DynamicsEnsemble, RewardModel, TransitionData, fit
 
@@ -305,7 +306,9 @@ def generate(
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     out, us, kept_steps, started, it, empty, t0 = [], [], 0, 0, 0, 0, time.perf_counter()
     lengths = np.zeros(cfg.horizon + 1, np.int64)
+    shown = bar(budget, "TATU rollouts", unit="transition")
     while kept_steps < budget and empty < 20:
+        shown.update(max(0, min(kept_steps, budget) - shown.n))
         idx = rng.integers(0, len(tr["observations"]), batch)
         r = rollout(models, env, tr["observations"][idx], cfg, gen, device)
         r.starts = np.stack([tr["episode"][idx], tr["step"][idx]], 1)
@@ -332,6 +335,8 @@ def generate(
         empty = empty + 1 if not new else 0
         if progress:
             progress({"iteration": it, "accepted": len(out), "generated": started, "accepted_steps": kept_steps})
+    shown.update(max(0, min(kept_steps, budget) - shown.n))
+    shown.close()
     seconds = time.perf_counter() - t0
     stats = {
         "iterations": it,

@@ -29,6 +29,7 @@ from torch import nn
 from stitchkit.algos.common import check_finite
 from stitchkit.augment.models import _mlp
 from stitchkit.data.episodes import Episode
+from stitchkit.progress import bar
 
 EXPECTILE = 0.1  # the default low expectile of step counts the distance tracks (see distance_loss)
 
@@ -115,7 +116,9 @@ def train_distance(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng([seed, 43])
     curve, every, running = [], log_every or max(1, steps // 25), []
+    shown = bar(steps, "temporal distance")
     for step in range(1, steps + 1):
+        shown.update()
         e, i, k = sample_pairs(lengths, batch, cap, rng)
         a = torch.as_tensor(offsets[e] + i, device=device)
         b = torch.as_tensor(offsets[e] + i + k, device=device)
@@ -128,6 +131,7 @@ def train_distance(
         if step % every == 0 or step == steps:
             curve.append({"step": step, "loss": float(np.mean(running))})
             running = []
+    shown.close()
     model.eval()
     return model, curve
 

@@ -1,0 +1,17 @@
+"""Progress bars for the kit's long loops (model training, stitching, learner training).
+
+tqdm's ``auto`` bar is a widget in JupyterLab and text in a terminal. In a report (``STITCHKIT_REPORT=1``) bars
+are off: a static page cannot show a live bar, only a dead widget. Each long loop opens one bar, so a notebook
+cell that runs for minutes shows how far it is.
+"""
+
+from __future__ import annotations
+
+from stitchkit.profiles import report_mode
+
+
+def bar(total: int, desc: str, initial: int = 0, enabled: bool = True, unit: str = "step"):
+    """A tqdm bar of ``total`` units (``bar.update(n)`` as they are done; close it, or use it as a context)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled or report_mode(), leave=False)
