@@ -90,12 +90,12 @@ for fn in (ds.estimate_steps, ds.stitch_states, ds.wrap_up, ds.qualify):
 
 # %%
 device = str(get_device())
-models = {}
-for d, eps in data.items():
-    key = ds.config_key(d, P, SEED, False)
-    models[d] = ds.train_models(
-        eps, P, SEED, checkpoint_dir=data_dir() / "checkpoints" / "diffstitch" / key, device=device
-    )
+ckpt = {d: data_dir() / "checkpoints" / "diffstitch" / ds.config_key(d, P, SEED, False) for d in data}
+guess = sum(ds.estimate_train_seconds(eps, P, ckpt[d], device) for d, eps in data.items())
+print(
+    f"training the models: about {guess / 60:.1f} min on this machine (models built by an earlier notebook load at once)"
+)
+models = {d: ds.train_models(eps, P, SEED, checkpoint_dir=ckpt[d], device=device) for d, eps in data.items()}
 
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.2))
 for d, m in models.items():

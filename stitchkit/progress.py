@@ -7,11 +7,33 @@ cell that runs for minutes shows how far it is.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from stitchkit.profiles import report_mode
+
+_quiet = [0]
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """No bars inside (a time probe runs the loops for a few steps: a flash of bars would only distract)."""
+    _quiet[0] += 1
+    try:
+        yield
+    finally:
+        _quiet[0] -= 1
 
 
 def bar(total: int, desc: str, initial: int = 0, enabled: bool = True, unit: str = "step"):
     """A tqdm bar of ``total`` units (``bar.update(n)`` as they are done; close it, or use it as a context)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled or report_mode(), leave=False)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit=unit,
+        disable=not enabled or report_mode() or _quiet[0] > 0,
+        leave=False,
+    )

@@ -318,3 +318,17 @@ def test_return_guidance_needs_a_return_conditioned_model_and_runs_with_one(trai
         max_iterations=1,
     )
     assert res.stats["generated"] == SMOKE.stitch.stitch_batch and res.stats["accepted"] > 0
+
+
+def test_training_time_estimate_is_measured_and_zero_when_cached(tmp_path):
+    """The estimate printed before training: probed on this machine, larger for more steps, 0 for cached models."""
+    import dataclasses
+
+    eps = point_episodes()
+    short = ds.estimate_train_seconds(eps, SMOKE, probe=5)
+    more = dataclasses.replace(
+        SMOKE, stitch=dataclasses.replace(SMOKE.stitch, diffusion_train_steps=100 * SMOKE.stitch.diffusion_train_steps)
+    )
+    assert 0 < short < ds.estimate_train_seconds(eps, more, probe=5)
+    ds.train_models(eps, SMOKE, checkpoint_dir=tmp_path, log=lambda *_: None)
+    assert ds.estimate_train_seconds(eps, SMOKE, tmp_path) == 0.0

@@ -48,7 +48,7 @@ from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.options import per_dataset
 from stitchkit.profiles import Profile, StitchSizes
-from stitchkit.progress import bar
+from stitchkit.progress import bar, quiet
 
 # The released code's per-dataset settings (detail_configs/): qualification threshold delta (CDF space, squared
 # L2) and cosine threshold. The maze is the kit's own choice (see notebook 05): its states are 2-D positions.
@@ -198,6 +198,52 @@ def train_diffusion(
             )
     shown.close()
     return curve
+
+
+def estimate_train_seconds(
+    episodes: list[Episode],
+    profile: Profile,
+    checkpoint_dir: Path | None = None,
+    device: str = "cpu",
+    probe: int = 40,
+    returns_condition: bool = False,
+) -> float:
+    """Seconds :func:`train_models` will take here, said before it starts: ``probe`` steps of each model are timed
+    on this machine (after two warm-up steps) and scaled to the profile's step counts; 0 when cached."""
+    if checkpoint_dir is not None and (checkpoint_dir / "models.pt").exists():
+        return 0.0
+    sz = profile.stitch
+    obs = np.concatenate([e.observations for e in episodes])
+    cdf = EmpiricalCDF.fit(obs)
+    tr = transitions(episodes)
+    data = TransitionData.from_arrays(
+        cdf.normalize(tr["observations"]), tr["actions"], tr["rewards"], cdf.normalize(tr["next_observations"]), 0
+    )
+    obs_dim, act_dim = obs.shape[1], tr["actions"].shape[1]
+
+    def timed(run: Callable[[int], object]) -> float:  # seconds per step, each call's set-up cost cancelled
+        with quiet():
+            t0 = time.perf_counter()
+            run(2)
+            t1 = time.perf_counter()
+            run(2 + probe)
+            return max(0.0, (time.perf_counter() - t1) - (t1 - t0)) / probe
+
+    diffusion = diffusion_from_sizes(obs_dim, sz, returns_condition)
+    per_step = timed(
+        lambda n: train_diffusion(diffusion, episodes, cdf, replace(sz, diffusion_train_steps=n), device=device)
+    )
+    total = per_step * sz.diffusion_train_steps
+    for m, members in (
+        (InverseDynamics(obs_dim, act_dim), None),
+        (RewardModel(obs_dim, act_dim), None),
+        (DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble)), sz.ensemble),
+    ):
+        m.to(device)
+        total += sz.model_steps * timed(
+            lambda n, m=m, k=members: fit(m, data, n, sz.model_batch, members=k, device=device, log_every=10**9)
+        )
+    return total
 
 
 def train_models(
