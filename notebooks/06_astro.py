@@ -87,6 +87,17 @@ ENV = {HOPPER: "hopper", MAZE: "pointmaze-medium"}
 # %%
 device = str(get_device())
 root = data_dir() / "checkpoints"
+guess = sum(
+    astro.estimate_train_seconds(
+        eps,
+        P,
+        root / "astro" / astro.config_key(d, P, SEED),
+        root / "diffstitch" / ds.config_key(d, P, SEED, False),
+        device,
+    )
+    for d, eps in data.items()
+)
+print(f"training the models: about {guess / 60:.1f} min on this machine (DiffStitch's, from notebook 05, load at once)")
 models = {
     d: astro.train_models(
         eps,

@@ -206,3 +206,18 @@ def test_astro_cli_writes_the_dataset_and_prints_json(tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["method"] == "astro" and summary["accepted"] > 0 and summary["config"]["return_filter"] is False
     assert (tmp_path / "minari" / out / "data" / "main_data.hdf5").exists()
+
+
+def test_training_time_estimate_counts_only_what_is_not_cached(maze_smoke, tmp_path):
+    from stitchkit.augment import diffstitch as ds
+
+    smoke = get_profile("smoke")
+    _, eps, _ = maze_smoke
+    fresh = astro.estimate_train_seconds(eps, smoke, tmp_path / "astro", tmp_path / "ds", probe=5)
+    ds.train_models(eps, smoke, checkpoint_dir=tmp_path / "ds", log=lambda *_: None)  # DiffStitch's part now cached
+    partial = astro.estimate_train_seconds(eps, smoke, tmp_path / "astro", tmp_path / "ds", probe=5)
+    assert 0 < partial < fresh
+    astro.train_models(
+        eps, smoke, checkpoint_dir=tmp_path / "astro", diffstitch_dir=tmp_path / "ds", log=lambda *_: None
+    )
+    assert astro.estimate_train_seconds(eps, smoke, tmp_path / "astro", tmp_path / "ds") == 0.0

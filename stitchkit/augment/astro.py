@@ -43,10 +43,11 @@ from stitchkit.augment.bridges import stats as bridge_stats
 from stitchkit.augment.method import Job, Method
 from stitchkit.augment.temporal import TemporalDistance, distance_quality, split_episodes, train_distance
 from stitchkit.data.episodes import Episode, window_starts
+from stitchkit.data.normalizers import EmpiricalCDF
 from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import Profile
-from stitchkit.progress import bar
+from stitchkit.progress import bar, quiet
 
 
 @dataclass
@@ -91,6 +92,33 @@ class AstroModels:
     uncertainty_limit: float  # 99th percentile of ensemble disagreement on held-out real transitions
     curves: dict[str, list[dict]] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)  # learned vs Euclidean on held-out episodes
+
+
+def estimate_train_seconds(
+    episodes: list[Episode],
+    profile: Profile,
+    checkpoint_dir: Path | None = None,
+    diffstitch_dir: Path | None = None,
+    device: str = "cpu",
+    probe: int = 40,
+) -> float:
+    """Seconds :func:`train_models` will take here, said before it starts: DiffStitch's models as
+    :func:`stitchkit.augment.diffstitch.estimate_train_seconds` times them (0 when cached), plus the temporal
+    distance's steps timed on this machine; 0 when ASTRO's models are cached."""
+    if checkpoint_dir is not None and (checkpoint_dir / "astro.pt").exists():
+        return 0.0
+    a = profile.astro
+    total = ds.estimate_train_seconds(episodes, profile, diffstitch_dir, device, probe)
+    cdf = EmpiricalCDF.fit(np.concatenate([e.observations for e in episodes]))
+    args = (episodes, cdf.normalize)
+    sizes = (a.distance_batch, a.distance_cap, a.latent_dim, a.distance_hidden)
+    with quiet():
+        t0 = time.perf_counter()
+        train_distance(*args, 2, *sizes, device=device)
+        t1 = time.perf_counter()
+        train_distance(*args, 2 + probe, *sizes, device=device)
+        per_step = max(0.0, (time.perf_counter() - t1) - (t1 - t0)) / probe
+    return total + per_step * a.distance_steps
 
 
 def train_models(
