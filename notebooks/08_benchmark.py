@@ -121,7 +121,7 @@ for g in (GRID, SMALL):
 # %%
 if RUN:
     for g in (GRID, SMALL):
-        summary = bench.run(g, P, executor=EXECUTOR)
+        summary = bench.run(g, P, executor=EXECUTOR, processes=2)  # local: two groups at a time, one per core
         print(f"{g.name}: {summary['groups_run']} groups run in {summary['seconds']} s")
 
 # %% [markdown]

@@ -395,6 +395,14 @@ def _group_task(grid: Grid, group: Group, profile: Profile, augmented: dict | No
     return group, results, {**_meta(executor, time.perf_counter() - t0), **info}
 
 
+def _one_thread_group(*task):
+    """A worker process's group: one torch thread, so ``processes`` workers do not oversubscribe the cores."""
+    import torch
+
+    torch.set_num_threads(1)
+    return _group_task(*task)
+
+
 def run(
     grid: Grid,
     profile: str | Profile | None = None,
@@ -404,14 +412,19 @@ def run(
     cpus_per_task: float = 1.0,
     log=print,
     on_group: Callable[[Group, list[dict]], None] | None = None,
+    processes: int = 1,
 ) -> dict[str, Any]:
     """Run every pending group of ``grid`` and write its records; returns counts and the wall time.
 
-    ``executor="ray"`` runs augmentation and groups as Ray tasks on a local instance, or on the cluster at
-    ``address`` (workers must see the same ``STITCHKIT_DATA`` folder), each asking ``gpus_per_task`` GPUs."""
+    ``executor="local"`` trains the groups here, ``processes`` at a time (a group's batched update uses about one
+    CPU core: 2 fills a 2-core laptop); ``executor="ray"`` runs augmentation and groups as Ray tasks on a local
+    instance, or on the cluster at ``address`` (workers must see the same ``STITCHKIT_DATA`` folder), each asking
+    ``gpus_per_task`` GPUs."""
     prof = get_profile(profile)
     if executor not in ("local", "ray"):
         raise BenchError(f"unknown executor {executor!r}; accepted: local, ray")
+    if processes < 1:
+        raise BenchError(f"processes must be >= 1, got {processes}")
     folder = results_dir(grid, prof)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "grid.json").write_text(json.dumps(asdict(grid), indent=1, sort_keys=True))
@@ -436,8 +449,17 @@ def run(
 
     if executor == "local":
         aug = {k: build_augmented(grid, *k, prof, log=log) for k in needed}
-        for g in todo:
-            finish(*_group_task(grid, g, prof, aug.get((g.dataset, g.augmenter)), "local"))
+        tasks = [(grid, g, prof, aug.get((g.dataset, g.augmenter)), "local") for g in todo]
+        if processes == 1 or len(tasks) == 1:
+            for task in tasks:
+                finish(*_group_task(*task))
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(min(processes, len(tasks)), mp_context=mp.get_context("spawn")) as pool:
+                for fut in as_completed([pool.submit(_one_thread_group, *task) for task in tasks]):
+                    finish(*fut.result())  # records are written here, in this process, as groups finish
     else:
         _run_ray(grid, prof, todo, needed, finish, address, gpus_per_task, cpus_per_task, log)
     return {

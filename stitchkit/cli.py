@@ -310,7 +310,10 @@ def _bench(p: argparse.ArgumentParser) -> None:
         "--executor",
         choices=("local", "ray"),
         default="local",
-        help="local: one process (default); ray: groups as Ray tasks",
+        help="local: groups trained on this machine (default); ray: groups as Ray tasks",
+    )
+    p.add_argument(
+        "--processes", type=positive_int, default=1, help="local: groups trained at a time (2 on a 2-core laptop)"
     )
     p.add_argument("--address", help="an existing Ray cluster (default: start a local instance)")
     p.add_argument("--gpus-per-task", type=non_negative_float, default=0.0, help="GPU fraction each Ray task asks for")
@@ -336,7 +339,9 @@ def _bench(p: argparse.ArgumentParser) -> None:
                 [f"{grid.name} at {args.profile.name}: {len(todo)} of {n_groups} groups pending"]
                 + [f"  {x}" for x in out["pending"]],
             )
-        summary = bench.run(grid, args.profile, args.executor, args.address, args.gpus_per_task)
+        summary = bench.run(
+            grid, args.profile, args.executor, args.address, args.gpus_per_task, processes=args.processes
+        )
         records = bench.load_records(grid, args.profile)
         summary["table"] = bench.table(grid, records, profile=args.profile)
         return emit(

@@ -152,6 +152,17 @@ def test_ray_executor_gives_the_local_records(tmp_path, uninterrupted):
     assert results(viaray) == expected
 
 
+def test_two_local_processes_give_the_one_process_records(tmp_path, uninterrupted):
+    """``--processes 2`` trains two groups at a time (one per core) and writes the same records as one process."""
+    grid_file, expected = uninterrupted
+    two = tmp_path / "two"
+    cmd = stitchkit_cmd() + ["bench", str(grid_file), "--profile", "smoke", "--processes", "2", "--json"]
+    proc = subprocess.run(cmd, env=env_for(two), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["groups_run"] == 6
+    assert results(two) == expected
+
+
 def test_a_reused_augmented_dataset_must_match_the_grid_options(data_root):
     from stitchkit.augment import run as augment_run
 
