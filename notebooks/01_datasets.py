@@ -146,7 +146,9 @@ plt.show()
 #
 # Four learners per medium-replay dataset, `P.train.seeds` seeds each: BC (copy every action), **10%-BC** (copy only
 # the best 10% of episodes by return: CORL's `frac`, here `train.run(..., top_fraction=0.1)`), TD3+BC and IQL.
-# The runs are independent, so `run_many` trains two at a time, one per core.
+# The runs are independent, so `run_many` trains two at a time, one per core. They are cached (`data/runs/`): the
+# later notebooks' "original" arms on hopper medium-replay (05, 06, 09 and the benchmark's `none` column) are these
+# same TD3+BC and IQL runs, loaded at once.
 
 # %%
 from stitchkit import bench

@@ -152,7 +152,8 @@ def run(
         else None
     )
     key = json.dumps(
-        [algo_name, dataset_id, augmented_id, ratio, seeds, prof.name, sorted(user.items())]
+        # without augmented data the ratio changes nothing, so it is not part of the key: notebooks share such runs
+        [algo_name, dataset_id, augmented_id, ratio if augmented_id else None, seeds, prof.name, sorted(user.items())]
         + ([aug_print] if aug_print else [])
         + ([steps] if steps != budget_steps else [])
         + ([{"top_fraction": top_fraction}] if top_fraction is not None else [])

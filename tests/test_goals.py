@@ -289,6 +289,10 @@ def test_train_steps_override_and_background_augmentation(data_root):
     assert [e.id for e in top] == sorted(e.id for e in top)  # order kept
     filtered = run("gcbc", maze, seeds=1, profile="smoke", progress=False, steps=100, top_fraction=0.2)
     assert filtered["top_fraction"] == 0.2 and filtered["run_dir"] != short["run_dir"]
+    # without augmented data the ratio changes nothing: the same run, reused from the cache
+    assert (
+        run("gcbc", maze, seeds=1, profile="smoke", progress=False, steps=100, ratio=4.0)["run_dir"] == short["run_dir"]
+    )
     with pytest.raises(OptionError, match=r"top_fraction must be in \(0, 1\]"):
         run("gcbc", maze, seeds=1, profile="smoke", progress=False, top_fraction=1.5)
     with pytest.raises(augment.OptionError):
