@@ -57,9 +57,17 @@ def mlp(
 class DeterministicActor(nn.Module):
     """a = max_action * tanh(MLP(s)) (TD3+BC, BC, IQL's deterministic variant)."""
 
-    def __init__(self, seeds: list[int], obs_dim: int, act_dim: int, max_action: float = 1.0, layer: int = 0):
+    def __init__(
+        self,
+        seeds: list[int],
+        obs_dim: int,
+        act_dim: int,
+        max_action: float = 1.0,
+        layer: int = 0,
+        hidden: tuple[int, ...] = (256, 256),
+    ):
         super().__init__()
-        self.net = mlp(seeds, obs_dim, act_dim, first_layer=layer, out_act=nn.Tanh())
+        self.net = mlp(seeds, obs_dim, act_dim, hidden=hidden, first_layer=layer, out_act=nn.Tanh())
         self.max_action = max_action
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -72,9 +80,17 @@ class DeterministicActor(nn.Module):
 class GaussianActor(nn.Module):
     """IQL's stochastic actor: mean = tanh(MLP(s)), a state-independent log-std clamped to [-20, 2] (CORL)."""
 
-    def __init__(self, seeds: list[int], obs_dim: int, act_dim: int, max_action: float = 1.0, layer: int = 0):
+    def __init__(
+        self,
+        seeds: list[int],
+        obs_dim: int,
+        act_dim: int,
+        max_action: float = 1.0,
+        layer: int = 0,
+        hidden: tuple[int, ...] = (256, 256),
+    ):
         super().__init__()
-        self.net = mlp(seeds, obs_dim, act_dim, first_layer=layer, out_act=nn.Tanh())
+        self.net = mlp(seeds, obs_dim, act_dim, hidden=hidden, first_layer=layer, out_act=nn.Tanh())
         self.log_std = nn.Parameter(torch.zeros(len(seeds), 1, act_dim))
         self.max_action = max_action
 

@@ -245,3 +245,14 @@ def test_interrupted_training_resumes_exactly(tmp_path, name):
         assert torch.equal(pa, pc)
     assert [r["score"] for r in straight] == [r["score"] for r in resumed]
     assert (tmp_path / "b" / "curves.jsonl").read_text().count("\n") == len(resumed) == 8
+
+
+@pytest.mark.parametrize("algo", ["bc", "td3bc", "iql"])
+def test_hidden_sets_every_network_width(algo):
+    """``--option hidden=128,128`` (the lever that makes a laptop run ~3x cheaper): every MLP of the learner."""
+    from stitchkit.nets import EnsembleLinear
+    from stitchkit.train import make_algo
+
+    model = make_algo(algo, 11, 3, [0, 1], 100, hidden=(32, 16))
+    widths = {m.weight.shape[-1] for m in model.modules() if isinstance(m, EnsembleLinear)} - {1, 3}
+    assert widths == {32, 16}, widths

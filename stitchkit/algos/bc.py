@@ -10,9 +10,17 @@ from stitchkit.nets import DeterministicActor
 
 
 class BC(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], max_action: float = 1.0, lr: float = 3e-4):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        seeds: list[int],
+        max_action: float = 1.0,
+        lr: float = 3e-4,
+        hidden: tuple[int, ...] = (256, 256),
+    ):
         super().__init__()
-        self.actor = DeterministicActor(seeds, obs_dim, act_dim, max_action)
+        self.actor = DeterministicActor(seeds, obs_dim, act_dim, max_action, hidden=hidden)
         self.opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:

@@ -39,15 +39,16 @@ class IQL(nn.Module):
         lr: float = 3e-4,
         deterministic: bool = False,
         max_steps: int = 1_000_000,
+        hidden: tuple[int, ...] = (256, 256),  # CORL's; a smaller width makes a laptop run cheaper
     ):
         super().__init__()
         actor_cls = DeterministicActor if deterministic else GaussianActor
-        self.actor = actor_cls(seeds, obs_dim, act_dim, max_action)
-        self.q = TwinQ(seeds, obs_dim, act_dim)
+        self.actor = actor_cls(seeds, obs_dim, act_dim, max_action, hidden=hidden)
+        self.q = TwinQ(seeds, obs_dim, act_dim, hidden=hidden)
         self.q_target = copy.deepcopy(self.q)
         for p in self.q_target.parameters():
             p.requires_grad_(False)
-        self.v = mlp(seeds, obs_dim, 1, first_layer=20)
+        self.v = mlp(seeds, obs_dim, 1, hidden=hidden, first_layer=20)
         self.v_opt = torch.optim.Adam(self.v.parameters(), lr=lr)
         self.q_opt = torch.optim.Adam(self.q.parameters(), lr=lr)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)

@@ -31,10 +31,11 @@ class TD3BC(nn.Module):
         noise_clip: float = 0.5,
         policy_freq: int = 2,
         lr: float = 3e-4,
+        hidden: tuple[int, ...] = (256, 256),  # CORL's; a smaller width makes a laptop run cheaper
     ):
         super().__init__()
-        self.actor = DeterministicActor(seeds, obs_dim, act_dim, max_action)
-        self.critic = TwinQ(seeds, obs_dim, act_dim)
+        self.actor = DeterministicActor(seeds, obs_dim, act_dim, max_action, hidden=hidden)
+        self.critic = TwinQ(seeds, obs_dim, act_dim, hidden=hidden)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):
             p.requires_grad_(False)
