@@ -39,7 +39,7 @@ import numpy as np
 from IPython.display import Code, Markdown, display
 
 import stitchkit
-from stitchkit import augment, render, stats
+from stitchkit import augment, bench, render, stats
 from stitchkit.algos.gcbc import GCBC
 from stitchkit.augment import chains
 from stitchkit.data import registry
@@ -161,6 +161,9 @@ ARMS = {
 base = dict(dataset_id=MAZE, seeds=SEEDS, profile=P.name)
 first = {"GCIVL (original)": dict(algo_name="gcivl", **{**base, "seeds": SWEEP_SEEDS})}  # the longest job first
 first |= {k: dict(algo_name="gcbc", **base, **v) for k, v in ARMS.items()}
+print(
+    f"{len(first)} arms, two at a time: about {bench.estimate_runs(list(first.values())) / 60:.1f} min of training here"
+)
 t = time.perf_counter()
 results = dict(zip(first, run_many(list(first.values()), processes=2)))
 print(f"trained {len(first)} arms in {time.perf_counter() - t:.0f} s")
@@ -269,8 +272,10 @@ for width in reversed(SWEEP_WIDTHS):  # the widest (longest) runs first: two wor
             hidden=width,
             **extra,
         )
+jobs = list(second.values()) + list(sweep_jobs.values())
+print(f"{len(jobs)} runs, two at a time: about {bench.estimate_runs(jobs) / 60:.1f} min on this machine")
 t = time.perf_counter()
-out = run_many(list(second.values()) + list(sweep_jobs.values()), processes=2)
+out = run_many(jobs, processes=2)
 results |= dict(zip(second, out[: len(second)]))
 sweep = dict(zip(sweep_jobs, out[len(second) :]))
 print(f"trained {len(out)} runs in {time.perf_counter() - t:.0f} s")

@@ -605,12 +605,13 @@ def estimate_runs(jobs: list[dict[str, Any]], processes: int = 2, probe_seconds:
         prof = get_profile(job.get("profile"))
         known = {"algo_name", "dataset_id", "seeds", "profile", "augmented_id", "ratio", "resume", "progress"}
         options = {k: v for k, v in job.items() if k not in known | {"build_missing", "steps", "top_fraction"}}
-        steps, batch = lr.budget(prof, lr.user_options(prof, options))
+        sized = lr.user_options(prof, options)  # the profile's widths and the job's own, as the run builds them
+        steps, batch = lr.budget(prof, sized)
         steps = job.get("steps") or steps
         seeds = len(seed_list(job.get("seeds", 1)))
-        key = (lr.name, seeds, batch)
+        key = (lr.name, seeds, batch, repr(sorted(sized.items())))
         if key not in rates:
-            rates[key] = steps_per_second(lr.name, seeds, dev, probe_seconds, batch)
+            rates[key] = steps_per_second(lr.name, seeds, dev, probe_seconds, batch, **sized)
         each.append(1.1 * steps / rates[key])
     return max(sum(each) / max(1, min(processes, len(each))), max(each, default=0.0))
 
@@ -651,13 +652,14 @@ def fake_batch(algo: str, seeds: int, batch: int, device, obs_dim: int = 11, act
     return {k: v.to(device) for k, v in b.items()}
 
 
-def steps_per_second(algo: str, seeds: int, device, seconds: float, batch: int) -> float:
-    """Batched update steps per second of ``algo`` with ``seeds`` members (synthetic data, after 3 warm-up steps)."""
+def steps_per_second(algo: str, seeds: int, device, seconds: float, batch: int, **options: Any) -> float:
+    """Batched update steps per second of ``algo`` with ``seeds`` members (synthetic data, after 3 warm-up steps);
+    ``options``: the learner's sized options (a network's width)."""
     import torch
 
     from stitchkit.train import make_algo
 
-    model = make_algo(algo, 11, 3, list(range(seeds)), 1_000_000).to(device)
+    model = make_algo(algo, 11, 3, list(range(seeds)), 1_000_000, **options).to(device)
     b = fake_batch(algo, seeds, batch, device)
     for i in range(3):
         model.update(b, i)
