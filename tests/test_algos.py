@@ -256,3 +256,16 @@ def test_hidden_sets_every_network_width(algo):
     model = make_algo(algo, 11, 3, [0, 1], 100, hidden=(32, 16))
     widths = {m.weight.shape[-1] for m in model.modules() if isinstance(m, EnsembleLinear)} - {1, 3}
     assert widths == {32, 16}, widths
+
+
+def test_the_profile_sizes_the_width_and_an_option_overrides_it():
+    import dataclasses
+
+    from stitchkit.profiles import get_profile
+    from stitchkit.train import learner
+
+    narrow = dataclasses.replace(get_profile("lab"), train=dataclasses.replace(get_profile("lab").train, hidden=(64,)))
+    for name in ("bc", "td3bc", "iql"):
+        assert learner(name).resolved("stitchkit/hopper/medium-v0", narrow, {})["hidden"] == (64,)
+        assert learner(name).resolved("stitchkit/hopper/medium-v0", narrow, {"hidden": (8, 8)})["hidden"] == (8, 8)
+    assert learner("td3bc").resolved("stitchkit/hopper/medium-v0", get_profile("full"), {})["hidden"] == (256, 256)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stitchkit.algos.learner import Learner
+from stitchkit.algos.learner import Learner, train_widths
 from stitchkit.nets import DeterministicActor
 
 
@@ -38,4 +38,4 @@ class BC(nn.Module):
         return {"actor_loss": loss.detach()}
 
 
-LEARNER = Learner("bc", BC, "behaviour cloning: regress the data's actions")
+LEARNER = Learner("bc", BC, "behaviour cloning: regress the data's actions", profile_options=train_widths)

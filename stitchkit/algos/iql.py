@@ -13,7 +13,7 @@ import copy
 import torch
 from torch import nn
 
-from stitchkit.algos.learner import Learner
+from stitchkit.algos.learner import Learner, train_widths
 from stitchkit.nets import DeterministicActor, GaussianActor, TwinQ, mlp, soft_update
 
 EXP_ADV_MAX = 100.0
@@ -103,6 +103,7 @@ LEARNER = Learner(
     "iql",
     IQL,
     "Implicit Q-Learning: expectile values, advantage-weighted actor",
+    profile_options=train_widths,
     defaults={
         "hopper/medium": {"deterministic": True, "tau": 0.001},
         "hopper/medium-replay": {"deterministic": True, "tau": 0.001},

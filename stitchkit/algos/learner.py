@@ -23,6 +23,12 @@ from stitchkit.profiles import Profile
 NOT_OPTIONS = ("obs_dim", "act_dim", "seeds", "inner", "inner_kwargs", "max_steps")
 
 
+def train_widths(profile: Profile) -> dict[str, Any]:
+    """BC, TD3+BC and IQL's MLP widths, sized by the profile (``profile.train.hidden``, CORL's 256x256 unless a
+    profile says otherwise): a laptop's cost lever, since the update's cost grows with the width squared."""
+    return {"hidden": profile.train.hidden}
+
+
 @dataclass(frozen=True)
 class Learner:
     name: str

@@ -12,7 +12,7 @@ import copy
 import torch
 from torch import nn
 
-from stitchkit.algos.learner import Learner
+from stitchkit.algos.learner import Learner, train_widths
 from stitchkit.algos.noise import MemberGenerators, member_randn
 from stitchkit.nets import DeterministicActor, TwinQ, soft_update
 
@@ -93,4 +93,4 @@ class TD3BC(nn.Module):
         return {"critic_loss": critic_loss.detach(), "actor_loss": self._actor_loss}
 
 
-LEARNER = Learner("td3bc", TD3BC, "TD3+BC: TD3 whose actor also imitates the data")
+LEARNER = Learner("td3bc", TD3BC, "TD3+BC: TD3 whose actor also imitates the data", profile_options=train_widths)
