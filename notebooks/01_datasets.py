@@ -104,8 +104,8 @@ display(Markdown(fact))
 #
 # ## 2. Locomotion datasets: the D4RL recipes with the kit's own policies
 #
-# D4RL's five datasets per task, rebuilt from TQC checkpoints (`data/policies/<env>/manifest.json` records the
-# measured return of each). `random` is the untrained actor, `expert` the best checkpoint (judged on 100 episodes),
+# D4RL's five datasets per task, rebuilt from one behaviour-policy training run's checkpoints
+# (`data/policies/<env>/manifest.json` records the algorithm and the measured return of each). `random` is the untrained actor, `expert` the best checkpoint (judged on 100 episodes),
 # `medium` the one nearest a third of the way from random to expert (as D4RL's medium policies are), `medium-replay` the checkpoints up to medium rolled out in proportion to
 # their training steps (D4RL stored the real replay buffer; see the dataset card), `medium-expert` both.
 
