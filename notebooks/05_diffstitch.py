@@ -411,8 +411,9 @@ display(
 #   kit's medium-replay is a short SAC run's replay; its mean episode scores under 3). The code's pairing stitches
 #   into the top-2% return-to-go segments, which lead to that same best behaviour: bridges add connections, not
 #   better endings. DiffStitch's D4RL gains come from learners that fall short of their data's best episodes.
-# * maze: with the `lab` step budget neither learner reaches the goal, augmented or not, although the stitched data
-#   reach it ~10x more often than the originals (next cell). The comparison needs the `full` budget.
+# * maze (no longer trained here; an earlier run of this notebook): with the `lab` step budget neither single-task
+#   learner reaches the goal, augmented or not, although the stitched data reach it ~10x more often than the
+#   originals (next cell). The comparison needs the `full` budget, or goal-conditioned learners (notebook 02).
 
 # %%
 reach = {

@@ -594,8 +594,9 @@ display(
 #   only as good as the learned model: on the maze both methods put about a tenth of their states inside walls.
 # * **Downstream**: at `lab` sizes neither augmenter moves TD3+BC or IQL beyond the seed spread: hopper TD3+BC
 #   33.4 ± 0.3 (original) vs 32.4 ± 0.6 (+DiffStitch) vs 32.1 ± 0.5 (+ASTRO), IQL 17.2 ± 0.1 / 17.2 ± 0.3 /
-#   17.9 ± 0.1; the maze stays at 0% success for all (notebook 05: the hopper learners already match the
-#   dataset's best episode, and the maze needs far more than 10k training steps). The paper's gains are reported
+#   17.9 ± 0.1 (notebook 05: the hopper learners already match the dataset's best episode); in an earlier run of
+#   this notebook the maze's single-task learners stayed at 0% for every arm (far more than 10k steps needed), so
+#   they are no longer trained here. The paper's gains are reported
 #   at full scale, which this CPU run does not reach.
 #
 # ### Paper, released code and the kit

@@ -440,7 +440,8 @@ for m in ("SER", "TATU"):
 #   SER smooths the data's density across walls, because nothing in a transition-level model knows a wall.
 # * **Downstream** (3 seeds, 10k steps): on hopper, TD3+BC with SER data is the one arm that moves beyond the seed
 #   spread: 35.3 ± 0.1 vs 33.4 ± 0.3 original (TATU 33.3 ± 0.4, DiffStitch 32.4 ± 0.6); IQL is flat for all (17.2-17.5).
-#   On the maze no learner reaches the goal at this budget, augmented or not. Three seeds at `lab` size are too few
+#   (The maze's single-task learners are no longer trained here: in an earlier run of this notebook none reached the
+#   goal at this budget, augmented or not; the lab grid's `full only` rows say the same.) Three seeds at `lab` size are too few
 #   to rank the methods; the paper's Table 1 (D4RL, 1M steps) is the claim these runs cannot check.
 # * **TATU's settings do not travel**: its hopper pessimism keeps *nothing* on the maze (section 2's sweep), where
 #   the uncertainty has no tail; the kit had to pick the maze's value itself.
