@@ -78,6 +78,11 @@ def test_train_policy_resumes_and_survives_a_kill_mid_checkpoint(data_root):
     expect = {c.step for c in resumed if c.step <= chosen["medium"].step} | {chosen["expert"].step, 0, 500}
     assert {c.step for c in published} == expect
     assert next(c for c in published if c.step == chosen["expert"].step).return_100 == chosen["expert"].return_100
+    # training on after a measurement keeps the measured 100-episode returns in the run's manifest
+    on = policies.train_policy("hopper", 600, **kw)
+    assert {c.step: c.return_100 for c in on if c.return_100 is not None} == {
+        c.step: c.return_100 for c in measured if c.return_100 is not None
+    }
 
 
 def test_d4rl_scores_beside_the_kits_own(data_root):

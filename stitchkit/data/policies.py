@@ -250,6 +250,10 @@ def train_policy(
         meta["checkpoints"] = [c for c in meta["checkpoints"] if c["step"] != step] + [
             {**entry, "wall_s": round(time.time() - t0, 1)}
         ]
+        if (out / "manifest.json").exists():  # keep what measure_candidates recorded meanwhile (100-episode returns)
+            measured = {c["step"]: c for c in json.loads((out / "manifest.json").read_text())["checkpoints"]}
+            for c in meta["checkpoints"]:
+                c.update({k: v for k, v in measured.get(c["step"], {}).items() if k in ("return_100", "std_100")})
         atomic_write_json(out / "manifest.json", meta)
         atomic_write_json(latest, {"state": state.name, "step": step})  # the commit point of this checkpoint
         for old in out.glob("state-*"):
