@@ -150,6 +150,9 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algo", choices=("tqc", "sac"), default="tqc", help="train-policy: TQC (sb3-contrib) or SAC")
     p.add_argument("--checkpoint-every", type=positive_int, default=10_000, help="train-policy: steps per checkpoint")
     p.add_argument("--publish", action="store_true", help="train-policy: copy the run's actors to data/policies/")
+    p.add_argument(
+        "--status", action="store_true", help="train-policy: where the run stands (from its manifest; trains nothing)"
+    )
 
     def run(args: argparse.Namespace) -> int:
         from stitchkit.data import registry
@@ -191,8 +194,12 @@ def _data(p: argparse.ArgumentParser) -> None:
                 except FileNotFoundError as err:  # no committed behaviour policies for this env
                     print(f"skipped {ds}: {err}")
             return emit({"built": built, "profile": prof.name}, args.json, [])
-        from stitchkit.data.policies import publish_policies, train_policy
+        from stitchkit.data.policies import publish_policies, run_status, train_policy
 
+        if args.status:
+            st = run_status(args.target, args.algo, args.seed)
+            lines = [f"{k:>12}: {v}" for k, v in st.items()]
+            return emit(st, args.json, lines)
         if args.publish:
             ckpts = publish_policies(args.target, args.algo, seed=args.seed)
         else:

@@ -80,6 +80,9 @@ def test_train_policy_resumes_and_survives_a_kill_mid_checkpoint(data_root):
     assert next(c for c in published if c.step == chosen["expert"].step).return_100 == chosen["expert"].return_100
     # training on after a measurement keeps the measured 100-episode returns in the run's manifest
     on = policies.train_policy("hopper", 600, **kw)
+    status = policies.run_status("hopper", "tqc")
+    assert status["step"] == 600 and set(status["return_100"]) == {c.step for c in on if c.return_100 is not None}
+    assert policies.run_status("walker2d", "tqc") == {"env": "walker2d", "run": "walker2d-tqc-s0", "started": False}
     assert {c.step: c.return_100 for c in on if c.return_100 is not None} == {
         c.step: c.return_100 for c in measured if c.return_100 is not None
     }

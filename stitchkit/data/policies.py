@@ -275,6 +275,29 @@ def train_policy(
     return list_checkpoints(env, root=out.parent, name=out.name)
 
 
+def run_status(env: str, algo: str = "tqc", seed: int = 0) -> dict:
+    """Where a behaviour-policy run stands, from its manifest alone (no training, no evaluation): its last step,
+    wall time, last and best training-time returns, and the 100-episode returns measured so far."""
+    src = run_dir(env, algo, seed)
+    if not (src / "manifest.json").exists():
+        return {"env": env, "run": src.name, "started": False}
+    meta = json.loads((src / "manifest.json").read_text())
+    cks = meta["checkpoints"]
+    best = max(cks, key=lambda c: c["mean_return"])
+    return {
+        "env": env,
+        "run": src.name,
+        "started": True,
+        "step": cks[-1]["step"],
+        "total_steps": meta["total_steps"],
+        "wall_hours": round(cks[-1].get("wall_s", 0.0) / 3600, 2),
+        "last_return": round(cks[-1]["mean_return"], 1),
+        "best_return": round(best["mean_return"], 1),
+        "best_step": best["step"],
+        "return_100": {c["step"]: round(c["return_100"], 1) for c in cks if "return_100" in c},
+    }
+
+
 #: expert candidates: the best checkpoints by their training-time score, each then measured on 100 episodes
 EXPERT_CANDIDATES, EXPERT_EPISODES = 5, 100
 
