@@ -103,20 +103,13 @@ def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterati
     from stitchkit.augment import ser, tatu
     from stitchkit.augment.bridges import discounted_rtg
     from stitchkit.augment.diffusion import diffusion_from_sizes
-    from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, TransitionData, fit
+    from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, fit
     from stitchkit.augment.temporal import train_distance
-    from stitchkit.data.episodes import transitions
-    from stitchkit.data.normalizers import EmpiricalCDF
 
     out: dict[str, object] = {}
     sz = dataclasses.replace(prof.stitch, diffusion_train_steps=steps)
-    obs = np.concatenate([e.observations for e in episodes])
-    cdf = EmpiricalCDF.fit(obs)
-    tr = transitions(episodes)
-    data = TransitionData.from_arrays(
-        cdf.normalize(tr["observations"]), tr["actions"], tr["rewards"], cdf.normalize(tr["next_observations"]), 0
-    )
-    obs_dim, act_dim = obs.shape[1], tr["actions"].shape[1]
+    cdf, data = ds.model_data(episodes, 0)
+    obs_dim, act_dim = data.s.shape[1], data.a.shape[1]
 
     def timed(fn: Callable[[], object], n: int) -> float:
         sync(device)

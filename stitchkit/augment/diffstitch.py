@@ -200,6 +200,17 @@ def train_diffusion(
     return curve
 
 
+def model_data(episodes: list[Episode], seed: int) -> tuple[EmpiricalCDF, TransitionData]:
+    """The state normalizer every DiffStitch model shares (an empirical CDF) and the transitions the inverse
+    dynamics, reward and dynamics models train on, in its space (``seed`` picks the held-out split)."""
+    cdf = EmpiricalCDF.fit(np.concatenate([e.observations for e in episodes]))
+    tr = transitions(episodes)
+    data = TransitionData.from_arrays(
+        cdf.normalize(tr["observations"]), tr["actions"], tr["rewards"], cdf.normalize(tr["next_observations"]), seed
+    )
+    return cdf, data
+
+
 def estimate_train_seconds(
     episodes: list[Episode],
     profile: Profile,
@@ -213,13 +224,8 @@ def estimate_train_seconds(
     if checkpoint_dir is not None and (checkpoint_dir / "models.pt").exists():
         return 0.0
     sz = profile.stitch
-    obs = np.concatenate([e.observations for e in episodes])
-    cdf = EmpiricalCDF.fit(obs)
-    tr = transitions(episodes)
-    data = TransitionData.from_arrays(
-        cdf.normalize(tr["observations"]), tr["actions"], tr["rewards"], cdf.normalize(tr["next_observations"]), 0
-    )
-    obs_dim, act_dim = obs.shape[1], tr["actions"].shape[1]
+    cdf, data = model_data(episodes, 0)
+    obs_dim, act_dim = data.s.shape[1], data.a.shape[1]
 
     def timed(run: Callable[[int], object]) -> float:  # seconds per step, each call's set-up cost cancelled
         with quiet():
@@ -265,13 +271,8 @@ def train_models(
         log(f"DiffStitch models: loaded from {final}")
         return torch.load(final, weights_only=False)
     torch.manual_seed(seed)
-    obs = np.concatenate([e.observations for e in episodes])
-    cdf = EmpiricalCDF.fit(obs)
-    tr = transitions(episodes)
-    data = TransitionData.from_arrays(
-        cdf.normalize(tr["observations"]), tr["actions"], tr["rewards"], cdf.normalize(tr["next_observations"]), seed
-    )
-    obs_dim, act_dim = obs.shape[1], tr["actions"].shape[1]
+    cdf, data = model_data(episodes, seed)
+    obs_dim, act_dim = data.s.shape[1], data.a.shape[1]
     rtg = np.concatenate([discounted_rtg(e.rewards, 0.99) for e in episodes])
     return_scale = float(max(np.abs(rtg).max(), 1e-6))
     models = DiffStitchModels(
