@@ -107,6 +107,8 @@ display(Code(inspect.getsource(ser.EDM.sample), language="python"))
 # a Minari dataset of one-step episodes. The same call from Python:
 
 # %%
+guess = sum(ser.estimate_train_seconds(data[d], P, root / "ser" / ser.config_key(d, P, SEED), device) for d in data)
+print(f"training SER's models: about {guess / 60:.1f} min on this machine, then sampling (cached models load at once)")
 out_ids, gen_eps = {}, {}
 for d in data:
     out_ids[(d, "SER")] = registry.augmented_id(d, "ser")
@@ -183,6 +185,8 @@ for fn in (tatu.keep_mask, tatu.rollout):
 
 # %%
 display(Code(f"METHOD.defaults = {tatu.METHOD.defaults}", language="python"))
+guess = sum(tatu.estimate_train_seconds(data[d], P, root / "tatu" / tatu.config_key(d, P, SEED), device) for d in data)
+print(f"training TATU's models: about {guess / 60:.1f} min on this machine, then rollouts (cached models load at once)")
 for d in data:
     out_ids[(d, "TATU")] = registry.augmented_id(d, "tatu")
     print(f"{ENV[d]}: TATU pessimism {augment.resolved_config('tatu', d).pessimism}")

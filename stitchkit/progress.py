@@ -8,7 +8,8 @@ cell that runs for minutes shows how far it is.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from stitchkit.profiles import report_mode
 
@@ -37,3 +38,18 @@ def bar(total: int, desc: str, initial: int = 0, enabled: bool = True, unit: str
         disable=not enabled or report_mode() or _quiet[0] > 0,
         leave=False,
     )
+
+
+def seconds_per_step(run: Callable[[int], object], probe: int) -> float:
+    """Seconds per step of a loop ``run(n)`` (n steps from scratch) on this machine: ``run(2)`` and
+    ``run(2 + probe)`` timed, their difference over ``probe``, so a call's set-up cost (data, model) cancels. When
+    the steps are too quick for the difference to stand out of the timing noise, the longer call's time per step
+    (set-up included: an upper bound)."""
+    with quiet():
+        t0 = time.perf_counter()
+        run(2)
+        t1 = time.perf_counter()
+        run(2 + probe)
+        t2 = time.perf_counter()
+    diff = (t2 - t1) - (t1 - t0)
+    return diff / probe if diff > 0 else (t2 - t1) / (2 + probe)

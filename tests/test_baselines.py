@@ -200,3 +200,17 @@ def test_tatu_takes_its_maze_pessimism_from_its_own_defaults_table():
                     defaults = augment.resolved_config(method, d)
                     given = grid.options_for(method, d)
                     assert not any(getattr(defaults, k) == v for k, v in given.items()), (name, d)
+
+
+def test_ser_and_tatu_training_estimates_are_measured_and_zero_when_cached(tmp_path):
+    from test_diffstitch import point_episodes
+
+    from stitchkit.augment import ser
+    from stitchkit.profiles import get_profile
+
+    smoke, eps = get_profile("smoke"), point_episodes()
+    for module in (ser, tatu):
+        folder = tmp_path / module.__name__
+        assert module.estimate_train_seconds(eps, smoke, folder, probe=3) > 0
+        module.train_models(eps, smoke, checkpoint_dir=folder, log=lambda *_: None)
+        assert module.estimate_train_seconds(eps, smoke, folder) == 0.0

@@ -47,7 +47,7 @@ from stitchkit.data.normalizers import EmpiricalCDF
 from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import Profile
-from stitchkit.progress import bar, quiet
+from stitchkit.progress import bar, seconds_per_step
 
 
 @dataclass
@@ -112,12 +112,7 @@ def estimate_train_seconds(
     cdf = EmpiricalCDF.fit(np.concatenate([e.observations for e in episodes]))
     args = (episodes, cdf.normalize)
     sizes = (a.distance_batch, a.distance_cap, a.latent_dim, a.distance_hidden)
-    with quiet():
-        t0 = time.perf_counter()
-        train_distance(*args, 2, *sizes, device=device)
-        t1 = time.perf_counter()
-        train_distance(*args, 2 + probe, *sizes, device=device)
-        per_step = max(0.0, (time.perf_counter() - t1) - (t1 - t0)) / probe
+    per_step = seconds_per_step(lambda n: train_distance(*args, n, *sizes, device=device), probe)
     return total + per_step * a.distance_steps
 
 

@@ -48,7 +48,7 @@ from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.options import per_dataset
 from stitchkit.profiles import Profile, StitchSizes
-from stitchkit.progress import bar, quiet
+from stitchkit.progress import bar, seconds_per_step
 
 # The released code's per-dataset settings (detail_configs/): qualification threshold delta (CDF space, squared
 # L2) and cosine threshold. The maze is the kit's own choice (see notebook 05): its states are 2-D positions.
@@ -227,17 +227,9 @@ def estimate_train_seconds(
     cdf, data = model_data(episodes, 0)
     obs_dim, act_dim = data.s.shape[1], data.a.shape[1]
 
-    def timed(run: Callable[[int], object]) -> float:  # seconds per step, each call's set-up cost cancelled
-        with quiet():
-            t0 = time.perf_counter()
-            run(2)
-            t1 = time.perf_counter()
-            run(2 + probe)
-            return max(0.0, (time.perf_counter() - t1) - (t1 - t0)) / probe
-
     diffusion = diffusion_from_sizes(obs_dim, sz, returns_condition)
-    per_step = timed(
-        lambda n: train_diffusion(diffusion, episodes, cdf, replace(sz, diffusion_train_steps=n), device=device)
+    per_step = seconds_per_step(
+        lambda n: train_diffusion(diffusion, episodes, cdf, replace(sz, diffusion_train_steps=n), device=device), probe
     )
     total = per_step * sz.diffusion_train_steps
     for m, members in (
@@ -246,8 +238,9 @@ def estimate_train_seconds(
         (DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble)), sz.ensemble),
     ):
         m.to(device)
-        total += sz.model_steps * timed(
-            lambda n, m=m, k=members: fit(m, data, n, sz.model_batch, members=k, device=device, log_every=10**9)
+        total += sz.model_steps * seconds_per_step(
+            lambda n, m=m, k=members: fit(m, data, n, sz.model_batch, members=k, device=device, log_every=10**9),
+            probe,
         )
     return total
 

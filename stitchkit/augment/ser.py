@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from stitchkit.augment.method import Job, Method
 from stitchkit.data.episodes import Episode, Provenance, transitions
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import BaselineSizes, Profile
-from stitchkit.progress import bar
+from stitchkit.progress import bar, seconds_per_step
 
 
 @dataclass
@@ -190,6 +190,22 @@ class SERModels:
     edm: EDM
     codec: TransitionCodec
     curve: list[dict] = field(default_factory=list)
+
+
+def estimate_train_seconds(
+    episodes: list[Episode], profile: Profile, checkpoint_dir: Path | None = None, device: str = "cpu", probe: int = 20
+) -> float:
+    """Seconds :func:`train_models` will take here, said before it starts: ``probe`` training steps timed on this
+    machine, scaled to the profile's; 0 when the model is cached."""
+    if checkpoint_dir is not None and (checkpoint_dir / "models.pt").exists():
+        return 0.0
+    sz = profile.baselines
+
+    def run(n: int) -> None:
+        short = replace(profile, baselines=replace(sz, ser_train_steps=n))
+        train_models(episodes, short, device=device, log=lambda *_: None)
+
+    return seconds_per_step(run, probe) * sz.ser_train_steps
 
 
 def train_models(
