@@ -114,6 +114,8 @@ from stitchkit.data.locomotion import NAMES, choose_checkpoints
 
 chosen = choose_checkpoints(LOCO_ENV)
 print({k: (c.step, round(c.mean_return, 1)) for k, c in chosen.items()})
+LOCO_IDS = [f"stitchkit/{LOCO_ENV}/{n}-v0" for n in NAMES]
+print(f"building what is missing: about {registry.estimate_build_seconds(LOCO_IDS, P) / 60:.1f} min on this machine")
 loco = {n: registry.load_episodes(f"stitchkit/{LOCO_ENV}/{n}-v0", P, build_missing=True, log=log) for n in NAMES}
 cards = {n: registry.info(f"stitchkit/{LOCO_ENV}/{n}-v0", P) for n in NAMES}
 rows = ["| dataset | episodes | steps | mean return | normalized score |", "|---|---|---|---|---|"]
@@ -157,6 +159,7 @@ from stitchkit.train import run_many
 
 HEADROOM = (f"stitchkit/{LOCO_ENV}/medium-replay-v0", "stitchkit/walker2d/medium-replay-v0")
 ARMS = {"BC": ("bc", None), "10%-BC": ("bc", 0.1), "TD3+BC": ("td3bc", None), "IQL": ("iql", None)}
+print(f"building what is missing: about {registry.estimate_build_seconds(list(HEADROOM), P) / 60:.1f} min")
 head_data = {d: registry.load_episodes(d, P, build_missing=True, log=log) for d in HEADROOM}
 jobs = [
     dict(algo_name=a, dataset_id=d, seeds=P.train.seeds, profile=P.name, top_fraction=f, progress=False)

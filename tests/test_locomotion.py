@@ -108,3 +108,15 @@ def test_d4rl_scores_beside_the_kits_own(data_root):
     out = ev(Still())
     assert np.allclose(out["d4rl_score"], locomotion.d4rl_score("hopper", out["return"]))
     assert not np.allclose(out["d4rl_score"], out["score"])  # the kit's own reference returns differ from D4RL's
+
+
+def test_build_estimate_counts_missing_datasets_and_reference_episodes_once(data_root, monkeypatch):
+    """What a notebook prints before building: the transitions still to collect (smoke: 2,000 per dataset, twice
+    for medium-expert, plus 2 reference episodes of 1,000 steps once per env) times a probe's time per transition."""
+    assert registry.estimate_build_seconds(["stitchkit/hopper/medium-v0"], "smoke") > 0  # the real probe
+    monkeypatch.setattr(locomotion, "seconds_per_transition", lambda env: 1.0)
+    est = lambda *ids: registry.estimate_build_seconds(list(ids), "smoke")
+    assert est("stitchkit/hopper/medium-v0") == 4_000
+    assert est("stitchkit/hopper/medium-v0", "stitchkit/hopper/medium-expert-v0") == 8_000
+    registry.build("stitchkit/hopper/medium-v0", "smoke", log=lambda *_: None)  # also caches the reference scores
+    assert est("stitchkit/hopper/medium-v0") == 0 and est("stitchkit/hopper/expert-v0") == 2_000

@@ -33,6 +33,7 @@ from stitchkit.data.policies import (
     manifest_path,
     pick_checkpoints,
 )
+from stitchkit.progress import bar, seconds_per_step
 
 NAMES = ("random", "medium", "medium-replay", "expert", "medium-expert")
 
@@ -59,6 +60,7 @@ def rollout(env: str, ckpt: Checkpoint, n_steps: int, seed: int, n_envs: int = 8
     episodes: list[Episode] = []
     collected = 0
     active = list(range(n_envs))
+    shown = bar(n_steps, f"{env} rollouts (step {ckpt.step})", unit="transition")
     while active:
         obs = np.stack([bufs[i]["obs"][-1] for i in active])
         actions = actor.act(obs, gen)
@@ -81,6 +83,7 @@ def rollout(env: str, ckpt: Checkpoint, n_steps: int, seed: int, n_envs: int = 8
                     )
                 )
                 collected += len(b["act"])
+                shown.update(max(0, min(collected, n_steps) - shown.n))
                 if collected >= n_steps:
                     continue  # this env is finished; the others finish no new episode
                 ob, info = envs[i].reset(seed=next_seed)
@@ -88,9 +91,15 @@ def rollout(env: str, ckpt: Checkpoint, n_steps: int, seed: int, n_envs: int = 8
                 bufs[i] = {"obs": [ob], "act": [], "rew": [], "term": [], "trunc": [], "x": [info["x_position"]]}
             still.append(i)
         active = still if collected < n_steps else []
+    shown.close()
     for e in envs:
         e.close()
     return episodes
+
+
+def seconds_per_transition(env: str, probe: int = 2_000) -> float:
+    """Seconds per collected transition here: the expert's rollouts (the longest episodes) timed for ``probe``."""
+    return seconds_per_step(lambda n: rollout(env, choose_checkpoints(env)["expert"], n, 0), probe)
 
 
 def build(env: str, name: str, n_steps: int, seed: int) -> tuple[list[Episode], dict]:

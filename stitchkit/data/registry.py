@@ -220,13 +220,19 @@ def generate(recipe: Recipe, profile: Profile, seed: int) -> tuple[list[Episode]
     return episodes, {"env": env_id, "eval_env": env_id, "card": card, **refs}
 
 
-def cached_reference_scores(env: str, episodes: int) -> dict[str, float]:
-    """Reference scores are shared by all five datasets of an env: compute once, keep beside the datasets."""
-    from stitchkit.data.locomotion import choose_checkpoints, reference_scores
-    from stitchkit.files import atomic_write_json
+def _refscores_path(env: str, episodes: int) -> Path:
+    from stitchkit.data.locomotion import choose_checkpoints
 
     key = f"{env}-expert{choose_checkpoints(env)['expert'].step}-n{episodes}"
-    path = minari_root() / NAMESPACE / ".refscores" / f"{key}.json"
+    return minari_root() / NAMESPACE / ".refscores" / f"{key}.json"
+
+
+def cached_reference_scores(env: str, episodes: int) -> dict[str, float]:
+    """Reference scores are shared by all five datasets of an env: compute once, keep beside the datasets."""
+    from stitchkit.data.locomotion import reference_scores
+    from stitchkit.files import atomic_write_json
+
+    path = _refscores_path(env, episodes)
     if path.exists():
         return json.loads(path.read_text())
     refs = reference_scores(env, episodes)
@@ -602,6 +608,26 @@ def info(dataset_id: str, profile: str | Profile | None = None) -> dict[str, Any
             100 * (rets.mean() - out["ref_min_score"]) / (out["ref_max_score"] - out["ref_min_score"])
         )
     return out
+
+
+def estimate_build_seconds(dataset_ids: list[str], profile: str | Profile | None = None) -> float:
+    """Seconds that building the missing ones of ``dataset_ids`` will take here, said before a notebook builds them:
+    locomotion datasets (rollouts of the behaviour policies, minutes each at ``lab``) are timed by a probe; the
+    others build in seconds and count 0."""
+    from stitchkit.data import locomotion
+
+    prof = get_profile(profile)
+    steps: dict[str, int] = {}  # env -> transitions to collect
+    for ds in dict.fromkeys(dataset_ids):
+        recipe = parse_id(ds)
+        if recipe.kind == "subsample" and status(ds)["state"] != "built":  # built from its parent
+            ds, recipe = recipe.parent, parse_id(recipe.parent)
+        if recipe.kind == "locomotion" and status(ds)["state"] != "built":
+            n = prof.data.locomotion_steps * (2 if recipe.name == "medium-expert" else 1)
+            if recipe.env not in steps and not _refscores_path(recipe.env, prof.data.ref_episodes).exists():
+                n += prof.data.ref_episodes * 1_000  # the expert's reference episodes, once per env
+            steps[recipe.env] = steps.get(recipe.env, 0) + n
+    return sum(locomotion.seconds_per_transition(env) * n for env, n in steps.items())
 
 
 def list_datasets() -> list[dict[str, Any]]:
