@@ -67,6 +67,13 @@ def test_train_policy_resumes_and_survives_a_kill_mid_checkpoint(data_root):
     assert [c.step for c in resumed] == [0, 100, 200, 300, 400, 500]
     assert [c.mean_return for c in resumed[:4]] == [c.mean_return for c in first]  # history kept, not redone
     assert sorted(p.name for p in run.glob("state-*")) == ["state-0000500"]
+    # TQC's per-environment setting (the paper's dropped quantiles for Hopper) is used and recorded, resumed too
+    import json
+
+    assert json.loads((run / "manifest.json").read_text())["settings"] == {"top_quantiles_to_drop_per_net": 5}
+    from sb3_contrib import TQC
+
+    assert TQC.load(run / "state-0000500" / "model.zip").top_quantiles_to_drop_per_net == 5
     published = policies.publish_policies(
         "hopper", "tqc", root=data_root / "published", every=500, episodes=10, log=lambda *_: None
     )

@@ -155,6 +155,16 @@ def run_dir(env: str, algo: str, seed: int) -> Path:
     return data_dir() / "checkpoints" / "policies" / f"{env}-{algo}-s{seed}"
 
 
+#: per-environment settings of new runs, from the TQC paper (Kuznetsov et al. 2020, its table of dropped quantiles
+#: per network: Hopper 5, HalfCheetah 0, Walker2d 2; sb3-contrib's default is 2). A run keeps the settings it started
+#: with (they are saved in its model); the kit's first TQC runs (seed 0) started with the default 2 everywhere.
+TQC_SETTINGS = {
+    "hopper": {"top_quantiles_to_drop_per_net": 5},
+    "halfcheetah": {"top_quantiles_to_drop_per_net": 0},
+    "walker2d": {"top_quantiles_to_drop_per_net": 2},
+}
+
+
 def _learner(algo: str):
     if algo == "sac":
         from stable_baselines3 import SAC
@@ -228,12 +238,21 @@ def train_policy(
         model.load_replay_buffer(state / "buffer.pkl")
         old = json.loads((out / "manifest.json").read_text())
         meta["checkpoints"] = [c for c in old["checkpoints"] if c["step"] <= model.num_timesteps]
+        if "settings" in old:  # what the run started with (its model keeps them)
+            meta["settings"] = old["settings"]
         wall = meta["checkpoints"][-1].get("wall_s", 0.0) if meta["checkpoints"] else 0.0
         log(f"{env}: resuming {algo} at step {model.num_timesteps}")
     else:
         torch.manual_seed(seed)
+        settings = TQC_SETTINGS[env] if algo == "tqc" else {}
+        meta["settings"] = settings
         model = learner(
-            "MlpPolicy", gym.make(env_id), seed=seed, learning_starts=min(learning_starts, total_steps // 2), verbose=0
+            "MlpPolicy",
+            gym.make(env_id),
+            seed=seed,
+            learning_starts=min(learning_starts, total_steps // 2),
+            verbose=0,
+            **settings,
         )
     t0 = time.time() - wall
 
