@@ -40,10 +40,11 @@ class PageResult:
 
 
 MATHJAX = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+SOLUTION_TAG = "solution"  # an exercise's answer: folded in reports, removed from the student edition
 #: a solution cell folds into <details> (the lab template's cells, otherwise unchanged)
 TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {% block any_cell %}
-{%- if 'solution' in cell.metadata.get('tags', []) -%}
+{%- if 'SOLUTION_TAG' in cell.metadata.get('tags', []) -%}
 <details class="stitchkit-solution"><summary>Solution (click to show)</summary>
 {{ super() }}
 </details>
@@ -51,7 +52,7 @@ TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {{ super() }}
 {%- endif -%}
 {% endblock any_cell %}
-"""
+""".replace("SOLUTION_TAG", SOLUTION_TAG)
 #: matplotlib's animation player draws its buttons with Font Awesome from a CDN: blank offline. Text glyphs that
 #: every system font has replace them.
 PLAYER_GLYPHS = {
@@ -137,9 +138,6 @@ def execute_notebook(path: Path, profile: str, timeout: int = 3600):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-SOLUTION_TAG = "solution"
 
 
 def student_edition(out_dir: Path | None = None, notebooks: list[Path] | None = None) -> list[Path]:
