@@ -1,5 +1,7 @@
 """Locomotion datasets from the committed behaviour policies: recipes, reference scores, determinism."""
 
+from pathlib import Path
+
 import minari
 import numpy as np
 import pytest
@@ -78,7 +80,7 @@ def test_train_policy_resumes_and_survives_a_kill_mid_checkpoint(data_root):
         "hopper", "tqc", root=data_root / "published", every=500, episodes=10, log=lambda *_: None
     )
     measured = policies.list_checkpoints("hopper", root=run.parent, name=run.name)
-    top = sorted(resumed, key=lambda c: (c.mean_return, c.step), reverse=True)[: policies.EXPERT_CANDIDATES]
+    top = policies.expert_candidates(resumed)
     assert {c.step for c in measured if c.return_100 is not None} == {c.step for c in top}
     chosen = locomotion.pick_checkpoints(measured)
     assert chosen["expert"].return_100 == max(c.return_100 for c in measured if c.return_100 is not None)
@@ -93,6 +95,17 @@ def test_train_policy_resumes_and_survives_a_kill_mid_checkpoint(data_root):
     assert {c.step: c.return_100 for c in on if c.return_100 is not None} == {
         c.step: c.return_100 for c in measured if c.return_100 is not None
     }
+
+
+def test_expert_candidates_include_a_noisy_checkpoint_that_may_be_the_best():
+    """A checkpoint whose few-episode score is low but spread wide is measured; one that cannot reach the best
+    is not; the count is capped, best first."""
+    from stitchkit.data.policies import Checkpoint, expert_candidates
+
+    ck = lambda step, mean, std: Checkpoint("hopper", step, mean, Path("x"), std_return=std)
+    ckpts = [ck(0, 10, 5), ck(1, 3134, 18), ck(2, 2370, 1008), ck(3, 2900, 100), ck(4, 3000, 140)]
+    assert [c.step for c in expert_candidates(ckpts)] == [1, 4, 2]
+    assert [c.step for c in expert_candidates(ckpts, most=2)] == [1, 4]
 
 
 def test_d4rl_scores_beside_the_kits_own(data_root):
