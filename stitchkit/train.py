@@ -145,16 +145,12 @@ def run(
         if env_id
         else Evaluator(dataset_id, norm, len(seeds), cfg.eval_episodes, seed=seeds[0], device=str(device))
     )
-    # the augmented data's metadata (its provenance and summary) is part of the key: regenerated data is a new run
-    aug_print = (
-        hashlib.sha1((registry.dataset_dir(augmented_id) / "data" / "metadata.json").read_bytes()).hexdigest()[:12]
-        if augmented_id
-        else None
-    )
+    # the datasets' contents are part of the key (registry.fingerprint): rebuilt or regenerated data is a new run
+    prints = [registry.fingerprint(d) for d in (dataset_id, augmented_id) if d]
     key = json.dumps(
         # without augmented data the ratio changes nothing, so it is not part of the key: notebooks share such runs
         [algo_name, dataset_id, augmented_id, ratio if augmented_id else None, seeds, prof.name, sorted(user.items())]
-        + ([aug_print] if aug_print else [])
+        + prints
         + ([steps] if steps != budget_steps else [])
         + ([{"top_fraction": top_fraction}] if top_fraction is not None else [])
     )

@@ -53,6 +53,36 @@ def test_hopper_recipes_reference_scores_and_determinism(data_root):
     assert mean_ret(rand) < mean_ret(eps) < mean_ret(registry.load_episodes("stitchkit/hopper/expert-v0", "smoke"))
 
 
+def test_a_dataset_from_replaced_policies_is_stale_and_its_caches_change(data_root, monkeypatch):
+    """New committed behaviour policies make a built locomotion dataset (and what was derived from it) stale: loading
+    it names the rebuild command, building rebuilds it, and the models' cache key follows its new contents."""
+    from stitchkit.augment import diffstitch as ds
+    from stitchkit.profiles import get_profile
+
+    med, sub = "stitchkit/hopper/medium-v0", "stitchkit/hopper/medium-2k-v0"
+    quiet = lambda *_: None
+    registry.build(sub, "smoke", log=quiet)  # builds its parent too
+    print_before, key_before = registry.fingerprint(med), ds.config_key(med, get_profile("smoke"), 0, False)
+    assert registry.status(med) == registry.status(sub) == {"state": "built", "profile": "smoke"}
+    registry.build(med, "smoke", force=True, log=quiet)  # same policies, settings and seed: same fingerprint
+    assert registry.fingerprint(med) == print_before and registry.status(sub)["state"] == "built"
+
+    monkeypatch.setattr(locomotion, "policies_version", lambda env: "0123456789ab")  # as if new policies landed
+    st = registry.status(med)
+    assert st["state"] == "stale" and "0123456789ab" in st["why"]
+    assert registry.status(sub) == {"state": "stale", "profile": "smoke", "why": f"its parent {med} is stale"}
+    with pytest.raises(registry.DatasetError, match=r"stale.*stitchkit data build"):
+        registry.load_minari(med, "smoke")
+    lines = []
+    registry.build(med, "smoke", log=lines.append)
+    assert "rebuilding" in lines[0] and registry.status(med)["state"] == "built"
+    assert registry.fingerprint(med) != print_before
+    assert ds.config_key(med, get_profile("smoke"), 0, False) != key_before
+    assert registry.status(sub)["why"] == f"its parent {med} was rebuilt since"
+    registry.load_minari(sub, "smoke", build_missing=True, log=quiet)  # a notebook's load rebuilds it
+    assert registry.status(sub)["state"] == "built"
+
+
 def test_train_policy_resumes_and_survives_a_kill_mid_checkpoint(data_root):
     """A run stopped at step 300 continues to 500 with its history; a half-written checkpoint folder (killed before
     ``latest.json`` named it) is ignored; publishing keeps every actor up to medium and the expert."""

@@ -25,8 +25,6 @@ choice, marked in notebook 06 (:class:`AstroConfig` holds the choices, the profi
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -40,7 +38,7 @@ from stitchkit.augment import diffstitch as ds
 from stitchkit.augment import temporal
 from stitchkit.augment.bridges import Bridge, StitchResult, assemble, discounted_rtg, judge
 from stitchkit.augment.bridges import stats as bridge_stats
-from stitchkit.augment.method import Job, Method
+from stitchkit.augment.method import Job, Method, model_key
 from stitchkit.augment.temporal import TemporalDistance, distance_quality, split_episodes, train_distance
 from stitchkit.data.episodes import Episode, window_starts
 from stitchkit.data.normalizers import EmpiricalCDF
@@ -466,10 +464,7 @@ def stitch(
 
 def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
     """The folder ASTRO's models are cached under: one per (dataset, profile and its sizes, seed)."""
-    text = json.dumps(
-        [dataset_id, profile.name, asdict(profile.stitch), asdict(profile.astro), seed, temporal.EXPECTILE]
-    )
-    return f"{dataset_id.replace('/', '__')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+    return model_key(dataset_id, profile.name, asdict(profile.stitch), asdict(profile.astro), seed, temporal.EXPECTILE)
 
 
 def summary(result: StitchResult) -> dict[str, Any]:

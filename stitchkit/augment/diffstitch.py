@@ -26,8 +26,6 @@ Transformer can train on them; TD3+BC/IQL/CQL sample only their bridge transitio
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -40,7 +38,7 @@ import torch
 from stitchkit.augment.bridges import Bridge, StitchResult, assemble, discounted_rtg, judge
 from stitchkit.augment.bridges import stats as bridge_stats
 from stitchkit.augment.diffusion import StateDiffusion, diffusion_from_sizes, training_mask
-from stitchkit.augment.method import Job, Method
+from stitchkit.augment.method import Job, Method, model_key
 from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, TransitionData, fit
 from stitchkit.data.episodes import Episode, transitions, window_starts, windows
 from stitchkit.data.normalizers import EmpiricalCDF
@@ -536,8 +534,7 @@ def stitch(
 def config_key(dataset_id: str, profile: Profile, seed: int, returns_condition: bool) -> str:
     """The folder name models are cached under: one set of models per (dataset, profile and its sizes, seed,
     conditioning); changing a size retrains."""
-    text = json.dumps([dataset_id, profile.name, asdict(profile.stitch), seed, returns_condition])
-    return f"{dataset_id.replace('/', '__')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+    return model_key(dataset_id, profile.name, asdict(profile.stitch), seed, returns_condition)
 
 
 def summary(result: StitchResult) -> dict[str, Any]:

@@ -10,6 +10,8 @@ the same settings without passing them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,16 @@ from typing import Any
 from stitchkit import options as opts
 from stitchkit.data.episodes import Episode
 from stitchkit.profiles import Profile
+
+
+def model_key(dataset_id: str, *parts: Any) -> str:
+    """The folder name a method's trained models are cached under: the dataset id, then 8 hex digits of all the
+    models depend on: ``parts`` (the profile's sizes, the seed, ...) and the dataset's contents
+    (:func:`~stitchkit.data.registry.fingerprint`), so a dataset rebuilt from new behaviour policies retrains."""
+    from stitchkit.data import registry
+
+    text = json.dumps([dataset_id, registry.fingerprint(dataset_id), *parts], sort_keys=True, default=str)
+    return f"{dataset_id.replace('/', '__')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
 @dataclass

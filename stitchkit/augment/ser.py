@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stitchkit.augment.method import Job, Method
+from stitchkit.augment.method import Job, Method, model_key
 from stitchkit.data.episodes import Episode, Provenance, transitions
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import BaselineSizes, Profile
@@ -360,8 +360,8 @@ def summary(result: SERResult) -> dict[str, Any]:
 
 
 def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
-    """Checkpoint folder name: one trained model per dataset, profile and seed."""
-    return f"{dataset_id.replace('/', '__')}-{profile.name}-s{seed}"
+    """Checkpoint folder name: one trained model per dataset (its contents), profile sizes and seed."""
+    return model_key(dataset_id, profile.name, asdict(profile.baselines), seed)
 
 
 def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stitchkit.augment.method import Job, Method
+from stitchkit.augment.method import Job, Method, model_key
 from stitchkit.data.episodes import Episode, Provenance, transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.envs import terminated
@@ -375,7 +375,8 @@ def summary(result: TATUResult) -> dict[str, Any]:
 
 
 def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
-    return f"{dataset_id.replace('/', '__')}-{profile.name}-s{seed}"
+    """Checkpoint folder name: one set of models per dataset (its contents), profile sizes and seed."""
+    return model_key(dataset_id, profile.name, asdict(profile.baselines), seed)
 
 
 def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:

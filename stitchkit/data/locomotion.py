@@ -18,6 +18,7 @@ return of a uniform random policy, ``ref_max_score`` that of the expert actor, o
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -36,6 +37,12 @@ from stitchkit.data.policies import (
 from stitchkit.progress import bar, seconds_per_step
 
 NAMES = ("random", "medium", "medium-replay", "expert", "medium-expert")
+
+
+def policies_version(env: str) -> str:
+    """12 hex digits of the committed behaviour policies' manifest: a dataset's card records the version it was
+    rolled out from, so one built from policies since replaced reads as stale (:func:`registry.status`)."""
+    return hashlib.sha1(manifest_path(env).read_bytes()).hexdigest()[:12]
 
 
 def choose_checkpoints(env: str) -> dict[str, Checkpoint]:
@@ -112,6 +119,7 @@ def build(env: str, name: str, n_steps: int, seed: int) -> tuple[list[Episode], 
     algorithm = json.loads(manifest_path(env).read_text()).get("algorithm", "SAC (stable-baselines3 defaults)")
     card = {
         "behaviour": f"{algorithm}, stochastic actions",
+        "policies": policies_version(env),
         "checkpoints": {
             k: {"step": c.step, "mean_return": c.mean_return, "return_100": c.return_100} for k, c in chosen.items()
         },

@@ -21,6 +21,7 @@ leaves no half dataset; a folder without the kit's completion mark is reported a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -221,9 +222,9 @@ def generate(recipe: Recipe, profile: Profile, seed: int) -> tuple[list[Episode]
 
 
 def _refscores_path(env: str, episodes: int) -> Path:
-    from stitchkit.data.locomotion import choose_checkpoints
+    from stitchkit.data.locomotion import choose_checkpoints, policies_version
 
-    key = f"{env}-expert{choose_checkpoints(env)['expert'].step}-n{episodes}"
+    key = f"{env}-{policies_version(env)}-expert{choose_checkpoints(env)['expert'].step}-n{episodes}"
     return minari_root() / NAMESPACE / ".refscores" / f"{key}.json"
 
 
@@ -326,6 +327,7 @@ def write_derived(dataset_id: str, episodes: list[Episode], parent: str, kit: di
     """Write a dataset derived from ``parent`` (a subsample, generated data) with the parent's environments and
     reference scores; ``kit`` (recipe, profile, seed, card...) goes into its metadata with ``parent``."""
     pmeta = read_metadata(parent)
+    kit = {**kit, "parent_fingerprint": fingerprint(parent)}
     return write_dataset(
         dataset_id,
         episodes,
@@ -363,6 +365,8 @@ def build(dataset_id: str, profile: str | Profile | None = None, seed: int = 0, 
 
 def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, force: bool, log) -> Path:
     existing = status(dataset_id)
+    if existing["state"] == "stale" and not force:
+        log(f"{dataset_id} is stale ({existing['why']}); rebuilding it")
     if existing["state"] == "built" and not force:
         if existing["profile"] != prof.name:
             raise DatasetError(
@@ -436,8 +440,45 @@ def read_metadata(dataset_id: str) -> dict[str, Any]:
     return meta
 
 
+def fingerprint(dataset_id: str) -> str:
+    """12 hex digits of what a built dataset's contents depend on (its recipe, profile, seed, card, parent, size).
+
+    Runs and trained models cached from a dataset key on it, so a dataset rebuilt from new behaviour policies never
+    reuses what was learned from the old one; a rebuild with the same settings gives the same fingerprint."""
+    meta = read_metadata(dataset_id)
+    kit = meta.get("stitchkit")
+    if isinstance(kit, dict):
+        kit = {k: v for k, v in kit.items() if k not in ("build_seconds", "complete")}
+    text = json.dumps([kit, meta.get("total_steps"), meta.get("total_episodes")], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def stale_reason(dataset_id: str, kit: dict[str, Any]) -> str | None:
+    """Why a built kit dataset no longer matches what it was built from, or None: a locomotion dataset rolled out
+    from other behaviour policies than the committed ones, or a derived one whose parent was rebuilt since."""
+    recipe = parse_id(dataset_id)
+    if recipe.kind == "locomotion":
+        from stitchkit.data.locomotion import policies_version
+
+        built, now = (kit.get("card") or {}).get("policies"), policies_version(recipe.env)
+        if built != now:
+            was = built or "of an earlier kit"
+            return f"rolled out from behaviour policies {was}, data/policies/{recipe.env} now holds {now}"
+        return None
+    parent = kit.get("parent")
+    if not parent or not parent.startswith(NAMESPACE + "/"):
+        return None
+    st = status(parent)
+    if st["state"] == "stale":
+        return f"its parent {parent} is stale"
+    if st["state"] == "built" and kit.get("parent_fingerprint") != fingerprint(parent):
+        return f"its parent {parent} was rebuilt since"
+    return None
+
+
 def status(dataset_id: str) -> dict[str, Any]:
-    """``missing``, ``built`` (with its profile) or ``corrupt`` (with why)."""
+    """``missing``, ``built`` (with its profile), ``stale`` (built, but from what has changed since: with its
+    profile and why) or ``corrupt`` (with why)."""
     folder = dataset_dir(dataset_id)
     if not folder.exists():
         return {"state": "missing"}
@@ -451,7 +492,9 @@ def status(dataset_id: str) -> dict[str, Any]:
     kit = meta.get("stitchkit")
     if dataset_id.startswith(NAMESPACE + "/") and not (isinstance(kit, dict) and kit.get("complete")):
         return {"state": "corrupt", "why": f"{folder} has no completion mark: a half-written build"}
-    return {"state": "built", "profile": kit.get("profile") if isinstance(kit, dict) else None}
+    profile = kit.get("profile") if isinstance(kit, dict) else None
+    why = stale_reason(dataset_id, kit) if dataset_id.startswith(NAMESPACE + "/") else None
+    return {"state": "stale", "profile": profile, "why": why} if why else {"state": "built", "profile": profile}
 
 
 def load_minari(
@@ -474,7 +517,11 @@ def load_minari(
                 f"dataset {dataset_id} is corrupt: {st['why']}; delete it or rebuild with "
                 f"`{rebuild_command(dataset_id)}`"
             )
-        if st["state"] == "missing":
+        if st["state"] == "stale" and not build_missing:
+            raise DatasetError(
+                f"dataset {dataset_id} is stale: {st['why']}; rebuild it with `{rebuild_command(dataset_id)}`"
+            )
+        if st["state"] in ("missing", "stale"):
             if not build_missing:
                 raise DatasetError(
                     f"dataset {dataset_id} is not built yet; build it with "
