@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from stitchkit import options as opts
 from stitchkit.data.episodes import Episode
 from stitchkit.profiles import Profile
+from stitchkit.progress import seconds_per_step
 
 
 def model_key(dataset_id: str, *parts: Any) -> str:
@@ -30,6 +31,31 @@ def model_key(dataset_id: str, *parts: Any) -> str:
 
     text = json.dumps([dataset_id, registry.fingerprint(dataset_id), *parts], sort_keys=True, default=str)
     return f"{dataset_id.replace('/', '__')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def estimate_by_shortening(
+    train_models: Callable[..., Any],
+    episodes: list[Episode],
+    profile: Profile,
+    steps: str,
+    checkpoint_dir: Path | None = None,
+    device: str = "cpu",
+    probe: int = 20,
+) -> float:
+    """Seconds a method's ``train_models(episodes, profile)`` will take here, said before it starts: the profile's
+    step count ``steps`` (``"section.field"``, e.g. ``"baselines.ser_train_steps"``) shortened to ``probe`` steps and
+    timed on this machine (:func:`~stitchkit.progress.seconds_per_step`), scaled back up; 0 when
+    ``checkpoint_dir`` already holds the finished models. For a method whose models all train for one count."""
+    if checkpoint_dir is not None and (checkpoint_dir / "models.pt").exists():
+        return 0.0
+    section, name = steps.split(".")
+    sizes = getattr(profile, section)
+
+    def run(n: int) -> None:
+        short = replace(profile, **{section: replace(sizes, **{name: n})})
+        train_models(episodes, short, device=device, log=lambda *_: None)
+
+    return seconds_per_step(run, probe) * getattr(sizes, name)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from stitchkit.augment.method import Job, Method, model_key
+from stitchkit.augment.method import Job, Method, estimate_by_shortening, model_key
 from stitchkit.data.episodes import Episode, Provenance, transitions
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import BaselineSizes, Profile
-from stitchkit.progress import bar, seconds_per_step
+from stitchkit.progress import bar
 
 
 @dataclass
@@ -197,15 +197,9 @@ def estimate_train_seconds(
 ) -> float:
     """Seconds :func:`train_models` will take here, said before it starts: ``probe`` training steps timed on this
     machine, scaled to the profile's; 0 when the model is cached."""
-    if checkpoint_dir is not None and (checkpoint_dir / "models.pt").exists():
-        return 0.0
-    sz = profile.baselines
-
-    def run(n: int) -> None:
-        short = replace(profile, baselines=replace(sz, ser_train_steps=n))
-        train_models(episodes, short, device=device, log=lambda *_: None)
-
-    return seconds_per_step(run, probe) * sz.ser_train_steps
+    return estimate_by_shortening(
+        train_models, episodes, profile, "baselines.ser_train_steps", checkpoint_dir, device, probe
+    )
 
 
 def train_models(

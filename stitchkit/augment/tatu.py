@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from stitchkit.augment.method import Job, Method, model_key
+from stitchkit.augment.method import Job, Method, estimate_by_shortening, model_key
 from stitchkit.data.episodes import Episode, Provenance, transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import Profile
-from stitchkit.progress import bar, seconds_per_step
+from stitchkit.progress import bar
 
 from .models import DynamicsEnsemble, RewardModel, TransitionData, fit
 
@@ -129,15 +129,7 @@ def estimate_train_seconds(
 ) -> float:
     """Seconds :func:`train_models` will take here, said before it starts: ``probe`` steps of all three models timed
     on this machine, scaled to the profile's; 0 when the models are cached."""
-    if checkpoint_dir is not None and (checkpoint_dir / "models.pt").exists():
-        return 0.0
-    sz = profile.stitch
-
-    def run(n: int) -> None:
-        short = replace(profile, stitch=replace(sz, model_steps=n))
-        train_models(episodes, short, device=device, log=lambda *_: None)
-
-    return seconds_per_step(run, probe) * sz.model_steps
+    return estimate_by_shortening(train_models, episodes, profile, "stitch.model_steps", checkpoint_dir, device, probe)
 
 
 def train_models(
