@@ -47,7 +47,7 @@ from stitchkit.data.episodes import crop
 from stitchkit.device import get_device
 from stitchkit.exercises import check
 from stitchkit.paths import data_dir
-from stitchkit.train import run_many, score_text
+from stitchkit.train import arm_jobs, run_many, score_text
 from stitchkit.viewer import StitchViewer, ViewItem
 
 torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -369,24 +369,12 @@ display(
 # learners.)
 
 # %%
-keys, jobs = [], []
-for algo in ("td3bc", "iql"):
-    for arm, aug in (("original", None), ("+DiffStitch", out_ids.get(HOPPER))):
-        if arm == "original" or aug:
-            keys.append((HOPPER, algo, arm))
-            jobs.append(
-                dict(
-                    algo_name=algo,
-                    dataset_id=HOPPER,
-                    seeds=P.train.seeds,
-                    profile=P.name,
-                    augmented_id=aug,
-                    ratio=cfg.ratio,
-                    progress=False,
-                )
-            )
-print(f"{len(jobs)} runs, two at a time: about {bench.estimate_runs(jobs) / 60:.1f} min on this machine")
-downstream = dict(zip(keys, run_many(jobs, processes=2)))
+aug = out_ids.get(HOPPER)
+jobs = arm_jobs(
+    HOPPER, ("td3bc", "iql"), {"original": (None, cfg.ratio), "+DiffStitch": (aug, cfg.ratio) if aug else None}, P
+)
+print(f"{len(jobs)} runs, two at a time: about {bench.estimate_runs(list(jobs.values())) / 60:.1f} min on this machine")
+downstream = dict(zip(jobs, run_many(list(jobs.values()), processes=2)))
 
 
 def cell(key):

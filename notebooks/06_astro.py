@@ -68,7 +68,7 @@ from stitchkit.device import get_device
 from stitchkit.exercises import check
 from stitchkit.paths import data_dir
 from stitchkit.render import draw_maze, maze_walls
-from stitchkit.train import run_many, score_text
+from stitchkit.train import arm_jobs, run_many, score_text
 from stitchkit.viewer import StitchViewer, ViewItem
 
 P = stitchkit.get_profile(PROFILE)
@@ -537,28 +537,17 @@ plt.show()
 # goal-conditioned learners.)
 
 # %%
-keys, jobs = [], []
-for algo in ("td3bc", "iql"):
-    for arm, aug in (
-        ("original", None),
-        ("+DiffStitch", ds_ids[HOPPER] if ds_eps[HOPPER] else None),
-        ("+ASTRO", out_ids.get(HOPPER)),
-    ):
-        if arm == "original" or aug:
-            keys.append((HOPPER, algo, arm))
-            jobs.append(
-                dict(
-                    algo_name=algo,
-                    dataset_id=HOPPER,
-                    seeds=P.train.seeds,
-                    profile=P.name,
-                    augmented_id=aug,
-                    ratio=4.0,
-                    progress=False,
-                )
-            )
-print(f"{len(jobs)} runs (cached ones finish at once), two at a time: at most {bench.estimate_runs(jobs) / 60:.1f} min")
-downstream = dict(zip(keys, run_many(jobs, processes=2)))
+arms = {
+    "original": (None, 4.0),
+    "+DiffStitch": (ds_ids[HOPPER], 4.0) if ds_eps[HOPPER] else None,
+    "+ASTRO": (out_ids[HOPPER], 4.0) if out_ids.get(HOPPER) else None,
+}
+jobs = arm_jobs(HOPPER, ("td3bc", "iql"), arms, P)
+print(
+    f"{len(jobs)} runs (cached ones finish at once), two at a time: at most "
+    f"{bench.estimate_runs(list(jobs.values())) / 60:.1f} min"
+)
+downstream = dict(zip(jobs, run_many(list(jobs.values()), processes=2)))
 
 
 def cell(key):

@@ -69,8 +69,8 @@ from stitchkit.device import get_device
 from stitchkit.exercises import check
 from stitchkit.paths import data_dir
 from stitchkit.render import draw_maze, maze_walls
+from stitchkit.train import arm_jobs, run_many, score_text
 from stitchkit.train import run as train_run
-from stitchkit.train import run_many, score_text
 
 P = stitchkit.get_profile(PROFILE)
 B = P.baselines
@@ -373,18 +373,14 @@ plt.show()
 
 # %%
 RATIO = {"SER": ser.SERConfig().ratio, "TATU": tatu.TATUConfig().ratio, "DiffStitch": 4.0}
-jobs = {}
-for algo in ("td3bc", "iql"):
-    base = dict(algo_name=algo, dataset_id=HOPPER, seeds=P.train.seeds, profile=P.name)
-    jobs[(HOPPER, algo, "original")] = dict(base, ratio=4.0)
-    for m in METHODS:
-        if gen_eps[(HOPPER, m)]:
-            jobs[(HOPPER, algo, m)] = dict(base, ratio=RATIO[m], augmented_id=out_ids[(HOPPER, m)])
+arms = {"original": (None, 4.0)}
+arms |= {m: (out_ids[(HOPPER, m)], RATIO[m]) if gen_eps[(HOPPER, m)] else None for m in METHODS}
+jobs = arm_jobs(HOPPER, ("td3bc", "iql"), arms, P)
 print(
     f"{len(jobs)} runs (cached ones finish at once), two at a time: at most "
     f"{bench.estimate_runs(list(jobs.values())) / 60:.1f} min on this machine"
 )
-downstream = dict(zip(jobs, run_many([{**j, "progress": False} for j in jobs.values()], processes=2)))
+downstream = dict(zip(jobs, run_many(list(jobs.values()), processes=2)))
 
 
 def cell(key):

@@ -212,6 +212,30 @@ def _run_one(kwargs: dict[str, Any]) -> dict[str, Any]:
     return run(**{"progress": False, **kwargs})
 
 
+def arm_jobs(
+    dataset_id: str,
+    algos: tuple[str, ...],
+    arms: dict[str, tuple[str | None, float] | None],
+    profile: Profile,
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The :func:`run_many` jobs of a comparison: every learner in ``algos`` on every arm, keyed
+    ``(dataset_id, algo, arm)``. An arm is ``name -> (augmented id, ratio)``: ``(None, ratio)`` for the original data
+    alone, ``None`` for an arm whose data could not be generated at this budget (left out)."""
+    return {
+        (dataset_id, algo, name): dict(
+            algo_name=algo,
+            dataset_id=dataset_id,
+            seeds=profile.train.seeds,
+            profile=profile.name,
+            augmented_id=arm[0],
+            ratio=arm[1],
+        )
+        for algo in algos
+        for name, arm in arms.items()
+        if arm is not None
+    }
+
+
 def run_many(jobs: list[dict[str, Any]], processes: int = 2) -> list[dict[str, Any]]:
     """Independent :func:`run` calls (keyword dicts) in ``processes`` worker processes, results in job order.
 

@@ -369,3 +369,15 @@ def test_goal_evaluation_depends_on_its_seed_only():
     again = ev(Greedy())
     assert all(np.array_equal(first[k], again[k]) for k in first)
     assert 0 < first["control"].mean() < 100 or 0 < first["score"].mean() < 100  # a non-trivial case
+
+
+def test_arm_jobs_cross_learners_with_arms_and_leave_out_missing_data():
+    from stitchkit.profiles import get_profile
+    from stitchkit.train import arm_jobs
+
+    lab = get_profile("lab")
+    jobs = arm_jobs("d", ("td3bc", "iql"), {"original": (None, 4.0), "+A": ("d-a", 1.0), "+B": None}, lab)
+    assert list(jobs) == [(("d", a, arm)) for a in ("td3bc", "iql") for arm in ("original", "+A")]
+    assert jobs[("d", "iql", "+A")] == dict(
+        algo_name="iql", dataset_id="d", seeds=lab.train.seeds, profile="lab", augmented_id="d-a", ratio=1.0
+    )
