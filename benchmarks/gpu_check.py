@@ -383,7 +383,7 @@ def main() -> None:
 
         out = {}
         for seeds in (1, 8):
-            m = make_algo("tels", 11, 3, list(range(seeds)), 10**9, idm_steps=10**9, hidden=prof.tels.idm_hidden)
+            m = make_algo("tels", 11, 3, list(range(seeds)), 10**9, idm_steps=10**9, idm_hidden=prof.tels.idm_hidden)
             m.to(device)
             on_device(m, device, "tels")
             b = fake_batch("tels", seeds, prof.train.batch_size, device)

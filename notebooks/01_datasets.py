@@ -16,7 +16,7 @@
 # 4. use the shared in-memory views: transitions, windows, the original:augmented sampler and the normalizers.
 #
 # No dataset is downloaded: the maze data comes from a scripted oracle (OGBench's `stitch` protocol) and the
-# locomotion data from small SAC actors committed in `data/policies/`.
+# locomotion data from behaviour-policy actors (TQC, trained on a laptop CPU) committed in `data/policies/`.
 
 # %% tags=["parameters"]
 import os
@@ -230,10 +230,17 @@ axes[2].set_title("empirical CDF (DiffStitch): flat on [-1, 1]")
 plt.show()
 
 # %% [markdown]
-# **Where the kit differs from the sources.** D4RL's behaviour policies trained for millions of steps; the kit's
-# SAC actors trained for tens of thousands on a laptop CPU, so "expert" means the best policy *this* budget reached
-# (the dataset card records its return) and scores are normalized with the kit's own reference scores, never
-# D4RL's. OGBench's stitch datasets also ship a 10% validation split; the kit builds the training split only.
+# **Where the kit differs from the sources.** D4RL's behaviour policies are SAC runs of about a million steps on
+# the MuJoCo v2 tasks; the kit's are sb3-contrib TQC runs on Gymnasium's v5 tasks, trained on a 2-core CPU in the
+# background (`make policies`), each stopped when its best checkpoint reached D4RL's expert level on 100 episodes
+# (hopper: 320k steps, 3,078). TQC because it reaches those returns in fewer steps than SAC (RL Zoo), which is what
+# a CPU budget needs. These runs keep sb3-contrib's default of 2 dropped quantiles per critic; the TQC paper drops
+# 5 on Hopper, which steadies its returns (this run's hopper swung between 1,200 and 3,100 from one checkpoint to
+# the next), and new runs (`stitchkit data train-policy ENV --seed 1`) take the paper's value. D4RL's
+# medium-replay is the real replay buffer; the kit's rolls out the saved checkpoints in proportion to their
+# training steps (the card says so). Scores are the kit's own (its random and expert rollouts as 0 and 100), with
+# D4RL's published reference returns beside them as an approximate comparison (v5 vs v2 dynamics, other
+# policies). OGBench's stitch datasets also ship a 10% validation split; the kit builds the training split only.
 #
 # ## Exercises
 #

@@ -51,7 +51,7 @@ class TrainSizes:
     cql_steps: int  # CQL's gradient steps: its penalty costs ~30 critic passes per state, GPU territory
     dt_steps: int  # Decision Transformer's gradient steps (CORL: 100k)
     dt_batch_size: int  # Decision Transformer's windows per batch (CORL's configs: 4096)
-    hidden: tuple[int, ...] = (256, 256)  # BC, TD3+BC and IQL's MLP widths (CORL); the update's cost grows ~width²
+    hidden: tuple[int, ...] = (256, 256)  # MLP widths of BC, TD3+BC, IQL, POR, TELS (CORL); cost grows ~width²
 
 
 @dataclass(frozen=True)

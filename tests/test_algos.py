@@ -211,7 +211,7 @@ def test_interrupted_training_resumes_exactly(tmp_path, name):
     def fresh():
         from stitchkit.train import make_algo
 
-        extra = {"idm_steps": 15, "hidden": 16} if name in ("tels", "tsidm-iql") else {}
+        extra = {"idm_steps": 15, "idm_hidden": 16} if name in ("tels", "tsidm-iql") else {}
         return make_algo(name, 3, 2, [0, 1], 40, **extra), SeedBatchSampler(eps, None, [0, 1], 1.0, norm)
 
     algo, sampler = fresh()
@@ -247,15 +247,17 @@ def test_interrupted_training_resumes_exactly(tmp_path, name):
     assert (tmp_path / "b" / "curves.jsonl").read_text().count("\n") == len(resumed) == 8
 
 
-@pytest.mark.parametrize("algo", ["bc", "td3bc", "iql"])
+@pytest.mark.parametrize("algo", ["bc", "td3bc", "iql", "por", "tels"])
 def test_hidden_sets_every_network_width(algo):
-    """``--option hidden=128,128`` (the lever that makes a laptop run ~3x cheaper): every MLP of the learner."""
+    """``--option hidden=128,128`` (the lever that makes a laptop run ~3x cheaper): every MLP of the learner (TELS's
+    TS-IDM has its own width, ``idm_hidden``)."""
     from stitchkit.nets import EnsembleLinear
     from stitchkit.train import make_algo
 
-    model = make_algo(algo, 11, 3, [0, 1], 100, hidden=(32, 16))
-    widths = {m.weight.shape[-1] for m in model.modules() if isinstance(m, EnsembleLinear)} - {1, 3}
-    assert widths == {32, 16}, widths
+    extra = {"idm_hidden": 24} if algo == "tels" else {}
+    model = make_algo(algo, 11, 3, [0, 1], 100, hidden=(32, 16), **extra)
+    widths = {m.weight.shape[-1] for m in model.modules() if isinstance(m, EnsembleLinear)} - {1, 3, 11}
+    assert widths == ({32, 16, 24} if algo == "tels" else {32, 16}), widths
 
 
 def test_the_profile_sizes_the_width_and_an_option_overrides_it():
@@ -265,7 +267,7 @@ def test_the_profile_sizes_the_width_and_an_option_overrides_it():
     from stitchkit.train import learner
 
     narrow = dataclasses.replace(get_profile("lab"), train=dataclasses.replace(get_profile("lab").train, hidden=(64,)))
-    for name in ("bc", "td3bc", "iql"):
+    for name in ("bc", "td3bc", "iql", "por", "tels", "tsidm-td3bc"):
         assert learner(name).resolved("stitchkit/hopper/medium-v0", narrow, {})["hidden"] == (64,)
         assert learner(name).resolved("stitchkit/hopper/medium-v0", narrow, {"hidden": (8, 8)})["hidden"] == (8, 8)
     assert learner("td3bc").resolved("stitchkit/hopper/medium-v0", get_profile("full"), {})["hidden"] == (256, 256)

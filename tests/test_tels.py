@@ -105,7 +105,7 @@ def test_tels_and_por_train_through_the_front_end(data_root, algo):
 
 
 def test_tsidm_features_feed_an_evaluator():
-    algo = make_algo("tsidm-td3bc", 4, 2, [0, 1], steps=20, idm_steps=3, hidden=16)
+    algo = make_algo("tsidm-td3bc", 4, 2, [0, 1], steps=20, idm_steps=3, idm_hidden=16)
     s, a, s2 = point_mass(32)
     b = {
         "observations": s[None].repeat(2, 1, 1),

@@ -24,8 +24,8 @@ NOT_OPTIONS = ("obs_dim", "act_dim", "seeds", "inner", "inner_kwargs", "max_step
 
 
 def train_widths(profile: Profile) -> dict[str, Any]:
-    """BC, TD3+BC and IQL's MLP widths, sized by the profile (``profile.train.hidden``, CORL's 256x256 unless a
-    profile says otherwise): a laptop's cost lever, since the update's cost grows with the width squared."""
+    """BC, TD3+BC, IQL, POR and TELS's MLP widths, sized by the profile (``profile.train.hidden``, CORL's 256x256
+    unless a profile says otherwise): a laptop's cost lever, since the update's cost grows with the width squared."""
     return {"hidden": profile.train.hidden}
 
 

@@ -21,16 +21,24 @@ import torch
 from torch import nn
 
 from stitchkit.algos.iql import EXP_ADV_MAX, expectile_loss
-from stitchkit.algos.learner import Learner
+from stitchkit.algos.learner import Learner, train_widths
 from stitchkit.nets import mlp, soft_update
 
 
 class GaussianHead(nn.Module):
     """N(mean(x), exp(log_std)) with a state-independent log-std clamped to [-5, 2] (POR's policies)."""
 
-    def __init__(self, seeds: list[int], d_in: int, d_out: int, layer: int, tanh: bool = False):
+    def __init__(
+        self,
+        seeds: list[int],
+        d_in: int,
+        d_out: int,
+        layer: int,
+        tanh: bool = False,
+        hidden: tuple[int, ...] = (256, 256),
+    ):
         super().__init__()
-        self.net = mlp(seeds, d_in, d_out, first_layer=layer, out_act=nn.Tanh() if tanh else None)
+        self.net = mlp(seeds, d_in, d_out, hidden=hidden, first_layer=layer, out_act=nn.Tanh() if tanh else None)
         self.log_std = nn.Parameter(torch.zeros(len(seeds), 1, d_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,14 +72,16 @@ class POR(nn.Module):
         v_lr: float = 1e-4,
         policy_lr: float = 1e-3,
         max_steps: int = 1_000_000,
+        hidden: tuple[int, ...] = (256, 256),  # the released code's; a smaller width makes a laptop run cheaper
     ):
         super().__init__()
-        self.v1, self.v2 = mlp(seeds, obs_dim, 1, first_layer=20), mlp(seeds, obs_dim, 1, first_layer=25)
+        self.v1 = mlp(seeds, obs_dim, 1, hidden=hidden, first_layer=20)
+        self.v2 = mlp(seeds, obs_dim, 1, hidden=hidden, first_layer=25)
         self.v_target = copy.deepcopy(nn.ModuleList([self.v1, self.v2]))
         for p in self.v_target.parameters():
             p.requires_grad_(False)
-        self.guide = GaussianHead(seeds, obs_dim, obs_dim, layer=30)
-        self.execute = GaussianHead(seeds, 2 * obs_dim, act_dim, layer=35, tanh=True)
+        self.guide = GaussianHead(seeds, obs_dim, obs_dim, layer=30, hidden=hidden)
+        self.execute = GaussianHead(seeds, 2 * obs_dim, act_dim, layer=35, tanh=True, hidden=hidden)
         self.v_opt = torch.optim.Adam([*self.v1.parameters(), *self.v2.parameters()], lr=v_lr)
         self.g_opt = torch.optim.Adam(self.guide.parameters(), lr=policy_lr)
         self.e_opt = torch.optim.Adam(self.execute.parameters(), lr=policy_lr)
@@ -114,6 +124,7 @@ LEARNER = Learner(
     "por",
     POR,
     "POR: a value-guided state planner plus an inverse dynamics policy",
+    profile_options=train_widths,
     defaults={
         "*": {"expectile": 0.5, "alpha": 3.0},
         "maze": {"expectile": 0.9, "alpha": 10.0},

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from stitchkit.algos.iql import EXP_ADV_MAX, IQL, expectile_loss
-from stitchkit.algos.learner import NOT_OPTIONS, Learner
+from stitchkit.algos.learner import NOT_OPTIONS, Learner, train_widths
 from stitchkit.algos.por import GaussianHead
 from stitchkit.algos.td3bc import TD3BC
 from stitchkit.nets import mlp, soft_update
@@ -66,22 +66,23 @@ class TELS(nn.Module):
         discount: float = 0.99,
         tau: float = 0.005,
         lr: float = 3e-4,
-        hidden: int = 256,
+        idm_hidden: int = 256,
+        hidden: tuple[int, ...] = (256, 256),
     ):
         super().__init__()
         if guide not in ("deterministic", "awr"):
             raise ValueError(f"unknown TELS guide {guide!r}; accepted: 'deterministic', 'awr'")
         if terms not in LADDER:
             raise ValueError(f"unknown TS-IDM terms {terms!r}; accepted: {', '.join(LADDER)}")
-        self.idm = TSIDM(obs_dim, act_dim, seeds, hidden, beta, LADDER[terms])
-        self.v = mlp(seeds, obs_dim, 1, first_layer=60)
+        self.idm = TSIDM(obs_dim, act_dim, seeds, idm_hidden, beta, LADDER[terms])
+        self.v = mlp(seeds, obs_dim, 1, hidden=hidden, first_layer=60)
         self.v_target = copy.deepcopy(self.v)
         for p in self.v_target.parameters():
             p.requires_grad_(False)
         if guide == "deterministic":  # a residual step in latent space: z' = z + g(z)
-            self.guide = mlp(seeds, obs_dim, obs_dim, first_layer=65)
+            self.guide = mlp(seeds, obs_dim, obs_dim, hidden=hidden, first_layer=65)
         else:
-            self.guide = GaussianHead(seeds, obs_dim, obs_dim, layer=65)
+            self.guide = GaussianHead(seeds, obs_dim, obs_dim, layer=65, hidden=hidden)
         self.idm_opt = torch.optim.Adam(self.idm.parameters(), lr=lr)
         self.v_opt = torch.optim.Adam(self.v.parameters(), lr=lr)
         self.g_opt = torch.optim.Adam(self.guide.parameters(), lr=lr)
@@ -154,7 +155,7 @@ class TSIDMFeatures(nn.Module):
         seeds: list[int],
         inner: str = "td3bc",
         idm_steps: int = 0,
-        hidden: int = 256,
+        idm_hidden: int = 256,
         beta: float = 1.0,
         max_steps: int = 1_000_000,
         **inner_kwargs,
@@ -165,7 +166,7 @@ class TSIDMFeatures(nn.Module):
             raise ValueError(f"unknown inner learner {inner!r}; accepted: {', '.join(inners)}")
         if inner == "iql":
             inner_kwargs.setdefault("max_steps", max_steps)
-        self.idm = TSIDM(obs_dim, act_dim, seeds, hidden, beta)
+        self.idm = TSIDM(obs_dim, act_dim, seeds, idm_hidden, beta)
         self.inner = inners[inner](obs_dim, act_dim, seeds, **inner_kwargs)
         self.idm_opt = torch.optim.Adam(self.idm.parameters(), lr=3e-4)
         self.idm_steps = idm_steps
@@ -191,8 +192,9 @@ class TSIDMFeatures(nn.Module):
 
 
 def _tsidm_sizes(profile) -> dict:
-    """The TS-IDM's steps and width are sized by the profile (they run before the learner's own steps)."""
-    return {"idm_steps": profile.tels.idm_steps, "hidden": profile.tels.idm_hidden}
+    """The TS-IDM's steps and width are sized by the profile (they run before the learner's own steps), the policy
+    and value networks' widths as every learner's (``profile.train.hidden``)."""
+    return {"idm_steps": profile.tels.idm_steps, "idm_hidden": profile.tels.idm_hidden, **train_widths(profile)}
 
 
 # POR's released maze settings; TELS's maze results use its advantage-weighted guide (reviewers)
