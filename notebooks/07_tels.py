@@ -133,17 +133,13 @@ display(Code(inspect.getsource(tsidm.TSIDM.losses), language="python"))
 eps_h = data[HOPPER]
 tr_h = transitions(eps_h)
 norm_h = ZScore.fit(tr_h["observations"])
+pairs_h = (norm_h.normalize(tr_h["observations"]), tr_h["actions"], norm_h.normalize(tr_h["next_observations"]))
+FIT_STEPS = max(1, P.tels.idm_steps // 2)
+guess = tsidm.estimate_fit_seconds(*pairs_h, FIT_STEPS, P.tels.idm_hidden) * (len(tsidm.LADDER) + 1)
+print(f"{len(tsidm.LADDER)} TS-IDMs here and one on the maze (section 4): about {guess / 60:.1f} min on this machine")
 fits = {}
 for name, terms in tsidm.LADDER.items():
-    fits[name] = tsidm.fit_tsidm(
-        norm_h.normalize(tr_h["observations"]),
-        tr_h["actions"],
-        norm_h.normalize(tr_h["next_observations"]),
-        terms,
-        max(1, P.tels.idm_steps // 2),
-        P.tels.idm_hidden,
-        seed=SEED,
-    )
+    fits[name] = tsidm.fit_tsidm(*pairs_h, terms, FIT_STEPS, P.tels.idm_hidden, seed=SEED)
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.3))
 for name, (_, curve) in fits.items():
     steps = [r["step"] for r in curve]
@@ -182,7 +178,7 @@ maze_idm, _ = tsidm.fit_tsidm(
     tr_m["actions"],
     norm_m.normalize(tr_m["next_observations"]),
     tsidm.LADDER["full"],
-    max(1, P.tels.idm_steps // 2),
+    FIT_STEPS,
     P.tels.idm_hidden,
     seed=SEED,
 )

@@ -30,6 +30,7 @@ from torch import nn
 from torch.func import jvp
 
 from stitchkit.nets import mlp
+from stitchkit.progress import bar, seconds_per_step
 
 
 @dataclass(frozen=True)
@@ -157,9 +158,10 @@ def fit_tsidm(
     beta: float = 1.0,
     seed: int = 0,
     held_out: float = 0.1,
+    evaluations: int = 20,
 ) -> tuple[TSIDM, list[dict]]:
-    """One TS-IDM (one seed) on normalized transitions, alone, with a curve of every loss term on held-out pairs
-    and the action-inference error there: for studying what each term does (notebook 07)."""
+    """One TS-IDM (one seed) on normalized transitions, alone, with a curve (``evaluations`` points) of every loss
+    term on held-out pairs and the action-inference error there: for studying what each term does (notebook 07)."""
     rng = np.random.default_rng([seed, 61])
     perm = rng.permutation(len(s))
     n_held = max(1, int(held_out * len(s)))
@@ -167,8 +169,10 @@ def fit_tsidm(
     t = lambda x, i: torch.as_tensor(x[i], dtype=torch.float32)[None]
     model = TSIDM(s.shape[1], a.shape[1], [seed], hidden, beta, terms)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    curve, every = [], max(1, steps // 20)
+    curve, every = [], max(1, steps // evaluations)
+    shown = bar(steps, f"TS-IDM ({terms_name(terms)})")
     for step in range(1, steps + 1):
+        shown.update(1)
         idx = train[rng.integers(0, len(train), batch)]
         loss = model.losses(t(s, idx), t(a, idx), t(s_next, idx))["total"].sum()
         opt.zero_grad()
@@ -186,4 +190,19 @@ def fit_tsidm(
                     "action_mse": float(((a_hat - t(a, hb)) ** 2).mean()),
                 }
             )
+    shown.close()
     return model.eval(), curve
+
+
+def terms_name(terms: TSIDMTerms) -> str:
+    """The ladder's name of a set of loss terms ("full", "+l_ode", ...), or "custom"."""
+    return next((name for name, t in LADDER.items() if t == terms), "custom")
+
+
+def estimate_fit_seconds(
+    s: np.ndarray, a: np.ndarray, s_next: np.ndarray, steps: int, hidden: int, probe: int = 20
+) -> float:
+    """Seconds :func:`fit_tsidm` with every term will take here for ``steps``: ``probe`` training steps timed on this
+    machine, scaled up (its few held-out measurements left out); said before a notebook fits several."""
+    fit = lambda n: fit_tsidm(s, a, s_next, LADDER["full"], n, hidden, evaluations=1)
+    return seconds_per_step(fit, probe) * steps

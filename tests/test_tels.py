@@ -144,3 +144,14 @@ def test_train_cli_takes_options_and_names_bad_ones(tmp_path):
     )
     assert ok.returncode == 0, ok.stderr
     assert '"algo": "tels"' in ok.stdout.strip().splitlines()[-1]
+
+
+def test_fit_estimate_is_measured_and_the_ladder_names_its_terms():
+    from stitchkit import tsidm
+
+    rng = np.random.default_rng(0)
+    s, a = rng.normal(size=(300, 4)).astype(np.float32), rng.normal(size=(300, 2)).astype(np.float32)
+    short = tsidm.estimate_fit_seconds(s, a, s + 0.1, 100, 16, probe=5)
+    assert 0 < short < tsidm.estimate_fit_seconds(s, a, s + 0.1, 1000, 16, probe=5)
+    assert [tsidm.terms_name(t) for t in tsidm.LADDER.values()] == list(tsidm.LADDER)
+    assert tsidm.terms_name(tsidm.TSIDMTerms(False, True, False)) == "custom"
