@@ -1,10 +1,11 @@
-"""Behaviour policies for the D4RL-style locomotion datasets: SAC actors, trained once, committed small.
+"""Behaviour policies for the D4RL-style locomotion datasets: tanh-Gaussian actors, trained once, committed small.
 
 D4RL and Minari collected their MuJoCo data with SAC agents, sampling actions stochastically from the
-tanh-Gaussian. The kit trains SAC with stable-baselines3 (``train_sac``, an optional extra) and keeps only the
-actor of each checkpoint, in float16, under ``data/policies/<env>/``; a ``manifest.json`` beside them records the
-steps and the measured return of every checkpoint. Building a dataset needs nothing but torch:
-:class:`SquashedGaussianActor` reproduces SB3's actor from those weights.
+tanh-Gaussian. The kit trains sb3-contrib's TQC (the default: it reaches D4RL's expert returns in fewer steps, which
+a CPU budget needs) or stable-baselines3's SAC (:func:`train_policy`, an optional extra; resumable) and keeps only
+the actor of each checkpoint, in float16, under ``data/policies/<env>/``; a ``manifest.json`` beside them records
+the algorithm, the steps and the measured return of every checkpoint. Building a dataset needs nothing but torch:
+:class:`SquashedGaussianActor` reproduces the actor (TQC's and SAC's are the same network) from those weights.
 """
 
 from __future__ import annotations
