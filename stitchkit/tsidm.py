@@ -186,7 +186,7 @@ def fit_tsidm(
             curve.append(
                 {
                     "step": step,
-                    **{k: float(v) for k, v in out.items()},
+                    **{k: float(v.detach()) for k, v in out.items()},
                     "action_mse": float(((a_hat - t(a, hb)) ** 2).mean()),
                 }
             )
