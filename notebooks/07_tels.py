@@ -389,7 +389,8 @@ display(Markdown("\n".join(rows)))
 # * The paper trains on D4RL v2 subsamples (TSRL's files); the kit on its own datasets (`stitchkit/...`), so the
 #   scores are not comparable with the paper's table, only with each other.
 # * l_dyn and l_ode are reconstructed from TSRL's code; β, η, α, the expectile and all step counts are the kit's.
-# * POR is POR-r only (the released code uses POR-q on hopper) with a 2×256 execute policy (released: 2×1024).
+# * POR is POR-r only (the released code uses POR-q on hopper) with 2-layer networks of `profile.train.hidden`
+#   (2×128 at `lab`, 2×256 at `full`; the released execute policy: 2×1024).
 # * The kit's TELS trains its TS-IDM for `idm_steps` and its policy for the same steps as the other learners.
 # * The deterministic guide adds a latent next-state matching term (section 9); without it the kit's TELS failed.
 

@@ -95,24 +95,34 @@ class TSIDM(nn.Module):
 
     def losses(self, s: torch.Tensor, a: torch.Tensor, s_next: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every term, per member (S,), and their weighted ``total``."""
-        s, s_next = s.contiguous(), s_next.contiguous()  # forward-mode AD refuses broadcast (expanded) inputs
-        z, z_next = self.phi(s), self.phi(s_next)
+        # s and s' go through each network as one batch of 2B rows, and a jvp returns the network's output with the
+        # directional derivative, so phi runs once for z, z', J_phi(s) s_dot and J_phi(s') (-s_dot) (a third fewer
+        # passes than one call each; the same numbers). Forward-mode AD refuses broadcast (expanded) inputs.
+        pair = torch.cat([s, s_next], -2).contiguous()
+        t, n = self.terms, s.shape[-2]
+        s_dot = s_next - s
+        if t.ode_models:
+            zz, jzz = jvp(self.phi, (pair,), (torch.cat([s_dot, -s_dot], -2),))
+            jz, jz_next = jzz[..., :n, :], jzz[..., n:, :]
+        else:
+            zz = self.phi(pair)
+        z, z_next = zz[..., :n, :], zz[..., n:, :]
         za = self.h_inv(z, z_next)
         sq = lambda x: (x**2).sum(-1).mean(-1)
-        out = {"rec": sq(self.psi_s(z) - s) + sq(self.psi_a(za) - a)}
+        if t.ode_models:
+            fwd, rvs = self.h_fwd(z, za), self.h_rvs(z_next, za)
+        if t.ode_models and t.decoder_ode:  # psi_s(z) for l_rec, and J_psi(z) h_fwd, J_psi(z') h_rvs for l_ode
+            ss, jss = jvp(self.psi_s, (zz,), (torch.cat([fwd, rvs], -2),))
+            s_rec = ss[..., :n, :]
+        else:
+            s_rec = self.psi_s(z)
+        out = {"rec": sq(s_rec - s) + sq(self.psi_a(za) - a)}
         zero = torch.zeros_like(out["rec"])
         out |= {"dyn": zero, "ode": zero, "tsym": zero}
-        t = self.terms
         if t.ode_models:
-            s_dot = s_next - s
-            fwd, rvs = self.h_fwd(z, za), self.h_rvs(z_next, za)
-            jz = jvp(self.phi, (s,), (s_dot,))[1]  # J_phi(s) s_dot, for the whole batch at once
-            jz_next = jvp(self.phi, (s_next,), (-s_dot,))[1]
             out["dyn"] = sq(fwd - jz) + sq(rvs - jz_next)
             if t.decoder_ode:
-                out["ode"] = sq(jvp(self.psi_s, (z,), (fwd,))[1] - s_dot) + sq(
-                    jvp(self.psi_s, (z_next,), (rvs,))[1] + s_dot
-                )
+                out["ode"] = sq(jss[..., :n, :] - s_dot) + sq(jss[..., n:, :] + s_dot)
             if t.t_symmetry:
                 out["tsym"] = t_symmetry_loss(self.h_fwd, self.h_rvs, z, za).mean(-1)
         out["total"] = out["rec"] + self.beta * (out["dyn"] + out["ode"] + out["tsym"])

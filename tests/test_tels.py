@@ -155,3 +155,26 @@ def test_fit_estimate_is_measured_and_the_ladder_names_its_terms():
     assert 0 < short < tsidm.estimate_fit_seconds(s, a, s + 0.1, 1000, 16, probe=5)
     assert [tsidm.terms_name(t) for t in tsidm.LADDER.values()] == list(tsidm.LADDER)
     assert tsidm.terms_name(tsidm.TSIDMTerms(False, True, False)) == "custom"
+
+
+def test_batched_losses_equal_the_terms_computed_one_call_at_a_time():
+    """losses() runs s and s' through each network as one batch and takes outputs from the jvps: the same numbers
+    as the paper's terms written out call by call."""
+    from torch.func import jvp
+
+    torch.manual_seed(0)
+    m = TSIDM(4, 2, [0, 1], hidden=16)
+    s, a, s2 = torch.randn(2, 32, 4), torch.rand(2, 32, 2) * 2 - 1, torch.randn(2, 32, 4)
+    z, z2 = m.phi(s), m.phi(s2)
+    za = m.h_inv(z, z2)
+    sq = lambda x: (x**2).sum(-1).mean(-1)
+    fwd, rvs, sd = m.h_fwd(z, za), m.h_rvs(z2, za), s2 - s
+    ref = {
+        "rec": sq(m.psi_s(z) - s) + sq(m.psi_a(za) - a),
+        "dyn": sq(fwd - jvp(m.phi, (s,), (sd,))[1]) + sq(rvs - jvp(m.phi, (s2,), (-sd,))[1]),
+        "ode": sq(jvp(m.psi_s, (z,), (fwd,))[1] - sd) + sq(jvp(m.psi_s, (z2,), (rvs,))[1] + sd),
+        "tsym": t_symmetry_loss(m.h_fwd, m.h_rvs, z, za).mean(-1),
+    }
+    out = m.losses(s, a, s2)
+    for k, v in ref.items():
+        assert torch.allclose(out[k], v, atol=1e-5), k
