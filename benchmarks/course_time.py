@@ -23,6 +23,7 @@ def main() -> None:
     p.add_argument("--profile", default="lab")
     p.add_argument("notebooks", nargs="*", help="numbers (02) or names (02_goal_stitching); default: all")
     p.add_argument("--timeout", type=int, default=3600, help="seconds per notebook")
+    p.add_argument("--save", help="a folder to write each executed notebook into (.ipynb), to read its outputs")
     args = p.parse_args()
 
     from stitchkit.report import execute_notebook, list_notebooks
@@ -37,8 +38,13 @@ def main() -> None:
     times, failed = {}, []
     for nb in chosen:
         t0 = time.perf_counter()
-        _, error = execute_notebook(nb, args.profile, args.timeout)
+        done, error = execute_notebook(nb, args.profile, args.timeout)
         times[nb.stem] = round(time.perf_counter() - t0, 1)
+        if args.save:
+            import nbformat
+
+            os.makedirs(args.save, exist_ok=True)
+            nbformat.write(done, os.path.join(args.save, f"{nb.stem}.ipynb"))
         if error:
             failed.append(nb.stem)
         flag = "FAILED: " + error if error else ("over 12 min" if times[nb.stem] > 720 else "ok")

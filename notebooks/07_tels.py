@@ -67,7 +67,7 @@ STUDY = {parent: tsidm.study_id(parent, P.tels.study_transitions) for parent in 
 data = {d: registry.load_episodes(d, P, build_missing=True) for d in STUDY.values()}
 for d, eps in data.items():
     print(f"{d}: {len(eps)} episodes, {sum(len(e) for e in eps)} transitions")
-HOPPER, WALKER, MAZE = STUDY.values()
+HOPPER, MAZE = STUDY.values()
 
 # %% [markdown]
 # ## 1. Time-reversal symmetry
@@ -214,26 +214,27 @@ display(Code(inspect.getsource(TELS.update), language="python"))
 # %% [markdown]
 # ## 6. The small-data study
 #
-# Whole-trajectory subsamples of about `study_transitions` transitions of three datasets (the registry's
+# A whole-trajectory subsample of about `study_transitions` transitions of hopper medium-expert (the registry's
 # `-<N>k-v0` ids, one fixed subsample seed), and four learners with the same seeds, batch and policy steps (TELS
-# first trains its TS-IDM for `idm_steps`). On the maze only TELS and POR, the latent and the state-space planner:
-# single-task IQL and TD3+BC reach no goal there at a course's budgets (notebook 05; the `full` grid of notebook
-# 08 runs them), and notebook 02 teaches stitching on the maze with goal-conditioned learners. Runs are cached in
-# `data/runs/`. Every run of this section and the next two (the ablation ladder and the representation alone) is
-# independent of the others, so all of them train here, two at a time, one per core.
+# first trains its TS-IDM for `idm_steps`). The maze subsample gets one TELS run, whose guide policy section 8
+# draws: single-task learners reach no goal there at a course's budget (an earlier `lab` run of this notebook: TELS
+# and POR 0%, as IQL and TD3+BC in notebook 05), and notebook 02 teaches stitching on the maze with goal-conditioned
+# learners. The paper's other datasets (walker2d, antmaze) are one command each, `stitchkit train tels --dataset
+# stitchkit/walker2d/medium-replay-10k-v0` (about 8 minutes for the four learners). Runs are cached in `data/runs/`.
+# Every run of this section and the next two (the ablation ladder and the representation alone) is independent of
+# the others, so all of them train here, two at a time, one per core.
 
 # %%
 jobs = {
     (d, algo): dict(algo_name=algo, dataset_id=d, seeds=P.train.seeds, profile=P.name)
     for d in STUDY.values()
     for algo in tsidm.STUDY_ALGOS
-    if d != MAZE or algo in ("tels", "por")
+    if d != MAZE or algo == "tels"
 }
-jobs |= {
-    ("ladder", name): dict(algo_name="tels", dataset_id=HOPPER, seeds=P.train.seeds, profile=P.name, terms=name)
-    for name in tsidm.LADDER
-    if name != "full"  # the full TS-IDM is the study's TELS run
-}
+# the ladder's bottom rung end to end (the full TS-IDM is the study's TELS run; the rungs between: section 3)
+jobs[("ladder", "ae+inv")] = dict(
+    algo_name="tels", dataset_id=HOPPER, seeds=P.train.seeds, profile=P.name, terms="ae+inv"
+)
 jobs[("features", HOPPER)] = dict(algo_name="tsidm-td3bc", dataset_id=HOPPER, seeds=P.train.seeds, profile=P.name)
 print(
     f"{len(jobs)} runs, two at a time: at most {bench.estimate_runs(list(jobs.values())) / 60:.1f} min on this "
@@ -267,10 +268,12 @@ display(
 # %% [markdown]
 # ## 7. The ablation ladder, end to end
 #
-# The same rungs as section 3, now as whole TELS runs on the hopper study data.
+# The ladder's two ends as whole TELS runs on the hopper study data: the plain autoencoder with inverse dynamics
+# (ae+inv) against the full TS-IDM. The rungs between are compared on the representation in section 3; each is
+# one more run here (`stitchkit train tels --option terms=+l_ode`), about four minutes on a laptop.
 
 # %%
-ladder = {name: study[(HOPPER, "tels")] if name == "full" else results[("ladder", name)] for name in tsidm.LADDER}
+ladder = {"ae+inv": results[("ladder", "ae+inv")], "full": study[(HOPPER, "tels")]}
 display(Markdown("| TS-IDM | score |\n|---|---|\n" + "\n".join(f"| {n} | {cell(r)} |" for n, r in ladder.items())))
 
 # %% [markdown]

@@ -131,9 +131,8 @@ class TSIDM(nn.Module):
 
 # The small-data study (TELS's Table 1 protocol at the kit's scale): whole-trajectory subsamples of about
 # ``profile.tels.study_transitions`` transitions, chosen by the registry's fixed subsample seed.
-STUDY_PARENTS = (
+STUDY_PARENTS = (  # notebook 07 at `lab`: hopper, all four learners; the maze, TELS alone (to look at its guide)
     "stitchkit/hopper/medium-expert-v0",
-    "stitchkit/walker2d/medium-replay-v0",
     "stitchkit/pointmaze-medium/stitch-v0",
 )
 STUDY_ALGOS = ("tels", "por", "iql", "td3bc")
