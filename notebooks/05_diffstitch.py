@@ -392,16 +392,28 @@ display(
 )
 
 # %% [markdown]
-# **Reading the result (the kit's lab run, seeds 0-2).** Augmentation did not help here, and the reasons are worth
-# more than a tuned-away table:
+# **Reading the result (the kit's lab run on the rebuilt data, seeds 0-2, 10k steps, 2×128 networks).**
 #
-# * hopper: TD3+BC on the original data already scores about the return of the *best* episode in this dataset (the
-#   kit's medium-replay is a short SAC run's replay; its mean episode scores under 3). The code's pairing stitches
-#   into the top-2% return-to-go segments, which lead to that same best behaviour: bridges add connections, not
-#   better endings. DiffStitch's D4RL gains come from learners that fall short of their data's best episodes.
+# | dataset | algorithm | original | +DiffStitch |
+# |---|---|---|---|
+# | hopper | td3bc | 21.7 ± 3.1 | 14.8 ± 2.6 |
+# | hopper | iql | 11.2 ± 6.4 | 10.3 ± 5.7 |
+#
+# Augmentation did not help here; it cost TD3+BC about 7 points. The reasons are worth more than a tuned-away table:
+#
+# * hopper medium-replay now has headroom (data mean 9.9, best episode 74, notebook 01), so the learners do fall
+#   short of their data's best, as on D4RL. But only 461 of 12,800 bridges (4%) were accepted, and 11,876 were
+#   rejected for *no similar target*: the code's pairing looks for a target in the top-2% return-to-go segments
+#   whose start resembles the bridge's end, and in 100k transitions of a fast-improving replay few do. The 12,656
+#   stitched transitions, mixed 1 : 4, carry an oracle error (0.58) no better than the rejected ones' (0.58): at
+#   `lab` sizes the dynamics check does not separate good bridges from bad on hopper (the maze's does: 0.05 vs
+#   0.15). More bridges need more data or a better-trained diffusion model (`full`).
 # * maze (no longer trained here; an earlier run of this notebook): with the `lab` step budget neither single-task
 #   learner reaches the goal, augmented or not, although the stitched data reach it ~10x more often than the
-#   originals (next cell). The comparison needs the `full` budget, or goal-conditioned learners (notebook 02).
+#   originals (next cell: 2.8% vs 27.0% in this run). The comparison needs the `full` budget, or goal-conditioned
+#   learners (notebook 02).
+# * Cost: this run took 26 min at `lab` (the goal is 12), of which about 5 min were the maze's DiffStitch models
+#   that notebook 02 trains first in course order (their cache key changed this session), 11.6 min all models.
 
 # %%
 reach = {
