@@ -168,6 +168,7 @@ PROFILES: dict[str, Profile] = {
             cql_steps=20,
             dt_steps=20,
             dt_batch_size=16,
+            hidden=(32, 32),
         ),
         stitch=StitchSizes(
             horizon=24,
