@@ -367,8 +367,9 @@ def summary(result: TATUResult) -> dict[str, Any]:
 
 
 def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
-    """Checkpoint folder name: one set of models per dataset (its contents), profile sizes and seed."""
-    return model_key(dataset_id, profile.name, asdict(profile.baselines), seed)
+    """Checkpoint folder name: one set of models per dataset (its contents), profile sizes and seed (the dynamics
+    ensemble and reward model are sized by ``profile.stitch``, the behaviour CVAE by ``profile.baselines``)."""
+    return model_key(dataset_id, profile.name, asdict(profile.stitch), asdict(profile.baselines), seed)
 
 
 def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:

@@ -517,14 +517,12 @@ def load_minari(
                 f"dataset {dataset_id} is corrupt: {st['why']}; delete it or rebuild with "
                 f"`{rebuild_command(dataset_id)}`"
             )
-        if st["state"] == "stale" and not build_missing:
-            raise DatasetError(
-                f"dataset {dataset_id} is stale: {st['why']}; rebuild it with `{rebuild_command(dataset_id)}`"
-            )
         if st["state"] in ("missing", "stale"):
             if not build_missing:
                 raise DatasetError(
-                    f"dataset {dataset_id} is not built yet; build it with "
+                    f"dataset {dataset_id} is stale: {st['why']}; rebuild it with `{rebuild_command(dataset_id)}`"
+                    if st["state"] == "stale"
+                    else f"dataset {dataset_id} is not built yet; build it with "
                     f"`stitchkit data build {dataset_id} --profile {prof.name}`"
                 )
             build(dataset_id, prof, log=log)
