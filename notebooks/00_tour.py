@@ -138,8 +138,8 @@ gain
 # | `05_diffstitch` | DiffStitch, every model and module, ablations |
 # | `06_astro` | ASTRO: temporal distances and Rollout Deviation Feedback |
 # | `07_tels` | TELS: T-symmetry and latent state-stitching |
-# | `08_benchmark` | the full benchmark, statistics and reports |
-# | `09_baselines` | SER and TATU, DiffStitch's baselines, side by side with it (read after 05) |
+# | `08_baselines` | SER and TATU, DiffStitch's baselines, side by side with it |
+# | `09_benchmark` | the full benchmark, statistics and reports: every method of the course in one grid |
 #
 # ## 5. Profiles: one code path, three sizes
 #

@@ -149,7 +149,7 @@ plt.show()
 # Four learners per medium-replay dataset, `P.train.seeds` seeds each: BC (copy every action), **10%-BC** (copy only
 # the best 10% of episodes by return: CORL's `frac`, here `train.run(..., top_fraction=0.1)`), TD3+BC and IQL.
 # The runs are independent, so `run_many` trains two at a time, one per core. They are cached (`data/runs/`): the
-# later notebooks' "original" arms on hopper medium-replay (05, 06, 09 and the benchmark's `none` column) are these
+# later notebooks' "original" arms on hopper medium-replay (05, 06, 08 and the benchmark's `none` column) are these
 # same TD3+BC and IQL runs, loaded at once.
 
 # %%
@@ -208,7 +208,7 @@ display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean and 95% bootstrap
 #   run (`train.run(..., steps=50_000)`, 2×256, 3 seeds) does not get there either: TD3+BC 29.6 ± 15.6 (seeds 51.0,
 #   23.3, 14.5), IQL 15.9 ± 3.2, flat from 10k to 50k. CORL's D4RL figures (TD3+BC 60, IQL 95 on
 #   hopper-medium-replay) come at 1M steps: 20 times this 50k run, which took 30 min of one shared laptop core for
-#   three seeds, so about 10 hours; or 13 minutes for four seeds on one GPU (notebook 08's H200 figures). So hopper is where stitching has room to help, and where the
+#   three seeds, so about 10 hours; or 13 minutes for four seeds on one GPU (notebook 09's H200 figures). So hopper is where stitching has room to help, and where the
 #   learners are still short of their data's best at the course's budget.
 # * **walker2d** still rolls out the first, short SAC run's policies (its expert returns 589; TQC's walker2d is
 #   training): scores are relative to that weak expert, so the best episode is 171. IQL (92) and TD3+BC (70) pass

@@ -107,7 +107,7 @@ class TelsSizes:
 
 @dataclass(frozen=True)
 class BaselineSizes:
-    """SER and TATU, DiffStitch's Table 1 baselines (notebook 09, ``stitchkit augment ser|tatu``). TATU's models
+    """SER and TATU, DiffStitch's Table 1 baselines (notebook 08, ``stitchkit augment ser|tatu``). TATU's models
     train for the ``stitch`` section's ``model_steps``, with its ``ensemble``. Paper/code values in comments."""
 
     ser_width: int  # residual-MLP denoiser width (SynthER: 2048)

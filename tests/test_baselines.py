@@ -182,7 +182,7 @@ def test_saving_the_same_generated_data_again_keeps_the_dataset(data_root):
 
 
 def test_tatu_takes_its_maze_pessimism_from_its_own_defaults_table():
-    """Per-dataset defaults live with the method: the CLI, the grids and notebook 09 get 0.5 on the maze without
+    """Per-dataset defaults live with the method: the CLI, the grids and notebook 08 get 0.5 on the maze without
     passing it, hopper keeps TATU's published 3.5, and an explicit option still wins."""
     from stitchkit import augment
     from stitchkit.bench import load_grid

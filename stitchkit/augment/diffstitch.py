@@ -486,10 +486,21 @@ def stitch(
             chosen = torch.as_tensor(rng.integers(0, sz.candidates, b), device=dev)
             delta = torch.full((b,), fixed, device=dev)
             ok = torch.ones(b, dtype=torch.bool, device=dev)
-        tgt_pick = cand[np.arange(b), chosen.cpu().numpy()]
+        counts["generated"] += b
+        keep = np.flatnonzero(ok.cpu().numpy())  # only sources with a similar target go on: the rest cost nothing more
+        counts["no_similar_target"] += b - len(keep)
+        if len(keep) == 0:
+            if progress:
+                progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
+            continue
+        kt = torch.as_tensor(keep, device=dev)
+        src, chosen, delta, src_rows = src[kt], chosen[kt], delta[kt], src_rows[keep]
+        tgt_pick = cand[keep, chosen.cpu().numpy()]
         tgt_rows = pools.starts[tgt_pick]
-        tgt_win = flat[torch.as_tensor(start_flat[tgt_pick][:, None] + np.arange(h), device=dev)]  # (B, H, d)
+        tgt_win = flat[torch.as_tensor(start_flat[tgt_pick][:, None] + np.arange(h), device=dev)]  # (K, H, d)
         kw = dict(sample_kw)
+        if cfg.return_guidance > 0:
+            kw["returns"] = sample_kw["returns"][kt]
         if cfg.dynamics_guidance > 0:
             kw |= {"guide": dynamics_guide(models, delta), "guide_scale": cfg.dynamics_guidance}
         states = stitch_states(models.diffusion, src, tgt_win, delta, steps, gen, **kw)
@@ -498,22 +509,19 @@ def stitch(
             err = dynamics_error(models.dynamics, states, actions)
         worst, within = qualify(err, delta, cfg.delta)
         raw = cdf.unnormalize(states.cpu().numpy())
-        actions, rewards, worst, within, ok, delta = (x.cpu() for x in (actions, rewards, worst, within, ok, delta))
-        terminal = terminated(env, raw)  # (B, H): every window state at once; a bridge looks at its states 1..Delta-1
-        counts["generated"] += b
-        keep = np.flatnonzero(ok.numpy())
-        counts["no_similar_target"] += b - len(keep)
+        actions, rewards, worst, within, delta = (x.cpu() for x in (actions, rewards, worst, within, delta))
+        terminal = terminated(env, raw)  # (K, H): every window state at once; a bridge looks at its states 1..Delta-1
         quality = within.numpy() | (not cfg.qualification)  # -Qualification: the dynamics check always passes
         new, steps_in = judge(
             episodes,
-            [(src_rows[i], tgt_rows[i]) for i in keep],
-            delta.numpy()[keep],
-            raw[keep],
-            actions.numpy()[keep],
-            rewards.numpy()[keep],
-            worst.numpy()[keep],
-            {"dynamics": quality[keep]},
-            terminal[keep],
+            list(zip(src_rows, tgt_rows)),
+            delta.numpy(),
+            raw,
+            actions.numpy(),
+            rewards.numpy(),
+            worst.numpy(),
+            {"dynamics": quality},
+            terminal,
             rtg_eps,
             cfg.gamma,
             cfg.return_filter,

@@ -393,6 +393,6 @@ METHOD = Method(
     generate_dataset,
     saves="a short (<= 5 step) model rollout from a dataset state",
     empty_hint="lower the pessimism coefficient (--option pessimism=1)",
-    # hopper's 3.5 keeps nothing on the maze, whose ensemble disagreement has no tail (notebook 09's sweep)
+    # hopper's 3.5 keeps nothing on the maze, whose ensemble disagreement has no tail (notebook 08's sweep)
     defaults={"maze": {"pessimism": 0.5}},
 )

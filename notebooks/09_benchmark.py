@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # 08 · The benchmark: DiffStitch's Table 1, and TELS's small-data table, on the kit's data
+# # 09 · The benchmark: DiffStitch's Table 1, and TELS's small-data table, on the kit's data
 #
 # **Learning objectives.** After this notebook you can
 # 1. describe a benchmark as a grid of cells (dataset, augmenter, algorithm, seed), run it with `stitchkit bench`,

@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # 09 · The baselines DiffStitch beats: SER (SynthER) and TATU
+# # 08 · The baselines DiffStitch beats: SER (SynthER) and TATU
 #
 # **Learning objectives.** After this notebook you can
 # 1. explain the two families DiffStitch's paper compares itself with: *dynamic tuple simulation* (SER: a
