@@ -136,6 +136,8 @@ def test_expert_candidates_include_a_noisy_checkpoint_that_may_be_the_best():
     ckpts = [ck(0, 10, 5), ck(1, 3134, 18), ck(2, 2370, 1008), ck(3, 2900, 100), ck(4, 3000, 140)]
     assert [c.step for c in expert_candidates(ckpts)] == [1, 4, 2]
     assert [c.step for c in expert_candidates(ckpts, most=2)] == [1, 4]
+    steady = [ck(0, 10, 5), ck(1, 4001, 25), ck(2, 3871, 49), ck(3, 3700, 80)]  # walker2d: 3,871 is within 5%
+    assert [c.step for c in expert_candidates(steady)] == [1, 2]
 
 
 def test_d4rl_scores_beside_the_kits_own(data_root):
