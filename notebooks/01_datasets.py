@@ -200,7 +200,7 @@ display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean and 95% bootstrap
 # | dataset | data mean | best episode | BC | 10%-BC | TD3+BC | IQL |
 # |---|---|---|---|---|---|---|
 # | hopper | 9.9 | 74.0 | 14.3 [3.6, 27.4] | 36.5 [34.8, 38.8] | 21.7 [18.0, 25.6] | 11.2 [5.8, 20.2] |
-# | walker2d | 6.8 | 171.2 | 54.1 [35.3, 67.5] | 51.6 [41.2, 64.3] | 69.5 [59.6, 87.4] | 92.0 [75.7, 101.6] |
+# | walker2d | 5.6 | 61.8 | 22.3 [19.1, 25.9] | 36.1 [24.5, 47.4] | 10.5 [10.1, 11.0] | 11.7 [11.6, 11.8] |
 #
 # * **hopper** (TQC behaviour policies, expert 3,078 on 100 episodes): the data now have headroom - the best
 #   episode scores 74, the mean 10. Every learner beats the mean, and copying only the best 10% of episodes (36.5)
@@ -210,9 +210,11 @@ display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean and 95% bootstrap
 #   hopper-medium-replay) come at 1M steps: 20 times this 50k run, which took 30 min of one shared laptop core for
 #   three seeds, so about 10 hours; or 13 minutes for four seeds on one GPU (notebook 09's H200 figures). So hopper is where stitching has room to help, and where the
 #   learners are still short of their data's best at the course's budget.
-# * **walker2d** still rolls out the first, short SAC run's policies (its expert returns 589; TQC's walker2d is
-#   training): scores are relative to that weak expert, so the best episode is 171. IQL (92) and TD3+BC (70) pass
-#   BC and 10%-BC, and all stay far below the best episode.
+# * **walker2d** (TQC behaviour policies, expert 3,879 on 100 episodes): the same picture, starker. The best
+#   episode scores 62, the mean 6; copying the best 10% (36.1) beats copying all (22.3), and at 10k steps the
+#   value-based learners stay near the data's mean (TD3+BC 10.5, IQL 11.7): on walker, whose episodes end when it
+#   falls, 10k updates are too few for a critic to learn which actions keep it up. WALKER_LONG below measures a
+#   longer run.
 #
 # ## 4. One representation, two views, one sampler
 #

@@ -504,7 +504,8 @@ plt.xticks(rotation=20)
 plt.show()
 display(
     Markdown(
-        "| variant | TD3+BC |\n|---|---|\n" + "\n".join(f"| {n} | {score_text({'score': ablation[n]})} |" for n in names)
+        "| variant | TD3+BC |\n|---|---|\n"
+        + "\n".join(f"| {n} | {score_text({'score': ablation[n]})} |" for n in names)
     )
 )
 display(

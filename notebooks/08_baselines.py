@@ -427,22 +427,23 @@ for m in ("SER", "TATU"):
             print(f"{m}: {err}")
 
 # %% [markdown]
-# ### Reading the result (the kit's `lab` run, seed 0, 2-core CPU)
+# ### Reading the result (the kit's `lab` run from a fresh clone on the rebuilt data, seed 0, 2-core CPU; notebook wall time 11.3 min in course order)
 #
 # * **Physics.** Per generated transition, SER and TATU are *more* physical than DiffStitch's bridges at the same
-#   20k budget: median oracle error on hopper SER 0.14, TATU 0.16, DiffStitch 0.28 (90th percentile 0.71, 0.59,
-#   1.23); on the maze TATU 0.035, SER 0.044, DiffStitch 0.075 (90th percentile 0.064, 0.18, 1.38). TATU keeps
+#   20k budget: median oracle error on hopper TATU 0.18, SER 0.22, DiffStitch 0.56 (90th percentile 0.71, 0.86,
+#   1.84); on the maze TATU 0.034, SER 0.044, DiffStitch 0.078 (90th percentile 0.062, 0.18, 1.38). TATU keeps
 #   its rollouts within five steps of real states and cuts them where the ensemble disagrees; SER's joint model of
 #   (s, a, s') has learned the one-step physics surprisingly well. DiffStitch's bridges are 10-40 steps long and
 #   pass only a learned-model δ test, so their tail is much heavier.
-# * **Coverage** is the other side of the same coin: TATU adds 3 new maze squares (it stays where the data are),
-#   DiffStitch 154 and SER 329 - but 243 of SER's new squares lie inside walls (7% of its states; DiffStitch 9%).
-#   SER smooths the data's density across walls, because nothing in a transition-level model knows a wall.
-# * **Downstream** (3 seeds, 10k steps): on hopper, TD3+BC with SER data is the one arm that moves beyond the seed
-#   spread: 35.3 ± 0.1 vs 33.4 ± 0.3 original (TATU 33.3 ± 0.4, DiffStitch 32.4 ± 0.6); IQL is flat for all (17.2-17.5).
-#   (The maze's single-task learners are no longer trained here: in an earlier run of this notebook none reached the
-#   goal at this budget, augmented or not; the lab grid's `full only` rows say the same.) Three seeds at `lab` size are too few
-#   to rank the methods; the paper's Table 1 (D4RL, 1M steps) is the claim these runs cannot check.
+# * **Coverage** is the other side of the same coin: TATU adds 1 new maze square (it stays where the data are),
+#   DiffStitch 150 and SER 327 - but 241 of SER's new squares lie inside walls (7.1% of its states; DiffStitch
+#   107 squares, 9.6%). SER smooths the data's density across walls, because nothing in a transition-level model
+#   knows a wall.
+# * **Downstream** (3 seeds, 10k steps, 2×128 networks): on hopper no arm moves beyond the seed spread. TD3+BC:
+#   original 21.7 ± 3.1, +SER 18.1 ± 1.2, +TATU 23.0 ± 4.9, +DiffStitch 21.2 ± 3.5; IQL: 11.2 ± 6.4, 9.5 ± 5.5,
+#   13.7 ± 3.1, 14.2 ± 5.1. (The maze's single-task learners are not trained here: at this budget none reaches the
+#   goal, augmented or not; the lab grid's `full only` rows say the same.) Three seeds at `lab` size are too few to
+#   rank the methods; the paper's Table 1 (D4RL, 1M steps) is the claim these runs cannot check.
 # * **TATU's settings do not travel**: its hopper pessimism keeps *nothing* on the maze (section 2's sweep), where
 #   the uncertainty has no tail; the kit had to pick the maze's value itself.
 #

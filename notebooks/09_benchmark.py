@@ -267,26 +267,27 @@ small = bench.load_records(SMALL, P)
 display(Markdown(bench.table(SMALL, small) + f"\n\nMean ± std over {len(SMALL.seeds)} seeds, last evaluation."))
 
 # %% [markdown]
-# ### Reading the result (the kit's `lab` run, 2-core CPU)
+# ### Reading the result (the kit's `lab` run from a fresh clone, in course order, 2-core CPU)
 #
-# *These figures were measured before the locomotion data were rebuilt from the TQC behaviour policies (hopper's
-# expert now returns 3,078, not 1,031) and before `lab` moved to 2×128 networks; notebooks 01, 04, 05 and 07 carry
-# readings on the new data, and this grid is to be re-run on it.*
-#
-# * **Wall time.** The `lab` grid is 20 groups (60 cells) and the small-data grid 12 groups (36 cells). Their
-#   training took 6,600 s and 6,360 s of process time on the 2-core CPU (two runs at a time); once the runs are in
-#   the training cache, `stitchkit bench lab` rebuilds all 60 records in about 2.5 minutes (loading datasets).
-# * **Table.** On hopper, TD3+BC is best with SER data (35.3 ± 0.1 vs 33.4 ± 0.3 without) and IQL with ASTRO's
-#   (17.9 ± 0.1 vs 17.2 ± 0.1); DiffStitch and TATU stay within the seed spread. On the maze no learner reaches the
-#   goal in 10k steps with any data, so its row is all ties.
-# * **IQM and P(improvement).** Pooled over the four tasks, every IQM lies between 8.5 and 9.0 - half the runs are
-#   the maze's zeros. P(SER > none) = 0.75 (every SER run beats every original run on both hopper tasks, ties on the
-#   maze), P(ASTRO > none) = 0.50, P(TATU > none) = 0.53 [0.36, 0.69], P(DiffStitch > none) = 0.33 [0.25, 0.50]:
-#   at `lab` scale no augmenter is shown to help on more than one or two tasks, and DiffStitch's bridges slightly
-#   hurt TD3+BC. These are 10k-step runs on the kit's own small datasets; the papers' claims are at 1M steps on
-#   D4RL and are not tested here.
-# * **Small data.** TELS does not beat POR, IQL or TD3+BC on any of the three 10k datasets (notebook 07 discusses
-#   why).
+# * **Wall time.** The `lab` grid is 16 groups (48 cells) and the small-data grid 4 groups (12 cells). Run after
+#   notebooks 01-08, every group's training is already in the cache (those notebooks trained the same runs), so the
+#   whole notebook took 2.1 min: the maze's GCBC arms on SER, TATU, DiffStitch and ASTRO data (about 30 s each) are
+#   the only new training. Run on an empty cache, the notebook's own estimate is 1.1 h of training (the lab grid
+#   0.8 h, the small-data grid 0.3 h), two groups at a time.
+# * **Table.** On hopper medium-replay no augmenter moves TD3+BC or IQL beyond the seed spread: TD3+BC 21.7 ± 3.1
+#   without, 23.0 ± 4.9 with TATU, 21.2 ± 3.5 DiffStitch, 18.1 ± 1.2 SER, 17.4 ± 1.6 ASTRO; IQL 11.2 ± 6.4 without,
+#   9.5-14.2 with. On the maze the goal-conditioned row shows stitching: GCBC reaches 13% of the goals on the
+#   original fragments, 15% with TATU (whose 5-step rollouts stay where the data are), 35-40% with ASTRO's or
+#   DiffStitch's bridged trajectories and 64% with chains of fragments (notebook 02). SER's single transitions
+#   cannot feed a goal-conditioned learner (the cell says why).
+# * **IQM and P(improvement).** Pooled over the three tasks: P(chain > none) = 1.00 [1.00, 1.00] (one task, the
+#   maze), P(DiffStitch > none) = 0.74 [0.52, 0.96], P(TATU > none) = 0.61 [0.31, 0.89], P(ASTRO > none) = 0.52
+#   [0.31, 0.78], P(SER > none) = 0.17 [0.00, 0.44]. DiffStitch's is the one augmenter interval wholly above 0.5,
+#   carried by the maze (40% vs 13%); on hopper alone every augmenter's runs fall within the original's spread. These are 10k-step runs on the kit's own small
+#   datasets; the papers' claims are at 1M steps on D4RL and are not tested here.
+# * **Small data** (hopper medium-expert, 10k transitions): TELS 40.3 ± 7.0 leads TD3+BC 30.2 ± 3.0, IQL 6.5 ± 2.9
+#   and POR 2.1 ± 1.5 (notebook 07 discusses why POR and IQL fail on this subsample). The walker2d and maze
+#   subsamples are in the `full` grid.
 
 # %% [markdown]
 # ## Exercises

@@ -576,31 +576,47 @@ def _marked(values: list[list[float] | None]) -> list[str]:
 
 def estimate_seconds(grid: Grid, profile: str | Profile | None = None, probe_seconds: float = 1.0) -> dict[str, float]:
     """A time estimate for the pending groups' training, before starting: each algorithm's batched update speed
-    is probed for ``probe_seconds`` on synthetic data of the first dataset's sizes, times the profile's steps.
+    is probed for ``probe_seconds`` on synthetic data of the first dataset's sizes, times the profile's steps, for
+    every pending group whose run is not already in the training cache (an earlier notebook's runs load at once).
     Augmentation and evaluation come on top (printed separately by the notebook)."""
     from stitchkit.device import get_device
-    from stitchkit.train import learner
+    from stitchkit.train import is_finished, learner
 
     prof = get_profile(profile)
     dev = get_device()
     total = dict.fromkeys(grid.algorithms, 0.0)
+    todo = [g for g in pending_groups(grid, prof) if not is_finished(group_job(grid, g, prof))]
     for a in grid.algorithms:
         steps, batch = learner(a).budget(prof, learner(a).user_options(prof, grid.train_options.get(a, {})))
         rate = steps_per_second(a, len(grid.seeds), dev, probe_seconds, batch)
-        total[a] = steps / rate * sum(g.algorithm == a for g in pending_groups(grid, prof))
+        total[a] = steps / rate * sum(g.algorithm == a for g in todo)
     return total
+
+
+def group_job(grid: Grid, group: Group, profile: Profile) -> dict[str, Any]:
+    """The :func:`stitchkit.train.run` arguments of a group, as :func:`run_group` trains it."""
+    aug = augmented_id(grid, group.dataset, group.augmenter) if group.augmenter != "none" else None
+    return dict(
+        algo_name=group.algorithm,
+        dataset_id=group.dataset,
+        seeds=list(grid.seeds),
+        profile=profile.name,
+        augmented_id=aug,
+        ratio=grid.ratio(group.augmenter),
+        **grid.train_options.get(group.algorithm, {}),
+    )
 
 
 def estimate_runs(jobs: list[dict[str, Any]], processes: int = 2, probe_seconds: float = 0.5) -> float:
     """Wall seconds that :func:`stitchkit.train.run_many` will take for ``jobs`` on this machine, said before
     starting: each learner's batched update is probed here for ``probe_seconds`` (the rate this machine gives, not
     a number from elsewhere), times its steps, plus 10% for sampling and evaluation; the jobs spread over
-    ``processes`` workers. Runs already in the training cache finish at once, so this is an upper bound."""
+    ``processes`` workers. Runs already in the training cache (:func:`stitchkit.train.is_finished`) cost nothing."""
     from stitchkit.device import get_device
-    from stitchkit.train import learner, seed_list
+    from stitchkit.train import is_finished, learner, seed_list
 
     dev, rates, each = get_device(), {}, []
-    for job in jobs:
+    for job in (j for j in jobs if not is_finished(j)):  # cached runs load at once
         lr = learner(job["algo_name"])
         prof = get_profile(job.get("profile"))
         known = {"algo_name", "dataset_id", "seeds", "profile", "augmented_id", "ratio", "resume", "progress"}

@@ -85,7 +85,7 @@ def run(
         positive("steps", steps)
     if top_fraction is not None and not 0 < top_fraction <= 1:
         raise OptionError(f"top_fraction must be in (0, 1], got {top_fraction}")
-    user = lr.user_options(prof, overrides)  # checked before any data is loaded: part of the run's key
+    lr.user_options(prof, overrides)  # checked before any data is loaded (the run key uses it)
     options = lr.resolved(dataset_id, prof, overrides)
     env_id = goal_env_id(dataset_id) if lr.goal_conditioned else None  # goals need a maze: refused before any work
     torch.manual_seed(seeds[0])
@@ -145,16 +145,8 @@ def run(
         if env_id
         else Evaluator(dataset_id, norm, len(seeds), cfg.eval_episodes, seed=seeds[0], device=str(device))
     )
-    # the datasets' contents are part of the key (registry.fingerprint): rebuilt or regenerated data is a new run
-    prints = [registry.fingerprint(d) for d in (dataset_id, augmented_id) if d]
-    key = json.dumps(
-        # without augmented data the ratio changes nothing, so it is not part of the key: notebooks share such runs
-        [algo_name, dataset_id, augmented_id, ratio if augmented_id else None, seeds, prof.name, sorted(user.items())]
-        + prints
-        + ([steps] if steps != budget_steps else [])
-        + ([{"top_fraction": top_fraction}] if top_fraction is not None else [])
-    )
-    run_dir = data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}" if resume else None
+    run_dir, key = run_key(algo_name, dataset_id, seeds, prof, augmented_id, ratio, steps, top_fraction, **overrides)
+    run_dir = run_dir if resume else None
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "run.json").write_text(key)
@@ -174,6 +166,53 @@ def run(
         **({"d4rl_score": summarize(log, "d4rl_score")} if "d4rl_score" in log[-1] else {}),
         "run_dir": str(run_dir) if run_dir else None,
     }
+
+
+def run_key(
+    algo_name: str,
+    dataset_id: str,
+    seeds: int | list[int] = 1,
+    profile: str | Profile | None = None,
+    augmented_id: str | None = None,
+    ratio: float = 1.0,
+    steps: int | None = None,
+    top_fraction: float | None = None,
+    **overrides: Any,
+) -> tuple[Path, str]:
+    """Where :func:`run` caches a run, and its key: everything the result depends on, the datasets' contents
+    included (``registry.fingerprint``: rebuilt or regenerated data is a new run). Both datasets must be built."""
+    prof, lr = get_profile(profile), learner(algo_name)
+    user = lr.user_options(prof, overrides)
+    budget_steps = lr.budget(prof, lr.resolved(dataset_id, prof, overrides))[0]
+    steps = int(steps or budget_steps)
+    prints = [registry.fingerprint(d) for d in (dataset_id, augmented_id) if d]
+    key = json.dumps(
+        # without augmented data the ratio changes nothing, so it is not part of the key: notebooks share such runs
+        [algo_name, dataset_id, augmented_id, ratio if augmented_id else None, seed_list(seeds), prof.name]
+        + [sorted(user.items())]
+        + prints
+        + ([steps] if steps != budget_steps else [])
+        + ([{"top_fraction": top_fraction}] if top_fraction is not None else [])
+    )
+    return data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}", key
+
+
+def is_finished(job: dict[str, Any]) -> bool:
+    """Whether ``run(**job)`` would only load its result: its cached log already reaches the last step. Time
+    estimates skip such runs, so a notebook that reuses an earlier one's runs does not announce their cost."""
+    kw = {k: v for k, v in job.items() if k not in ("resume", "progress", "build_missing")}
+    if job.get("resume", True) is False:
+        return False
+    try:
+        run_dir, _ = run_key(**kw)
+        rows = [json.loads(line) for line in (run_dir / "curves.jsonl").read_text().splitlines()]
+    except (FileNotFoundError, KeyError, ValueError):  # a dataset not built yet, or no log: it will train
+        return False
+    named = {"algo_name", "dataset_id", "seeds", "profile", "augmented_id", "ratio", "steps", "top_fraction"}
+    prof, lr = get_profile(job.get("profile")), learner(job["algo_name"])
+    options = lr.resolved(job["dataset_id"], prof, {k: v for k, v in kw.items() if k not in named})
+    steps = job.get("steps") or lr.budget(prof, options)[0]
+    return len({r["seed"] for r in rows if r["step"] == steps}) == len(seed_list(job.get("seeds", 1)))
 
 
 def best_episodes(episodes: list, fraction: float) -> list:

@@ -219,3 +219,19 @@ def test_goal_conditioned_rows_are_na_off_the_maze_and_full_only_rows_are_marked
     assert "| hopper/medium-replay-v0 | gcbc |" not in text  # a row that is n/a everywhere is left out
     hopper_td3bc = next(line for line in text.splitlines() if line.startswith("| hopper/medium-replay-v0 | td3bc"))
     assert hopper_td3bc.rstrip(" |").endswith("n/a")  # chains need positions in a maze
+
+
+def test_estimates_skip_runs_already_in_the_training_cache(data_root):
+    """A run the cache holds costs nothing in the estimates: ``is_finished`` is false before training and true
+    after, names the folder ``run`` wrote; a longer run is another run."""
+    from stitchkit.data import registry
+    from stitchkit.train import is_finished, run, run_key
+
+    job = dict(algo_name="bc", dataset_id="stitchkit/hopper/medium-replay-v0", seeds=2, profile="smoke")
+    assert not is_finished(job)  # the dataset is not even built yet
+    registry.load_episodes(job["dataset_id"], "smoke", build_missing=True)
+    assert not is_finished(job) and bench.estimate_runs([job]) > 0
+    out = run(**job, progress=False)
+    assert is_finished(job) and Path(out["run_dir"]) == run_key(**job)[0]
+    assert bench.estimate_runs([job]) == 0.0
+    assert not is_finished({**job, "steps": 2 * out["steps"]})  # a longer run is another run
