@@ -499,8 +499,8 @@ display(Markdown("\n".join(rows)))
 
 # %% [markdown]
 # Read the last two columns before celebrating new coverage: a square is "new" if the data never visited it, and
-# in the kit's `lab` run most new squares of *both* methods lie inside walls (DiffStitch 109 of 154, ASTRO 90 of
-# 117), and about one generated state in ten is inside a wall. The learned dynamics model never saw a wall from the
+# in the kit's `lab` run most new squares of *both* methods lie inside walls (DiffStitch 107 of 150, ASTRO 89 of
+# 116), and about one generated state in ten is inside a wall. The learned dynamics model never saw a wall from the
 # inside, so it does not forbid walking through one; ASTRO's bridges obey that model exactly, DiffStitch's pass its
 # δ test. The physics oracle's 90th percentile above is these transitions. Coverage "beyond the behaviour data" is
 # only worth having where the true dynamics allow it - exercise 3 asks for the check that would enforce it.
@@ -569,21 +569,22 @@ display(
 )
 
 # %% [markdown]
-# ### Reading the result (the kit's `lab` run on the rebuilt data, seed 0, 2-core CPU; notebook wall time 5.3 min)
+# ### Reading the result (the kit's `lab` run from a fresh clone on the rebuilt data, seed 0, 2-core CPU; notebook wall
+# time 4.6 min in course order)
 #
 # * **The temporal distance** is a clear win on hopper: on held-out episodes it ranks pairs by their step count far
 #   better than Euclidean distance in joint space (Spearman 0.97 vs 0.55, error 3.7 vs 16.5 steps, reachability
 #   AUC 0.985 vs 0.698). On the maze it does not beat Euclidean distance against the true path length (0.90 vs 0.93
 #   on all pairs; 0.77 vs 0.76 AUC in the wall case): with positions as states, the plane is already a good map.
 # * **RDF works as a planner**: feeding back the arrived state cuts the open-loop deviation 7x on the maze and
-#   ~2,800x on hopper (3,431 -> 1.2 after 30 gradient steps), and the share of pairs whose rollout lands within δ of
-#   its target rises from 23% to 96% (maze) and from 9% to 57% (hopper).
+#   ~2,900x on hopper (3,438 -> 1.2 after 30 gradient steps), and the share of pairs whose rollout lands within δ of
+#   its target rises from 23% to 96% (maze) and from 9% to 56% (hopper).
 # * **Physics**: ASTRO's transitions have a lower true error than DiffStitch's at the same budget (median 0.28 vs
-#   0.60 on hopper, 0.060 vs 0.078 on the maze; 90th percentile 1.04 vs 1.96 and 0.91 vs 1.38), and ASTRO accepts
-#   52% of its hopper bridges where DiffStitch accepted 4%; but they are only as good as the learned model: on the
-#   maze both methods put about a tenth of their states inside walls (9.2% and 9.6%).
+#   0.56 on hopper, 0.060 vs 0.078 on the maze; 90th percentile 1.04 vs 1.84 and 0.91 vs 1.38), and ASTRO accepts
+#   52% of its hopper sources' bridges where DiffStitch accepted 3%; but they are only as good as the learned model:
+#   on the maze both methods put about a tenth of their states inside walls (9.2% and 9.6%).
 # * **Downstream**: at `lab` sizes neither augmenter lifts the hopper learners: TD3+BC 21.7 ± 3.1 (original) vs
-#   14.8 ± 2.6 (+DiffStitch) vs 16.1 ± 3.7 (+ASTRO), IQL 11.2 ± 6.4 / 10.3 ± 5.7 / 10.4 ± 5.1. The data have room
+#   21.2 ± 3.5 (+DiffStitch) vs 17.4 ± 1.6 (+ASTRO), IQL 11.2 ± 6.4 / 14.2 ± 5.1 / 10.7 ± 5.0. The data have room
 #   (best episode 74, notebook 01), but 20k generated transitions mixed 1 : 4 into 100k, with 10k learner steps,
 #   pull TD3+BC toward the generated behaviour rather than past the data's best. In an earlier run of this notebook
 #   the maze's single-task learners stayed at 0% for every arm (far more than 10k steps needed), so they are no
