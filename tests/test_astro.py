@@ -208,9 +208,17 @@ def test_astro_cli_writes_the_dataset_and_prints_json(tmp_path):
     assert (tmp_path / "minari" / out / "data" / "main_data.hdf5").exists()
 
 
-def test_training_time_estimate_counts_only_what_is_not_cached(maze_smoke, tmp_path):
+def test_training_time_estimate_counts_only_what_is_not_cached(maze_smoke, tmp_path, monkeypatch):
+    """DiffStitch's models, once cached, drop out of ASTRO's estimate (each loop still runs once, on a fixed clock:
+    comparing two timings would test the machine's noise)."""
     from stitchkit.augment import diffstitch as ds
 
+    def fixed(run, probe):
+        run(2)
+        return 0.01
+
+    monkeypatch.setattr(ds, "seconds_per_step", fixed)
+    monkeypatch.setattr(astro, "seconds_per_step", fixed)
     smoke = get_profile("smoke")
     _, eps, _ = maze_smoke
     fresh = astro.estimate_train_seconds(eps, smoke, tmp_path / "astro", tmp_path / "ds", probe=5)

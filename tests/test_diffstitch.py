@@ -320,15 +320,23 @@ def test_return_guidance_needs_a_return_conditioned_model_and_runs_with_one(trai
     assert res.stats["generated"] == SMOKE.stitch.stitch_batch and res.stats["accepted"] > 0
 
 
-def test_training_time_estimate_is_measured_and_zero_when_cached(tmp_path):
-    """The estimate printed before training: probed on this machine, larger for more steps, 0 for cached models."""
+def test_training_time_estimate_is_measured_and_zero_when_cached(tmp_path, monkeypatch):
+    """The estimate printed before training: each model's loop run here and its step time scaled by its steps (on a
+    fixed clock: comparing two timings would test the machine's noise), 0 for cached models."""
     import dataclasses
 
+    def fixed(run, probe):
+        run(2)
+        return 0.01
+
     eps = point_episodes()
-    short = ds.estimate_train_seconds(eps, SMOKE, probe=5)
-    more = dataclasses.replace(
-        SMOKE, stitch=dataclasses.replace(SMOKE.stitch, diffusion_train_steps=100 * SMOKE.stitch.diffusion_train_steps)
-    )
-    assert 0 < short < ds.estimate_train_seconds(eps, more, probe=5)
+    sz = SMOKE.stitch
+    with monkeypatch.context() as m:
+        m.setattr(ds, "seconds_per_step", fixed)
+        assert ds.estimate_train_seconds(eps, SMOKE, probe=5) == pytest.approx(
+            0.01 * (sz.diffusion_train_steps + 3 * sz.model_steps)
+        )
+        more = dataclasses.replace(SMOKE, stitch=dataclasses.replace(sz, diffusion_train_steps=100))
+        assert ds.estimate_train_seconds(eps, more, probe=5) == pytest.approx(0.01 * (100 + 3 * sz.model_steps))
     ds.train_models(eps, SMOKE, checkpoint_dir=tmp_path, log=lambda *_: None)
     assert ds.estimate_train_seconds(eps, SMOKE, tmp_path) == 0.0

@@ -146,13 +146,24 @@ def test_train_cli_takes_options_and_names_bad_ones(tmp_path):
     assert '"algo": "tels"' in ok.stdout.strip().splitlines()[-1]
 
 
-def test_fit_estimate_is_measured_and_the_ladder_names_its_terms():
+def test_fit_estimate_is_measured_and_the_ladder_names_its_terms(monkeypatch):
+    """The estimate runs the real fit loop once and scales its measured step time by the steps (the clock is fixed
+    here: comparing two timings would test the machine's noise, not the code)."""
     from stitchkit import tsidm
 
+    calls = []
+
+    def fixed(run, probe):
+        run(2)  # the loop really runs
+        calls.append(probe)
+        return 0.01
+
+    monkeypatch.setattr(tsidm, "seconds_per_step", fixed)
     rng = np.random.default_rng(0)
     s, a = rng.normal(size=(300, 4)).astype(np.float32), rng.normal(size=(300, 2)).astype(np.float32)
-    short = tsidm.estimate_fit_seconds(s, a, s + 0.1, 100, 16, probe=5)
-    assert 0 < short < tsidm.estimate_fit_seconds(s, a, s + 0.1, 1000, 16, probe=5)
+    assert tsidm.estimate_fit_seconds(s, a, s + 0.1, 100, 16, probe=5) == pytest.approx(1.0)
+    assert tsidm.estimate_fit_seconds(s, a, s + 0.1, 1000, 16, probe=5) == pytest.approx(10.0)
+    assert calls == [5, 5]
     assert [tsidm.terms_name(t) for t in tsidm.LADDER.values()] == list(tsidm.LADDER)
     assert tsidm.terms_name(tsidm.TSIDMTerms(False, True, False)) == "custom"
 
