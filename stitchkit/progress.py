@@ -40,20 +40,17 @@ def bar(total: int, desc: str, initial: int = 0, enabled: bool = True, unit: str
     )
 
 
-def seconds_per_step(run: Callable[[int], object], probe: int, base: int = 40) -> float:
-    """Seconds per step of a loop ``run(n)`` (n steps from scratch) on this machine: after one untimed
-    ``run(base)`` (a process's first call pays for thread pools and allocations), ``run(base)`` and
-    ``run(base + probe)`` timed, their difference over ``probe``, so a call's set-up cost (data, model) cancels.
-    Why ``base`` is 40, not 2: the kit's model loops log a held-out error 20 times a run (every ``steps // 20``),
-    which a 2-step call does twice and a 22-step one 22 times; at 40 and 60 steps both log 20 times. When the steps
-    are too quick for the difference to stand out of the timing noise, the longer call's time per step (set-up
-    included: an upper bound)."""
+def seconds_per_step(run: Callable[[int], object], probe: int) -> float:
+    """Seconds per step of a loop ``run(n)`` (n steps from scratch) on this machine: ``run(2)`` and
+    ``run(2 + probe)`` timed, their difference over ``probe``, so a call's set-up cost (data, model) cancels. When
+    the steps are too quick for the difference to stand out of the timing noise, the longer call's time per step
+    (set-up included: an upper bound). Time only the loop: a loop that logs every ``steps // 20`` logs at every
+    step of a probe (pass ``log_every``), and a set-up whose cost varies by seconds drowns a short probe."""
     with quiet():
-        run(base)
         t0 = time.perf_counter()
-        run(base)
+        run(2)
         t1 = time.perf_counter()
-        run(base + probe)
+        run(2 + probe)
         t2 = time.perf_counter()
     diff = (t2 - t1) - (t1 - t0)
-    return diff / probe if diff > 0 else (t2 - t1) / (base + probe)
+    return diff / probe if diff > 0 else (t2 - t1) / (2 + probe)
