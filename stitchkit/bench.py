@@ -342,16 +342,7 @@ def run_group(
         return [{**base, "status": "skipped", "reason": augmented["reason"]} for _ in grid.seeds], {}
     aug_id = augmented["id"] if augmented else None
     try:
-        out = train_run(
-            group.algorithm,
-            group.dataset,
-            seeds=list(grid.seeds),
-            profile=profile,
-            augmented_id=aug_id,
-            ratio=grid.ratio(group.augmenter),
-            progress=False,
-            **grid.train_options.get(group.algorithm, {}),
-        )
+        out = train_run(**{**group_job(grid, group, profile), "augmented_id": aug_id, "progress": False})
     except NotTrajectoriesError as err:
         return [{**base, "status": "skipped", "reason": str(err)} for _ in grid.seeds], {}
     rows = out["curves"]
@@ -594,14 +585,13 @@ def estimate_seconds(grid: Grid, profile: str | Profile | None = None, probe_sec
 
 
 def group_job(grid: Grid, group: Group, profile: Profile) -> dict[str, Any]:
-    """The :func:`stitchkit.train.run` arguments of a group, as :func:`run_group` trains it."""
-    aug = augmented_id(grid, group.dataset, group.augmenter) if group.augmenter != "none" else None
+    """The :func:`stitchkit.train.run` arguments of a group: what :func:`run_group` trains and the estimate checks."""
     return dict(
         algo_name=group.algorithm,
         dataset_id=group.dataset,
         seeds=list(grid.seeds),
-        profile=profile.name,
-        augmented_id=aug,
+        profile=profile,
+        augmented_id=augmented_id(grid, group.dataset, group.augmenter),
         ratio=grid.ratio(group.augmenter),
         **grid.train_options.get(group.algorithm, {}),
     )

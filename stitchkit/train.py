@@ -145,7 +145,7 @@ def run(
         if env_id
         else Evaluator(dataset_id, norm, len(seeds), cfg.eval_episodes, seed=seeds[0], device=str(device))
     )
-    run_dir, key = run_key(algo_name, dataset_id, seeds, prof, augmented_id, ratio, steps, top_fraction, **overrides)
+    run_dir, key, _ = run_key(algo_name, dataset_id, seeds, prof, augmented_id, ratio, steps, top_fraction, **overrides)
     run_dir = run_dir if resume else None
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -178,9 +178,10 @@ def run_key(
     steps: int | None = None,
     top_fraction: float | None = None,
     **overrides: Any,
-) -> tuple[Path, str]:
-    """Where :func:`run` caches a run, and its key: everything the result depends on, the datasets' contents
-    included (``registry.fingerprint``: rebuilt or regenerated data is a new run). Both datasets must be built."""
+) -> tuple[Path, str, int]:
+    """Where :func:`run` caches a run, its key and the steps it trains: the key is everything the result depends on,
+    the datasets' contents included (``registry.fingerprint``: rebuilt or regenerated data is a new run). Both
+    datasets must be built."""
     prof, lr = get_profile(profile), learner(algo_name)
     user = lr.user_options(prof, overrides)
     budget_steps = lr.budget(prof, lr.resolved(dataset_id, prof, overrides))[0]
@@ -194,24 +195,21 @@ def run_key(
         + ([steps] if steps != budget_steps else [])
         + ([{"top_fraction": top_fraction}] if top_fraction is not None else [])
     )
-    return data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}", key
+    return data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}", key, steps
 
 
 def is_finished(job: dict[str, Any]) -> bool:
     """Whether ``run(**job)`` would only load its result: its cached log already reaches the last step. Time
     estimates skip such runs, so a notebook that reuses an earlier one's runs does not announce their cost."""
-    kw = {k: v for k, v in job.items() if k not in ("resume", "progress", "build_missing")}
     if job.get("resume", True) is False:
         return False
     try:
-        run_dir, _ = run_key(**kw)
+        run_dir, _, steps = run_key(
+            **{k: v for k, v in job.items() if k not in ("resume", "progress", "build_missing")}
+        )
         rows = [json.loads(line) for line in (run_dir / "curves.jsonl").read_text().splitlines()]
     except (FileNotFoundError, KeyError, ValueError):  # a dataset not built yet, or no log: it will train
         return False
-    named = {"algo_name", "dataset_id", "seeds", "profile", "augmented_id", "ratio", "steps", "top_fraction"}
-    prof, lr = get_profile(job.get("profile")), learner(job["algo_name"])
-    options = lr.resolved(job["dataset_id"], prof, {k: v for k, v in kw.items() if k not in named})
-    steps = job.get("steps") or lr.budget(prof, options)[0]
     return len({r["seed"] for r in rows if r["step"] == steps}) == len(seed_list(job.get("seeds", 1)))
 
 

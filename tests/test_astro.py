@@ -212,12 +212,14 @@ def test_training_time_estimate_counts_only_what_is_not_cached(maze_smoke, tmp_p
     """DiffStitch's models, once cached, drop out of ASTRO's estimate (each loop still runs once, on a fixed clock:
     comparing two timings would test the machine's noise)."""
     from stitchkit.augment import diffstitch as ds
+    from stitchkit.augment import models
 
     def fixed(run, probe):
         run(2)
         return 0.01
 
     monkeypatch.setattr(ds, "seconds_per_step", fixed)
+    monkeypatch.setattr(models, "seconds_per_step", fixed)
     monkeypatch.setattr(astro, "seconds_per_step", fixed)
     smoke = get_profile("smoke")
     _, eps, _ = maze_smoke

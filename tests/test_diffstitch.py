@@ -325,6 +325,8 @@ def test_training_time_estimate_is_measured_and_zero_when_cached(tmp_path, monke
     fixed clock: comparing two timings would test the machine's noise), 0 for cached models."""
     import dataclasses
 
+    from stitchkit.augment import models as models_module
+
     def fixed(run, probe):
         run(2)
         return 0.01
@@ -333,6 +335,7 @@ def test_training_time_estimate_is_measured_and_zero_when_cached(tmp_path, monke
     sz = SMOKE.stitch
     with monkeypatch.context() as m:
         m.setattr(ds, "seconds_per_step", fixed)
+        m.setattr(models_module, "seconds_per_step", fixed)
         assert ds.estimate_train_seconds(eps, SMOKE, probe=5) == pytest.approx(
             0.01 * (sz.diffusion_train_steps + 3 * sz.model_steps)
         )

@@ -39,7 +39,7 @@ from stitchkit.augment.bridges import Bridge, StitchResult, assemble, discounted
 from stitchkit.augment.bridges import stats as bridge_stats
 from stitchkit.augment.diffusion import StateDiffusion, diffusion_from_sizes, training_mask
 from stitchkit.augment.method import Job, Method, model_key
-from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, TransitionData, fit
+from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, TransitionData, fit, fit_seconds
 from stitchkit.data.episodes import Episode, transitions, window_starts, windows
 from stitchkit.data.normalizers import EmpiricalCDF
 from stitchkit.envs import terminated
@@ -229,18 +229,14 @@ def estimate_train_seconds(
     per_step = seconds_per_step(
         lambda n: train_diffusion(diffusion, episodes, cdf, replace(sz, diffusion_train_steps=n), device=device), probe
     )
-    total = per_step * sz.diffusion_train_steps
-    for m, members in (
-        (InverseDynamics(obs_dim, act_dim), None),
-        (RewardModel(obs_dim, act_dim), None),
-        (DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble)), sz.ensemble),
-    ):
-        m.to(device)
-        total += sz.model_steps * seconds_per_step(
-            lambda n, m=m, k=members: fit(m, data, n, sz.model_batch, members=k, device=device, log_every=10**9),
-            probe,
+    return per_step * sz.diffusion_train_steps + sum(
+        fit_seconds(m, data, sz.model_steps, sz.model_batch, members, device, probe)
+        for m, members in (
+            (InverseDynamics(obs_dim, act_dim), None),
+            (RewardModel(obs_dim, act_dim), None),
+            (DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble)), sz.ensemble),
         )
-    return total
+    )
 
 
 def train_models(

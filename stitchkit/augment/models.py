@@ -26,7 +26,7 @@ from torch import nn
 
 from stitchkit.algos.common import check_finite
 from stitchkit.nets import EnsembleLinear
-from stitchkit.progress import bar
+from stitchkit.progress import bar, seconds_per_step
 
 
 def _mlp(d_in: int, d_out: int, hidden: tuple[int, ...], act=nn.ReLU) -> nn.Sequential:
@@ -185,6 +185,22 @@ def fit(
     shown.close()
     model.eval()
     return curve
+
+
+def fit_seconds(
+    model: nn.Module,
+    data: TransitionData,
+    steps: int,
+    batch: int,
+    members: int | None = None,
+    device: str = "cpu",
+    probe: int = 20,
+) -> float:
+    """Seconds :func:`fit` will take here for ``steps``: its loop timed for ``probe`` steps on this machine, without
+    the held-out logging (which a short probe would do at every step), scaled up. A method's estimate sums these."""
+    model.to(device)
+    run = lambda n: fit(model, data, n, batch, members=members, device=device, log_every=10**9)
+    return steps * seconds_per_step(run, probe)
 
 
 @torch.no_grad()

@@ -42,9 +42,9 @@ from stitchkit.data.normalizers import ZScore
 from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import Profile
-from stitchkit.progress import bar, seconds_per_step
+from stitchkit.progress import bar
 
-from .models import DynamicsEnsemble, RewardModel, TransitionData, fit
+from .models import DynamicsEnsemble, RewardModel, TransitionData, fit, fit_seconds
 
 
 @dataclass
@@ -127,29 +127,26 @@ class TATUModels:
 def estimate_train_seconds(
     episodes: list[Episode], profile: Profile, checkpoint_dir: Path | None = None, device: str = "cpu", probe: int = 20
 ) -> float:
-    """Seconds :func:`train_models` will take here, said before it starts: each of the three models' update timed
-    on this machine (``probe`` steps after 40) and scaled to the profile's steps; 0 when the models are cached.
+    """Seconds :func:`train_models` will take here, said before it starts: each of the three models' fit loop timed
+    on this machine (:func:`~stitchkit.augment.models.fit_seconds`); 0 when the models are cached.
 
     Why the fit loops alone, not the whole of ``train_models`` shortened: its set-up (the data, and the disagreement
-    on every dataset transition) costs seconds that vary by more than a short probe's steps, which made the estimate
-    5x too high or 2x too low."""
+    on every dataset transition) costs seconds that vary by more than a short probe's steps, and its loops log a
+    held-out error at every step of a short probe; together they made the estimate 5x too high."""
     if checkpoint_dir is not None and (checkpoint_dir / "models.pt").exists():
         return 0.0
     sz = profile.stitch
     tr = transitions(episodes)
     data = TransitionData.from_arrays(tr["observations"], tr["actions"], tr["rewards"], tr["next_observations"], 0)
     obs_dim, act_dim = tr["observations"].shape[1], tr["actions"].shape[1]
-    total = 0.0
-    for m, members in (
-        (DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble)), sz.ensemble),
-        (RewardModel(obs_dim, act_dim), None),
-        (BehaviourVAE(obs_dim, act_dim, profile.baselines.tatu_vae_hidden), None),
-    ):
-        m.to(device)
-        total += sz.model_steps * seconds_per_step(
-            lambda n, m=m, k=members: fit(m, data, n, sz.model_batch, members=k, device=device, log_every=10**9), probe
+    return sum(
+        fit_seconds(m, data, sz.model_steps, sz.model_batch, members, device, probe)
+        for m, members in (
+            (DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble)), sz.ensemble),
+            (RewardModel(obs_dim, act_dim), None),
+            (BehaviourVAE(obs_dim, act_dim, profile.baselines.tatu_vae_hidden), None),
         )
-    return total
+    )
 
 
 def train_models(
