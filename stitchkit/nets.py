@@ -9,7 +9,9 @@ A single run is simply S = 1: one code path.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -48,7 +50,7 @@ def mlp(
     for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
         layers.append(EnsembleLinear(seeds, a, b, first_layer + i))
         if i < len(dims) - 2:
-            layers.append(nn.ReLU())
+            layers.append(nn.ReLU(inplace=True))  # in place: a matmul's backward never reads its own output
     if out_act is not None:
         layers.append(out_act)
     return nn.Sequential(*layers)
@@ -148,12 +150,37 @@ class TwinQ(nn.Module):
         sa = torch.cat([obs, act], -1)
         return self.q1(sa).squeeze(-1), self.q2(sa).squeeze(-1)
 
+    def first(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        """Q1 alone (an actor loss that reads only Q1 need not pay for Q2's forward and backward)."""
+        return self.q1(torch.cat([obs, act], -1)).squeeze(-1)
+
+
+def adam(params: Iterable[torch.Tensor], lr: float, **kwargs) -> torch.optim.Adam:
+    """The learners' Adam, fused: one kernel for all parameters instead of about ten small ops per tensor, which
+    on a CPU is 15-20% of a 256-wide TD3+BC update. The fused kernel rounds differently from the op-by-op
+    update (a few 1e-8 per step on these weights), so a run is reproducible on its own but not bit-equal to one
+    made with ``fused=False``."""
+    return torch.optim.Adam(params, lr=lr, fused=True, **kwargs)
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Inside, ``module``'s parameters take no gradient: a loss that only passes *through* a network (TD3+BC's
+    actor loss through the critic) skips the network's weight gradients, a third of its backward pass. The input
+    gradients it does compute are the same kernels on the same values, so the result is bit-identical."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
 
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """Polyak averaging, elementwise (so per member)."""
+    """Polyak averaging, elementwise (so per member), as one foreach op over all tensors."""
     with torch.no_grad():
-        for t, s in zip(target.parameters(), source.parameters()):
-            t.lerp_(s, tau)
+        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
 
 
 class EnsembleLayerNorm(nn.Module):

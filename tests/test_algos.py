@@ -271,3 +271,24 @@ def test_the_profile_sizes_the_width_and_an_option_overrides_it():
         assert learner(name).resolved("stitchkit/hopper/medium-v0", narrow, {})["hidden"] == (64,)
         assert learner(name).resolved("stitchkit/hopper/medium-v0", narrow, {"hidden": (8, 8)})["hidden"] == (8, 8)
     assert learner("td3bc").resolved("stitchkit/hopper/medium-v0", get_profile("full"), {})["hidden"] == (256, 256)
+
+
+def test_td3bc_actor_gradient_through_q1_alone_is_bit_identical_to_the_twin_forward():
+    """The speed-up of issue 27: the actor loss reads Q1 only, with the critic frozen (no weight gradients). The
+    actor's gradient must be exactly what the full twin forward with critic gradients gave."""
+    from stitchkit.nets import frozen
+
+    g = torch.Generator().manual_seed(3)
+    algo = TD3BC(11, 3, seeds=[0, 1], hidden=(64, 64))
+    b = {"observations": torch.randn(2, 128, 11, generator=g), "actions": torch.rand(2, 128, 3, generator=g) * 2 - 1}
+    pi = algo.actor(b["observations"])
+    q_old = algo.critic(b["observations"], pi)[0]
+    grads_old = torch.autograd.grad(q_old.sum(), list(algo.actor.parameters()))
+    pi = algo.actor(b["observations"])
+    with frozen(algo.critic):
+        q_new = algo.critic.first(b["observations"], pi)
+        assert not any(p.requires_grad for p in algo.critic.parameters())
+    grads_new = torch.autograd.grad(q_new.sum(), list(algo.actor.parameters()))
+    assert torch.equal(q_old, q_new)
+    assert all(torch.equal(a, b) for a, b in zip(grads_old, grads_new))
+    assert all(p.requires_grad for p in algo.critic.parameters())  # unfrozen after the block

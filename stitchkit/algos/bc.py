@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from stitchkit.algos.learner import Learner, train_widths
-from stitchkit.nets import DeterministicActor
+from stitchkit.nets import DeterministicActor, adam
 
 
 class BC(nn.Module):
@@ -21,7 +21,7 @@ class BC(nn.Module):
     ):
         super().__init__()
         self.actor = DeterministicActor(seeds, obs_dim, act_dim, max_action, hidden=hidden)
-        self.opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
+        self.opt = adam(self.actor.parameters(), lr=lr)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.opt]

@@ -18,7 +18,7 @@ from torch import nn
 
 from stitchkit.algos.learner import Learner
 from stitchkit.algos.noise import MemberGenerators, member_rand, member_randn
-from stitchkit.nets import TanhGaussianActor, TwinQ, soft_update
+from stitchkit.nets import TanhGaussianActor, TwinQ, adam, soft_update
 
 
 class CQL(nn.Module):
@@ -46,9 +46,9 @@ class CQL(nn.Module):
         for p in self.critic_target.parameters():
             p.requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.zeros(S))
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=policy_lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=q_lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=policy_lr)
+        self.actor_opt = adam(self.actor.parameters(), lr=policy_lr)
+        self.critic_opt = adam(self.critic.parameters(), lr=q_lr)
+        self.alpha_opt = adam([self.log_alpha], lr=policy_lr)
         self.gens = MemberGenerators(seeds)
         # the penalty's own random draws, so that computing it never shifts the backbone's random stream
         self.cql_gens = MemberGenerators([seed + 104729 for seed in seeds])

@@ -18,7 +18,7 @@ from torch import nn
 
 from stitchkit.algos.learner import Learner
 from stitchkit.data.goals import GoalSampling
-from stitchkit.nets import mlp
+from stitchkit.nets import adam, mlp
 
 
 class GoalActor(nn.Module):
@@ -51,7 +51,7 @@ class GCBC(nn.Module):
     ):
         super().__init__()
         self.actor = GoalActor(seeds, obs_dim, act_dim, tuple(hidden))
-        self.opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
+        self.opt = adam(self.actor.parameters(), lr=lr)
         self.actor_goals = GoalSampling(
             actor_p_curgoal, actor_p_trajgoal, actor_p_randomgoal, p_swap=actor_p_swap, swap_size=swap_size
         )

@@ -21,7 +21,7 @@ from stitchkit.algos.gcbc import GoalActor, goal_network
 from stitchkit.algos.iql import EXP_ADV_MAX
 from stitchkit.algos.learner import Learner
 from stitchkit.data.goals import GoalSampling
-from stitchkit.nets import mlp, soft_update
+from stitchkit.nets import adam, mlp, soft_update
 
 
 def expectile_weighted(adv: torch.Tensor, diff: torch.Tensor, expectile: float) -> torch.Tensor:
@@ -65,8 +65,8 @@ class GCIVL(nn.Module):
         self.value_target = copy.deepcopy(self.value)
         for p in self.value_target.parameters():
             p.requires_grad_(False)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
-        self.value_opt = torch.optim.Adam(self.value.parameters(), lr=lr)
+        self.actor_opt = adam(self.actor.parameters(), lr=lr)
+        self.value_opt = adam(self.value.parameters(), lr=lr)
         self.discount, self.tau, self.expectile, self.alpha = discount, tau, expectile, alpha
         self.actor_goals = GoalSampling(0.0, actor_p_trajgoal, actor_p_randomgoal)
         self.value_goals = GoalSampling(value_p_curgoal, value_p_trajgoal, value_p_randomgoal, True, discount)

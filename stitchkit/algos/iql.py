@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from stitchkit.algos.learner import Learner, train_widths
-from stitchkit.nets import DeterministicActor, GaussianActor, TwinQ, mlp, soft_update
+from stitchkit.nets import DeterministicActor, GaussianActor, TwinQ, adam, mlp, soft_update
 
 EXP_ADV_MAX = 100.0
 
@@ -49,9 +49,9 @@ class IQL(nn.Module):
         for p in self.q_target.parameters():
             p.requires_grad_(False)
         self.v = mlp(seeds, obs_dim, 1, hidden=hidden, first_layer=20)
-        self.v_opt = torch.optim.Adam(self.v.parameters(), lr=lr)
-        self.q_opt = torch.optim.Adam(self.q.parameters(), lr=lr)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
+        self.v_opt = adam(self.v.parameters(), lr=lr)
+        self.q_opt = adam(self.q.parameters(), lr=lr)
+        self.actor_opt = adam(self.actor.parameters(), lr=lr)
         self.actor_sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.actor_opt, max_steps)
         self.beta, self.expectile, self.discount, self.tau = beta, expectile, discount, tau
         self.deterministic = deterministic

@@ -22,7 +22,7 @@ from torch import nn
 
 from stitchkit.algos.iql import EXP_ADV_MAX, expectile_loss
 from stitchkit.algos.learner import Learner, train_widths
-from stitchkit.nets import mlp, soft_update
+from stitchkit.nets import adam, mlp, soft_update
 
 
 class GaussianHead(nn.Module):
@@ -82,9 +82,9 @@ class POR(nn.Module):
             p.requires_grad_(False)
         self.guide = GaussianHead(seeds, obs_dim, obs_dim, layer=30, hidden=hidden)
         self.execute = GaussianHead(seeds, 2 * obs_dim, act_dim, layer=35, tanh=True, hidden=hidden)
-        self.v_opt = torch.optim.Adam([*self.v1.parameters(), *self.v2.parameters()], lr=v_lr)
-        self.g_opt = torch.optim.Adam(self.guide.parameters(), lr=policy_lr)
-        self.e_opt = torch.optim.Adam(self.execute.parameters(), lr=policy_lr)
+        self.v_opt = adam([*self.v1.parameters(), *self.v2.parameters()], lr=v_lr)
+        self.g_opt = adam(self.guide.parameters(), lr=policy_lr)
+        self.e_opt = adam(self.execute.parameters(), lr=policy_lr)
         self.g_sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.g_opt, max_steps)
         self.e_sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.e_opt, max_steps)
         self.expectile, self.alpha, self.discount, self.tau = expectile, alpha, discount, tau

@@ -14,7 +14,7 @@ from torch import nn
 
 from stitchkit.algos.learner import Learner, train_widths
 from stitchkit.algos.noise import MemberGenerators, member_randn
-from stitchkit.nets import DeterministicActor, TwinQ, soft_update
+from stitchkit.nets import DeterministicActor, TwinQ, adam, frozen, soft_update
 
 
 class TD3BC(nn.Module):
@@ -39,8 +39,8 @@ class TD3BC(nn.Module):
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):
             p.requires_grad_(False)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=lr)
+        self.actor_opt = adam(self.actor.parameters(), lr=lr)
+        self.critic_opt = adam(self.critic.parameters(), lr=lr)
         self.gens = MemberGenerators(seeds)
         self.alpha, self.discount, self.tau = alpha, discount, tau
         self.policy_noise, self.noise_clip, self.policy_freq, self.max_action = (
@@ -73,7 +73,8 @@ class TD3BC(nn.Module):
     def actor_loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per member: -lambda Q(s, pi(s)) + MSE(pi(s), a), lambda = alpha / mean|Q| (detached)."""
         pi = self.actor(b["observations"])
-        q = self.critic(b["observations"], pi)[0]
+        with frozen(self.critic):  # the gradient passes through Q1 to the actor; the critic's own is not needed
+            q = self.critic.first(b["observations"], pi)
         lmbda = self.alpha / q.abs().mean(1).detach()
         return -lmbda * q.mean(1) + ((pi - b["actions"]) ** 2).mean((1, 2))
 

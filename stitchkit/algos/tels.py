@@ -32,7 +32,7 @@ from stitchkit.algos.iql import EXP_ADV_MAX, IQL, expectile_loss
 from stitchkit.algos.learner import NOT_OPTIONS, Learner, train_widths
 from stitchkit.algos.por import GaussianHead
 from stitchkit.algos.td3bc import TD3BC
-from stitchkit.nets import mlp, soft_update
+from stitchkit.nets import adam, mlp, soft_update
 from stitchkit.options import schema
 from stitchkit.tsidm import LADDER, TSIDM, t_symmetry_loss
 
@@ -83,9 +83,9 @@ class TELS(nn.Module):
             self.guide = mlp(seeds, obs_dim, obs_dim, hidden=hidden, first_layer=65)
         else:
             self.guide = GaussianHead(seeds, obs_dim, obs_dim, layer=65, hidden=hidden)
-        self.idm_opt = torch.optim.Adam(self.idm.parameters(), lr=lr)
-        self.v_opt = torch.optim.Adam(self.v.parameters(), lr=lr)
-        self.g_opt = torch.optim.Adam(self.guide.parameters(), lr=lr)
+        self.idm_opt = adam(self.idm.parameters(), lr=lr)
+        self.v_opt = adam(self.v.parameters(), lr=lr)
+        self.g_opt = adam(self.guide.parameters(), lr=lr)
         self.guide_kind, self.idm_steps = guide, idm_steps if idm_steps is not None else max_steps // 2
         self.expectile, self.eta, self.discount, self.tau = expectile, eta, discount, tau
         self.latent_match = latent_match
@@ -168,7 +168,7 @@ class TSIDMFeatures(nn.Module):
             inner_kwargs.setdefault("max_steps", max_steps)
         self.idm = TSIDM(obs_dim, act_dim, seeds, idm_hidden, beta)
         self.inner = inners[inner](obs_dim, act_dim, seeds, **inner_kwargs)
-        self.idm_opt = torch.optim.Adam(self.idm.parameters(), lr=3e-4)
+        self.idm_opt = adam(self.idm.parameters(), lr=3e-4)
         self.idm_steps = idm_steps
         self.actor = _FeatureActor(self)
 
