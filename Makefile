@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= $(or $(STITCHKIT_PROFILE),lab)
 JUPYTER_ARGS ?=
+CAMPAIGN_ARGS ?=
 PYTEST_ARGS ?=
 WORKERS ?= 2
 # JupyterLab refuses to start as root (containers, CI) unless told it may.
@@ -19,7 +20,7 @@ REPORT_DATA := $(if $(filter lab,$(PROFILE)),,STITCHKIT_DATA=$(CURDIR)/data/$(PR
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 IPYNB := $(NOTEBOOKS:.py=.ipynb)
 
-.PHONY: help setup notebooks data policies lab lint format test report student clean
+.PHONY: help setup notebooks data policies lab lint format test report student campaign clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -63,6 +64,9 @@ report: setup notebooks ## execute every notebook at PROFILE (default lab) and w
 	$(REPORT_DATA) $(PY) -m stitchkit report --profile $(PROFILE)
 	@if command -v chromium >/dev/null; then $(PY) -m stitchkit report --check; \
 	  else echo "(no chromium: skipped the offline page check, \`stitchkit report --check\`)"; fi
+
+campaign: setup ## DiffStitch's Table 1 at a paper budget: the next pending runs, one core each, records in results/campaign/ (hours; CAMPAIGN_ARGS="--hours 2 --commit")
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m stitchkit campaign run campaign $(CAMPAIGN_ARGS)
 
 student: setup ## write student/: the notebooks without their solution cells (exercise checks fail until answered)
 	$(PY) -m stitchkit student

@@ -157,14 +157,19 @@ _KEYS = {
 def parse_grid(text: str, source: str = "<grid>") -> Grid:
     """A grid from TOML text, every name checked: unknown keys, augmenters, algorithms and dataset ids are errors
     that list what is accepted."""
-    from stitchkit import augment
-    from stitchkit.data import registry
-    from stitchkit.plugins import LEARNERS as ALGOS
-
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise BenchError(f"{source}: not valid TOML ({err})") from err
+    return grid_from_raw(raw, source)
+
+
+def grid_from_raw(raw: dict[str, Any], source: str = "<grid>") -> Grid:
+    """A grid from an already-parsed TOML table (a campaign file holds a grid plus keys of its own)."""
+    from stitchkit import augment
+    from stitchkit.data import registry
+    from stitchkit.plugins import LEARNERS as ALGOS
+
     unknown = set(raw) - _KEYS
     if unknown:
         raise BenchError(f"{source}: unknown key(s) {sorted(unknown)}; accepted: {sorted(_KEYS)}")
@@ -610,7 +615,8 @@ def estimate_runs(jobs: list[dict[str, Any]], processes: int = 2, probe_seconds:
         lr = learner(job["algo_name"])
         prof = get_profile(job.get("profile"))
         known = {"algo_name", "dataset_id", "seeds", "profile", "augmented_id", "ratio", "resume", "progress"}
-        options = {k: v for k, v in job.items() if k not in known | {"build_missing", "steps", "top_fraction"}}
+        budget = {"build_missing", "steps", "top_fraction", "eval_every", "eval_episodes"}
+        options = {k: v for k, v in job.items() if k not in known | budget}
         sized = lr.user_options(prof, options)  # the profile's widths and the job's own, as the run builds them
         steps, batch = lr.budget(prof, sized)
         steps = job.get("steps") or steps
@@ -686,6 +692,7 @@ __all__ = [
     "Grid",
     "Group",
     "estimate_seconds",
+    "grid_from_raw",
     "load_grid",
     "load_records",
     "parse_grid",

@@ -363,6 +363,40 @@ def _bench(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+@command(
+    "campaign",
+    "DiffStitch's Table 1 at a paper-scale budget, one single-seed run at a time, records under results/<campaign>/",
+)
+def _campaign(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("run", "status"), help="run: the next pending cells; status: progress and table")
+    p.add_argument("campaign", nargs="?", default="campaign", help="a campaign TOML, or campaign | campaign-smoke")
+    p.add_argument("--workers", type=positive_int, default=2, help="cells (or builds) at a time, one core each")
+    p.add_argument("--hours", type=non_negative_float, help="start no new job after this many hours")
+    p.add_argument("--commit", action="store_true", help="git-commit each record as it lands")
+    p.add_argument("--only", help="cells whose record path starts so, comma-separated: hopper-medium-replay/none")
+    p.add_argument("--folder", type=Path, help="where the records go (default: results/<campaign>/ in the checkout)")
+
+    def run(args: argparse.Namespace) -> int:
+        from stitchkit import campaign
+
+        c = campaign.load(args.campaign)
+        folder = args.folder or campaign.results_folder(c)
+        if args.action == "run":
+            out = campaign.run(c, folder, args.workers, args.hours, args.commit, args.only)
+        else:
+            out = {"pending": len(campaign.pending(c, folder))}
+        out.update(campaign.progress(c, folder))
+        recs = campaign.records(c, folder)
+        lines = [
+            f"{c.name}: {out['done']} of {out['planned']} runs done; CPU hours {out['train_cpu_hours']} training + "
+            f"{out['build_cpu_hours']} builds; records in {folder}",
+            campaign.table(c, recs, "d4rl_last"),
+        ]
+        return emit(out, args.json, lines)
+
+    p.set_defaults(func=run)
+
+
 class Parser(argparse.ArgumentParser):
     """Errors on one line (what was wrong and what is accepted), without the usage block."""
 

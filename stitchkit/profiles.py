@@ -368,6 +368,26 @@ def get_profile(name: str | Profile | None = None) -> Profile:
     return PROFILES[key]
 
 
+def with_sizes(profile: Profile, sizes: dict[str, dict[str, Any]]) -> Profile:
+    """``profile`` with some sizes replaced, ``{section: {field: value}}`` (a campaign's generator sizes over its
+    base profile's). The result keeps the base's name, because it reads the same datasets (``data`` is the base's
+    unless replaced too); whatever it trains is keyed by the sizes themselves, never by the name. An unknown
+    section or field is an error that lists the accepted ones."""
+    sections = {f.name for f in dataclasses.fields(Profile)} - {"name", "description"}
+    changes: dict[str, Any] = {}
+    for section, values in sizes.items():
+        if section not in sections:
+            raise ProfileError(f"unknown size section {section!r}; accepted: {', '.join(sorted(sections))}")
+        current = getattr(profile, section)
+        names = {f.name for f in dataclasses.fields(current)}
+        unknown = set(values) - names
+        if unknown:
+            raise ProfileError(f"unknown {section} size(s) {sorted(unknown)}; accepted: {', '.join(sorted(names))}")
+        typed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        changes[section] = dataclasses.replace(current, **typed)
+    return dataclasses.replace(profile, **changes)
+
+
 def report_mode() -> bool:
     """True while ``make report`` executes a notebook: widgets then fall back to self-contained HTML."""
     return os.environ.get("STITCHKIT_REPORT", "") not in ("", "0", "false")

@@ -71,18 +71,23 @@ def run(
     build_missing: bool = True,
     steps: int | None = None,
     top_fraction: float | None = None,
+    eval_every: int | None = None,
+    eval_episodes: int | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train ``algo_name`` on ``dataset_id`` (plus ``augmented_id`` at ratio original:augmented) for the
     profile's steps (or ``steps``, for a budget sweep), all seeds in one batched model; returns the curves and
-    last/best summaries. ``top_fraction``: train on the dataset's best episodes only (by return), e.g. 0.1 for
+    last/best summaries. ``eval_every`` / ``eval_episodes`` replace the profile's evaluation schedule (a long
+    campaign run evaluates less often than a notebook's short one).
+    ``top_fraction``: train on the dataset's best episodes only (by return), e.g. 0.1 for
     CORL's "10% BC" (its ``frac``), the usual check of how much a dataset's best behaviour is worth."""
     prof = get_profile(profile)
     lr = learner(algo_name)
     seeds = seed_list(seeds)
     positive("ratio", ratio)
-    if steps is not None:
-        positive("steps", steps)
+    for name, value in (("steps", steps), ("eval_every", eval_every), ("eval_episodes", eval_episodes)):
+        if value is not None:
+            positive(name, value)
     if top_fraction is not None and not 0 < top_fraction <= 1:
         raise OptionError(f"top_fraction must be in (0, 1], got {top_fraction}")
     lr.user_options(prof, overrides)  # checked before any data is loaded (the run key uses it)
@@ -100,8 +105,8 @@ def run(
     cfg = TrainConfig(
         steps=steps,
         batch_size=batch,
-        eval_every=min(sizes.eval_every, steps),
-        eval_episodes=sizes.eval_episodes,
+        eval_every=min(eval_every or sizes.eval_every, steps),
+        eval_episodes=eval_episodes or sizes.eval_episodes,
         seeds=seeds,
         ratio=ratio,
         graph=os.environ.get("STITCHKIT_GRAPH", "off"),
@@ -145,7 +150,19 @@ def run(
         if env_id
         else Evaluator(dataset_id, norm, len(seeds), cfg.eval_episodes, seed=seeds[0], device=str(device))
     )
-    run_dir, key, _ = run_key(algo_name, dataset_id, seeds, prof, augmented_id, ratio, steps, top_fraction, **overrides)
+    run_dir, key, _ = run_key(
+        algo_name,
+        dataset_id,
+        seeds,
+        prof,
+        augmented_id,
+        ratio,
+        steps,
+        top_fraction,
+        eval_every,
+        eval_episodes,
+        **overrides,
+    )
     run_dir = run_dir if resume else None
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -177,6 +194,8 @@ def run_key(
     ratio: float = 1.0,
     steps: int | None = None,
     top_fraction: float | None = None,
+    eval_every: int | None = None,
+    eval_episodes: int | None = None,
     **overrides: Any,
 ) -> tuple[Path, str, int]:
     """Where :func:`run` caches a run, its key and the steps it trains: the key is everything the result depends on,
@@ -194,6 +213,7 @@ def run_key(
         + prints
         + ([steps] if steps != budget_steps else [])
         + ([{"top_fraction": top_fraction}] if top_fraction is not None else [])
+        + ([{"eval": [eval_every, eval_episodes]}] if (eval_every, eval_episodes) != (None, None) else [])
     )
     return data_dir() / "runs" / f"{algo_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}", key, steps
 

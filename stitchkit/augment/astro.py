@@ -495,4 +495,5 @@ METHOD = Method(
     generate_dataset,
     saves="source prefix + model-rollout bridge + target suffix",
     empty_hint="loosen the acceptance threshold (end_delta) or the uncertainty factor",
+    sizes=("stitch", "astro"),
 )

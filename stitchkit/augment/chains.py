@@ -276,4 +276,5 @@ METHOD = Method(
     generate_dataset,
     saves="3-6 original fragments glued end to end (naive joints)",
     empty_hint="widen `near` (how close a fragment must pass to the next one's start)",
+    sizes=("stitch", "astro"),  # the joint models: DiffStitch's or ASTRO's
 )

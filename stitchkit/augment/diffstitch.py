@@ -564,4 +564,5 @@ METHOD = Method(
     saves="source prefix + diffusion bridge + target suffix",
     empty_hint="loosen the qualification threshold (delta) or the similarity threshold",
     defaults=SETTINGS,
+    sizes=("stitch",),
 )

@@ -107,6 +107,7 @@ class Method:
     saves: str  # what one generated episode is
     empty_hint: str  # what to change when a run accepts nothing
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # dataset key -> options
+    sizes: tuple[str, ...] = ()  # the profile sections its models and loop are sized by (what a campaign records)
 
     def fields(self) -> dict[str, Any]:
         return opts.schema(self.config, skip=("seed",))

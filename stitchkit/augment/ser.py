@@ -379,4 +379,5 @@ METHOD = Method(
     generate_dataset,
     saves="one synthetic transition (no trajectory)",
     empty_hint="ask for more samples (--option samples=N)",
+    sizes=("baselines",),
 )

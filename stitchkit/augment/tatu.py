@@ -412,4 +412,5 @@ METHOD = Method(
     empty_hint="lower the pessimism coefficient (--option pessimism=1)",
     # hopper's 3.5 keeps nothing on the maze, whose ensemble disagreement has no tail (notebook 08's sweep)
     defaults={"maze": {"pessimism": 0.5}},
+    sizes=("stitch", "baselines"),
 )

@@ -1,0 +1,722 @@
+"""The campaign: DiffStitch's Table 1 at a paper-scale budget on a CPU, one run at a time, records committed.
+
+Why: a learner on hopper is still climbing at the 10k-50k updates a notebook can afford, and there no augmenter
+beats the spread between seeds, so a notebook alone cannot say whether stitched data helps. The papers train for
+1M updates on a GPU. A GPU is rarely lent here, so the budget comes from many hours of CPU time spread over many
+sessions on machines that may be replaced by a fresh clone at any moment. The campaign therefore:
+
+* runs **one (dataset, augmenter, learner, seed) cell at a time**, a single-seed :func:`stitchkit.train.run` of
+  ~300k updates (well under two hours on one core), two cells side by side on a 2-core machine;
+* writes each finished cell as a **small JSON record** under ``results/<campaign>/`` in the checkout (not in
+  ``data/``): its curve, final and best score (kit and D4RL-normalised), the exact spec it ran with, the commit,
+  machine and wall time, and a checksum; with ``commit=True`` each record is committed as it lands;
+* on start, **skips every cell whose record is present, valid and current** (its spec equals what the campaign
+  asks for now), so a fresh clone picks up the next unfinished cell, and a changed setting reruns only what it
+  touches;
+* builds each augmented dataset once per machine, with the campaign's generator sizes (``[sizes]`` over the
+  base profile's), under its own id tag, and keeps one build record per (dataset, augmenter) so that rebuilds on
+  other machines can be checked to give the same data (the dataset's content fingerprint).
+
+The campaign file (``stitchkit/grids/campaign.toml``, ``campaign-smoke.toml`` for CI) is a benchmark grid
+(:mod:`stitchkit.bench`) plus ``profile`` (the base: its datasets and the sizes not replaced), ``[train]`` (steps,
+evaluation, the learners' widths), ``[sizes.<section>]`` (generator sizes) and ``[paper]`` (the published
+numbers the table prints beside the kit's). ``make campaign`` runs it; notebooks 05, 08 and 09 read the records
+with :func:`records`, and a missing record shows as "not yet computed".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomllib
+
+from stitchkit.bench import GRIDS_DIR, BenchError, Cell, Grid, grid_from_raw
+from stitchkit.files import atomic_write_text
+from stitchkit.paths import project_root
+from stitchkit.profiles import Profile, get_profile, with_sizes
+
+CAMPAIGN_KEYS = {"profile", "augment_tag", "train", "sizes", "paper"}
+TRAIN_KEYS = {"steps", "eval_every", "eval_episodes", "hidden"}
+
+
+@dataclass(frozen=True)
+class Campaign:
+    grid: Grid  # datasets x augmenters x algorithms x seeds, ratios, augmenter options
+    profile_name: str  # the base profile: the datasets it reads and every size not replaced
+    train: dict[str, Any]  # steps, eval_every, eval_episodes, hidden: the same for every learner
+    sizes: dict[str, dict[str, Any]] = field(default_factory=dict)  # section -> generator sizes over the base's
+    augment_tag: str = "campaign"  # augmented ids: <parent>-<method>-<tag>-v0, apart from the notebooks' own
+    paper: dict[str, Any] = field(default_factory=dict)  # dataset -> algorithm -> augmenter -> [mean, std]
+
+    @property
+    def name(self) -> str:
+        return self.grid.name
+
+    def profile(self) -> Profile:
+        """The base profile with the campaign's sizes (same name: same datasets; models keyed by their sizes)."""
+        return with_sizes(get_profile(self.profile_name), self.sizes)
+
+    def cells(self) -> list[Cell]:
+        """Every cell, in the order they run: dataset, augmenter, learner, seed."""
+        g = self.grid
+        return [Cell(d, a, algo, s) for d in g.datasets for a in g.augmenters for algo in g.algorithms for s in g.seeds]
+
+    def augmented_id(self, dataset: str, augmenter: str) -> str | None:
+        from stitchkit.data import registry
+
+        tag = self.augment_tag + ("" if self.grid.augment_seed == 0 else f"s{self.grid.augment_seed}")
+        return None if augmenter == "none" else registry.augmented_id(dataset, augmenter, tag)
+
+    def learner_options(self) -> dict[str, Any]:
+        return {"hidden": tuple(self.train["hidden"])} if "hidden" in self.train else {}
+
+
+def parse(text: str, source: str = "<campaign>") -> Campaign:
+    """A campaign from TOML text: the grid keys are checked as :func:`stitchkit.bench.parse_grid` checks them,
+    the campaign's own keys here (unknown ones, sizes and train keys are errors that list what is accepted)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise BenchError(f"{source}: not valid TOML ({err})") from err
+    own = {k: raw.pop(k) for k in list(raw) if k in CAMPAIGN_KEYS}
+    grid = grid_from_raw(raw, source)
+    train = dict(own.get("train", {}))
+    if set(train) - TRAIN_KEYS:
+        raise BenchError(
+            f"{source}: unknown [train] key(s) {sorted(set(train) - TRAIN_KEYS)}; accepted: {sorted(TRAIN_KEYS)}"
+        )
+    for key in ("steps", "eval_every", "eval_episodes"):
+        if not isinstance(train.get(key), int) or train[key] < 1:
+            raise BenchError(f"{source}: [train] {key} must be a positive integer, got {train.get(key)!r}")
+    campaign = Campaign(
+        grid=grid,
+        profile_name=str(own.get("profile", "lab")),
+        train=train,
+        sizes=own.get("sizes", {}),
+        augment_tag=str(own.get("augment_tag", "campaign")),
+        paper=own.get("paper", {}),
+    )
+    try:
+        campaign.profile()  # unknown profile, size section or field: now, not after hours
+    except ValueError as err:
+        raise BenchError(f"{source}: {err}") from err
+    return campaign
+
+
+def load(path_or_name: str | Path = "campaign") -> Campaign:
+    """A campaign file, or the name of one of the kit's (``campaign``, ``campaign-smoke``)."""
+    path = Path(path_or_name)
+    if not path.exists() and (GRIDS_DIR / f"{path_or_name}.toml").exists():
+        path = GRIDS_DIR / f"{path_or_name}.toml"
+    if not path.exists():
+        kit = sorted(p.stem for p in GRIDS_DIR.glob("campaign*.toml"))
+        raise BenchError(f"no campaign file {str(path_or_name)!r}; give a TOML path or one of the kit's: {kit}")
+    return parse(path.read_text(), str(path))
+
+
+# ------------------------------------------------------------------------------------------------- what a cell is
+def spec(c: Campaign, cell: Cell) -> dict[str, Any]:
+    """Everything the cell's result depends on besides code and machine, computable without any data: a record
+    whose spec differs from this one is stale, and its cell runs again."""
+    from stitchkit import augment
+    from stitchkit.train import learner
+
+    prof, lr = c.profile(), learner(cell.algorithm)
+    options = lr.resolved(cell.dataset, prof, c.learner_options())
+    batch = lr.budget(prof, options)[1]
+    out = {
+        **asdict(cell),
+        "profile": prof.name,
+        "learner_options": json.loads(json.dumps(options, default=list)),
+        "steps": c.train["steps"],
+        "batch_size": batch,
+        "eval_every": c.train["eval_every"],
+        "eval_episodes": c.train["eval_episodes"],
+    }
+    if cell.augmenter != "none":
+        method = augment.method(cell.augmenter)
+        config = augment.resolved_config(cell.augmenter, cell.dataset, c.grid.options_for(cell.augmenter, cell.dataset))
+        out["ratio"] = c.grid.ratio(cell.augmenter)
+        out["augment"] = {
+            "id": c.augmented_id(cell.dataset, cell.augmenter),
+            "seed": c.grid.augment_seed,
+            "config": json.loads(
+                json.dumps(asdict(dataclasses.replace(config, seed=c.grid.augment_seed)), default=list)
+            ),
+            "sizes": {s: json.loads(json.dumps(asdict(getattr(prof, s)), default=list)) for s in method.sizes},
+        }
+    return out
+
+
+def _short(dataset: str) -> str:
+    """``stitchkit/hopper/medium-replay-v0`` -> ``hopper-medium-replay`` (a record's folder)."""
+    return dataset.removeprefix("stitchkit/").removesuffix("-v0").replace("/", "-")
+
+
+def results_folder(c: Campaign) -> Path:
+    """Where the campaign's records live: ``results/<name>/`` in the checkout (committed, unlike ``data/``)."""
+    return project_root() / "results" / c.name
+
+
+def record_path(folder: Path, cell: Cell) -> Path:
+    return folder / _short(cell.dataset) / cell.augmenter / f"{cell.algorithm}-s{cell.seed}.json"
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A record whose checksum holds, or None (missing, unreadable, truncated or edited)."""
+    try:
+        rec = json.loads(path.read_text())
+        ok = rec["checksum"] == _checksum({k: rec[k] for k in ("cell", "spec", "result")})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return rec if ok else None
+
+
+def records(c: Campaign, folder: Path | None = None, current: bool = True) -> list[dict[str, Any]]:
+    """The campaign's valid records (``current``: only those whose spec is what the campaign asks for now).
+    Read-only, and never an error: a cell without a record is simply not in the list."""
+    folder = folder or results_folder(c)
+    out = []
+    for cell in c.cells():
+        rec = read_record(record_path(folder, cell))
+        if rec is not None and (not current or rec["spec"] == spec(c, cell)):
+            out.append(rec)
+    return out
+
+
+def pending(c: Campaign, folder: Path | None = None) -> list[Cell]:
+    """Cells without a current record, in run order."""
+    folder = folder or results_folder(c)
+    done = {Cell(**r["cell"]) for r in records(c, folder)}
+    return [cell for cell in c.cells() if cell not in done]
+
+
+# ------------------------------------------------------------------------------------------------- where it ran
+def commit_of(root: Path | None = None) -> dict[str, Any]:
+    """The checkout's commit and whether the kit's code differed from it (uncommitted changes under stitchkit/)."""
+    root = root or project_root()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "stitchkit"], cwd=root, capture_output=True, text=True, check=True
+        )
+        return {"commit": sha.stdout.strip(), "code_dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "code_dirty": None}
+
+
+def machine() -> dict[str, Any]:
+    """What a wall time means: host, CPU model and cores, torch and Python versions, torch threads, device."""
+    import torch
+
+    from stitchkit.device import get_device
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        )
+    return {
+        "host": socket.gethostname(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "device": str(get_device()),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+# ------------------------------------------------------------------------------------------------- one unit of work
+def build(c: Campaign, dataset: str, augmenter: str, log=print, code: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build (or find) one augmented dataset with the campaign's sizes; returns its build record (``code``: the
+    commit the runner started from, default the checkout's now)."""
+    from stitchkit import augment
+    from stitchkit.data import registry
+
+    out_id = c.augmented_id(dataset, augmenter)
+    t0, code = time.perf_counter(), code or commit_of()
+    summary = augment.run(
+        augmenter,
+        dataset,
+        out_id,
+        c.profile(),
+        seed=c.grid.augment_seed,
+        log=log,
+        **c.grid.options_for(augmenter, dataset),
+    )
+    keep = ("accepted_transitions", "accepted", "generated", "iterations", "total_seconds", "train_seconds", "episodes")
+    return {
+        "id": out_id,
+        "fingerprint": registry.fingerprint(out_id),
+        "summary": {k: v for k, v in summary.items() if k in keep},
+        "seconds": round(time.perf_counter() - t0, 1),
+        **code,
+        "machine": machine(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def train_cell(c: Campaign, cell: Cell, code: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train one cell (a single-seed :func:`stitchkit.train.run`, resumable from its checkpoints) and return its
+    record, not yet written. ``code``: the commit the runner started from (its workers imported the kit then),
+    default the checkout's now."""
+    from stitchkit.data import registry
+    from stitchkit.train import run
+
+    t0, code = time.perf_counter(), code or commit_of()
+    aug_id = c.augmented_id(cell.dataset, cell.augmenter)
+    out = run(
+        cell.algorithm,
+        cell.dataset,
+        seeds=[cell.seed],
+        profile=c.profile(),
+        augmented_id=aug_id,
+        ratio=c.grid.ratio(cell.augmenter),
+        steps=c.train["steps"],
+        eval_every=c.train["eval_every"],
+        eval_episodes=c.train["eval_episodes"],
+        progress=False,
+        **c.learner_options(),
+    )
+    rows = sorted((r for r in out["curves"] if r["seed"] == cell.seed), key=lambda r: r["step"])
+    curve = {
+        k: [r[k] for r in rows]
+        for k in ("step", "score", "return") + (("d4rl_score",) if "d4rl_score" in rows[-1] else ())
+    }
+    result = {
+        "curve": curve,
+        "score_last": curve["score"][-1],
+        "score_best": max(curve["score"]),
+        "return_last": curve["return"][-1],
+        **(
+            {"d4rl_last": curve["d4rl_score"][-1], "d4rl_best": max(curve["d4rl_score"])}
+            if "d4rl_score" in curve
+            else {}
+        ),
+        "train_seconds": rows[-1].get("seconds"),  # the training loop's own clock (a resumed run: since its resume)
+    }
+    data = {
+        "dataset": registry.fingerprint(cell.dataset),
+        **({"augmented": registry.fingerprint(aug_id)} if aug_id else {}),
+    }
+    body = {"cell": asdict(cell), "spec": spec(c, cell), "result": result}
+    return {
+        **body,
+        "provenance": {
+            **code,
+            "data_fingerprints": data,
+            "wall_seconds": round(time.perf_counter() - t0, 1),
+            "machine": machine(),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "reproduce": f"stitchkit campaign run {c.name} --only {_short(cell.dataset)}/{cell.augmenter}/"
+            f"{cell.algorithm}-s{cell.seed}",
+        },
+        "checksum": _checksum(body),
+    }
+
+
+def write_record(folder: Path, rec: dict[str, Any]) -> Path:
+    path = record_path(folder, Cell(**rec["cell"]))
+    atomic_write_text(path, json.dumps(rec, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def _write_build(folder: Path, dataset: str, augmenter: str, rec: dict[str, Any]) -> Path:
+    """Append a build to its (dataset, augmenter) history: each machine rebuilds, and the fingerprints show
+    whether the rebuilds gave the same data."""
+    path = folder / "builds" / f"{_short(dataset)}-{augmenter}.json"
+    try:
+        history = json.loads(path.read_text())
+    except (OSError, ValueError):
+        history = []
+    atomic_write_text(path, json.dumps(history + [rec], indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def estimate(c: Campaign, kind: str, args: tuple, folder: Path) -> float:
+    """Seconds a job will take on this machine: the median of earlier records of its kind made here (same host
+    and CPU), else a short probe of the learner's update (times the steps, plus 10% for evaluation), else an
+    hour for a build (the campaign's sizes are chosen to build in about that)."""
+    here = machine()
+    if kind == "build":
+        past = []
+        for path in (folder / "builds").glob(f"{_short(args[0])}-{args[1]}.json"):
+            with contextlib.suppress(OSError, ValueError):
+                past += [b["seconds"] for b in json.loads(path.read_text()) if b["machine"]["cpu"] == here["cpu"]]
+        return float(np.median(past)) if past else 3600.0
+    cell = args[0]
+    past = [
+        r["provenance"]["wall_seconds"]
+        for r in records(c, folder)
+        if r["cell"]["algorithm"] == cell.algorithm and r["provenance"]["machine"]["cpu"] == here["cpu"]
+    ]
+    if past:
+        return float(np.median(past))
+    from stitchkit.bench import steps_per_second
+    from stitchkit.device import get_device
+
+    rate = steps_per_second(cell.algorithm, 1, get_device(), 1.0, 256, **c.learner_options())
+    return 1.1 * c.train["steps"] / rate
+
+
+def _worker(kind: str, c: Campaign, code: dict[str, Any], *args: Any) -> tuple[str, tuple, dict[str, Any]]:
+    """A worker process's job: one torch thread, so two workers fill two cores without oversubscribing."""
+    import torch
+
+    from stitchkit.progress import quiet
+
+    torch.set_num_threads(1)
+    with quiet():  # no bars: the runner's log says what started and finished
+        if kind == "build":
+            return kind, args, build(c, *args, log=lambda *_: None, code=code)
+        return kind, args, train_cell(c, *args, code=code)
+
+
+# ------------------------------------------------------------------------------------------------- the runner
+def _git_commit(paths: list[Path], message: str, root: Path, log) -> None:
+    """Commit just ``paths`` (other staged or unstaged work is left alone); retried if the index is locked."""
+    rel = [str(p.relative_to(root)) for p in paths]
+    for attempt in range(5):
+        add = subprocess.run(["git", "add", "--", *rel], cwd=root, capture_output=True, text=True)
+        done = (
+            add.returncode == 0
+            and subprocess.run(
+                ["git", "commit", "-q", "-m", message, "--", *rel], cwd=root, capture_output=True, text=True
+            ).returncode
+            == 0
+        )
+        if done:
+            return
+        time.sleep(2 + 3 * attempt)
+    log(f"  (could not commit {', '.join(rel)}: commit it by hand)")
+
+
+def _parse_only(c: Campaign, only: str | None) -> Callable[[Cell], bool]:
+    """``--only`` patterns, comma-separated, each matching a record path's start: ``hopper-medium-replay``,
+    ``hopper-medium-replay/diffstitch``, ``hopper-medium-replay/none/td3bc-s0``."""
+    if not only:
+        return lambda cell: True
+    pats = [p.strip().strip("/") for p in only.split(",") if p.strip()]
+    names = {f"{_short(x.dataset)}/{x.augmenter}/{x.algorithm}-s{x.seed}" for x in c.cells()}
+    for p in pats:
+        if not any(n == p or n.startswith(p + "/") or n.startswith(p + "-s") for n in names):
+            raise BenchError(f"--only {p!r} matches no cell of {c.name}; cells look like {sorted(names)[0]}")
+    return lambda cell: any(
+        (n := f"{_short(cell.dataset)}/{cell.augmenter}/{cell.algorithm}-s{cell.seed}") == p
+        or n.startswith(p + "/")
+        or n.startswith(p + "-s")
+        for p in pats
+    )
+
+
+def run(
+    c: Campaign,
+    folder: Path | None = None,
+    workers: int = 2,
+    hours: float | None = None,
+    commit: bool = False,
+    only: str | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """Run the campaign's pending cells, ``workers`` at a time, writing each record as it finishes.
+
+    Scheduling: cells run in order (dataset, augmenter, learner, seed). When the first waiting cell's augmented
+    data is missing, it is built (one build at a time) while the other worker trains cells whose data is ready;
+    a later augmenter's data is built only when nothing is ready to train, so a session does not spend a core on
+    data for cells it will not reach (``data/`` does not outlive a session; records do). With ``hours``, a job
+    starts only if its estimate (:func:`estimate`) ends within that many hours, so a session ends with whole
+    records and no half-done run. ``commit``: each record (and
+    the progress page) is committed as it lands."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from stitchkit.data import registry
+
+    folder = folder or results_folder(c)
+    root = project_root()
+    code = commit_of(root)  # what the workers import: a record names this commit, whatever is edited meanwhile
+    wanted = _parse_only(c, only)
+    todo = [cell for cell in pending(c, folder) if wanted(cell)]
+    n_all = len(c.cells())
+    log(f"campaign {c.name}: {n_all - len(pending(c, folder))} of {n_all} runs done, {len(todo)} to run now")
+    if not todo:
+        write_readme(c, folder)
+        return {"runs": 0, "builds": 0, "folder": str(folder)}
+    prof = c.profile()
+    for d in dict.fromkeys(cell.dataset for cell in todo):  # parents first, here: two workers never race to build one
+        registry.load_episodes(d, prof, build_missing=True, log=log)
+    ready = {(d, a) for d, a in {(x.dataset, x.augmenter) for x in todo} if a == "none"}
+    ready |= {
+        (x.dataset, x.augmenter)
+        for x in todo
+        if x.augmenter != "none" and registry.status(c.augmented_id(x.dataset, x.augmenter))["state"] == "built"
+    }
+    deadline = None if hours is None else time.time() + 3600 * hours
+    started_builds: set[tuple[str, str]] = set()
+    failed: dict[tuple[str, str], str] = {}
+    in_flight: dict[Any, tuple[str, tuple]] = {}
+    n_runs = n_builds = 0
+
+    estimates: dict[tuple, float] = {}  # per build, per learner; cleared as records land
+
+    def fits(kind: str, args: tuple) -> bool:
+        """With ``hours``: whether the job's estimated time still ends before the deadline."""
+        if deadline is None:
+            return True
+        key = (kind, args) if kind == "build" else (kind, args[0].algorithm)
+        if key not in estimates:
+            estimates[key] = estimate(c, kind, args, folder)
+        return time.time() + estimates[key] < deadline
+
+    def next_job() -> tuple[str, tuple] | None:
+        busy = {args for _, args in in_flight.values()}
+        building = any(kind == "build" for kind, _ in in_flight.values())
+        waiting = [x for x in todo if (x,) not in busy]
+        if not waiting:
+            return None
+        first = (waiting[0].dataset, waiting[0].augmenter)
+        if first not in ready and first not in started_builds and not building:
+            return ("build", first) if fits("build", first) else None
+        trainable = [x for x in waiting if (x.dataset, x.augmenter) in ready and fits("train", (x,))]
+        if trainable:
+            return "train", (trainable[0],)
+        later = [k for k in dict.fromkeys((x.dataset, x.augmenter) for x in waiting) if k not in ready]
+        later = [k for k in later if k not in started_builds and k not in failed]
+        if later and not building and fits("build", later[0]):
+            return "build", later[0]
+        return None
+
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        while True:
+            while len(in_flight) < workers:
+                job = next_job()
+                if job is None:
+                    break
+                kind, args = job
+                if kind == "build":
+                    started_builds.add(args)
+                    log(f"  building {c.augmented_id(*args)}")
+                else:
+                    todo.remove(args[0])
+                    log(f"  training {_short(args[0].dataset)}/{args[0].augmenter}/{args[0].algorithm}-s{args[0].seed}")
+                in_flight[pool.submit(_worker, kind, c, code, *args)] = job
+            if not in_flight:
+                break
+            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            estimates.clear()
+            for fut in done:
+                kind, args = in_flight.pop(fut)
+                try:
+                    _, _, rec = fut.result()
+                except Exception as err:  # a build that accepts nothing, or a run that fails: say so, go on
+                    if kind == "build":
+                        failed[args] = str(err)
+                        todo[:] = [x for x in todo if (x.dataset, x.augmenter) != args]
+                    log(f"  FAILED {kind} {args}: {err}")
+                    continue
+                if kind == "build":
+                    ready.add(args)
+                    n_builds += 1
+                    paths = [_write_build(folder, *args, rec)]
+                    log(f"  built {rec['id']}: {rec['summary']} in {rec['seconds']} s")
+                else:
+                    n_runs += 1
+                    paths = [write_record(folder, rec)]
+                    r = rec["result"]
+                    log(
+                        f"  done {rec['provenance']['reproduce'].split('--only ')[1]}: score {r['score_last']:.1f} "
+                        f"(best {r['score_best']:.1f}) in {rec['provenance']['wall_seconds']:.0f} s"
+                    )
+                paths.append(write_readme(c, folder))
+                if commit:
+                    what = rec["id"] if kind == "build" else rec["provenance"]["reproduce"].split("--only ")[1]
+                    _git_commit(paths, f"campaign {c.name}: {'build ' if kind == 'build' else ''}{what}", root, log)
+    return {"runs": n_runs, "builds": n_builds, "failed": failed, "folder": str(folder)}
+
+
+# ------------------------------------------------------------------------------------------------- reading it
+T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
+
+
+def mean_ci(x: list[float]) -> tuple[float, float, float]:
+    """Mean and its 95% Student-t interval over seeds. With 3 seeds the interval is wide (t = 4.30): a bootstrap
+    over 3 values would only span their range and claim more certainty than 3 runs hold."""
+    a = np.asarray(x, float)
+    m = float(a.mean())
+    if len(a) < 2:
+        return m, float("nan"), float("nan")
+    half = T975.get(len(a) - 1, 1.96) * float(a.std(ddof=1)) / np.sqrt(len(a))
+    return m, m - half, m + half
+
+
+def scores(recs: list[dict[str, Any]], metric: str = "score_last") -> dict[tuple[str, str, str], list[float]]:
+    """{(dataset, algorithm, augmenter): [metric per seed]}."""
+    out: dict[tuple[str, str, str], list[float]] = {}
+    for r in recs:
+        c = r["cell"]
+        if metric in r["result"]:
+            out.setdefault((c["dataset"], c["algorithm"], c["augmenter"]), []).append(r["result"][metric])
+    return out
+
+
+def table(c: Campaign, recs: list[dict[str, Any]], metric: str = "d4rl_last") -> str:
+    """DiffStitch's Table 1 shape in Markdown: a row per (dataset, learner), a column per augmenter, each cell
+    "mean [95% CI] (n)" over seeds, with the paper's "mean ± std" beside it where the campaign file gives one;
+    a cell without records reads "not yet computed"."""
+    sc = scores(recs, metric)
+    head = ["dataset", "learner"] + list(c.grid.augmenters)
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for d in c.grid.datasets:
+        for algo in c.grid.algorithms:
+            cells = []
+            for a in c.grid.augmenters:
+                v = sc.get((d, algo, a))
+                text = "not yet computed"
+                if v:
+                    m, lo, hi = mean_ci(v)
+                    text = f"{m:.1f}" + (f" [{lo:.1f}, {hi:.1f}]" if len(v) > 1 else "") + f" (n={len(v)})"
+                paper = c.paper.get(d, {}).get(algo, {}).get(a)
+                if paper and metric.startswith("d4rl"):
+                    text += f"<br>paper {paper[0]:.1f} ± {paper[1]:.1f}"
+                cells.append(text)
+            rows.append("| " + " | ".join([_short(d), algo] + cells) + " |")
+    return "\n".join(rows)
+
+
+def progress(c: Campaign, folder: Path | None = None) -> dict[str, Any]:
+    """Runs done out of planned (per dataset), and the CPU hours spent: training (records) and builds."""
+    folder = folder or results_folder(c)
+    recs = records(c, folder)
+    per = {_short(d): [0, 0] for d in c.grid.datasets}
+    for cell in c.cells():
+        per[_short(cell.dataset)][1] += 1
+    for r in recs:
+        per[_short(r["cell"]["dataset"])][0] += 1
+    train_h = sum(r["provenance"]["wall_seconds"] for r in recs) / 3600
+    build_h = 0.0
+    for path in sorted((folder / "builds").glob("*.json")):
+        try:
+            build_h += sum(b["seconds"] for b in json.loads(path.read_text())) / 3600
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return {
+        "done": len(recs),
+        "planned": len(c.cells()),
+        "per_dataset": per,
+        "train_cpu_hours": round(train_h, 2),
+        "build_cpu_hours": round(build_h, 2),
+    }
+
+
+def write_readme(c: Campaign, folder: Path | None = None) -> Path:
+    """``results/<name>/README.md``: progress, CPU hours and the table so far (regenerated after each record)."""
+    folder = folder or results_folder(c)
+    p, recs = progress(c, folder), records(c, folder)
+    sizes = "; ".join(f"{s}: " + ", ".join(f"{k}={v}" for k, v in vals.items()) for s, vals in c.sizes.items())
+    text = "\n".join(
+        [
+            f"# Campaign `{c.name}`: records (generated by `stitchkit campaign`, do not edit)",
+            "",
+            f"**{p['done']} of {p['planned']} runs done** ("
+            + ", ".join(f"{d}: {a} of {b}" for d, (a, b) in p["per_dataset"].items())
+            + f"). CPU hours: {p['train_cpu_hours']:.1f} training + {p['build_cpu_hours']:.1f} augmented-data builds.",
+            "",
+            f"Each run: one seed, {c.train['steps']:,} updates, evaluated every {c.train['eval_every']:,} on "
+            f"{c.train['eval_episodes']} episodes; learners {c.learner_options() or 'at their profile widths'}, "
+            f"profile `{c.profile_name}` data; generator sizes over `{c.profile_name}`: {sizes or 'none'}.",
+            "`make campaign` runs the next pending cells; a record is `<dataset>/<augmenter>/<learner>-s<seed>.json`.",
+            "",
+            "## D4RL-normalised score at the last evaluation: mean [95% t-interval] (seeds)",
+            "",
+            table(c, recs, "d4rl_last"),
+            "",
+            "## Kit score (normalised by the kit's own random and expert policies) at the last evaluation",
+            "",
+            table(c, recs, "score_last"),
+            "",
+        ]
+    )
+    path = folder / "README.md"
+    atomic_write_text(path, text)
+    return path
+
+
+def curves(recs: list[dict[str, Any]], metric: str = "d4rl_score") -> dict[tuple[str, str, str], tuple]:
+    """{(dataset, algorithm, augmenter): (steps, (seeds, evaluations) array)} for plotting seed bands; seeds whose
+    curves have different evaluation steps are cut to the common prefix."""
+    out: dict[tuple[str, str, str], list] = {}
+    for r in recs:
+        c, cv = r["cell"], r["result"]["curve"]
+        if metric in cv:
+            out.setdefault((c["dataset"], c["algorithm"], c["augmenter"]), []).append((cv["step"], cv[metric]))
+    result = {}
+    for k, runs in out.items():
+        n = min(len(s) for s, _ in runs)
+        result[k] = (np.asarray(runs[0][0][:n]), np.asarray([v[:n] for _, v in runs], float))
+    return result
+
+
+def plot_curves(c: Campaign, recs: list[dict[str, Any]], dataset: str, metric: str = "d4rl_score", axes=None):
+    """Learning curves of one dataset, a panel per learner, a line per augmenter with a band over its seeds
+    (min to max); an arm without records is listed as not yet computed in the panel."""
+    import matplotlib.pyplot as plt
+
+    cv = curves(recs, metric)
+    if axes is None:
+        _, axes = plt.subplots(1, len(c.grid.algorithms), figsize=(5 * len(c.grid.algorithms), 3.4), squeeze=False)
+        axes = axes[0]
+    for ax, algo in zip(axes, c.grid.algorithms):
+        missing = []
+        for a in c.grid.augmenters:
+            if (dataset, algo, a) not in cv:
+                missing.append(a)
+                continue
+            steps, v = cv[(dataset, algo, a)]
+            line = ax.plot(steps, v.mean(0), label=f"{a} (n={len(v)})")[0]
+            ax.fill_between(steps, v.min(0), v.max(0), color=line.get_color(), alpha=0.2)
+        if missing:
+            ax.text(0.02, 0.97, "not yet computed: " + ", ".join(missing), transform=ax.transAxes, va="top", fontsize=8)
+        ax.set(title=f"{algo} on {_short(dataset)}", xlabel="updates", ylabel=metric.replace("_", " "))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="lower right")
+    return axes
+
+
+__all__ = [
+    "Campaign",
+    "curves",
+    "load",
+    "mean_ci",
+    "parse",
+    "pending",
+    "plot_curves",
+    "progress",
+    "records",
+    "results_folder",
+    "run",
+    "spec",
+    "table",
+    "train_cell",
+    "write_readme",
+]

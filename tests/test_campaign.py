@@ -1,0 +1,129 @@
+"""The campaign (DiffStitch's Table 1 at a paper budget): its smoke file end to end, resuming, stale and tampered
+records, reproducing a record from its spec, and the committed records of the real campaign."""
+
+import json
+import shutil
+
+import pytest
+
+from stitchkit import campaign
+from stitchkit.bench import BenchError, Cell
+from stitchkit.profiles import ProfileError, get_profile, with_sizes
+
+SMOKE = "campaign-smoke"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """The smoke campaign run once, from nothing (a private data folder: every dataset built here), into a
+    private records folder, with two workers as ``make campaign``."""
+    folder, data = tmp_path_factory.mktemp("campaign"), tmp_path_factory.mktemp("data")
+    c = campaign.load(SMOKE)
+    lines: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STITCHKIT_DATA", str(data))
+        mp.setenv("MINARI_DATASETS_PATH", str(data / "minari"))
+        out = campaign.run(c, folder, workers=2, log=lines.append)
+        yield c, folder, out, lines
+
+
+def test_the_smoke_campaign_writes_a_record_per_cell_and_a_progress_page(smoke_run):
+    c, folder, out, _ = smoke_run
+    recs = campaign.records(c, folder)
+    # smoke's untrained diffusion model bridges into states hopper calls terminal: that build fails, its cells stay
+    # pending, and every other cell still runs
+    assert list(out["failed"]) == [("stitchkit/hopper/medium-replay-v0", "diffstitch")]
+    done = {(r["cell"]["augmenter"], r["cell"]["algorithm"]) for r in recs}
+    assert done == {(a, algo) for a in ("none", "ser", "tatu") for algo in ("td3bc", "iql")}
+    assert [x.augmenter for x in campaign.pending(c, folder)] == ["diffstitch", "diffstitch"]
+    rec = recs[0]
+    steps = rec["result"]["curve"]["step"]
+    assert steps == list(range(c.train["eval_every"], c.train["steps"] + 1, c.train["eval_every"]))
+    assert rec["result"]["score_best"] == max(rec["result"]["curve"]["score"])
+    assert {"commit", "machine", "wall_seconds", "finished", "reproduce"} <= set(rec["provenance"])
+    assert rec["spec"]["learner_options"]["hidden"] == [32, 32] and rec["spec"]["steps"] == 200
+    readme = (folder / "README.md").read_text()
+    assert "**6 of 8 runs done**" in readme and "not yet computed" in readme
+    built = json.loads((folder / "builds" / "hopper-medium-replay-ser.json").read_text())
+    assert built[0]["id"].endswith("-ser-campaign-v0") and built[0]["fingerprint"]
+
+
+def test_a_rerun_resumes_with_nothing_to_redo_but_the_failed_build(smoke_run):
+    c, folder, _, _ = smoke_run
+    before = {p: p.read_text() for p in folder.rglob("*-s0.json")}
+    out = campaign.run(c, folder, workers=1, only="hopper-medium-replay/none,hopper-medium-replay/ser", log=print)
+    assert out["runs"] == 0 and out["builds"] == 0
+    assert {p: p.read_text() for p in folder.rglob("*-s0.json")} == before
+
+
+def test_the_table_has_every_cell_with_the_papers_numbers_beside_it(smoke_run):
+    c, folder, _, _ = smoke_run
+    text = campaign.table(c, campaign.records(c, folder), "d4rl_last")
+    rows = [line for line in text.splitlines() if line.startswith("| hopper")]
+    assert len(rows) == 2 and all(row.count("not yet computed") == 1 for row in rows)  # DiffStitch's column
+    assert "paper 64.8 ± 19.2" in rows[0] and "paper 102.1 ± 0.4" in rows[1]
+
+
+def test_a_tampered_or_stale_record_is_not_used(smoke_run, tmp_path):
+    c, folder, _, _ = smoke_run
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    path = campaign.record_path(copy, Cell("stitchkit/hopper/medium-replay-v0", "none", "td3bc", 0))
+    rec = json.loads(path.read_text())
+    rec["result"]["score_last"] += 10  # an edited number: the checksum fails
+    path.write_text(json.dumps(rec))
+    assert campaign.read_record(path) is None
+    assert Cell("stitchkit/hopper/medium-replay-v0", "none", "td3bc", 0) in campaign.pending(c, copy)
+    longer = campaign.parse(
+        campaign.GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text().replace("steps = 200", "steps = 300")
+    )
+    assert campaign.records(longer, copy) == [] and len(campaign.pending(longer, copy)) == 8  # other spec: stale
+    assert len(campaign.records(longer, copy, current=False)) == 5  # still readable as what they were
+
+
+def test_a_record_is_reproduced_from_its_spec_on_fresh_data(smoke_run, data_root):
+    """Same seed, same machine: a fresh data folder (dataset rebuilt, nothing cached) gives the record's numbers."""
+    c, folder, _, _ = smoke_run
+    cell = Cell("stitchkit/hopper/medium-replay-v0", "none", "iql", 0)
+    again = campaign.train_cell(c, cell)
+    assert again["result"] | {"train_seconds": 0} == campaign.read_record(campaign.record_path(folder, cell))[
+        "result"
+    ] | {"train_seconds": 0}
+
+
+def test_campaign_files_are_checked_before_any_work():
+    base = campaign.GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text()
+    with pytest.raises(BenchError, match=r"unknown \[train\] key.*accepted"):
+        campaign.parse(base.replace("[train]", "[train]\nlr = 3"))
+    with pytest.raises(BenchError, match=r"unknown stitch size.*diffusion_train_steps"):
+        campaign.parse(base.replace("diffusion_train_steps = 40", "diffusion_steps_typo = 40"))
+    with pytest.raises(BenchError, match="eval_every must be a positive integer"):
+        campaign.parse(base.replace("eval_every = 100", "eval_every = 0"))
+    with pytest.raises(BenchError, match="matches no cell"):
+        campaign.run(campaign.parse(base), only="walker2d-medium-replay/none", log=print)
+
+
+def test_with_sizes_replaces_only_what_it_names_and_keeps_the_name():
+    lab = get_profile("lab")
+    p = with_sizes(lab, {"stitch": {"diffusion_train_steps": 7, "unet_mults": [1, 2]}})
+    assert p.name == "lab" and p.stitch.diffusion_train_steps == 7 and p.stitch.unet_mults == (1, 2)
+    assert p.stitch.horizon == lab.stitch.horizon and p.train == lab.train
+    with pytest.raises(ProfileError, match="unknown size section 'stich'"):
+        with_sizes(lab, {"stich": {}})
+
+
+def test_the_committed_campaign_records_load_and_build_the_table():
+    """results/campaign/ is what notebooks 05, 08 and 09 read: every committed record must pass its checksum and
+    match the campaign's current spec (a settings change must rerun, not silently mix), and the table builds."""
+    c = campaign.load("campaign")
+    folder = campaign.results_folder(c)
+    files = sorted(p for p in folder.glob("*/*/*.json"))
+    for path in files:
+        rec = campaign.read_record(path)
+        assert rec is not None, f"{path}: unreadable or its checksum fails"
+        assert campaign.record_path(folder, Cell(**rec["cell"])) == path
+        assert rec["spec"] == campaign.spec(c, Cell(**rec["cell"])), f"{path}: made under other settings"
+    recs = campaign.records(c)
+    assert len(recs) == len(files)
+    text = campaign.table(c, recs, "d4rl_last")
+    assert text.count("\n") == 1 + len(c.grid.datasets) * len(c.grid.algorithms)
