@@ -38,7 +38,7 @@ import torch
 from IPython.display import Code, Markdown, display
 
 import stitchkit
-from stitchkit import augment, bench
+from stitchkit import augment, bench, campaign
 from stitchkit.augment import diffstitch as ds
 from stitchkit.augment.bridges import assemble, bridge_oracle_errors
 from stitchkit.augment.diffusion import apply_conditioning
@@ -429,6 +429,34 @@ reach = {
 print(
     f"maze trajectories that reach the goal: original {100 * reach['original']:.1f}%, "
     f"stitched {100 * reach['stitched']:.1f}%"
+)
+
+# %% [markdown]
+# ### At a paper budget: the campaign's records
+#
+# The runs above stop at the `lab` profile's 10k updates, where the learners are still climbing. The paper trains
+# for 1M. The kit's campaign (`make campaign`, notebook 09 section 5b) runs this comparison - TD3+BC and IQL on
+# hopper and walker2d medium-replay, original vs +DiffStitch, 3 seeds - at 300k updates with the paper's 256-256
+# networks and a DiffStitch build about an hour of CPU long, and commits one record per run under
+# `results/campaign/`. This notebook only reads them; a run not yet in the records shows as "not yet computed".
+
+# %%
+CAMPAIGN = campaign.load("campaign")
+campaign_records = campaign.records(CAMPAIGN)
+display(Markdown(campaign.banner(CAMPAIGN, campaign_records)))
+display(
+    Markdown(
+        "D4RL-normalised score at the last evaluation: mean [95% t-interval] (seeds), the paper's Table 1 "
+        "mean ± std below it.\n\n" + campaign.table(CAMPAIGN, campaign_records, "d4rl_last", ("none", "diffstitch"))
+    )
+)
+campaign.plot_curves(CAMPAIGN, campaign_records, HOPPER, augmenters=("none", "diffstitch"))
+plt.tight_layout()
+plt.show()
+display(
+    Markdown(
+        "**Reading, generated from the records:**\n\n" + campaign.reading(CAMPAIGN, campaign_records, "diffstitch")
+    )
 )
 
 # %% [markdown]

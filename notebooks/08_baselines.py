@@ -60,7 +60,7 @@ from IPython.display import Code, Markdown, display
 from matplotlib.colors import LogNorm
 
 import stitchkit
-from stitchkit import augment, bench
+from stitchkit import augment, bench, campaign
 from stitchkit.augment import ser, tatu
 from stitchkit.data import maze as maze_data
 from stitchkit.data import registry
@@ -410,6 +410,34 @@ for ax, d in zip([axes], [HOPPER]):
     ax.set_xticks(range(len(names)), [f"{algo}\n{a}" for algo, a in names], fontsize=7)
     ax.set_title(ENV[d])
 plt.show()
+
+# %% [markdown]
+# ### At a paper budget: the campaign's records
+#
+# The `lab` runs above stop at 10k updates. The kit's campaign (`make campaign`, notebook 09 section 5b) runs the
+# paper's Table 1 rows at 300k updates with 256-256 networks, SER and TATU built about an hour of CPU each (sizes in
+# `stitchkit/grids/campaign.toml`), 3 seeds, one committed record per run under `results/campaign/`. Read here;
+# a run not yet in the records shows as "not yet computed".
+
+# %%
+CAMPAIGN = campaign.load("campaign")
+campaign_records = campaign.records(CAMPAIGN)
+display(Markdown(campaign.banner(CAMPAIGN, campaign_records)))
+display(
+    Markdown(
+        "D4RL-normalised score at the last evaluation: mean [95% t-interval] (seeds), the paper's Table 1 "
+        "mean ± std below it.\n\n" + campaign.table(CAMPAIGN, campaign_records, "d4rl_last")
+    )
+)
+campaign.plot_curves(CAMPAIGN, campaign_records, HOPPER)
+plt.tight_layout()
+plt.show()
+display(
+    Markdown(
+        "**Reading, generated from the records:**\n\n"
+        + "\n\n".join(f"*{a}*\n\n" + campaign.reading(CAMPAIGN, campaign_records, a) for a in ("ser", "tatu"))
+    )
+)
 
 # %% [markdown]
 # ## 6. Why Decision Transformer refuses both

@@ -580,17 +580,20 @@ def scores(recs: list[dict[str, Any]], metric: str = "score_last") -> dict[tuple
     return out
 
 
-def table(c: Campaign, recs: list[dict[str, Any]], metric: str = "d4rl_last") -> str:
-    """DiffStitch's Table 1 shape in Markdown: a row per (dataset, learner), a column per augmenter, each cell
-    "mean [95% CI] (n)" over seeds, with the paper's "mean ± std" beside it where the campaign file gives one;
-    a cell without records reads "not yet computed"."""
+def table(
+    c: Campaign, recs: list[dict[str, Any]], metric: str = "d4rl_last", augmenters: tuple[str, ...] | None = None
+) -> str:
+    """DiffStitch's Table 1 shape in Markdown: a row per (dataset, learner), a column per augmenter (all, or
+    ``augmenters``), each cell "mean [95% CI] (n)" over seeds, with the paper's "mean ± std" beside it for the
+    D4RL-normalised metrics; a cell without records reads "not yet computed"."""
     sc = scores(recs, metric)
-    head = ["dataset", "learner"] + list(c.grid.augmenters)
+    augs = augmenters or c.grid.augmenters
+    head = ["dataset", "learner"] + list(augs)
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for d in c.grid.datasets:
         for algo in c.grid.algorithms:
             cells = []
-            for a in c.grid.augmenters:
+            for a in augs:
                 v = sc.get((d, algo, a))
                 text = "not yet computed"
                 if v:
@@ -602,6 +605,51 @@ def table(c: Campaign, recs: list[dict[str, Any]], metric: str = "d4rl_last") ->
                 cells.append(text)
             rows.append("| " + " | ".join([_short(d), algo] + cells) + " |")
     return "\n".join(rows)
+
+
+def banner(c: Campaign, recs: list[dict[str, Any]]) -> str:
+    """The label every notebook puts over the campaign's numbers: what they are and how to reproduce them."""
+    machines = sorted({r["provenance"]["machine"]["device"] for r in recs}) or ["-"]
+    return (
+        f"**Precomputed** at {c.train['steps']:,} updates per run, one seed per run, on {', '.join(machines)} "
+        f"(records in `results/{c.name}/`; `make campaign` reproduces and continues them): "
+        f"**{len(recs)} of {len(c.cells())} runs done**."
+    )
+
+
+def reading(c: Campaign, recs: list[dict[str, Any]], augmenter: str, metric: str = "d4rl_last") -> str:
+    """An honest sentence per (dataset, learner), generated from the records: ``augmenter`` against the original
+    data, each with its 95% interval, the difference beside the paper's, and whether the intervals are apart (the
+    direction shows at this many seeds) or overlap (it cannot be told from seed spread)."""
+    sc, lines = scores(recs, metric), []
+    for d in c.grid.datasets:
+        for algo in c.grid.algorithms:
+            a, o = sc.get((d, algo, augmenter), []), sc.get((d, algo, "none"), [])
+            paper = c.paper.get(d, {}).get(algo, {})
+            pdiff = paper[augmenter][0] - paper["none"][0] if augmenter in paper and "none" in paper else None
+            head = f"- **{algo} on {_short(d)}**: "
+            if len(a) < 2 or len(o) < 2:
+                lines.append(head + f"not yet computed ({len(a)} seed(s) with {augmenter}, {len(o)} without).")
+                continue
+            (ma, la, ha), (mo, lo, ho) = mean_ci(a), mean_ci(o)
+            diff = ma - mo
+            text = (
+                head + f"{augmenter} {ma:.1f} [{la:.1f}, {ha:.1f}] vs original {mo:.1f} [{lo:.1f}, {ho:.1f}], "
+                f"{diff:+.1f}" + (f" (paper {pdiff:+.1f})" if pdiff is not None else "") + "; "
+            )
+            apart = la > ho or lo > ha
+            same = pdiff is None or (diff > 0) == (pdiff > 0)
+            if apart:
+                text += "the intervals are apart: " + (
+                    "the paper's direction holds here." if same else "the opposite of the paper's direction."
+                )
+            else:
+                text += (
+                    f"the intervals overlap: at {min(len(a), len(o))} seeds this cannot be told from seed spread"
+                    + (" (the sign agrees with the paper's)." if same else " (the sign is the paper's opposite).")
+                )
+            lines.append(text)
+    return "\n".join(lines)
 
 
 def progress(c: Campaign, folder: Path | None = None) -> dict[str, Any]:
@@ -677,7 +725,14 @@ def curves(recs: list[dict[str, Any]], metric: str = "d4rl_score") -> dict[tuple
     return result
 
 
-def plot_curves(c: Campaign, recs: list[dict[str, Any]], dataset: str, metric: str = "d4rl_score", axes=None):
+def plot_curves(
+    c: Campaign,
+    recs: list[dict[str, Any]],
+    dataset: str,
+    metric: str = "d4rl_score",
+    augmenters: tuple[str, ...] | None = None,
+    axes=None,
+):
     """Learning curves of one dataset, a panel per learner, a line per augmenter with a band over its seeds
     (min to max); an arm without records is listed as not yet computed in the panel."""
     import matplotlib.pyplot as plt
@@ -688,7 +743,7 @@ def plot_curves(c: Campaign, recs: list[dict[str, Any]], dataset: str, metric: s
         axes = axes[0]
     for ax, algo in zip(axes, c.grid.algorithms):
         missing = []
-        for a in c.grid.augmenters:
+        for a in augmenters or c.grid.augmenters:
             if (dataset, algo, a) not in cv:
                 missing.append(a)
                 continue
@@ -705,6 +760,7 @@ def plot_curves(c: Campaign, recs: list[dict[str, Any]], dataset: str, metric: s
 
 __all__ = [
     "Campaign",
+    "banner",
     "curves",
     "load",
     "mean_ci",
@@ -712,6 +768,7 @@ __all__ = [
     "pending",
     "plot_curves",
     "progress",
+    "reading",
     "records",
     "results_folder",
     "run",

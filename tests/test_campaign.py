@@ -127,3 +127,29 @@ def test_the_committed_campaign_records_load_and_build_the_table():
     assert len(recs) == len(files)
     text = campaign.table(c, recs, "d4rl_last")
     assert text.count("\n") == 1 + len(c.grid.datasets) * len(c.grid.algorithms)
+
+
+def _fake(dataset, augmenter, algorithm, seed, value):
+    return {
+        "cell": {"dataset": dataset, "augmenter": augmenter, "algorithm": algorithm, "seed": seed},
+        "result": {"d4rl_last": value, "curve": {"step": [1, 2], "d4rl_score": [0.0, value]}},
+        "provenance": {"machine": {"device": "cpu"}},
+    }
+
+
+def test_the_reading_says_apart_or_overlap_from_the_intervals_and_compares_with_the_paper():
+    c = campaign.load("campaign")
+    hop = "stitchkit/hopper/medium-replay-v0"
+    recs = [_fake(hop, "none", "td3bc", s, v) for s, v in enumerate([20.0, 21.0, 22.0])]
+    recs += [_fake(hop, "diffstitch", "td3bc", s, v) for s, v in enumerate([40.0, 41.0, 42.0])]  # far above
+    recs += [_fake(hop, "none", "iql", s, v) for s, v in enumerate([20.0, 30.0, 40.0])]
+    recs += [_fake(hop, "diffstitch", "iql", s, v) for s, v in enumerate([25.0, 35.0, 45.0])]  # inside the spread
+    text = campaign.reading(c, recs, "diffstitch").splitlines()
+    assert "td3bc on hopper-medium-replay**: diffstitch 41.0 [38.5, 43.5] vs original 21.0" in text[0]
+    assert "+20.0 (paper +14.8)" in text[0] and "apart: the paper's direction holds" in text[0]
+    assert "+5.0 (paper +10.7)" in text[1] and "overlap: at 3 seeds" in text[1] and "agrees" in text[1]
+    assert all("not yet computed (0 seed(s)" in line for line in text[2:])  # walker2d: no records
+    mean, low, high = campaign.mean_ci([40.0, 41.0, 42.0])
+    assert (mean, round(low, 2), round(high, 2)) == (41.0, 38.52, 43.48)  # t(2) = 4.30: 4.30 * 1 / sqrt(3)
+    axes = campaign.plot_curves(c, recs, hop, augmenters=("none", "diffstitch", "ser"))
+    assert "not yet computed: ser" in axes[0].texts[0].get_text()
