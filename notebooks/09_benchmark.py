@@ -335,6 +335,20 @@ display(Markdown(bench.table(SMALL, small) + f"\n\nMean ± std over {len(SMALL.s
 #   subsamples are in the `full` grid.
 
 # %% [markdown]
+# ### TELS's row at the campaign's budget
+#
+# The same small-data comparison at 300k updates with 256-256 networks and a 50k-step TS-IDM (the campaign file
+# `stitchkit/grids/campaign-tels.toml`, run by `make campaign` after DiffStitch's rows), beside the TELS paper's
+# means (5 seeds, D4RL's hopper-medium-expert). Read from the committed records:
+
+# %%
+TELS_CAMPAIGN = campaign.load("campaign-tels")
+tels_records = campaign.records(TELS_CAMPAIGN)
+display(Markdown(campaign.banner(TELS_CAMPAIGN, tels_records)))
+display(Markdown(campaign.table(TELS_CAMPAIGN, tels_records, "d4rl_last")))
+display(Markdown(campaign.reading_learners(TELS_CAMPAIGN, tels_records, "tels")))
+
+# %% [markdown]
 # ## Exercises
 #
 # **1.** Four runs score [10, 20, 30, 1000]. What is their interquartile mean?

@@ -411,6 +411,15 @@ def _git_commit(paths: list[Path], message: str, root: Path, log) -> None:
     log(f"  (could not commit {', '.join(rel)}: commit it by hand)")
 
 
+def matches(c: Campaign, only: str) -> bool:
+    """Whether an ``--only`` selection names any cell of this campaign."""
+    try:
+        _parse_only(c, only)
+        return True
+    except BenchError:
+        return False
+
+
 def _parse_only(c: Campaign, only: str | None) -> Callable[[Cell], bool]:
     """``--only`` patterns, comma-separated, each matching a record path's start: ``hopper-medium-replay``,
     ``hopper-medium-replay/diffstitch``, ``hopper-medium-replay/none/td3bc-s0``."""
@@ -599,12 +608,20 @@ def table(
                 if v:
                     m, lo, hi = mean_ci(v)
                     text = f"{m:.1f}" + (f" [{lo:.1f}, {hi:.1f}]" if len(v) > 1 else "") + f" (n={len(v)})"
-                paper = c.paper.get(d, {}).get(algo, {}).get(a)
-                if paper and metric.startswith("d4rl"):
-                    text += f"<br>paper {paper[0]:.1f} ± {paper[1]:.1f}"
+                paper = _paper(c, d, algo, a)
+                if paper is not None and metric.startswith("d4rl"):
+                    text += f"<br>paper {paper[0]:.1f}" + (f" ± {paper[1]:.1f}" if paper[1] is not None else "")
                 cells.append(text)
             rows.append("| " + " | ".join([_short(d), algo] + cells) + " |")
     return "\n".join(rows)
+
+
+def _paper(c: Campaign, dataset: str, algorithm: str, augmenter: str) -> tuple[float, float | None] | None:
+    """The published (mean, std) of a cell, from the campaign file's ``[paper]`` (a number: the mean alone)."""
+    v = c.paper.get(dataset, {}).get(algorithm, {}).get(augmenter)
+    if v is None:
+        return None
+    return (float(v), None) if isinstance(v, int | float) else (float(v[0]), float(v[1]))
 
 
 def banner(c: Campaign, recs: list[dict[str, Any]]) -> str:
@@ -617,39 +634,71 @@ def banner(c: Campaign, recs: list[dict[str, Any]]) -> str:
     )
 
 
+def compare(label: str, x: list[float], y: list[float], names: tuple[str, str], paper_diff: float | None) -> str:
+    """One honest line: x against y, each with its 95% interval, the difference beside the paper's, and whether
+    the intervals are apart (the direction shows at this many seeds) or overlap (it cannot be told from seed
+    spread)."""
+    if len(x) < 2 or len(y) < 2:
+        return f"- **{label}**: not yet computed ({len(x)} seed(s) of {names[0]}, {len(y)} of {names[1]})."
+    (mx, lx, hx), (my, ly, hy) = mean_ci(x), mean_ci(y)
+    diff = mx - my
+    text = (
+        f"- **{label}**: {names[0]} {mx:.1f} [{lx:.1f}, {hx:.1f}] vs {names[1]} {my:.1f} [{ly:.1f}, {hy:.1f}], "
+        f"{diff:+.1f}" + (f" (paper {paper_diff:+.1f})" if paper_diff is not None else "") + "; "
+    )
+    same = paper_diff is None or (diff > 0) == (paper_diff > 0)
+    if lx > hy or ly > hx:
+        return (
+            text
+            + "the intervals are apart: "
+            + ("the paper's direction holds here." if same else "the opposite of the paper's direction.")
+        )
+    return text + (
+        f"the intervals overlap: at {min(len(x), len(y))} seeds this cannot be told from seed spread"
+        + (" (the sign agrees with the paper's)." if same else " (the sign is the paper's opposite).")
+    )
+
+
+def _paper_diff(c: Campaign, d: str, a: tuple[str, str], b: tuple[str, str]) -> float | None:
+    pa, pb = _paper(c, d, *a), _paper(c, d, *b)
+    return None if pa is None or pb is None else pa[0] - pb[0]
+
+
 def reading(c: Campaign, recs: list[dict[str, Any]], augmenter: str, metric: str = "d4rl_last") -> str:
-    """An honest sentence per (dataset, learner), generated from the records: ``augmenter`` against the original
-    data, each with its 95% interval, the difference beside the paper's, and whether the intervals are apart (the
-    direction shows at this many seeds) or overlap (it cannot be told from seed spread)."""
-    sc, lines = scores(recs, metric), []
-    for d in c.grid.datasets:
-        for algo in c.grid.algorithms:
-            a, o = sc.get((d, algo, augmenter), []), sc.get((d, algo, "none"), [])
-            paper = c.paper.get(d, {}).get(algo, {})
-            pdiff = paper[augmenter][0] - paper["none"][0] if augmenter in paper and "none" in paper else None
-            head = f"- **{algo} on {_short(d)}**: "
-            if len(a) < 2 or len(o) < 2:
-                lines.append(head + f"not yet computed ({len(a)} seed(s) with {augmenter}, {len(o)} without).")
-                continue
-            (ma, la, ha), (mo, lo, ho) = mean_ci(a), mean_ci(o)
-            diff = ma - mo
-            text = (
-                head + f"{augmenter} {ma:.1f} [{la:.1f}, {ha:.1f}] vs original {mo:.1f} [{lo:.1f}, {ho:.1f}], "
-                f"{diff:+.1f}" + (f" (paper {pdiff:+.1f})" if pdiff is not None else "") + "; "
-            )
-            apart = la > ho or lo > ha
-            same = pdiff is None or (diff > 0) == (pdiff > 0)
-            if apart:
-                text += "the intervals are apart: " + (
-                    "the paper's direction holds here." if same else "the opposite of the paper's direction."
-                )
-            else:
-                text += (
-                    f"the intervals overlap: at {min(len(a), len(o))} seeds this cannot be told from seed spread"
-                    + (" (the sign agrees with the paper's)." if same else " (the sign is the paper's opposite).")
-                )
-            lines.append(text)
-    return "\n".join(lines)
+    """A line per (dataset, learner), generated from the records: ``augmenter`` against the original data
+    (:func:`compare`)."""
+    sc = scores(recs, metric)
+    return "\n".join(
+        compare(
+            f"{algo} on {_short(d)}",
+            sc.get((d, algo, augmenter), []),
+            sc.get((d, algo, "none"), []),
+            (augmenter, "original"),
+            _paper_diff(c, d, (algo, augmenter), (algo, "none")),
+        )
+        for d in c.grid.datasets
+        for algo in c.grid.algorithms
+    )
+
+
+def reading_learners(
+    c: Campaign, recs: list[dict[str, Any]], learner: str, augmenter: str = "none", metric: str = "d4rl_last"
+) -> str:
+    """A line per (dataset, other learner): ``learner`` against each other learner of the campaign on the same
+    data (TELS's small-data row: TELS against POR and TD3+BC)."""
+    sc = scores(recs, metric)
+    return "\n".join(
+        compare(
+            f"{learner} vs {other} on {_short(d)}",
+            sc.get((d, learner, augmenter), []),
+            sc.get((d, other, augmenter), []),
+            (learner, other),
+            _paper_diff(c, d, (learner, augmenter), (other, augmenter)),
+        )
+        for d in c.grid.datasets
+        for other in c.grid.algorithms
+        if other != learner
+    )
 
 
 def progress(c: Campaign, folder: Path | None = None) -> dict[str, Any]:
@@ -761,6 +810,7 @@ def plot_curves(
 __all__ = [
     "Campaign",
     "banner",
+    "compare",
     "curves",
     "load",
     "mean_ci",
@@ -769,6 +819,7 @@ __all__ = [
     "plot_curves",
     "progress",
     "reading",
+    "reading_learners",
     "records",
     "results_folder",
     "run",

@@ -369,30 +369,46 @@ def _bench(p: argparse.ArgumentParser) -> None:
 )
 def _campaign(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("run", "status"), help="run: the next pending cells; status: progress and table")
-    p.add_argument("campaign", nargs="?", default="campaign", help="a campaign TOML, or campaign | campaign-smoke")
+    p.add_argument(
+        "campaigns",
+        nargs="*",
+        default=["campaign", "campaign-tels"],
+        help="campaign TOMLs or names, run in order (default: campaign, then campaign-tels; CI's: campaign-smoke)",
+    )
     p.add_argument("--workers", type=positive_int, default=2, help="cells (or builds) at a time, one core each")
-    p.add_argument("--hours", type=non_negative_float, help="start no new job after this many hours")
+    p.add_argument("--hours", type=non_negative_float, help="start no job that would end after this many hours")
     p.add_argument("--commit", action="store_true", help="git-commit each record as it lands")
     p.add_argument("--only", help="cells whose record path starts so, comma-separated: hopper-medium-replay/none")
-    p.add_argument("--folder", type=Path, help="where the records go (default: results/<campaign>/ in the checkout)")
+    p.add_argument("--folder", type=Path, help="where the records go (one campaign; default: results/<campaign>/)")
 
     def run(args: argparse.Namespace) -> int:
+        import time
+
         from stitchkit import campaign
 
-        c = campaign.load(args.campaign)
-        folder = args.folder or campaign.results_folder(c)
-        if args.action == "run":
-            out = campaign.run(c, folder, args.workers, args.hours, args.commit, args.only)
-        else:
-            out = {"pending": len(campaign.pending(c, folder))}
-        out.update(campaign.progress(c, folder))
-        recs = campaign.records(c, folder)
-        lines = [
-            f"{c.name}: {out['done']} of {out['planned']} runs done; CPU hours {out['train_cpu_hours']} training + "
-            f"{out['build_cpu_hours']} builds; records in {folder}",
-            campaign.table(c, recs, "d4rl_last"),
-        ]
-        return emit(out, args.json, lines)
+        found = [campaign.load(name) for name in args.campaigns]  # every file checked before any work
+        patterns = [p.strip() for p in (args.only or "").split(",") if p.strip()]
+        for pat in patterns:
+            if not any(campaign.matches(c, pat) for c in found):
+                raise ValueError(f"--only {pat!r} matches no cell of {', '.join(c.name for c in found)}")
+        deadline = None if args.hours is None else time.time() + 3600 * args.hours
+        results, lines = {}, []
+        for c in found:
+            folder = args.folder or campaign.results_folder(c)
+            only = ",".join(p for p in patterns if campaign.matches(c, p)) or None
+            if args.action == "run" and (not patterns or only):
+                left = None if deadline is None else max(0.0, (deadline - time.time()) / 3600)
+                out = campaign.run(c, folder, args.workers, left, args.commit, only)
+            else:
+                out = {"pending": len(campaign.pending(c, folder))}
+            out.update(campaign.progress(c, folder))
+            results[c.name] = out
+            lines += [
+                f"{c.name}: {out['done']} of {out['planned']} runs done; CPU hours {out['train_cpu_hours']} training "
+                f"+ {out['build_cpu_hours']} builds; records in {folder}",
+                campaign.table(c, campaign.records(c, folder), "d4rl_last"),
+            ]
+        return emit(results, args.json, lines)
 
     p.set_defaults(func=run)
 

@@ -112,10 +112,11 @@ def test_with_sizes_replaces_only_what_it_names_and_keeps_the_name():
         with_sizes(lab, {"stich": {}})
 
 
-def test_the_committed_campaign_records_load_and_build_the_table():
-    """results/campaign/ is what notebooks 05, 08 and 09 read: every committed record must pass its checksum and
+@pytest.mark.parametrize("name", ["campaign", "campaign-tels"])
+def test_the_committed_campaign_records_load_and_build_the_table(name):
+    """results/<campaign>/ is what notebooks 05, 08 and 09 read: every committed record must pass its checksum and
     match the campaign's current spec (a settings change must rerun, not silently mix), and the table builds."""
-    c = campaign.load("campaign")
+    c = campaign.load(name)
     folder = campaign.results_folder(c)
     files = sorted(p for p in folder.glob("*/*/*.json"))
     for path in files:
@@ -153,3 +154,14 @@ def test_the_reading_says_apart_or_overlap_from_the_intervals_and_compares_with_
     assert (mean, round(low, 2), round(high, 2)) == (41.0, 38.52, 43.48)  # t(2) = 4.30: 4.30 * 1 / sqrt(3)
     axes = campaign.plot_curves(c, recs, hop, augmenters=("none", "diffstitch", "ser"))
     assert "not yet computed: ser" in axes[0].texts[0].get_text()
+
+
+def test_the_command_reports_progress_and_refuses_an_unknown_cell(smoke_run, capsys):
+    from stitchkit.cli import main
+
+    _, folder, _, _ = smoke_run
+    assert main(["campaign", "status", SMOKE, "--folder", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out[SMOKE]["done"] == 6 and out[SMOKE]["planned"] == 8 and out[SMOKE]["pending"] == 2
+    assert main(["campaign", "run", SMOKE, "--folder", str(folder), "--only", "walker2d-medium-replay"]) == 2
+    assert "matches no cell of campaign-smoke" in capsys.readouterr().err
