@@ -3,6 +3,9 @@
 #
 #   bash benchmarks/gpu_device.sh prepare   # here: the wheels the device image lacks (Python 3.12), into .whl/
 #   bash benchmarks/gpu_device.sh run       # there (carry .whl): install them, run gpu_check.py, JSON to $OUT
+#   bash benchmarks/gpu_device.sh campaign [HOURS]  # there (carry .whl): the campaign's next seed groups, each as
+#                                           # one seed-batched run, records to $OUT/campaign/ (copy them into
+#                                           # results/campaign/ here and commit; HOURS default 0.15)
 #
 # The device image has torch, numpy and h5py but not MuJoCo, Gymnasium or Minari, and reaches no index.
 set -euo pipefail
@@ -22,5 +25,13 @@ case "${1:-}" in
     export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 MUJOCO_GL=disable
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
     python3 benchmarks/gpu_check.py --seconds 2 --out "${OUT:-.}/gpu_check.json" ;;
-  *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
+  campaign)
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 MUJOCO_GL=disable
+    export STITCHKIT_DATA=/tmp/stitchkit-data MINARI_DATASETS_PATH=/tmp/stitchkit-data/minari
+    mkdir -p "${OUT:-.}/campaign" && cp -r results/campaign/. "${OUT:-.}/campaign/" 2>/dev/null || true
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+    python3 -m stitchkit campaign run campaign --group-seeds --workers 1 --hours "${2:-0.15}" \
+      --folder "${OUT:-.}/campaign" ;;
+  *) echo "usage: $0 prepare|run|campaign [hours]" >&2; exit 2 ;;
 esac

@@ -210,7 +210,8 @@ def pending(c: Campaign, folder: Path | None = None) -> list[Cell]:
 
 # ------------------------------------------------------------------------------------------------- where it ran
 def commit_of(root: Path | None = None) -> dict[str, Any]:
-    """The checkout's commit and whether the kit's code differed from it (uncommitted changes under stitchkit/)."""
+    """The checkout's commit and whether the kit's code differed from it (uncommitted changes under stitchkit/);
+    in a copy without git history, ``STITCHKIT_COMMIT`` if set."""
     root = root or project_root()
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
@@ -218,8 +219,8 @@ def commit_of(root: Path | None = None) -> dict[str, Any]:
             ["git", "status", "--porcelain", "--", "stitchkit"], cwd=root, capture_output=True, text=True, check=True
         )
         return {"commit": sha.stdout.strip(), "code_dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "code_dirty": None}
+    except (OSError, subprocess.CalledProcessError):  # a copy without .git (a lent device): the caller may say
+        return {"commit": os.environ.get("STITCHKIT_COMMIT"), "code_dirty": None}
 
 
 def machine() -> dict[str, Any]:
@@ -280,59 +281,78 @@ def train_cell(c: Campaign, cell: Cell, code: dict[str, Any] | None = None) -> d
     """Train one cell (a single-seed :func:`stitchkit.train.run`, resumable from its checkpoints) and return its
     record, not yet written. ``code``: the commit the runner started from (its workers imported the kit then),
     default the checkout's now."""
+    return train_cells(c, [cell], code)[0]
+
+
+def train_cells(c: Campaign, cells: list[Cell], code: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Train cells that differ only in their seed as one seed-batched run (a GPU's way: 8 seeds cost about 1.4
+    times one) and return one record per cell. Member s of a batched run follows the same algorithm as a
+    single run with seed s, but a batched matmul may round differently, so a record names the seeds it was
+    trained with; the CPU campaign trains one seed per run."""
     from stitchkit.data import registry
     from stitchkit.train import run
 
+    first = cells[0]
+    if any((x.dataset, x.augmenter, x.algorithm) != (first.dataset, first.augmenter, first.algorithm) for x in cells):
+        raise BenchError(f"cells trained together must differ only in their seed: {cells}")
     t0, code = time.perf_counter(), code or commit_of()
-    aug_id = c.augmented_id(cell.dataset, cell.augmenter)
+    aug_id = c.augmented_id(first.dataset, first.augmenter)
     out = run(
-        cell.algorithm,
-        cell.dataset,
-        seeds=[cell.seed],
+        first.algorithm,
+        first.dataset,
+        seeds=[x.seed for x in cells],
         profile=c.profile(),
         augmented_id=aug_id,
-        ratio=c.grid.ratio(cell.augmenter),
+        ratio=c.grid.ratio(first.augmenter),
         steps=c.train["steps"],
         eval_every=c.train["eval_every"],
         eval_episodes=c.train["eval_episodes"],
         progress=False,
         **c.learner_options(),
     )
-    rows = sorted((r for r in out["curves"] if r["seed"] == cell.seed), key=lambda r: r["step"])
-    curve = {
-        k: [r[k] for r in rows]
-        for k in ("step", "score", "return") + (("d4rl_score",) if "d4rl_score" in rows[-1] else ())
-    }
-    result = {
-        "curve": curve,
-        "score_last": curve["score"][-1],
-        "score_best": max(curve["score"]),
-        "return_last": curve["return"][-1],
-        **(
-            {"d4rl_last": curve["d4rl_score"][-1], "d4rl_best": max(curve["d4rl_score"])}
-            if "d4rl_score" in curve
-            else {}
-        ),
-        "train_seconds": rows[-1].get("seconds"),  # the training loop's own clock (a resumed run: since its resume)
-    }
     data = {
-        "dataset": registry.fingerprint(cell.dataset),
+        "dataset": registry.fingerprint(first.dataset),
         **({"augmented": registry.fingerprint(aug_id)} if aug_id else {}),
     }
-    body = {"cell": asdict(cell), "spec": spec(c, cell), "result": result}
-    return {
-        **body,
-        "provenance": {
-            **code,
-            "data_fingerprints": data,
-            "wall_seconds": round(time.perf_counter() - t0, 1),
-            "machine": machine(),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "reproduce": f"stitchkit campaign run {c.name} --only {_short(cell.dataset)}/{cell.augmenter}/"
-            f"{cell.algorithm}-s{cell.seed}",
-        },
-        "checksum": _checksum(body),
-    }
+    wall, here = round(time.perf_counter() - t0, 1), machine()
+    recs = []
+    for cell in cells:
+        rows = sorted((r for r in out["curves"] if r["seed"] == cell.seed), key=lambda r: r["step"])
+        curve = {
+            k: [r[k] for r in rows]
+            for k in ("step", "score", "return") + (("d4rl_score",) if "d4rl_score" in rows[-1] else ())
+        }
+        result = {
+            "curve": curve,
+            "score_last": curve["score"][-1],
+            "score_best": max(curve["score"]),
+            "return_last": curve["return"][-1],
+            **(
+                {"d4rl_last": curve["d4rl_score"][-1], "d4rl_best": max(curve["d4rl_score"])}
+                if "d4rl_score" in curve
+                else {}
+            ),
+            "train_seconds": rows[-1].get("seconds"),  # the training loop's clock (a resumed run: since its resume)
+        }
+        body = {"cell": asdict(cell), "spec": spec(c, cell), "result": result}
+        recs.append(
+            {
+                **body,
+                "provenance": {
+                    **code,
+                    "data_fingerprints": data,
+                    "trained_with_seeds": [x.seed for x in cells],
+                    "wall_seconds": round(wall / len(cells), 1),  # the run's wall time, shared by its seeds
+                    "run_wall_seconds": wall,
+                    "machine": here,
+                    "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "reproduce": f"stitchkit campaign run {c.name} --only {_short(cell.dataset)}/{cell.augmenter}/"
+                    f"{cell.algorithm}-s{cell.seed}",
+                },
+                "checksum": _checksum(body),
+            }
+        )
+    return recs
 
 
 def write_record(folder: Path, rec: dict[str, Any]) -> Path:
@@ -366,7 +386,7 @@ def estimate(c: Campaign, kind: str, args: tuple, folder: Path) -> float:
         return float(np.median(past)) if past else 3600.0
     cell = args[0]
     past = [
-        r["provenance"]["wall_seconds"]
+        r["provenance"].get("run_wall_seconds", r["provenance"]["wall_seconds"])
         for r in records(c, folder)
         if r["cell"]["algorithm"] == cell.algorithm and r["provenance"]["machine"]["cpu"] == here["cpu"]
     ]
@@ -389,7 +409,7 @@ def _worker(kind: str, c: Campaign, code: dict[str, Any], *args: Any) -> tuple[s
     with quiet():  # no bars: the runner's log says what started and finished
         if kind == "build":
             return kind, args, build(c, *args, log=lambda *_: None, code=code)
-        return kind, args, train_cell(c, *args, code=code)
+        return kind, args, train_cells(c, list(args), code=code)
 
 
 # ------------------------------------------------------------------------------------------------- the runner
@@ -446,6 +466,7 @@ def run(
     commit: bool = False,
     only: str | None = None,
     log=print,
+    group_seeds: bool = False,
 ) -> dict[str, Any]:
     """Run the campaign's pending cells, ``workers`` at a time, writing each record as it finishes.
 
@@ -454,8 +475,9 @@ def run(
     a later augmenter's data is built only when nothing is ready to train, so a session does not spend a core on
     data for cells it will not reach (``data/`` does not outlive a session; records do). With ``hours``, a job
     starts only if its estimate (:func:`estimate`) ends within that many hours, so a session ends with whole
-    records and no half-done run. ``commit``: each record (and
-    the progress page) is committed as it lands."""
+    records and no half-done run. ``commit``: each record (and the progress page) is committed as it lands.
+    ``group_seeds``: a job trains every waiting seed of a (dataset, augmenter, learner) together, as one
+    seed-batched run (:func:`train_cells`: a GPU's way)."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -498,9 +520,9 @@ def run(
         return time.time() + estimates[key] < deadline
 
     def next_job() -> tuple[str, tuple] | None:
-        busy = {args for _, args in in_flight.values()}
+        busy = {x for kind, args in in_flight.values() if kind == "train" for x in args}
         building = any(kind == "build" for kind, _ in in_flight.values())
-        waiting = [x for x in todo if (x,) not in busy]
+        waiting = [x for x in todo if x not in busy]
         if not waiting:
             return None
         first = (waiting[0].dataset, waiting[0].augmenter)
@@ -508,7 +530,11 @@ def run(
             return ("build", first) if fits("build", first) else None
         trainable = [x for x in waiting if (x.dataset, x.augmenter) in ready and fits("train", (x,))]
         if trainable:
-            return "train", (trainable[0],)
+            x = trainable[0]
+            if not group_seeds:
+                return "train", (x,)
+            group = (x.dataset, x.augmenter, x.algorithm)
+            return "train", tuple(y for y in waiting if (y.dataset, y.augmenter, y.algorithm) == group)
         later = [k for k in dict.fromkeys((x.dataset, x.augmenter) for x in waiting) if k not in ready]
         later = [k for k in later if k not in started_builds and k not in failed]
         if later and not building and fits("build", later[0]):
@@ -527,8 +553,10 @@ def run(
                     started_builds.add(args)
                     log(f"  building {c.augmented_id(*args)}")
                 else:
-                    todo.remove(args[0])
-                    log(f"  training {_short(args[0].dataset)}/{args[0].augmenter}/{args[0].algorithm}-s{args[0].seed}")
+                    for x in args:
+                        todo.remove(x)
+                    x = args[0]
+                    log(f"  training {_short(x.dataset)}/{x.augmenter}/{x.algorithm} seed(s) {[y.seed for y in args]}")
                 in_flight[pool.submit(_worker, kind, c, code, *args)] = job
             if not in_flight:
                 break
@@ -537,7 +565,7 @@ def run(
             for fut in done:
                 kind, args = in_flight.pop(fut)
                 try:
-                    _, _, rec = fut.result()
+                    _, _, result = fut.result()
                 except Exception as err:  # a build that accepts nothing, or a run that fails: say so, go on
                     if kind == "build":
                         failed[args] = str(err)
@@ -547,20 +575,23 @@ def run(
                 if kind == "build":
                     ready.add(args)
                     n_builds += 1
-                    paths = [_write_build(folder, *args, rec)]
-                    log(f"  built {rec['id']}: {rec['summary']} in {rec['seconds']} s")
+                    paths = [_write_build(folder, *args, result)]
+                    what = f"build {result['id']}"
+                    log(f"  built {result['id']}: {result['summary']} in {result['seconds']} s")
                 else:
-                    n_runs += 1
-                    paths = [write_record(folder, rec)]
-                    r = rec["result"]
-                    log(
-                        f"  done {rec['provenance']['reproduce'].split('--only ')[1]}: score {r['score_last']:.1f} "
-                        f"(best {r['score_best']:.1f}) in {rec['provenance']['wall_seconds']:.0f} s"
-                    )
+                    n_runs += len(result)
+                    paths = [write_record(folder, rec) for rec in result]
+                    names = [rec["provenance"]["reproduce"].split("--only ")[1] for rec in result]
+                    what = ", ".join(names)
+                    for name, rec in zip(names, result):
+                        r = rec["result"]
+                        log(
+                            f"  done {name}: score {r['score_last']:.1f} (best {r['score_best']:.1f}) in "
+                            f"{rec['provenance']['run_wall_seconds']:.0f} s"
+                        )
                 paths.append(write_readme(c, folder))
                 if commit:
-                    what = rec["id"] if kind == "build" else rec["provenance"]["reproduce"].split("--only ")[1]
-                    _git_commit(paths, f"campaign {c.name}: {'build ' if kind == 'build' else ''}{what}", root, log)
+                    _git_commit(paths, f"campaign {c.name}: {what}", root, log)
     return {"runs": n_runs, "builds": n_builds, "failed": failed, "folder": str(folder)}
 
 

@@ -380,6 +380,9 @@ def _campaign(p: argparse.ArgumentParser) -> None:
     p.add_argument("--commit", action="store_true", help="git-commit each record as it lands")
     p.add_argument("--only", help="cells whose record path starts so, comma-separated: hopper-medium-replay/none")
     p.add_argument("--folder", type=Path, help="where the records go (one campaign; default: results/<campaign>/)")
+    p.add_argument(
+        "--group-seeds", action="store_true", help="train a learner's waiting seeds as one batched run (a GPU's way)"
+    )
 
     def run(args: argparse.Namespace) -> int:
         import time
@@ -398,7 +401,7 @@ def _campaign(p: argparse.ArgumentParser) -> None:
             only = ",".join(p for p in patterns if campaign.matches(c, p)) or None
             if args.action == "run" and (not patterns or only):
                 left = None if deadline is None else max(0.0, (deadline - time.time()) / 3600)
-                out = campaign.run(c, folder, args.workers, left, args.commit, only)
+                out = campaign.run(c, folder, args.workers, left, args.commit, only, group_seeds=args.group_seeds)
             else:
                 out = {"pending": len(campaign.pending(c, folder))}
             out.update(campaign.progress(c, folder))

@@ -4,6 +4,7 @@ records, reproducing a record from its spec, and the committed records of the re
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from stitchkit import campaign
@@ -165,3 +166,21 @@ def test_the_command_reports_progress_and_refuses_an_unknown_cell(smoke_run, cap
     assert out[SMOKE]["done"] == 6 and out[SMOKE]["planned"] == 8 and out[SMOKE]["pending"] == 2
     assert main(["campaign", "run", SMOKE, "--folder", str(folder), "--only", "walker2d-medium-replay"]) == 2
     assert "matches no cell of campaign-smoke" in capsys.readouterr().err
+
+
+def test_seeds_trained_as_one_batched_run_give_one_record_each(smoke_run, tmp_path):
+    """The GPU's way (``--group-seeds``): one seed-batched run, a record per seed. Member 0 of the batched run
+    follows the single-seed run's path: the same numbers up to a batched matmul's rounding (why a record names the
+    seeds it was trained with)."""
+    _, folder, _, _ = smoke_run
+    two = campaign.parse(
+        campaign.GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text().replace("seeds = [0]", "seeds = [0, 1]")
+    )
+    out = campaign.run(two, tmp_path, workers=1, only="hopper-medium-replay/none/td3bc", group_seeds=True, log=print)
+    assert out["runs"] == 2
+    recs = {r["cell"]["seed"]: r for r in campaign.records(two, tmp_path)}
+    assert recs[0]["provenance"]["trained_with_seeds"] == [0, 1] == recs[1]["provenance"]["trained_with_seeds"]
+    single = campaign.read_record(campaign.record_path(folder, Cell(**recs[0]["cell"])))
+    for key in ("score", "return"):
+        assert np.allclose(recs[0]["result"]["curve"][key], single["result"]["curve"][key], rtol=1e-5, atol=1e-6)
+    assert recs[1]["result"]["curve"] != recs[0]["result"]["curve"]
