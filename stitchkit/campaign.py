@@ -771,7 +771,9 @@ def write_readme(c: Campaign, folder: Path | None = None) -> Path:
             + f"). CPU hours: {p['train_cpu_hours']:.1f} training + {p['build_cpu_hours']:.1f} augmented-data builds.",
             "",
             f"Each run: one seed, {c.train['steps']:,} updates, evaluated every {c.train['eval_every']:,} on "
-            f"{c.train['eval_episodes']} episodes; learners {c.learner_options() or 'at their profile widths'}, "
+            f"{c.train['eval_episodes']} episodes; networks "
+            + ("-".join(map(str, c.train["hidden"])) if "hidden" in c.train else "at the profile's widths")
+            + ", "
             f"profile `{c.profile_name}` data; generator sizes over `{c.profile_name}`: {sizes or 'none'}.",
             "`make campaign` runs the next pending cells; a record is `<dataset>/<augmenter>/<learner>-s<seed>.json`.",
             "",
