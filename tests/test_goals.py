@@ -381,3 +381,35 @@ def test_arm_jobs_cross_learners_with_arms_and_leave_out_missing_data():
     assert jobs[("d", "iql", "+A")] == dict(
         algo_name="iql", dataset_id="d", seeds=lab.train.seeds, profile="lab", augmented_id="d-a", ratio=1.0
     )
+
+
+def test_walls_option_keeps_joints_on_the_asked_side_and_the_report_measures_them(data_root):
+    """Issue 28's axis: at the same gap, joints through a wall or clear of walls. The joint report's numbers are
+    checked against the maze itself: each naive joint is one transition, its gap the distance between the two
+    real states, its wall crossing the straight segment's, and the physics oracle finds it wrong."""
+    from stitchkit.augment.chains import ChainConfig, glue, joint_report, plan_chains
+    from stitchkit.data import registry
+    from stitchkit.data.maze import crosses_wall
+    from stitchkit.profiles import get_profile
+
+    eps = registry.load_episodes(
+        "stitchkit/pointmaze-medium/stitch-v0", get_profile("smoke"), build_missing=True, log=lambda *_: None
+    )
+    for walls, expect in (("cross", True), ("clear", False)):
+        cfg = ChainConfig(hops_min=2, hops_max=3, near=6.0, outward=False, walls=walls)
+        plan = plan_chains(eps, cfg, np.random.default_rng(0), budget=400, maze="medium")
+        assert plan, walls
+        chains = [glue(eps, c, k) for k, c in enumerate(plan)]
+        rep = joint_report("pointmaze-medium", chains)
+        ends = [
+            (eps[a].observations[last, :2], eps[b].observations[0, :2])
+            for c in plan
+            for (a, _, last), (b, _, _) in zip(c, c[1:])
+        ]
+        assert (rep["steps"] == 1).all() and len(rep["gap"]) == len(ends)
+        assert np.allclose(rep["gap"], [np.linalg.norm(q - p) for p, q in ends])
+        assert (rep["crosses_wall"] == expect).all()
+        assert (crosses_wall("medium", np.stack([p for p, _ in ends]), np.stack([q for _, q in ends])) == expect).all()
+        assert np.median(rep["oracle_error"]) > 0.1  # a jump of up to 6 units in one step: physically wrong
+    with pytest.raises(ValueError, match="needs a maze"):
+        plan_chains(eps, ChainConfig(walls="clear"), np.random.default_rng(0), budget=100)

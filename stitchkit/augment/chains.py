@@ -36,6 +36,8 @@ class ChainConfig:
     outward: bool = True  # continue only into fragments that end farther from the chain's start (long trips)
     trim: bool = True  # cut each fragment's idle tail (the agent waiting at its goal)
     idle_radius: float = 0.5  # the tail starts where the agent stays within this distance of its final state
+    walls: Literal["any", "clear", "cross"] = "any"  # hand over only where the joint's straight segment stays clear
+    # of the maze's walls, or only where it crosses one (issue 28's axis: the same gap, an impossible joint or not)
     transitions: int | None = None  # stop at this many chained transitions (None: as many as the parent has)
     joint: Literal["naive", "diffstitch", "astro"] = "naive"  # glue each joint, or bridge it with generated states
     bridge_steps: int | None = None  # Delta of a DiffStitch joint (None: the profile's window_low; ASTRO: learned)
@@ -52,10 +54,20 @@ def idle_start(ep: Episode, radius: float) -> int:
     return int(moving[-1] + 1) if len(moving) else 0
 
 
-def plan_chains(episodes: list[Episode], cfg: ChainConfig, rng: np.random.Generator, budget: int) -> list[list]:
+def plan_chains(
+    episodes: list[Episode], cfg: ChainConfig, rng: np.random.Generator, budget: int, maze: str | None = None
+) -> list[list]:
     """Chains as lists of (episode, first step, last step kept), each fragment used once per chain; chains are
     drawn until ``budget`` transitions. A fragment hands over at its last (or first) state after ``min_progress``
-    steps and before its idle tail that lies within ``near`` of another fragment's first state."""
+    steps and before its idle tail that lies within ``near`` of another fragment's first state (and, with
+    ``cfg.walls``, whose straight segment to it stays clear of ``maze``'s walls or crosses one)."""
+    walls = None
+    if cfg.walls != "any":
+        if maze is None:
+            raise ValueError(f"walls={cfg.walls!r} needs a maze; this dataset has none (use walls='any')")
+        from stitchkit.data.maze import wall_map
+
+        walls = wall_map(maze)
     starts = np.stack([e.observations[0, :2] for e in episodes])
     ends = [idle_start(e, cfg.idle_radius) if cfg.trim else len(e) for e in episodes]
     finals = np.stack([e.observations[max(k, 1) - 1, :2] for e, k in zip(episodes, ends)])  # where each one settles
@@ -71,6 +83,11 @@ def plan_chains(episodes: list[Episode], cfg: ChainConfig, rng: np.random.Genera
             d[:, [cur] + [c[0] for c in chain]] = np.inf  # no fragment twice in a chain
             if cfg.outward:  # the next fragment must end farther from the chain's start than this one does
                 d[:, np.linalg.norm(finals - origin, axis=-1) <= np.linalg.norm(finals[cur] - origin)] = np.inf
+            if walls is not None:  # keep the candidate joints on the asked side of the walls
+                t_idx, f_idx = np.nonzero(d <= cfg.near)
+                cross = walls.crosses(xy[t_idx], starts[f_idx])
+                drop = ~cross if cfg.walls == "cross" else cross
+                d[t_idx[drop], f_idx[drop]] = np.inf
             hits = np.flatnonzero((d <= cfg.near).any(1))
             if not len(hits):
                 break
@@ -217,6 +234,32 @@ def joints(chain_episode: Episode) -> list[int]:
     return [int(i) for i in np.flatnonzero(mask & ~np.r_[False, mask[:-1]])]
 
 
+def joint_report(env: str, episodes: list[Episode]) -> dict[str, np.ndarray]:
+    """Every joint of chained episodes, measured: ``gap`` (maze units between the two real states it connects),
+    ``steps`` (its transitions: 1 for a naive joint), ``oracle_error`` (the physics oracle's worst one-step error
+    along it), and ``crosses_wall`` (whether any of its transitions is a straight segment through a wall cell). A
+    naive joint that crosses a wall claims the agent walked through it; a bridge that does not crosses nothing."""
+    from stitchkit.augment import oracle_errors
+    from stitchkit.data.maze import crosses_wall
+
+    maze = env.split("-", 1)[1] if env.startswith("pointmaze-") else None
+    errors = oracle_errors(env, episodes)  # every generated transition, in episode order
+    out: dict[str, list] = {"gap": [], "steps": [], "oracle_error": [], "crosses_wall": []}
+    k = 0
+    for ep in episodes:
+        mask = ep.provenance.generated_mask(len(ep))
+        starts = np.flatnonzero(mask & ~np.r_[False, mask[:-1]])
+        ends = np.flatnonzero(mask & ~np.r_[mask[1:], False]) + 1
+        for a, b in zip(starts, ends):
+            xy = ep.observations[a : b + 1, :2]
+            out["gap"].append(float(np.linalg.norm(xy[-1] - xy[0])))
+            out["steps"].append(int(b - a))
+            out["oracle_error"].append(float(errors[k : k + b - a].max()))
+            out["crosses_wall"].append(bool(crosses_wall(maze, xy[:-1], xy[1:]).any()) if maze else False)
+            k += b - a
+    return {key: np.asarray(v) for key, v in out.items()}
+
+
 def _bridge_models(job: Job):
     """DiffStitch's models for ``joint=diffstitch``; ASTRO's (DiffStitch's plus the temporal distance) for
     ``joint=astro``; trained here or reused from a ``stitchkit augment diffstitch`` / ``astro`` run on the data."""
@@ -240,7 +283,9 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict]:
     if cfg.hops_min < 2 or cfg.hops_max < cfg.hops_min:
         raise ValueError(f"need 2 <= hops_min <= hops_max, got {cfg.hops_min}, {cfg.hops_max}")
     budget = cfg.transitions or sum(len(e) for e in job.episodes)
-    plan = plan_chains(job.episodes, cfg, np.random.default_rng([cfg.seed, 41]), budget)
+    env = job.env
+    maze = env.split("-", 1)[1] if env.startswith("pointmaze-") else None
+    plan = plan_chains(job.episodes, cfg, np.random.default_rng([cfg.seed, 41]), budget, maze)
     summary: dict = {"config": asdict(cfg), "planned_chains": len(plan)}
     if cfg.joint == "naive":
         chains = [glue(job.episodes, c, k) for k, c in enumerate(plan)]
@@ -260,6 +305,14 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict]:
         }
     steps = sum(len(e) for e in chains)
     hops = [sum(p[0] == "fragment" for p in e.provenance.pieces) for e in chains]
+    if chains:  # what the joints are: how far they jump, whether through a wall, how wrong physically
+        rep = joint_report(env, chains)
+        summary |= {
+            "joints": len(rep["gap"]),
+            "joint_gap": float(rep["gap"].mean()),
+            "joint_wall_share": float(rep["crosses_wall"].mean()),
+            "joint_oracle_error": float(np.median(rep["oracle_error"])),
+        }
     return chains, {
         **summary,
         "accepted_transitions": steps,

@@ -10,6 +10,7 @@ judged on the state before the step (the singletask env's ``success_timing='pre'
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass
 
@@ -201,6 +202,48 @@ def cell_distances(maze: str, xy_a: np.ndarray, xy_b: np.ndarray) -> np.ndarray:
         out.append(cache.setdefault(ib, bfs_distances(u.maze_map, ib))[tuple(int(v) for v in u.xy_to_ij(a))])
     env.close()
     return np.asarray(out)
+
+
+@dataclass(frozen=True)
+class WallMap:
+    """A maze's wall cells and how maze coordinates map onto them (read once from the environment)."""
+
+    walls: np.ndarray  # (rows, cols), 1 = wall
+    unit: float
+    offset_x: float
+    offset_y: float
+
+    def crosses(self, xy_a: np.ndarray, xy_b: np.ndarray, step: float = 0.1) -> np.ndarray:
+        """Whether the straight segment between each pair of points (N, 2) passes through a wall cell, checked
+        every ``step`` maze units."""
+        xy_a, xy_b = np.atleast_2d(xy_a), np.atleast_2d(xy_b)
+        if len(xy_a) == 0:
+            return np.zeros(0, bool)
+        n = max(2, int(np.ceil(np.linalg.norm(xy_b - xy_a, axis=-1).max() / step)) + 1)
+        pts = xy_a[:, None] + np.linspace(0.0, 1.0, n)[None, :, None] * (xy_b - xy_a)[:, None]  # (N, n, 2)
+        i = np.clip(
+            np.floor((pts[..., 1] + self.offset_y + self.unit / 2) / self.unit).astype(int), 0, len(self.walls) - 1
+        )
+        j = np.clip(
+            np.floor((pts[..., 0] + self.offset_x + self.unit / 2) / self.unit).astype(int), 0, self.walls.shape[1] - 1
+        )
+        return (self.walls[i, j] == 1).any(axis=1)
+
+
+@functools.lru_cache(maxsize=4)
+def wall_map(maze: str) -> WallMap:
+    env = make_env(maze)
+    u = env.unwrapped
+    out = WallMap(np.asarray(u.maze_map).copy(), float(u._maze_unit), float(u._offset_x), float(u._offset_y))
+    env.close()
+    return out
+
+
+def crosses_wall(maze: str, xy_a: np.ndarray, xy_b: np.ndarray, step: float = 0.1) -> np.ndarray:
+    """Whether the straight segment between each pair of points (N, 2) passes through a wall cell of ``maze``: a
+    glued transition that does claims the agent moved through a wall, and hindsight goals across it claim a
+    reachability the maze does not have."""
+    return wall_map(maze).crosses(xy_a, xy_b, step)
 
 
 def occupancy(xy: np.ndarray, maze: str, per_cell: int = 4) -> np.ndarray:
