@@ -30,7 +30,14 @@ LAYERS = {
     "data": ["stitchkit.data"],
     "models": ["stitchkit.nets", "stitchkit.tsidm", "stitchkit.algos", "stitchkit.evaluate"],
     "augment": ["stitchkit.augment"],
-    "train": ["stitchkit.train", "stitchkit.bench", "stitchkit.campaign", "stitchkit.stats", "stitchkit.report"],
+    "train": [
+        "stitchkit.train",
+        "stitchkit.bench",
+        "stitchkit.campaign",
+        "stitchkit.bridge_search",
+        "stitchkit.stats",
+        "stitchkit.report",
+    ],
     "top": ["stitchkit.cli", "stitchkit.__main__", "stitchkit.viewer"],
 }
 RANK = {name: i for i, name in enumerate(LAYERS)}
