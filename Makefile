@@ -66,7 +66,7 @@ report: setup notebooks ## execute every notebook at PROFILE (default lab) and w
 	  else echo "(no chromium: skipped the offline page check, \`stitchkit report --check\`)"; fi
 
 campaign: setup ## DiffStitch's Table 1 at a paper budget: the next pending runs, one core each, records in results/campaign/ (hours; CAMPAIGN_ARGS="--hours 2 --commit")
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m stitchkit campaign run campaign $(CAMPAIGN_ARGS)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m stitchkit campaign run campaign campaign-tels $(CAMPAIGN_ARGS)
 
 student: setup ## write student/: the notebooks without their solution cells (exercise checks fail until answered)
 	$(PY) -m stitchkit student
