@@ -217,14 +217,20 @@ def grid_from_raw(raw: dict[str, Any], source: str = "<grid>") -> Grid:
     )
 
 
-def load_grid(path_or_name: str | Path) -> Grid:
-    """A grid file, or the name of one of the kit's grids (``smoke``, ``lab``, ``full``)."""
+def kit_file(path_or_name: str | Path, what: str = "grid", pattern: str = "*.toml") -> Path:
+    """A TOML path, or the name of one of the kit's files in ``stitchkit/grids/`` (an error lists them)."""
     path = Path(path_or_name)
     if not path.exists() and (GRIDS_DIR / f"{path_or_name}.toml").exists():
         path = GRIDS_DIR / f"{path_or_name}.toml"
     if not path.exists():
-        kit = sorted(p.stem for p in GRIDS_DIR.glob("*.toml"))
-        raise BenchError(f"no grid file {str(path_or_name)!r}; give a TOML path or one of the kit's grids: {kit}")
+        kit = sorted(p.stem for p in GRIDS_DIR.glob(pattern))
+        raise BenchError(f"no {what} file {str(path_or_name)!r}; give a TOML path or one of the kit's: {kit}")
+    return path
+
+
+def load_grid(path_or_name: str | Path) -> Grid:
+    """A grid file, or the name of one of the kit's grids (``smoke``, ``lab``, ``full``)."""
+    path = kit_file(path_or_name)
     return parse_grid(path.read_text(), str(path))
 
 
@@ -693,6 +699,7 @@ __all__ = [
     "Group",
     "estimate_seconds",
     "grid_from_raw",
+    "kit_file",
     "load_grid",
     "load_records",
     "parse_grid",

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import tomllib
 
-from stitchkit.bench import GRIDS_DIR, BenchError, Cell, Grid, grid_from_raw
+from stitchkit.bench import BenchError, Cell, Grid, grid_from_raw, kit_file
 from stitchkit.files import atomic_write_text
 from stitchkit.paths import project_root
 from stitchkit.profiles import Profile, get_profile, with_sizes
@@ -118,12 +118,7 @@ def parse(text: str, source: str = "<campaign>") -> Campaign:
 
 def load(path_or_name: str | Path = "campaign") -> Campaign:
     """A campaign file, or the name of one of the kit's (``campaign``, ``campaign-smoke``)."""
-    path = Path(path_or_name)
-    if not path.exists() and (GRIDS_DIR / f"{path_or_name}.toml").exists():
-        path = GRIDS_DIR / f"{path_or_name}.toml"
-    if not path.exists():
-        kit = sorted(p.stem for p in GRIDS_DIR.glob("campaign*.toml"))
-        raise BenchError(f"no campaign file {str(path_or_name)!r}; give a TOML path or one of the kit's: {kit}")
+    path = kit_file(path_or_name, "campaign", "campaign*.toml")
     return parse(path.read_text(), str(path))
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stitchkit import campaign
-from stitchkit.bench import BenchError, Cell
+from stitchkit.bench import GRIDS_DIR, BenchError, Cell
 from stitchkit.profiles import ProfileError, get_profile, with_sizes
 
 SMOKE = "campaign-smoke"
@@ -75,9 +75,7 @@ def test_a_tampered_or_stale_record_is_not_used(smoke_run, tmp_path):
     path.write_text(json.dumps(rec))
     assert campaign.read_record(path) is None
     assert Cell("stitchkit/hopper/medium-replay-v0", "none", "td3bc", 0) in campaign.pending(c, copy)
-    longer = campaign.parse(
-        campaign.GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text().replace("steps = 200", "steps = 300")
-    )
+    longer = campaign.parse(GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text().replace("steps = 200", "steps = 300"))
     assert campaign.records(longer, copy) == [] and len(campaign.pending(longer, copy)) == 8  # other spec: stale
     assert len(campaign.records(longer, copy, current=False)) == 5  # still readable as what they were
 
@@ -93,7 +91,7 @@ def test_a_record_is_reproduced_from_its_spec_on_fresh_data(smoke_run, data_root
 
 
 def test_campaign_files_are_checked_before_any_work():
-    base = campaign.GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text()
+    base = GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text()
     with pytest.raises(BenchError, match=r"unknown \[train\] key.*accepted"):
         campaign.parse(base.replace("[train]", "[train]\nlr = 3"))
     with pytest.raises(BenchError, match=r"unknown stitch size.*diffusion_train_steps"):
@@ -173,9 +171,7 @@ def test_seeds_trained_as_one_batched_run_give_one_record_each(smoke_run, tmp_pa
     follows the single-seed run's path: the same numbers up to a batched matmul's rounding (why a record names the
     seeds it was trained with)."""
     _, folder, _, _ = smoke_run
-    two = campaign.parse(
-        campaign.GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text().replace("seeds = [0]", "seeds = [0, 1]")
-    )
+    two = campaign.parse(GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text().replace("seeds = [0]", "seeds = [0, 1]"))
     out = campaign.run(two, tmp_path, workers=1, only="hopper-medium-replay/none/td3bc", group_seeds=True, log=print)
     assert out["runs"] == 2
     recs = {r["cell"]["seed"]: r for r in campaign.records(two, tmp_path)}
