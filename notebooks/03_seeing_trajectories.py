@@ -147,8 +147,12 @@ answer_1 = None  # your code here
 answer_1 = int(np.floor(np.log10(glue_res.norm[t_a] / max(res.summary()["median"], 1e-300))))
 
 # %%
-check("exercise 1", answer_1 >= 6, True, hint="divide the glue error by res.summary()['median']")
-print("orders of magnitude:", answer_1)
+check(
+    "exercise 1",
+    answer_1,
+    satisfies=lambda a: int(a) >= 6,
+    hint="divide the glue error by res.summary()['median'], take log10 and round down",
+)
 
 # %% [markdown]
 # **Exercise 2.** Is the maze stitch any better? Compute the oracle error of its glued transition (step 120) and

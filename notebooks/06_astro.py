@@ -672,7 +672,7 @@ answer_3 = (
 )
 
 # %%
-occ_astro = maze_data.occupancy(gen, maze_name)
+occ_astro = maze_data.occupancy(bridge_states(results[MAZE].episodes), maze_name)
 check(
     "exercise 3",
     answer_3,
