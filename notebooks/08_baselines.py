@@ -422,13 +422,7 @@ plt.show()
 # %%
 CAMPAIGN = campaign.load("campaign")
 campaign_records = campaign.records(CAMPAIGN)
-display(Markdown(campaign.banner(CAMPAIGN, campaign_records)))
-display(
-    Markdown(
-        "D4RL-normalised score at the last evaluation: mean [95% t-interval] (seeds), the paper's Table 1 "
-        "mean ± std below it.\n\n" + campaign.table(CAMPAIGN, campaign_records, "d4rl_last")
-    )
-)
+display(Markdown(campaign.overview(CAMPAIGN, campaign_records)))
 campaign.plot_curves(CAMPAIGN, campaign_records, HOPPER)
 plt.tight_layout()
 plt.show()

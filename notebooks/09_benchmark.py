@@ -270,14 +270,8 @@ plt.show()
 # %%
 CAMPAIGN = campaign.load("campaign")
 campaign_records = campaign.records(CAMPAIGN)
-display(Markdown(campaign.banner(CAMPAIGN, campaign_records)))
 display(Code(inspect.getsource(campaign.mean_ci), language="python"))
-display(
-    Markdown(
-        "D4RL-normalised score at the last evaluation: mean [95% t-interval] (seeds), the paper's mean ± std "
-        "below it.\n\n" + campaign.table(CAMPAIGN, campaign_records, "d4rl_last")
-    )
-)
+display(Markdown(campaign.overview(CAMPAIGN, campaign_records)))
 
 # %%
 for d in CAMPAIGN.grid.datasets:

@@ -660,6 +660,15 @@ def banner(c: Campaign, recs: list[dict[str, Any]]) -> str:
     )
 
 
+def overview(c: Campaign, recs: list[dict[str, Any]], augmenters: tuple[str, ...] | None = None) -> str:
+    """What notebooks show first: the banner, then the D4RL-normalised Table-1 grid with its caption."""
+    return (
+        banner(c, recs)
+        + "\n\nD4RL-normalised score at the last evaluation: mean [95% t-interval] (seeds), the paper's mean ± std "
+        "below it.\n\n" + table(c, recs, "d4rl_last", augmenters)
+    )
+
+
 def compare(label: str, x: list[float], y: list[float], names: tuple[str, str], paper_diff: float | None) -> str:
     """One honest line: x against y, each with its 95% interval, the difference beside the paper's, and whether
     the intervals are apart (the direction shows at this many seeds) or overlap (it cannot be told from seed
@@ -842,6 +851,7 @@ __all__ = [
     "curves",
     "load",
     "mean_ci",
+    "overview",
     "parse",
     "pending",
     "plot_curves",
