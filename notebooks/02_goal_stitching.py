@@ -393,50 +393,102 @@ display(Markdown("| MLP | steps | arm | success % | per seed |\n|---|---|---|---
 # reachable. The papers' argument, that stitched data must be dynamics-consistent to help, should bite there, and
 # for learners that read the joint transition itself (GCIVL's value bootstraps through it).
 #
-# The kit's search (`stitchkit/bridge_search.py`; `benchmarks/bridge_matters.py` runs it) measures four axes with
-# every joint type, 10 seeds on the gap axis and 5 on the others: the hand-over distance; at the same distance,
-# joints through a wall against joints clear of walls; GCIVL; and how many joints a chain holds. It takes hours on
-# two cores, so its rows are precomputed (`results/bridge_matters/lab.json`, the same code as this notebook's
-# cells); the cells below only read them, and every sentence about the result is printed from them.
+# The kit's search (`stitchkit/bridge_search.py`; `benchmarks/bridge_matters.py` runs it) measures four axes: the
+# hand-over distance `near` (10 seeds); at the same distance, joints through a wall against joints clear of walls;
+# GCIVL; and how many joints a chain holds (5 seeds each). Every point has five arms besides the original
+# fragments:
+#
+# | arm | the chains | their joints |
+# |---|---|---|
+# | `naive` | all planned | one glued transition |
+# | `diffstitch` | those whose every bridge DiffStitch's dynamics model qualifies | DiffStitch's bridges |
+# | `astro` | those whose every target is reachable and every plan lands | ASTRO's planned bridges |
+# | `naive-kept` | exactly the chains `diffstitch` keeps | one glued transition: the filter without the bridges |
+# | `naive-blind` | a random subset of the same size and joint counts | one glued transition: the size without the judgement |
+#
+# The last two arms (`augment chain --option keep=diffstitch|random`) take DiffStitch apart: is it the bridges
+# that teach, or the choice of which chains survive? The search takes hours on two cores, so its rows are
+# precomputed (`results/bridge_matters/lab.json`, the same code as this notebook's cells); the cells below read
+# them, and every sentence about the result is printed from them.
+#
+# **Predict first.** At `near` 8 a naive joint jumps about 6 maze units (a cell and a half), a third of them
+# through a wall. Which arm teaches GCBC best there: `naive`, `diffstitch`, `astro`, `naive-kept` or
+# `naive-blind`? Write it in `prediction` before you run the next cells.
+
+# %%
+prediction = None  # your prediction: one of "naive", "diffstitch", "astro", "naive-kept", "naive-blind"
+
+# %% tags=["solution"]
+prediction = "diffstitch"  # the course's guess: the papers' argument (the rows below say whether it holds alone)
+
+# %%
+check(
+    "prediction",
+    prediction,
+    satisfies=lambda p: p in bridge_search.ARMS,
+    hint=f"write one of {', '.join(bridge_search.ARMS)}",
+)
 
 # %%
 display(Code(inspect.getsource(chains.joint_report), language="python"))
 search = bridge_search.load_rows("lab")
 print(f"{len(search)} rows measured so far" if search else "the search has not been run yet: not yet computed")
 if search:
-    display(
-        Markdown(
-            "| axis | point | learner | joints | success [95% CI] (n) | gap | through a wall | oracle error |\n"
-            "|---|---|---|---|---|---|---|---|\n"
-            + "\n".join(
-                f"| {r['axis']} | {r['point']} | {r['learner']} | {r['arm']} | "
-                + (
-                    f"error: {r['error'][:60]}"
-                    if "error" in r
-                    else f"{r['success']:.1f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}] ({len(r['per_seed'])})"
-                )
-                + " | "
-                + (
-                    f"{r['joint_gap']:.1f} | {100 * r['joint_wall_share']:.0f}% | {r['joint_oracle_error']:.2f}"
-                    if "joint_gap" in r
-                    else "- | - | -"
-                )
-                + " |"
-                for r in search
-            )
-        )
-    )
+    display(Markdown(bridge_search.table(search)))
     bridge_search.plot_gap(search)
     plt.title("GCBC on chains: success against the hand-over distance (dashed: the joints' oracle error)")
     plt.tight_layout()
     plt.show()
-    verdict = bridge_search.verdicts(search)
     display(
         Markdown(
             "**Reading, generated from the rows** (the bar: a generated bridge at least 10 points above the naive "
-            "joint with the 95% intervals apart):\n\n" + "\n".join(verdict)
+            "joint with the 95% intervals apart):\n\n"
+            + "\n".join(bridge_search.verdicts(search))
+            + "\n\n"
+            + "\n\n".join(bridge_search.explain(search))
         )
     )
+    at8 = {r["arm"]: r for r in search if r["axis"] == "gap" and r["point"] == "near 8" and "error" not in r}
+    if at8:
+        best = max((a for a in at8 if a in bridge_search.ARMS), key=lambda a: at8[a]["success"])
+        print(
+            f"you predicted {prediction!r}; at near 8 the best arm is {best!r} ({at8[best]['success']:.1f}), "
+            + ", ".join(f"{a} {at8[a]['success']:.1f}" for a in bridge_search.ARMS if a in at8)
+        )
+
+# %% [markdown]
+# ### What a naive chain teaches wrongly, on the map
+#
+# Each line is one joint of the chains at `near` 8 (built here in about half a minute when the search's data are
+# not on this machine): red where it passes through a wall. Hindsight relabelling turns every state after a red
+# joint into a goal that every state before it reaches in a few steps, so GCBC learns to head for the wall. Left:
+# all the naive chains; right: the chains DiffStitch's dynamics model lets through, still glued naively.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+for ax, arm in zip(axes, ("naive", "naive-kept")):
+    options = {"near": 8.0, **bridge_search.ARM_OPTIONS[arm]}
+    try:
+        augment.run("chain", MAZE, bridge_search.chain_id(options), P, log=lambda *_: None, **options)
+        eps_map = registry.load_episodes(bridge_search.chain_id(options), P)
+    except augment.AugmentError as err:  # the smoke profile's models may keep no chain
+        print(f"{arm}: {err}"[:200])
+        continue
+    drawn = bridge_search.plot_joints(ax, "pointmaze-medium", eps_map)
+    ax.set_title(
+        f"{bridge_search.ARM_LABELS[arm]}:\n{drawn['through a wall']} of {drawn['joints']} joints through a wall",
+        fontsize=9,
+    )
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **What to take away.** Read the generated reading above, not a summary typed here: which arm wins at each point,
+# and by how much, is printed from the rows. The argument the kit can test is the papers' own: stitched data must
+# be dynamics-consistent. What the search isolates is *where* consistency enters - in which chains are allowed to
+# exist, or in the transitions that fill their joints. For GCBC only the first can matter: at a joint it imitates
+# the fragment's own real action, whatever state the chain puts next. The learners axis (GCIVL, whose value
+# bootstraps through the joint's next state) is where the second kind could show.
 
 # %% [markdown]
 # ## 9. Where this notebook differs from the papers

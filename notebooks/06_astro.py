@@ -56,7 +56,7 @@ from IPython.display import Code, Markdown, display
 from matplotlib.colors import LogNorm
 
 import stitchkit
-from stitchkit import augment, bench
+from stitchkit import augment, bench, bridge_search
 from stitchkit.augment import astro
 from stitchkit.augment import diffstitch as ds
 from stitchkit.augment.bridges import bridge_oracle_errors
@@ -537,10 +537,14 @@ plt.show()
 # goal-conditioned learners.)
 
 # %%
+naive_id = registry.augmented_id(HOPPER, "naive", "astro")  # is the model needed? ASTRO's pairs, glued naively
+if out_ids.get(HOPPER):
+    augment.run("naive", HOPPER, naive_id, P, seed=SEED, force=True, pairs_from=out_ids[HOPPER])
 arms = {
     "original": (None, 4.0),
     "+DiffStitch": (ds_ids[HOPPER], 4.0) if ds_eps[HOPPER] else None,
     "+ASTRO": (out_ids[HOPPER], 4.0) if out_ids.get(HOPPER) else None,
+    "+naive joints": (naive_id, 4.0) if out_ids.get(HOPPER) else None,
 }
 jobs = arm_jobs(HOPPER, ("td3bc", "iql"), arms, P)
 print(
@@ -554,19 +558,29 @@ def cell(key):
     return score_text(downstream[key]) if key in downstream else "no bridge accepted"
 
 
-rows = ["| dataset | algorithm | original | +DiffStitch | +ASTRO |", "|---|---|---|---|---|"]
+rows = ["| dataset | algorithm | " + " | ".join(arms) + " |", "|---|---|" + "---|" * len(arms)]
 for algo in ("td3bc", "iql"):
-    rows.append(
-        f"| hopper | {algo} | "
-        + " | ".join(cell((HOPPER, algo, a)) for a in ("original", "+DiffStitch", "+ASTRO"))
-        + " |"
-    )
+    rows.append(f"| hopper | {algo} | " + " | ".join(cell((HOPPER, algo, a)) for a in arms) + " |")
 display(
     Markdown(
         "\n".join(rows) + f"\n\nLast evaluation, mean ± std over {P.train.seeds} seeds, {P.train.steps} "
-        "steps; normalized score."
+        "steps; normalized score. +naive joints: ASTRO's own pairs, each bridge replaced by one glued transition."
     )
 )
+
+# %% [markdown]
+# ### Is the model needed?
+#
+# The last column is the control for everything ASTRO's models do: the same source prefixes and target suffixes
+# as ASTRO's accepted stitches, on the same data at the same ratio, with each planned bridge replaced by one glued
+# transition that the physics oracle says is impossible (`stitchkit augment naive --option pairs_from=...`). The
+# verdict is computed from this run (the bar: 10 points, the 95% bootstrap interval of the difference clear of 0).
+
+# %%
+for algo in ("td3bc", "iql"):
+    if (HOPPER, algo, "+naive joints") in downstream:
+        bridged, glued = downstream[(HOPPER, algo, "+ASTRO")], downstream[(HOPPER, algo, "+naive joints")]
+        display(Markdown("- " + bridge_search.model_needed("ASTRO", bridged, glued)))
 
 # %% [markdown]
 # ### Reading the result (the kit's `lab` run from a fresh clone on the rebuilt data, seed 0, 2-core CPU; notebook wall

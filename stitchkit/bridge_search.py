@@ -37,9 +37,16 @@ from stitchkit.profiles import Profile, get_profile
 
 MAZE = "stitchkit/pointmaze-medium/stitch-v0"
 RATIO = 0.25  # original : chained (ChainConfig's)
-ARMS = ("naive", "diffstitch", "astro")
+ARMS = ("naive", "diffstitch", "astro", "naive-kept", "naive-blind")
+ARM_OPTIONS: dict[str, dict[str, str]] = {  # arm -> its ``augment chain`` options
+    "naive": {"joint": "naive"},
+    "diffstitch": {"joint": "diffstitch"},
+    "astro": {"joint": "astro"},
+    "naive-kept": {"joint": "naive", "keep": "diffstitch"},  # DiffStitch's filter without its bridges
+    "naive-blind": {"joint": "naive", "keep": "random"},  # a filter of the same size and hop counts, blind
+}
 AXES: dict[str, list[tuple[str, dict[str, Any], str]]] = {  # axis -> [(point, chain options, learner)]
-    "gap": [(f"near {n:g}", {"near": n}, "gcbc") for n in (1.0, 6.0, 4.0, 8.0, 2.5)],  # the pilot's two ends first
+    "gap": [(f"near {n:g}", {"near": n}, "gcbc") for n in (8.0, 6.0, 4.0, 2.5, 1.0)],  # the widest gaps first
     "walls": [(f"near 6, {w}", {"near": 6.0, "walls": w}, "gcbc") for w in ("clear", "cross")],
     "learners": [(f"gcivl, near {n:g}", {"near": n}, "gcivl") for n in (1.0, 6.0)],
     "joints": [
@@ -78,7 +85,7 @@ def measure(
     t0 = time.perf_counter()
     aug_id, summary = None, {}
     if options is not None:
-        full = {**options, "joint": arm}
+        full = {**options, **ARM_OPTIONS[arm]}
         aug_id = chain_id(full)
         summary = augment.run("chain", MAZE, aug_id, profile, log=lambda *_: None, **full)
     out = run(learner, MAZE, seeds, profile, aug_id, ratio=RATIO, progress=False)
@@ -177,33 +184,230 @@ def verdicts(rows: list[dict[str, Any]], margin: float = 10.0) -> list[str]:
     return out
 
 
-def plot_gap(rows: list[dict[str, Any]], ax=None):
+def _at(rows: list[dict[str, Any]], axis: str, point: str, arm: str, learner: str = "gcbc") -> dict | None:
+    for r in rows:
+        if (r["axis"], r["point"], r["arm"], r["learner"]) == (axis, point, arm, learner) and "error" not in r:
+            return r
+    return None
+
+
+def _score(r: dict[str, Any]) -> str:
+    return f"{r['success']:.1f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]"
+
+
+def _relation(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """How ``a`` stands to ``b``: above or below with the 95% intervals apart, else level within the noise."""
+    if a["ci95"][0] > b["ci95"][1]:
+        return "above, intervals apart"
+    if a["ci95"][1] < b["ci95"][0]:
+        return "below, intervals apart"
+    return "level within the intervals"
+
+
+def explain(rows: list[dict[str, Any]]) -> list[str]:
+    """Notebook 02's reading of the search, generated from the rows (a finding whose rows are missing is left
+    out): what the gap and the walls cost naive joints, whether DiffStitch's win comes from its bridges or from
+    the chains it keeps, and what ASTRO's reachability rule changed."""
+    out = []
+    gaps = sorted(
+        (r["options"]["near"], r) for r in rows if (r["axis"], r["arm"]) == ("gap", "naive") and "error" not in r
+    )
+    if len(gaps) >= 2:
+        (n0, a), (n1, b) = gaps[0], gaps[-1]
+        line = (
+            f"**The gap.** Naive chains fall from {_score(a)} at `near` {n0:g} to {_score(b)} at {n1:g}, as their "
+            f"joints jump from {a['joint_gap']:.1f} to {b['joint_gap']:.1f} maze units and the share through a wall "
+            f"rises from {100 * a['joint_wall_share']:.0f}% to {100 * b['joint_wall_share']:.0f}%."
+        )
+        ds = _at(rows, "gap", f"near {n1:g}", "diffstitch")
+        if ds:
+            line += f" DiffStitch's chains hold at {_score(ds)} there."
+        out.append(line)
+    clear, cross = _at(rows, "walls", "near 6, clear", "naive"), _at(rows, "walls", "near 6, cross", "naive")
+    if clear and cross:
+        out.append(
+            f"**The walls.** At the same hand-over distance (`near` 6), naive joints that stay clear of walls teach "
+            f"{_score(clear)}, joints that cross one {_score(cross)} ({_relation(clear, cross)}): a wall-crossing "
+            "joint labels every goal behind the wall reachable from every state before it, in a few steps."
+        )
+    for n1, r in reversed(gaps):
+        point = f"near {n1:g}"
+        ds, kept, blind = (_at(rows, "gap", point, a) for a in ("diffstitch", "naive-kept", "naive-blind"))
+        if ds and kept and blind:
+            out.append(
+                f"**The filter, not the bridge.** At `near` {n1:g}, DiffStitch keeps "
+                f"{100 * ds['joint_qualification_rate']:.0f}% of the planned chains (those whose every joint its "
+                f"dynamics model accepts). Glued naively, exactly those chains teach {_score(kept)}, against "
+                f"{_score(ds)} bridged ({_relation(kept, ds)}), although their joints are as wrong as any naive "
+                f"joint (oracle error {kept['joint_oracle_error']:.1f}, {100 * kept['joint_wall_share']:.0f}% through "
+                f"a wall). A blind subset of the same size and joint counts teaches {_score(blind)}, like all naive "
+                f"chains ({_score(r)}). So the model is needed, as a judge of which joints to trust: what it keeps "
+                f"jumps {kept['joint_gap']:.1f} maze units on average where the blind subset jumps "
+                f"{blind['joint_gap']:.1f}."
+            )
+            break
+    for n1, _ in reversed(gaps):
+        now, before = (_at(rows, "gap", f"near {n1:g}", a) for a in ("astro", "astro-clamped"))
+        if now and before:
+            out.append(
+                f"**ASTRO.** Its chains used to keep {100 * before['joint_qualification_rate']:.0f}% of the planned "
+                f"chains at `near` {n1:g}: a target beyond the planner's longest bridge was clamped to it, not "
+                f"dropped, and the planner then 'reached' it through the learned model ({_score(before)}). With "
+                f"ASTRO's own rule, an unreachable target is no target, {100 * now['joint_qualification_rate']:.0f}% "
+                f"are kept and its chains teach {_score(now)}."
+            )
+            break
+    orig = _at(rows, "learners", "original fragments", "original", "gcivl")
+    ivl = [_at(rows, "learners", f"gcivl, near {n:g}", a, "gcivl") for n in (1, 6) for a in ("naive", "diffstitch")]
+    if orig and all(ivl):
+        out.append(
+            f"**A learner that reads the joint.** GCIVL bootstraps its value through each joint transition. From "
+            f"{_score(orig)} on the fragments, naive chains give {_score(ivl[0])} at `near` 1 and {_score(ivl[2])} "
+            f"at 6; DiffStitch's {_score(ivl[1])} and {_score(ivl[3])}."
+        )
+    return out
+
+
+def last_scores(result: dict[str, Any]) -> np.ndarray:
+    """A :func:`stitchkit.train.run` result's score at its last evaluation, one per seed."""
+    last = max(r["step"] for r in result["curves"])
+    return np.array([r["score"] for r in result["curves"] if r["step"] == last], float)
+
+
+def model_needed(method: str, bridged: dict[str, Any], glued: dict[str, Any], margin: float = 10.0) -> str:
+    """Notebooks 05 and 06's "is the model needed?" reading, generated from two runs of one learner: the method's
+    stitched data against the same pairs glued naively (``augment naive --option pairs_from=...``), same data, same
+    ratio. The bridges pay when the method leads by at least ``margin`` points and the 95% bootstrap interval of the
+    difference (seeds resampled) excludes 0."""
+    from stitchkit import stats
+
+    a, b = last_scores(bridged), last_scores(glued)
+    diff, lo, hi = stats.bootstrap_ci(
+        lambda x, y: float(stats.pooled(x).mean() - stats.pooled(y).mean()), {"a": a}, {"b": b}, seed=0
+    )
+    if diff >= margin and lo > 0:
+        verdict = "the generated bridges pay"
+    elif diff <= -margin and hi < 0:
+        verdict = "the naive joints do better"
+    else:
+        verdict = f"not told apart (the bar: {margin:g} points, interval clear of 0)"
+    return (
+        f"{bridged['algo']}: {method} {a.mean():.1f} ± {a.std():.1f} vs the same pairs glued naively "
+        f"{b.mean():.1f} ± {b.std():.1f} ({len(a)} seeds): {diff:+.1f} points, 95% interval [{lo:+.1f}, {hi:+.1f}]: "
+        f"**{verdict}**"
+    )
+
+
+ARM_LABELS = {
+    "original": "original fragments",
+    "naive": "naive joints",
+    "diffstitch": "DiffStitch bridges",
+    "astro": "ASTRO bridges",
+    "naive-kept": "naive joints, chains DiffStitch keeps",
+    "naive-blind": "naive joints, a blind subset of that size",
+    "astro-clamped": "ASTRO before the reachability fix",
+}
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Every row as one markdown table: success with its interval and seeds, the chains kept of those planned,
+    and what the joints are."""
+    out = [
+        "| axis | point | learner | arm | success [95% CI] (n) | chains kept | gap | through a wall | oracle error |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        score = (
+            f"error: {r['error'][:60]}"
+            if "error" in r
+            else f"{r['success']:.1f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}] ({len(r['per_seed'])})"
+        )
+        kept = "-"
+        if r.get("chains") is not None:
+            rate = r.get("joint_qualification_rate")
+            kept = f"{r['chains']}" + (f" ({100 * rate:.0f}%)" if rate is not None else "")
+        joints = (
+            f"{r['joint_gap']:.1f} | {100 * r['joint_wall_share']:.0f}% | {r['joint_oracle_error']:.2f}"
+            if "joint_gap" in r
+            else "- | - | -"
+        )
+        out.append(f"| {r['axis']} | {r['point']} | {r['learner']} | {r['arm']} | {score} | {kept} | {joints} |")
+    return "\n".join(out)
+
+
+def plot_gap(rows: list[dict[str, Any]], ax=None, arms: tuple[str, ...] = (*ARMS, "astro-clamped")):
     """The gap axis: success against ``near``, a line per joint type with its 95% interval, the original
     fragments as a band, and the joints' median oracle error on a second axis (dashed)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.6))
+        _, ax = plt.subplots(figsize=(8, 4))
     gap = [r for r in rows if r["axis"] == "gap" and "error" not in r]
     err_ax = ax.twinx()
-    for i, arm in enumerate(ARMS):
+    for i, arm in enumerate(arms):
         pts = sorted((r["options"]["near"], r) for r in gap if r["arm"] == arm)
         if not pts:
             continue
-        x = [n for n, _ in pts]
+        x = [n + 0.06 * (i - 2) for n, _ in pts]  # a small offset per arm keeps the intervals readable
         y = [r["success"] for _, r in pts]
         lo = [r["success"] - r["ci95"][0] for _, r in pts]
         hi = [r["ci95"][1] - r["success"] for _, r in pts]
-        ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, color=f"C{i}", label=f"{arm} joints")
-        err_ax.plot(x, [r.get("joint_oracle_error", np.nan) for _, r in pts], ls="--", color=f"C{i}", alpha=0.6)
+        style = dict(ls=":", alpha=0.5) if arm == "astro-clamped" else {}
+        ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, color=f"C{i}", label=ARM_LABELS[arm], **style)
+        if arm in ("naive", "diffstitch", "astro"):
+            err_ax.plot(x, [r.get("joint_oracle_error", np.nan) for _, r in pts], ls="--", color=f"C{i}", alpha=0.5)
     orig = [r for r in gap if r["arm"] == "original"]
     if orig:
         ax.axhspan(*orig[0]["ci95"], color="grey", alpha=0.2, label="original fragments (95% CI)")
     ax.set(xlabel="hand-over distance `near` (maze units; a cell is 4)", ylabel="long-task success (%)")
     err_ax.set_ylabel("joint oracle error (dashed)")
     err_ax.set_yscale("log")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=7, loc="lower left")
     return ax
 
 
-__all__ = ["ARMS", "AXES", "chain_id", "format_row", "load_rows", "measure", "plot_gap", "run", "verdicts"]
+def plot_joints(ax, env: str, episodes, title: str = "") -> dict[str, int]:
+    """The joints of chained episodes on the maze map: each joint (a glued transition, or a bridge's path) in red
+    where it passes through a wall, grey where it stays clear, with a dot where it leaves. A red joint is what a
+    naive chain teaches wrongly: hindsight relabelling makes every state after it a goal that every state before
+    it reaches in a few steps, through the wall. Returns the counts drawn."""
+    from stitchkit.data.maze import crosses_wall
+    from stitchkit.render import draw_maze
+
+    maze = env.split("-", 1)[1]
+    draw_maze(ax, env)
+    counts = {"joints": 0, "through a wall": 0}
+    for ep in episodes:
+        mask = ep.provenance.generated_mask(len(ep))
+        starts = np.flatnonzero(mask & ~np.r_[False, mask[:-1]])
+        ends = np.flatnonzero(mask & ~np.r_[mask[1:], False]) + 1
+        for a, b in zip(starts, ends):
+            xy = ep.observations[a : b + 1, :2]
+            bad = bool(crosses_wall(maze, xy[:-1], xy[1:]).any())
+            counts["joints"] += 1
+            counts["through a wall"] += bad
+            color, lw, z = ("tab:red", 1.2, 3) if bad else ("0.55", 0.6, 2)
+            ax.plot(xy[:, 0], xy[:, 1], "-", color=color, lw=lw, alpha=0.8, zorder=z)
+            ax.plot(*xy[0], ".", color=color, ms=3, zorder=z)
+    ax.set_title(title or f"{counts['through a wall']} of {counts['joints']} joints through a wall", fontsize=9)
+    return counts
+
+
+__all__ = [
+    "ARMS",
+    "ARM_LABELS",
+    "ARM_OPTIONS",
+    "AXES",
+    "chain_id",
+    "explain",
+    "format_row",
+    "last_scores",
+    "load_rows",
+    "measure",
+    "model_needed",
+    "plot_gap",
+    "plot_joints",
+    "run",
+    "table",
+    "verdicts",
+]

@@ -18,6 +18,7 @@ STITCHING_METHODS: dict[str, str] = {
     "ser": "stitchkit.augment.ser:METHOD",
     "tatu": "stitchkit.augment.tatu:METHOD",
     "chain": "stitchkit.augment.chains:METHOD",
+    "naive": "stitchkit.augment.naive:METHOD",
 }
 
 LEARNERS: dict[str, str] = {

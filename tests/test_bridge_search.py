@@ -35,13 +35,14 @@ def test_rows_are_appended_as_they_finish_and_a_rerun_skips_them(tmp_path, monke
     monkeypatch.setattr(bridge_search, "measure", measure)
     path = tmp_path / "rows.json"
     rows = bridge_search.run("smoke", ["walls"], seeds=2, path=path, log=lambda *_: None)
-    assert len(rows) == 1 + 2 * 3 and json.loads(path.read_text()) == rows  # original + 2 points x 3 arms
+    arms = len(bridge_search.ARMS)
+    assert len(rows) == 1 + 2 * arms and json.loads(path.read_text()) == rows  # original + 2 points x the arms
     assert [r["error"] for r in rows if r["arm"] == "astro"] == ["chain accepted no generated data"] * 2
     calls.clear()
     assert bridge_search.run("smoke", ["walls"], seeds=2, path=path, log=lambda *_: None) == rows
     assert calls == []  # nothing measured twice
     bridge_search.run("smoke", ["walls"], seeds=3, path=path, log=lambda *_: None)
-    assert len(calls) == 7  # another seed count is another measurement
+    assert len(calls) == 1 + 2 * arms  # another seed count is another measurement
     with pytest.raises(ValueError, match="unknown axis 'wall'"):
         bridge_search.run("smoke", ["wall"], path=path)
 
@@ -59,3 +60,18 @@ def test_the_verdict_needs_ten_points_and_intervals_apart():
     assert "diffstitch 69.0" in text[0] and "+26.0: **bridges pay**" in text[0]
     assert "astro 54.0" in text[1] and "+11.0: **not shown**" in text[1]
     assert "near 1" in text[2] and "+6.0: **not shown**" in text[2]
+
+
+def test_is_the_model_needed_reads_the_last_evaluation_and_applies_the_bar():
+    def result(finals, algo="td3bc"):
+        early = [{"step": 10, "seed": s, "score": 99.0} for s in range(len(finals))]  # not the last evaluation
+        return {"algo": algo, "curves": early + [{"step": 20, "seed": s, "score": v} for s, v in enumerate(finals)]}
+
+    assert bridge_search.last_scores(result([1.0, 2.0])).tolist() == [1.0, 2.0]
+    pays = bridge_search.model_needed("DiffStitch", result([60.0, 62.0, 64.0]), result([40.0, 41.0, 42.0]))
+    assert pays.startswith("td3bc: DiffStitch 62.0") and "+21.0 points" in pays
+    assert "**the generated bridges pay**" in pays
+    close = bridge_search.model_needed("ASTRO", result([30.0, 50.0, 70.0]), result([25.0, 45.0, 65.0]))
+    assert "+5.0 points" in close and "**not told apart" in close
+    worse = bridge_search.model_needed("ASTRO", result([20.0, 21.0, 22.0]), result([40.0, 41.0, 42.0]))
+    assert "**the naive joints do better**" in worse

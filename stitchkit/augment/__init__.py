@@ -14,10 +14,11 @@ diffstitch :mod:`stitchkit.augment.diffstitch`          source prefix + diffusio
 astro      :mod:`stitchkit.augment.astro`               source prefix + model-rollout bridge + target suffix
 ser        :mod:`stitchkit.augment.ser`                 one synthetic transition (no trajectory)
 tatu       :mod:`stitchkit.augment.tatu`                a short (<= 5 step) model rollout from a dataset state
+chain      :mod:`stitchkit.augment.chains`              3-6 fragments end to end, joints glued or bridged
+naive      :mod:`stitchkit.augment.naive`               a diffstitch/astro dataset's pairs, glued by one step
 ========== ============================================ ===================================
 
-Each summary carries the method's suggested ``ratio`` (original : augmented) for the learners. (The notebooks'
-naive glue, :mod:`stitchkit.augment.naive`, is a reference, not a registered method.)
+Each summary carries the method's suggested ``ratio`` (original : augmented) for the learners.
 """
 
 from __future__ import annotations

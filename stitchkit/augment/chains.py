@@ -40,7 +40,12 @@ class ChainConfig:
     # of the maze's walls, or only where it crosses one (issue 28's axis: the same gap, an impossible joint or not)
     transitions: int | None = None  # stop at this many chained transitions (None: as many as the parent has)
     joint: Literal["naive", "diffstitch", "astro"] = "naive"  # glue each joint, or bridge it with generated states
+    keep: Literal["all", "diffstitch", "random"] = "all"  # "diffstitch": only the chains whose every joint
+    # DiffStitch's models bridge and qualify (exactly the chains joint=diffstitch keeps), whatever the joint type: the
+    # model's filter without its bridges (issue 28's "is the model needed?" arm); "random": as many chains of each
+    # joint count as DiffStitch keeps, drawn blindly - the filter's size without its judgement
     bridge_steps: int | None = None  # Delta of a DiffStitch joint (None: the profile's window_low; ASTRO: learned)
+    delta: float | None = None  # a bridge qualifies when its worst one-step model error is within (None: DiffStitch's)
     seed: int = 0
     ratio: float = 0.25  # suggested original:chained ratio for training (1:4; measured better than 1:1 at `lab`)
 
@@ -165,10 +170,12 @@ def bridge_joints(
     ``diffstitch`` (``models``: DiffStitch's four): the diffusion model inpaints Delta - 1 states between the two
     (the next fragment's first states are its window), the inverse dynamics model labels the actions, the dynamics
     model qualifies them (worst step error within ``threshold``). ``astro`` (``models``: ASTRO's): Delta is the
-    learned temporal distance of the pair (clamped to the bridge lengths the window allows: ASTRO's reachability),
-    the same inpainted states are the planner's reference, Rollout Deviation Feedback corrects the actions through
-    the learned dynamics, the bridge's states are the model's rollout (the last one lands on the target), and it
-    qualifies when the landing error is within ``threshold`` and the ensemble agrees along the way."""
+    learned temporal distance of the pair (raised to the shortest bridge the window allows), the same inpainted
+    states are the planner's reference, Rollout Deviation Feedback corrects the actions through the learned
+    dynamics, the bridge's states are the model's rollout (the last one lands on the target), and it qualifies when
+    the target is reachable (temporal distance within the longest bridge, ASTRO's rule: until issue 28 such pairs
+    were clamped to the longest bridge and 98-100% of joints qualified even at ``near`` 8), the landing error is
+    within ``threshold`` and the ensemble agrees along the way."""
     import torch
 
     from stitchkit.augment import astro
@@ -192,6 +199,7 @@ def bridge_joints(
         if joint == "astro":
             with torch.no_grad():
                 dist = models.distance.to(dev)(src, win[:, 0])
+            reachable = dist <= sz.window_high - 1  # ASTRO's rule: a target beyond the longest bridge is dropped
             d = dist.ceil().clamp(sz.window_low, sz.window_high - 1).long()
         else:
             d = torch.full((len(batch),), delta, device=dev)
@@ -203,8 +211,10 @@ def bridge_joints(
             states[rows, d] = win[:, 0]  # land exactly on the next fragment's first state
             inside = torch.arange(actions.shape[1], device=dev)[None] < d[:, None]
             unc = torch.where(inside, pl.disagreement, torch.zeros_like(pl.disagreement)).max(1).values
-            within = (pl.end_error <= threshold) & (
-                unc <= astro.AstroConfig().uncertainty_factor * models.uncertainty_limit
+            within = (
+                (pl.end_error <= threshold)
+                & (unc <= astro.AstroConfig().uncertainty_factor * models.uncertainty_limit)
+                & reachable
             )
         else:
             actions, _ = ds.wrap_up(stitch_models.inverse, stitch_models.reward, states)
@@ -226,6 +236,17 @@ def bridge_joints(
         chain_ok.append(all(ok[k : k + n]))
         k += n
     return bridges, np.asarray(chain_ok, bool), np.asarray(lengths)
+
+
+def blind_subset(kept: np.ndarray, n_joints: list[int], rng: np.random.Generator) -> np.ndarray:
+    """A mask with as many chains of each joint count as ``kept`` holds, drawn at random: a filter of the same size
+    and make-up as ``kept`` that knows nothing about the joints (the control for a model's filter)."""
+    n_joints_arr = np.asarray(n_joints)
+    out = np.zeros(len(kept), bool)
+    for n in np.unique(n_joints_arr):
+        idx = np.flatnonzero(n_joints_arr == n)
+        out[rng.choice(idx, int(kept[idx].sum()), replace=False)] = True
+    return out
 
 
 def joints(chain_episode: Episode) -> list[int]:
@@ -260,7 +281,7 @@ def joint_report(env: str, episodes: list[Episode]) -> dict[str, np.ndarray]:
     return {key: np.asarray(v) for key, v in out.items()}
 
 
-def _bridge_models(job: Job):
+def _bridge_models(job: Job, joint: str):
     """DiffStitch's models for ``joint=diffstitch``; ASTRO's (DiffStitch's plus the temporal distance) for
     ``joint=astro``; trained here or reused from a ``stitchkit augment diffstitch`` / ``astro`` run on the data."""
     from stitchkit.augment import astro
@@ -269,7 +290,7 @@ def _bridge_models(job: Job):
     prof = job.profile
     ds_dir = job.checkpoint_dir("diffstitch", ds.config_key(job.dataset_id, prof, job.seed, False))
     kw = dict(log=job.log, device=job.device)
-    if job.config.joint == "diffstitch":
+    if joint == "diffstitch":
         return ds.train_models(job.episodes, prof, job.seed, checkpoint_dir=ds_dir, **kw)
     astro_dir = job.checkpoint_dir("astro", astro.config_key(job.dataset_id, prof, job.seed))
     return astro.train_models(job.episodes, prof, job.seed, checkpoint_dir=astro_dir, diffstitch_dir=ds_dir, **kw)
@@ -287,22 +308,31 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict]:
     maze = env.split("-", 1)[1] if env.startswith("pointmaze-") else None
     plan = plan_chains(job.episodes, cfg, np.random.default_rng([cfg.seed, 41]), budget, maze)
     summary: dict = {"config": asdict(cfg), "planned_chains": len(plan)}
-    if cfg.joint == "naive":
-        chains = [glue(job.episodes, c, k) for k, c in enumerate(plan)]
-    else:
-        from stitchkit.augment import diffstitch
+    from stitchkit.augment import diffstitch
 
-        models = _bridge_models(job)
-        delta = cfg.bridge_steps or prof.stitch.window_low
-        threshold = diffstitch.settings_for(job.dataset_id)["delta"]
-        bridges, ok, lengths = bridge_joints(models, job.episodes, plan, prof, delta, threshold, job.seed, cfg.joint)
-        kept = [(c, b) for c, b, good in zip(plan, bridges, ok) if good]  # a chain is kept when all joints qualify
-        chains = [glue(job.episodes, c, k, b, cfg.joint) for k, (c, b) in enumerate(kept)]
-        summary |= {
-            "bridge_steps": delta if cfg.joint == "diffstitch" else float(np.mean(lengths)) if len(lengths) else 0.0,
-            "chains_qualified": int(ok.sum()),
-            "joint_qualification_rate": float(ok.mean()) if len(ok) else 0.0,
-        }
+    delta = cfg.bridge_steps or prof.stitch.window_low
+    threshold = cfg.delta if cfg.delta is not None else diffstitch.settings_for(job.dataset_id)["delta"]
+
+    def bridged(joint: str):
+        return bridge_joints(_bridge_models(job, joint), job.episodes, plan, prof, delta, threshold, job.seed, joint)
+
+    ok = np.ones(len(plan), bool)
+    bridges: list = [None] * len(plan)  # None: glue naively
+    if cfg.keep != "all" and cfg.joint != "diffstitch":  # the same draws as joint=diffstitch: the same chains
+        ok = bridged("diffstitch")[1]
+        if cfg.keep == "random":
+            ok = blind_subset(ok, [len(c) - 1 for c in plan], np.random.default_rng([cfg.seed, 43]))
+        summary["kept_by"] = cfg.keep
+    if cfg.joint != "naive":
+        bridges, good, lengths = bridged(cfg.joint)
+        ok = ok & good
+        summary["bridge_steps"] = (
+            delta if cfg.joint == "diffstitch" else float(np.mean(lengths)) if len(lengths) else 0.0
+        )
+    if cfg.joint != "naive" or cfg.keep != "all":
+        summary |= {"chains_qualified": int(ok.sum()), "joint_qualification_rate": float(ok.mean()) if len(ok) else 0.0}
+    kept = [(c, b) for c, b, good in zip(plan, bridges, ok) if good]  # a chain is kept when all joints qualify
+    chains = [glue(job.episodes, c, k, b, cfg.joint) for k, (c, b) in enumerate(kept)]
     steps = sum(len(e) for e in chains)
     hops = [sum(p[0] == "fragment" for p in e.provenance.pieces) for e in chains]
     if chains:  # what the joints are: how far they jump, whether through a wall, how wrong physically
