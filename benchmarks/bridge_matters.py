@@ -21,7 +21,8 @@ def main() -> None:
     p.add_argument("--profile", default="lab")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--gap-seeds", type=int, default=10, help="seeds of the gap axis (the pilot's confirmation)")
-    p.add_argument("--axes", nargs="+", default=list(bridge_search.AXES), choices=list(bridge_search.AXES))
+    axes = [*bridge_search.AXES, "locomotion"]
+    p.add_argument("--axes", nargs="+", default=axes, choices=axes)
     p.add_argument("--out", type=Path, help="rows file (default: results/bridge_matters/<profile>.json)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()

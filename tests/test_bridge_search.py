@@ -75,3 +75,18 @@ def test_is_the_model_needed_reads_the_last_evaluation_and_applies_the_bar():
     assert "+5.0 points" in close and "**not told apart" in close
     worse = bridge_search.model_needed("ASTRO", result([20.0, 21.0, 22.0]), result([40.0, 41.0, 42.0]))
     assert "**the naive joints do better**" in worse
+
+
+def test_the_locomotion_axis_pairs_every_learner_with_original_naive_and_diffstitch(tmp_path, monkeypatch):
+    def measure_locomotion(point, arm, learner, seeds, profile):
+        row = fake_row("locomotion", point, arm, learner, seeds, profile, None) | {"control": None}
+        return row if arm == "original" else row | {"joint_oracle_error": 0.5}
+
+    monkeypatch.setattr(bridge_search, "measure_locomotion", measure_locomotion)
+    rows = bridge_search.run("smoke", ["locomotion"], seeds=2, path=tmp_path / "rows.json", log=lambda *_: None)
+    assert sorted((r["learner"], r["arm"]) for r in rows) == sorted(
+        (algo, arm) for algo in ("td3bc", "iql", "dt") for arm in ("original", "naive", "diffstitch")
+    )
+    text = bridge_search.format_row(rows[1])
+    assert "control" not in text and "oracle 0.500" in text
+    assert "through a wall" not in bridge_search.verdicts(rows)[0]
