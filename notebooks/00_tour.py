@@ -16,7 +16,8 @@
 # 4. switch profiles (`smoke`, `lab`, `full`) and run any notebook on a GPU.
 #
 # Every piece of code that matters lives in the `stitchkit` package; the notebooks import it, show its source
-# and draw what it does.
+# and draw what it does. Every term the course uses is defined where it first appears and in the
+# [glossary](GLOSSARY.md).
 
 # %% tags=["parameters"]
 import os

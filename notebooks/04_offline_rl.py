@@ -57,6 +57,11 @@ print(f"{HOPPER}: dataset mean normalized score {hopper_info['normalized_score_m
 # | IQL | never ask Q about actions the data lacks: V is an upper expectile of Q over the data's actions, the actor imitates advantage-weighted | `expectile_loss`, `IQL.update` |
 # | CQL | push Q down on sampled actions, up on the data's | `CQL.cql_penalty` |
 # | DT | no value function: a transformer predicts the action from (return-to-go, state, action) history | `DecisionTransformer.forward` |
+#
+# Terms ([glossary](GLOSSARY.md)): TD3+BC and IQL bootstrap from *target networks*, slow copies of their critics
+# updated by [Polyak averaging](GLOSSARY.md#polyak), θ' ← (1 − τ) θ' + τ θ with a small τ (0.005 by default),
+# so the targets they regress onto move slowly; an [expectile](GLOSSARY.md#expectile) is the asymmetric-squares
+# cousin of a quantile; IQL's actor is fit by [advantage-weighted regression](GLOSSARY.md#awr) (AWR).
 
 # %%
 display(Code(inspect.getsource(td3bc.TD3BC.actor_loss), language="python"))
@@ -113,8 +118,8 @@ for ax, ((algo, ds), out) in zip(axes, results.items()):
     plot_curves(ax, out, f"{algo}: {ds.split('/')[1]}")
     if ds == HOPPER:
         ax.axhline(hopper_info["normalized_score_mean"], color="k", ls="--", lw=1, label="dataset")
+    ax.set_ylabel("kit normalized score" if ds == HOPPER else "success rate (%)")
     ax.legend(fontsize=7)
-axes[2].set_ylabel("success rate (%)")
 plt.show()
 
 # %% [markdown]

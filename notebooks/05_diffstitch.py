@@ -84,8 +84,9 @@ for fn in (ds.estimate_steps, ds.stitch_states, ds.wrap_up, ds.qualify):
 #
 # Four models, each with its curve: the temporal U-Net diffusion model over $H$-state windows (ε-prediction,
 # cosine schedule, K steps, inpainting masks that always reveal the first state and never the last, loss on the
-# generated positions only, EMA weights), the inverse dynamics model, the reward model and a 7-member Gaussian
-# dynamics ensemble. All live in CDF-normalized state space. Trained models are cached under
+# generated positions only, [EMA](GLOSSARY.md#ema) weights: an exponential moving average of the weights), the
+# inverse dynamics model, the reward model and a 7-member Gaussian dynamics
+# [ensemble](GLOSSARY.md#elites) (its best members on held-out data, the *elites*, predict). All live in CDF-normalized state space. Trained models are cached under
 # `data/checkpoints/diffstitch/` (the diffusion model checkpoints while it trains, and resumes).
 
 # %%
@@ -212,7 +213,7 @@ plt.show()
 # `max_iterations`). Every bridge is kept in the result, accepted or not, for the studies below; the accepted ones
 # become whole stitched trajectories and are saved as the Minari dataset `<parent>-diffstitch-v0`.
 #
-# The notebook stitches with the strided (DDIM) sampler: `benchmarks/augment_speed.py` measures it against the
+# The notebook stitches with the strided [DDIM](GLOSSARY.md#ddim) sampler (it skips most noise levels): `benchmarks/augment_speed.py` measures it against the
 # paper's full ancestral sampler (same models, same seed) - about as many bridges accepted, many times faster.
 # Set `SAMPLER = "full"` in the parameters cell for the paper's sampler.
 
@@ -594,7 +595,7 @@ else:
 # | dynamics model training | - | early stopping on 10% holdout | fixed `model_steps`; elites by held-out MSE |
 # | training windows | - | padded past episode ends | inside episodes only |
 # | actions | - | CDF-normalized | raw (already in [-1, 1]) |
-# | return guidance | - | CFG w = 1.2 on a fixed `test_ret` | optional (`return_guidance=1.2`), off by default |
+# | return guidance | - | [classifier-free guidance](GLOSSARY.md#cfg) w = 1.2 on a fixed `test_ret` | optional (`return_guidance=1.2`), off by default |
 # | augmented data for TD3+BC/IQL | whole trajectories | bridge transitions only | bridge transitions (DT gets whole trajectories) |
 # | sizes at `lab` | H=100, U-Net 128×(1,4,8), 1M steps | same | H=64, U-Net 32×(1,2,4), 2.5k steps: CPU-sized (`full` = paper's) |
 # | maze | not in the paper | - | δ and the similarity threshold are the kit's choice for 2-D positions (see `SETTINGS`) |

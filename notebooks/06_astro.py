@@ -28,11 +28,11 @@
 #
 # | part | the kit's choice (open in the paper) |
 # |---|---|
-# | distance | an MLP encoder φ, ‖φ(s) − φ(g)‖ fit to a low expectile (0.1) of same-trajectory step counts up to a cap (HILP would learn it by TD on a goal-conditioned value) |
+# | distance | an MLP encoder φ, ‖φ(s) − φ(g)‖ fit to a low expectile (0.1) of same-trajectory step counts up to a cap ([HILP](GLOSSARY.md#hilp) would learn it by TD on a goal-conditioned value) |
 # | targets | reachable: distance in [`window_low`, `window_high` − 1] steps; a stitched return to go (estimated with the data's mean reward over the bridge) above the source's; another trajectory; best gain + 0.5 × novelty of the pair's midpoint |
 # | target state sequence | DiffStitch's inpainting diffusion model (shared, not retrained) |
 # | planner | inverse dynamics actions, executed in DiffStitch's dynamics ensemble |
-# | RDF update | 1) re-query inverse dynamics from the *arrived* state, 2) gradient (Polyak) steps on the deviation through the model, with a disagreement penalty |
+# | RDF update | 1) re-query inverse dynamics from the *arrived* state, 2) gradient steps of [Polyak's step size](GLOSSARY.md#polyak) on the deviation through the model, with a disagreement penalty |
 # | acceptance | last state within DiffStitch's δ of the target, ensemble disagreement ≤ 2 × its 99th percentile on real data, no terminal state, stitched return ≥ source's |
 # | rewards | DiffStitch's reward model |
 #
@@ -611,7 +611,7 @@ for algo in ("td3bc", "iql"):
 # * The kit reuses DiffStitch's models for the reference sequence, inverse dynamics, reward and dynamics; whether
 #   ASTRO trains its own generator is not known.
 # * The distance is symmetric and learned from along-trajectory step counts (an upper bound on the true shortest
-#   count); a quasimetric learned by temporal differences (HILP, QRL) would compose distances across trajectories.
+#   count); a quasimetric learned by temporal differences (HILP, [QRL](GLOSSARY.md#qrl)) would compose distances across trajectories.
 
 # %% [markdown]
 # ## Exercises

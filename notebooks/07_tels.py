@@ -19,7 +19,7 @@
 #    ladder, and read the result honestly.
 #
 # Paper: Cheng et al., *Sample-Efficient Offline RL via T-Symmetry Enforced Latent State-Stitching*, ICLR 2026.
-# Baselines: POR (Xu et al., NeurIPS 2022), TSRL (Cheng et al., NeurIPS 2023).
+# Baselines: [POR](GLOSSARY.md#por) (Xu et al., NeurIPS 2022), [TSRL](GLOSSARY.md#tsym) (Cheng et al., NeurIPS 2023).
 #
 # **What the kit knows, and what it chose.** Neither the TELS paper's full text nor code were available; the kit
 # builds it from a detailed third-party note, the OpenReview reviews and the released TSRL and POR code (research
@@ -32,7 +32,7 @@
 # | latent sizes | TSRL: dim z_s = state dim, dim z_a = action dim | same; 2-hidden-layer MLPs (`profile.tels.idm_hidden`) |
 # | V(z) | note: expectile regression with a target network | expectile 0.7 (MuJoCo) / 0.9 (maze) |
 # | deterministic guide (Eq. 9) | note | λ V(π_g(z)) − η‖ψ_s(π_g(z)) − s'‖² − l_T-sym, λ = 2.5 / mean\|V\|, η = 1 (values not public), **plus the kit's** − ‖π_g(z) − z'‖² (section 9 shows why) |
-# | stochastic guide (Eq. 10) | reviewers: "AWR over the next states" | POR-r's advantage weighting in latent space, α = 10 (maze only) |
+# | stochastic guide (Eq. 10) | reviewers: "[AWR](GLOSSARY.md#awr) over the next states" | POR-r's advantage weighting in latent space, α = 10 (maze only) |
 # | action | note: a* = ψ_a(h_inv(z, π_g(z))) | same, no training |
 # | schedule | note: TS-IDM first, then frozen | `idm_steps` TS-IDM steps, then the usual `train.steps` |
 

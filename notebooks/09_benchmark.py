@@ -139,7 +139,8 @@ print(f"{len(records)} of {len(GRID.cells(P.name))} cells have a record")
 display(
     Markdown(
         bench.table(GRID, records, profile=P) + f"\n\nLast evaluation, mean ± std over {len(GRID.seeds)} seeds "
-        f"({P.name} profile); hopper/walker2d: D4RL-normalized score, maze: success rate (%). "
+        f"({P.name} profile); hopper/walker2d: the kit's normalized score (0 = the kit's random policy, 100 = its "
+        "expert policy; notebook 01), not D4RL's; maze: success rate (%). "
         "Best of each row in bold, second underlined; '-' : skipped (see below) or not run."
     )
 )

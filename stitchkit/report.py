@@ -184,10 +184,12 @@ def build_report(
         t0 = time.perf_counter()
         nb, error = execute_notebook(path, profile, timeout)
         body, _ = exporter.from_notebook_node(nb)
+        body = body.replace('href="GLOSSARY.md', 'href="GLOSSARY.html')  # the glossary travels as a page too
         page = path.stem + ".html"
         atomic_write_text(out_dir / page, offline_page(body))
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         results.append(PageResult(path.name, page, not error, time.perf_counter() - t0, error, profile, stamp, commit))
+    write_glossary(out_dir)
     # the index links every page in the folder: pages built now, and earlier ones a partial run left in place
     manifest_path = out_dir / "index.json"
     try:
@@ -207,6 +209,26 @@ def build_report(
     return results
 
 
+def write_glossary(out_dir: Path) -> Path | None:
+    """``notebooks/GLOSSARY.md`` as ``GLOSSARY.html`` beside the pages, so the notebooks' term links work in the
+    report as they do in JupyterLab."""
+    from nbconvert.filters.markdown import markdown2html
+
+    from stitchkit.paths import project_root
+
+    src = project_root() / "notebooks" / "GLOSSARY.md"
+    if not src.exists():
+        return None
+    body = markdown2html(src.read_text())
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>stitchkit glossary</title>"
+        "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:1.45}</style></head>"
+        f"<body><p><a href='index.html'>stitchkit report</a></p>{body}</body></html>\n"
+    )
+    atomic_write_text(out_dir / "GLOSSARY.html", page)
+    return out_dir / "GLOSSARY.html"
+
+
 def render_index(results: list[PageResult], profile: str) -> str:
     """The report's front page: every notebook with its status, wall time, profile, build date and commit."""
     rows = "\n".join(
@@ -219,7 +241,7 @@ def render_index(results: list[PageResult], profile: str) -> str:
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>stitchkit report</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.3em 1em;text-align:left}"
-        "</style></head><body><h1>stitchkit report</h1>"
+        "</style></head><body><h1>stitchkit report</h1><p><a href='GLOSSARY.html'>Glossary</a></p>"
         f"<p>Last build at profile <b>{html.escape(profile)}</b>. Wall time is each notebook's own run (a fresh "
         f"kernel); listed pages together: {_minutes(total)}.</p>"
         "<table><tr><th>notebook</th><th>status</th><th>wall time</th><th>profile</th><th>built</th><th>commit</th>"

@@ -18,7 +18,7 @@ print("profile is", PROFILE, "report mode", os.environ.get("STITCHKIT_REPORT"))
 def test_report_pages_and_index(tmp_path: Path):
     nb_dir = tmp_path / "nbs"
     nb_dir.mkdir()
-    (nb_dir / "01_tiny.py").write_text(TINY)
+    (nb_dir / "01_tiny.py").write_text(TINY + '# %% [markdown]\n# a [term](GLOSSARY.md#ddim)\n')
     (nb_dir / "02_broken.py").write_text(TINY + "# %%\nraise RuntimeError('boom')\n")
     out = tmp_path / "reports"
     results = build_report("smoke", list_notebooks(nb_dir), out, timeout=120)
@@ -28,9 +28,13 @@ def test_report_pages_and_index(tmp_path: Path):
     assert "profile is smoke report mode 1" in page
     index = (out / "index.html").read_text()
     assert "href='01_tiny.html'" in index and "FAILED" in index and "smoke" in index
+    assert 'href="GLOSSARY.html#ddim"' in page  # the notebooks' term links point at the glossary page
+    glossary = (out / "GLOSSARY.html").read_text()
+    assert 'id="ddim"' in glossary and "href='GLOSSARY.html'" in index
     assert sorted(p.name for p in out.iterdir()) == [
         "01_tiny.html",
         "02_broken.html",
+        "GLOSSARY.html",
         "index.html",
         "index.json",
         "mathjax",
