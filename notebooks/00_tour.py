@@ -182,6 +182,34 @@ from stitchkit.device import get_device
 print("device:", get_device(), "| MUJOCO_GL:", os.environ.get("MUJOCO_GL"), "| data:", stitchkit.paths.data_dir())
 
 # %% [markdown]
+# ## Summary
+#
+# **What to remember.**
+# 1. Offline data come in fragments: a task can need a trip that no single trajectory makes, and stitching builds
+#    such trips from pieces of several trajectories.
+# 2. A naive stitch - one trajectory's state followed by another's - is a transition the physics cannot make; each
+#    method of the course is a different way to make the joint consistent.
+# 3. DiffStitch generates the bridge states with a diffusion model and keeps a bridge only if a learned dynamics
+#    model agrees; ASTRO picks targets that are reachable in steps and plans the bridge's actions through a learned
+#    model; TELS stitches *states* in a latent space and lets inverse dynamics find the actions.
+# 4. Profiles change sizes, never code: `smoke` proves every line runs, `lab` shows the effects on a laptop, `full`
+#    is the papers' budget on one GPU.
+#
+# **Key equation.** Every method ends the same way: a learner trains on $\mathcal{D}^* = \mathcal{D} \cup
+# \mathcal{D}_{\text{aug}}$, each batch drawn at the ratio $r$ = original : augmented, i.e. $B\,r/(1+r)$ original
+# and $B/(1+r)$ generated transitions.
+#
+# **Pseudocode: stitching, in general.**
+# ```text
+# for each source trajectory τ (a low return to go):
+#     pick a target trajectory τ' (a higher return to go, reachable from τ's end)
+#     generate a bridge: states from τ's last state s_T to τ''s first state s'_1, and actions between them
+#     keep τ[:T] + bridge + τ' only if a dynamics check accepts the bridge
+# train any offline RL learner on D ∪ {kept trajectories} at ratio r
+# ```
+# **Read further.** DiffStitch, Introduction (Li et al., ICML 2024); notebooks 05-07 for each method's paper.
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** With `RADIUS = 0` no two states of different fragments are close enough to stitch. Predict the

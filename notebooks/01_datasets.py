@@ -266,7 +266,34 @@ plt.show()
 # training steps (the card says so). Scores are the kit's own (its random and expert rollouts as 0 and 100), with
 # D4RL's published reference returns beside them as an approximate comparison (v5 vs v2 dynamics, other
 # policies). OGBench's stitch datasets also ship a 10% validation split; the kit builds the training split only.
+
+# %% [markdown]
+# ## Summary
 #
+# **What to remember.**
+# 1. The kit builds every dataset on your machine, in Minari format, from scripted or trained behaviour policies;
+#    one call (`registry.load_episodes`) loads a kit dataset or a real Minari one.
+# 2. The maze's `stitch` data are short fragments: no fragment makes a long task's trip, so a learner can only solve
+#    it by combining fragments - which is what stitching is for.
+# 3. The D4RL recipes differ in who collected the data: `random`, `medium` (one mediocre policy), `medium-replay`
+#    (a replay buffer, many policies), `expert`, `medium-expert` (both); a return histogram tells them apart.
+# 4. Scores are normalized so that 0 is the random policy and 100 the expert one; the kit's references are its own
+#    policies, so its scores are not D4RL's.
+#
+# **Key equations.**
+# $$\text{score} = 100\,\frac{R - R_{\text{random}}}{R_{\text{expert}} - R_{\text{random}}}, \qquad
+# n_{\text{orig}} = \operatorname{round}\!\Big(B\,\frac{r}{r+1}\Big)\ \text{per batch of } B \text{ at ratio } r.$$
+#
+# **Pseudocode: a D4RL-style dataset.**
+# ```text
+# for each behaviour policy of the recipe (random / medium / expert / every checkpoint of a training run):
+#     roll out episodes in the environment: record (s, a, r, s', terminated, truncated) at every step
+# save all episodes as one Minari dataset, with the recipe and the policies' reference returns in its metadata
+# ```
+# **Read further.** Fu et al., *D4RL* (2020), Section 4 (the recipes); Park et al., *OGBench* (2024), the `stitch`
+# datasets.
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** How many transitions does the maze dataset hold? Compute it from `episodes` (not from `info`)

@@ -512,6 +512,35 @@ plt.show()
 print(f"notebook ran in {time.perf_counter() - T0:.0f} s at profile {P.name}")
 
 # %% [markdown]
+# ## Summary
+#
+# **What to remember.**
+# 1. A goal-conditioned learner draws its goals from the future of the same trajectory (hindsight), so it learns only
+#    trips as long as its trajectories; chains of fragments add long trips, and that is the course's first measured
+#    stitching effect.
+# 2. A naive joint is physically impossible, yet a learner that imitates real actions (GCBC) tolerates it while the
+#    jump is short. When joints jump far or through walls, hindsight relabelling teaches wrong reachability.
+# 3. Where a generated model pays, section 8 separates *which chains exist* (DiffStitch's filter) from *what fills
+#    their joints* (its bridges), with controls: the same chains glued, and a blind subset of the same size.
+# 4. Report seeds and 95% confidence intervals: with 5-10 seeds, differences of a few points are noise.
+#
+# **Key equations.**
+# $$\mathcal{L}_{\text{GCBC}} = \mathbb{E}_{(s_t, a_t) \sim \mathcal{D},\; g = s_{t+k}}\big[\|\pi(s_t, g) - a_t\|^2\big],
+# \qquad \mathcal{L}_{\text{GCIVL}} = \mathbb{E}\big[L^\tau_2\big(r(s,g) + \gamma \bar V(s', g) - V(s, g)\big)\big].$$
+#
+# **Pseudocode: chains (`plan_chains`).**
+# ```text
+# repeat until the budget of transitions:
+#     start at a random fragment; draw the number of hops
+#     while the chain needs another fragment:
+#         find the last step (after min_progress, before the idle tail) within `near` of another fragment's start,
+#             among fragments that end farther from the chain's start (outward) and are not in the chain yet
+#         cut here, continue with one such fragment
+#     glue each joint (naive) or bridge it (DiffStitch / ASTRO), keep the chain if every bridge qualifies
+# ```
+# **Read further.** OGBench (Park et al., 2024), the `stitch` datasets and GCIVL; Andrychowicz et al. (2017), HER.
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** How many fragments does the longest naive chain hold? Count the `"fragment"` pieces in each

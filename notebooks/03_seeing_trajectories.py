@@ -135,6 +135,29 @@ maze_viewer = StitchViewer(
 maze_viewer
 
 # %% [markdown]
+# ## Summary
+#
+# **What to remember.**
+# 1. A MuJoCo state is (qpos, qvel); a locomotion observation drops the x position (and a dataset may clip
+#    velocities), so a state rebuilt from an observation is exact only up to what the observation keeps.
+# 2. The physics oracle answers one question exactly: from state $s$, does action $a$ lead to $s'$? Real data pass
+#    to rounding error; a glued transition misses by orders of magnitude.
+# 3. Rendering and the StitchViewer make a stitched trajectory visible, but only the oracle says whether it is
+#    physically possible.
+#
+# **Key equation.** The oracle error of a transition, in the true simulator $f$:
+# $$e(s, a, s') = \|f(s, a) - s'\|.$$
+#
+# **Pseudocode: the oracle check.**
+# ```text
+# for each transition (s, a, s') to judge:
+#     set the simulator's qpos, qvel from s (x position from the info, if the observation drops it)
+#     step the simulator with a for the environment's frame skip
+#     e = || observation reached - s' ||
+# ```
+# **Read further.** Todorov et al., *MuJoCo* (2012); the Gymnasium MuJoCo v5 environment docs (observations).
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** By how many orders of magnitude does the glued transition's error exceed the median error of the

@@ -171,7 +171,35 @@ display(
 # PyTorch's default initialisation rather than orthogonal; DT is trained with the profile's batch size (CORL's
 # configs use 4096 at `full`); DT's target return is the best return in its training data rather than a fixed
 # per-task value; the reference scores are the kit's own (see notebook 01).
+
+# %% [markdown]
+# ## Summary
 #
+# **What to remember.**
+# 1. Each evaluator adds one idea: BC copies actions; TD3+BC adds a critic and stays near the data's actions; IQL
+#    never queries the critic outside the data; CQL pushes unseen actions' values down; DT conditions a sequence
+#    model on the return it should achieve.
+# 2. Several seeds train at once as one batched model; report mean and spread over seeds, never one run.
+# 3. "Last" (the final evaluation) and "best" (the best evaluation during training) differ; a paper must say which
+#    it reports, and "best" flatters.
+# 4. A learner has *beaten its data* when its score exceeds the dataset's own normalized score.
+#
+# **Key equations.**
+# $$\text{TD3+BC:}\ \max_\pi\ \mathbb{E}\big[\lambda\,Q(s, \pi(s)) - (\pi(s) - a)^2\big],\ \lambda = \frac{\alpha}{\operatorname{mean}|Q|};
+# \qquad \text{IQL:}\ \min_V \mathbb{E}\big[L_2^\tau(Q(s,a) - V(s))\big],\ \pi \propto e^{\beta(Q - V)}.$$
+#
+# **Pseudocode: one TD3+BC update.**
+# ```text
+# sample a batch (s, a, r, s', done)
+# a' = clip(π_target(s') + clip(noise, -c, c), -1, 1)
+# y = r + γ (1 - done) min(Q1_target(s', a'), Q2_target(s', a'))
+# critics: minimise (Q1(s, a) - y)^2 + (Q2(s, a) - y)^2
+# every 2nd step: actor maximises λ Q1(s, π(s)) - (π(s) - a)^2; targets ← (1 - τ) targets + τ online
+# ```
+# **Read further.** Fujimoto & Gu (2021), TD3+BC, Section 5; Kostrikov et al. (2022), IQL, Section 4; Kumar et al.
+# (2020), CQL, Section 3; Chen et al. (2021), Decision Transformer, Section 2.
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** `summarize` computes last and best. Without calling it, compute the *best* score of TD3+BC on

@@ -601,7 +601,40 @@ else:
 # | maze | not in the paper | - | δ and the similarity threshold are the kit's choice for 2-D positions (see `SETTINGS`) |
 #
 # Scores here are on the kit's own datasets (notebook 01), never comparable with the paper's D4RL numbers.
+
+# %% [markdown]
+# ## Summary
 #
+# **What to remember.**
+# 1. DiffStitch has four modules: step estimation (imagine the future from the source's last state and pick how
+#    many steps Δ the bridge needs), state stitching (inpaint Δ states between source and target), wrap-up (inverse
+#    dynamics for the actions, a reward model for the rewards) and qualification (keep the bridge only if a
+#    dynamics model predicts every step within δ).
+# 2. The diffusion model never sees actions: it generates states, and the actions come afterwards.
+# 3. Qualification is only as good as the learned dynamics model; the physics oracle shows how often it lets a bad
+#    bridge through.
+# 4. The question every stitching result must answer is "is the model needed?": the same pairs glued naively, same
+#    data, same ratio (section 9's control), read with seeds and intervals.
+#
+# **Key equations** (the paper's Eq. 3-6, 9; $\mathcal{G}_\theta$ is the diffusion model, $f_\omega$ the dynamics model):
+# $$\tau^m_s = \mathcal{G}_\theta(s_T, [\text{M}], \dots), \quad \Delta = \arg\max_i \operatorname{sim}(s^m_i, s'_1),
+# \quad \tau^s_s = \mathcal{G}_\theta(s_T, \underbrace{[\text{M}], \dots}_{\Delta}, s'_1, \dots),$$
+# $$\text{keep the bridge iff } \max_t \|f_\omega(s_t, a_t) - s_{t+1}\|^2 \le \delta, \qquad a_t = f_\psi(s_t, s_{t+1}).$$
+#
+# **Pseudocode** (the paper's Algorithm 1, Appendix A.1):
+# ```text
+# train G_θ (states only, masked windows), dynamics f_ω, inverse dynamics f_ψ, reward f_φ on D
+# repeat N times:
+#     sample a source τ and a target τ'
+#     imagine τ^m from s_T;  Δ = argmax_i sim(s^m_i, s'_1)
+#     inpaint Δ states between s_T and s'_1;  actions a_t = f_ψ(s_t, s_t+1), rewards r_t = f_φ(s_t, a_t)
+#     if max_t ||f_ω(s_t, a_t) - s_t+1||^2 <= δ:  D_aug ← D_aug ∪ τ[:T] + bridge + τ'
+# train the learner on D ∪ D_aug at ratio r
+# ```
+# **Read further.** DiffStitch, Section 4.1 (the four modules), 4.2 (the models), Table 1 (results), Tables 2-3 and
+# Figure 5 (ratio, δ, ablations), Appendix A.1.
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** A bridge's Δ is `window_low` plus the argmax of its chosen candidate's similarity curve. From the

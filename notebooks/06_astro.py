@@ -614,6 +614,38 @@ for algo in ("td3bc", "iql"):
 #   count); a quasimetric learned by temporal differences (HILP, [QRL](GLOSSARY.md#qrl)) would compose distances across trajectories.
 
 # %% [markdown]
+# ## Summary
+#
+# **What to remember.**
+# 1. Euclidean distance does not say whether a state can be reached in a few steps; a learned temporal distance,
+#    which counts steps, is built to (section 2 measures where it does better, and where it does not).
+# 2. ASTRO's stitch target is reachable (temporal distance within the planner's bridge lengths), better (a higher
+#    return to go) and new (coverage); a target beyond the longest bridge is no target.
+# 3. The planner executes its actions in a learned model and corrects them from the deviation between the planned
+#    and the reached states (Rollout Deviation Feedback), so its bridges are consistent with that model - and only
+#    as right as the model.
+# 4. As for DiffStitch, the control is the same pairs glued naively (section 9).
+#
+# **Key equations** (the kit's reading of the abstract; see the table at the top):
+# $$d(s, g) \approx \|\phi(s) - \phi(g)\|, \qquad \text{eligible } g:\ d_{\min} \le d(s, g) \le d_{\max},\
+# \text{RTG gain} > 0, \qquad g^* = \arg\max\ \text{gain} + w\,\text{novelty},$$
+# $$J(a_{1:\Delta}) = \tfrac{1}{\Delta}\textstyle\sum_t \|x_t(a) - s^*_t\|^2 + \|x_\Delta(a) - s^*_\Delta\|^2 + \lambda_u
+# \textstyle\sum_t u_t^2, \qquad a \leftarrow a - \eta\,\frac{J}{\|\nabla J\|^2}\nabla J.$$
+#
+# **Pseudocode.**
+# ```text
+# train the temporal distance φ on step counts within trajectories; reuse DiffStitch's models
+# for each batch of sources s:
+#     candidates g with d_min <= d(s, g) <= d_max, a higher return to go, on another trajectory
+#     pick g* = argmax gain + w novelty;  Δ = ceil(d(s, g*))
+#     reference s*_0..Δ: inpainted by the diffusion model between s and g*
+#     actions: inverse dynamics open loop, then fed back from the arrived states, then Polyak gradient steps on J
+#     accept if the rollout lands within δ of g* and the ensemble agrees along the way
+# ```
+# **Read further.** ASTRO (Yu et al., arXiv 2511.23442), the abstract and Figure 1's caption (all that was
+# available); HILP (Park et al., 2024) for distances learned by temporal differences.
+
+# %% [markdown]
 # ## Exercises
 #
 # **1.** With the rule of `select_pairs`, `d_min = 10`, `d_max = 39` and `coverage_weight = 0.5`, which candidate

@@ -400,6 +400,36 @@ display(Markdown("\n".join(rows)))
 # * The deterministic guide adds a latent next-state matching term (section 9); without it the kit's TELS failed.
 
 # %% [markdown]
+# ## Summary
+#
+# **What to remember.**
+# 1. T-symmetry: a system's dynamics run backward as consistently as forward. A latent space whose forward and
+#    reverse dynamics cancel keeps that structure even where data are missing.
+# 2. TELS's TS-IDM is an inverse dynamics model (state encoder, latent inverse dynamics, action decoder) trained with
+#    reconstruction plus ODE and T-symmetry terms, all sharing one weight β.
+# 3. TELS stitches *states*: a guide policy proposes the next latent state worth reaching, and the TS-IDM's inverse
+#    dynamics turns it into an action - no actor trained, no action-level constraint. POR does the same in raw
+#    state space.
+# 4. Its claim is about small data (about 10k transitions); the ablation ladder adds one term at a time.
+#
+# **Key equations** (the TELS summary's method section):
+# $$\mathcal{L}_{\text{TS-IDM}} = \sum_{\mathcal{D}} \big[\ell_{\text{rec}} + \beta(\ell_{\text{dyn}} + \ell_{\text{ode}}
+# + \ell_{\text{T-sym}})\big], \qquad \ell_{\text{T-sym}} = \|h_{\text{fwd}}(z, z_a) + h_{\text{rvs}}(z + h_{\text{fwd}}(z,
+# z_a), z_a)\|^2,$$
+# $$a^* = \psi_a\big(h_{\text{inv}}(z_s, z^*_{s'})\big), \qquad z^*_{s'} = \pi_g(z_s).$$
+#
+# **Pseudocode.**
+# ```text
+# stage 1: train the TS-IDM on (s, a, s'): encoder φ_s, decoder ψ_s, h_inv, action decoder ψ_a, h_fwd, h_rvs
+# stage 2: freeze φ_s; learn V(z_s) as an expectile of r + γ V_target(z_s') on latent transitions
+#          learn the guide π_g(z_s) -> z_s': deterministic (max λ V(π_g(z)) minus decoder and T-symmetry terms, Eq. 9)
+#          or advantage-weighted onto the data's next latent states (Eq. 10, POR-r style)
+# act:     a = ψ_a(h_inv(φ_s(s), π_g(φ_s(s))))
+# ```
+# **Read further.** TELS (Cheng et al., ICLR 2026), the method and ablation sections of the summary the kit
+# worked from; TSRL (Cheng et al., NeurIPS 2023); POR (Xu et al., NeurIPS 2022).
+
+# %% [markdown]
 # ## Exercises
 #
 # **1.** A linear latent model with h_fwd(z) = 0.1 z and h_rvs(z') = −0.1 z'. What is l_T-sym for z = (1, 0)?

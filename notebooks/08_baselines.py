@@ -482,6 +482,33 @@ for m in ("SER", "TATU"):
 #   baselines in Table 1.
 
 # %% [markdown]
+# ## Summary
+#
+# **What to remember.**
+# 1. SER generates single transitions with a diffusion model (EDM): new tuples near the data, no trajectories, so
+#    nothing for Decision Transformer.
+# 2. TATU rolls a dynamics ensemble forward from dataset states and cuts each rollout when the accumulated
+#    uncertainty grows too large: short, model-consistent extensions, never a jump to a better trajectory.
+# 3. Judge generated data three ways: the physics oracle (is it possible?), state coverage (is it new?) and the
+#    learners' scores (does it help?) - the three can disagree.
+#
+# **Key equations.**
+# $$\text{EDM: } D_\theta(x; \sigma) = c_{\text{skip}}(\sigma)\,x + c_{\text{out}}(\sigma)\,F_\theta\big(c_{\text{in}}(\sigma)\,x;
+# c_{\text{noise}}(\sigma)\big), \quad c_{\text{skip}} = \frac{\sigma_{\text{data}}^2}{\sigma^2 + \sigma_{\text{data}}^2};$$
+# $$\text{TATU: keep step } t \text{ while } \textstyle\sum_{k \le t} u_k < \frac{\text{max\_disc}}{\text{pessimism}}.$$
+#
+# **Pseudocode: TATU.**
+# ```text
+# train a dynamics ensemble on D
+# from a batch of dataset states, for up to H steps:
+#     act with a behaviour CVAE fit to the data's actions (BCQ's); predict the next state with a random elite; u_t = ensemble disagreement
+#     stop a rollout once Σ u_k reaches the threshold, or at a terminal state
+# add the kept rollout transitions to D_aug
+# ```
+# **Read further.** Lu et al., *Synthetic Experience Replay* (NeurIPS 2023), Section 3; Karras et al., *EDM*
+# (2022), Table 1; Zhang et al., *TATU* (2023), Section 4; DiffStitch, Table 1.
+
+# %% [markdown]
 # ## Exercises
 #
 # **1.** A TATU rollout's uncertainties are u = [0.1, 0.2, 0.15, 0.3, 0.1], max_disc = 1.4 and pessimism = 3.5.

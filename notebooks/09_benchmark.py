@@ -344,6 +344,33 @@ display(Markdown(campaign.table(TELS_CAMPAIGN, tels_records, "d4rl_last")))
 display(Markdown(campaign.reading_learners(TELS_CAMPAIGN, tels_records, "tels")))
 
 # %% [markdown]
+# ## Summary
+#
+# **What to remember.**
+# 1. A benchmark is a grid of cells (dataset, augmenter, algorithm, seed); each finished cell is a record, so a run
+#    can stop and resume without redoing anything.
+# 2. A Table-1-shaped table (mean ± std over three seeds, best in bold) cannot say whether two arms differ; use
+#    intervals.
+# 3. The interquartile mean with a stratified bootstrap interval, and the probability of improvement, ask "does
+#    augmentation help?" with the uncertainty in view.
+# 4. The campaign's committed records carry the paper-scale comparison that no notebook can run in minutes.
+#
+# **Key equations.**
+# $$\operatorname{IQM}(x) = \operatorname{mean}\{x_{(i)} : \lfloor n/4 \rfloor < i \le n - \lfloor n/4 \rfloor\}, \qquad
+# P(X > Y) = \frac{1}{mn}\sum_{i,j}\Big(\mathbb{1}[x_i > y_j] + \tfrac{1}{2}\mathbb{1}[x_i = y_j]\Big).$$
+#
+# **Pseudocode: the grid runner.**
+# ```text
+# for each group (dataset, augmenter, algorithm) with a missing seed:
+#     build the augmented data if missing (cached)
+#     train the missing seeds as one batched run, checkpointing
+#     write one record per seed (atomically); a corrupt record is redone
+# tables and figures read only the records
+# ```
+# **Read further.** Agarwal et al., *Deep RL at the Edge of the Statistical Precipice* (NeurIPS 2021), Sections 4-5;
+# DiffStitch, Table 1; TELS's small-data table.
+
+# %% [markdown]
 # ## Exercises
 #
 # **1.** Four runs score [10, 20, 30, 1000]. What is their interquartile mean?
