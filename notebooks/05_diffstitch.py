@@ -576,10 +576,12 @@ else:
     print("no bridge accepted at this profile: nothing to glue")
 
 # %% [markdown]
-# Where the answer is yes: on the maze, with goal-conditioned learners, once the joints jump far (notebook 02,
-# section 8). There, glued chains teach GCBC that a goal behind a wall is a few steps away, and DiffStitch's
-# qualification drops exactly the chains whose joints its dynamics model cannot bridge; section 8 separates the
-# filter from the bridges with a third arm, naive joints on the chains DiffStitch keeps.
+# The same question on the maze, with goal-conditioned learners and chains whose joints jump far, is notebook 02's
+# section 8. Its precomputed rows (`results/bridge_matters/lab.json`) separate DiffStitch's filter from its
+# bridges; their reading, generated from the rows:
+
+# %%
+display(Markdown("\n\n".join(bridge_search.explain(bridge_search.load_rows("lab"), ("filter",))) or "not yet computed"))
 
 # %% [markdown]
 # ## Where the kit differs from the paper and the released code

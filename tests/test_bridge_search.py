@@ -90,3 +90,26 @@ def test_the_locomotion_axis_pairs_every_learner_with_original_naive_and_diffsti
     text = bridge_search.format_row(rows[1])
     assert "control" not in text and "oracle 0.500" in text
     assert "through a wall" not in bridge_search.verdicts(rows)[0]
+
+
+def test_the_reading_separates_the_filter_from_the_bridges_from_the_rows_alone():
+    def row(point, arm, success, ci, **joints):
+        r = fake_row("gap", point, arm, "gcbc", 10, None, {"near": float(point.split()[1])}, success, ci)
+        return r | {"joint_gap": 3.0, "joint_wall_share": 0.2, "joint_oracle_error": 4.0} | joints
+
+    rows = [
+        row("near 1", "naive", 70.0, (65.0, 75.0)),
+        row("near 8", "naive", 36.0, (24.0, 47.0)),
+        row("near 8", "diffstitch", 84.0, (77.0, 90.0), joint_qualification_rate=0.27),
+        row("near 8", "naive-kept", 83.0, (77.0, 90.0)),  # the same chains glued: level -> the filter
+        row("near 8", "naive-blind", 35.0, (29.0, 40.0)),
+        row("near 6", "naive", 41.0, (35.0, 47.0)),
+        row("near 6", "diffstitch", 65.0, (58.0, 71.0), joint_qualification_rate=0.53),
+        row("near 6", "naive-kept", 39.0, (28.0, 48.0)),  # glued falls below bridged -> the bridges
+        row("near 6", "naive-blind", 34.0, (25.0, 43.0)),
+    ]
+    text = "\n".join(bridge_search.explain(rows))
+    assert "from 70.0 [65.0, 75.0] at `near` 1 to 36.0 [24.0, 47.0] at 8" in text
+    assert "at `near` 8 the chains DiffStitch keeps teach as much glued as bridged" in text
+    assert "at `near` 6 the bridges themselves add" in text
+    assert "**The walls.**" not in text and "**ASTRO.**" not in text  # their rows are missing: left out
