@@ -195,30 +195,39 @@ plt.show()
 display(Markdown("\n".join(rows) + f"\n\nLast evaluation, mean and 95% bootstrap CI over {P.train.seeds} seeds."))
 
 # %% [markdown]
-# **Reading the result (the kit's `lab` run, seeds 0-2, 10k steps, 2×128 networks; notebook wall time 5.5 min from a
-# fresh clone).**
-#
-# | dataset | data mean | best episode | BC | 10%-BC | TD3+BC | IQL |
-# |---|---|---|---|---|---|---|
-# | hopper | 9.9 | 74.0 | 14.3 [3.6, 27.4] | 36.5 [34.8, 38.8] | 21.7 [18.0, 25.6] | 11.2 [5.8, 20.2] |
-# | walker2d | 5.6 | 61.8 | 22.3 [19.1, 25.9] | 36.1 [24.5, 47.4] | 10.5 [10.1, 11.0] | 11.7 [11.6, 11.8] |
-#
-# * **hopper** (TQC behaviour policies, expert 3,078 on 100 episodes): the data now have headroom - the best
-#   episode scores 74, the mean 10. Every learner beats the mean, and copying only the best 10% of episodes (36.5)
-#   beats copying all (14.3) and the value-based learners at this budget. None comes near the best episode. A longer
-#   run (`train.run(..., steps=50_000)`, 2×256, 3 seeds) does not get there either: TD3+BC 29.6 ± 15.6 (seeds 51.0,
-#   23.3, 14.5), IQL 15.9 ± 3.2, flat from 10k to 50k. CORL's D4RL figures (TD3+BC 60, IQL 95 on
-#   hopper-medium-replay) come at 1M steps: 20 times this 50k run, which took 30 min of one shared laptop core for
-#   three seeds, so about 10 hours; or 13 minutes for four seeds on one GPU (notebook 09's H200 figures). So hopper is where stitching has room to help, and where the
-#   learners are still short of their data's best at the course's budget.
-# * **walker2d** (TQC behaviour policies, expert 3,879 on 100 episodes): the same picture, starker. The best
-#   episode scores 62, the mean 6; copying the best 10% (36.1) beats copying all (22.3), and at 10k steps the
-#   value-based learners stay near the data's mean (TD3+BC 10.5, IQL 11.7): on walker, whose episodes end when it
-#   falls, 10k updates are too few for a critic to learn which actions keep it up. Five times longer
-#   (`train.run(..., steps=50_000)`, 2×128, seeds 0-2, 7.6 min for both on two cores) they climb and are still
-#   climbing: TD3+BC 10.5 -> 10.0 -> 8.8 -> 16.8 -> 33.5 ± 10.8 at 10k-50k (seeds 24.9, 48.8, 26.9), IQL 11.7 ->
-#   13.1 -> 22.2 -> 33.5 -> 31.5 ± 2.3; level with 10%-BC, half the best episode. Unlike hopper's flat curves,
-#   walker's say more steps pay: the `full` budget (1M).
+# **Reading the result, generated from this run.** Per dataset: the headroom (the best episode against the mean),
+# and which learners beat the mean and the best episode, with their intervals:
+
+# %%
+lines = []
+for d in HEADROOM:
+    card = registry.info(d, P)
+    norm = 100 * (returns(head_data[d]) - card["ref_min_score"]) / (card["ref_max_score"] - card["ref_min_score"])
+    stats_d = {}
+    for arm in ARMS:
+        last = head[(d, arm)]["score"]["last"]
+        stats_d[arm] = bootstrap_ci(lambda s: float(np.mean(s["x"])), {"x": last})
+    best_arm = max(stats_d, key=lambda a: stats_d[a][0])
+    above_mean = [a for a, (_, lo_a, _) in stats_d.items() if lo_a > norm.mean()]
+    lines.append(
+        f"- **{d.split('/')[1]}**: data mean {norm.mean():.1f}, best episode {norm.max():.1f}. Above the mean with the "
+        f"interval clear of it: {', '.join(above_mean) or 'none'}. Best learner {best_arm} "
+        f"{stats_d[best_arm][0]:.1f} [{stats_d[best_arm][1]:.1f}, {stats_d[best_arm][2]:.1f}], "
+        + (
+            "short of the best episode: room for stitching to help"
+            if stats_d[best_arm][2] < norm.max()
+            else "level with the best episode: little left for stitching to add"
+        )
+    )
+display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# How to read it. A dataset is worth stitching when its best episodes lie far above its mean *and* the learners
+# stop short of them. Copying only the best 10% (10%-BC) is the simplest way to use the good episodes; the
+# value-based learners should do better than that given enough updates - D4RL's figures for TD3+BC and IQL on
+# hopper-medium-replay (CORL) come after 1M updates, 100 times the `lab` budget. `train.run(..., steps=50_000)`
+# shows how far a longer run gets on this machine (a few minutes per learner), and the campaign (notebook 09)
+# runs 300k updates with committed records.
 #
 # ## 4. One representation, two views, one sampler
 #
