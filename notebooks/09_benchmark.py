@@ -73,19 +73,12 @@ display(Code(inspect.getsource(bench.pending_groups), language="python"))
 # about two minutes, it times every CUDA path at `full` sizes (learner updates for 1 and 8 batched seeds, eager
 # and as one CUDA graph; DiffStitch's U-Net and stitching; SER, TATU, ASTRO and TELS models; evaluation) and
 # prints one JSON line with the `full` grid's estimated wall time. Its first real run, on one **NVIDIA H200**
-# (torch 2.11 + CUDA 13.0, 2026-11-28), is committed under `benchmarks/results/` and read by the next cell:
-#
-# - **Batched seeds are nearly free for the MLP learners**: 8 seeds of TD3+BC cost 1.4x one seed (1,300 vs
-#   1,810 updates/s as one CUDA graph), IQL 1.3x, BC 1.2x. The CUDA graph makes TD3+BC's update 7.3x faster
-#   than eager (179 updates/s: launch-bound), about JAX-CORL's 1.8k updates/s for one seed.
-# - **The Decision Transformer is compute-bound** (CORL's 4096 windows x 60 tokens a batch): 22 updates/s for one
-#   seed, 2.6 for eight; a graph changes nothing and seeds cost what they weigh. Letting float32 matmuls use
-#   TF32 tensor cores (`torch.set_float32_matmul_precision("high")`, which the kit's `get_device` now does on a
-#   GPU) lifts it to 32 and 4.5 updates/s, and CQL's 8-seed update from 122 to 217.
-# - **The whole `full` grid** (76 groups of 4 seeds) is estimated at **181 GPU-hours** in full float32 on this
-#   H200, of which DT 84 h and CQL 23 h; with the TF32 rates about **138 h** (DT 50 h, CQL 15 h; augmentation
-#   37 h, evaluation 23 h). That is a job for several GPUs (`--executor ray`), not a notebook run: the 15 minutes
-#   of device time lent to the kit so far went to this check.
+# (torch 2.11 + CUDA 13.0, 2026-11-28), is committed under `benchmarks/results/` and read by the next cell, which
+# prints its figures. What to look for: whether batched seeds cost little more than one seed for the MLP learners
+# (one CUDA graph for all seeds), whether the Decision Transformer is compute-bound (seeds cost what they weigh, a
+# graph changes nothing), what TF32 matmuls (`torch.set_float32_matmul_precision("high")`, which the kit's
+# `get_device` sets on a GPU) buy, and the whole `full` grid's estimated GPU-hours: a job for several GPUs
+# (`--executor ray`), not a notebook run.
 
 # %%
 import json
@@ -307,27 +300,50 @@ small = bench.load_records(SMALL, P)
 display(Markdown(bench.table(SMALL, small) + f"\n\nMean ± std over {len(SMALL.seeds)} seeds, last evaluation."))
 
 # %% [markdown]
-# ### Reading the result (the kit's `lab` run from a fresh clone, in course order, 2-core CPU)
-#
-# * **Wall time.** The `lab` grid is 16 groups (48 cells) and the small-data grid 4 groups (12 cells). Run after
-#   notebooks 01-08, every group's training is already in the cache (those notebooks trained the same runs), so the
-#   whole notebook took 2.1 min: the maze's GCBC arms on SER, TATU, DiffStitch and ASTRO data (about 30 s each) are
-#   the only new training. Run on an empty cache, the notebook's own estimate is 1.1 h of training (the lab grid
-#   0.8 h, the small-data grid 0.3 h), two groups at a time.
-# * **Table.** On hopper medium-replay no augmenter moves TD3+BC or IQL beyond the seed spread: TD3+BC 21.7 ± 3.1
-#   without, 23.0 ± 4.9 with TATU, 21.2 ± 3.5 DiffStitch, 18.1 ± 1.2 SER, 17.4 ± 1.6 ASTRO; IQL 11.2 ± 6.4 without,
-#   9.5-14.2 with. On the maze the goal-conditioned row shows stitching: GCBC reaches 13% of the goals on the
-#   original fragments, 15% with TATU (whose 5-step rollouts stay where the data are), 35-40% with ASTRO's or
-#   DiffStitch's bridged trajectories and 64% with chains of fragments (notebook 02). SER's single transitions
-#   cannot feed a goal-conditioned learner (the cell says why).
-# * **IQM and P(improvement).** Pooled over the three tasks: P(chain > none) = 1.00 [1.00, 1.00] (one task, the
-#   maze), P(DiffStitch > none) = 0.74 [0.52, 0.96], P(TATU > none) = 0.61 [0.31, 0.89], P(ASTRO > none) = 0.52
-#   [0.31, 0.78], P(SER > none) = 0.17 [0.00, 0.44]. DiffStitch's is the one augmenter interval wholly above 0.5,
-#   carried by the maze (40% vs 13%); on hopper alone every augmenter's runs fall within the original's spread. These are 10k-step runs on the kit's own small
-#   datasets; the papers' claims are at 1M steps on D4RL and are not tested here.
-# * **Small data** (hopper medium-expert, 10k transitions): TELS 40.3 ± 7.0 leads TD3+BC 30.2 ± 3.0, IQL 6.5 ± 2.9
-#   and POR 2.1 ± 1.5 (notebook 07 discusses why POR and IQL fail on this subsample). The walker2d and maze
-#   subsamples are in the `full` grid.
+# ### Reading the result, generated from the records
+
+# %%
+sc_lab = bench.scores(records)
+lines = []
+for d in GRID.datasets:
+    for algo in GRID.algorithms:
+        base = sc_lab.get((d, "none", algo))
+        if not base:
+            continue
+        others_d = [(a, sc_lab[(d, a, algo)]) for a in GRID.augmenters if a != "none" and (d, a, algo) in sc_lab]
+        beyond = [
+            a
+            for a, v in others_d
+            if abs(np.mean(v) - np.mean(base)) > max(np.std(v), np.std(base))  # apart by more than either's spread
+        ]
+        lines.append(
+            f"- **{d.removeprefix('stitchkit/')}, {algo}**: none {np.mean(base):.1f} ± {np.std(base):.1f}; "
+            + ", ".join(f"{a} {np.mean(v):.1f} ± {np.std(v):.1f}" for a, v in others_d)
+            + (f"; beyond the seeds' spread: {', '.join(beyond)}" if beyond else "; none beyond the seeds' spread")
+        )
+if poi:
+    wholly = [a for a in poi if poi[a][1] > 0.5]
+    lines.append(
+        "- **P(improvement)**, pooled over the tasks: "
+        + ", ".join(f"P({a} > none) = {poi[a][0]:.2f} [{poi[a][1]:.2f}, {poi[a][2]:.2f}]" for a in poi)
+        + (f"; wholly above 0.5: {', '.join(wholly)}" if wholly else "; no interval wholly above 0.5")
+    )
+sc_small = bench.scores(small)
+for d in SMALL.datasets:
+    row = {a: sc_small[(d, aug, a)] for aug in SMALL.augmenters for a in SMALL.algorithms if (d, aug, a) in sc_small}
+    if row:
+        lines.append(
+            f"- **small data, {d.removeprefix('stitchkit/')}**: "
+            + ", ".join(f"{a} {np.mean(v):.1f} ± {np.std(v):.1f}" for a, v in row.items())
+        )
+display(Markdown("\n".join(lines) or "no records yet at this profile"))
+
+# %% [markdown]
+# How to read it. Pooling tasks with different scales (normalized scores, success rates) makes IQM a summary of
+# this grid only. The maze's goal-conditioned row is where stitching shows at `lab` (notebook 02 explains why);
+# on locomotion a `lab` run's 10k updates leave the learners short of the paper's 1M, which the campaign below
+# addresses. Run after notebooks 01-08, most groups' training is already in the cache, so the notebook mostly
+# reads; on an empty cache its own estimate (printed in section 2) is the training it will do.
 
 # %% [markdown]
 # ### TELS's row at the campaign's budget
