@@ -114,7 +114,7 @@ display(Code(inspect.getsource(chains.plan_chains), language="python"))
 #   rolling them out in the learned dynamics (Rollout Deviation Feedback, notebook 06); the bridge's states are
 #   that rollout.
 #
-# The generative bridges need models trained on the data (about 3-4 minutes on one core at `lab`), so they are
+# The generative bridges need models trained on the data (minutes on one core at `lab`), so they are
 # built in a worker process of their own while the rest of the notebook trains learners on the other core.
 
 # %%
@@ -149,8 +149,7 @@ display(Code(inspect.getsource(GCBC.update), language="python"))
 # **goal swapping** (Ghugare et al., 2024: with probability 0.5 the goal is swapped for a future state of another
 # fragment that passes through the same region, stitching by relabelling alone); and **GCIVL**, OGBench's
 # value-based learner, whose TD backups carry "how far to the goal" across fragments that share a state (3 seeds:
-# it costs three GCBC arms). Measured before running, at `lab` on this 2-core machine with the background build
-# sharing the cores: about 6 minutes for this cell (GCIVL alone about 2).
+# it costs three GCBC arms). The cell prints its estimate, measured on this machine, before it trains.
 
 # %%
 ARMS = {
@@ -259,7 +258,7 @@ display(Markdown("\n".join(lines)))
 # ## 5. GCBC on the stitched data: the effect, with confidence intervals
 #
 # The DiffStitch and ASTRO arms train now (same steps, network and batch as above), together with the budget sweep
-# of section 7. Measured before running, at `lab` on this 2-core machine: about 4 minutes for this cell.
+# of section 7. The cell prints its estimate before it trains.
 
 # %%
 SWEEP_STEPS = (G.steps // 2, G.steps, 2 * G.steps)  # read from the curves of runs of 2 x the lab budget

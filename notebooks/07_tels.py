@@ -217,10 +217,10 @@ display(Code(inspect.getsource(TELS.update), language="python"))
 # A whole-trajectory subsample of about `study_transitions` transitions of hopper medium-expert (the registry's
 # `-<N>k-v0` ids, one fixed subsample seed), and four learners with the same seeds, batch and policy steps (TELS
 # first trains its TS-IDM for `idm_steps`). The maze subsample gets one TELS run, whose guide policy section 8
-# draws: single-task learners reach no goal there at a course's budget (an earlier `lab` run of this notebook: TELS
-# and POR 0%, as IQL and TD3+BC in notebook 05), and notebook 02 teaches stitching on the maze with goal-conditioned
+# draws: single-task learners reach no goal there at a course's budget (the study table below shows TELS's), and
+# notebook 02 teaches stitching on the maze with goal-conditioned
 # learners. The paper's other datasets (walker2d, antmaze) are one command each, `stitchkit train tels --dataset
-# stitchkit/walker2d/medium-replay-10k-v0` (about 8 minutes for the four learners). Runs are cached in `data/runs/`.
+# stitchkit/walker2d/medium-replay-10k-v0`. Runs are cached in `data/runs/`.
 # Every run of this section and the next two (the ablation ladder and the representation alone) is independent of
 # the others, so all of them train here, two at a time, one per core.
 

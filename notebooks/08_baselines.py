@@ -221,7 +221,7 @@ plt.show()
 # each step spends its u from it. On hopper most dataset transitions lie far below it, so a rollout that stays near the data runs all five steps and one that wanders
 # where the members disagree is cut early. On the maze the line lies *left* of almost all the data: the maze's
 # dynamics are easy, the members agree everywhere to within a small, nearly constant noise floor, and the largest
-# u is only ~2.4x the median (on hopper: far more). TATU's rule reads "max_disc / pessimism" as a fraction of a
+# u is only a small multiple of the median (on hopper: far more; the figure shows both). TATU's rule reads "max_disc / pessimism" as a fraction of a
 # *rare* worst case; with no tail, it cuts every rollout.
 #
 # **The pessimism sweep.** 2,000 rollouts from random dataset states, run once to the full horizon, then truncated
