@@ -24,6 +24,11 @@ def main() -> None:
     p.add_argument("notebooks", nargs="*", help="numbers (02) or names (02_goal_stitching); default: all")
     p.add_argument("--timeout", type=int, default=3600, help="seconds per notebook")
     p.add_argument("--save", help="a folder to write each executed notebook into (.ipynb), to read its outputs")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="write the timing to results/course_time/<profile>.json (notebook 00's course map reads it)",
+    )
     args = p.parse_args()
 
     from stitchkit.report import execute_notebook, list_notebooks
@@ -50,17 +55,18 @@ def main() -> None:
         flag = "FAILED: " + error if error else ("over 12 min" if times[nb.stem] > 720 else "ok")
         print(f"{nb.stem:<28} {times[nb.stem]:8.1f} s  {flag}", flush=True)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
-    print(
-        json.dumps(
-            {
-                "profile": args.profile,
-                "machine": machine,
-                "notebooks": times,
-                "failed": failed,
-                "total_seconds": round(sum(times.values()), 1),
-            }
-        )
-    )
+    line = {
+        "profile": args.profile,
+        "machine": machine,
+        "notebooks": times,
+        "failed": failed,
+        "total_seconds": round(sum(times.values()), 1),
+    }
+    if args.record:
+        from stitchkit.course import record_times
+
+        print(f"recorded in {record_times(line)}")
+    print(json.dumps(line))
 
 
 if __name__ == "__main__":

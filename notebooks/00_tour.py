@@ -30,7 +30,7 @@ import inspect
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Code, display
+from IPython.display import Code, Markdown, display
 
 import stitchkit
 from stitchkit import toy
@@ -142,6 +142,15 @@ gain
 # | `08_baselines` | SER and TATU, DiffStitch's baselines, side by side with it |
 # | `09_benchmark` | the full benchmark, statistics and reports: every method of the course in one grid |
 #
+# **The course as a lab plan**: each notebook's measured minutes at `lab` (read from the latest recorded run,
+# never typed), what it needs first, and two routes through it.
+
+# %%
+from stitchkit import course
+
+display(Markdown(course.course_map("lab")))
+
+# %% [markdown]
 # ## 5. Profiles: one code path, three sizes
 #
 # Every notebook starts with one `parameters` cell that reads `STITCHKIT_PROFILE`. Profiles change sizes and step

@@ -190,6 +190,14 @@ def build_report(
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         results.append(PageResult(path.name, page, not error, time.perf_counter() - t0, error, profile, stamp, commit))
     write_glossary(out_dir)
+    if notebooks is None and results and all(r.ok for r in results):  # the whole course, built: its timing
+        import platform
+
+        from stitchkit.course import record_times
+
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+        secs = {Path(r.notebook).stem: round(r.seconds, 1) for r in results}
+        record_times({"profile": profile, "machine": machine, "notebooks": secs, "failed": []})
     # the index links every page in the folder: pages built now, and earlier ones a partial run left in place
     manifest_path = out_dir / "index.json"
     try:

@@ -35,6 +35,7 @@ LAYERS = {
         "stitchkit.bench",
         "stitchkit.campaign",
         "stitchkit.bridge_search",
+        "stitchkit.course",
         "stitchkit.stats",
         "stitchkit.report",
     ],

@@ -1,0 +1,26 @@
+"""The course map (issue 29): every notebook listed once with what it needs first, minutes read from a record."""
+
+from stitchkit import course
+from stitchkit.report import list_notebooks
+
+
+def test_the_map_lists_every_notebook_and_its_prerequisites_come_first():
+    stems = [p.stem for p in list_notebooks()]
+    assert list(course.COURSE) == stems
+    for nb, (_, needs) in course.COURSE.items():
+        assert all(stems.index(n) < stems.index(nb) for n in needs), nb
+    assert set(course.LIVE_2H) <= set(stems)
+
+
+def test_minutes_come_from_the_record_and_say_when_missing(tmp_path):
+    secs = {nb: 60.0 * (i + 1) for i, nb in enumerate(course.COURSE)}  # 1, 2, ..., 10 minutes
+    secs["09_benchmark"] = 13 * 60.0
+    line = {"profile": "lab", "machine": "test box", "notebooks": secs, "failed": []}
+    path = course.record_times(line, tmp_path / "lab.json")
+    text = course.course_map("lab", course.load_times(path=path))
+    assert "| `01_datasets` | the datasets, built offline; headroom | 2.0 | 00_tour |" in text
+    assert "13.0 (over budget)" in text and "on test box" in text
+    live = sum(secs[nb] for nb in course.LIVE_2H) / 60
+    assert f"({live:.0f} min of" in text and f"({sum(secs.values()) / 60:.0f} min of computing" in text
+    empty = course.course_map("lab", {})
+    assert "not yet measured" in empty and "min of computing" not in empty
