@@ -18,7 +18,8 @@
 #    its ablations, and read the result honestly.
 #
 # Paper: Li et al., *DiffStitch: Boosting Offline Reinforcement Learning with Diffusion-based Trajectory
-# Stitching*, ICML 2024. The released code's settings (which the paper leaves out) are in the kit's research notes.
+# Stitching*, ICML 2024 (arXiv 2402.02439). Settings the paper leaves out come from the authors' released code
+# (github.com/guangheli12/DiffStitch); the table at the end of this notebook lists where the kit follows which.
 
 # %% tags=["parameters"]
 import os

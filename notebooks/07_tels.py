@@ -22,8 +22,8 @@
 # Baselines: [POR](GLOSSARY.md#por) (Xu et al., NeurIPS 2022), [TSRL](GLOSSARY.md#tsym) (Cheng et al., NeurIPS 2023).
 #
 # **What the kit knows, and what it chose.** Neither the TELS paper's full text nor code were available; the kit
-# builds it from a detailed third-party note, the OpenReview reviews and the released TSRL and POR code (research
-# notes, `astro_tels.md`):
+# builds it from a detailed third-party note with the equations (en.papernotes.org, ICLR 2026 notes), the
+# OpenReview reviews of the paper (openreview.net/forum?id=FVLiw2g0n3) and the released TSRL and POR code:
 #
 # | part | source | the kit |
 # |---|---|---|
