@@ -339,6 +339,11 @@ for d in SMALL.datasets:
 display(Markdown("\n".join(lines) or "no records yet at this profile"))
 
 # %% [markdown]
+# **The maze's GCBC row and notebook 02.** The row repeats notebook 02's lesson with this grid's seeds (0-2) where
+# notebook 02 trains five (0-4) with the same learner, steps, network and chains (DiffStitch-bridged): each seed is
+# scored on 25 long-task episodes, so a 3-seed mean can sit several points from the 5-seed one. Notebook 02's
+# intervals are the lesson's reference; this row places it beside the other augmenters.
+#
 # How to read it. Pooling tasks with different scales (normalized scores, success rates) makes IQM a summary of
 # this grid only. The maze's goal-conditioned row is where stitching shows at `lab` (notebook 02 explains why);
 # on locomotion a `lab` run's 10k updates leave the learners short of the paper's 1M, which the campaign below
