@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -21,14 +22,91 @@ class OptionError(ValueError):
     """An unknown option, or a value that does not fit the option's type; the message names what is accepted."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The values a numeric option accepts: bounds, each open (``gt``/``lt``) or closed (``ge``/``le``)."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    def holds(self, v: float) -> bool:
+        return (
+            (self.gt is None or v > self.gt)
+            and (self.ge is None or v >= self.ge)
+            and (self.lt is None or v < self.lt)
+            and (self.le is None or v <= self.le)
+        )
+
+    def text(self) -> str:
+        lo = f"> {self.gt:g}" if self.gt is not None else f">= {self.ge:g}" if self.ge is not None else ""
+        hi = f"< {self.lt:g}" if self.lt is not None else f"<= {self.le:g}" if self.le is not None else ""
+        return " and ".join(t for t in (lo, hi) if t)
+
+
+POSITIVE, NON_NEGATIVE, COUNT = Range(gt=0), Range(ge=0), Range(ge=1)
+PROBABILITY, FRACTION = Range(ge=0, le=1), Range(gt=0, le=1)
+# The kit's option names keep one meaning everywhere (a learning rate is ``lr`` or ``*_lr`` in every learner), so
+# their ranges are declared once, here, by name; a field whose name says nothing declares its own next to its type
+# with ``Annotated[float, Range(...)]``, which wins. First match wins.
+RANGES: tuple[tuple[str, Range], ...] = (
+    (r"(.+_)?lr", POSITIVE),
+    (r"tau", FRACTION),
+    (r"discount|gamma", PROBABILITY),
+    (r"expectile", Range(gt=0, lt=1)),
+    (r"(.+_)?p_.+|real_ratio|dropout|top_fraction", PROBABILITY),
+    (r"(.+_)?top", FRACTION),
+    (
+        r"ratio|near|swap_size|pessimism|max_action|rtg_scale|temperature|ddim_eta|idle_radius|sigma_.+|rho"
+        r"|d_min|d_max",
+        POSITIVE,
+    ),
+    (
+        r"max_steps|policy_freq|n_actions|layers|heads|seq_len|episode_len|d|warmup|hops_min|hops_max|horizon"
+        r"|samples|transitions|(.+_)?hidden|members|elites|candidates|fixed_steps|bridge_steps|sample_steps"
+        r"|(.+_)?batch",
+        COUNT,
+    ),
+    (r"(.+_)?steps", NON_NEGATIVE),
+    (
+        r"alpha|beta|eta|cql_alpha|latent_match|weight_decay|clip|noise_clip|policy_noise|delta|end_delta"
+        r"|coverage_weight|uncertainty_.+|end_weight|return_guidance|dynamics_guidance|min_progress"
+        r"|iterations|(.+_)?weight|penalty|s_churn|s_tmin|s_tmax|s_noise",
+        NON_NEGATIVE,
+    ),
+)
+
+
+def range_of(name: str, tp: Any) -> Range | None:
+    """The range option ``name`` of type ``tp`` accepts: its own ``Annotated`` declaration, else the kit-wide rule
+    for its name (:data:`RANGES`), else none (non-numeric options have none)."""
+    for meta in getattr(tp, "__metadata__", ()):
+        if isinstance(meta, Range):
+            return meta
+    base = _base(tp)
+    if base not in (int, float):
+        return None
+    return next((r for pattern, r in RANGES if re.fullmatch(pattern, name)), None)
+
+
+def _base(tp: Any) -> Any:
+    """``tp`` without ``Annotated`` and ``Optional``: the type a value converts to."""
+    if typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if _is_optional(tp):
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    return tp
+
+
 def schema(owner: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
     """``{option name: type}`` of a config dataclass (its fields) or a callable (its keyword parameters)."""
     skip = set(skip)
     if dataclasses.is_dataclass(owner):
-        hints = typing.get_type_hints(owner)
+        hints = typing.get_type_hints(owner, include_extras=True)
         return {f.name: hints[f.name] for f in dataclasses.fields(owner) if f.name not in skip}
     target = owner.__init__ if inspect.isclass(owner) else owner
-    hints = typing.get_type_hints(target)
+    hints = typing.get_type_hints(target, include_extras=True)
     return {
         name: hints.get(name, Any)
         for name, p in inspect.signature(target).parameters.items()
@@ -49,6 +127,8 @@ def parse_items(items: Iterable[str]) -> dict[str, str]:
 
 def describe(tp: Any) -> str:
     """A type as a user reads it: 'float', 'int or none', 'one of full, strided'."""
+    if typing.get_origin(tp) is typing.Annotated:
+        return describe(typing.get_args(tp)[0])
     args = typing.get_args(tp)
     if typing.get_origin(tp) is Literal:
         return "one of " + ", ".join(map(str, args))
@@ -67,6 +147,8 @@ def convert(value: Any, tp: Any) -> Any:
     """``value`` (text from the command line, or a Python value) as type ``tp``; ValueError if it does not fit."""
     if tp is Any:
         return value
+    if typing.get_origin(tp) is typing.Annotated:
+        return convert(value, typing.get_args(tp)[0])
     if _is_optional(tp):
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
             return None
@@ -119,12 +201,14 @@ def check(owner_name: str, fields: Mapping[str, Any], options: Mapping[str, Any]
         try:
             out[key] = convert(value, tp)
         except (ValueError, TypeError):
-            base = next((a for a in typing.get_args(tp) if a is not type(None)), tp) if _is_optional(tp) else tp
-            example = _EXAMPLES.get(base, "")
+            example = _EXAMPLES.get(_base(tp), "")
             raise OptionError(
                 f"{owner_name} option {key}={value!r} is not a valid {describe(tp)}"
                 + (f" (e.g. {key}={example})" if example else "")
             ) from None
+        bounds = range_of(key, tp)
+        if bounds is not None and isinstance(out[key], (int, float)) and not bounds.holds(out[key]):
+            raise OptionError(f"{owner_name} option {key}={out[key]!r} is out of range: it must be {bounds.text()}")
     return out
 
 
@@ -152,13 +236,21 @@ def resolve(
 
 
 __all__ = [
+    "COUNT",
+    "FRACTION",
+    "NON_NEGATIVE",
+    "POSITIVE",
+    "PROBABILITY",
+    "RANGES",
     "OptionError",
+    "Range",
     "check",
     "convert",
     "describe",
     "parse_items",
     "per_dataset",
     "positive",
+    "range_of",
     "resolve",
     "schema",
 ]
