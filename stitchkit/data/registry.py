@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from stitchkit.data.episodes import Episode, Provenance, returns, total_steps
+from stitchkit.data.validate import InvalidDataError, action_bounds, check_episodes
 from stitchkit.files import replace_directory
 from stitchkit.plugins import STITCHING_METHODS
 from stitchkit.profiles import Profile, get_profile
@@ -290,6 +291,11 @@ def write_dataset(
         meta["provenance"] = provenance
     with _temporary_minari_root(root) as tmp:
         env_obj = gym.make(env)
+        try:  # nothing invalid is ever written: a NaN from a generator stops here, before any file exists
+            check_episodes(dataset_id, episodes, *action_bounds(env_obj.action_space), fix="nothing was written")
+        except InvalidDataError as err:
+            env_obj.close()
+            raise DatasetError(str(err)) from None
         ds = minari.create_dataset_from_buffers(
             dataset_id,
             buffers,
@@ -605,7 +611,17 @@ def load_episodes(
     with readable(dataset_id):
         kit = ds.storage.metadata.get("stitchkit")
         kit = json.loads(kit) if isinstance(kit, str) else (kit or {})
-        return to_episodes(ds, kit.get("provenance"))
+        episodes = to_episodes(ds, kit.get("provenance"))
+        fix = (
+            f"rebuild it: stitchkit data build {dataset_id} --force"
+            if dataset_id.startswith(NAMESPACE + "/")
+            else "fix or re-download the dataset"
+        )
+        try:
+            check_episodes(dataset_id, episodes, *action_bounds(ds.action_space), fix=fix)
+        except InvalidDataError as err:
+            raise DatasetError(str(err)) from None
+        return episodes
 
 
 def check_env(dataset_id: str, env_id: str) -> None:
