@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -50,13 +51,31 @@ def atomic_write_json(path: Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def _aside(dst: Path) -> Path:
+    return dst.with_name(f".{dst.name}.old")
+
+
+def recover_directory(dst: Path) -> Path:
+    """Undo a :func:`replace_directory` killed between its two renames: ``dst`` missing, the complete old folder
+    still aside, so put it back. Readers call this before they look (``registry.dataset_dir``)."""
+    dst = Path(dst)
+    old = _aside(dst)
+    if not dst.exists() and old.is_dir():
+        with contextlib.suppress(OSError):  # another process may have put it back first
+            old.rename(dst)
+    return dst
+
+
 def replace_directory(src: Path, dst: Path) -> Path:
     """Move the finished folder ``src`` to ``dst`` (same file system), replacing any old ``dst``: the old one is
-    renamed aside first, so at every moment ``dst`` is either the complete old folder or the complete new one."""
+    renamed aside first, so at every moment ``dst`` is either the complete old folder, the complete new one, or -
+    after a kill between the two renames - missing with the complete old one aside, which
+    :func:`recover_directory` restores."""
     src, dst = Path(src), Path(dst)
+    recover_directory(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.exists():
-        old = dst.with_name(f".{dst.name}.old")
+        old = _aside(dst)
         shutil.rmtree(old, ignore_errors=True)
         dst.rename(old)
         src.rename(dst)

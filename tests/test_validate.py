@@ -58,3 +58,20 @@ def test_nothing_invalid_is_written_and_an_edited_file_fails_on_load(data_root):
         f["episode_1"]["rewards"][2] = np.nan
     with pytest.raises(registry.DatasetError, match=f"{name}: rewards holds NaN at episode 1, step 2; fix or re-download the dataset"):
         registry.load_episodes(name, "smoke")
+
+
+def test_an_edited_dataset_gets_a_new_fingerprint_so_its_old_runs_are_not_reused(data_root):
+    from stitchkit.train import run
+
+    maze = "stitchkit/pointmaze-medium/stitch-1k-v0"  # a kit dataset, built here with its content hash
+    first = run("gcbc", maze, seeds=1, profile="smoke", progress=False, build_missing=True, steps=20)
+    assert run("gcbc", maze, seeds=1, profile="smoke", progress=False, steps=20)["run_dir"] == first["run_dir"]
+    before = registry.fingerprint(maze)
+    path = registry.dataset_dir(maze) / "data" / "main_data.hdf5"
+    with h5py.File(path, "r+") as f:  # one finite value changed by hand: valid, but not what was trained on
+        f["episode_0"]["rewards"][0] = f["episode_0"]["rewards"][0] + 1.0
+    logged = []
+    registry.load_episodes(maze, "smoke", log=logged.append)
+    assert "contents changed since it was written" in logged[0] and registry.fingerprint(maze) != before
+    again = run("gcbc", maze, seeds=1, profile="smoke", progress=False, steps=20)
+    assert again["run_dir"] != first["run_dir"]  # a new run, not the cached one

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from stitchkit.data.episodes import Episode, Provenance, returns, total_steps
-from stitchkit.data.validate import InvalidDataError, action_bounds, check_episodes
-from stitchkit.files import replace_directory
+from stitchkit.data.validate import InvalidDataError, action_bounds, check_episodes, content_hash
+from stitchkit.files import atomic_write_text, recover_directory, replace_directory
 from stitchkit.plugins import STITCHING_METHODS
 from stitchkit.profiles import Profile, get_profile
 
@@ -180,7 +180,8 @@ def minari_root() -> Path:
 
 
 def dataset_dir(dataset_id: str, root: Path | None = None) -> Path:
-    return (root or minari_root()) / dataset_id
+    """Where a dataset lives (a replacement killed half-way is undone first: the old complete version is back)."""
+    return recover_directory((root or minari_root()) / dataset_id)
 
 
 # --------------------------------------------------------------------------------------------- building
@@ -286,7 +287,7 @@ def write_dataset(
         for i, ep in enumerate(episodes)
     ]
     provenance = [ep.provenance.to_json() for ep in episodes]
-    meta = dict(stitchkit_meta or {})
+    meta = dict(stitchkit_meta or {}) | {"content_hash": content_hash(episodes)}  # part of the fingerprint
     if any(ep.provenance.kind != "original" for ep in episodes):
         meta["provenance"] = provenance
     with _temporary_minari_root(root) as tmp:
@@ -621,7 +622,26 @@ def load_episodes(
             check_episodes(dataset_id, episodes, *action_bounds(ds.action_space), fix=fix)
         except InvalidDataError as err:
             raise DatasetError(str(err)) from None
+        stored = kit.get("content_hash")
+        if stored is not None and dataset_id.startswith(NAMESPACE + "/"):
+            actual = content_hash(episodes)
+            if actual != stored:  # edited by hand since it was written: what was trained on it is not reused
+                restamp(dataset_id, actual)
+                log(
+                    f"{dataset_id}: its contents changed since it was written; runs and models on the old contents "
+                    "will not be reused"
+                )
         return episodes
+
+
+def restamp(dataset_id: str, new_hash: str) -> None:
+    """Record a dataset's current content hash in its metadata (atomically), which changes its fingerprint."""
+    path = dataset_dir(dataset_id) / "data" / "metadata.json"
+    meta = json.loads(path.read_text())
+    kit = meta.get("stitchkit")
+    kit = json.loads(kit) if isinstance(kit, str) else dict(kit or {})
+    meta["stitchkit"] = json.dumps(kit | {"content_hash": new_hash}, default=str)
+    atomic_write_text(path, json.dumps(meta))
 
 
 def check_env(dataset_id: str, env_id: str) -> None:

@@ -72,10 +72,25 @@ def check_episodes(
                 )
 
 
+def content_hash(episodes: list[Episode]) -> str:
+    """16 hex digits of what the episodes hold (observations, actions, rewards and flags, to float32 precision, in
+    order). Stored at write time; a load that finds other contents knows the file was edited, so runs and models
+    keyed on the dataset's fingerprint are not reused (:func:`stitchkit.data.registry.load_episodes`)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for ep in episodes:
+        for a in (ep.observations, ep.actions, ep.rewards):
+            h.update(np.ascontiguousarray(a, np.float32).tobytes())
+        for a in (ep.terminations, ep.truncations):
+            h.update(np.ascontiguousarray(a, np.uint8).tobytes())
+    return h.hexdigest()[:16]
+
+
 def action_bounds(space) -> tuple[np.ndarray | None, np.ndarray | None]:
     """A Box action space's (low, high), or (None, None) for anything else."""
     low, high = getattr(space, "low", None), getattr(space, "high", None)
     return (np.asarray(low), np.asarray(high)) if low is not None and high is not None else (None, None)
 
 
-__all__ = ["ACTION_TOLERANCE", "InvalidDataError", "action_bounds", "check_episodes"]
+__all__ = ["ACTION_TOLERANCE", "InvalidDataError", "action_bounds", "check_episodes", "content_hash"]
