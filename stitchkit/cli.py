@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stitchkit.gl import GLBackendError
 from stitchkit.options import parse_items
 from stitchkit.plugins import LEARNERS, STITCHING_METHODS
 from stitchkit.profiles import PROFILE_NAMES, PROFILES, ProfileError, get_profile
@@ -40,10 +41,19 @@ def emit(result: dict[str, Any], as_json: bool, lines: list[str]) -> int:
 
 @command("info", "the machine, versions, profile, device, paths and GL backend this kit would use")
 def _info(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--check-gl", action="store_true", help="also open an offscreen renderer: a clear error if MuJoCo cannot render"
+    )
+
     def run(args: argparse.Namespace) -> int:
         import os
 
         import torch
+
+        if args.check_gl:  # before anything else: the one thing asked
+            from stitchkit.gl import require_gl
+
+            require_gl()
 
         import stitchkit
         from stitchkit.device import get_device
@@ -58,7 +68,7 @@ def _info(p: argparse.ArgumentParser) -> None:
             "data_dir": str(data_dir()),
             "reports_dir": str(reports_dir()),
             "minari_datasets_path": os.environ.get("MINARI_DATASETS_PATH"),
-            "mujoco_gl": os.environ.get("MUJOCO_GL"),
+            "mujoco_gl": os.environ.get("MUJOCO_GL") + (" (renders)" if args.check_gl else ""),
             "cuda_available": torch.cuda.is_available(),
         }
         return emit(result, args.json, [f"{k:>22}: {v}" for k, v in result.items()])
@@ -447,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.profile = get_profile(args.profile)
         return args.func(args)
-    except (ProfileError, ValueError, FileNotFoundError, KeyError) as err:
+    except (ProfileError, ValueError, FileNotFoundError, KeyError, GLBackendError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"stitchkit: error: {msg}", file=sys.stderr)
         return 2

@@ -93,6 +93,13 @@ def run(
     lr.user_options(prof, overrides)  # checked before any data is loaded (the run key uses it)
     options = lr.resolved(dataset_id, prof, overrides)
     env_id = goal_env_id(dataset_id) if lr.goal_conditioned else None  # goals need a maze: refused before any work
+    if augmented_id:  # generated from another dataset: refused before any work
+        recipe = registry.parse_id(augmented_id)
+        if recipe.kind == "augmented" and recipe.parent != dataset_id:
+            raise registry.DatasetError(
+                f"augmented dataset {augmented_id} was generated from {recipe.parent}, not from {dataset_id}; "
+                f"train on --dataset {recipe.parent}, or augment {dataset_id} first"
+            )
     torch.manual_seed(seeds[0])
     original = registry.load_episodes(dataset_id, prof, build_missing=build_missing, log=lambda *_: None)
     if top_fraction is not None:
