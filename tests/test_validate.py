@@ -56,7 +56,8 @@ def test_nothing_invalid_is_written_and_an_edited_file_fails_on_load(data_root):
     assert len(registry.load_episodes(name, "smoke")) == 3
     with h5py.File(path / "data" / "main_data.hdf5", "r+") as f:  # one value changed by hand
         f["episode_1"]["rewards"][2] = np.nan
-    with pytest.raises(registry.DatasetError, match=f"{name}: rewards holds NaN at episode 1, step 2; fix or re-download the dataset"):
+    fix = "fix or re-download the dataset"
+    with pytest.raises(registry.DatasetError, match=f"{name}: rewards holds NaN at episode 1, step 2; {fix}"):
         registry.load_episodes(name, "smoke")
 
 
