@@ -18,7 +18,7 @@ print("profile is", PROFILE, "report mode", os.environ.get("STITCHKIT_REPORT"))
 def test_report_pages_and_index(tmp_path: Path):
     nb_dir = tmp_path / "nbs"
     nb_dir.mkdir()
-    (nb_dir / "01_tiny.py").write_text(TINY + '# %% [markdown]\n# a [term](GLOSSARY.md#ddim)\n')
+    (nb_dir / "01_tiny.py").write_text(TINY + "# %% [markdown]\n# a [term](GLOSSARY.md#ddim)\n")
     (nb_dir / "02_broken.py").write_text(TINY + "# %%\nraise RuntimeError('boom')\n")
     out = tmp_path / "reports"
     results = build_report("smoke", list_notebooks(nb_dir), out, timeout=120)
