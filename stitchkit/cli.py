@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.profile = get_profile(args.profile)
         return args.func(args)
-    except (ProfileError, ValueError, FileNotFoundError, KeyError, GLBackendError) as err:
+    except (ProfileError, ValueError, FileNotFoundError, KeyError, GLBackendError, FloatingPointError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"stitchkit: error: {msg}", file=sys.stderr)
         return 2

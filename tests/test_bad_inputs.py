@@ -17,6 +17,13 @@ NO_WORK = True  # refused before any data is built or any model trained
 
 CASES = [  # (name, args, extra env, the error line, or a list of fragments it must hold; refused before any work?)
     (
+        "a loss that turns NaN",
+        ["train", "bc", "--dataset", "{maze}", "--option", "lr=1e30"],
+        {},
+        ["training stopped at step", "is nan", "learning rate too high for this data"],
+        False,
+    ),
+    (
         "zero seeds",
         ["train", "td3bc", *HOP, "--seeds", "0"],
         {},

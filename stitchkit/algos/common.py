@@ -180,13 +180,20 @@ class SeedWindowSampler(_PerSeed):
         return {k: v if k == "timesteps" else v.float() for k, v in out.items()}
 
 
+class NonFiniteLoss(FloatingPointError):
+    """Training stopped the first time a loss left the finite numbers; the message says where and the usual cause."""
+
+
 def check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
+    """Stop at the first non-finite loss with a clear message (the CLI prints it as one line, no traceback)."""
     for name, value in losses.items():
         if not torch.isfinite(value).all():
-            bad = torch.nonzero(~torch.isfinite(value)).flatten().tolist()
-            raise FloatingPointError(
-                f"NaN/inf in {name} at step {step} (members {bad}); lower the learning rate "
-                "or check the dataset for NaN values"
+            bad = torch.nonzero(~torch.isfinite(value.reshape(-1))).flatten().tolist()
+            first = float(value.reshape(-1)[bad[0]])
+            raise NonFiniteLoss(
+                f"training stopped at step {step}: {name} is {first} (seed members {bad}); the usual causes are a "
+                "learning rate too high for this data (try --option lr=... ten times smaller) or extreme values in "
+                "the data (every dataset is checked for NaN and inf on load)"
             )
 
 
