@@ -482,6 +482,8 @@ if search:
     plt.title("GCBC on chains: success against the hand-over distance (dashed: the joints' oracle error)")
     plt.tight_layout()
     plt.show()
+    if bridge_search.plot_axes(search) is not None:  # walls, learners, joints, locomotion: one panel each
+        plt.show()
     display(
         Markdown(
             "**Reading, generated from the rows** (the bar: a generated bridge at least 10 points above the naive "

@@ -248,7 +248,7 @@ def _relation(a: dict[str, Any], b: dict[str, Any]) -> str:
     return "level within the intervals"
 
 
-PARTS = ("gap", "walls", "filter", "astro", "gcivl")  # the findings :func:`explain` can state
+PARTS = ("gap", "walls", "filter", "astro", "gcivl", "locomotion")  # the findings :func:`explain` can state
 
 
 def explain(rows: list[dict[str, Any]], parts: tuple[str, ...] = PARTS) -> list[str]:
@@ -351,6 +351,20 @@ def explain(rows: list[dict[str, Any]], parts: tuple[str, ...] = PARTS) -> list[
             f"**A learner that reads the joint.** GCIVL bootstraps its value through each joint transition. From "
             f"{_score(orig)} on the fragments, naive chains give {_score(ivl[0])} at `near` 1 and {_score(ivl[2])} "
             f"at 6; DiffStitch's {_score(ivl[1])} and {_score(ivl[3])}."
+        )
+    loco = []
+    for point, algo in LOCOMOTION:
+        at = {a: _at(rows, "locomotion", point, a, algo) for a in ("original", *LOCOMOTION_ARMS)}
+        if all(at.values()):
+            loco.append(
+                f"- {algo}: original {_score(at['original'])}, DiffStitch {_score(at['diffstitch'])}, the same pairs "
+                f"glued {_score(at['naive'])} (DiffStitch against glued: {_relation(at['diffstitch'], at['naive'])})"
+            )
+    if loco:
+        out["locomotion"] = (
+            "**Learners that read the joint, on hopper.** TD3+BC and IQL bootstrap through every joint transition "
+            "and its reward; Decision Transformer reads the whole stitched trajectory. DiffStitch's stitched data "
+            "against the very same pairs glued by one transition (kit score, `lab` budget):\n\n" + "\n".join(loco)
         )
     return [out[p] for p in parts if p in out]
 
@@ -455,6 +469,41 @@ def plot_gap(rows: list[dict[str, Any]], ax=None, arms: tuple[str, ...] = (*ARMS
     return ax
 
 
+def plot_axes(rows: list[dict[str, Any]], axes_names: tuple[str, ...] = ("walls", "learners", "joints", "locomotion")):
+    """The other axes of the search, one panel each: per point, a bar per arm with its 95% interval (the original
+    data as a grey band where the axis has one)."""
+    import matplotlib.pyplot as plt
+
+    present = [a for a in axes_names if any(r["axis"] == a and "error" not in r for r in rows)]
+    if not present:
+        return None
+    fig, panels = plt.subplots(1, len(present), figsize=(4.6 * len(present), 3.6), squeeze=False)
+    arms = ("original", *ARMS)
+    for ax, axis in zip(panels[0], present):
+        here = [r for r in rows if r["axis"] == axis and "error" not in r]
+        points = list(dict.fromkeys((r["point"], r["learner"]) for r in here if r["arm"] != "original"))
+        width = 0.8 / len(arms)
+        for j, arm in enumerate(arms):
+            xs, ys, errs = [], [], []
+            for i, (point, learner) in enumerate(points):
+                match = [r for r in here if (r["arm"], r["learner"]) == (arm, learner)]
+                match = [r for r in match if arm == "original" or r["point"] == point]
+                if match:
+                    r = match[0]
+                    xs.append(i + (j - len(arms) / 2 + 0.5) * width)
+                    ys.append(r["success"])
+                    errs.append([r["success"] - r["ci95"][0], r["ci95"][1] - r["success"]])
+            if xs:
+                color = "0.6" if arm == "original" else f"C{ARMS.index(arm)}"
+                ax.bar(xs, ys, width, yerr=np.array(errs).T, capsize=2, color=color, label=ARM_LABELS[arm])
+        ax.set_xticks(range(len(points)), [p.replace(", ", "\n") for p, _ in points], fontsize=7)
+        ax.set_title(axis, fontsize=9)
+        ax.set_ylabel("kit score" if axis == "locomotion" else "long-task success (%)", fontsize=8)
+    panels[0][0].legend(fontsize=6, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
 def plot_joints(ax, env: str, episodes, title: str = "") -> dict[str, int]:
     """The joints of chained episodes on the maze map: each joint (a glued transition, or a bridge's path) in red
     where it passes through a wall, grey where it stays clear, with a dot where it leaves. A red joint is what a
@@ -494,6 +543,7 @@ __all__ = [
     "load_rows",
     "measure",
     "model_needed",
+    "plot_axes",
     "plot_gap",
     "plot_joints",
     "run",

@@ -113,3 +113,13 @@ def test_the_reading_separates_the_filter_from_the_bridges_from_the_rows_alone()
     assert "at `near` 8 the chains DiffStitch keeps teach as much glued as bridged" in text
     assert "at `near` 6 the bridges themselves add" in text
     assert "**The walls.**" not in text and "**ASTRO.**" not in text  # their rows are missing: left out
+
+
+def test_the_locomotion_reading_compares_bridges_with_the_same_pairs_glued():
+    rows = [
+        fake_row("locomotion", f"hopper-mr, {algo}", arm, algo, 5, None, None, score, ci)
+        for algo in ("td3bc", "iql", "dt")
+        for arm, score, ci in (("original", 20.0, (18, 22)), ("naive", 21.0, (19, 23)), ("diffstitch", 30.0, (28, 32)))
+    ]
+    (text,) = bridge_search.explain(rows, ("locomotion",))
+    assert text.count("(DiffStitch against glued: above, intervals apart)") == 3 and "- dt: original 20.0" in text
