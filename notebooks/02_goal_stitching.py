@@ -454,9 +454,9 @@ display(Markdown("\n".join(lines)))
 # precomputed (`results/bridge_matters/lab.json`, the same code as this notebook's cells); the cells below read
 # them, and every sentence about the result is printed from them.
 #
-# **Predict first.** At `near` 8 a naive joint jumps about 6 maze units (a cell and a half), a third of them
-# through a wall. Which arm teaches GCBC best there: `naive`, `diffstitch`, `astro`, `naive-kept` or
-# `naive-blind`? Write it in `prediction` before you run the next cells.
+# **Predict first.** At `near` 8 a naive joint may jump more than a cell, often through a wall. Which arm teaches
+# GCBC best there: `naive`, `diffstitch`, `astro`, `naive-kept` or `naive-blind`? Write it in `prediction` before
+# you run the next cells.
 
 # %%
 prediction = None  # your prediction: one of "naive", "diffstitch", "astro", "naive-kept", "naive-blind"
