@@ -278,6 +278,13 @@ def explain(rows: list[dict[str, Any]], parts: tuple[str, ...] = PARTS) -> list[
             f"{_relation(clear, cross)}): a wall-crossing "
             "joint labels every goal behind the wall reachable from every state before it, in a few steps."
         )
+        for side in ("clear", "cross"):
+            arms = {a: _at(rows, "walls", f"near 6, {side}", a) for a in ARMS if a != "naive"}
+            listed = ", ".join(f"{a} {_score(r)}" for a, r in arms.items() if r)
+            if listed:
+                out["walls"] += (
+                    f" Joints {'clear of' if side == 'clear' else 'through'} walls, the other arms: {listed}."
+                )
     split = []  # per gap point: bridged, the same chains glued, a blind subset, all naive chains
     for n1, r in gaps:
         ds, kept, blind = (_at(rows, "gap", f"near {n1:g}", a) for a in ("diffstitch", "naive-kept", "naive-blind"))
