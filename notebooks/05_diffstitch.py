@@ -558,8 +558,11 @@ plt.xticks(rotation=20)
 plt.show()
 display(
     Markdown(
-        "| variant | TD3+BC |\n|---|---|\n"
-        + "\n".join(f"| {n} | {score_text({'score': ablation[n]})} |" for n in names)
+        "| variant | TD3+BC | per seed (last evaluation) |\n|---|---|---|\n"
+        + "\n".join(
+            f"| {n} | {score_text({'score': ablation[n]})} | {', '.join(f'{v:.2f}' for v in ablation[n]['last'])} |"
+            for n in names
+        )
     )
 )
 display(
