@@ -448,8 +448,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def option_help(command: str, name: str) -> str:
+    """``stitchkit train LEARNER --help`` / ``stitchkit augment METHOD --help``: that learner's or method's options,
+    generated from its declaration (types, ranges, defaults, per-profile sizes, the config's field comments)."""
+    from stitchkit import options as opts
+
+    if command == "train":
+        from stitchkit.train import learner
+
+        lr = learner(name)
+        sized = {p: lr.profile_options(PROFILES[p]) for p in PROFILE_NAMES} if lr.profile_options else {}
+        return opts.help_table(name, lr.fields(), opts.defaults_of(lr.build), sized=sized)
+    from stitchkit.augment import method
+
+    m = method(name)
+    return opts.help_table(name, m.fields(), opts.defaults_of(m.config), opts.field_notes(m.config))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    named = len(argv) >= 2 and argv[0] in ("train", "augment") and argv[1] in {**LEARNERS, **STITCHING_METHODS}
+    if named and {"-h", "--help"} & set(argv):  # the generic help, then what this learner or method accepts
+        try:
+            parser.parse_args(argv)
+        except SystemExit:
+            print("\n" + option_help(argv[0], argv[1]))
+            raise
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

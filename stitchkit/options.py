@@ -228,6 +228,63 @@ def positive(name: str, value: float, allow_zero: bool = False) -> float:
     return value
 
 
+def defaults_of(owner: Any) -> dict[str, Any]:
+    """The declared defaults of a config dataclass's fields or a callable's keyword parameters (what a user gets
+    without ``--option``, before per-profile sizes and per-dataset defaults)."""
+    if dataclasses.is_dataclass(owner):
+        return {f.name: f.default for f in dataclasses.fields(owner) if f.default is not dataclasses.MISSING}
+    target = getattr(owner, "func", owner)  # a functools.partial
+    target = target.__init__ if inspect.isclass(target) else target
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+
+
+def field_notes(owner: Any) -> dict[str, str]:
+    """A config dataclass's one-line comments, field by field (``name: type = default  # what it is``)."""
+    if not dataclasses.is_dataclass(owner):
+        return {}
+    try:
+        source = inspect.getsource(owner)
+    except (OSError, TypeError):
+        return {}
+    out = {}
+    for line in source.splitlines():
+        m = re.match(r"\s+(\w+):[^#]*#\s*(.+)$", line)
+        if m:
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def help_table(
+    owner_name: str,
+    fields: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    notes: Mapping[str, str] | None = None,
+    sized: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """What ``--option`` accepts for one learner or method, as ``--help`` prints it: each option's type, range,
+    default (and the value each profile sizes it to, where a profile does) and its one line of meaning."""
+    notes, sized = notes or {}, sized or {}
+    lines = [f"{owner_name} options (--option KEY=VALUE):"]
+    for key, tp in fields.items():
+        bounds = range_of(key, tp)
+        text = f"  {key:<22} {describe(tp)}"
+        if bounds is not None:
+            text += f", {bounds.text()}"
+        if key in defaults:
+            text += f"; default {defaults[key]!r}"
+        by_profile = {p: v[key] for p, v in sized.items() if key in v}
+        if by_profile:
+            text += " (" + ", ".join(f"{p}: {v!r}" for p, v in by_profile.items()) + ")"
+        if key in notes:
+            text += f" - {notes[key]}"
+        lines.append(text)
+    return "\n".join(lines)
+
+
 def resolve(
     owner_name: str, fields: Mapping[str, Any], defaults: Mapping[str, Any], options: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -246,7 +303,10 @@ __all__ = [
     "Range",
     "check",
     "convert",
+    "defaults_of",
     "describe",
+    "field_notes",
+    "help_table",
     "parse_items",
     "per_dataset",
     "positive",

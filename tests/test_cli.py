@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 
 from conftest import stitchkit_cmd, subprocess_env
@@ -94,3 +95,14 @@ def test_a_damaged_dataset_file_is_a_one_line_error_naming_the_rebuild(tmp_path)
     one_line_error(run("data", "info", ds, "--profile", "smoke", **env), ds, "--force")
     assert run("data", "build", ds, "--profile", "smoke", "--force", **env).returncode == 0  # the named fix works
     assert run("data", "info", ds, "--profile", "smoke", **env).returncode == 0
+
+
+def test_help_for_a_learner_or_method_lists_its_options_from_the_declaration():
+    out = run("train", "td3bc", "--help")
+    assert out.returncode == 0 and "td3bc options (--option KEY=VALUE):" in out.stdout
+    assert re.search(r"\n  lr +float, > 0; default 0.0003\n", out.stdout)
+    assert "hidden                 comma-separated ints; default (256, 256) (smoke: (32, 32)" in out.stdout
+    out = run("augment", "chain", "--help")
+    assert out.returncode == 0 and "chain options (--option KEY=VALUE):" in out.stdout
+    assert re.search(r"\n  near +float, > 0; default 1.0 - a fragment may continue into another", out.stdout)
+    assert re.search(r"\n  joint +one of naive, diffstitch, astro; default 'naive'", out.stdout)
