@@ -38,6 +38,7 @@ LAYERS = {
         "stitchkit.course",
         "stitchkit.stats",
         "stitchkit.report",
+        "stitchkit.report_check",
     ],
     "top": ["stitchkit.cli", "stitchkit.__main__", "stitchkit.viewer"],
 }
