@@ -3,7 +3,7 @@ inverse dynamics model.
 
 Two stages in one training run (the same front end as every learner, ``stitchkit train tels``):
 
-1. the first ``idm_steps`` steps: train the TS-IDM (:mod:`stitchkit.tels`) on (s, a, s');
+1. the first ``idm_steps`` steps: train the TS-IDM (:mod:`stitchkit.tsidm`) on (s, a, s');
 2. then freeze it and learn, on latent states z = phi(s):
    * V(z), an expectile of r + gamma V_target(z') (IQL/POR style, no Q function);
    * a guide policy that proposes the next latent state, either **deterministic** (paper Eq. 9):
