@@ -193,11 +193,14 @@ def build_report(
     if notebooks is None and results and all(r.ok for r in results):  # the whole course, built: its timing
         import platform
 
-        from stitchkit.course import record_times
+        from stitchkit.course import record_times, update_readme
 
         machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
         secs = {Path(r.notebook).stem: round(r.seconds, 1) for r in results}
-        record_times({"profile": profile, "machine": machine, "notebooks": secs, "failed": []})
+        line = {"profile": profile, "machine": machine, "notebooks": secs, "failed": [], "source": "make report"}
+        record_times(line)
+        if profile == "lab":
+            update_readme(line)
     # the index links every page in the folder: pages built now, and earlier ones a partial run left in place
     manifest_path = out_dir / "index.json"
     try:

@@ -24,3 +24,19 @@ def test_minutes_come_from_the_record_and_say_when_missing(tmp_path):
     assert f"({live:.0f} min of" in text and f"({sum(secs.values()) / 60:.0f} min of computing" in text
     empty = course.course_map("lab", {})
     assert "not yet measured" in empty and "min of computing" not in empty
+
+
+def test_readmes_notebook_map_is_the_record():
+    from stitchkit.paths import project_root
+
+    readme = (project_root() / "README.md").read_text()
+    assert course.readme_block(course.load_times("lab")) in readme  # rewrite it: course.update_readme()
+
+
+def test_the_readme_block_is_rewritten_between_its_markers(tmp_path):
+    path = tmp_path / "README.md"
+    path.write_text(f"intro\n{course.README_START}\nold table\n{course.README_END}\noutro\n")
+    line = {"profile": "lab", "machine": "box", "notebooks": {"00_tour": 30.0}, "failed": []}
+    text = course.update_readme(line, path).read_text()
+    assert text.startswith("intro\n") and text.endswith("\noutro\n") and "old table" not in text
+    assert "| `00_tour` |" in text and "| 0.5 |" in text and "| `01_datasets` |" in text and " | - |" in text
