@@ -85,10 +85,11 @@ class Grid:
         """Why a group of the product is not run: ``n/a`` (a goal-conditioned learner, or chains, on a dataset
         without goals) or, at any profile but ``full``, ``full only`` with the grid's reason (a row that shows
         nothing at small budgets). None when it runs."""
-        from stitchkit.plugins import LEARNERS
+        from stitchkit.plugins import LEARNERS, STITCHING_METHODS
 
+        needs_maze = group.augmenter in STITCHING_METHODS and _needs_maze(group.augmenter)
         if _maze(group.dataset) is False and (
-            group.augmenter == "chain" or (group.algorithm in LEARNERS and _goal_conditioned(group.algorithm))
+            needs_maze or (group.algorithm in LEARNERS and _goal_conditioned(group.algorithm))
         ):
             return "n/a: needs a maze (goals, positions)"
         if profile is not None and profile != "full":
@@ -115,10 +116,20 @@ def _maze(dataset: str) -> bool | None:
         return None  # not a kit dataset id: nothing is excluded for it
 
 
-def _goal_conditioned(algorithm: str) -> bool:
+def _learner(algorithm: str):
     from stitchkit.train import learner
 
-    return learner(algorithm).goal_conditioned
+    return learner(algorithm)
+
+
+def _goal_conditioned(algorithm: str) -> bool:
+    return _learner(algorithm).goal_conditioned
+
+
+def _needs_maze(method: str) -> bool:
+    from stitchkit.augment import method as declared
+
+    return declared(method).needs_maze
 
 
 @dataclass(frozen=True)
@@ -641,7 +652,7 @@ def fake_batch(algo: str, seeds: int, batch: int, device, obs_dim: int = 11, act
 
     g = torch.Generator().manual_seed(0)
     S, B, K = seeds, batch, window
-    if algo == "dt":
+    if _learner(algo).sequence:  # trajectory windows (Decision Transformer)
         b = {
             "returns_to_go": torch.rand(S, B, K, generator=g),
             "observations": torch.randn(S, B, K + 1, obs_dim, generator=g),

@@ -182,3 +182,20 @@ def test_a_new_learner_is_its_module_plus_one_line(data_root, toy_plugins):
     assert learner("constant").dataset_defaults(MAZE) == {"lr": 0.5}
     out = run("constant", MAZE, seeds=2, profile="smoke", progress=False)
     assert len(out["seeds"]) == 2 and np.isfinite(out["score"]["last_mean"])
+
+
+def test_the_train_layer_special_cases_no_learner_or_method_by_name():
+    """Behaviour that differs by learner or method comes from its declaration (``sequence``, ``goal_conditioned``,
+    ``needs_maze``), never from comparing a name (issue 31)."""
+    import re
+
+    from stitchkit.plugins import LEARNERS, STITCHING_METHODS
+
+    names = "|".join(re.escape(n) for n in [*LEARNERS, *STITCHING_METHODS])
+    quoted = rf"""["']({names})["']"""
+    compare = re.compile(rf"(==|!=)\s*{quoted}|{quoted}\s*(==|!=)|\bin\s*\(\s*{quoted}")
+    found = []
+    for module in ("train", "bench", "campaign"):  # the generic machinery (bridge_search studies named methods)
+        text = (ROOT / "stitchkit" / f"{module}.py").read_text()
+        found += [f"{module}.py:{text[: m.start()].count(chr(10)) + 1}: {m.group(0)}" for m in compare.finditer(text)]
+    assert not found, found

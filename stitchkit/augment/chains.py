@@ -360,4 +360,5 @@ METHOD = Method(
     saves="3-6 original fragments glued end to end (naive joints)",
     empty_hint="widen `near` (how close a fragment must pass to the next one's start)",
     sizes=("stitch", "astro"),  # the joint models: DiffStitch's or ASTRO's
+    needs_maze=True,  # chains serve goal-conditioned learners, which need a maze's goals
 )

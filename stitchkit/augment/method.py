@@ -108,6 +108,7 @@ class Method:
     empty_hint: str  # what to change when a run accepts nothing
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # dataset key -> options
     sizes: tuple[str, ...] = ()  # the profile sections its models and loop are sized by (what a campaign records)
+    needs_maze: bool = False  # works on maze datasets only (positions, walls, goals): other datasets are n/a
 
     def fields(self) -> dict[str, Any]:
         return opts.schema(self.config, skip=("seed",))
