@@ -629,18 +629,18 @@ def estimate_runs(jobs: list[dict[str, Any]], processes: int = 2, probe_seconds:
 
     dev, rates, each = get_device(), {}, []
     for job in (j for j in jobs if not is_finished(j)):  # cached runs load at once
-        lr = learner(job["algo_name"])
+        spec = learner(job["algo_name"])
         prof = get_profile(job.get("profile"))
         known = {"algo_name", "dataset_id", "seeds", "profile", "augmented_id", "ratio", "resume", "progress"}
         budget = {"build_missing", "steps", "top_fraction", "eval_every", "eval_episodes"}
         options = {k: v for k, v in job.items() if k not in known | budget}
-        sized = lr.user_options(prof, options)  # the profile's widths and the job's own, as the run builds them
-        steps, batch = lr.budget(prof, sized)
+        sized = spec.user_options(prof, options)  # the profile's widths and the job's own, as the run builds them
+        steps, batch = spec.budget(prof, sized)
         steps = job.get("steps") or steps
         seeds = len(seed_list(job.get("seeds", 1)))
-        key = (lr.name, seeds, batch, repr(sorted(sized.items())))
+        key = (spec.name, seeds, batch, repr(sorted(sized.items())))
         if key not in rates:
-            rates[key] = steps_per_second(lr.name, seeds, dev, probe_seconds, batch, **sized)
+            rates[key] = steps_per_second(spec.name, seeds, dev, probe_seconds, batch, **sized)
         each.append(1.1 * steps / rates[key])
     return max(sum(each) / max(1, min(processes, len(each))), max(each, default=0.0))
 

@@ -129,9 +129,9 @@ def spec(c: Campaign, cell: Cell) -> dict[str, Any]:
     from stitchkit import augment
     from stitchkit.train import learner
 
-    prof, lr = c.profile(), learner(cell.algorithm)
-    options = lr.resolved(cell.dataset, prof, c.learner_options())
-    batch = lr.budget(prof, options)[1]
+    prof, spec = c.profile(), learner(cell.algorithm)
+    options = spec.resolved(cell.dataset, prof, c.learner_options())
+    batch = spec.budget(prof, options)[1]
     out = {
         **asdict(cell),
         "profile": prof.name,

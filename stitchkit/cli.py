@@ -456,9 +456,9 @@ def option_help(command: str, name: str) -> str:
     if command == "train":
         from stitchkit.train import learner
 
-        lr = learner(name)
-        sized = {p: lr.profile_options(PROFILES[p]) for p in PROFILE_NAMES} if lr.profile_options else {}
-        return opts.help_table(name, lr.fields(), opts.defaults_of(lr.build), sized=sized)
+        spec = learner(name)
+        sized = {p: spec.profile_options(PROFILES[p]) for p in PROFILE_NAMES} if spec.profile_options else {}
+        return opts.help_table(name, spec.fields(), opts.defaults_of(spec.build), sized=sized)
     from stitchkit.augment import method
 
     m = method(name)

@@ -39,9 +39,9 @@ def make_algo(
     name: str, obs_dim: int, act_dim: int, seeds: list[int], steps: int, dataset_id: str = "", **overrides: Any
 ) -> torch.nn.Module:
     """A learner's model with its per-dataset defaults for ``dataset_id`` (CORL's configs) and ``overrides``."""
-    lr = learner(name)
-    options = {**(lr.dataset_defaults(dataset_id) if dataset_id else {}), **lr.check(overrides)}
-    return lr.make(obs_dim, act_dim, seeds, steps, options)
+    spec = learner(name)
+    options = {**(spec.dataset_defaults(dataset_id) if dataset_id else {}), **spec.check(overrides)}
+    return spec.make(obs_dim, act_dim, seeds, steps, options)
 
 
 def seed_list(seeds: int | list[int]) -> list[int]:
@@ -82,7 +82,7 @@ def run(
     ``top_fraction``: train on the dataset's best episodes only (by return), e.g. 0.1 for
     CORL's "10% BC" (its ``frac``), the usual check of how much a dataset's best behaviour is worth."""
     prof = get_profile(profile)
-    lr = learner(algo_name)
+    spec = learner(algo_name)
     seeds = seed_list(seeds)
     positive("ratio", ratio)
     for name, value in (("steps", steps), ("eval_every", eval_every), ("eval_episodes", eval_episodes)):
@@ -90,9 +90,9 @@ def run(
             positive(name, value)
     if top_fraction is not None and not 0 < top_fraction <= 1:
         raise OptionError(f"top_fraction must be in (0, 1], got {top_fraction}")
-    lr.user_options(prof, overrides)  # checked before any data is loaded (the run key uses it)
-    options = lr.resolved(dataset_id, prof, overrides)
-    env_id = goal_env_id(dataset_id) if lr.goal_conditioned else None  # goals need a maze: refused before any work
+    spec.user_options(prof, overrides)  # checked before any data is loaded (the run key uses it)
+    options = spec.resolved(dataset_id, prof, overrides)
+    env_id = goal_env_id(dataset_id) if spec.goal_conditioned else None  # goals need a maze: refused before any work
     if augmented_id:  # generated from another dataset: refused before any work
         recipe = registry.parse_id(augmented_id)
         if recipe.kind == "augmented" and recipe.parent != dataset_id:
@@ -106,8 +106,8 @@ def run(
         original = best_episodes(original, top_fraction)
     augmented = registry.load_episodes(augmented_id, prof, build_missing=False) if augmented_id else None
     norm = ZScore.fit(transitions(original)["observations"])
-    sizes = getattr(prof, lr.section)  # the profile's section for this learner (``train``, ``goals``)
-    budget_steps, batch = lr.budget(prof, options)
+    sizes = getattr(prof, spec.section)  # the profile's section for this learner (``train``, ``goals``)
+    budget_steps, batch = spec.budget(prof, options)
     steps = int(steps or budget_steps)
     cfg = TrainConfig(
         steps=steps,
@@ -121,8 +121,8 @@ def run(
     obs_dim, act_dim = original[0].observations.shape[1], original[0].actions.shape[1]
     device = get_device()
     cfg.device = str(device)
-    algo = lr.make(obs_dim, act_dim, seeds, cfg.steps, options).to(device)
-    if lr.sequence:  # whole trajectories, original and stitched alike; conditioned on the best return
+    algo = spec.make(obs_dim, act_dim, seeds, cfg.steps, options).to(device)
+    if spec.sequence:  # whole trajectories, original and stitched alike; conditioned on the best return
         episodes = original + (augmented or [])
         kinds = {e.provenance.kind for e in augmented or []}
         if kinds & {"synthetic", "rollout"} or (augmented and any(len(e) <= 1 for e in augmented)):
@@ -141,7 +141,7 @@ def run(
         if "target_return" not in overrides:
             algo.actor.target_return = float(max(e.ret for e in episodes))
         sampler = SeedWindowSampler(episodes, seeds, algo.model.seq_len, norm, str(device))
-    elif lr.goal_conditioned:  # hindsight goals from whole trajectories; evaluated on reaching OGBench's goals
+    elif spec.goal_conditioned:  # hindsight goals from whole trajectories; evaluated on reaching OGBench's goals
         if augmented and any(e.provenance.kind == "synthetic" for e in augmented):
             raise NotTrajectoriesError(
                 f"{augmented_id} holds single synthetic transitions (SER), which have no future states to draw goals "
@@ -208,9 +208,9 @@ def run_key(
     """Where :func:`run` caches a run, its key and the steps it trains: the key is everything the result depends on,
     the datasets' contents included (``registry.fingerprint``: rebuilt or regenerated data is a new run). Both
     datasets must be built."""
-    prof, lr = get_profile(profile), learner(algo_name)
-    user = lr.user_options(prof, overrides)
-    budget_steps = lr.budget(prof, lr.resolved(dataset_id, prof, overrides))[0]
+    prof, spec = get_profile(profile), learner(algo_name)
+    user = spec.user_options(prof, overrides)
+    budget_steps = spec.budget(prof, spec.resolved(dataset_id, prof, overrides))[0]
     steps = int(steps or budget_steps)
     prints = [registry.fingerprint(d) for d in (dataset_id, augmented_id) if d]
     key = json.dumps(
@@ -254,9 +254,9 @@ def load_algo(run_dir: str | Path) -> torch.nn.Module:
     algo_name, dataset_id, _, _, seeds, profile, overrides = json.loads((run_dir / "run.json").read_text())[:7]
     prof = get_profile(profile)
     ep = registry.load_episodes(dataset_id, prof, build_missing=False, log=lambda *_: None)[0]
-    lr = learner(algo_name)
-    options = lr.resolved(dataset_id, prof, dict(overrides))
-    algo = lr.make(ep.observations.shape[1], ep.actions.shape[1], seeds, lr.budget(prof, options)[0], options)
+    spec = learner(algo_name)
+    options = spec.resolved(dataset_id, prof, dict(overrides))
+    algo = spec.make(ep.observations.shape[1], ep.actions.shape[1], seeds, spec.budget(prof, options)[0], options)
     state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
     algo.load_state_dict(state["algo"])
     return algo.eval()
