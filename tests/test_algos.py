@@ -292,3 +292,42 @@ def test_td3bc_actor_gradient_through_q1_alone_is_bit_identical_to_the_twin_forw
     assert torch.equal(q_old, q_new)
     assert all(torch.equal(a, b) for a, b in zip(grads_old, grads_new))
     assert all(p.requires_grad for p in algo.critic.parameters())  # unfrozen after the block
+
+
+def test_cql_penalty_in_one_pass_per_critic_equals_three_passes():
+    """Issue 32: the three sampled action sets go through each critic as one batch; the penalty is the one the
+    three separate passes gave (CQL's formula, written out here as the reference)."""
+    import math
+
+    from stitchkit.algos.cql import CQL
+    from stitchkit.algos.noise import member_rand
+    from stitchkit.bench import fake_batch
+
+    torch.manual_seed(0)
+    m = CQL(11, 3, [0, 1, 2], hidden=(64, 64))
+    b = fake_batch("cql", 3, 16, "cpu")
+    state = [g.get_state() for g in m.cql_gens.on("cpu")]
+    fast = m.cql_penalty(b)
+    for g, st in zip(m.cql_gens.on("cpu"), state):  # the same random draws again
+        g.set_state(st)
+    S, B, _ = b["observations"].shape
+    N, A = m.n_actions, m.act_dim
+    rep = lambda x: x.unsqueeze(2).expand(S, B, N, x.shape[-1]).reshape(S, B * N, x.shape[-1])
+    obs, next_obs = rep(b["observations"]), rep(b["next_observations"])
+    rand_a = member_rand(m.cql_gens, (B * N, A), obs.device) * 2 - 1
+    with torch.no_grad():
+        curr_a, curr_logp = m._sample(obs, m.cql_gens)
+        next_a, next_logp = m._sample(next_obs, m.cql_gens)
+    ref = torch.zeros(S)
+    for qi, q_data in zip((m.critic.q1, m.critic.q2), m.critic(b["observations"], b["actions"])):
+        q = lambda a, qi=qi: qi(torch.cat([obs, a], -1)).reshape(S, B, N)
+        cat = torch.cat(
+            [
+                q(rand_a) - A * math.log(0.5),
+                q(next_a) - next_logp.reshape(S, B, N),
+                q(curr_a) - curr_logp.reshape(S, B, N),
+            ],
+            dim=2,
+        )
+        ref = ref + (torch.logsumexp(cat / m.temperature, dim=2) * m.temperature - q_data).mean(1)
+    assert torch.allclose(fast, ref, rtol=1e-6, atol=1e-5)
