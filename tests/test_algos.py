@@ -294,9 +294,10 @@ def test_td3bc_actor_gradient_through_q1_alone_is_bit_identical_to_the_twin_forw
     assert all(p.requires_grad for p in algo.critic.parameters())  # unfrozen after the block
 
 
-def test_cql_penalty_in_one_pass_per_critic_equals_three_passes():
-    """Issue 32: the three sampled action sets go through each critic as one batch; the penalty is the one the
-    three separate passes gave (CQL's formula, written out here as the reference)."""
+def test_cql_penalty_is_cqls_formula_written_out():
+    """The penalty against CQL's formula written out here (uniform, next-state and current-state actions, their
+    log densities, a temperature-scaled logsumexp minus the data's Q): the reference any faster path must match.
+    (Issue 32 tried one 3BN-row pass per critic: equal, but 8-19% slower on this CPU, so not kept.)"""
     import math
 
     from stitchkit.algos.cql import CQL

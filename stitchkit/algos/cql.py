@@ -86,20 +86,17 @@ class CQL(nn.Module):
         with torch.no_grad():
             curr_a, curr_logp = self._sample(obs, self.cql_gens)
             next_a, next_logp = self._sample(next_obs, self.cql_gens)
-        # the three action sets in one critic pass each (3BN rows): one larger matmul instead of three small ones
-        sa = torch.cat([torch.cat([obs, a], -1) for a in (rand_a, next_a, curr_a)], 1)
-        log_density = torch.stack(
-            [
-                torch.full_like(next_logp.reshape(S, B, N), A * math.log(0.5)),  # uniform on [-1, 1]^A: 0.5^A
-                next_logp.reshape(S, B, N),
-                curr_logp.reshape(S, B, N),
-            ],
-            1,
-        )
         penalty = torch.zeros(S, device=obs.device)
         for qi, q_data in zip((self.critic.q1, self.critic.q2), self.critic(b["observations"], b["actions"])):
-            q = qi(sa).reshape(S, 3, B, N) - log_density  # (S, sets, B, N)
-            cat = q.permute(0, 2, 1, 3).reshape(S, B, 3 * N)  # per state: the 3N sampled actions side by side
+            q = lambda a, qi=qi: qi(torch.cat([obs, a], -1)).reshape(S, B, N)
+            cat = torch.cat(
+                [
+                    q(rand_a) - A * math.log(0.5),  # uniform density on [-1, 1]^A is 0.5^A
+                    q(next_a) - next_logp.reshape(S, B, N),
+                    q(curr_a) - curr_logp.reshape(S, B, N),
+                ],
+                dim=2,
+            )
             ood = torch.logsumexp(cat / self.temperature, dim=2) * self.temperature
             penalty = penalty + (ood - q_data).mean(1)
         return penalty
