@@ -352,12 +352,22 @@ def explain(rows: list[dict[str, Any]], parts: tuple[str, ...] = PARTS) -> list[
             )
         )
     orig = _at(rows, "learners", "original fragments", "original", "gcivl")
-    ivl = [_at(rows, "learners", f"gcivl, near {n:g}", a, "gcivl") for n in (1, 6) for a in ("naive", "diffstitch")]
-    if orig and all(ivl):
+    ivl_lines = []
+    for n in (1, 6):
+        at = {a: _at(rows, "learners", f"gcivl, near {n:g}", a, "gcivl") for a in ARMS}
+        if at["naive"]:
+            line = f"- `near` {n:g}: " + ", ".join(f"{a} {_score(r)}" for a, r in at.items() if r)
+            for a in ("diffstitch", "astro"):
+                if at[a]:
+                    line += f"; {a} against naive: {_relation(at[a], at['naive'])}"
+            if at["diffstitch"] and at["naive-kept"]:
+                line += f"; DiffStitch against its own chains glued: {_relation(at['diffstitch'], at['naive-kept'])}"
+            ivl_lines.append(line)
+    if orig and ivl_lines:
         out["gcivl"] = (
-            f"**A learner that reads the joint.** GCIVL bootstraps its value through each joint transition. From "
-            f"{_score(orig)} on the fragments, naive chains give {_score(ivl[0])} at `near` 1 and {_score(ivl[2])} "
-            f"at 6; DiffStitch's {_score(ivl[1])} and {_score(ivl[3])}."
+            "**A learner that reads the joint.** GCIVL's value bootstraps through each joint transition: a glued "
+            "joint hands it the value of a state the action cannot reach. On the original fragments it scores "
+            f"{_score(orig)}; on chains:\n\n" + "\n".join(ivl_lines)
         )
     loco = []
     for point, algo in LOCOMOTION:
