@@ -407,6 +407,8 @@ def model_needed(method: str, bridged: dict[str, Any], glued: dict[str, Any], ma
         verdict = "the generated bridges pay"
     elif diff <= -margin and hi < 0:
         verdict = "the naive joints do better"
+    elif lo > 0 or hi < 0:
+        verdict = f"apart, but under the {margin:g}-point bar"
     else:
         verdict = f"not told apart (the bar: {margin:g} points, interval clear of 0)"
     return (

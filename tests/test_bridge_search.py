@@ -75,6 +75,8 @@ def test_is_the_model_needed_reads_the_last_evaluation_and_applies_the_bar():
     assert "+5.0 points" in close and "**not told apart" in close
     worse = bridge_search.model_needed("ASTRO", result([20.0, 21.0, 22.0]), result([40.0, 41.0, 42.0]))
     assert "**the naive joints do better**" in worse
+    small = bridge_search.model_needed("ASTRO", result([20.0, 21.0, 22.0]), result([25.0, 26.0, 27.0]))
+    assert "-5.0 points" in small and "**apart, but under the 10-point bar**" in small
 
 
 def test_the_locomotion_axis_pairs_every_learner_with_original_naive_and_diffstitch(tmp_path, monkeypatch):
