@@ -528,19 +528,17 @@ def plot_joints(ax, env: str, episodes, title: str = "") -> dict[str, int]:
     where it passes through a wall, grey where it stays clear, with a dot where it leaves. A red joint is what a
     naive chain teaches wrongly: hindsight relabelling makes every state after it a goal that every state before
     it reaches in a few steps, through the wall. Returns the counts drawn."""
-    from stitchkit.data.maze import crosses_wall
+    from stitchkit.augment.chains import joint_spans
+    from stitchkit.data.maze import wall_map
     from stitchkit.render import draw_maze
 
-    maze = env.split("-", 1)[1]
+    walls = wall_map(env.split("-", 1)[1])  # read once, not per joint
     draw_maze(ax, env)
     counts = {"joints": 0, "through a wall": 0}
     for ep in episodes:
-        mask = ep.provenance.generated_mask(len(ep))
-        starts = np.flatnonzero(mask & ~np.r_[False, mask[:-1]])
-        ends = np.flatnonzero(mask & ~np.r_[mask[1:], False]) + 1
-        for a, b in zip(starts, ends):
+        for a, b in joint_spans(ep):
             xy = ep.observations[a : b + 1, :2]
-            bad = bool(crosses_wall(maze, xy[:-1], xy[1:]).any())
+            bad = bool(walls.crosses(xy[:-1], xy[1:]).any())
             counts["joints"] += 1
             counts["through a wall"] += bad
             color, lw, z = ("tab:red", 1.2, 3) if bad else ("0.55", 0.6, 2)

@@ -249,10 +249,17 @@ def blind_subset(kept: np.ndarray, n_joints: list[int], rng: np.random.Generator
     return out
 
 
+def joint_spans(episode: Episode) -> list[tuple[int, int]]:
+    """Each joint of an augmented episode as (first step, end step): its glued transition or generated bridge."""
+    mask = episode.provenance.generated_mask(len(episode))
+    starts = np.flatnonzero(mask & ~np.r_[False, mask[:-1]])
+    ends = np.flatnonzero(mask & ~np.r_[mask[1:], False]) + 1
+    return [(int(a), int(b)) for a, b in zip(starts, ends)]
+
+
 def joints(chain_episode: Episode) -> list[int]:
     """The first step index of each joint of a chained episode (its glued transition or generated bridge)."""
-    mask = chain_episode.provenance.generated_mask(len(chain_episode))
-    return [int(i) for i in np.flatnonzero(mask & ~np.r_[False, mask[:-1]])]
+    return [a for a, _ in joint_spans(chain_episode)]
 
 
 def joint_report(env: str, episodes: list[Episode]) -> dict[str, np.ndarray]:
@@ -261,22 +268,19 @@ def joint_report(env: str, episodes: list[Episode]) -> dict[str, np.ndarray]:
     along it), and ``crosses_wall`` (whether any of its transitions is a straight segment through a wall cell). A
     naive joint that crosses a wall claims the agent walked through it; a bridge that does not crosses nothing."""
     from stitchkit.augment import oracle_errors
-    from stitchkit.data.maze import crosses_wall
+    from stitchkit.data.maze import wall_map
 
-    maze = env.split("-", 1)[1] if env.startswith("pointmaze-") else None
+    walls = wall_map(env.split("-", 1)[1]) if env.startswith("pointmaze-") else None  # read once, not per joint
     errors = oracle_errors(env, episodes)  # every generated transition, in episode order
     out: dict[str, list] = {"gap": [], "steps": [], "oracle_error": [], "crosses_wall": []}
     k = 0
     for ep in episodes:
-        mask = ep.provenance.generated_mask(len(ep))
-        starts = np.flatnonzero(mask & ~np.r_[False, mask[:-1]])
-        ends = np.flatnonzero(mask & ~np.r_[mask[1:], False]) + 1
-        for a, b in zip(starts, ends):
+        for a, b in joint_spans(ep):
             xy = ep.observations[a : b + 1, :2]
             out["gap"].append(float(np.linalg.norm(xy[-1] - xy[0])))
-            out["steps"].append(int(b - a))
+            out["steps"].append(b - a)
             out["oracle_error"].append(float(errors[k : k + b - a].max()))
-            out["crosses_wall"].append(bool(crosses_wall(maze, xy[:-1], xy[1:]).any()) if maze else False)
+            out["crosses_wall"].append(bool(walls.crosses(xy[:-1], xy[1:]).any()) if walls else False)
             k += b - a
     return {key: np.asarray(v) for key, v in out.items()}
 
