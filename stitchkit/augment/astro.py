@@ -36,16 +36,14 @@ import torch
 
 from stitchkit.augment import diffstitch as ds
 from stitchkit.augment import temporal
-from stitchkit.augment.bridges import Bridge, StitchResult, assemble, discounted_rtg, judge
-from stitchkit.augment.bridges import stats as bridge_stats
+from stitchkit.augment.bridges import Proposal, StitchResult, discounted_rtg, stitch_loop
 from stitchkit.augment.method import Job, Method, model_key
 from stitchkit.augment.temporal import TemporalDistance, distance_quality, split_episodes, train_distance
 from stitchkit.data.episodes import Episode, window_starts
 from stitchkit.data.normalizers import EmpiricalCDF
-from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.profiles import Profile
-from stitchkit.progress import bar, seconds_per_step
+from stitchkit.progress import seconds_per_step
 
 
 @dataclass
@@ -370,22 +368,11 @@ def stitch(
     nn_scale = float(torch.cdist(ref_pts[:512], ref_pts).topk(2, largest=False).values[:, 1].median().clamp(min=1e-6))
     ep_of = torch.as_tensor(starts[:, 0], device=dev)
     steps = None if cfg.sampler == "full" else sz.strided_steps
-    bridges: list[Bridge] = []
     traces: list[np.ndarray] = []
-    accepted_steps, t0, it = 0, time.perf_counter(), 0
-    counts = {
-        "generated": 0,
-        "no_reachable_target": 0,
-        "terminal": 0,
-        "dynamics": 0,
-        "uncertain": 0,
-        "return": 0,
-        "accepted": 0,
-    }
     u_max = cfg.uncertainty_factor * models.uncertainty_limit
-    shown = bar(budget, "ASTRO stitching", unit="transition")
-    while accepted_steps < budget and it < max_iterations:
-        it += 1
+
+    def propose() -> Proposal:
+        """One batch: reachable targets by temporal distance, a reference bridge, the RDF planner, its checks."""
         b = az.stitch_batch
         src = torch.as_tensor(rng.integers(0, len(starts), b), device=dev)
         cand = torch.as_tensor(rng.integers(0, len(starts), (b, az.candidates)), device=dev)
@@ -400,11 +387,9 @@ def stitch(
             nov[bi, ci] = novelty(flat[row[src[bi]]], flat[row[cand[bi, ci]]], ref_pts, nn_scale)
         chosen, ok = select_pairs(dist, gain, nov, same, cfg.d_min, cfg.d_max, cfg.coverage_weight)
         tgt = cand[torch.arange(b, device=dev), chosen]
-        counts["generated"] += b
-        counts["no_reachable_target"] += int((~ok).sum())
         keep = ok.nonzero(as_tuple=True)[0]
         if len(keep) == 0:
-            continue
+            return Proposal(b)
         src, tgt = src[keep], tgt[keep]
         delta = dist[keep, chosen[keep]].ceil().clamp(cfg.d_min, cfg.d_max).long()
         tgt_win = flat[row[tgt][:, None] + torch.arange(h, device=dev)]
@@ -429,33 +414,32 @@ def stitch(
         worst, within = ds.qualify(err, delta, cfg.end_delta)
         inside = torch.arange(t_max, device=dev)[None] < delta[:, None]
         unc_ok = torch.where(inside, p.disagreement, torch.zeros_like(p.disagreement)).max(1).values <= u_max
-        raw = m.cdf.unnormalize(states.cpu().numpy())
-        term_all = terminated(env, raw)
-        src_np, tgt_np, delta_np = src.cpu().numpy(), tgt.cpu().numpy(), delta.cpu().numpy()
-        new, steps_in = judge(
-            episodes,
-            [(starts[i], starts[j]) for i, j in zip(src_np, tgt_np)],
-            delta_np,
-            raw,
+        return Proposal(
+            b,
+            [(starts[i], starts[j]) for i, j in zip(src.cpu().numpy(), tgt.cpu().numpy())],
+            delta.cpu().numpy(),
+            m.cdf.unnormalize(states.cpu().numpy()),
             p.actions.cpu().numpy(),
             rewards.cpu().numpy().astype(np.float64),
             worst.cpu().numpy(),
             {"dynamics": within.cpu().numpy(), "uncertain": unc_ok.cpu().numpy()},
-            term_all,
-            rtg_eps,
-            cfg.gamma,
-            cfg.return_filter,
-            counts,
         )
-        bridges += new
-        accepted_steps += steps_in
-        shown.update(min(steps_in, max(0, budget - shown.n)))
-        if progress:
-            progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
-    shown.close()
-    eps = [assemble(env, episodes, br, k, method="astro") for k, br in enumerate(br for br in bridges if br.accepted)]
-    stats = {
-        **bridge_stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps),
+
+    bridges, eps, stats = stitch_loop(
+        episodes,
+        env,
+        "astro",
+        "ASTRO",
+        propose,
+        budget,
+        max_iterations,
+        "no_reachable_target",
+        ("dynamics", "uncertain"),
+        cfg.gamma,
+        cfg.return_filter,
+        progress,
+    )
+    stats |= {
         "rdf_mean_deviation": np.mean(traces, 0).tolist() if traces else [],
         "uncertainty_limit": models.uncertainty_limit,
     }

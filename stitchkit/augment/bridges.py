@@ -1,6 +1,11 @@
-"""The bookkeeping every bridge-building method shares (DiffStitch, ASTRO): a :class:`Bridge` between a source and
-a target state, the verdict on it (:func:`judge`), the stitched trajectory it makes (:func:`assemble`), and the
-discounted return-to-go the return filter compares.
+"""The loop and bookkeeping every bridge-building method shares (DiffStitch, ASTRO): :func:`stitch_loop` (propose,
+judge, accept, in batches until a budget), a :class:`Bridge` between a source and a target state, the verdict on
+it (:func:`judge`), the stitched trajectory it makes (:func:`assemble`), and the discounted return-to-go the return
+filter compares.
+
+A method supplies only its own step, as a :class:`Proposal` per batch: which pairs it bridges and the bridge itself
+(DiffStitch: step estimation, inpainting and wrap-up; ASTRO: temporal-distance targets and the RDF planner), with
+the outcome of its own checks. Everything after that is the same for both, so it is written once, here.
 
 A bridge is judged in a fixed order, and the first failed check is its verdict, counted in one tally: a terminal
 state inside the bridge, then the method's own checks (DiffStitch: the dynamics model; ASTRO: dynamics and
@@ -10,14 +15,16 @@ must not fall below the source's own). Only an "accepted" bridge becomes data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from stitchkit.data.episodes import Episode, Provenance
-from stitchkit.envs import DT, X_VELOCITY_INDEX
+from stitchkit.envs import DT, X_VELOCITY_INDEX, terminated
+from stitchkit.progress import bar
 
 
 @dataclass
@@ -42,6 +49,77 @@ class StitchResult:
     bridges: list[Bridge]  # every generated bridge (accepted and rejected), for the studies
     stats: dict[str, Any]
     config: Any  # the method's config (DiffStitchConfig, AstroConfig), resolved for the dataset
+
+
+@dataclass
+class Proposal:
+    """One batch of a method's step: ``drawn`` sources, of which K found a partner and were bridged. Arrays are raw
+    (un-normalised) and have K rows; ``checks`` are the method's own verdicts (name -> (K,) bool, True = passes),
+    judged in their order after the terminal check and before the return filter."""
+
+    drawn: int
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)  # (source, target) rows
+    deltas: np.ndarray | None = None  # (K,) bridge lengths
+    states: np.ndarray | None = None  # (K, >= Delta+1, d)
+    actions: np.ndarray | None = None  # (K, >= Delta, a)
+    rewards: np.ndarray | None = None  # (K, >= Delta)
+    model_error: np.ndarray | None = None  # (K,) the worst one-step error under the method's dynamics model
+    checks: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+def stitch_loop(
+    episodes: list[Episode],
+    env: str,
+    method: str,
+    label: str,
+    propose: Callable[[], Proposal],
+    budget: int,
+    max_iterations: int,
+    no_partner: str,
+    checks: tuple[str, ...],
+    gamma: float,
+    return_filter: bool,
+    progress: Callable[[dict], None] | None = None,
+) -> tuple[list[Bridge], list[Episode], dict[str, Any]]:
+    """The stitching loop of every bridge method: ask ``propose`` for a batch, judge it (:func:`judge`), keep
+    going until ``budget`` accepted bridge transitions or ``max_iterations`` batches. Sources that found no partner
+    are counted as ``no_partner``; a failed check under its name in ``checks``. Returns every bridge (accepted or
+    not, for the studies), the accepted ones as whole stitched episodes (their provenance names ``method``), and the
+    run's figures (:func:`stats`). ``label`` names the progress bar."""
+    rtg_eps = [discounted_rtg(e.rewards, gamma) for e in episodes]
+    counts = {"generated": 0, no_partner: 0, "terminal": 0, **dict.fromkeys(checks, 0), "return": 0, "accepted": 0}
+    bridges: list[Bridge] = []
+    accepted_steps, t0, it = 0, time.perf_counter(), 0
+    shown = bar(budget, f"{label} stitching", unit="transition")
+    while accepted_steps < budget and it < max_iterations:
+        it += 1
+        batch = propose()
+        counts["generated"] += batch.drawn
+        counts[no_partner] += batch.drawn - len(batch.pairs)
+        if batch.pairs:
+            new, steps_in = judge(
+                episodes,
+                batch.pairs,
+                batch.deltas,
+                batch.states,
+                batch.actions,
+                batch.rewards,
+                batch.model_error,
+                batch.checks,
+                terminated(env, batch.states),  # every window state at once; a bridge looks at its states 1..Delta-1
+                rtg_eps,
+                gamma,
+                return_filter,
+                counts,
+            )
+            bridges += new
+            accepted_steps += steps_in
+            shown.update(min(steps_in, max(0, budget - shown.n)))
+        if progress:
+            progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
+    shown.close()
+    eps = [assemble(env, episodes, br, k, method) for k, br in enumerate(br for br in bridges if br.accepted)]
+    return bridges, eps, stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps)
 
 
 def discounted_rtg(rewards: np.ndarray, gamma: float) -> np.ndarray:

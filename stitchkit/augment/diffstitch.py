@@ -35,14 +35,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from stitchkit.augment.bridges import Bridge, StitchResult, assemble, discounted_rtg, judge
-from stitchkit.augment.bridges import stats as bridge_stats
+from stitchkit.augment.bridges import Proposal, StitchResult, discounted_rtg, stitch_loop
 from stitchkit.augment.diffusion import StateDiffusion, diffusion_from_sizes, training_mask
 from stitchkit.augment.method import Job, Method, model_key
 from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, TransitionData, fit, fit_seconds
 from stitchkit.data.episodes import Episode, transitions, window_starts, windows
 from stitchkit.data.normalizers import EmpiricalCDF
-from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
 from stitchkit.options import per_dataset
 from stitchkit.profiles import Profile, StitchSizes
@@ -450,20 +448,16 @@ def stitch(
     flat = torch.as_tensor(cdf.normalize(np.concatenate([e.observations for e in episodes])), device=dev)
     offsets = np.r_[0, np.cumsum([len(e) + 1 for e in episodes])[:-1]]
     start_flat = offsets[pools.starts[:, 0]] + pools.starts[:, 1]  # each start point's row in ``flat``
-    rtg_eps = [discounted_rtg(e.rewards, cfg.gamma) for e in episodes]
     sample_kw: dict[str, Any] = {"eta": cfg.ddim_eta}
     if cfg.return_guidance > 0:
         if not models.diffusion.net.returns_condition:
             raise ValueError("return_guidance needs a diffusion model trained with returns_condition=True")
         label = float(np.quantile(pools.rtg[pools.targets], 0.5) / models.return_scale)
         sample_kw |= {"return_weight": cfg.return_guidance}
-    bridges: list[Bridge] = []
-    accepted_steps, t0, it = 0, time.perf_counter(), 0
-    counts = {"generated": 0, "no_similar_target": 0, "terminal": 0, "dynamics": 0, "return": 0, "accepted": 0}
     fixed = cfg.fixed_steps or hi
-    shown = bar(budget, "DiffStitch stitching", unit="transition")
-    while accepted_steps < budget and it < max_iterations:
-        it += 1
+
+    def propose() -> Proposal:
+        """One batch: step estimation, state stitching, wrap-up and the dynamics model's verdict."""
         b = sz.stitch_batch
         src_pick = pools.sources[rng.integers(0, len(pools.sources), b)]
         src_rows, src = pools.starts[src_pick], flat[torch.as_tensor(start_flat[src_pick], device=dev)]
@@ -482,13 +476,9 @@ def stitch(
             chosen = torch.as_tensor(rng.integers(0, sz.candidates, b), device=dev)
             delta = torch.full((b,), fixed, device=dev)
             ok = torch.ones(b, dtype=torch.bool, device=dev)
-        counts["generated"] += b
         keep = np.flatnonzero(ok.cpu().numpy())  # only sources with a similar target go on: the rest cost nothing more
-        counts["no_similar_target"] += b - len(keep)
         if len(keep) == 0:
-            if progress:
-                progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
-            continue
+            return Proposal(b)
         kt = torch.as_tensor(keep, device=dev)
         src, chosen, delta, src_rows = src[kt], chosen[kt], delta[kt], src_rows[keep]
         tgt_pick = cand[keep, chosen.cpu().numpy()]
@@ -504,35 +494,32 @@ def stitch(
         with torch.no_grad():
             err = dynamics_error(models.dynamics, states, actions)
         worst, within = qualify(err, delta, cfg.delta)
-        raw = cdf.unnormalize(states.cpu().numpy())
-        actions, rewards, worst, within, delta = (x.cpu() for x in (actions, rewards, worst, within, delta))
-        terminal = terminated(env, raw)  # (K, H): every window state at once; a bridge looks at its states 1..Delta-1
-        quality = within.numpy() | (not cfg.qualification)  # -Qualification: the dynamics check always passes
-        new, steps_in = judge(
-            episodes,
+        return Proposal(
+            b,
             list(zip(src_rows, tgt_rows)),
-            delta.numpy(),
-            raw,
-            actions.numpy(),
-            rewards.numpy(),
-            worst.numpy(),
-            {"dynamics": quality},
-            terminal,
-            rtg_eps,
-            cfg.gamma,
-            cfg.return_filter,
-            counts,
+            delta.cpu().numpy(),
+            cdf.unnormalize(states.cpu().numpy()),
+            actions.cpu().numpy(),
+            rewards.cpu().numpy(),
+            worst.cpu().numpy(),
+            {"dynamics": within.cpu().numpy() | (not cfg.qualification)},  # -Qualification: the check always passes
         )
-        bridges += new
-        accepted_steps += steps_in
-        shown.update(min(steps_in, max(0, budget - shown.n)))
-        if progress:
-            progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
-    shown.close()
-    eps = [assemble(env, episodes, br, k) for k, br in enumerate(br for br in bridges if br.accepted)]
-    return StitchResult(
-        eps, bridges, bridge_stats(bridges, eps, counts, it, time.perf_counter() - t0, accepted_steps), cfg
+
+    bridges, eps, stats = stitch_loop(
+        episodes,
+        env,
+        "diffstitch",
+        "DiffStitch",
+        propose,
+        budget,
+        max_iterations,
+        "no_similar_target",
+        ("dynamics",),
+        cfg.gamma,
+        cfg.return_filter,
+        progress,
     )
+    return StitchResult(eps, bridges, stats, cfg)
 
 
 def config_key(dataset_id: str, profile: Profile, seed: int, returns_condition: bool) -> str:
