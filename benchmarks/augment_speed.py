@@ -45,7 +45,9 @@ def measure(dataset_id: str, profile: str, iterations: int, seed: int = 0) -> li
                 "profile": prof.name,
                 "device": str(dev),
                 "sampler": sampler,
-                "denoising_steps": prof.stitch.diffusion_steps if sampler == "full" else prof.stitch.strided_steps,
+                "denoising_steps": ds.SIZES.of(prof).diffusion_steps
+                if sampler == "full"
+                else ds.SIZES.of(prof).strided_steps,
                 "iterations": st["iterations"],
                 "bridges": st["generated"],
                 "accepted": st["accepted"],

@@ -29,7 +29,7 @@ def measure(dataset_id: str, profile: str, samples: int, seed: int = 0) -> list[
     root = data_dir() / "checkpoints"
     rows = []
     sm = ser.train_models(eps, prof, seed, root / "ser" / ser.config_key(dataset_id, prof, seed), device=dev)
-    for steps in sorted({prof.baselines.ser_sample_steps, 128}):
+    for steps in sorted({ser.SIZES.of(prof).sample_steps, 128}):
         t0 = time.perf_counter()
         ser.sample_transitions(sm, samples, ser.SERConfig(seed=seed), steps, device=dev)
         sec = time.perf_counter() - t0

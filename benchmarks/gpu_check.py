@@ -99,15 +99,16 @@ def graph_drift(algo: str, seeds: int, batch: int, device: torch.device, steps: 
 # ------------------------------------------------------------------------------------------------- models
 def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterations: int) -> dict[str, object]:
     """Training steps/s of every augmentation model at the profile's sizes, and DiffStitch's stitching speed."""
+    from stitchkit.augment import astro, ser, tatu
     from stitchkit.augment import diffstitch as ds
-    from stitchkit.augment import ser, tatu
     from stitchkit.augment.bridges import discounted_rtg
     from stitchkit.augment.diffusion import diffusion_from_sizes
     from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, fit
     from stitchkit.augment.temporal import train_distance
+    from stitchkit.profiles import with_sizes
 
     out: dict[str, object] = {}
-    sz = dataclasses.replace(prof.stitch, diffusion_train_steps=steps)
+    sz = dataclasses.replace(ds.SIZES.of(prof), diffusion_train_steps=steps)
     cdf, data = ds.model_data(episodes, 0)
     obs_dim, act_dim = data.s.shape[1], data.a.shape[1]
 
@@ -163,23 +164,22 @@ def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterati
             "acceptance_rate": s["acceptance_rate"],
             "iterations": s["iterations"],
         }
+
     # SER: the EDM denoiser over transitions (its own training loop, checkpoint-free here)
-    bsz = dataclasses.replace(prof.baselines, ser_train_steps=3)
-    ser.train_models(episodes, dataclasses.replace(prof, baselines=bsz), log=lambda *_: None, device=device)
-    bsz = dataclasses.replace(prof.baselines, ser_train_steps=steps)
+    def ser_steps(n: int):
+        return with_sizes(prof, {"ser": {"train_steps": n}}, [ser.SIZES])
+
+    ser.train_models(episodes, ser_steps(3), log=lambda *_: None, device=device)
     out["ser_steps_per_s"] = timed(
-        lambda: ser.train_models(
-            episodes, dataclasses.replace(prof, baselines=bsz), log=lambda *_: None, device=device
-        ),
-        steps,
+        lambda: ser.train_models(episodes, ser_steps(steps), log=lambda *_: None, device=device), steps
     )
     # TATU: its dynamics ensemble and reward model are the classes timed above; the behaviour CVAE is its own
-    vae = tatu.BehaviourVAE(obs_dim, act_dim, prof.baselines.tatu_vae_hidden).to(device)
+    vae = tatu.BehaviourVAE(obs_dim, act_dim, tatu.SIZES.of(prof).vae_hidden).to(device)
     on_device(vae, device, "behaviour VAE")
     fit(vae, data, 3, sz.model_batch, device=device)
     out["tatu_vae_steps_per_s"] = timed(lambda: fit(vae, data, steps, sz.model_batch, device=device), steps)
     # ASTRO: the temporal-distance encoder (the rest is DiffStitch's models)
-    a = prof.astro
+    a = astro.SIZES.of(prof)
     out["astro_distance_steps_per_s"] = timed(
         lambda: train_distance(
             episodes,
@@ -232,11 +232,13 @@ def update_seconds(row: dict[str, float], seeds: int) -> float:
 
 def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
     """Hours of the `full` grid on this device from the measured rates (4 seeds per group, batched)."""
+    from stitchkit.augment import astro, ser
+    from stitchkit.augment import diffstitch as ds
     from stitchkit.bench import load_grid
     from stitchkit.train import learner
 
     grid = load_grid("full")
-    st, bl, a = prof.stitch, prof.baselines, prof.astro
+    st, bl, a = ds.SIZES.of(prof), ser.SIZES.of(prof), astro.SIZES.of(prof)
     seeds = len(grid.seeds)
     steps = {al: learner(al).budget(prof, learner(al).user_options(prof, {}))[0] for al in grid.algorithms}
     upd = figures["learners"]
@@ -258,7 +260,7 @@ def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
     stitch_s = st.budget / stitch_rate if stitch_rate > 0 else 0.0  # 0: no candidate bridge in the short run
     diffstitch_s = st.diffusion_train_steps / m["diffstitch_unet_steps_per_s"] + model_s + stitch_s
     astro_s = a.distance_steps / m["astro_distance_steps_per_s"] + stitch_s  # reuses DiffStitch's models
-    ser_s = bl.ser_train_steps / m["ser_steps_per_s"]
+    ser_s = bl.train_steps / m["ser_steps_per_s"]
     tatu_s = model_s + st.model_steps / m["tatu_vae_steps_per_s"]
     augment_s = (diffstitch_s + astro_s + ser_s + tatu_s) * len(grid.datasets)
     by_learner = {al: steps[al] * update_seconds(upd[al], seeds) * runs[al] / 3600 for al in timed}
@@ -378,12 +380,15 @@ def main() -> None:
         return out
 
     def tels() -> dict[str, float]:  # the TS-IDM (TELS's first stage) trains as a batched learner update
+        from stitchkit.algos.tels import SIZES as TELS_SIZES
         from stitchkit.bench import fake_batch
         from stitchkit.train import make_algo
 
         out = {}
         for seeds in (1, 8):
-            m = make_algo("tels", 11, 3, list(range(seeds)), 10**9, idm_steps=10**9, idm_hidden=prof.tels.idm_hidden)
+            m = make_algo(
+                "tels", 11, 3, list(range(seeds)), 10**9, idm_steps=10**9, idm_hidden=TELS_SIZES.of(prof).idm_hidden
+            )
             m.to(device)
             on_device(m, device, "tels")
             b = fake_batch("tels", seeds, prof.train.batch_size, device)

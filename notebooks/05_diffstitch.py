@@ -53,7 +53,7 @@ from stitchkit.viewer import StitchViewer, ViewItem
 
 torch.set_num_threads(max(1, torch.get_num_threads()))
 P = stitchkit.get_profile(PROFILE)
-S = P.stitch
+S = ds.SIZES.of(P)  # DiffStitch's own sizes at this profile, declared in its module
 print(f"profile {P.name}: {S}")
 data = {d: registry.load_episodes(d, P, build_missing=True) for d in (HOPPER, MAZE)}
 ENV = {HOPPER: "hopper", MAZE: "pointmaze-medium"}

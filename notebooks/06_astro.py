@@ -72,7 +72,7 @@ from stitchkit.train import arm_jobs, run_many, score_text
 from stitchkit.viewer import StitchViewer, ViewItem
 
 P = stitchkit.get_profile(PROFILE)
-A, S = P.astro, P.stitch
+A, S = astro.SIZES.of(P), ds.SIZES.of(P)  # ASTRO's own sizes, and the DiffStitch models' it reuses
 print(f"profile {P.name}: {A}")
 data = {d: registry.load_episodes(d, P, build_missing=True) for d in (HOPPER, MAZE)}
 ENV = {HOPPER: "hopper", MAZE: "pointmaze-medium"}

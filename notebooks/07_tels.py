@@ -29,7 +29,7 @@
 # |---|---|---|
 # | l_rec, l_T-sym, total loss l_rec + β(l_dyn + l_ode + l_T-sym) | note, exact | as written, β = 1 |
 # | l_dyn (encoder ODE), l_ode (decoder ODE) | **reconstructed** from TSRL's code | Jacobian-vector products by `torch.func.jvp`, batched |
-# | latent sizes | TSRL: dim z_s = state dim, dim z_a = action dim | same; 2-hidden-layer MLPs (`profile.tels.idm_hidden`) |
+# | latent sizes | TSRL: dim z_s = state dim, dim z_a = action dim | same; 2-hidden-layer MLPs (`tels.SIZES.of(profile).idm_hidden`) |
 # | V(z) | note: expectile regression with a target network | expectile 0.7 (MuJoCo) / 0.9 (maze) |
 # | deterministic guide (Eq. 9) | note | λ V(π_g(z)) − η‖ψ_s(π_g(z)) − s'‖² − l_T-sym, λ = 2.5 / mean\|V\|, η = 1 (values not public), **plus the kit's** − ‖π_g(z) − z'‖² (section 9 shows why) |
 # | stochastic guide (Eq. 10) | reviewers: "[AWR](GLOSSARY.md#awr) over the next states" | POR-r's advantage weighting in latent space, α = 10 (maze only) |
@@ -53,6 +53,7 @@ from IPython.display import Code, Markdown, display
 import stitchkit
 from stitchkit import bench, tsidm
 from stitchkit.algos.por import POR
+from stitchkit.algos.tels import SIZES as TELS_SIZES
 from stitchkit.algos.tels import TELS
 from stitchkit.data import registry
 from stitchkit.data.episodes import transitions
@@ -62,8 +63,9 @@ from stitchkit.render import draw_maze
 from stitchkit.train import load_algo, run_many, score_text
 
 P = stitchkit.get_profile(PROFILE)
-print(f"profile {P.name}: {P.tels}; policy steps {P.train.steps}, {P.train.seeds} seeds")
-STUDY = {parent: tsidm.study_id(parent, P.tels.study_transitions) for parent in tsidm.STUDY_PARENTS}
+T = TELS_SIZES.of(P)  # TELS's own sizes at this profile, declared in its module
+print(f"profile {P.name}: {T}; policy steps {P.train.steps}, {P.train.seeds} seeds")
+STUDY = {parent: tsidm.study_id(parent, T.study_transitions) for parent in tsidm.STUDY_PARENTS}
 data = {d: registry.load_episodes(d, P, build_missing=True) for d in STUDY.values()}
 for d, eps in data.items():
     print(f"{d}: {len(eps)} episodes, {sum(len(e) for e in eps)} transitions")
@@ -134,12 +136,12 @@ eps_h = data[HOPPER]
 tr_h = transitions(eps_h)
 norm_h = ZScore.fit(tr_h["observations"])
 pairs_h = (norm_h.normalize(tr_h["observations"]), tr_h["actions"], norm_h.normalize(tr_h["next_observations"]))
-FIT_STEPS = max(1, P.tels.idm_steps // 2)
-guess = tsidm.estimate_fit_seconds(*pairs_h, FIT_STEPS, P.tels.idm_hidden) * (len(tsidm.LADDER) + 1)
+FIT_STEPS = max(1, T.idm_steps // 2)
+guess = tsidm.estimate_fit_seconds(*pairs_h, FIT_STEPS, T.idm_hidden) * (len(tsidm.LADDER) + 1)
 print(f"{len(tsidm.LADDER)} TS-IDMs here and one on the maze (section 4): about {guess / 60:.1f} min on this machine")
 fits = {}
 for name, terms in tsidm.LADDER.items():
-    fits[name] = tsidm.fit_tsidm(*pairs_h, terms, FIT_STEPS, P.tels.idm_hidden, seed=SEED)
+    fits[name] = tsidm.fit_tsidm(*pairs_h, terms, FIT_STEPS, T.idm_hidden, seed=SEED)
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.3))
 for name, (_, curve) in fits.items():
     steps = [r["step"] for r in curve]
@@ -179,7 +181,7 @@ maze_idm, _ = tsidm.fit_tsidm(
     norm_m.normalize(tr_m["next_observations"]),
     tsidm.LADDER["full"],
     FIT_STEPS,
-    P.tels.idm_hidden,
+    T.idm_hidden,
     seed=SEED,
 )
 with torch.no_grad():

@@ -73,8 +73,7 @@ from stitchkit.train import arm_jobs, run_many, score_text
 from stitchkit.train import run as train_run
 
 P = stitchkit.get_profile(PROFILE)
-B = P.baselines
-print(f"profile {P.name}: {B}")
+print(f"profile {P.name}: {ser.SIZES.of(P)}, {tatu.SIZES.of(P)}")
 data = {d: registry.load_episodes(d, P, build_missing=True) for d in (HOPPER, MAZE)}
 ENV = {HOPPER: "hopper", MAZE: "pointmaze-medium"}
 device = str(get_device())

@@ -4,7 +4,7 @@ The grid is a small TOML file (``stitchkit/grids/{smoke,lab,full}.toml`` are the
 
     name = "lab"
     datasets = ["stitchkit/hopper/medium-replay-v0", "stitchkit/pointmaze-medium/stitch-v0"]
-    augmenters = ["none", "diffstitch", "astro"]      # "none" or any of stitchkit.augment.METHODS
+    augmenters = ["none", "diffstitch", "astro"]      # "none" or any of stitchkit.plugins.STITCHING_METHODS
     algorithms = ["td3bc", "iql"]                     # any of stitchkit.plugins.LEARNERS
     seeds = [0, 1, 2]
     augment_seed = 0                                  # one augmented dataset per (dataset, augmenter), shared
@@ -180,6 +180,7 @@ def grid_from_raw(raw: dict[str, Any], source: str = "<grid>") -> Grid:
     from stitchkit import augment
     from stitchkit.data import registry
     from stitchkit.plugins import LEARNERS as ALGOS
+    from stitchkit.plugins import STITCHING_METHODS
 
     unknown = set(raw) - _KEYS
     if unknown:
@@ -187,7 +188,7 @@ def grid_from_raw(raw: dict[str, Any], source: str = "<grid>") -> Grid:
     missing = {"datasets", "augmenters", "algorithms", "seeds"} - set(raw)
     if missing:
         raise BenchError(f"{source}: missing key(s) {sorted(missing)}")
-    accepted_aug = ("none",) + augment.METHODS
+    accepted_aug = ("none", *STITCHING_METHODS)  # the table read now: a method registered later is accepted
     for a in raw["augmenters"]:
         if a not in accepted_aug:
             raise BenchError(f"{source}: unknown augmenter {a!r}; accepted: {', '.join(accepted_aug)}")
@@ -206,7 +207,7 @@ def grid_from_raw(raw: dict[str, Any], source: str = "<grid>") -> Grid:
         if bad:
             raise BenchError(f"{source}: [{table}] names {sorted(bad)}, which is neither an augmenter nor an algorithm")
     for method, opts in raw.get("augment_options", {}).items():
-        if method == "none" or method not in augment.METHODS:
+        if method == "none" or method not in STITCHING_METHODS:
             continue
         shared = {k: v for k, v in opts.items() if not isinstance(v, dict)}
         for table in [shared] + [v for v in opts.values() if isinstance(v, dict)]:

@@ -66,8 +66,14 @@ class Campaign:
         return self.grid.name
 
     def profile(self) -> Profile:
-        """The base profile with the campaign's sizes (same name: same datasets; models keyed by their sizes)."""
-        return with_sizes(get_profile(self.profile_name), self.sizes)
+        """The base profile with the campaign's sizes (same name: same datasets; models keyed by their sizes): a
+        shared section, or one its augmenters or learners declare (their ``sizes``)."""
+        from stitchkit import augment
+        from stitchkit.train import learner
+
+        tables = [t for a in self.grid.augmenters if a != "none" for t in augment.method(a).sizes]
+        tables += [t for algo in self.grid.algorithms for t in learner(algo).sizes]
+        return with_sizes(get_profile(self.profile_name), self.sizes, tables)
 
     def cells(self) -> list[Cell]:
         """Every cell, in the order they run: dataset, augmenter, learner, seed."""
@@ -151,7 +157,7 @@ def spec(c: Campaign, cell: Cell) -> dict[str, Any]:
             "config": json.loads(
                 json.dumps(asdict(dataclasses.replace(config, seed=c.grid.augment_seed)), default=list)
             ),
-            "sizes": {s: json.loads(json.dumps(asdict(getattr(prof, s)), default=list)) for s in method.sizes},
+            "sizes": {t.section: json.loads(json.dumps(asdict(t.of(prof)), default=list)) for t in method.sizes},
         }
     return out
 

@@ -76,19 +76,31 @@ def _info(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+def _all_sizes(prof) -> dict[str, Any]:
+    """The profile's shared sections, then every section a method or learner declares (``SIZES`` in its module)."""
+    from dataclasses import asdict
+
+    from stitchkit import plugins
+
+    out = prof.as_dict()
+    for table, what in ((plugins.STITCHING_METHODS, "stitching method"), (plugins.LEARNERS, "learner")):
+        for name in table:
+            for sizes in plugins.load(table, name, what).sizes:
+                out.setdefault(sizes.section, asdict(sizes.of(prof)))
+    return out
+
+
 @command("profiles", "the three profiles and every size they set")
 def _profiles(p: argparse.ArgumentParser) -> None:
     def run(args: argparse.Namespace) -> int:
-        lines = []
+        lines, every = [], {n: _all_sizes(p) for n, p in PROFILES.items()}
         for prof in PROFILES.values():
             mark = "  <- current" if prof.name == args.profile.name else ""
             lines.append(f"{prof.name}: {prof.description}{mark}")
-            for section, sizes in prof.as_dict().items():
+            for section, sizes in every[prof.name].items():
                 if isinstance(sizes, dict):
                     lines.append(f"    {section}: " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
-        return emit(
-            {"current": args.profile.name, "profiles": {n: p.as_dict() for n, p in PROFILES.items()}}, args.json, lines
-        )
+        return emit({"current": args.profile.name, "profiles": every}, args.json, lines)
 
     p.set_defaults(func=run)
 
@@ -458,11 +470,27 @@ def option_help(command: str, name: str) -> str:
 
         spec = learner(name)
         sized = {p: spec.profile_options(PROFILES[p]) for p in PROFILE_NAMES} if spec.profile_options else {}
-        return opts.help_table(name, spec.fields(), opts.defaults_of(spec.build), sized=sized)
+        table = opts.help_table(name, spec.fields(), opts.defaults_of(spec.build), sized=sized)
+        return table + _sizes_help(spec.sizes)
     from stitchkit.augment import method
 
     m = method(name)
-    return opts.help_table(name, m.fields(), opts.defaults_of(m.config), opts.field_notes(m.config))
+    return opts.help_table(name, m.fields(), opts.defaults_of(m.config), opts.field_notes(m.config)) + _sizes_help(
+        m.sizes
+    )
+
+
+def _sizes_help(tables) -> str:
+    """The sizes a declaration carries per profile (not options: a profile or a campaign's ``[sizes.<section>]``
+    sets them), one line per field: smoke / lab / full."""
+    from dataclasses import fields
+
+    lines = []
+    for t in tables:
+        lines.append(f"\nsizes [{t.section}] per profile, smoke / lab / full (a campaign's [sizes.{t.section}] sets):")
+        for f in fields(t.kind):
+            lines.append(f"  {f.name:<22} " + " / ".join(str(getattr(getattr(t, p), f.name)) for p in PROFILE_NAMES))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

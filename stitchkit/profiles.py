@@ -2,16 +2,18 @@
 
 A profile changes sizes and step counts only, never what the code does: every notebook and command reads
 its sizes from here, so the smoke run in CI goes through exactly the lines a full GPU run does. The profile
-comes from the argument, else ``STITCHKIT_PROFILE``, else ``lab``. Each section below belongs to one part of
-the kit; a new notebook adds its own section rather than hard-coding numbers.
+comes from the argument, else ``STITCHKIT_PROFILE``, else ``lab``. The sections here are the ones every part
+shares (the tour, the data, the learners' training, the goal-conditioned learners); a method or learner with
+sizes of its own declares them in its module as a :class:`SizeTable` (``diffstitch.SIZES``, ``ser.SIZES``, ...).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 PROFILE_ENV = "STITCHKIT_PROFILE"
 DEFAULT_PROFILE = "lab"
@@ -55,74 +57,6 @@ class TrainSizes:
 
 
 @dataclass(frozen=True)
-class StitchSizes:
-    """DiffStitch's models and stitching loop (notebook 05, ``stitchkit augment``). Paper/code values in comments."""
-
-    horizon: int  # diffusion window H (100)
-    unet_dim: int  # U-Net base channels (128)
-    unet_mults: tuple[int, ...]  # channel multipliers per level (1, 4, 8)
-    diffusion_steps: int  # K (100)
-    strided_steps: int  # denoising steps of the strided (DDIM) sampler
-    diffusion_train_steps: int  # (1M)
-    diffusion_batch: int  # (32 x 2 accumulation = 64)
-    diffusion_lr: float  # Adam step size (2e-4 over 1M steps; the CPU profiles' short runs need 1e-3)
-    ema_start: int  # EMA starts here, updated every 10 steps (2,000)
-    model_steps: int  # inverse dynamics, reward and dynamics models: gradient steps each
-    model_batch: int  # (256)
-    ensemble: int  # dynamics ensemble members (7; 5 elites)
-    window_low: int  # step estimation looks at imagined positions [low, high) (10)
-    window_high: int  # (40)
-    stitch_batch: int  # bridges per iteration (64)
-    candidates: int  # target candidates per bridge (512)
-    budget: int  # accepted generated transitions to stop at (2M)
-    max_iterations: int  # stop here even if the budget is not met (300k)
-
-
-@dataclass(frozen=True)
-class AstroSizes:
-    """ASTRO-style stitching (notebook 06, ``stitchkit augment astro``). Horizon and bridge-length window are the
-    ``stitch`` section's: ASTRO reuses DiffStitch's models. The paper's values are unknown (no full text or code)."""
-
-    distance_steps: int  # gradient steps of the temporal-distance encoder
-    distance_batch: int  # state pairs per step
-    distance_hidden: int  # encoder MLP width (2 hidden layers)
-    latent_dim: int  # size of the temporal-distance space
-    distance_cap: int  # step counts above this are only "far" (hinge), not regressed
-    rdf_iterations: int  # Rollout Deviation Feedback iterations per batch of bridges
-    rdf_step: float  # fraction of the deviation one RDF gradient (Polyak) step aims to close
-    stitch_batch: int  # bridges planned together
-    candidates: int  # target candidates scored per source
-    budget: int  # accepted generated transitions to stop at
-    max_iterations: int  # stop here even if the budget is not met
-
-
-@dataclass(frozen=True)
-class TelsSizes:
-    """TELS and the small-data study (notebook 07, ``stitchkit train tels``). Paper values are not public."""
-
-    idm_steps: int  # TS-IDM gradient steps before the latent policy's (which get the ``train`` section's steps)
-    idm_hidden: int  # width of TS-IDM's 2-hidden-layer MLPs
-    study_transitions: int  # transitions per small-data dataset (the paper: 10k)
-
-
-@dataclass(frozen=True)
-class BaselineSizes:
-    """SER and TATU, DiffStitch's Table 1 baselines (notebook 08, ``stitchkit augment ser|tatu``). TATU's models
-    train for the ``stitch`` section's ``model_steps``, with its ``ensemble``. Paper/code values in comments."""
-
-    ser_width: int  # residual-MLP denoiser width (SynthER: 2048)
-    ser_depth: int  # residual blocks (6)
-    ser_train_steps: int  # (100k)
-    ser_batch: int  # (1024)
-    ser_lr: float  # AdamW with a cosine schedule (3e-4; the CPU profiles' short runs need 1e-3)
-    ser_sample_steps: int  # EDM (Heun) sampler steps (128)
-    ser_samples: int  # synthetic transitions kept (5M; the kit: 1M at full, one Minari episode each)
-    tatu_vae_hidden: int  # behaviour CVAE width (BCQ's 750)
-    tatu_rollout_batch: int  # rollouts started together from dataset states (5,000)
-    tatu_transitions: int  # model transitions kept (the model-free variant: 2x the dataset)
-
-
-@dataclass(frozen=True)
 class GoalSizes:
     """Goal-conditioned learners on the maze (``stitchkit train gcbc|gcivl``). OGBench's values in comments; the
     `lab` sizes were picked by measurement (2x128, 10k steps: the original-data arm still fails the long tasks
@@ -138,19 +72,54 @@ class GoalSizes:
 
 @dataclass(frozen=True)
 class Profile:
+    """The shared sizes of one profile. A method's or learner's own sizes are not here: they live in its module as a
+    :class:`SizeTable` (``SIZES.of(profile)``), so adding a method touches no shared file. ``overrides`` holds
+    replacements of such sections (a campaign's generator sizes, :func:`with_sizes`), as
+    ``((section, ((field, value), ...)), ...)``."""
+
     name: str
     description: str
     tour: TourSizes
     data: DataSizes
     train: TrainSizes
-    stitch: StitchSizes
-    astro: AstroSizes
-    tels: TelsSizes
-    baselines: BaselineSizes
     goals: GoalSizes
+    overrides: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "overrides"}
+
+    def overrides_for(self, section: str) -> dict[str, Any]:
+        return dict(next((fields for name, fields in self.overrides if name == section), ()))
+
+
+SHARED_SECTIONS: tuple[str, ...] = ("tour", "data", "train", "goals")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SizeTable(Generic[T]):
+    """A method's or learner's own sizes, one frozen dataclass per profile, declared in its module and named by
+    ``section`` (what ``[sizes.<section>]`` in a campaign file replaces). ``of(profile)`` is what its code reads."""
+
+    section: str
+    smoke: T
+    lab: T
+    full: T
+
+    def __post_init__(self) -> None:
+        if self.section in SHARED_SECTIONS:
+            raise ProfileError(f"size section {self.section!r} is the profile's own; pick another name")
+        kinds = {type(getattr(self, n)) for n in PROFILE_NAMES}
+        if len(kinds) != 1 or not dataclasses.is_dataclass(next(iter(kinds))):
+            raise ProfileError(f"size section {self.section!r}: smoke, lab and full must be one dataclass")
+
+    @property
+    def kind(self) -> type:
+        return type(self.lab)
+
+    def of(self, profile: Profile) -> T:
+        """The sizes at ``profile``, with the profile's overrides of this section applied."""
+        return _replace_checked(self.section, getattr(self, profile.name), profile.overrides_for(self.section))
 
 
 PROFILES: dict[str, Profile] = {
@@ -169,52 +138,6 @@ PROFILES: dict[str, Profile] = {
             dt_steps=20,
             dt_batch_size=16,
             hidden=(32, 32),
-        ),
-        stitch=StitchSizes(
-            horizon=24,
-            unet_dim=8,
-            unet_mults=(1, 2),
-            diffusion_steps=10,
-            strided_steps=2,
-            diffusion_train_steps=30,
-            diffusion_batch=8,
-            diffusion_lr=1e-3,
-            ema_start=10,
-            model_steps=30,
-            model_batch=64,
-            ensemble=3,
-            window_low=4,
-            window_high=12,
-            stitch_batch=8,
-            candidates=32,
-            budget=200,
-            max_iterations=3,
-        ),
-        astro=AstroSizes(
-            distance_steps=300,
-            distance_batch=64,
-            distance_hidden=32,
-            latent_dim=8,
-            distance_cap=24,
-            rdf_iterations=4,
-            rdf_step=0.5,
-            stitch_batch=8,
-            candidates=32,
-            budget=200,
-            max_iterations=3,
-        ),
-        tels=TelsSizes(idm_steps=100, idm_hidden=32, study_transitions=1_000),
-        baselines=BaselineSizes(
-            ser_width=32,
-            ser_depth=2,
-            ser_train_steps=50,
-            ser_batch=64,
-            ser_lr=1e-3,
-            ser_sample_steps=4,
-            ser_samples=200,
-            tatu_vae_hidden=32,
-            tatu_rollout_batch=64,
-            tatu_transitions=200,
         ),
         goals=GoalSizes(steps=200, batch_size=64, hidden=(32, 32), eval_every=100, eval_episodes=1, horizon=200),
     ),
@@ -236,52 +159,6 @@ PROFILES: dict[str, Profile] = {
             # 17.3 at 256, IQL 11.2 vs 18.9 (CIs overlap), a third of the update's cost (notebooks 01 and 04)
             hidden=(128, 128),
         ),
-        stitch=StitchSizes(
-            horizon=64,
-            unet_dim=32,
-            unet_mults=(1, 2, 4),
-            diffusion_steps=100,
-            strided_steps=10,
-            diffusion_train_steps=2_500,
-            diffusion_batch=64,
-            diffusion_lr=1e-3,
-            ema_start=500,
-            model_steps=3_000,
-            model_batch=256,
-            ensemble=7,
-            window_low=10,
-            window_high=40,
-            stitch_batch=64,
-            candidates=512,
-            budget=20_000,
-            max_iterations=200,
-        ),
-        astro=AstroSizes(
-            distance_steps=4_000,
-            distance_batch=512,
-            distance_hidden=256,
-            latent_dim=32,
-            distance_cap=80,
-            rdf_iterations=30,
-            rdf_step=0.5,
-            stitch_batch=64,
-            candidates=512,
-            budget=20_000,
-            max_iterations=200,
-        ),
-        tels=TelsSizes(idm_steps=4_000, idm_hidden=128, study_transitions=10_000),
-        baselines=BaselineSizes(
-            ser_width=512,
-            ser_depth=4,
-            ser_train_steps=5_000,
-            ser_batch=256,
-            ser_lr=1e-3,
-            ser_sample_steps=32,
-            ser_samples=20_000,
-            tatu_vae_hidden=256,
-            tatu_rollout_batch=2_000,
-            tatu_transitions=20_000,
-        ),
         goals=GoalSizes(
             steps=10_000, batch_size=256, hidden=(128, 128), eval_every=5_000, eval_episodes=5, horizon=1000
         ),
@@ -300,52 +177,6 @@ PROFILES: dict[str, Profile] = {
             cql_steps=1_000_000,
             dt_steps=100_000,
             dt_batch_size=4096,
-        ),
-        stitch=StitchSizes(
-            horizon=100,
-            unet_dim=128,
-            unet_mults=(1, 4, 8),
-            diffusion_steps=100,
-            strided_steps=10,
-            diffusion_train_steps=1_000_000,
-            diffusion_batch=64,
-            diffusion_lr=2e-4,
-            ema_start=2_000,
-            model_steps=200_000,
-            model_batch=256,
-            ensemble=7,
-            window_low=10,
-            window_high=40,
-            stitch_batch=64,
-            candidates=512,
-            budget=2_000_000,
-            max_iterations=300_000,
-        ),
-        astro=AstroSizes(
-            distance_steps=100_000,
-            distance_batch=1024,
-            distance_hidden=512,
-            latent_dim=64,
-            distance_cap=80,
-            rdf_iterations=100,
-            rdf_step=0.5,
-            stitch_batch=256,
-            candidates=512,
-            budget=2_000_000,
-            max_iterations=300_000,
-        ),
-        tels=TelsSizes(idm_steps=200_000, idm_hidden=256, study_transitions=10_000),
-        baselines=BaselineSizes(
-            ser_width=2048,
-            ser_depth=6,
-            ser_train_steps=100_000,
-            ser_batch=1024,
-            ser_lr=3e-4,
-            ser_sample_steps=128,
-            ser_samples=1_000_000,
-            tatu_vae_hidden=750,
-            tatu_rollout_batch=5_000,
-            tatu_transitions=2_000_000,
         ),
         goals=GoalSizes(
             steps=1_000_000, batch_size=1024, hidden=(512, 512, 512), eval_every=100_000, eval_episodes=50, horizon=1000
@@ -368,24 +199,34 @@ def get_profile(name: str | Profile | None = None) -> Profile:
     return PROFILES[key]
 
 
-def with_sizes(profile: Profile, sizes: dict[str, dict[str, Any]]) -> Profile:
+def _replace_checked(section: str, current: Any, values: Mapping[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(current)}
+    unknown = set(values) - names
+    if unknown:
+        raise ProfileError(f"unknown {section} size(s) {sorted(unknown)}; accepted: {', '.join(sorted(names))}")
+    return dataclasses.replace(current, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def with_sizes(profile: Profile, sizes: Mapping[str, Mapping[str, Any]], tables: Iterable[SizeTable] = ()) -> Profile:
     """``profile`` with some sizes replaced, ``{section: {field: value}}`` (a campaign's generator sizes over its
-    base profile's). The result keeps the base's name, because it reads the same datasets (``data`` is the base's
-    unless replaced too); whatever it trains is keyed by the sizes themselves, never by the name. An unknown
-    section or field is an error that lists the accepted ones."""
-    sections = {f.name for f in dataclasses.fields(Profile)} - {"name", "description"}
+    base profile's): a shared section (``train``, ...) or a section of one of ``tables`` (the declarations of the
+    methods and learners that will read it). The result keeps the base's name, because it reads the same datasets
+    (``data`` is the base's unless replaced too); whatever it trains is keyed by the sizes themselves, never by the
+    name. An unknown section or field is an error that lists the accepted ones."""
+    owned = {t.section: t for t in tables}
     changes: dict[str, Any] = {}
+    overrides = {name: dict(fields) for name, fields in profile.overrides}
     for section, values in sizes.items():
-        if section not in sections:
-            raise ProfileError(f"unknown size section {section!r}; accepted: {', '.join(sorted(sections))}")
-        current = getattr(profile, section)
-        names = {f.name for f in dataclasses.fields(current)}
-        unknown = set(values) - names
-        if unknown:
-            raise ProfileError(f"unknown {section} size(s) {sorted(unknown)}; accepted: {', '.join(sorted(names))}")
-        typed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        changes[section] = dataclasses.replace(current, **typed)
-    return dataclasses.replace(profile, **changes)
+        if section in SHARED_SECTIONS:
+            changes[section] = _replace_checked(section, getattr(profile, section), values)
+        elif section in owned:
+            _replace_checked(section, owned[section].lab, values)  # checks the names now, not at first use
+            overrides[section] = {**overrides.get(section, {}), **values}
+        else:
+            accepted = ", ".join(sorted([*SHARED_SECTIONS, *owned]))
+            raise ProfileError(f"unknown size section {section!r}; accepted: {accepted}")
+    frozen = tuple((k, tuple(sorted(v.items()))) for k, v in sorted(overrides.items()))
+    return dataclasses.replace(profile, **changes, overrides=frozen)
 
 
 def report_mode() -> bool:

@@ -130,7 +130,7 @@ class TSIDM(nn.Module):
 
 
 # The small-data study (TELS's Table 1 protocol at the kit's scale): whole-trajectory subsamples of about
-# ``profile.tels.study_transitions`` transitions, chosen by the registry's fixed subsample seed.
+# ``tels.SIZES.of(profile).study_transitions`` transitions, chosen by the registry's fixed subsample seed.
 STUDY_PARENTS = (  # notebook 07 at `lab`: hopper, all four learners; the maze, TELS alone (to look at its guide)
     "stitchkit/hopper/medium-expert-v0",
     "stitchkit/pointmaze-medium/stitch-v0",

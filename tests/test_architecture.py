@@ -2,6 +2,7 @@
 learner is its own module plus one line in stitchkit/plugins.py."""
 
 import ast
+import os
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,58 @@ def test_a_new_learner_is_its_module_plus_one_line(data_root, toy_plugins):
     assert learner("constant").dataset_defaults(MAZE) == {"lr": 0.5}
     out = run("constant", MAZE, seeds=2, profile="smoke", progress=False)
     assert len(out["seeds"]) == 2 and np.isfinite(out["score"]["last_mean"])
+
+
+HOPPER = "stitchkit/hopper/medium-replay-v0"
+
+
+def test_a_realistic_method_is_its_module_plus_one_line(data_root, monkeypatch):
+    """tests/toy_plugins/rollout.py: a method with its own model (trained once, cached, costed), its own sizes per
+    profile and per-dataset defaults, registered by one line; it runs through augment, train, bench and --help."""
+    import dataclasses
+
+    from stitchkit import augment, bench, plugins
+    from stitchkit.cli import option_help
+    from stitchkit.data import registry
+    from stitchkit.profiles import get_profile, with_sizes
+    from stitchkit.train import run
+
+    monkeypatch.syspath_prepend(str(ROOT / "tests"))
+    monkeypatch.setitem(plugins.STITCHING_METHODS, "rollout", "toy_plugins.rollout:METHOD")  # the one line
+    from toy_plugins import rollout
+
+    smoke = get_profile("smoke")
+    sizes = rollout.SIZES.of(smoke)
+    assert dataclasses.asdict(sizes) == {"model_steps": 60, "hidden": 32, "rollouts": 12, "length": 3}
+    fewer = with_sizes(smoke, {"rollout": {"rollouts": 5}}, augment.method("rollout").sizes)  # a campaign's way
+    assert rollout.SIZES.of(fewer).rollouts == 5 and rollout.SIZES.of(smoke).rollouts == 12
+
+    summary = augment.run("rollout", HOPPER, profile="smoke", log=lambda *_: None)
+    assert summary["config"]["noise"] == 0.05  # its hopper default
+    out_id = registry.augmented_id(HOPPER, "rollout")
+    eps = registry.load_episodes(out_id, "smoke")
+    assert len(eps) == 12 and all(len(e) == 3 and e.provenance.method == "rollout" for e in eps)
+    parent = registry.load_episodes(HOPPER, "smoke")
+    ckpt = Path(os.environ["STITCHKIT_DATA"]) / "checkpoints" / "rollout" / rollout.config_key(HOPPER, smoke, 0)
+    assert (ckpt / "models.pt").exists() and rollout.estimate_train_seconds(parent, smoke, ckpt) == 0.0
+    assert rollout.estimate_train_seconds(parent, smoke, probe=3) > 0.0
+
+    out = run("td3bc", HOPPER, seeds=1, profile="smoke", augmented_id=out_id, ratio=4.0, progress=False)
+    assert np.isfinite(out["score"]["last_mean"])
+
+    grid = bench.parse_grid(
+        f'name = "plug"\ndatasets = ["{HOPPER}"]\naugmenters = ["none", "rollout"]\nalgorithms = ["bc"]\nseeds = [0]\n'
+        "augment_seed = 1\n[augment_options.rollout]\nnoise = 0.2\n"  # its own build, with the grid's option
+    )
+    bench.run(grid, "smoke", log=lambda *_: None)
+    records = bench.load_records(grid, "smoke")
+    assert sorted(r["cell"]["augmenter"] for r in records) == ["none", "rollout"]
+    assert all(r["result"]["status"] == "done" for r in records)
+    built = registry.read_metadata(bench.augmented_id(grid, HOPPER, "rollout"))["stitchkit"]["augment"]["config"]
+    assert built["noise"] == 0.2 and built["seed"] == 1
+
+    text = option_help("augment", "rollout")
+    assert "noise" in text and "sizes [rollout]" in text and "model_steps            60 / 2000 / 50000" in text
 
 
 def test_the_train_layer_special_cases_no_learner_or_method_by_name():

@@ -103,12 +103,20 @@ def test_campaign_files_are_checked_before_any_work():
 
 
 def test_with_sizes_replaces_only_what_it_names_and_keeps_the_name():
+    from stitchkit.augment import diffstitch as ds
+
     lab = get_profile("lab")
-    p = with_sizes(lab, {"stitch": {"diffusion_train_steps": 7, "unet_mults": [1, 2]}})
-    assert p.name == "lab" and p.stitch.diffusion_train_steps == 7 and p.stitch.unet_mults == (1, 2)
-    assert p.stitch.horizon == lab.stitch.horizon and p.train == lab.train
-    with pytest.raises(ProfileError, match="unknown size section 'stich'"):
-        with_sizes(lab, {"stich": {}})
+    sizes = {"stitch": {"diffusion_train_steps": 7, "unet_mults": [1, 2]}, "train": {"steps": 9}}
+    p = with_sizes(lab, sizes, [ds.SIZES])
+    s = ds.SIZES.of(p)
+    assert p.name == "lab" and s.diffusion_train_steps == 7 and s.unet_mults == (1, 2) and p.train.steps == 9
+    assert s.horizon == ds.SIZES.of(lab).horizon and p.data == lab.data and ds.SIZES.of(lab).diffusion_train_steps > 7
+    again = with_sizes(p, {"stitch": {"horizon": 32}}, [ds.SIZES])  # replacements add up
+    assert (ds.SIZES.of(again).horizon, ds.SIZES.of(again).diffusion_train_steps) == (32, 7)
+    with pytest.raises(ProfileError, match="unknown size section 'stich'; accepted: data, goals, stitch, tour, train"):
+        with_sizes(lab, {"stich": {}}, [ds.SIZES])
+    with pytest.raises(ProfileError, match=r"unknown stitch size\(s\) \['horizn'\]"):
+        with_sizes(lab, {"stitch": {"horizn": 3}}, [ds.SIZES])
 
 
 @pytest.mark.parametrize("name", ["campaign", "campaign-tels"])

@@ -14,7 +14,7 @@ from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, Transiti
 from stitchkit.data import registry
 from stitchkit.data.episodes import Episode, generated_transitions
 from stitchkit.options import OptionError
-from stitchkit.profiles import get_profile
+from stitchkit.profiles import get_profile, with_sizes
 
 torch.set_num_threads(1)
 SMOKE = get_profile("smoke")
@@ -126,7 +126,7 @@ def test_bridges_start_and_end_exactly_at_dataset_states(trained):
         p = ep.provenance
         src, tgt = eps[p.source_episode], eps[p.target_episode]
         t, t2, d = p.source_step, p.target_step, p.bridge_steps
-        assert SMOKE.stitch.window_low <= d < SMOKE.stitch.window_high
+        assert ds.SIZES.of(SMOKE).window_low <= d < ds.SIZES.of(SMOKE).window_high
         assert np.array_equal(ep.observations[: t + 1], src.observations[: t + 1])  # source prefix, bit for bit
         assert np.array_equal(ep.observations[t + d :], tgt.observations[t2:])  # target suffix from s'_1 on
         assert np.array_equal(br.states[0], src.observations[t]) and np.array_equal(br.states[-1], tgt.observations[t2])
@@ -317,13 +317,12 @@ def test_return_guidance_needs_a_return_conditioned_model_and_runs_with_one(trai
         budget=10**9,
         max_iterations=1,
     )
-    assert res.stats["generated"] == SMOKE.stitch.stitch_batch and res.stats["accepted"] > 0
+    assert res.stats["generated"] == ds.SIZES.of(SMOKE).stitch_batch and res.stats["accepted"] > 0
 
 
 def test_training_time_estimate_is_measured_and_zero_when_cached(tmp_path, monkeypatch):
     """The estimate printed before training: each model's loop run here and its step time scaled by its steps (on a
     fixed clock: comparing two timings would test the machine's noise), 0 for cached models."""
-    import dataclasses
 
     from stitchkit.augment import models as models_module
 
@@ -332,14 +331,14 @@ def test_training_time_estimate_is_measured_and_zero_when_cached(tmp_path, monke
         return 0.01
 
     eps = point_episodes()
-    sz = SMOKE.stitch
+    sz = ds.SIZES.of(SMOKE)
     with monkeypatch.context() as m:
         m.setattr(ds, "seconds_per_step", fixed)
         m.setattr(models_module, "seconds_per_step", fixed)
         assert ds.estimate_train_seconds(eps, SMOKE, probe=5) == pytest.approx(
             0.01 * (sz.diffusion_train_steps + 3 * sz.model_steps)
         )
-        more = dataclasses.replace(SMOKE, stitch=dataclasses.replace(sz, diffusion_train_steps=100))
+        more = with_sizes(SMOKE, {"stitch": {"diffusion_train_steps": 100}}, [ds.SIZES])
         assert ds.estimate_train_seconds(eps, more, probe=5) == pytest.approx(0.01 * (100 + 3 * sz.model_steps))
     ds.train_models(eps, SMOKE, checkpoint_dir=tmp_path, log=lambda *_: None)
     assert ds.estimate_train_seconds(eps, SMOKE, tmp_path) == 0.0

@@ -190,13 +190,13 @@ def test_bridged_chains_insert_the_bridge_and_keep_fragment_states_exact(data_ro
     plan = plan_chains(eps, cfg, np.random.default_rng(0), budget=300)
     train = ds.train_models if joint == "diffstitch" else astro.train_models
     models = train(eps, smoke, seed=0, log=lambda *_: None)
-    delta = smoke.stitch.window_low
+    delta = ds.SIZES.of(smoke).window_low
     bridges, ok, lengths = bridge_joints(models, eps, plan, smoke, delta, float("inf"), seed=0, joint=joint)
     assert len(bridges) == len(plan) and len(lengths) == 2 * len(plan)
     if joint == "diffstitch":
         assert ok.all() and (lengths == delta).all()  # an infinite threshold qualifies every bridge
     else:  # ASTRO's length is the learned temporal distance, within the bridge lengths the window allows
-        assert ((lengths >= smoke.stitch.window_low) & (lengths <= smoke.stitch.window_high - 1)).all()
+        assert ((lengths >= ds.SIZES.of(smoke).window_low) & (lengths <= ds.SIZES.of(smoke).window_high - 1)).all()
     k_joint = 0
     for k, (chain, chain_bridges) in enumerate(zip(plan, bridges)):
         for (e, _, last), (nxt, _, _), (states, actions) in zip(chain[:-1], chain[1:], chain_bridges):

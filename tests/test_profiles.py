@@ -25,16 +25,30 @@ def test_unknown_profile_is_one_line_error_listing_valid_ones(clean_env):
     assert all(name in msg for name in PROFILE_NAMES)
 
 
+def every_size_section(name: str) -> dict:
+    """The profile's shared sections and every section a method or learner declares in its module."""
+    from stitchkit import plugins
+
+    out = PROFILES[name].as_dict()
+    for table, what in ((plugins.STITCHING_METHODS, "method"), (plugins.LEARNERS, "learner")):
+        for entry in table:
+            for sizes in plugins.load(table, entry, what).sizes:
+                out[sizes.section] = dataclasses.asdict(getattr(sizes, name))
+    return out
+
+
 def test_profiles_share_one_shape_and_grow(clean_env):
-    """One code path: every profile sets the same fields, and no size shrinks from smoke to lab to full."""
-    smoke, lab, full = (PROFILES[n].as_dict() for n in PROFILE_NAMES)
+    """One code path: every profile sets the same fields, and no size shrinks from smoke to lab to full, in the
+    shared sections and in every method's and learner's own (DiffStitch's, ASTRO's, SER's, TATU's, TELS's)."""
+    smoke, lab, full = (every_size_section(n) for n in PROFILE_NAMES)
     assert smoke.keys() == lab.keys() == full.keys()
+    assert {"stitch", "astro", "ser", "tatu", "tels"} <= smoke.keys()
     for section, sizes in smoke.items():
         if not isinstance(sizes, dict):
             continue
         assert sizes.keys() == lab[section].keys() == full[section].keys()
         for key, small in sizes.items():
-            if key.endswith("_lr"):  # step sizes shrink as the step budget grows
+            if key == "lr" or key.endswith("_lr"):  # step sizes shrink as the step budget grows
                 assert small >= lab[section][key] >= full[section][key], (section, key)
                 continue
             assert small <= lab[section][key] <= full[section][key], (section, key)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from stitchkit import options as opts
-from stitchkit.profiles import Profile
+from stitchkit.profiles import Profile, SizeTable
 
 #: constructor arguments that are not options: the data's sizes, the seeds, wiring between learners
 NOT_OPTIONS = ("obs_dim", "act_dim", "seeds", "inner", "inner_kwargs", "max_steps")
@@ -41,6 +41,7 @@ class Learner:
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # dataset key -> options
     option_types: Mapping[str, Any] | None = None  # the options, when ``build`` passes some on (**kwargs)
     section: str = "train"  # the profile section holding its sizes (``goals`` for goal-conditioned learners)
+    sizes: tuple[SizeTable, ...] = ()  # sizes of its own per profile (TELS's TS-IDM), declared in its module
     goal_conditioned: bool = False  # trains on (s, a, s', goal) batches, evaluated on reaching goals
 
     def fields(self) -> dict[str, Any]:

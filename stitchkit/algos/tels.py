@@ -22,6 +22,7 @@ expectile/alpha for the rest) are choices, listed in notebook 07.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
@@ -34,7 +35,26 @@ from stitchkit.algos.por import GaussianHead
 from stitchkit.algos.td3bc import TD3BC
 from stitchkit.nets import adam, mlp, soft_update
 from stitchkit.options import schema
+from stitchkit.profiles import Profile, SizeTable
 from stitchkit.tsidm import LADDER, TSIDM, t_symmetry_loss
+
+
+@dataclass(frozen=True)
+class TelsSizes:
+    """TELS and the small-data study (notebook 07, ``stitchkit train tels``). Paper values are not public."""
+
+    idm_steps: int  # TS-IDM gradient steps before the latent policy's (which get the ``train`` section's steps)
+    idm_hidden: int  # width of TS-IDM's 2-hidden-layer MLPs
+    study_transitions: int  # transitions per small-data dataset (the paper: 10k)
+
+
+# TELS's sizes per profile (its latent policy trains for the profile's ``train`` steps)
+SIZES = SizeTable(
+    "tels",
+    smoke=TelsSizes(idm_steps=100, idm_hidden=32, study_transitions=1000),
+    lab=TelsSizes(idm_steps=4000, idm_hidden=128, study_transitions=10_000),
+    full=TelsSizes(idm_steps=200_000, idm_hidden=256, study_transitions=10_000),
+)
 
 
 class _Actor(nn.Module):
@@ -191,10 +211,11 @@ class TSIDMFeatures(nn.Module):
         return self.inner.update(latent, step - self.idm_steps)
 
 
-def _tsidm_sizes(profile) -> dict:
+def _tsidm_sizes(profile: Profile) -> dict:
     """The TS-IDM's steps and width are sized by the profile (they run before the learner's own steps), the policy
     and value networks' widths as every learner's (``profile.train.hidden``)."""
-    return {"idm_steps": profile.tels.idm_steps, "idm_hidden": profile.tels.idm_hidden, **train_widths(profile)}
+    sz = SIZES.of(profile)
+    return {"idm_steps": sz.idm_steps, "idm_hidden": sz.idm_hidden, **train_widths(profile)}
 
 
 # POR's released maze settings; TELS's maze results use its advantage-weighted guide (reviewers)
@@ -203,6 +224,7 @@ LEARNER = Learner(
     TELS,
     "TELS: TS-IDM representation + latent state-stitching guide policy",
     profile_options=_tsidm_sizes,
+    sizes=(SIZES,),
     defaults={"maze": {"guide": "awr", "expectile": 0.9, "alpha": 10.0}},
 )
 TSIDM_TD3BC = Learner(
@@ -210,6 +232,7 @@ TSIDM_TD3BC = Learner(
     partial(TSIDMFeatures, inner="td3bc"),
     "TD3+BC on TS-IDM latent states",
     profile_options=_tsidm_sizes,
+    sizes=(SIZES,),
     option_types={**schema(TD3BC, NOT_OPTIONS), **schema(TSIDMFeatures, NOT_OPTIONS)},
 )
 TSIDM_IQL = Learner(
@@ -217,5 +240,6 @@ TSIDM_IQL = Learner(
     partial(TSIDMFeatures, inner="iql"),
     "IQL on TS-IDM latent states",
     profile_options=_tsidm_sizes,
+    sizes=(SIZES,),
     option_types={**schema(IQL, NOT_OPTIONS), **schema(TSIDMFeatures, NOT_OPTIONS)},
 )

@@ -31,8 +31,6 @@ from stitchkit.options import OptionError
 from stitchkit.plugins import STITCHING_METHODS, load
 from stitchkit.profiles import Profile, get_profile
 
-METHODS: tuple[str, ...] = tuple(STITCHING_METHODS)
-
 
 class AugmentError(ValueError):
     """Bad augmentation input, or a run that produced nothing to save; the message says what to change."""
@@ -223,7 +221,6 @@ def oracle_errors(env: str, episodes: list):
 
 
 __all__ = [
-    "METHODS",
     "AugmentError",
     "OptionError",
     "method",

@@ -42,8 +42,71 @@ from stitchkit.augment.temporal import TemporalDistance, distance_quality, split
 from stitchkit.data.episodes import Episode, window_starts
 from stitchkit.data.normalizers import EmpiricalCDF
 from stitchkit.files import atomic_torch_save
-from stitchkit.profiles import Profile
+from stitchkit.profiles import Profile, SizeTable
 from stitchkit.progress import seconds_per_step
+
+
+@dataclass(frozen=True)
+class AstroSizes:
+    """ASTRO-style stitching (notebook 06, ``stitchkit augment astro``). Horizon and bridge-length window are the
+    ``stitch`` section's: ASTRO reuses DiffStitch's models. The paper's values are unknown (no full text or code)."""
+
+    distance_steps: int  # gradient steps of the temporal-distance encoder
+    distance_batch: int  # state pairs per step
+    distance_hidden: int  # encoder MLP width (2 hidden layers)
+    latent_dim: int  # size of the temporal-distance space
+    distance_cap: int  # step counts above this are only "far" (hinge), not regressed
+    rdf_iterations: int  # Rollout Deviation Feedback iterations per batch of bridges
+    rdf_step: float  # fraction of the deviation one RDF gradient (Polyak) step aims to close
+    stitch_batch: int  # bridges planned together
+    candidates: int  # target candidates scored per source
+    budget: int  # accepted generated transitions to stop at
+    max_iterations: int  # stop here even if the budget is not met
+
+
+# ASTRO's sizes per profile; it reads DiffStitch's ``stitch`` sizes too (``ds.SIZES``)
+SIZES = SizeTable(
+    "astro",
+    smoke=AstroSizes(
+        distance_steps=300,
+        distance_batch=64,
+        distance_hidden=32,
+        latent_dim=8,
+        distance_cap=24,
+        rdf_iterations=4,
+        rdf_step=0.5,
+        stitch_batch=8,
+        candidates=32,
+        budget=200,
+        max_iterations=3,
+    ),
+    lab=AstroSizes(
+        distance_steps=4000,
+        distance_batch=512,
+        distance_hidden=256,
+        latent_dim=32,
+        distance_cap=80,
+        rdf_iterations=30,
+        rdf_step=0.5,
+        stitch_batch=64,
+        candidates=512,
+        budget=20_000,
+        max_iterations=200,
+    ),
+    full=AstroSizes(
+        distance_steps=100_000,
+        distance_batch=1024,
+        distance_hidden=512,
+        latent_dim=64,
+        distance_cap=80,
+        rdf_iterations=100,
+        rdf_step=0.5,
+        stitch_batch=256,
+        candidates=512,
+        budget=2_000_000,
+        max_iterations=300_000,
+    ),
+)
 
 
 @dataclass
@@ -69,13 +132,13 @@ class AstroConfig:
     seed: int = 0
 
     def resolved(self, dataset_id: str, profile: Profile) -> AstroConfig:
-        s = profile.stitch
+        s = ds.SIZES.of(profile)
         return replace(
             self,
             d_min=self.d_min if self.d_min is not None else float(s.window_low),
             d_max=self.d_max if self.d_max is not None else float(s.window_high - 1),
             end_delta=self.end_delta if self.end_delta is not None else ds.settings_for(dataset_id)["delta"],
-            iterations=self.iterations if self.iterations is not None else profile.astro.rdf_iterations,
+            iterations=self.iterations if self.iterations is not None else SIZES.of(profile).rdf_iterations,
         )
 
 
@@ -103,7 +166,7 @@ def estimate_train_seconds(
     distance's steps timed on this machine; 0 when ASTRO's models are cached."""
     if checkpoint_dir is not None and (checkpoint_dir / "astro.pt").exists():
         return 0.0
-    a = profile.astro
+    a = SIZES.of(profile)
     total = ds.estimate_train_seconds(episodes, profile, diffstitch_dir, device, probe)
     cdf = EmpiricalCDF.fit(np.concatenate([e.observations for e in episodes]))
     args = (episodes, cdf.normalize)
@@ -123,7 +186,7 @@ def train_models(
 ) -> AstroModels:
     """DiffStitch's models (loaded from ``diffstitch_dir`` when already trained there) plus the temporal-distance
     encoder, trained on 90% of the episodes and measured on the other 10%. Cached in ``checkpoint_dir``."""
-    a = profile.astro
+    a = SIZES.of(profile)
     final = checkpoint_dir / "astro.pt" if checkpoint_dir else None
     if final is not None and final.exists():
         log(f"ASTRO models: loaded from {final}")
@@ -143,7 +206,8 @@ def train_models(
         device=device,
     )
     held = [episodes[i] for i in held_idx] or episodes
-    quality = distance_quality(model, held, base.cdf.normalize, a.distance_cap, profile.stitch.window_high, seed=seed)
+    window_high = ds.SIZES.of(profile).window_high
+    quality = distance_quality(model, held, base.cdf.normalize, a.distance_cap, window_high, seed=seed)
     log(
         f"ASTRO: temporal distance ({a.distance_steps} steps) trained in {time.perf_counter() - t0:.0f} s; held-out "
         f"Spearman with true steps: learned {quality['learned']['spearman']:.3f}, Euclidean "
@@ -338,7 +402,7 @@ def stitch(
     progress: Callable[[dict], None] | None = None,
 ) -> StitchResult:
     """Select pairs, plan and correct bridges in batches until ``budget`` accepted transitions (or the cap)."""
-    sz, az = profile.stitch, profile.astro
+    sz, az = ds.SIZES.of(profile), SIZES.of(profile)
     cfg = (cfg or AstroConfig()).resolved(dataset_id, profile)
     budget = az.budget if budget is None else budget
     max_iterations = az.max_iterations if max_iterations is None else max_iterations
@@ -448,7 +512,8 @@ def stitch(
 
 def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
     """The folder ASTRO's models are cached under: one per (dataset, profile and its sizes, seed)."""
-    return model_key(dataset_id, profile.name, asdict(profile.stitch), asdict(profile.astro), seed, temporal.EXPECTILE)
+    sizes = asdict(ds.SIZES.of(profile)), asdict(SIZES.of(profile))
+    return model_key(dataset_id, profile.name, *sizes, seed, temporal.EXPECTILE)
 
 
 def summary(result: StitchResult) -> dict[str, Any]:
@@ -479,5 +544,5 @@ METHOD = Method(
     generate_dataset,
     saves="source prefix + model-rollout bridge + target suffix",
     empty_hint="loosen the acceptance threshold (end_delta) or the uncertainty factor",
-    sizes=("stitch", "astro"),
+    sizes=(ds.SIZES, SIZES),
 )

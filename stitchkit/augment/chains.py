@@ -22,6 +22,8 @@ from typing import Literal
 
 import numpy as np
 
+from stitchkit.augment import astro
+from stitchkit.augment import diffstitch as ds
 from stitchkit.augment.method import Job, Method
 from stitchkit.data.episodes import Episode, Provenance
 
@@ -178,10 +180,7 @@ def bridge_joints(
     within ``threshold`` and the ensemble agrees along the way."""
     import torch
 
-    from stitchkit.augment import astro
-    from stitchkit.augment import diffstitch as ds
-
-    sz = profile.stitch
+    sz = ds.SIZES.of(profile)
     stitch_models = models.stitch if joint == "astro" else models
     cdf = stitch_models.cdf
     dev = next(stitch_models.diffusion.parameters()).device
@@ -205,7 +204,8 @@ def bridge_joints(
             d = torch.full((len(batch),), delta, device=dev)
         states = ds.stitch_states(stitch_models.diffusion, src, win, d, sz.strided_steps, gen, eta=2.0)
         if joint == "astro":
-            pl = astro.plan(stitch_models, states, d, profile.astro.rdf_iterations, profile.astro.rdf_step)
+            az = astro.SIZES.of(profile)
+            pl = astro.plan(stitch_models, states, d, az.rdf_iterations, az.rdf_step)
             states, actions = pl.states.clone(), pl.actions
             rows = torch.arange(len(d), device=dev)
             states[rows, d] = win[:, 0]  # land exactly on the next fragment's first state
@@ -288,9 +288,6 @@ def joint_report(env: str, episodes: list[Episode]) -> dict[str, np.ndarray]:
 def _bridge_models(job: Job, joint: str):
     """DiffStitch's models for ``joint=diffstitch``; ASTRO's (DiffStitch's plus the temporal distance) for
     ``joint=astro``; trained here or reused from a ``stitchkit augment diffstitch`` / ``astro`` run on the data."""
-    from stitchkit.augment import astro
-    from stitchkit.augment import diffstitch as ds
-
     prof = job.profile
     ds_dir = job.checkpoint_dir("diffstitch", ds.config_key(job.dataset_id, prof, job.seed, False))
     kw = dict(log=job.log, device=job.device)
@@ -312,10 +309,8 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict]:
     maze = env.split("-", 1)[1] if env.startswith("pointmaze-") else None
     plan = plan_chains(job.episodes, cfg, np.random.default_rng([cfg.seed, 41]), budget, maze)
     summary: dict = {"config": asdict(cfg), "planned_chains": len(plan)}
-    from stitchkit.augment import diffstitch
-
-    delta = cfg.bridge_steps or prof.stitch.window_low
-    threshold = cfg.delta if cfg.delta is not None else diffstitch.settings_for(job.dataset_id)["delta"]
+    delta = cfg.bridge_steps or ds.SIZES.of(prof).window_low
+    threshold = cfg.delta if cfg.delta is not None else ds.settings_for(job.dataset_id)["delta"]
 
     def bridged(joint: str):
         return bridge_joints(_bridge_models(job, joint), job.episodes, plan, prof, delta, threshold, job.seed, joint)
@@ -363,6 +358,6 @@ METHOD = Method(
     generate_dataset,
     saves="3-6 original fragments glued end to end (naive joints)",
     empty_hint="widen `near` (how close a fragment must pass to the next one's start)",
-    sizes=("stitch", "astro"),  # the joint models: DiffStitch's or ASTRO's
+    sizes=(ds.SIZES, astro.SIZES),  # the joint models: DiffStitch's or ASTRO's
     needs_maze=True,  # chains serve goal-conditioned learners, which need a maze's goals
 )

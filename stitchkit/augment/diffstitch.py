@@ -43,7 +43,7 @@ from stitchkit.data.episodes import Episode, transitions, window_starts, windows
 from stitchkit.data.normalizers import EmpiricalCDF
 from stitchkit.files import atomic_torch_save
 from stitchkit.options import per_dataset
-from stitchkit.profiles import Profile, StitchSizes
+from stitchkit.profiles import Profile, SizeTable
 from stitchkit.progress import bar, seconds_per_step
 
 # The released code's per-dataset settings (detail_configs/): qualification threshold delta (CDF space, squared
@@ -62,6 +62,96 @@ SETTINGS: dict[str, dict[str, float]] = {
     "walker2d/medium-replay": dict(delta=1.2, similarity=0.90),  # no released config: walker2d-medium's
     "pointmaze": dict(delta=0.025, similarity=0.99),
 }
+
+
+@dataclass(frozen=True)
+class StitchSizes:
+    """DiffStitch's models and stitching loop (notebook 05, ``stitchkit augment``). Paper/code values in comments."""
+
+    horizon: int  # diffusion window H (100)
+    unet_dim: int  # U-Net base channels (128)
+    unet_mults: tuple[int, ...]  # channel multipliers per level (1, 4, 8)
+    diffusion_steps: int  # K (100)
+    strided_steps: int  # denoising steps of the strided (DDIM) sampler
+    diffusion_train_steps: int  # (1M)
+    diffusion_batch: int  # (32 x 2 accumulation = 64)
+    diffusion_lr: float  # Adam step size (2e-4 over 1M steps; the CPU profiles' short runs need 1e-3)
+    ema_start: int  # EMA starts here, updated every 10 steps (2,000)
+    model_steps: int  # inverse dynamics, reward and dynamics models: gradient steps each
+    model_batch: int  # (256)
+    ensemble: int  # dynamics ensemble members (7; 5 elites)
+    window_low: int  # step estimation looks at imagined positions [low, high) (10)
+    window_high: int  # (40)
+    stitch_batch: int  # bridges per iteration (64)
+    candidates: int  # target candidates per bridge (512)
+    budget: int  # accepted generated transitions to stop at (2M)
+    max_iterations: int  # stop here even if the budget is not met (300k)
+
+
+# DiffStitch's sizes per profile (``SIZES.of(profile)``); ASTRO, TATU and the chains reuse them for shared models
+SIZES = SizeTable(
+    "stitch",
+    smoke=StitchSizes(
+        horizon=24,
+        unet_dim=8,
+        unet_mults=(1, 2),
+        diffusion_steps=10,
+        strided_steps=2,
+        diffusion_train_steps=30,
+        diffusion_batch=8,
+        diffusion_lr=0.001,
+        ema_start=10,
+        model_steps=30,
+        model_batch=64,
+        ensemble=3,
+        window_low=4,
+        window_high=12,
+        stitch_batch=8,
+        candidates=32,
+        budget=200,
+        max_iterations=3,
+    ),
+    lab=StitchSizes(
+        horizon=64,
+        unet_dim=32,
+        unet_mults=(1, 2, 4),
+        diffusion_steps=100,
+        strided_steps=10,
+        diffusion_train_steps=2500,
+        diffusion_batch=64,
+        diffusion_lr=0.001,
+        ema_start=500,
+        model_steps=3000,
+        model_batch=256,
+        ensemble=7,
+        window_low=10,
+        window_high=40,
+        stitch_batch=64,
+        candidates=512,
+        budget=20_000,
+        max_iterations=200,
+    ),
+    full=StitchSizes(
+        horizon=100,
+        unet_dim=128,
+        unet_mults=(1, 4, 8),
+        diffusion_steps=100,
+        strided_steps=10,
+        diffusion_train_steps=1_000_000,
+        diffusion_batch=64,
+        diffusion_lr=0.0002,
+        ema_start=2000,
+        model_steps=200_000,
+        model_batch=256,
+        ensemble=7,
+        window_low=10,
+        window_high=40,
+        stitch_batch=64,
+        candidates=512,
+        budget=2_000_000,
+        max_iterations=300_000,
+    ),
+)
 
 
 def settings_for(dataset_id: str) -> dict[str, float]:
@@ -219,7 +309,7 @@ def estimate_train_seconds(
     on this machine (after two warm-up steps) and scaled to the profile's step counts; 0 when cached."""
     if checkpoint_dir is not None and (checkpoint_dir / "models.pt").exists():
         return 0.0
-    sz = profile.stitch
+    sz = SIZES.of(profile)
     cdf, data = model_data(episodes, 0)
     obs_dim, act_dim = data.s.shape[1], data.a.shape[1]
 
@@ -250,7 +340,7 @@ def train_models(
 
     With ``checkpoint_dir`` finished models are saved there and reloaded instead of retrained, and the diffusion
     model's training resumes from its last checkpoint."""
-    sz = profile.stitch
+    sz = SIZES.of(profile)
     final = checkpoint_dir / "models.pt" if checkpoint_dir else None
     if final is not None and final.exists():
         log(f"DiffStitch models: loaded from {final}")
@@ -432,7 +522,7 @@ def stitch(
     progress: Callable[[dict], None] | None = None,
 ) -> StitchResult:
     """Run the four modules in batches until ``budget`` accepted bridge transitions (or the iteration cap)."""
-    sz = profile.stitch
+    sz = SIZES.of(profile)
     cfg = (cfg or DiffStitchConfig()).resolved(dataset_id)
     budget = sz.budget if budget is None else budget
     max_iterations = sz.max_iterations if max_iterations is None else max_iterations
@@ -525,7 +615,7 @@ def stitch(
 def config_key(dataset_id: str, profile: Profile, seed: int, returns_condition: bool) -> str:
     """The folder name models are cached under: one set of models per (dataset, profile and its sizes, seed,
     conditioning); changing a size retrains."""
-    return model_key(dataset_id, profile.name, asdict(profile.stitch), seed, returns_condition)
+    return model_key(dataset_id, profile.name, asdict(SIZES.of(profile)), seed, returns_condition)
 
 
 def summary(result: StitchResult) -> dict[str, Any]:
@@ -551,5 +641,5 @@ METHOD = Method(
     saves="source prefix + diffusion bridge + target suffix",
     empty_hint="loosen the qualification threshold (delta) or the similarity threshold",
     defaults=SETTINGS,
-    sizes=("stitch",),
+    sizes=(SIZES,),
 )

@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stitchkit import options as opts
 from stitchkit.data.episodes import Episode
-from stitchkit.profiles import Profile
+from stitchkit.profiles import Profile, SizeTable, with_sizes
 from stitchkit.progress import seconds_per_step
 
 
@@ -37,25 +37,24 @@ def estimate_by_shortening(
     train_models: Callable[..., Any],
     episodes: list[Episode],
     profile: Profile,
+    table: SizeTable,
     steps: str,
     checkpoint_dir: Path | None = None,
     device: str = "cpu",
     probe: int = 20,
 ) -> float:
     """Seconds a method's ``train_models(episodes, profile)`` will take here, said before it starts: the profile's
-    step count ``steps`` (``"section.field"``, e.g. ``"baselines.ser_train_steps"``) shortened to ``probe`` steps and
-    timed on this machine (:func:`~stitchkit.progress.seconds_per_step`), scaled back up; 0 when
+    step count ``steps`` (a field of the method's ``table``, e.g. SER's ``train_steps``) shortened to ``probe``
+    steps and timed on this machine (:func:`~stitchkit.progress.seconds_per_step`), scaled back up; 0 when
     ``checkpoint_dir`` already holds the finished models. For a method whose models all train for one count."""
     if checkpoint_dir is not None and (checkpoint_dir / "models.pt").exists():
         return 0.0
-    section, name = steps.split(".")
-    sizes = getattr(profile, section)
 
     def run(n: int) -> None:
-        short = replace(profile, **{section: replace(sizes, **{name: n})})
+        short = with_sizes(profile, {table.section: {steps: n}}, [table])
         train_models(episodes, short, device=device, log=lambda *_: None)
 
-    return seconds_per_step(run, probe) * getattr(sizes, name)
+    return seconds_per_step(run, probe) * getattr(table.of(profile), steps)
 
 
 @dataclass
@@ -107,7 +106,7 @@ class Method:
     saves: str  # what one generated episode is
     empty_hint: str  # what to change when a run accepts nothing
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # dataset key -> options
-    sizes: tuple[str, ...] = ()  # the profile sections its models and loop are sized by (what a campaign records)
+    sizes: tuple[SizeTable, ...] = ()  # its own sizes per profile, then any it reads from other methods (recorded)
     needs_maze: bool = False  # works on maze datasets only (positions, walls, goals): other datasets are n/a
 
     def fields(self) -> dict[str, Any]:

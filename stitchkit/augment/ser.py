@@ -33,15 +33,38 @@ from torch import nn
 from stitchkit.augment.method import Job, Method, estimate_by_shortening, model_key
 from stitchkit.data.episodes import Episode, Provenance, transitions
 from stitchkit.files import atomic_torch_save
-from stitchkit.profiles import BaselineSizes, Profile
+from stitchkit.profiles import Profile, SizeTable
 from stitchkit.progress import bar
+
+
+@dataclass(frozen=True)
+class SerSizes:
+    """SER (SynthER), one of DiffStitch's Table 1 baselines (notebook 08, ``stitchkit augment ser``). Paper/code
+    values in comments."""
+
+    width: int  # residual-MLP denoiser width (SynthER: 2048)
+    depth: int  # residual blocks (6)
+    train_steps: int  # (100k)
+    batch: int  # (1024)
+    lr: float  # AdamW with a cosine schedule (3e-4; the CPU profiles' short runs need 1e-3)
+    sample_steps: int  # EDM (Heun) sampler steps (128)
+    samples: int  # synthetic transitions kept (5M; the kit: 1M at full, one Minari episode each)
+
+
+# SER's sizes per profile (``SIZES.of(profile)``)
+SIZES = SizeTable(
+    "ser",
+    smoke=SerSizes(width=32, depth=2, train_steps=50, batch=64, lr=0.001, sample_steps=4, samples=200),
+    lab=SerSizes(width=512, depth=4, train_steps=5000, batch=256, lr=0.001, sample_steps=32, samples=20_000),
+    full=SerSizes(width=2048, depth=6, train_steps=100_000, batch=1024, lr=0.0003, sample_steps=128, samples=1_000_000),
+)
 
 
 @dataclass
 class SERConfig:
     seed: int = 0
-    samples: int | None = None  # synthetic transitions to keep (None: the profile's ``ser_samples``)
-    sample_steps: int | None = None  # EDM sampler steps (None: the profile's ``ser_sample_steps``; SynthER 128)
+    samples: int | None = None  # synthetic transitions to keep (None: its sizes' ``samples``)
+    sample_steps: int | None = None  # EDM sampler steps (None: its sizes' ``sample_steps``; SynthER 128)
     s_churn: float = 80.0  # SynthER's sampler settings (config/resmlp_denoiser.gin)
     s_tmin: float = 0.05
     s_tmax: float = 50.0
@@ -197,9 +220,7 @@ def estimate_train_seconds(
 ) -> float:
     """Seconds :func:`train_models` will take here, said before it starts: ``probe`` training steps timed on this
     machine, scaled to the profile's; 0 when the model is cached."""
-    return estimate_by_shortening(
-        train_models, episodes, profile, "baselines.ser_train_steps", checkpoint_dir, device, probe
-    )
+    return estimate_by_shortening(train_models, episodes, profile, SIZES, "train_steps", checkpoint_dir, device, probe)
 
 
 def train_models(
@@ -213,7 +234,7 @@ def train_models(
     """Fit the EDM model on the dataset's transitions: AdamW (weight decay 0) with a cosine schedule, the profile's
     steps and batch. Checkpoints every 10% to ``checkpoint_dir`` and resumes from there; a finished model is
     reloaded instead of retrained."""
-    sz: BaselineSizes = profile.baselines
+    sz = SIZES.of(profile)
     final = checkpoint_dir / "models.pt" if checkpoint_dir else None
     if final is not None and final.exists():
         log(f"SER model: loaded from {final}")
@@ -221,10 +242,10 @@ def train_models(
     tr = transitions(episodes)
     codec = TransitionCodec.fit(tr)
     x_all = torch.as_tensor(codec.encode(tr))
-    models = SERModels(EDM(codec.dim, sz.ser_width, sz.ser_depth, seed=seed), codec)
+    models = SERModels(EDM(codec.dim, sz.width, sz.depth, seed=seed), codec)
     models.edm.to(device)
-    opt = torch.optim.AdamW(models.edm.parameters(), lr=sz.ser_lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, sz.ser_train_steps)
+    opt = torch.optim.AdamW(models.edm.parameters(), lr=sz.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, sz.train_steps)
     gen, rng = torch.Generator(device=device).manual_seed(seed), np.random.default_rng([seed, 29])
     step, running = 0, []
     ckpt = checkpoint_dir / "train.ckpt" if checkpoint_dir else None
@@ -234,13 +255,13 @@ def train_models(
         gen.set_state(st["gen"])
         rng.bit_generator.state, models.curve, step = st["rng"], st["curve"], st["step"]
         log(f"SER model: resumed at step {step}")
-    t0, every = time.perf_counter(), max(1, sz.ser_train_steps // 50)
-    tenth = max(1, sz.ser_train_steps // 10)
-    shown = bar(sz.ser_train_steps, "SER diffusion", initial=step)
-    while step < sz.ser_train_steps:
+    t0, every = time.perf_counter(), max(1, sz.train_steps // 50)
+    tenth = max(1, sz.train_steps // 10)
+    shown = bar(sz.train_steps, "SER diffusion", initial=step)
+    while step < sz.train_steps:
         step += 1
         shown.update()
-        loss = models.edm.loss(x_all[rng.integers(0, len(x_all), sz.ser_batch)].to(device), gen)
+        loss = models.edm.loss(x_all[rng.integers(0, len(x_all), sz.batch)].to(device), gen)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"SER diffusion loss is {float(loss)} at step {step}: lower ser_lr or check "
@@ -251,10 +272,10 @@ def train_models(
         opt.step()
         sched.step()
         running.append(loss.item())
-        if step % every == 0 or step == sz.ser_train_steps:
+        if step % every == 0 or step == sz.train_steps:
             models.curve.append({"step": step, "loss": float(np.mean(running))})
             running = []
-        if step % tenth == 0 or step == sz.ser_train_steps:
+        if step % tenth == 0 or step == sz.train_steps:
             log(f"  SER step {step}: loss {models.curve[-1]['loss']:.4f}")
             if ckpt is not None:
                 atomic_torch_save(
@@ -271,7 +292,7 @@ def train_models(
                 )
     models.edm.eval()
     shown.close()
-    log(f"SER model ({sz.ser_train_steps} steps) trained in {time.perf_counter() - t0:.0f} s")
+    log(f"SER model ({sz.train_steps} steps) trained in {time.perf_counter() - t0:.0f} s")
     if final is not None:
         atomic_torch_save(final, models)
     return models
@@ -311,8 +332,8 @@ def sample_transitions(
 def generate(models: SERModels, profile: Profile, cfg: SERConfig, device: str = "cpu", log=print) -> SERResult:
     """Sample ``cfg.samples`` transitions and wrap each as a one-step episode (a synthetic transition has no
     neighbours: ``truncations`` marks that the episode stops without the MDP ending, unless ``done``)."""
-    sz = profile.baselines
-    n, steps = cfg.samples or sz.ser_samples, cfg.sample_steps or sz.ser_sample_steps
+    sz = SIZES.of(profile)
+    n, steps = cfg.samples or sz.samples, cfg.sample_steps or sz.sample_steps
     t0 = time.perf_counter()
     data = sample_transitions(
         models,
@@ -355,7 +376,7 @@ def summary(result: SERResult) -> dict[str, Any]:
 
 def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
     """Checkpoint folder name: one trained model per dataset (its contents), profile sizes and seed."""
-    return model_key(dataset_id, profile.name, asdict(profile.baselines), seed)
+    return model_key(dataset_id, profile.name, asdict(SIZES.of(profile)), seed)
 
 
 def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
@@ -379,5 +400,5 @@ METHOD = Method(
     generate_dataset,
     saves="one synthetic transition (no trajectory)",
     empty_hint="ask for more samples (--option samples=N)",
-    sizes=("baselines",),
+    sizes=(SIZES,),
 )

@@ -36,15 +36,36 @@ import numpy as np
 import torch
 from torch import nn
 
+from stitchkit.augment import diffstitch as ds
 from stitchkit.augment.method import Job, Method, model_key
 from stitchkit.data.episodes import Episode, Provenance, transitions
 from stitchkit.data.normalizers import ZScore
 from stitchkit.envs import terminated
 from stitchkit.files import atomic_torch_save
-from stitchkit.profiles import Profile
+from stitchkit.profiles import Profile, SizeTable
 from stitchkit.progress import bar
 
 from .models import DynamicsEnsemble, RewardModel, TransitionData, fit, fit_seconds
+
+
+@dataclass(frozen=True)
+class TatuSizes:
+    """TATU, one of DiffStitch's Table 1 baselines (notebook 08, ``stitchkit augment tatu``). Its dynamics ensemble
+    and reward model are DiffStitch's (the ``stitch`` sizes' ``model_steps`` and ``ensemble``). Paper/code values
+    in comments."""
+
+    vae_hidden: int  # behaviour CVAE width (BCQ's 750)
+    rollout_batch: int  # rollouts started together from dataset states (5,000)
+    transitions: int  # model transitions kept (the model-free variant: 2x the dataset)
+
+
+# TATU's own sizes per profile (``SIZES.of(profile)``)
+SIZES = SizeTable(
+    "tatu",
+    smoke=TatuSizes(vae_hidden=32, rollout_batch=64, transitions=200),
+    lab=TatuSizes(vae_hidden=256, rollout_batch=2000, transitions=20_000),
+    full=TatuSizes(vae_hidden=750, rollout_batch=5000, transitions=2_000_000),
+)
 
 
 @dataclass
@@ -54,8 +75,8 @@ class TATUConfig:
     penalty: float = 1.5  # lambda: reward penalty per unit of uncertainty
     pessimism: float = 3.5  # a rollout is truncated once its summed uncertainty reaches max_disc / pessimism
     real_ratio: float = 0.7  # fraction of real transitions in a training batch
-    transitions: int | None = None  # model transitions to keep (None: the profile's ``tatu_transitions``)
-    rollout_batch: int | None = None  # rollouts started together (None: the profile's ``tatu_rollout_batch``)
+    transitions: int | None = None  # model transitions to keep (None: its sizes' ``transitions``)
+    rollout_batch: int | None = None  # rollouts started together (None: its sizes' ``rollout_batch``)
 
     @property
     def ratio(self) -> float:
@@ -135,7 +156,7 @@ def estimate_train_seconds(
     held-out error at every step of a short probe; together they made the estimate 5x too high."""
     if checkpoint_dir is not None and (checkpoint_dir / "models.pt").exists():
         return 0.0
-    sz = profile.stitch
+    sz = ds.SIZES.of(profile)
     tr = transitions(episodes)
     data = TransitionData.from_arrays(tr["observations"], tr["actions"], tr["rewards"], tr["next_observations"], 0)
     obs_dim, act_dim = tr["observations"].shape[1], tr["actions"].shape[1]
@@ -144,7 +165,7 @@ def estimate_train_seconds(
         for m, members in (
             (DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble)), sz.ensemble),
             (RewardModel(obs_dim, act_dim), None),
-            (BehaviourVAE(obs_dim, act_dim, profile.baselines.tatu_vae_hidden), None),
+            (BehaviourVAE(obs_dim, act_dim, SIZES.of(profile).vae_hidden), None),
         )
     )
 
@@ -159,7 +180,7 @@ def train_models(
 ) -> TATUModels:
     """Train the dynamics ensemble, reward model and behaviour CVAE, then measure max_disc on the dataset. A
     finished set is saved to (and reloaded from) ``checkpoint_dir``."""
-    sz = profile.stitch
+    sz = ds.SIZES.of(profile)
     final = checkpoint_dir / "models.pt" if checkpoint_dir else None
     if final is not None and final.exists():
         log(f"TATU models: loaded from {final}")
@@ -173,7 +194,7 @@ def train_models(
     obs_dim, act_dim = tr["observations"].shape[1], tr["actions"].shape[1]
     dyn = DynamicsEnsemble(obs_dim, act_dim, sz.ensemble, min(5, sz.ensemble), seed=seed).to(device)
     rew = RewardModel(obs_dim, act_dim).to(device)
-    vae = BehaviourVAE(obs_dim, act_dim, profile.baselines.tatu_vae_hidden).to(device)
+    vae = BehaviourVAE(obs_dim, act_dim, SIZES.of(profile).vae_hidden).to(device)
     t0 = time.perf_counter()
     curves = {
         "dynamics": fit(
@@ -324,8 +345,8 @@ def generate(
 ) -> TATUResult:
     """Roll out from uniformly drawn dataset states, batch after batch, until ``cfg.transitions`` kept model
     transitions (the last rollouts are cut to the budget). Stops early if 20 batches in a row keep nothing."""
-    sz = profile.baselines
-    budget, batch = cfg.transitions or sz.tatu_transitions, cfg.rollout_batch or sz.tatu_rollout_batch
+    sz = SIZES.of(profile)
+    budget, batch = cfg.transitions or sz.transitions, cfg.rollout_batch or sz.rollout_batch
     tr = transitions(episodes)
     rng = np.random.default_rng([cfg.seed, 31])
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -385,8 +406,8 @@ def summary(result: TATUResult) -> dict[str, Any]:
 
 def config_key(dataset_id: str, profile: Profile, seed: int) -> str:
     """Checkpoint folder name: one set of models per dataset (its contents), profile sizes and seed (the dynamics
-    ensemble and reward model are sized by ``profile.stitch``, the behaviour CVAE by ``profile.baselines``)."""
-    return model_key(dataset_id, profile.name, asdict(profile.stitch), asdict(profile.baselines), seed)
+    ensemble and reward model are sized by DiffStitch's ``stitch`` sizes, the behaviour CVAE by its own)."""
+    return model_key(dataset_id, profile.name, asdict(ds.SIZES.of(profile)), asdict(SIZES.of(profile)), seed)
 
 
 def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
@@ -412,5 +433,5 @@ METHOD = Method(
     empty_hint="lower the pessimism coefficient (--option pessimism=1)",
     # hopper's 3.5 keeps nothing on the maze, whose ensemble disagreement has no tail (notebook 08's sweep)
     defaults={"maze": {"pessimism": 0.5}},
-    sizes=("stitch", "baselines"),
+    sizes=(ds.SIZES, SIZES),
 )
