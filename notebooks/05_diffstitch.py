@@ -179,7 +179,7 @@ plt.show()
 # where its curve peaks.
 
 # %%
-cfg = ds.DiffStitchConfig(seed=SEED, sampler=SAMPLER).resolved(HOPPER)
+cfg = ds.METHOD.resolve(ds.DiffStitchConfig(seed=SEED, sampler=SAMPLER), HOPPER, P)  # per-dataset δ, threshold
 pools = ds.pair_pools(eps, S.horizon, cfg)
 e0, t0 = pools.starts[pools.sources[0]]
 src = torch.as_tensor(m.cdf.normalize(eps[e0].observations[t0]))
@@ -249,7 +249,7 @@ fig, axes = plt.subplots(1, 2, figsize=(13, 3.3))
 for ax, (d, res) in zip(axes, results.items()):
     bridges = [b for b in res.bridges if not b.terminal]
     errs = bridge_oracle_errors(ENV[d], bridges)
-    delta_d = ds.DiffStitchConfig().resolved(d).delta
+    delta_d = ds.METHOD.resolve(ds.DiffStitchConfig(), d, P).delta
     acc = np.concatenate([e for e, b in zip(errs, bridges) if b.model_error <= delta_d] or [np.array([np.nan])])
     rej = np.concatenate([e for e, b in zip(errs, bridges) if b.model_error > delta_d] or [np.array([np.nan])])
     oracle_rows[d] = (np.median(acc), np.median(rej), res.stats["acceptance_rate"], len(acc), len(rej))

@@ -54,3 +54,39 @@ def test_every_learner_and_method_default_lies_in_its_range():
         opts.check(name, fields, defaults)  # raises on a default out of its own range
         checked += sum(opts.range_of(k, fields[k]) is not None for k in defaults)
     assert checked > 50
+
+
+def test_one_resolver_orders_profile_then_dataset_then_user():
+    """Method.resolve settles every open (None) option: the profile's value, overridden by the dataset's (the most
+    specific entry), overridden by what the user set. ASTRO's bridge window comes from the profile, its threshold
+    from DiffStitch's per-dataset table."""
+    from dataclasses import dataclass
+
+    from stitchkit.augment import astro
+    from stitchkit.augment.method import Method
+    from stitchkit.profiles import get_profile
+
+    @dataclass
+    class Config:
+        a: float | None = None
+        b: float | None = None
+        c: float | None = None
+        seed: int = 0
+
+    m = Method(
+        "toy",
+        Config,
+        lambda job: ([], {}),
+        saves="-",
+        empty_hint="-",
+        defaults={"*": {"b": 2.0, "c": 2.0}, "hopper/medium-replay": {"c": 2.5}},
+        profile_defaults=lambda p: {"a": 1.0, "b": 1.0, "c": 1.0},
+    )
+    smoke = get_profile("smoke")
+    hopper, maze = "stitchkit/hopper/medium-replay-v0", "stitchkit/pointmaze-medium/stitch-v0"
+    assert m.resolve(Config(), maze, smoke) == Config(1.0, 2.0, 2.0)
+    assert m.resolve(Config(), hopper, smoke) == Config(1.0, 2.0, 2.5)
+    assert m.resolve(Config(c=3.0), hopper, smoke) == Config(1.0, 2.0, 3.0)
+    cfg = astro.METHOD.resolve(astro.AstroConfig(d_max=5.0), maze, smoke)
+    assert (cfg.d_min, cfg.d_max, cfg.end_delta, cfg.iterations) == (4.0, 5.0, 0.025, 4)
+    assert astro.METHOD.resolve(astro.AstroConfig(), hopper, get_profile("lab")).end_delta == 0.8

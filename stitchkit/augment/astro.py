@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -130,16 +130,6 @@ class AstroConfig:
     gamma: float = 0.99
     ratio: float = 4.0  # suggested original:augmented ratio for training (as DiffStitch)
     seed: int = 0
-
-    def resolved(self, dataset_id: str, profile: Profile) -> AstroConfig:
-        s = ds.SIZES.of(profile)
-        return replace(
-            self,
-            d_min=self.d_min if self.d_min is not None else float(s.window_low),
-            d_max=self.d_max if self.d_max is not None else float(s.window_high - 1),
-            end_delta=self.end_delta if self.end_delta is not None else ds.settings_for(dataset_id)["delta"],
-            iterations=self.iterations if self.iterations is not None else SIZES.of(profile).rdf_iterations,
-        )
 
 
 @dataclass
@@ -403,7 +393,7 @@ def stitch(
 ) -> StitchResult:
     """Select pairs, plan and correct bridges in batches until ``budget`` accepted transitions (or the cap)."""
     sz, az = ds.SIZES.of(profile), SIZES.of(profile)
-    cfg = (cfg or AstroConfig()).resolved(dataset_id, profile)
+    cfg = METHOD.resolve(cfg or AstroConfig(), dataset_id, profile)
     budget = az.budget if budget is None else budget
     max_iterations = az.max_iterations if max_iterations is None else max_iterations
     if cfg.sampler not in ("full", "strided"):
@@ -538,6 +528,17 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     return result.episodes, {**summary(result), "distance_quality": quality}
 
 
+def sized_defaults(profile: Profile) -> dict[str, Any]:
+    """The options the profile sizes: the bridge-length window (DiffStitch's step-estimation window, whose models
+    ASTRO reuses) and the RDF iterations."""
+    s = ds.SIZES.of(profile)
+    return {
+        "d_min": float(s.window_low),
+        "d_max": float(s.window_high - 1),
+        "iterations": SIZES.of(profile).rdf_iterations,
+    }
+
+
 METHOD = Method(
     "astro",
     AstroConfig,
@@ -545,4 +546,6 @@ METHOD = Method(
     saves="source prefix + model-rollout bridge + target suffix",
     empty_hint="loosen the acceptance threshold (end_delta) or the uncertainty factor",
     sizes=(ds.SIZES, SIZES),
+    defaults={key: {"end_delta": s["delta"]} for key, s in ds.SETTINGS.items()},  # DiffStitch's released deltas
+    profile_defaults=sized_defaults,
 )

@@ -184,14 +184,6 @@ class DiffStitchConfig:
     ratio: float = 4.0  # suggested original:augmented data ratio for training (the paper's Table 2 best for TD3+BC)
     seed: int = 0
 
-    def resolved(self, dataset_id: str) -> DiffStitchConfig:
-        s = settings_for(dataset_id)
-        return replace(
-            self,
-            similarity=self.similarity if self.similarity is not None else s["similarity"],
-            delta=self.delta if self.delta is not None else s["delta"],
-        )
-
 
 # ------------------------------------------------------------------------------------------------- models
 @dataclass
@@ -523,7 +515,7 @@ def stitch(
 ) -> StitchResult:
     """Run the four modules in batches until ``budget`` accepted bridge transitions (or the iteration cap)."""
     sz = SIZES.of(profile)
-    cfg = (cfg or DiffStitchConfig()).resolved(dataset_id)
+    cfg = METHOD.resolve(cfg or DiffStitchConfig(), dataset_id, profile)
     budget = sz.budget if budget is None else budget
     max_iterations = sz.max_iterations if max_iterations is None else max_iterations
     h, lo, hi = sz.horizon, sz.window_low, sz.window_high

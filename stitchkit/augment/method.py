@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,7 @@ class Method:
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # dataset key -> options
     sizes: tuple[SizeTable, ...] = ()  # its own sizes per profile, then any it reads from other methods (recorded)
     needs_maze: bool = False  # works on maze datasets only (positions, walls, goals): other datasets are n/a
+    profile_defaults: Callable[[Profile], Mapping[str, Any]] | None = None  # options its sizes set (ASTRO's window)
 
     def fields(self) -> dict[str, Any]:
         return opts.schema(self.config, skip=("seed",))
@@ -115,6 +116,18 @@ class Method:
     def check(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """The user's options, typed; an OptionError before any work for an unknown key or a bad value."""
         return opts.check(self.name, self.fields(), options)
+
+    def resolve(self, config: Any, dataset_id: str, profile: Profile) -> Any:
+        """The one place a config's open options are settled: every field left ``None`` takes the profile's value
+        (``profile_defaults``), overridden by the dataset's (``defaults``, the most specific entry winning); what the
+        user set is kept. A stitching loop calls it on whatever config it is handed (the CLI's, a notebook's)."""
+        from stitchkit.data.registry import dataset_keys
+
+        layered = {
+            **(self.profile_defaults(profile) if self.profile_defaults else {}),
+            **opts.per_dataset(self.defaults, dataset_keys(dataset_id)),
+        }
+        return replace(config, **{k: v for k, v in layered.items() if getattr(config, k, 0) is None})
 
     def config_for(self, dataset_id: str, options: Mapping[str, Any], seed: int = 0) -> Any:
         """The config a run on ``dataset_id`` uses: per-dataset defaults, overridden by ``options``."""
