@@ -69,29 +69,30 @@ class Evaluator:
         if self.is_maze:
             import ogbench  # noqa: F401
         S, E = self.n_members, self.episodes
-        envs = gym.vector.SyncVectorEnv(
-            [lambda: gym.make(self.spec) for _ in range(S * E)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
-        )
+        envs = [gym.make(self.spec) for _ in range(S * E)]
         with seeded_globals(self.seed):  # OGBench's maze starts read the global generator and the action spaces
-            for i, env in enumerate(envs.envs):
+            for i, env in enumerate(envs):
                 env.action_space.seed(self.seed + i % E)
-            obs, _ = envs.reset(seed=[self.seed + i % E for i in range(S * E)])
+            obs = np.stack([env.reset(seed=self.seed + i % E)[0] for i, env in enumerate(envs)])
         if hasattr(actor, "reset"):  # sequence policies (Decision Transformer) keep a history
             actor.reset()
         ret, success = np.zeros(S * E), np.zeros(S * E)
-        active = np.ones(S * E, bool)  # an env that finished keeps stepping (autoreset) but no longer counts
+        active = np.ones(S * E, bool)
         while active.any():
-            with torch.no_grad():
+            with torch.no_grad():  # one batched call for every member and episode (a finished one's row is ignored)
                 x = torch.as_tensor(self.normalizer.normalize(obs).reshape(S, E, -1), device=self.device).float()
                 actions = actor.act(x).reshape(S * E, -1).cpu().numpy()
-            obs, rewards, term, trunc, info = envs.step(actions)
-            ret += rewards * active
-            if "success" in info:
-                success = np.maximum(success, np.asarray(info["success"], float) * active)
+            rewards = np.zeros(S * E)
+            for i in np.flatnonzero(active):  # only unfinished episodes step: a fallen hopper costs nothing more
+                obs[i], rewards[i], term, trunc, info = envs[i].step(actions[i])
+                if "success" in info:
+                    success[i] = max(success[i], float(info["success"]))
+                active[i] = not (term or trunc)
+            ret += rewards
             if hasattr(actor, "observe"):
                 actor.observe(rewards)
-            active &= ~(term | trunc)
-        envs.close()
+        for env in envs:
+            env.close()
         ret, success = ret.reshape(S, E), success.reshape(S, E)
         out = {"return": ret.mean(1), "success": success.mean(1) * 100}
         if self.is_maze:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import gymnasium
 import minari
 import numpy as np
 import pytest
@@ -172,3 +173,57 @@ def test_build_estimate_counts_missing_datasets_and_reference_episodes_once(data
     assert est("stitchkit/hopper/medium-v0", "stitchkit/hopper/medium-expert-v0") == 8_000
     registry.build("stitchkit/hopper/medium-v0", "smoke", log=lambda *_: None)  # also caches the reference scores
     assert est("stitchkit/hopper/medium-v0") == 0 and est("stitchkit/hopper/expert-v0") == 2_000
+
+
+def test_the_evaluator_steps_only_unfinished_episodes_and_scores_as_lockstep_does(data_root):
+    """Episodes that ended stop stepping (issue 32: evaluation time); the returns equal those of lockstep stepping,
+    where every environment steps (autoreset) until the last episode ends, for a policy whose episodes end at
+    different steps."""
+    import gymnasium as gym
+    import torch
+
+    from stitchkit.data.normalizers import ZScore
+    from stitchkit.evaluate import Evaluator, seeded_globals
+
+    registry.build("stitchkit/hopper/medium-v0", "smoke", log=lambda *_: None)
+    ev = Evaluator("stitchkit/hopper/medium-v0", ZScore(np.zeros(11), np.ones(11)), n_members=2, episodes=4, seed=3)
+    w = torch.randn(2, 11, 3, generator=torch.Generator().manual_seed(0)) * torch.tensor([0.05, 0.5])[:, None, None]
+
+    class Linear(torch.nn.Module):
+        calls = 0
+
+        def act(self, obs):
+            Linear.calls += 1
+            return torch.tanh(torch.einsum("seo,soa->sea", obs, w))
+
+    steps = []
+    make = gym.make
+    gym.make = lambda *a, **k: _Counting(make(*a, **k), steps)
+    try:
+        out = ev(Linear())
+    finally:
+        gym.make = make
+    envs = gym.vector.SyncVectorEnv([lambda: gym.make(ev.spec) for _ in range(8)])
+    with seeded_globals(3):
+        for i, env in enumerate(envs.envs):
+            env.action_space.seed(3 + i % 4)
+        obs, _ = envs.reset(seed=[3 + i % 4 for i in range(8)])
+    ret, active, lengths = np.zeros(8), np.ones(8, bool), np.zeros(8, int)
+    while active.any():
+        x = torch.as_tensor(ev.normalizer.normalize(obs)).float().reshape(2, 4, 11)
+        a = torch.tanh(torch.einsum("seo,soa->sea", x, w))
+        obs, r, term, trunc, _ = envs.step(a.reshape(8, 3).numpy())
+        ret, lengths = ret + r * active, lengths + active
+        active &= ~(term | trunc)
+    assert np.array_equal(out["return"], ret.reshape(2, 4).mean(1))
+    assert len(set(lengths)) > 1 and len(steps) == lengths.sum() < Linear.calls * 8  # finished envs did not step
+
+
+class _Counting(gymnasium.Wrapper):
+    def __init__(self, env, log):
+        super().__init__(env)
+        self.log = log
+
+    def step(self, action):
+        self.log.append(1)
+        return self.env.step(action)
