@@ -372,6 +372,11 @@ def main() -> None:
                 row["graph_8_with_sampler"] = learner_rates(
                     algo, 8, batch, device, seconds, graph=True, sampler=sampler
                 )
+            if algo == "dt":  # bfloat16 autocast (the DT option bf16): its seed-updates/s at 1 and 8 seeds
+                for seeds in (1, 8):
+                    row[f"bf16_eager_{seeds}"] = learner_rates(
+                        algo, seeds, batch, device, seconds, False, sized={"bf16": True}
+                    )
             row["seed_cost_ratio_8_vs_1"] = row["graph_1"] / row["graph_8"]  # time of 8 batched seeds / of 1
             row["graph_speedup_8"] = row["graph_8"] / row["eager_8"]
             row["graph_vs_eager_max_abs_diff"] = graph_drift(algo, 2, min(batch, 256), device, drift_steps)

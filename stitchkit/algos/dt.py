@@ -112,13 +112,14 @@ class DT(nn.Module):
         clip: float = 0.25,
         rtg_scale: float = 1e-3,
         target_return: float = 3600.0,
+        bf16: bool = False,
         **model_kwargs,
     ):
         super().__init__()
         self.model = DecisionTransformer(obs_dim, act_dim, seeds, max_action, **model_kwargs)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min((s + 1) / warmup, 1.0))
-        self.clip, self.rtg_scale = clip, rtg_scale
+        self.clip, self.rtg_scale, self.bf16 = clip, rtg_scale, bf16
         self.actor = DTActor(self, target_return)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
@@ -131,14 +132,17 @@ class DT(nn.Module):
     def update(self, b: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """``b`` holds (S, B, K, ...) windows (see :class:`stitchkit.data.samplers.WindowSampler`)."""
         self.model.train()
-        pred = self.model(
-            b["returns_to_go"] * self.rtg_scale,
-            b["observations"][:, :, :-1],
-            b["actions"],
-            b["timesteps"].clamp(max=self.model.episode_len - 1).long(),
-        )
+        # bf16: matmuls and attention in bfloat16, weights, optimizer and loss in float32. bfloat16 keeps float32's
+        # exponent range, so gradients need no loss scaling (float16 would); tests/test_algos.py checks the curve.
+        with torch.autocast(b["actions"].device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            pred = self.model(
+                b["returns_to_go"] * self.rtg_scale,
+                b["observations"][:, :, :-1],
+                b["actions"],
+                b["timesteps"].clamp(max=self.model.episode_len - 1).long(),
+            )
         mask = b["mask"]
-        loss = (((pred - b["actions"]) ** 2).mean(-1) * mask).sum((1, 2)) / mask.sum((1, 2)).clamp(min=1)
+        loss = (((pred.float() - b["actions"]) ** 2).mean(-1) * mask).sum((1, 2)) / mask.sum((1, 2)).clamp(min=1)
         self.opt.zero_grad()
         loss.sum().backward()
         clip_grad_norm_per_member(self.model.parameters(), self.clip)
