@@ -24,13 +24,16 @@ def main() -> None:
     axes = [*bridge_search.AXES, "locomotion"]
     p.add_argument("--axes", nargs="+", default=axes, choices=axes)
     p.add_argument("--out", type=Path, help="rows file (default: results/bridge_matters/<profile>.json)")
+    p.add_argument(
+        "--arms", nargs="+", choices=["original", *bridge_search.ARMS], help="only these arms (one process per core)"
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
     import torch
 
     torch.set_num_threads(1)
-    rows = bridge_search.run(args.profile, args.axes, args.seeds, args.gap_seeds, args.out)
+    rows = bridge_search.run(args.profile, args.axes, args.seeds, args.gap_seeds, args.out, arms=args.arms)
     print(
         f"\n{args.profile}: success on the five long tasks, mean [95% bootstrap CI over seeds]; joints: gap (maze "
         "units), share through a wall, median physics-oracle error"

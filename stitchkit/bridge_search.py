@@ -150,9 +150,12 @@ def run(
     gap_seeds: int = 10,
     path: Path | None = None,
     log: Callable[[str], None] = print,
+    arms: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Measure every missing row of ``axes`` (the gap axis with ``gap_seeds`` seeds), appending each to ``path``
-    as it finishes; returns all rows. A point whose chains nothing qualifies for is a row with its error."""
+    """Measure every missing row of ``axes`` (the gap axis with ``gap_seeds`` seeds; only ``arms`` if given),
+    appending each to ``path`` as it finishes; returns all rows. A point whose chains nothing qualifies for is a row
+    with its error. Processes may share ``path`` (one arm each, on separate cores): each append re-reads the file
+    under a lock, so no process overwrites another's rows."""
     prof = get_profile(profile)
     path = path or rows_path(prof)
     rows = load_rows(prof, path)
@@ -171,7 +174,7 @@ def run(
         todo += [(axis, point, arm, algo, options) for point, options, algo in AXES[axis] for arm in ARMS]
     for axis, point, arm, algo, options in todo:
         n = gap_seeds if axis == "gap" else seeds
-        if (axis, point, arm, algo, n) in done:
+        if (axis, point, arm, algo, n) in done or (arms and arm not in arms):
             continue
         try:
             if axis == "locomotion":
@@ -181,9 +184,20 @@ def run(
         except ValueError as err:  # e.g. no chain qualified: the row says so rather than stopping the search
             r = {"axis": axis, "point": point, "arm": arm, "learner": algo, "options": options}
             r |= {"error": str(err)[:300], "per_seed": [None] * n}
-        rows.append(r)
-        atomic_write_text(path, json.dumps(rows, indent=1) + "\n")
+        rows = _append_row(prof, path, r)
         log(format_row(r))
+    return rows
+
+
+def _append_row(profile: Profile, path: Path, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Add ``row`` to the rows file as it is now (another process may have added some since this one started)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = load_rows(profile, path) + [row]
+        atomic_write_text(path, json.dumps(rows, indent=1) + "\n")
     return rows
 
 

@@ -43,6 +43,23 @@ def test_rows_are_appended_as_they_finish_and_a_rerun_skips_them(tmp_path, monke
     assert calls == []  # nothing measured twice
     bridge_search.run("smoke", ["walls"], seeds=3, path=path, log=lambda *_: None)
     assert len(calls) == 1 + 2 * arms  # another seed count is another measurement
+
+
+def test_processes_split_by_arm_share_one_rows_file(tmp_path, monkeypatch):
+    """Two searches on separate cores, one arm each: a row the other process wrote meanwhile is kept."""
+    path = tmp_path / "rows.json"
+
+    def measure(*args):
+        other = fake_row("walls", "elsewhere", "diffstitch", "gcbc", 2, None, None)
+        path.write_text(json.dumps(json.loads(path.read_text() or "[]") + [other]) if path.exists() else "[]")
+        return fake_row(*args)
+
+    path.write_text("[]")
+    monkeypatch.setattr(bridge_search, "measure", measure)
+    rows = bridge_search.run("smoke", ["walls"], seeds=2, path=path, log=lambda *_: None, arms=["naive"])
+    mine = [r for r in rows if r["point"] != "elsewhere"]
+    assert {r["arm"] for r in mine} == {"naive"} and len(mine) == 2  # only the arm asked for, at both points
+    assert sum(r["point"] == "elsewhere" for r in rows) == 2  # the other process's rows survived each append
     with pytest.raises(ValueError, match="unknown axis 'wall'"):
         bridge_search.run("smoke", ["wall"], path=path)
 
