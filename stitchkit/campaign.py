@@ -414,6 +414,48 @@ def _worker(kind: str, c: Campaign, code: dict[str, Any], *args: Any) -> tuple[s
 
 
 # ------------------------------------------------------------------------------------------------- the runner
+def snapshot_code() -> Path:
+    """A copy of the package as it is now, under ``data/code/<digest>/``, and this process pinned to it: a runner
+    lives for hours while the checkout is edited, and a module imported late (Python imports lazily) must be the
+    code the run started with, the code its records name, never half of an edit. Returns the folder to put first
+    on a worker's ``sys.path`` (:func:`_worker_setup`). For an entry point (the CLI): it re-points this process's
+    ``stitchkit`` packages at the copy."""
+    import hashlib
+    import shutil
+    import sys
+
+    from stitchkit.paths import PACKAGE_DIR, data_dir
+
+    files = sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    digest = hashlib.sha1()
+    for p in files:
+        digest.update(str(p.relative_to(PACKAGE_DIR)).encode() + b"\0" + p.read_bytes())
+    folder = data_dir() / "code" / digest.hexdigest()[:12]
+    target = folder / "stitchkit"
+    if not target.exists():
+        tmp = folder / "stitchkit.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(PACKAGE_DIR, tmp, ignore=shutil.ignore_patterns("__pycache__"))
+        tmp.rename(target)
+    for name, module in list(sys.modules.items()):  # this process: every later import reads the snapshot
+        if (name == "stitchkit" or name.startswith("stitchkit.")) and hasattr(module, "__path__"):
+            module.__path__[:] = [str(target.joinpath(*name.split(".")[1:]))]
+    return folder
+
+
+def _worker_setup(snapshot: Path) -> str:
+    """What a spawned worker runs first (``exec``, before it imports any of the kit): the snapshot first on its
+    path, the checkout as its project root and data folder."""
+    from stitchkit.paths import data_dir, project_root
+
+    return (
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(snapshot)!r})\n"
+        f"os.environ['STITCHKIT_ROOT'] = {str(project_root())!r}\n"
+        f"os.environ['STITCHKIT_DATA'] = {str(data_dir())!r}\n"
+    )
+
+
 def _git_commit(paths: list[Path], message: str, root: Path, log) -> None:
     """Commit just ``paths`` (other staged or unstaged work is left alone); retried if the index is locked."""
     rel = [str(p.relative_to(root)) for p in paths]
@@ -468,8 +510,11 @@ def run(
     only: str | None = None,
     log=print,
     group_seeds: bool = False,
+    snapshot: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the campaign's pending cells, ``workers`` at a time, writing each record as it finishes.
+    """Run the campaign's pending cells, ``workers`` at a time, writing each record as it finishes. ``snapshot``
+    (:func:`snapshot_code`, which ``stitchkit campaign run`` takes first): the workers import that copy of the
+    package, so the checkout can be edited while the campaign runs.
 
     Scheduling: cells run in order (dataset, augmenter, learner, seed). When the first waiting cell's augmented
     data is missing, it is built (one build at a time) while the other worker trains cells whose data is ready;
@@ -486,7 +531,7 @@ def run(
 
     folder = folder or results_folder(c)
     root = project_root()
-    code = commit_of(root)  # what the workers import: a record names this commit, whatever is edited meanwhile
+    code = commit_of(root)  # a record names this commit (and with ``snapshot``, the workers import a copy of it)
     wanted = _parse_only(c, only)
     todo = [cell for cell in pending(c, folder) if wanted(cell)]
     n_all = len(c.cells())
@@ -543,7 +588,8 @@ def run(
         return None
 
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    setup = {"initializer": exec, "initargs": (_worker_setup(snapshot),)} if snapshot else {}
+    with ProcessPoolExecutor(workers, mp_context=ctx, **setup) as pool:
         while True:
             while len(in_flight) < workers:
                 job = next_job()

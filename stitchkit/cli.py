@@ -418,12 +418,15 @@ def _campaign(p: argparse.ArgumentParser) -> None:
                 raise ValueError(f"--only {pat!r} matches no cell of {', '.join(c.name for c in found)}")
         deadline = None if args.hours is None else time.time() + 3600 * args.hours
         results, lines = {}, []
+        snapshot = campaign.snapshot_code() if args.action == "run" else None  # edits to the checkout can't reach it
         for c in found:
             folder = args.folder or campaign.results_folder(c)
             only = ",".join(p for p in patterns if campaign.matches(c, p)) or None
             if args.action == "run" and (not patterns or only):
                 left = None if deadline is None else max(0.0, (deadline - time.time()) / 3600)
-                out = campaign.run(c, folder, args.workers, left, args.commit, only, group_seeds=args.group_seeds)
+                out = campaign.run(
+                    c, folder, args.workers, left, args.commit, only, group_seeds=args.group_seeds, snapshot=snapshot
+                )
             else:
                 out = {"pending": len(campaign.pending(c, folder))}
             out.update(campaign.progress(c, folder))

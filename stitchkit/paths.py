@@ -15,7 +15,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def project_root() -> Path:
-    """The checkout that holds this package (editable install), else the current directory."""
+    """The checkout that holds this package (editable install), else the current directory; ``STITCHKIT_ROOT``
+    when set (a campaign worker importing a snapshot of the package still reads and writes the checkout's files)."""
+    if os.environ.get("STITCHKIT_ROOT"):
+        return Path(os.environ["STITCHKIT_ROOT"])
     root = PACKAGE_DIR.parent
     return root if (root / "pyproject.toml").exists() else Path.cwd()
 

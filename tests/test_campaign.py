@@ -3,9 +3,13 @@ records, reproducing a record from its spec, and the committed records of the re
 
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import subprocess_env
 
 from stitchkit import campaign
 from stitchkit.bench import GRIDS_DIR, BenchError, Cell
@@ -188,3 +192,32 @@ def test_seeds_trained_as_one_batched_run_give_one_record_each(smoke_run, tmp_pa
     for key in ("score", "return"):
         assert np.allclose(recs[0]["result"]["curve"][key], single["result"]["curve"][key], rtol=1e-5, atol=1e-6)
     assert recs[1]["result"]["curve"] != recs[0]["result"]["curve"]
+
+
+def test_a_runner_and_its_workers_import_the_code_it_started_with(tmp_path):
+    """``stitchkit campaign run`` pins itself and its spawned workers to a snapshot of the package, so edits to the
+    checkout during a run of hours never reach it (a late import of an edited module once failed a finished run);
+    the workers still read and write the checkout's data and results."""
+    script = """
+import multiprocessing as mp, sys
+from concurrent.futures import ProcessPoolExecutor
+from stitchkit import campaign
+from stitchkit.paths import project_root
+snap = campaign.snapshot_code()
+import stitchkit.toy  # imported after the pin: from the snapshot
+print(stitchkit.toy.__file__)
+setup = campaign._worker_setup(snap)
+with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=exec, initargs=(setup,)) as pool:
+    print(pool.submit(eval, "__import__('stitchkit.train').train.__file__").result())
+    print(pool.submit(eval, "str(__import__('stitchkit.paths').paths.project_root())").result())
+print(project_root())
+"""
+    env = subprocess_env(STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    toy, worker_train, worker_root, root = out.stdout.split()
+    snap = str(tmp_path / "code")
+    assert toy.startswith(snap) and worker_train.startswith(snap)
+    assert worker_root == root and not root.startswith(snap)
+    copied = Path(toy).parent
+    assert (copied / "campaign.py").read_text() == (Path(root) / "stitchkit" / "campaign.py").read_text()
