@@ -37,7 +37,7 @@ $(VENV)/.installed: pyproject.toml
 notebooks: setup ## generate the .ipynb twins of the py:percent notebooks (keeps edits made in JupyterLab)
 	@if [ -n "$(NOTEBOOKS)" ]; then $(VENV)/bin/jupytext --sync --quiet $(NOTEBOOKS); fi
 
-data: setup ## build the default (small) datasets at PROFILE if missing
+data: setup ## build the course's datasets, then DiffStitch's and ASTRO's models, at PROFILE if missing (two at a time)
 	$(PY) -m stitchkit data defaults --profile $(PROFILE)
 
 policies: setup ## train or resume the behaviour policies (TQC, 1M steps each, hours: rerun to continue)
@@ -60,7 +60,8 @@ format: setup ## ruff: format the code and notebooks, apply safe lint fixes
 test: setup notebooks lint ## set up, lint, then unit tests and every notebook through nbmake at the smoke profile (one torch thread per worker)
 	$(TEST_DATA) STITCHKIT_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) tests $(IPYNB) --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
 
-report: setup notebooks ## execute every notebook at PROFILE (default lab) and write reports/index.html
+report: setup notebooks ## build the course's data if missing (as make lab does), execute every notebook at PROFILE (default lab), write reports/index.html
+	$(REPORT_DATA) $(PY) -m stitchkit data defaults --profile $(PROFILE)
 	$(REPORT_DATA) $(PY) -m stitchkit report --profile $(PROFILE)
 	@if command -v chromium >/dev/null; then $(PY) -m stitchkit report --check; \
 	  else echo "(no chromium: skipped the offline page check, \`stitchkit report --check\`)"; fi

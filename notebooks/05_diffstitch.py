@@ -87,15 +87,17 @@ for fn in (ds.estimate_steps, ds.stitch_states, ds.wrap_up, ds.qualify):
 # cosine schedule, K steps, inpainting masks that always reveal the first state and never the last, loss on the
 # generated positions only, [EMA](GLOSSARY.md#ema) weights: an exponential moving average of the weights), the
 # inverse dynamics model, the reward model and a 7-member Gaussian dynamics
-# [ensemble](GLOSSARY.md#elites) (its best members on held-out data, the *elites*, predict). All live in CDF-normalized state space. Trained models are cached under
-# `data/checkpoints/diffstitch/` (the diffusion model checkpoints while it trains, and resumes).
+# [ensemble](GLOSSARY.md#elites) (its best members on held-out data, the *elites*, predict). All live in
+# CDF-normalized state space. Trained models are cached under `data/checkpoints/diffstitch/` (the diffusion model
+# checkpoints while it trains, and resumes); `make lab` trains this notebook's ahead (`make data`, minutes per
+# dataset on one core at `lab`), so the cell below loads them and draws the curves recorded while they trained.
 
 # %%
 device = str(get_device())
 ckpt = {d: data_dir() / "checkpoints" / "diffstitch" / ds.config_key(d, P, SEED, False) for d in data}
 guess = sum(ds.estimate_train_seconds(eps, P, ckpt[d], device) for d, eps in data.items())
 print(
-    f"training the models: about {guess / 60:.1f} min on this machine (models built by an earlier notebook load at once)"
+    f"training the models: about {guess / 60:.1f} min on this machine (`make lab` trains them ahead: they load at once)"
 )
 models = {d: ds.train_models(eps, P, SEED, checkpoint_dir=ckpt[d], device=device) for d, eps in data.items()}
 

@@ -155,11 +155,13 @@ def _student(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-DEFAULT_DATASETS = (
+DEFAULT_DATASETS = (  # what the course's notebooks read: `make lab` and `make report` build them first, two at a time
     "stitchkit/pointmaze-medium/stitch-v0",
-    "stitchkit/hopper/medium-v0",
-    "stitchkit/hopper/medium-replay-v0",
+    "stitchkit/pointmaze-medium/stitch-2k-v0",
+    *(f"stitchkit/hopper/{name}-v0" for name in ("random", "medium", "medium-replay", "expert", "medium-expert")),
+    "stitchkit/walker2d/medium-replay-v0",
 )
+COURSE_MODELS = ("stitchkit/hopper/medium-replay-v0", "stitchkit/pointmaze-medium/stitch-v0")  # DiffStitch + ASTRO
 
 
 @command("data", "offline datasets: list, build, info, defaults, train-policy")
@@ -168,6 +170,7 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", nargs="?", help="dataset id (build, info) or env (train-policy)")
     p.add_argument("--force", action="store_true", help="build: replace an existing dataset")
     p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--workers", type=positive_int, default=2, help="defaults: datasets built at a time, one core each")
     p.add_argument("--steps", type=positive_int, default=1_000_000, help="train-policy: environment steps")
     p.add_argument("--algo", choices=("tqc", "sac"), default="tqc", help="train-policy: TQC (sb3-contrib) or SAC")
     p.add_argument("--checkpoint-every", type=positive_int, default=10_000, help="train-policy: steps per checkpoint")
@@ -208,14 +211,25 @@ def _data(p: argparse.ArgumentParser) -> None:
             lines += [f"{'card':>22}: {json.dumps(result['card'])}"]
             return emit(result, args.json, lines)
         if args.action == "defaults":
-            built = []
-            for ds in DEFAULT_DATASETS:
+            from stitchkit.data.policies import list_checkpoints
+
+            def has_policies(ds: str) -> bool:  # an env without committed behaviour policies is skipped
+                recipe = registry.parse_id(ds)
                 try:
-                    registry.build(ds, prof, seed=args.seed)
-                    built.append(ds)
-                except FileNotFoundError as err:  # no committed behaviour policies for this env
-                    print(f"skipped {ds}: {err}")
-            return emit({"built": built, "profile": prof.name}, args.json, [])
+                    return recipe.kind != "locomotion" or bool(list_checkpoints(recipe.env))
+                except FileNotFoundError:
+                    return False
+
+            wanted = [ds for ds in DEFAULT_DATASETS if has_policies(ds)]
+            skipped = [ds for ds in DEFAULT_DATASETS if ds not in wanted]
+            for ds in skipped:
+                print(f"skipped {ds}: no committed behaviour policies for its env")
+            built = registry.build_many(wanted, prof, seed=args.seed, workers=args.workers)
+            from stitchkit import augment
+
+            models = [ds for ds in COURSE_MODELS if ds in wanted]
+            augment.prepare_models(models, prof, seed=args.seed, workers=args.workers)
+            return emit({"built": built, "models": models, "skipped": skipped, "profile": prof.name}, args.json, [])
         from stitchkit.data.policies import publish_policies, run_status, train_policy
 
         if args.status:

@@ -52,6 +52,31 @@ def test_data_commands_build_info_list_and_errors(tmp_path):
     assert mismatch.returncode == 2 and "built at profile 'smoke'" in mismatch.stderr
 
 
+def test_data_defaults_builds_the_course_data_and_models_two_at_a_time(tmp_path, monkeypatch):
+    """What `make lab` and `make report` run first: every dataset the notebooks read, then DiffStitch's and ASTRO's
+    models for hopper medium-replay and the maze, where the notebooks load them; a second run finds them all."""
+    from stitchkit.augment import astro
+    from stitchkit.augment import diffstitch as ds
+    from stitchkit.cli import COURSE_MODELS, DEFAULT_DATASETS
+    from stitchkit.profiles import get_profile
+
+    env = {"STITCHKIT_DATA": str(tmp_path), "MINARI_DATASETS_PATH": str(tmp_path / "minari"), "OMP_NUM_THREADS": "1"}
+    out = run("data", "defaults", "--profile", "smoke", "--json", **env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert sorted(result["built"]) == sorted(DEFAULT_DATASETS) and result["models"] == list(COURSE_MODELS)
+    listing = json.loads(run("data", "list", "--json", **env).stdout.strip().splitlines()[-1])["datasets"]
+    assert all(r["state"] == "built" for r in listing if r["id"] in DEFAULT_DATASETS)
+    smoke = get_profile("smoke")
+    monkeypatch.setenv("STITCHKIT_DATA", env["STITCHKIT_DATA"])  # the model keys hold the datasets' fingerprints
+    monkeypatch.setenv("MINARI_DATASETS_PATH", env["MINARI_DATASETS_PATH"])
+    for d in COURSE_MODELS:
+        assert (tmp_path / "checkpoints" / "diffstitch" / ds.config_key(d, smoke, 0, False) / "models.pt").exists()
+        assert (tmp_path / "checkpoints" / "astro" / astro.config_key(d, smoke, 0) / "astro.pt").exists()
+    again = json.loads(run("data", "defaults", "--profile", "smoke", "--json", **env).stdout.strip().splitlines()[-1])
+    assert again["built"] == []
+
+
 def one_line_error(out, *needles):
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and len(lines) == 1 and "Traceback" not in out.stderr, out.stderr

@@ -151,6 +151,48 @@ def start(jobs: list[dict[str, Any]], profile: str | Profile | None = None):
     return future
 
 
+def _train_bridge_models(job: tuple[str, str, int]) -> str:
+    """One dataset's DiffStitch and ASTRO models, trained (or found) where every notebook and command looks."""
+    import torch
+
+    from stitchkit.augment import astro
+    from stitchkit.augment import diffstitch as ds
+    from stitchkit.data import registry
+    from stitchkit.paths import data_dir
+    from stitchkit.progress import quiet
+
+    torch.set_num_threads(1)  # one core per dataset
+    dataset_id, profile, seed = job
+    prof = get_profile(profile)
+    root = data_dir() / "checkpoints"
+    with quiet():
+        astro.train_models(
+            registry.load_episodes(dataset_id, prof, build_missing=True, log=lambda *_: None),
+            prof,
+            seed,
+            checkpoint_dir=root / "astro" / astro.config_key(dataset_id, prof, seed),
+            diffstitch_dir=root / "diffstitch" / ds.config_key(dataset_id, prof, seed, False),
+            log=lambda *_: None,
+        )
+    return dataset_id
+
+
+def prepare_models(
+    dataset_ids: list[str], profile: str | Profile | None = None, seed: int = 0, workers: int = 2, log=print
+) -> None:
+    """Train the DiffStitch and ASTRO models (ASTRO's are DiffStitch's plus its temporal distance) of
+    ``dataset_ids``, one dataset per core, unless cached. ``make lab`` and ``make report`` run it after the data, so
+    notebooks 02, 05, 06 and 08 load the models (minutes each on one core at ``lab``) instead of training them
+    while a student waits; each still shows the models' training curves (kept with the models)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    prof = get_profile(profile)
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        for done in pool.map(_train_bridge_models, [(d, prof.name, seed) for d in dataset_ids]):
+            log(f"models ready for {done}")
+
+
 def save(out_id: str, generated: list, summary: dict[str, Any], profile: str | Profile | None = None) -> None:
     """Write generated episodes as the augmented Minari dataset ``out_id`` (atomically), with the parent's
     environments and reference scores and the run's summary in its metadata. ``summary`` names ``method``,

@@ -370,6 +370,40 @@ def build(dataset_id: str, profile: str | Profile | None = None, seed: int = 0, 
         return _build_locked(dataset_id, recipe, prof, seed, force, log)
 
 
+def _build_job(job: tuple[str, str, str, int]) -> str:
+    """One unit of :func:`build_many` in a worker process: an env's reference scores, or a dataset."""
+    kind, target, profile, seed = job
+    prof = get_profile(profile)
+    if kind == "refs":
+        cached_reference_scores(target, prof.data.ref_episodes)
+    else:
+        build(target, prof, seed=seed, log=lambda *_: None)
+    return target
+
+
+def build_many(
+    dataset_ids: list[str], profile: str | Profile | None = None, seed: int = 0, workers: int = 2, log=print
+) -> list[str]:
+    """Build the missing ones of ``dataset_ids``, ``workers`` at a time (each build is one core's rollouts): first
+    each locomotion env's reference scores (so two of its datasets never compute them twice), then the datasets,
+    the largest first."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    prof = get_profile(profile)
+    missing = [d for d in dict.fromkeys(dataset_ids) if status(d)["state"] != "built"]
+    envs = {parse_id(d).env for d in missing if parse_id(d).kind == "locomotion"}
+    n_ref = prof.data.ref_episodes
+    refs = [("refs", env, prof.name, seed) for env in sorted(envs) if not _refscores_path(env, n_ref).exists()]
+    size = {"medium-expert": 2, "medium-replay": 1.5}
+    todo = sorted(missing, key=lambda d: -size.get(parse_id(d).name, 1) * (parse_id(d).kind == "locomotion"))
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        for stage in (refs, [("dataset", d, prof.name, seed) for d in todo]):
+            for target in pool.map(_build_job, stage):
+                log(f"built {target}")
+    return missing
+
+
 def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, force: bool, log) -> Path:
     existing = status(dataset_id)
     if existing["state"] == "stale" and not force:
