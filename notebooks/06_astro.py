@@ -97,7 +97,9 @@ guess = sum(
     )
     for d, eps in data.items()
 )
-print(f"training the models: about {guess / 60:.1f} min on this machine (`make lab` trains them ahead: they load at once)")
+print(
+    f"training the models: about {guess / 60:.1f} min on this machine (`make lab` trains them ahead: they load at once)"
+)
 models = {
     d: astro.train_models(
         eps,
