@@ -278,6 +278,24 @@ def build(c: Campaign, dataset: str, augmenter: str, log=print, code: dict[str, 
     }
 
 
+def run_job(c: Campaign, cells: list[Cell]) -> dict[str, Any]:
+    """The :func:`stitchkit.train.run` keywords that train ``cells`` (one learner's seeds on one dataset)."""
+    first = cells[0]
+    return dict(
+        algo_name=first.algorithm,
+        dataset_id=first.dataset,
+        seeds=[x.seed for x in cells],
+        profile=c.profile(),
+        augmented_id=c.augmented_id(first.dataset, first.augmenter),
+        ratio=c.grid.ratio(first.augmenter),
+        steps=c.train["steps"],
+        eval_every=c.train["eval_every"],
+        eval_episodes=c.train["eval_episodes"],
+        progress=False,
+        **c.learner_options(),
+    )
+
+
 def train_cell(c: Campaign, cell: Cell, code: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train one cell (a single-seed :func:`stitchkit.train.run`, resumable from its checkpoints) and return its
     record, not yet written. ``code``: the commit the runner started from (its workers imported the kit then),
@@ -298,19 +316,7 @@ def train_cells(c: Campaign, cells: list[Cell], code: dict[str, Any] | None = No
         raise BenchError(f"cells trained together must differ only in their seed: {cells}")
     t0, code = time.perf_counter(), code or commit_of()
     aug_id = c.augmented_id(first.dataset, first.augmenter)
-    out = run(
-        first.algorithm,
-        first.dataset,
-        seeds=[x.seed for x in cells],
-        profile=c.profile(),
-        augmented_id=aug_id,
-        ratio=c.grid.ratio(first.augmenter),
-        steps=c.train["steps"],
-        eval_every=c.train["eval_every"],
-        eval_episodes=c.train["eval_episodes"],
-        progress=False,
-        **c.learner_options(),
-    )
+    out = run(**run_job(c, cells))
     data = {
         "dataset": registry.fingerprint(first.dataset),
         **({"augmented": registry.fingerprint(aug_id)} if aug_id else {}),
@@ -375,9 +381,10 @@ def _write_build(folder: Path, dataset: str, augmenter: str, rec: dict[str, Any]
 
 
 def estimate(c: Campaign, kind: str, args: tuple, folder: Path) -> float:
-    """Seconds a job will take on this machine: the median of earlier records of its kind made here (same host
-    and CPU), else a short probe of the learner's update (times the steps, plus 10% for evaluation), else an
-    hour for a build (the campaign's sizes are chosen to build in about that)."""
+    """Seconds a job will take on this machine: a minute for a run the training cache holds finished, else the
+    median of earlier records of its kind made here (same host and CPU), else a short probe of the learner's update
+    (times the steps, plus 10% for evaluation), else an hour for a build (the campaign's sizes are chosen to build
+    in about that)."""
     here = machine()
     if kind == "build":
         past = []
@@ -386,6 +393,10 @@ def estimate(c: Campaign, kind: str, args: tuple, folder: Path) -> float:
                 past += [b["seconds"] for b in json.loads(path.read_text()) if b["machine"]["cpu"] == here["cpu"]]
         return float(np.median(past)) if past else 3600.0
     cell = args[0]
+    from stitchkit.train import is_finished
+
+    if is_finished(run_job(c, [cell])):  # trained to the end already (a runner stopped before its record): a minute
+        return 60.0
     past = [
         r["provenance"].get("run_wall_seconds", r["provenance"]["wall_seconds"])
         for r in records(c, folder)
