@@ -322,6 +322,8 @@ def train_cells(c: Campaign, cells: list[Cell], code: dict[str, Any] | None = No
         **({"augmented": registry.fingerprint(aug_id)} if aug_id else {}),
     }
     wall, here = round(time.perf_counter() - t0, 1), machine()
+    # a run found finished in the cache (its runner stopped before the record) took its training loop's time, not ours
+    wall = max(wall, max((r.get("seconds") or 0.0 for r in out["curves"]), default=0.0))
     recs = []
     for cell in cells:
         rows = sorted((r for r in out["curves"] if r["seed"] == cell.seed), key=lambda r: r["step"])
