@@ -149,7 +149,7 @@ def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterati
             bundle,
             episodes,
             "hopper",
-            dataclasses.replace(prof, stitch=sz),
+            with_sizes(prof, {"stitch": {"diffusion_train_steps": steps}}, [ds.SIZES]),
             ds.DiffStitchConfig(seed=0, sampler=sampler),
             DATASET,
             budget=10**12,
