@@ -80,14 +80,9 @@ def _all_sizes(prof) -> dict[str, Any]:
     """The profile's shared sections, then every section a method or learner declares (``SIZES`` in its module)."""
     from dataclasses import asdict
 
-    from stitchkit import plugins
+    from stitchkit.plugins import size_tables
 
-    out = prof.as_dict()
-    for table, what in ((plugins.STITCHING_METHODS, "stitching method"), (plugins.LEARNERS, "learner")):
-        for name in table:
-            for sizes in plugins.load(table, name, what).sizes:
-                out.setdefault(sizes.section, asdict(sizes.of(prof)))
-    return out
+    return prof.as_dict() | {section: asdict(sizes.of(prof)) for section, sizes in size_tables().items()}
 
 
 @command("profiles", "the three profiles and every size they set")

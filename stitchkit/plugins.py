@@ -36,6 +36,17 @@ LEARNERS: dict[str, str] = {
 }
 
 
+def size_tables() -> dict[str, Any]:
+    """Every size section a method or learner declares (``sizes`` of its declaration), by section name: loading
+    them imports every plug-in (torch and all), for listing sizes, never on a hot path."""
+    out: dict[str, Any] = {}
+    for table, what in ((STITCHING_METHODS, "stitching method"), (LEARNERS, "learner")):
+        for name in table:
+            for sizes in load(table, name, what).sizes:
+                out.setdefault(sizes.section, sizes)
+    return out
+
+
 def load(table: dict[str, str], name: str, what: str) -> Any:
     """The declaration ``table[name]`` points at; an error listing the accepted names for an unknown one."""
     if name not in table:

@@ -175,7 +175,7 @@ def test_build_estimate_counts_missing_datasets_and_reference_episodes_once(data
     assert est("stitchkit/hopper/medium-v0") == 0 and est("stitchkit/hopper/expert-v0") == 2_000
 
 
-def test_the_evaluator_steps_only_unfinished_episodes_and_scores_as_lockstep_does(data_root):
+def test_the_evaluator_steps_only_unfinished_episodes_and_scores_as_lockstep_does(data_root, monkeypatch):
     """Episodes that ended stop stepping (issue 32: evaluation time); the returns equal those of lockstep stepping,
     where every environment steps (autoreset) until the last episode ends, for a policy whose episodes end at
     different steps."""
@@ -196,13 +196,10 @@ def test_the_evaluator_steps_only_unfinished_episodes_and_scores_as_lockstep_doe
             Linear.calls += 1
             return torch.tanh(torch.einsum("seo,soa->sea", obs, w))
 
-    steps = []
-    make = gym.make
-    gym.make = lambda *a, **k: _Counting(make(*a, **k), steps)
-    try:
+    steps, make = [], gym.make
+    with monkeypatch.context() as m:
+        m.setattr(gym, "make", lambda *a, **k: _Counting(make(*a, **k), steps))
         out = ev(Linear())
-    finally:
-        gym.make = make
     envs = gym.vector.SyncVectorEnv([lambda: gym.make(ev.spec) for _ in range(8)])
     with seeded_globals(3):
         for i, env in enumerate(envs.envs):

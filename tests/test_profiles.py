@@ -27,14 +27,10 @@ def test_unknown_profile_is_one_line_error_listing_valid_ones(clean_env):
 
 def every_size_section(name: str) -> dict:
     """The profile's shared sections and every section a method or learner declares in its module."""
-    from stitchkit import plugins
+    from stitchkit.plugins import size_tables
 
-    out = PROFILES[name].as_dict()
-    for table, what in ((plugins.STITCHING_METHODS, "method"), (plugins.LEARNERS, "learner")):
-        for entry in table:
-            for sizes in plugins.load(table, entry, what).sizes:
-                out[sizes.section] = dataclasses.asdict(getattr(sizes, name))
-    return out
+    sections = {section: dataclasses.asdict(getattr(sizes, name)) for section, sizes in size_tables().items()}
+    return PROFILES[name].as_dict() | sections
 
 
 def test_profiles_share_one_shape_and_grow(clean_env):

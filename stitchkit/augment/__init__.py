@@ -156,24 +156,15 @@ def _train_bridge_models(job: tuple[str, str, int]) -> str:
     import torch
 
     from stitchkit.augment import astro
-    from stitchkit.augment import diffstitch as ds
     from stitchkit.data import registry
-    from stitchkit.paths import data_dir
     from stitchkit.progress import quiet
 
     torch.set_num_threads(1)  # one core per dataset
     dataset_id, profile, seed = job
     prof = get_profile(profile)
-    root = data_dir() / "checkpoints"
     with quiet():
-        astro.train_models(
-            registry.load_episodes(dataset_id, prof, build_missing=True, log=lambda *_: None),
-            prof,
-            seed,
-            checkpoint_dir=root / "astro" / astro.config_key(dataset_id, prof, seed),
-            diffstitch_dir=root / "diffstitch" / ds.config_key(dataset_id, prof, seed, False),
-            log=lambda *_: None,
-        )
+        episodes = registry.load_episodes(dataset_id, prof, build_missing=True, log=lambda *_: None)
+        astro.cached_models(episodes, dataset_id, prof, seed, log=lambda *_: None)
     return dataset_id
 
 

@@ -510,19 +510,31 @@ def summary(result: StitchResult) -> dict[str, Any]:
     return {"config": asdict(result.config), **result.stats}
 
 
+def cached_models(
+    episodes: list[Episode], dataset_id: str, profile: Profile, seed: int = 0, log=print, device: str = "cpu"
+) -> AstroModels:
+    """ASTRO's models for ``dataset_id`` from the kit's checkpoint folders (``data/checkpoints/astro`` and, for
+    DiffStitch's models underneath, ``data/checkpoints/diffstitch``), trained there first if missing: the one place
+    every caller (``augment astro``, ``augment chain``, ``make data``) finds them."""
+    from stitchkit.paths import data_dir
+
+    root = data_dir() / "checkpoints"
+    return train_models(
+        episodes,
+        profile,
+        seed,
+        checkpoint_dir=root / "astro" / config_key(dataset_id, profile, seed),
+        diffstitch_dir=root / "diffstitch" / ds.config_key(dataset_id, profile, seed, False),
+        log=log,
+        device=device,
+    )
+
+
 def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     """``stitchkit augment astro``: DiffStitch's models (shared with a DiffStitch run on the same data) plus the
     temporal-distance encoder, then pair selection and RDF-corrected bridges until the profile's budget."""
     prof = job.profile
-    models = train_models(
-        job.episodes,
-        prof,
-        job.seed,
-        checkpoint_dir=job.checkpoint_dir("astro", config_key(job.dataset_id, prof, job.seed)),
-        diffstitch_dir=job.checkpoint_dir("diffstitch", ds.config_key(job.dataset_id, prof, job.seed, False)),
-        log=job.log,
-        device=job.device,
-    )
+    models = cached_models(job.episodes, job.dataset_id, prof, job.seed, job.log, job.device)
     result = stitch(models, job.episodes, job.env, prof, job.config, job.dataset_id, progress=job.progress())
     quality = {k: v for k, v in models.quality.items() if k != "raw"}
     return result.episodes, {**summary(result), "distance_quality": quality}

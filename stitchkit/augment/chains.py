@@ -289,12 +289,10 @@ def _bridge_models(job: Job, joint: str):
     """DiffStitch's models for ``joint=diffstitch``; ASTRO's (DiffStitch's plus the temporal distance) for
     ``joint=astro``; trained here or reused from a ``stitchkit augment diffstitch`` / ``astro`` run on the data."""
     prof = job.profile
-    ds_dir = job.checkpoint_dir("diffstitch", ds.config_key(job.dataset_id, prof, job.seed, False))
-    kw = dict(log=job.log, device=job.device)
     if joint == "diffstitch":
-        return ds.train_models(job.episodes, prof, job.seed, checkpoint_dir=ds_dir, **kw)
-    astro_dir = job.checkpoint_dir("astro", astro.config_key(job.dataset_id, prof, job.seed))
-    return astro.train_models(job.episodes, prof, job.seed, checkpoint_dir=astro_dir, diffstitch_dir=ds_dir, **kw)
+        ds_dir = job.checkpoint_dir("diffstitch", ds.config_key(job.dataset_id, prof, job.seed, False))
+        return ds.train_models(job.episodes, prof, job.seed, checkpoint_dir=ds_dir, log=job.log, device=job.device)
+    return astro.cached_models(job.episodes, job.dataset_id, prof, job.seed, job.log, job.device)
 
 
 def generate_dataset(job: Job) -> tuple[list[Episode], dict]:
