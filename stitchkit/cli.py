@@ -156,7 +156,7 @@ DEFAULT_DATASETS = (  # what the course's notebooks read: `make lab` and `make r
     *(f"stitchkit/hopper/{name}-v0" for name in ("random", "medium", "medium-replay", "expert", "medium-expert")),
     "stitchkit/walker2d/medium-replay-v0",
 )
-COURSE_MODELS = ("stitchkit/hopper/medium-replay-v0", "stitchkit/pointmaze-medium/stitch-v0")  # DiffStitch + ASTRO
+COURSE_MODELS = ("stitchkit/hopper/medium-replay-v0", "stitchkit/pointmaze-medium/stitch-v0")  # models + data
 
 
 @command("data", "offline datasets: list, build, info, defaults, train-policy")

@@ -131,11 +131,11 @@ class TSIDM(nn.Module):
 
 # The small-data study (TELS's Table 1 protocol at the kit's scale): whole-trajectory subsamples of about
 # ``tels.SIZES.of(profile).study_transitions`` transitions, chosen by the registry's fixed subsample seed.
-STUDY_PARENTS = (  # notebook 07 at `lab`: hopper, all four learners; the maze, TELS alone (to look at its guide)
+STUDY_PARENTS = (  # notebook 07 at `lab`: hopper, every study learner; the maze, TELS alone (to look at its guide)
     "stitchkit/hopper/medium-expert-v0",
     "stitchkit/pointmaze-medium/stitch-v0",
 )
-STUDY_ALGOS = ("tels", "por", "iql", "td3bc")
+STUDY_ALGOS = ("tels", "por", "td3bc")  # the TELS summary's row; IQL is one `stitchkit train iql` away
 
 
 def study_id(parent: str, transitions: int) -> str:

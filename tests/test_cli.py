@@ -54,10 +54,12 @@ def test_data_commands_build_info_list_and_errors(tmp_path):
 
 def test_data_defaults_builds_the_course_data_and_models_two_at_a_time(tmp_path, monkeypatch):
     """What `make lab` and `make report` run first: every dataset the notebooks read, then DiffStitch's and ASTRO's
-    models for hopper medium-replay and the maze, where the notebooks load them; a second run finds them all."""
+    models for hopper medium-replay and the maze, where the notebooks load them, and the generated data of notebooks 06
+    and 08; a second run finds them all."""
     from stitchkit.augment import astro
     from stitchkit.augment import diffstitch as ds
     from stitchkit.cli import COURSE_MODELS, DEFAULT_DATASETS
+    from stitchkit.data import registry
     from stitchkit.profiles import get_profile
 
     env = {"STITCHKIT_DATA": str(tmp_path), "MINARI_DATASETS_PATH": str(tmp_path / "minari"), "OMP_NUM_THREADS": "1"}
@@ -73,6 +75,8 @@ def test_data_defaults_builds_the_course_data_and_models_two_at_a_time(tmp_path,
     for d in COURSE_MODELS:
         assert (tmp_path / "checkpoints" / "diffstitch" / ds.config_key(d, smoke, 0, False) / "models.pt").exists()
         assert (tmp_path / "checkpoints" / "astro" / astro.config_key(d, smoke, 0) / "astro.pt").exists()
+    built = {r["id"] for r in listing if r["state"] == "built"}  # SER always keeps its samples, even at smoke
+    assert {registry.augmented_id(d, "ser") for d in COURSE_MODELS} <= built
     again = json.loads(run("data", "defaults", "--profile", "smoke", "--json", **env).stdout.strip().splitlines()[-1])
     assert again["built"] == []
 
