@@ -125,6 +125,12 @@ def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterati
     out["diffstitch_unet_steps_per_s"] = timed(
         lambda: ds.train_diffusion(diffusion, episodes, cdf, sz, device=device), steps
     )
+    ds.train_diffusion(
+        diffusion, episodes, cdf, dataclasses.replace(sz, diffusion_train_steps=3), device=device, bf16=True
+    )
+    out["diffstitch_unet_bf16_steps_per_s"] = timed(  # bfloat16 autocast (train_diffusion's bf16)
+        lambda: ds.train_diffusion(diffusion, episodes, cdf, sz, device=device, bf16=True), steps
+    )
     models = {
         "inverse": InverseDynamics(obs_dim, act_dim),
         "reward": RewardModel(obs_dim, act_dim),
@@ -264,11 +270,18 @@ def grid_estimate(prof, figures: dict, acceptance: float) -> dict[str, float]:
     tatu_s = model_s + st.model_steps / m["tatu_vae_steps_per_s"]
     augment_s = (diffstitch_s + astro_s + ser_s + tatu_s) * len(grid.datasets)
     by_learner = {al: steps[al] * update_seconds(upd[al], seeds) * runs[al] / 3600 for al in timed}
+    bf16_rate = m.get("diffstitch_unet_bf16_steps_per_s")  # what train_diffusion(bf16=True) would save
+    unet_bf16_saves = (
+        st.diffusion_train_steps * (1 / m["diffstitch_unet_steps_per_s"] - 1 / bf16_rate) * len(grid.datasets)
+        if bf16_rate
+        else None
+    )
     return {
         "train_hours": train_s / 3600,
         "train_hours_by_learner": by_learner,
         "eval_hours": eval_s / 3600,
         "augment_hours": augment_s / 3600,
+        "unet_bf16_saves_hours": None if unet_bf16_saves is None else unet_bf16_saves / 3600,
         "total_hours": (train_s + eval_s + augment_s) / 3600,
         "stitch_acceptance_assumed": acceptance,
         "stitching_counted": stitch_rate > 0,

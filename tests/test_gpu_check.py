@@ -46,6 +46,7 @@ def test_gpu_check_runs_on_the_cpu_and_prints_its_json_line(tmp_path):
     for algo in ("bc", "td3bc", "iql", "cql", "gcbc", "gcivl"):  # same seed, same batches: graphed = eager
         assert line["learners"][algo]["graph_vs_eager_max_abs_diff"] == 0.0
     m = line["models"]
+    assert m["diffstitch_unet_bf16_steps_per_s"] > 0
     assert m["diffstitch_unet_steps_per_s"] > 0 and m["ser_steps_per_s"] > 0 and m["astro_distance_steps_per_s"] > 0
     assert {"full", "strided"} <= {k.removeprefix("stitch_") for k in m}
     assert line["tels"]["tsidm_steps_per_s_8"] > 0

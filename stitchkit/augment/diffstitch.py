@@ -210,11 +210,16 @@ def train_diffusion(
     checkpoint: Path | None = None,
     progress: Callable[[int, float], None] | None = None,
     device: str = "cpu",
+    bf16: bool = False,
 ) -> list[dict]:
     """Adam (the profile's ``diffusion_lr``; the paper's 2e-4 at ``full``) on the mask-weighted epsilon loss over
     H-state windows that lie inside one episode
     (the released code pads windows past episode ends; the kit does not train on padding). Checkpoints every
-    2,000 steps to ``checkpoint`` and resumes from it."""
+    2,000 steps to ``checkpoint`` and resumes from it.
+
+    ``bf16``: the U-Net's convolutions and matmuls run under bfloat16 autocast; weights, Adam and the loss stay
+    float32. bfloat16 has float32's exponent range, so no loss scaling is needed (issue 32: the U-Net was the
+    ``full`` grid's second cost on a GPU; ``benchmarks/gpu_check.py`` times both)."""
     h = sizes.horizon
     starts = window_starts(episodes, h - 1)
     if len(starts) == 0:
@@ -241,12 +246,13 @@ def train_diffusion(
         shown.update()
         idx = torch.as_tensor(rng.integers(0, len(x_all), sizes.diffusion_batch))
         known = training_mask(len(idx), h, gen)
-        loss = model.loss(
-            x_all[idx].to(device),
-            known.to(device),
-            ret_all[idx].to(device) if model.net.returns_condition else None,
-            generator=None,
-        )
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+            loss = model.loss(
+                x_all[idx].to(device),
+                known.to(device),
+                ret_all[idx].to(device) if model.net.returns_condition else None,
+                generator=None,
+            ).float()
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"diffusion loss is {float(loss)} at step {step}: lower the learning rate or "
