@@ -202,7 +202,7 @@ def _append_row(profile: Profile, path: Path, row: dict[str, Any]) -> list[dict[
 
 
 def format_row(r: dict[str, Any]) -> str:
-    head = f"{r['axis']:<9}{r['point']:<26}{r['learner']:<7}{r['arm']:<11}"
+    head = f"{r['axis']:<11}{r['point']:<26}{r['learner']:<7}{r['arm']:<14}"
     if "error" in r:
         return head + f"  error: {r['error'][:80]}"
     text = head + f"{r['success']:6.1f} [{r['ci95'][0]:5.1f}, {r['ci95'][1]:5.1f}]"
