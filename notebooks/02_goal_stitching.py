@@ -549,7 +549,7 @@ plt.show()
 #   DiffStitch's paper stitches one source to one target chosen by return; here its models bridge the joints of a
 #   chain chosen for length. ASTRO's bridge length comes from its temporal distance, its actions from its planner;
 #   the return filter of both methods is off (a goal-conditioned learner relabels rewards). Idle tails (the agent
-#   waiting at its goal, about 60% of a fragment) are trimmed before chaining.
+#   waiting at its goal, found by `chains.idle_start`) are trimmed before chaining.
 # * **Goal swapping** follows Ghugare et al.'s temporal goal augmentation with square regions of 2 units in place
 #   of their learned clusters.
 # * Success is the environment's own (`info["success"]`), on OGBench's five tasks at horizon 1000, deterministic

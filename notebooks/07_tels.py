@@ -271,7 +271,7 @@ display(
 #
 # The ladder's two ends as whole TELS runs on the hopper study data: the plain autoencoder with inverse dynamics
 # (ae+inv) against the full TS-IDM. The rungs between are compared on the representation in section 3; each is
-# one more run here (`stitchkit train tels --option terms=+l_ode`), about four minutes on a laptop.
+# one more run here (`stitchkit train tels --option terms=+l_ode`), costing about what a ladder run costs.
 
 # %%
 ladder = {"ae+inv": results[("ladder", "ae+inv")], "full": study[(HOPPER, "tels")]}
