@@ -37,7 +37,7 @@ $(VENV)/.installed: pyproject.toml
 notebooks: setup ## generate the .ipynb twins of the py:percent notebooks (keeps edits made in JupyterLab)
 	@if [ -n "$(NOTEBOOKS)" ]; then $(VENV)/bin/jupytext --sync --quiet $(NOTEBOOKS); fi
 
-data: setup ## build the course's datasets, then DiffStitch's and ASTRO's models, at PROFILE if missing (two at a time)
+data: setup ## build the course's datasets, then DiffStitch's and ASTRO's models and the generated data of notebooks 06 and 08, at PROFILE if missing (two at a time)
 	$(PY) -m stitchkit data defaults --profile $(PROFILE)
 
 policies: setup ## train or resume the behaviour policies (TQC, 1M steps each, hours: rerun to continue)
