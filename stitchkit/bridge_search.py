@@ -254,12 +254,14 @@ def _score(r: dict[str, Any]) -> str:
 
 
 def _relation(a: dict[str, Any], b: dict[str, Any]) -> str:
-    """How ``a`` stands to ``b``: above or below with the 95% intervals apart, else level within the noise."""
+    """How ``a`` stands to ``b``: the difference of the means, and whether the 95% intervals are apart (a 10-point
+    lead whose intervals overlap is not called a tie, nor a win)."""
+    gap = a["success"] - b["success"]
     if a["ci95"][0] > b["ci95"][1]:
-        return "above, intervals apart"
+        return f"{gap:+.1f}, above, intervals apart"
     if a["ci95"][1] < b["ci95"][0]:
-        return "below, intervals apart"
-    return "level within the intervals"
+        return f"{gap:+.1f}, below, intervals apart"
+    return f"{gap:+.1f}, intervals overlap"
 
 
 PARTS = ("gap", "walls", "filter", "astro", "gcivl", "locomotion")  # the findings :func:`explain` can state

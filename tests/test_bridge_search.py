@@ -141,4 +141,8 @@ def test_the_locomotion_reading_compares_bridges_with_the_same_pairs_glued():
         for arm, score, ci in (("original", 20.0, (18, 22)), ("naive", 21.0, (19, 23)), ("diffstitch", 30.0, (28, 32)))
     ]
     (text,) = bridge_search.explain(rows, ("locomotion",))
-    assert text.count("(DiffStitch against glued: above, intervals apart)") == 3 and "- dt: original 20.0" in text
+    assert text.count("(DiffStitch against glued: +9.0, above, intervals apart)") == 3 and "- dt: original 20.0" in text
+    rows[-1] = rows[-1] | {"ci95": (12.0, 48.0)}  # the same lead, noisy seeds: neither a win nor a tie
+    (text,) = bridge_search.explain(rows, ("locomotion",))
+    assert "- dt: original 20.0 [18.0, 22.0], DiffStitch 30.0 [12.0, 48.0]" in text
+    assert text.endswith("(DiffStitch against glued: +9.0, intervals overlap)")
