@@ -46,7 +46,9 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    torch.set_num_threads(1) if args.device == "cpu" else None
+    cuda = args.device.startswith("cuda")
+    if not cuda:
+        torch.set_num_threads(1)
     sz = dataclasses.replace(ds.SIZES.of(get_profile(args.profile)), diffusion_train_steps=args.steps)
     eps = episodes(20, 2 * sz.horizon)
     cdf, _ = ds.model_data(eps, 0)
@@ -59,12 +61,10 @@ def main() -> None:
             )
         for _ in range(args.rounds):
             for name, bf16 in (("float32", False), ("bf16", True)):
-                if args.device.startswith("cuda"):
-                    torch.cuda.synchronize()
+                torch.cuda.synchronize() if cuda else None
                 t0 = time.perf_counter()
                 ds.train_diffusion(model, eps, cdf, sz, device=args.device, bf16=bf16)
-                if args.device.startswith("cuda"):
-                    torch.cuda.synchronize()
+                torch.cuda.synchronize() if cuda else None
                 seconds[name].append(time.perf_counter() - t0)
     rates = {k: args.steps * len(v) / sum(v) for k, v in seconds.items()}
     print(
