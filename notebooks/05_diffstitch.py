@@ -478,7 +478,10 @@ plt.tight_layout()
 plt.show()
 display(
     Markdown(
-        "**Reading, generated from the records:**\n\n" + campaign.reading(CAMPAIGN, campaign_records, "diffstitch")
+        "**Reading, generated from the records** (last evaluation):\n\n"
+        + campaign.reading(CAMPAIGN, campaign_records, "diffstitch")
+        + f"\n\n**Averaged over each run's last {campaign.TAIL} evaluations:**\n\n"
+        + campaign.reading(CAMPAIGN, campaign_records, "diffstitch", metric="d4rl_tail")
     )
 )
 

@@ -438,7 +438,13 @@ plt.show()
 display(
     Markdown(
         "**Reading, generated from the records:**\n\n"
-        + "\n\n".join(f"*{a}*\n\n" + campaign.reading(CAMPAIGN, campaign_records, a) for a in ("ser", "tatu"))
+        + "\n\n".join(
+            f"*{a}*, last evaluation\n\n"
+            + campaign.reading(CAMPAIGN, campaign_records, a)
+            + f"\n\n*{a}*, averaged over each run's last {campaign.TAIL} evaluations\n\n"
+            + campaign.reading(CAMPAIGN, campaign_records, a, metric="d4rl_tail")
+            for a in ("ser", "tatu")
+        )
     )
 )
 

@@ -284,7 +284,11 @@ for d in CAMPAIGN.grid.datasets:
 display(
     Markdown(
         "\n\n".join(
-            f"**{a}**\n\n" + campaign.reading(CAMPAIGN, campaign_records, a) for a in ("diffstitch", "ser", "tatu")
+            f"**{a}**, last evaluation\n\n"
+            + campaign.reading(CAMPAIGN, campaign_records, a)
+            + f"\n\n**{a}**, averaged over each run's last {campaign.TAIL} evaluations\n\n"
+            + campaign.reading(CAMPAIGN, campaign_records, a, metric="d4rl_tail")
+            for a in ("diffstitch", "ser", "tatu")
         )
     )
 )

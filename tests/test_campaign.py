@@ -167,6 +167,28 @@ def test_the_reading_says_apart_or_overlap_from_the_intervals_and_compares_with_
     assert "not yet computed: ser" in axes[0].texts[0].get_text()
 
 
+def test_the_tail_metric_averages_the_last_evaluations_of_the_stored_curve():
+    """IQL's last 10-episode evaluation swings by tens of points, so the table also reads the mean of the last
+    TAIL evaluations, computed from the curve every record already holds (no record changes)."""
+    hop = "stitchkit/hopper/medium-replay-v0"
+    rec = _fake(hop, "none", "iql", 0, 90.0)
+    rec["result"]["curve"] = {
+        "step": [1, 2, 3, 4, 5, 6],
+        "d4rl_score": [0.0, 0.0, 10.0, 20.0, 30.0, 90.0],
+        "score": [1.0] * 6,
+    }
+    assert campaign.TAIL == 4
+    assert campaign.metric_value(rec["result"], "d4rl_tail") == 37.5  # (10 + 20 + 30 + 90) / 4
+    assert campaign.metric_value(rec["result"], "d4rl_last") == 90.0  # the stored value, as before
+    assert campaign.metric_value(rec["result"], "score_tail") == 1.0
+    assert campaign.metric_value(rec["result"], "score_last") is None  # not in this record: skipped, not an error
+    with pytest.raises(BenchError, match="unknown campaign metric 'd4rl_mean'; accepted: d4rl_last, d4rl_best"):
+        campaign.metric_value(rec["result"], "d4rl_mean")
+    c = campaign.load("campaign")
+    assert "| hopper-medium-replay | iql | 37.5 (n=1)<br>paper 91.4" in campaign.table(c, [rec], "d4rl_tail")
+    assert "last 4 evaluations" in campaign.overview(c, [rec])
+
+
 def test_the_command_reports_progress_and_refuses_an_unknown_cell(smoke_run, capsys):
     from stitchkit.cli import main
 
