@@ -23,7 +23,7 @@ def lockstep(ev, actor) -> np.ndarray:
     """The evaluator as it was: every env steps (autoreset) until all episodes ended; returns per env."""
     import gymnasium as gym
 
-    from stitchkit.evaluate import seeded_globals
+    from stitchkit.env_pool import seeded_globals
 
     S, E = ev.n_members, ev.episodes
     envs = gym.vector.SyncVectorEnv(

@@ -204,8 +204,11 @@ def model_rates(episodes, prof, device: torch.device, steps: int, stitch_iterati
 
 # ------------------------------------------------------------------------------------------------- evaluation
 def evaluation_rate(norm, device: torch.device, members: int, episodes: int) -> dict[str, float]:
-    """Environment steps/s of the batched evaluator (members x episodes envs in lockstep, one policy call each)."""
-    from stitchkit.evaluate import Evaluator
+    """Environment steps/s of the batched evaluator (members x episodes envs, one policy call per step), with the
+    envs stepped here and split over worker processes (``STITCHKIT_EVAL_WORKERS``, at least 2 for the figure);
+    ``env_steps_per_s`` is the rate at the setting a run here would use. Each figure times a second evaluation:
+    the first makes the envs (and starts the workers), once per training process."""
+    from stitchkit.evaluate import Evaluator, eval_workers
     from stitchkit.train import make_algo
 
     model = make_algo("td3bc", 11, 3, list(range(members)), 1).to(device)
@@ -217,15 +220,24 @@ def evaluation_rate(norm, device: torch.device, members: int, episodes: int) -> 
         return act(obs)
 
     model.actor.act = counting
-    ev = Evaluator(DATASET, norm, members, episodes, device=str(device))
-    t0 = time.perf_counter()
-    ev(model.actor)
-    sec = time.perf_counter() - t0
-    return {
-        "env_steps_per_s": calls[0] * members * episodes / sec,
-        "episodes_per_s": members * episodes / sec,
-        "policy_calls_per_s": calls[0] / sec,
-    }
+    used = eval_workers()
+    out: dict[str, float] = {"eval_workers": used}
+    for workers in sorted({1, max(2, used)}):
+        ev = Evaluator(DATASET, norm, members, episodes, device=str(device), workers=workers)
+        ev(model.actor)
+        calls[0] = 0
+        t0 = time.perf_counter()
+        ev(model.actor)
+        sec = time.perf_counter() - t0
+        rates = {
+            "env_steps_per_s": calls[0] * members * episodes / sec,  # as if every env ran the longest episode
+            "episodes_per_s": members * episodes / sec,
+            "policy_calls_per_s": calls[0] / sec,
+        }
+        out.update({f"{k}_{workers}_workers": v for k, v in rates.items()})
+        if workers == used:
+            out.update(rates)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------- estimate

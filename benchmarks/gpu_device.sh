@@ -23,12 +23,15 @@ case "${1:-}" in
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     # the check renders nothing, and the device image has no libEGL: MuJoCo must not load a GL backend
     export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 MUJOCO_GL=disable
+    # the box has 16 cores: 8 worker processes step the evaluation envs (the split changes no score)
+    export STITCHKIT_EVAL_WORKERS=8
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
     python3 benchmarks/gpu_check.py --seconds 2 --out "${OUT:-.}/gpu_check.json" ;;
   campaign)
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 MUJOCO_GL=disable
     export STITCHKIT_DATA=/tmp/stitchkit-data MINARI_DATASETS_PATH=/tmp/stitchkit-data/minari
+    export STITCHKIT_EVAL_WORKERS=8
     mkdir -p "${OUT:-.}/campaign" && cp -r results/campaign/. "${OUT:-.}/campaign/" 2>/dev/null || true
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
     python3 -m stitchkit campaign run campaign --group-seeds --workers 1 --hours "${2:-0.15}" \

@@ -9,8 +9,7 @@ on the locomotion tasks also ``d4rl_score``, the return normalised with D4RL's p
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+import os
 
 import numpy as np
 import torch
@@ -18,6 +17,7 @@ import torch
 from stitchkit.data.locomotion import d4rl_score
 from stitchkit.data.normalizers import ZScore
 from stitchkit.data.policies import LOCOMOTION_ENVS
+from stitchkit.env_pool import batch_envs, seeded_globals
 
 
 def eval_env_spec(dataset_id: str):
@@ -35,23 +35,33 @@ def eval_env_spec(dataset_id: str):
     return gym.envs.registration.EnvSpec.from_json(spec), meta.get("ref_min_score"), meta.get("ref_max_score")
 
 
-@contextlib.contextmanager
-def seeded_globals(seed: int) -> Iterator[None]:
-    """Seed numpy's global generator for the span of an env reset, then put its state back. OGBench's maze draws
-    its start and goal noise from the *global* ``np.random`` and settles the agent with ``action_space.sample()``
-    (seed those spaces inside), neither of which ``reset(seed=...)`` seeds: without this a reused env's reset, and
-    so an evaluation, depends on what ran before."""
-    state = np.random.get_state()
-    np.random.seed(seed)
+EVAL_WORKERS = "STITCHKIT_EVAL_WORKERS"  # environment variable: processes that step the envs (default 1: here)
+
+
+def eval_workers() -> int:
+    """Worker processes for stepping evaluation envs, from ``STITCHKIT_EVAL_WORKERS`` (default 1: none). Not part
+    of a run's key: the split changes no result (tests/test_locomotion.py). Worth it where cores are spare (the GPU
+    box: 16); on a laptop running two trainings it would only take their cores."""
+    raw = os.environ.get(EVAL_WORKERS, "1")
     try:
-        yield
-    finally:
-        np.random.set_state(state)
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{EVAL_WORKERS}={raw!r}: expected a whole number of worker processes, 1 or more")
+    return value
 
 
 class Evaluator:
     def __init__(
-        self, dataset_id: str, normalizer: ZScore, n_members: int, episodes: int, seed: int = 0, device: str = "cpu"
+        self,
+        dataset_id: str,
+        normalizer: ZScore,
+        n_members: int,
+        episodes: int,
+        seed: int = 0,
+        device: str = "cpu",
+        workers: int | None = None,
     ):
         self.spec, self.ref_min, self.ref_max = eval_env_spec(dataset_id)
         self.is_maze = "pointmaze" in self.spec.id
@@ -62,18 +72,12 @@ class Evaluator:
             seed,
             device,
         )
+        self.workers = eval_workers() if workers is None else workers
 
     def __call__(self, actor: torch.nn.Module) -> dict[str, np.ndarray]:
-        import gymnasium as gym
-
-        if self.is_maze:
-            import ogbench  # noqa: F401
         S, E = self.n_members, self.episodes
-        envs = [gym.make(self.spec) for _ in range(S * E)]
-        with seeded_globals(self.seed):  # OGBench's maze starts read the global generator and the action spaces
-            for i, env in enumerate(envs):
-                env.action_space.seed(self.seed + i % E)
-            obs = np.stack([env.reset(seed=self.seed + i % E)[0] for i, env in enumerate(envs)])
+        envs = batch_envs(self.spec.to_json(), S * E, self.workers)  # made once per process, reused
+        obs = envs.reset([self.seed + i % E for i in range(S * E)])  # episode e of every member: seed + e
         if hasattr(actor, "reset"):  # sequence policies (Decision Transformer) keep a history
             actor.reset()
         ret, success = np.zeros(S * E), np.zeros(S * E)
@@ -82,17 +86,15 @@ class Evaluator:
             with torch.no_grad():  # one batched call for every member and episode (a finished one's row is ignored)
                 x = torch.as_tensor(self.normalizer.normalize(obs).reshape(S, E, -1), device=self.device).float()
                 actions = actor.act(x).reshape(S * E, -1).cpu().numpy()
+            idx = np.flatnonzero(active)  # only unfinished episodes step: a fallen hopper costs nothing more
+            obs[idx], rewards_idx, done, succ = envs.step(idx, actions[idx])
             rewards = np.zeros(S * E)
-            for i in np.flatnonzero(active):  # only unfinished episodes step: a fallen hopper costs nothing more
-                obs[i], rewards[i], term, trunc, info = envs[i].step(actions[i])
-                if "success" in info:
-                    success[i] = max(success[i], float(info["success"]))
-                active[i] = not (term or trunc)
+            rewards[idx] = rewards_idx
+            success[idx] = np.maximum(success[idx], succ)
+            active[idx] = ~done
             ret += rewards
             if hasattr(actor, "observe"):
                 actor.observe(rewards)
-        for env in envs:
-            env.close()
         ret, success = ret.reshape(S, E), success.reshape(S, E)
         out = {"return": ret.mean(1), "success": success.mean(1) * 100}
         if self.is_maze:

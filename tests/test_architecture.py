@@ -21,6 +21,7 @@ LAYERS = {
         "stitchkit.seeding",
         "stitchkit.gl",
         "stitchkit.envs",
+        "stitchkit.env_pool",
         "stitchkit.oracle",
         "stitchkit.render",
         "stitchkit.toy",

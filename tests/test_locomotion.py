@@ -7,6 +7,7 @@ import minari
 import numpy as np
 import pytest
 
+from stitchkit import env_pool
 from stitchkit.data import locomotion, registry
 from stitchkit.data.policies import list_checkpoints
 
@@ -183,7 +184,8 @@ def test_the_evaluator_steps_only_unfinished_episodes_and_scores_as_lockstep_doe
     import torch
 
     from stitchkit.data.normalizers import ZScore
-    from stitchkit.evaluate import Evaluator, seeded_globals
+    from stitchkit.env_pool import seeded_globals
+    from stitchkit.evaluate import Evaluator
 
     registry.build("stitchkit/hopper/medium-v0", "smoke", log=lambda *_: None)
     ev = Evaluator("stitchkit/hopper/medium-v0", ZScore(np.zeros(11), np.ones(11)), n_members=2, episodes=4, seed=3)
@@ -198,6 +200,7 @@ def test_the_evaluator_steps_only_unfinished_episodes_and_scores_as_lockstep_doe
 
     steps, make = [], gym.make
     with monkeypatch.context() as m:
+        m.setattr(env_pool, "_POOL", {})  # an empty pool: every env is made (and counted) here
         m.setattr(gym, "make", lambda *a, **k: _Counting(make(*a, **k), steps))
         out = ev(Linear())
     envs = gym.vector.SyncVectorEnv([lambda: gym.make(ev.spec) for _ in range(8)])
@@ -214,6 +217,73 @@ def test_the_evaluator_steps_only_unfinished_episodes_and_scores_as_lockstep_doe
         active &= ~(term | trunc)
     assert np.array_equal(out["return"], ret.reshape(2, 4).mean(1))
     assert len(set(lengths)) > 1 and len(steps) == lengths.sum() < Linear.calls * 8  # finished envs did not step
+
+
+def test_the_evaluator_reuses_its_environments_and_scores_as_fresh_ones_do(data_root, monkeypatch):
+    """Issue 32: building a MuJoCo env costs ~10 ms, more than a short episode's stepping, so evaluators draw their
+    envs from a per-process pool. A seeded reset re-initialises an env fully: a second evaluation on envs that
+    meanwhile ran other episodes returns exactly what the first, on fresh envs, returned."""
+    import torch
+
+    from stitchkit.data.normalizers import ZScore
+    from stitchkit.evaluate import Evaluator
+
+    registry.build("stitchkit/hopper/medium-v0", "smoke", log=lambda *_: None)
+    monkeypatch.setattr(env_pool, "_POOL", {})
+    w = torch.randn(2, 11, 3, generator=torch.Generator().manual_seed(0)) * 0.3
+    actor = type(
+        "Linear", (torch.nn.Module,), {"act": lambda self, obs: torch.tanh(torch.einsum("seo,soa->sea", obs, w))}
+    )()
+    norm = ZScore(np.zeros(11), np.ones(11))
+    ev = Evaluator("stitchkit/hopper/medium-v0", norm, n_members=2, episodes=3, seed=3)
+    first = ev(actor)
+    (pool,) = env_pool._POOL.values()
+    made = list(pool)
+    other = Evaluator("stitchkit/hopper/medium-v0", norm, n_members=2, episodes=3, seed=11)(actor)
+    assert not np.array_equal(other["return"], first["return"])  # the envs really ran other episodes
+    again = ev(actor)
+    assert all(a is b for a, b in zip(env_pool._POOL[ev.spec.to_json()], made)) and len(made) == 6  # reused
+    for key in first:
+        assert np.array_equal(again[key], first[key]), key
+
+
+@pytest.mark.parametrize("dataset", ["stitchkit/hopper/medium-v0", "stitchkit/pointmaze-medium/stitch-v0"])
+def test_envs_split_over_worker_processes_give_the_same_episodes(data_root, monkeypatch, dataset):
+    """Issue 32: with STITCHKIT_EVAL_WORKERS=3 the envs step in three processes at once (the GPU box's spare
+    cores); every score equals stepping them here, on hopper (episodes of different lengths) and on the maze (whose
+    reset draws from the global generator)."""
+    import torch
+
+    from stitchkit.data.normalizers import ZScore
+    from stitchkit.evaluate import Evaluator, eval_workers
+
+    registry.build(dataset, "smoke", log=lambda *_: None)
+    d = 11 if "hopper" in dataset else 2
+    w = torch.randn(2, d, 3 if d == 11 else 2, generator=torch.Generator().manual_seed(0))
+    w = w * torch.tensor([0.05, 0.5])[:, None, None]  # member 0 stands longer than member 1
+
+    class Linear(torch.nn.Module):
+        def act(self, obs):
+            return torch.tanh(torch.einsum("seo,soa->sea", obs, w))
+
+    norm = ZScore(np.zeros(d), np.ones(d))
+    here = Evaluator(dataset, norm, n_members=2, episodes=4, seed=5, workers=1)(Linear())
+    monkeypatch.setenv("STITCHKIT_EVAL_WORKERS", "3")
+    assert eval_workers() == 3
+    ev = Evaluator(dataset, norm, n_members=2, episodes=4, seed=5)
+    split = ev(Linear())
+    assert ev.workers == 3 and len(env_pool._WORKERS) >= 3
+    for key in here:
+        assert np.array_equal(split[key], here[key]), key
+    if "hopper" in dataset:
+        assert not np.array_equal(here["return"][0], here["return"][1])  # the members' episodes really differ
+    seeds = [5, 6, 7, 5, 6, 7]
+    starts = env_pool.WorkerEnvs(ev.spec.to_json(), 6, 3).reset(seeds)
+    assert np.array_equal(starts, env_pool.LocalEnvs(ev.spec.to_json(), 6).reset(seeds))
+    assert np.array_equal(starts[:3], starts[3:]) and not np.array_equal(starts[0], starts[1])  # by seed alone
+    monkeypatch.setenv("STITCHKIT_EVAL_WORKERS", "none")
+    with pytest.raises(ValueError, match="STITCHKIT_EVAL_WORKERS='none': expected a whole number of worker processes"):
+        eval_workers()
 
 
 class _Counting(gymnasium.Wrapper):

@@ -31,17 +31,38 @@ class Block(nn.Module):
         self.fc1, self.fc2 = EnsembleLinear(seeds, d, 4 * d, layer + 2), EnsembleLinear(seeds, 4 * d, d, layer + 3)
         self.heads, self.drop = heads, nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (S, B, T, d)
+    def forward(self, x: torch.Tensor, every: int = 1, at: int = 0) -> torch.Tensor:
+        """(S, B, T, d) -> (S, B, T // every, d): the outputs at positions ``at, at + every, ...`` only.
+
+        Why ``every``: only the state tokens' outputs are read after the last block (they predict the actions), so
+        that block computes its queries, projection and MLP for one token in three (keys and values still span all
+        tokens): 18% fewer FLOPs per update at the same outputs. Attention runs on (S * B, heads, T, d / heads), the
+        4-D layout whose fused kernels (flash, memory-efficient) ``scaled_dot_product_attention`` picks; a 5-D input
+        falls back to the written-out softmax."""
         S, B, T, d = x.shape
+        H = self.heads
         h = self.ln1(x.reshape(S, B * T, d))
-        q, k, v = self.qkv(h).reshape(S, B, T, 3, self.heads, d // self.heads).permute(3, 0, 1, 4, 2, 5)
-        att = nn.functional.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.drop.p if self.training else 0.0
-        )
-        att = att.permute(0, 1, 3, 2, 4).reshape(S, B * T, d)
-        x = x + self.drop(self.proj(att)).reshape(S, B, T, d)
-        h = self.ln2(x.reshape(S, B * T, d))
-        return x + self.drop(self.fc2(nn.functional.gelu(self.fc1(h)))).reshape(S, B, T, d)
+        if every == 1:
+            q, k, v = self.qkv(h).reshape(S * B, T, 3, H, d // H).permute(2, 0, 3, 1, 4)
+            att = nn.functional.scaled_dot_product_attention(
+                q, k, v, is_causal=True, dropout_p=self.drop.p if self.training else 0.0
+            )
+        else:  # the queries' rows of the fused weight, applied to the kept tokens only
+            x = x[:, :, at::every]
+            w, b = self.qkv.weight, self.qkv.bias
+            k, v = torch.baddbmm(b[..., d:], h, w[..., d:]).reshape(S * B, T, 2, H, d // H).permute(2, 0, 3, 1, 4)
+            kept = h.reshape(S, B, T, d)[:, :, at::every].reshape(S, -1, d)
+            q = torch.baddbmm(b[..., :d], kept, w[..., :d]).reshape(S * B, -1, H, d // H).transpose(1, 2)
+            pos = torch.arange(T, device=x.device)
+            mask = pos[None, :] <= pos[at::every, None]  # query at position p sees keys 0..p (causal)
+            att = nn.functional.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=self.drop.p if self.training else 0.0
+            )
+        S_, B_, T_ = S, B, x.shape[2]
+        att = att.transpose(1, 2).reshape(S_, B_ * T_, d)
+        x = x + self.drop(self.proj(att)).reshape(S_, B_, T_, d)
+        h = self.ln2(x.reshape(S_, B_ * T_, d))
+        return x + self.drop(self.fc2(nn.functional.gelu(self.fc1(h)))).reshape(S_, B_, T_, d)
 
 
 class DecisionTransformer(nn.Module):
@@ -91,9 +112,9 @@ class DecisionTransformer(nn.Module):
             dim=3,
         )  # (S, B, K, 3, d)
         x = self.drop(self.ln(tokens.reshape(S, B * 3 * K, self.d))).reshape(S, B, 3 * K, self.d)
-        for block in self.blocks:
+        for block in self.blocks[:-1]:
             x = block(x)
-        state_out = x.reshape(S, B, K, 3, self.d)[:, :, :, 1]  # the state tokens predict the actions
+        state_out = self.blocks[-1](x, every=3, at=1)  # (S, B, K, d): the state tokens predict the actions
         return self.max_action * torch.tanh(self.head(state_out.reshape(S, B * K, self.d))).reshape(S, B, K, -1)
 
 
