@@ -6,7 +6,8 @@ critic passes and evaluation. This script measures each at `full` sizes for a bo
 sides interleaved round by round (the order swapped every round) so both see the same machine load. It prints
 the median of the rounds per figure and the speed-up, and with ``--json`` one JSON line last.
 
-    .venv/bin/python benchmarks/full_speed.py --compare 5c229ea [--rounds 3] [--dt-batch 512] [--json]
+    .venv/bin/python benchmarks/full_speed.py --compare 5c229ea [--rounds 3] [--dt-batch 512] [--out F] [--json]
+    .venv/bin/python benchmarks/full_speed.py --project F   # the grid projection again, from a saved line
 
 Figures (one thread each):
 - ``dt``: DT updates/s, 1 seed, CORL's model (128 wide, 3 layers, K 20) at ``--dt-batch`` windows (`full` trains
@@ -134,17 +135,90 @@ def probe(src: Path, name: str, params: dict) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+GPU_CHECK = ROOT / "benchmarks/results/gpu_check_h200_repeat.json"
+GPU_TF32 = ROOT / "benchmarks/results/gpu_learners_h200_tf32.json"
+
+
+def projection(summary: dict, gpu_path: Path = GPU_CHECK, tf32_path: Path = GPU_TF32) -> dict:
+    """The `full` grid's hours on the H200 if each part gained there what it gained here: the H200's measured rates
+    (learners with TF32) scaled by this run's speed-ups, through gpu_check's own estimate. A projection, not a
+    measurement: a GPU's gains differ from a CPU's (bf16 and fused attention gain more there; env workers gain
+    with its 16 cores, not this machine's 2)."""
+    import copy
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from gpu_check import grid_estimate
+
+    from stitchkit.profiles import get_profile
+
+    gpu = json.loads(gpu_path.read_text())
+    measured = copy.deepcopy(gpu)
+    measured["learners"].update(json.loads(tf32_path.read_text())["learners"])
+    base = grid_estimate(get_profile("full"), measured, 0.3)
+    gain = lambda name: (summary.get(name) or {}).get("speedup") or 1.0
+    scaled = copy.deepcopy(measured)
+    factors = {
+        "dt": gain("dt 1 seed bf16"),
+        "cql": gain("cql 8 seeds"),
+        "diffstitch_unet": gain("unet bf16"),
+        "evaluation": max(
+            gain("eval untrained"), gain(next((k for k in summary if k.startswith("eval untrained ")), ""))
+        ),
+    }
+    for key in ("graph_1", "graph_8"):
+        scaled["learners"]["dt"][key] *= factors["dt"]
+        scaled["learners"]["cql"][key] *= factors["cql"]
+    scaled["models"]["diffstitch_unet_steps_per_s"] *= factors["diffstitch_unet"]
+    scaled["evaluation"]["env_steps_per_s"] *= factors["evaluation"]
+    after = grid_estimate(get_profile("full"), scaled, 0.3)
+    keep = ("total_hours", "train_hours", "eval_hours", "augment_hours", "train_hours_by_learner")
+    return {
+        "source": f"{gpu_path.name} (learners: {tf32_path.name})",
+        "factors": factors,
+        "measured_hours": {k: base[k] for k in keep},
+        "projected_hours": {k: after[k] for k in keep},
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compare", required=True, metavar="REF", help="the git revision measured as 'before'")
+    p.add_argument("--compare", metavar="REF", help="the git revision measured as 'before'")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=5.0, help="timed seconds per learner figure")
     p.add_argument("--dt-batch", type=int, default=512)
     p.add_argument("--unet-steps", type=int, default=2)
     p.add_argument("--workers", type=int, default=2, help="env worker processes in the working tree's extra figure")
     p.add_argument("--only", nargs="*", help="figures whose name starts so (dt, cql, unet, eval)")
+    p.add_argument("--project", metavar="JSON", help="no measuring: project the grid from an earlier run's JSON line")
+    p.add_argument("--out", help="write the JSON line to this file too")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
+    if args.project:
+        line = json.loads(Path(args.project).read_text().strip().splitlines()[-1])
+        line["projection"] = projection(line["figures"])
+    else:
+        if not args.compare:
+            p.error("--compare REF is required (or --project JSON)")
+        line = measure(args)
+        line["projection"] = projection(line["figures"])
+    pr = line["projection"]
+    m, a = pr["measured_hours"], pr["projected_hours"]
+    print(
+        f"\nfull grid on the H200 ({pr['source']}): {m['total_hours']:.0f} h measured (training {m['train_hours']:.0f},"
+        f" of which DT {m['train_hours_by_learner']['dt']:.0f} and CQL {m['train_hours_by_learner']['cql']:.0f};"
+        f" evaluation {m['eval_hours']:.0f}; augmentation {m['augment_hours']:.0f}) -> {a['total_hours']:.0f} h"
+        f" projected with this run's speed-ups (DT {a['train_hours_by_learner']['dt']:.0f}, CQL"
+        f" {a['train_hours_by_learner']['cql']:.0f}, evaluation {a['eval_hours']:.0f}, augmentation"
+        f" {a['augment_hours']:.0f}); factors: " + ", ".join(f"{k} {v:.2f}x" for k, v in pr["factors"].items())
+    )
+    if args.out:
+        Path(args.out).write_text(json.dumps(line) + "\n")
+    if args.json:
+        print(json.dumps(line))
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Every figure at REF and in the working tree, interleaved; prints the table and returns the JSON line."""
     rows = {name: {"before": [], "after": []} for name, *_ in figures(args)}
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "before"
@@ -170,13 +244,25 @@ def main() -> None:
         ref = rows.get(base or name, {}).get("before") or []
         b = statistics.median(ref) if ref else None
         a = statistics.median(sides["after"])
-        summary[name] = {"before": b, "after": a, "speedup": a / b if b else None, "before_of": base or name, **sides}
+        summary[name] = {
+            "before": b,
+            "after": a,
+            "speedup": a / b if b else None,
+            "before_of": base or name,
+            "before_rounds": sides["before"],
+            "after_rounds": sides["after"],
+        }
         label = name + (f" (vs {base})" if base else "")
         print(f"{label:<48}{b if b is not None else float('nan'):>12.3g}{a:>12.3g}" + (f"{a / b:>9.2f}x" if b else ""))
-    if args.json:
-        print(
-            json.dumps({"compare": args.compare, "rounds": args.rounds, "dt_batch": args.dt_batch, "figures": summary})
-        )
+    return {
+        "compare": args.compare,
+        "rounds": args.rounds,
+        "dt_batch": args.dt_batch,
+        "unet_steps": args.unet_steps,
+        "workers": args.workers,
+        "device": "cpu, one thread per figure",
+        "figures": summary,
+    }
 
 
 if __name__ == "__main__":

@@ -101,6 +101,35 @@ print(
     f"+ evaluation {est['eval_hours']:.0f} + augmentation {est['augment_hours']:.0f}"
 )
 
+# %% [markdown]
+# **Since that run** (issue 32), the four slow parts were changed and measured on a CPU, where they can be: the
+# Decision Transformer's last block computes only the state tokens it is read at, in the fused attention layout,
+# with bfloat16 autocast as an option (`--option bf16=true`); DiffStitch's U-Net trains in bfloat16 on request;
+# evaluation reuses its environments and can step them in worker processes (`STITCHKIT_EVAL_WORKERS`). The next
+# cell prints `benchmarks/full_speed.py`'s figures (before = the code the H200 ran, after = this one, in one run,
+# one CPU thread each) and what the grid would take **if the H200 gained what the CPU gained**: a projection,
+# not a measurement. A GPU measures it with `bash benchmarks/gpu_device.sh run` (see `benchmarks/README.md`).
+
+# %%
+speed_path = project_root() / "benchmarks/results/full_speed_cpu.json"
+if speed_path.exists():
+    speed = json.loads(speed_path.read_text())
+    print(f"CPU, one thread, before = {speed['compare']}, median of {speed['rounds']} rounds (per second):")
+    for name, row in speed["figures"].items():
+        vs = f" (vs {row['before_of']})" if row["before_of"] != name else ""
+        print(f"  {name + vs:<46} {row['before']:9.3g} -> {row['after']:9.3g}  {row['speedup']:5.2f}x")
+    pr = speed["projection"]
+    m, a = pr["measured_hours"], pr["projected_hours"]
+    print(
+        f"full grid on the H200: {m['total_hours']:.0f} h measured -> {a['total_hours']:.0f} h projected "
+        f"(DT {m['train_hours_by_learner']['dt']:.0f} -> {a['train_hours_by_learner']['dt']:.0f}, "
+        f"CQL {m['train_hours_by_learner']['cql']:.0f} -> {a['train_hours_by_learner']['cql']:.0f}, "
+        f"evaluation {m['eval_hours']:.0f} -> {a['eval_hours']:.0f}, "
+        f"augmentation {m['augment_hours']:.0f} -> {a['augment_hours']:.0f}); not yet measured on a GPU"
+    )
+else:
+    print("benchmarks/results/full_speed_cpu.json: not yet computed (benchmarks/full_speed.py --compare REF --out ...)")
+
 # %%
 for g in (GRID, SMALL):
     est = bench.estimate_seconds(g, P)

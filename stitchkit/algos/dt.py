@@ -155,7 +155,8 @@ class DT(nn.Module):
         self.model.train()
         # bf16: matmuls and attention in bfloat16, weights, optimizer and loss in float32. bfloat16 keeps float32's
         # exponent range, so gradients need no loss scaling (float16 would); tests/test_algos.py checks the curve.
-        with torch.autocast(b["actions"].device.type, dtype=torch.bfloat16, enabled=self.bf16):
+        # No cast cache: a CUDA graph replays this update, and PyTorch asks graphed autocast regions to run without.
+        with torch.autocast(b["actions"].device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False):
             pred = self.model(
                 b["returns_to_go"] * self.rtg_scale,
                 b["observations"][:, :, :-1],
