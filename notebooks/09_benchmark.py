@@ -394,7 +394,13 @@ display(Markdown("\n".join(lines) or "no records yet at this profile"))
 TELS_CAMPAIGN = campaign.load("campaign-tels")
 tels_records = campaign.records(TELS_CAMPAIGN)
 display(Markdown(campaign.banner(TELS_CAMPAIGN, tels_records)))
-display(Markdown(campaign.table(TELS_CAMPAIGN, tels_records, "d4rl_last")))
+display(Markdown("At the last evaluation:\n\n" + campaign.table(TELS_CAMPAIGN, tels_records, "d4rl_last")))
+display(
+    Markdown(
+        f"Averaged over each run's last {campaign.TAIL} evaluations:\n\n"
+        + campaign.table(TELS_CAMPAIGN, tels_records, "d4rl_tail")
+    )
+)
 display(Markdown(campaign.reading_learners(TELS_CAMPAIGN, tels_records, "tels")))
 
 # %% [markdown]
