@@ -12,6 +12,8 @@ the median of the rounds per figure and the speed-up, and with ``--json`` one JS
 Figures (one thread each):
 - ``dt``: DT updates/s, 1 seed, CORL's model (128 wide, 3 layers, K 20) at ``--dt-batch`` windows (`full` trains
   4,096; 512 keeps a CPU figure to seconds: the cost is linear in the batch); the working tree also in bf16.
+- ``dt sampler``: DT batches/s drawn from hopper medium-replay (`lab` data) at 1 and 8 seeds, ``--dt-batch``
+  windows each (the CPU work a GPU's DT update waits for).
 - ``cql``: CQL updates/s at 1 and 8 seeds (batch 256, 256-256).
 - ``unet``: DiffStitch's U-Net training steps/s at `full` sizes (H 100, 128 channels, batch 64); the working tree
   also in bf16.
@@ -71,6 +73,20 @@ with quiet():
     ds.train_diffusion(model, eps, cdf, dataclasses.replace(sz, diffusion_train_steps={unet_steps}), **opts)
 print(json.dumps({unet_steps} / (time.perf_counter() - t0)))
 """,
+    "sampler": """
+from stitchkit.algos.common import SeedWindowSampler
+from stitchkit.data import registry
+from stitchkit.data.episodes import transitions
+from stitchkit.data.normalizers import ZScore
+eps = registry.load_episodes("stitchkit/hopper/medium-replay-v0", "lab")
+sampler = SeedWindowSampler(eps, list(range({seeds})), 20, ZScore.fit(transitions(eps)["observations"]))
+sampler.sample({dt_batch})
+t0, n = time.perf_counter(), 0
+while time.perf_counter() - t0 < {seconds}:
+    sampler.sample({dt_batch})
+    n += 1
+print(json.dumps(n / (time.perf_counter() - t0)))
+""",
     "eval": """
 import numpy as np
 from stitchkit.data.normalizers import ZScore
@@ -104,6 +120,8 @@ def figures(args: argparse.Namespace) -> list[tuple[str, str, dict, str | None]]
     out = [
         ("dt 1 seed", "dt", {**base, "bf16": False}, None),
         ("dt 1 seed bf16", "dt", {**base, "bf16": True}, "dt 1 seed"),
+        ("dt sampler 1 seed", "sampler", {**base, "seeds": 1}, None),
+        ("dt sampler 8 seeds", "sampler", {**base, "seeds": 8}, None),
         ("cql 1 seed", "cql", {**base, "seeds": 1}, None),
         ("cql 8 seeds", "cql", {**base, "seeds": 8}, None),
         ("unet", "unet", {**base, "bf16": False}, None),

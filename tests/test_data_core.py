@@ -5,7 +5,7 @@ import pytest
 
 from stitchkit.data.episodes import Episode, Provenance, transitions, window_starts, windows
 from stitchkit.data.normalizers import EmpiricalCDF, ZScore
-from stitchkit.data.samplers import MixedSampler, TransitionSampler, WindowSampler
+from stitchkit.data.samplers import MixedSampler, TransitionSampler, WindowSampler, gather
 from stitchkit.data.subsample import subsample_episodes
 
 
@@ -76,6 +76,24 @@ def test_windows_pad_with_zeros_and_mask_when_asked():
     ).all()
     with pytest.raises(ValueError, match="pad=True"):
         WindowSampler(EPS, 50, seed=0)
+
+
+def test_seeds_sharing_one_copy_of_the_episodes_draw_each_seeds_own_windows():
+    """Issue 32: a batched run's seeds share one gathered copy of the data and are gathered in one pass (three
+    times faster at 8 seeds x 4096 DT windows); each seed's windows equal its own sampler's, draw for draw."""
+    own = [WindowSampler(EPS, 5, seed=np.random.default_rng([s, 7]), pad=True) for s in (0, 1, 2)]
+    first = WindowSampler(EPS, 5, seed=np.random.default_rng([0, 7]), pad=True)
+    shared = [first] + [first.sharing(np.random.default_rng([s, 7])) for s in (1, 2)]
+    assert all(x.flat is first.flat for x in shared)
+    for _ in range(3):  # consecutive batches: the generators advance as before
+        together = gather(shared, 16)
+        alone = [x.sample(16) for x in own]
+        for k, v in together.items():
+            assert v.shape[:2] == (3, 16)
+            assert np.array_equal(v, np.stack([a[k] for a in alone])), k
+    assert not np.array_equal(together["observations"][0], together["observations"][1])
+    with pytest.raises(ValueError, match="share their episodes"):
+        gather([first, own[1]], 4)
 
 
 def test_mixed_sampler_honours_ratio_exactly():

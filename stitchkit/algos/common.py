@@ -168,13 +168,16 @@ class SeedWindowSampler(_PerSeed):
             Episode(normalizer.normalize(e.observations), e.actions, e.rewards, e.terminations, e.truncations, id=e.id)
             for e in episodes
         ]
-        self.samplers = [WindowSampler(eps, horizon, seed=np.random.default_rng([seed, 7]), pad=True) for seed in seeds]
+        first = WindowSampler(eps, horizon, seed=np.random.default_rng([seeds[0], 7]), pad=True)
+        self.samplers = [first] + [first.sharing(np.random.default_rng([seed, 7])) for seed in seeds[1:]]
         self.device = device
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
-        parts = [s.sample(batch_size) for s in self.samplers]
+        from stitchkit.data.samplers import gather
+
+        w = gather(self.samplers, batch_size)  # every seed's windows in one indexing pass over one copy of the data
         out = {
-            k: torch.as_tensor(np.stack([p[k] for p in parts]), device=self.device)
+            k: torch.as_tensor(w[k], device=self.device)
             for k in ("returns_to_go", "observations", "actions", "mask", "timesteps")
         }
         return {k: v if k == "timesteps" else v.float() for k, v in out.items()}
