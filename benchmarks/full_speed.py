@@ -190,11 +190,28 @@ def projection(summary: dict, gpu_path: Path = GPU_CHECK, tf32_path: Path = GPU_
     scaled["evaluation"]["env_steps_per_s"] *= factors["evaluation"]
     after = grid_estimate(get_profile("full"), scaled, 0.3)
     keep = ("total_hours", "train_hours", "eval_hours", "augment_hours", "train_hours_by_learner")
+    m, a = base["train_hours_by_learner"], after["train_hours_by_learner"]
+    others = [k for k in m if k not in ("dt", "cql")]
+    parts = [
+        ("DT", m["dt"], a["dt"]),
+        ("augmentation", base["augment_hours"], after["augment_hours"]),
+        ("CQL", m["cql"], a["cql"]),
+        ("evaluation", base["eval_hours"], after["eval_hours"]),
+        ("/".join(others), sum(m[k] for k in others), sum(a[k] for k in others)),
+    ]
+    text = (  # what notebook 09 prints
+        f"full grid on the H200: {base['total_hours']:.0f} h measured -> {after['total_hours']:.0f} h projected ("
+        + ", ".join(f"{name} {x:.0f} -> {y:.0f}" for name, x, y in parts)
+        + "); factors "
+        + ", ".join(f"{k} {v:.2f}x" for k, v in factors.items())
+        + "; a projection from CPU speed-ups, not yet measured on a GPU"
+    )
     return {
         "source": f"{gpu_path.name} (learners: {tf32_path.name})",
         "factors": factors,
         "measured_hours": {k: base[k] for k in keep},
         "projected_hours": {k: after[k] for k in keep},
+        "text": text,
     }
 
 
@@ -219,16 +236,7 @@ def main() -> None:
             p.error("--compare REF is required (or --project JSON)")
         line = measure(args)
         line["projection"] = projection(line["figures"])
-    pr = line["projection"]
-    m, a = pr["measured_hours"], pr["projected_hours"]
-    print(
-        f"\nfull grid on the H200 ({pr['source']}): {m['total_hours']:.0f} h measured (training {m['train_hours']:.0f},"
-        f" of which DT {m['train_hours_by_learner']['dt']:.0f} and CQL {m['train_hours_by_learner']['cql']:.0f};"
-        f" evaluation {m['eval_hours']:.0f}; augmentation {m['augment_hours']:.0f}) -> {a['total_hours']:.0f} h"
-        f" projected with this run's speed-ups (DT {a['train_hours_by_learner']['dt']:.0f}, CQL"
-        f" {a['train_hours_by_learner']['cql']:.0f}, evaluation {a['eval_hours']:.0f}, augmentation"
-        f" {a['augment_hours']:.0f}); factors: " + ", ".join(f"{k} {v:.2f}x" for k, v in pr["factors"].items())
-    )
+    print("\n" + line["projection"]["text"])
     if args.out:
         Path(args.out).write_text(json.dumps(line) + "\n")
     if args.json:

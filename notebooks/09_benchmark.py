@@ -118,15 +118,7 @@ if speed_path.exists():
     for name, row in speed["figures"].items():
         vs = f" (vs {row['before_of']})" if row["before_of"] != name else ""
         print(f"  {name + vs:<46} {row['before']:9.3g} -> {row['after']:9.3g}  {row['speedup']:5.2f}x")
-    pr = speed["projection"]
-    m, a = pr["measured_hours"], pr["projected_hours"]
-    print(
-        f"full grid on the H200: {m['total_hours']:.0f} h measured -> {a['total_hours']:.0f} h projected "
-        f"(DT {m['train_hours_by_learner']['dt']:.0f} -> {a['train_hours_by_learner']['dt']:.0f}, "
-        f"CQL {m['train_hours_by_learner']['cql']:.0f} -> {a['train_hours_by_learner']['cql']:.0f}, "
-        f"evaluation {m['eval_hours']:.0f} -> {a['eval_hours']:.0f}, "
-        f"augmentation {m['augment_hours']:.0f} -> {a['augment_hours']:.0f}); not yet measured on a GPU"
-    )
+    print(speed["projection"]["text"])
 else:
     print("benchmarks/results/full_speed_cpu.json: not yet computed (benchmarks/full_speed.py --compare REF --out ...)")
 
