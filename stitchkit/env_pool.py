@@ -56,6 +56,14 @@ def make_envs(spec: str, n: int) -> list:
     return pool[:n]
 
 
+def seeded_reset(env, seed: int, options: dict | None = None) -> tuple:
+    """``env.reset`` that depends on ``seed`` only, not on the env's or the process's history: the action space and
+    the global generator (see :func:`seeded_globals`) seeded alike."""
+    with seeded_globals(seed):
+        env.action_space.seed(seed)
+        return env.reset(seed=seed, options=options)
+
+
 class LocalEnvs:
     """``n`` envs of one spec, stepped one after the other in this process."""
 
@@ -64,23 +72,18 @@ class LocalEnvs:
 
     def reset(self, seeds: list[int]) -> np.ndarray:
         """Env i starts episode ``seeds[i]`` (its action space and the global generator seeded alike)."""
-        obs = []
-        for env, seed in zip(self.envs, seeds, strict=True):
-            with seeded_globals(seed):
-                env.action_space.seed(seed)
-                obs.append(env.reset(seed=seed)[0])
-        return np.stack(obs)
+        return np.stack([seeded_reset(env, seed)[0] for env, seed in zip(self.envs, seeds, strict=True)])
 
     def step(self, idx: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Step envs ``idx`` (ascending) with ``actions`` (one row each): their observations, rewards, whether the
-        episode ended, and ``info["success"]`` (0 where the env reports none)."""
+        """Step envs ``idx`` (ascending, not empty) with ``actions`` (one row each): their observations, rewards,
+        whether the episode ended, and ``info["success"]`` (0 where the env reports none)."""
         k = len(idx)
         obs, rew, done, success = [], np.zeros(k), np.zeros(k, bool), np.zeros(k)
         for j, i in enumerate(idx):
             o, rew[j], term, trunc, info = self.envs[i].step(actions[j])
             obs.append(o)
             done[j], success[j] = term or trunc, float(info.get("success", 0.0))
-        return (np.stack(obs) if obs else np.zeros((0, 0))), rew, done, success
+        return np.stack(obs), rew, done, success
 
 
 def _serve(conn) -> None:
@@ -164,4 +167,4 @@ def batch_envs(spec: str, n: int, workers: int = 1) -> LocalEnvs | WorkerEnvs:
     return LocalEnvs(spec, n) if workers <= 1 else WorkerEnvs(spec, n, workers)
 
 
-__all__ = ["LocalEnvs", "WorkerEnvs", "batch_envs", "close_workers", "make_envs", "seeded_globals"]
+__all__ = ["LocalEnvs", "WorkerEnvs", "batch_envs", "close_workers", "make_envs", "seeded_globals", "seeded_reset"]

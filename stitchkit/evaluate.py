@@ -17,7 +17,7 @@ import torch
 from stitchkit.data.locomotion import d4rl_score
 from stitchkit.data.normalizers import ZScore
 from stitchkit.data.policies import LOCOMOTION_ENVS
-from stitchkit.env_pool import batch_envs, seeded_globals
+from stitchkit.env_pool import batch_envs, make_envs, seeded_reset
 
 
 def eval_env_spec(dataset_id: str):
@@ -122,24 +122,15 @@ def goal_env_id(dataset_id: str) -> str:
     return f"{keys[3]}-v0"
 
 
-_GOAL_ENVS: dict[tuple[str, int], list] = {}  # made once per process: a maze env takes ~0.1 s to build
-
-
 def _goal_envs(env_id: str, horizon: int, n: int) -> list:
+    """``n`` of OGBench's ``env_id`` with episodes cut at ``horizon``, from the process's env pool (a maze env takes
+    ~0.1 s to build)."""
+    import dataclasses
+
     import gymnasium as gym
     import ogbench  # noqa: F401  (registers the mazes)
 
-    pool = _GOAL_ENVS.setdefault((env_id, horizon), [])
-    while len(pool) < n:
-        pool.append(gym.make(env_id, max_episode_steps=horizon))
-    return pool[:n]
-
-
-def _seeded_reset(env, seed: int, options: dict):
-    """A reset that depends on ``seed`` only, not on the env's or the process's history (see :func:`seeded_globals`)."""
-    with seeded_globals(seed):
-        env.action_space.seed(seed)
-        return env.reset(seed=seed, options=options)
+    return make_envs(dataclasses.replace(gym.spec(env_id), max_episode_steps=horizon).to_json(), n)
 
 
 def control_tasks(env_id: str, n: int = 5, low: int = 2, high: int = 4, seed: int = 0) -> list[dict]:
@@ -171,7 +162,7 @@ def goal_tasks(env_id: str, control: int = 5) -> list[dict]:
     options += [(f"control{c}", {"task_info": info}) for c, info in enumerate(control_tasks(env_id, control))]
     out = []
     for name, opt in options:
-        ob, info = _seeded_reset(env, 0, opt)
+        ob, info = seeded_reset(env, 0, opt)
         start, goal = u.xy_to_ij(ob[:2]), u.xy_to_ij(info["goal"][:2])
         cells = int(bfs_distances(u.maze_map, tuple(int(v) for v in start))[tuple(int(v) for v in goal)])
         out.append({"name": name, "start": ob[:2].copy(), "goal": np.asarray(info["goal"][:2]), "cells": cells})
@@ -243,7 +234,7 @@ class GoalEvaluator:
         obs, goals = [], []
         for i, env in enumerate(envs):
             _, options, e = self.runs[i % R]
-            ob, info = _seeded_reset(env, self.seed + 1000 * (i // R) + e, options)
+            ob, info = seeded_reset(env, self.seed + 1000 * (i // R) + e, options)
             obs.append(ob)
             goals.append(info["goal"])
         obs, goals = np.asarray(obs), np.asarray(goals)

@@ -58,11 +58,11 @@ class Block(nn.Module):
             att = nn.functional.scaled_dot_product_attention(
                 q, k, v, attn_mask=mask, dropout_p=self.drop.p if self.training else 0.0
             )
-        S_, B_, T_ = S, B, x.shape[2]
-        att = att.transpose(1, 2).reshape(S_, B_ * T_, d)
-        x = x + self.drop(self.proj(att)).reshape(S_, B_, T_, d)
-        h = self.ln2(x.reshape(S_, B_ * T_, d))
-        return x + self.drop(self.fc2(nn.functional.gelu(self.fc1(h)))).reshape(S_, B_, T_, d)
+        T = x.shape[2]  # the kept positions
+        att = att.transpose(1, 2).reshape(S, B * T, d)
+        x = x + self.drop(self.proj(att)).reshape(S, B, T, d)
+        h = self.ln2(x.reshape(S, B * T, d))
+        return x + self.drop(self.fc2(nn.functional.gelu(self.fc1(h)))).reshape(S, B, T, d)
 
 
 class DecisionTransformer(nn.Module):

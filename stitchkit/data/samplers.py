@@ -102,9 +102,9 @@ class WindowSampler:
 def gather(samplers: list[WindowSampler], batch_size: int) -> dict[str, np.ndarray]:
     """One batch per sampler (sharing one :class:`FlatEpisodes`), stacked (S, B, ...), gathered in one indexing
     pass: the same arrays as stacking each sampler's ``sample`` (test), without the per-seed copies."""
-    rows = np.concatenate([s.draw(batch_size) for s in samplers])
     flat = samplers[0].flat
-    if any(s.flat is not flat for s in samplers):
+    if any(s.flat is not flat for s in samplers):  # checked before any generator moves
         raise ValueError("gather takes samplers that share their episodes (WindowSampler.sharing)")
+    rows = np.concatenate([s.draw(batch_size) for s in samplers])
     out = windows(flat, rows, samplers[0].horizon)
     return {k: v.reshape(len(samplers), batch_size, *v.shape[1:]) for k, v in out.items()}
