@@ -327,9 +327,10 @@ def train_cells(c: Campaign, cells: list[Cell], code: dict[str, Any] | None = No
     recs = []
     for cell in cells:
         rows = sorted((r for r in out["curves"] if r["seed"] == cell.seed), key=lambda r: r["step"])
+        losses = tuple(sorted(k for k in rows[-1] if k.endswith("_loss")))  # one batch's, at each evaluation
         curve = {
             k: [r[k] for r in rows]
-            for k in ("step", "score", "return") + (("d4rl_score",) if "d4rl_score" in rows[-1] else ())
+            for k in ("step", "score", "return") + (("d4rl_score",) if "d4rl_score" in rows[-1] else ()) + losses
         }
         result = {
             "curve": curve,
@@ -696,6 +697,57 @@ def metric_value(result: dict[str, Any], metric: str) -> float | None:
     return None if not values else float(np.mean(values[-TAIL:]))
 
 
+TD_LOSSES = ("critic_loss", "q_loss", "v_loss", "value_loss")  # TD3+BC and CQL; IQL; POR and TELS; GCIVL
+DIVERGED = 100.0  # a TD loss this many times its early median: hopper's healthy runs stay within 10x
+
+
+def diverged(result: dict[str, Any]) -> bool | None:
+    """Whether a run's value function diverged: its temporal-difference loss (the first of :data:`TD_LOSSES` in
+    the curve) is non-finite, or more than :data:`DIVERGED` times its median over the run's first quarter of
+    evaluations, at any later evaluation. None where the record holds no loss curve (records before losses
+    were kept).
+
+    Why a flag: a diverged critic drives its policy to near-zero return (walker2d TD3+BC, seed 0: the critic's
+    loss went from about 40 to 6e9 between 125k and 300k updates), so that run's score says the learner was
+    unstable on this data, not that the data taught it less. The table counts such runs beside each cell;
+    their scores stay in the means (the papers report every seed)."""
+    curve = result.get("curve", {})
+    key = next((k for k in TD_LOSSES if k in curve), None)
+    if key is None:
+        return None
+    loss = np.asarray(curve[key], float)
+    if not np.isfinite(loss).all():
+        return True
+    early = float(np.median(loss[: max(1, len(loss) // 4)]))
+    return bool((loss > DIVERGED * max(early, 1e-8)).any())
+
+
+def divergence_notes(recs: list[dict[str, Any]]) -> str:
+    """A Markdown line per diverged run (its TD loss early and at its peak), then how many records hold no loss
+    curve to check."""
+    lines, unknown = [], 0
+    for r in recs:
+        flag, c = diverged(r["result"]), r["cell"]
+        if flag is None:
+            unknown += 1
+        elif flag:
+            cv = r["result"]["curve"]
+            key = next(k for k in TD_LOSSES if k in cv)
+            loss = np.asarray(cv[key], float)
+            early = float(np.median(loss[: max(1, len(loss) // 4)]))
+            peak = int(np.nanargmax(np.where(np.isfinite(loss), loss, np.inf)))
+            lines.append(
+                f"- `{_short(c['dataset'])}/{c['augmenter']}/{c['algorithm']}-s{c['seed']}`: {key} {early:.3g} "
+                f"early, {loss[peak]:.3g} at {cv['step'][peak]:,} updates; last D4RL score "
+                f"{r['result'].get('d4rl_last', float('nan')):.1f}"
+            )
+    if not lines:
+        lines.append("- none" + (" of the records with a loss curve" if unknown else ""))
+    if unknown:
+        lines.append(f"- {unknown} record(s) keep no loss curve (written before losses were recorded)")
+    return "\n".join(lines)
+
+
 def scores(recs: list[dict[str, Any]], metric: str = "score_last") -> dict[tuple[str, str, str], list[float]]:
     """{(dataset, algorithm, augmenter): [metric per seed]} (``metric``: a key of :data:`METRICS`)."""
     out: dict[tuple[str, str, str], list[float]] = {}
@@ -710,9 +762,15 @@ def table(
     c: Campaign, recs: list[dict[str, Any]], metric: str = "d4rl_last", augmenters: tuple[str, ...] | None = None
 ) -> str:
     """DiffStitch's Table 1 shape in Markdown: a row per (dataset, learner), a column per augmenter (all, or
-    ``augmenters``), each cell "mean [95% CI] (n)" over seeds, with the paper's "mean ± std" beside it for the
-    D4RL-normalised metrics; a cell without records reads "not yet computed"."""
+    ``augmenters``), each cell "mean [95% CI] (n)" over seeds (with how many of them diverged, :func:`diverged`),
+    the paper's "mean ± std" beside it for the D4RL-normalised metrics; a cell without records reads "not yet
+    computed"."""
     sc = scores(recs, metric)
+    broke: dict[tuple[str, str, str], int] = {}
+    for r in recs:
+        if diverged(r["result"]):
+            key = (r["cell"]["dataset"], r["cell"]["algorithm"], r["cell"]["augmenter"])
+            broke[key] = broke.get(key, 0) + 1
     augs = augmenters or c.grid.augmenters
     head = ["dataset", "learner"] + list(augs)
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -724,7 +782,14 @@ def table(
                 text = "not yet computed"
                 if v:
                     m, lo, hi = mean_ci(v)
-                    text = f"{m:.1f}" + (f" [{lo:.1f}, {hi:.1f}]" if len(v) > 1 else "") + f" (n={len(v)})"
+                    bad = broke.get((d, algo, a), 0)
+                    text = (
+                        f"{m:.1f}"
+                        + (f" [{lo:.1f}, {hi:.1f}]" if len(v) > 1 else "")
+                        + f" (n={len(v)}"
+                        + (f", {bad} diverged" if bad else "")
+                        + ")"
+                    )
                 paper = _paper(c, d, algo, a)
                 if paper is not None and metric.startswith("d4rl"):
                     text += f"<br>paper {paper[0]:.1f}" + (f" ± {paper[1]:.1f}" if paper[1] is not None else "")
@@ -888,6 +953,10 @@ def write_readme(c: Campaign, folder: Path | None = None) -> Path:
             "",
             table(c, recs, "score_last"),
             "",
+            f"## Runs whose value function diverged (TD loss over {DIVERGED:g}x its early median; kept in the means)",
+            "",
+            divergence_notes(recs),
+            "",
         ]
     )
     path = folder / "README.md"
@@ -944,12 +1013,16 @@ def plot_curves(
 
 
 __all__ = [
+    "DIVERGED",
     "METRICS",
     "TAIL",
+    "TD_LOSSES",
     "Campaign",
     "banner",
     "compare",
     "curves",
+    "diverged",
+    "divergence_notes",
     "load",
     "mean_ci",
     "metric_value",

@@ -45,6 +45,8 @@ def test_the_smoke_campaign_writes_a_record_per_cell_and_a_progress_page(smoke_r
     steps = rec["result"]["curve"]["step"]
     assert steps == list(range(c.train["eval_every"], c.train["steps"] + 1, c.train["eval_every"]))
     assert rec["result"]["score_best"] == max(rec["result"]["curve"]["score"])
+    td3bc = next(r for r in recs if r["cell"]["algorithm"] == "td3bc")["result"]
+    assert len(td3bc["curve"]["critic_loss"]) == len(steps) and campaign.diverged(td3bc) in (True, False)
     assert {"commit", "machine", "wall_seconds", "finished", "reproduce"} <= set(rec["provenance"])
     assert rec["spec"]["learner_options"]["hidden"] == [32, 32] and rec["spec"]["steps"] == 200
     readme = (folder / "README.md").read_text()
@@ -187,6 +189,30 @@ def test_the_tail_metric_averages_the_last_evaluations_of_the_stored_curve():
     c = campaign.load("campaign")
     assert "| hopper-medium-replay | iql | 37.5 (n=1)<br>paper 91.4" in campaign.table(c, [rec], "d4rl_tail")
     assert "last 4 evaluations" in campaign.overview(c, [rec])
+
+
+def test_a_run_whose_td_loss_blows_up_is_flagged_and_counted_beside_its_cell():
+    """walker2d TD3+BC seed 0's critic loss went from ~40 to 6e9: its near-zero score says the learner was unstable
+    on this data, so the table counts diverged seeds; a healthy run's loss swings within 10x and is not flagged."""
+    hop = "stitchkit/hopper/medium-replay-v0"
+    steps = list(range(1, 13))
+    healthy = [5.7, 13.0, 11.0, 18.9, 9.3, 28.4, 12.7, 9.8, 15.4, 13.9, 23.6, 13.8]  # hopper TD3+BC seed 2's
+    blown = [21.7, 25.9, 45.4, 35.4, 44.1, 145.0, 1.9e4, 8.3e5, 4.2e6, 4.7e7, 6.7e8, 6.4e9]  # walker2d's seed 0
+    recs = []
+    for seed, loss in enumerate([healthy, blown, healthy[:-1] + [float("nan")]]):
+        rec = _fake(hop, "none", "td3bc", seed, 10.0)
+        rec["result"]["curve"] = {"step": steps, "d4rl_score": [10.0] * 12, "critic_loss": loss}
+        recs.append(rec)
+    assert [campaign.diverged(r["result"]) for r in recs] == [False, True, True]  # NaN counts as diverged
+    assert campaign.diverged(_fake(hop, "none", "iql", 0, 1.0)["result"]) is None  # no loss curve kept
+    iql = _fake(hop, "none", "iql", 0, 1.0)
+    iql["result"]["curve"] |= {"q_loss": [1.0, 101.0], "v_loss": [1.0, 1.0]}  # the first TD loss found: q_loss
+    assert campaign.diverged(iql["result"]) is True
+    c = campaign.load("campaign")
+    assert "| hopper-medium-replay | td3bc | 10.0 [10.0, 10.0] (n=3, 2 diverged)" in campaign.table(c, recs)
+    notes = campaign.divergence_notes(recs + [_fake(hop, "none", "iql", 0, 1.0)])
+    assert "`hopper-medium-replay/none/td3bc-s1`: critic_loss 25.9 early, 6.4e+09 at 12 updates" in notes
+    assert "1 record(s) keep no loss curve" in notes and notes.count("\n- `") == 1
 
 
 def test_the_command_reports_progress_and_refuses_an_unknown_cell(smoke_run, capsys):
