@@ -296,6 +296,32 @@ for d in CAMPAIGN.grid.datasets:
     plt.show()
 
 # %% [markdown]
+# **When a critic diverges.** An offline learner's critic is trained on its own bootstrapped targets, and nothing in
+# the data corrects it where the data is thin: its values can grow without bound, and the policy that climbs them
+# falls over. A run like that scores near zero, and that score is about the learner's stability on this data, not
+# about what the data teaches. The campaign keeps every run's losses, one batch's at each evaluation, and flags a run
+# whose temporal-difference loss rises past `DIVERGED` times its early median (`campaign.diverged`); the tables
+# above count flagged seeds beside each cell and keep their scores in the means, as the papers report every seed.
+
+# %%
+display(Code(inspect.getsource(campaign.diverged), language="python"))
+display(Markdown("**Flagged runs:**\n\n" + campaign.divergence_notes(campaign_records)))
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
+for ax, algo in zip(axes, CAMPAIGN.grid.algorithms):
+    for r in campaign_records:
+        cv, cell = r["result"]["curve"], r["cell"]
+        key = next((k for k in campaign.TD_LOSSES if k in cv), None)
+        if cell["algorithm"] != algo or key is None:
+            continue
+        bad = campaign.diverged(r["result"])
+        ax.semilogy(cv["step"], cv[key], color="tab:red" if bad else "0.6", lw=2 if bad else 1, alpha=0.8)
+        ax.set_title(f"{algo}: {key} per evaluation (red: diverged)")
+    ax.set_xlabel("updates")
+axes[0].set_ylabel("loss (one batch)")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
 # **Reading, generated from the records.** For each augmenter against the original data: both intervals, the
 # difference beside the paper's, and whether the intervals are apart (the direction shows at this many seeds) or
 # overlap (it cannot be told from seed spread). The kit's datasets are its own replay buffers (MuJoCo 3,
