@@ -20,8 +20,8 @@ from stitchkit.algos.common import (
 )
 from stitchkit.algos.learner import Learner
 from stitchkit.data import registry
-from stitchkit.data.episodes import transitions
-from stitchkit.data.normalizers import ZScore
+from stitchkit.data.episodes import returns, transitions
+from stitchkit.data.normalizers import ZScore, return_range_scale
 from stitchkit.device import get_device
 from stitchkit.evaluate import Evaluator, GoalEvaluator, goal_env_id
 from stitchkit.options import OptionError, positive
@@ -151,7 +151,9 @@ def run(
             original, augmented, seeds, ratio, norm, algo.actor_goals, algo.value_goals, str(device)
         )
     else:
-        sampler = SeedBatchSampler(original, augmented, seeds, ratio, norm, str(device))
+        # CORL's reward normalisation where the learner's options ask for it: one factor from the original episodes
+        scale = return_range_scale(returns(original)) if options.get("normalize_reward") else 1.0
+        sampler = SeedBatchSampler(original, augmented, seeds, ratio, norm, str(device), reward_scale=scale)
     evaluator = (
         GoalEvaluator(env_id, norm, len(seeds), cfg.eval_episodes, sizes.horizon, seed=seeds[0], device=str(device))
         if env_id
@@ -210,6 +212,7 @@ def run_key(
     datasets must be built."""
     prof, spec = get_profile(profile), learner(algo_name)
     user = spec.user_options(prof, overrides)
+    defaults = spec.dataset_defaults(dataset_id)  # per-dataset settings change results too: a change is a new run
     budget_steps = spec.budget(prof, spec.resolved(dataset_id, prof, overrides))[0]
     steps = int(steps or budget_steps)
     prints = [registry.fingerprint(d) for d in (dataset_id, augmented_id) if d]
@@ -217,6 +220,7 @@ def run_key(
         # without augmented data the ratio changes nothing, so it is not part of the key: notebooks share such runs
         [algo_name, dataset_id, augmented_id, ratio if augmented_id else None, seed_list(seeds), prof.name]
         + [sorted(user.items())]
+        + ([sorted(defaults.items())] if defaults else [])
         + prints
         + ([steps] if steps != budget_steps else [])
         + ([{"top_fraction": top_fraction}] if top_fraction is not None else [])

@@ -406,3 +406,36 @@ def test_cql_penalty_is_cqls_formula_written_out():
         )
         ref = ref + (torch.logsumexp(cat / m.temperature, dim=2) * m.temperature - q_data).mean(1)
     assert torch.allclose(fast, ref, rtol=1e-6, atol=1e-5)
+
+
+def test_corl_reward_normalisation_scales_the_returns_to_span_1000_where_its_configs_say():
+    """CORL's ``normalize_reward`` (IQL on hopper medium and medium-replay, CQL on hopper medium): rewards times
+    1000 / (max return - min return), one factor from the original episodes, applied to augmented data too."""
+    from stitchkit.algos.common import SeedBatchSampler
+    from stitchkit.data.episodes import Episode
+    from stitchkit.data.normalizers import ZScore, return_range_scale
+    from stitchkit.train import learner
+
+    assert return_range_scale(np.array([10.0, 260.0, 510.0])) == 2.0  # 1000 / (510 - 10)
+    with pytest.raises(ValueError, match="different returns"):
+        return_range_scale(np.array([3.0, 3.0]))
+    rng = np.random.default_rng(1)
+    eps = [
+        Episode(rng.normal(size=(6, 3)), rng.uniform(-1, 1, (5, 2)), rng.normal(size=5), np.zeros(5, bool),
+                np.r_[np.zeros(4, bool), True], id=i)
+        for i in range(4)
+    ]  # fmt: skip
+    norm = ZScore.fit(np.concatenate([e.observations for e in eps]))
+    plain, scaled = (SeedBatchSampler(eps, eps[:2], [0], 1.0, norm, reward_scale=s) for s in (1.0, 2.5))
+    a, b = plain.sample(64), scaled.sample(64)  # the same draws: only the rewards differ
+    assert torch.equal(a["observations"], b["observations"]) and torch.allclose(b["rewards"], 2.5 * a["rewards"])
+    declared = {
+        (name, d): learner(name).dataset_defaults(f"stitchkit/{d}-v0").get("normalize_reward", False)
+        for name in ("iql", "cql")
+        for d in ("hopper/medium", "hopper/medium-replay", "walker2d/medium-replay", "hopper/medium-expert")
+    }
+    assert {k for k, on in declared.items() if on} == {
+        ("iql", "hopper/medium"),
+        ("iql", "hopper/medium-replay"),
+        ("cql", "hopper/medium"),
+    }

@@ -235,3 +235,7 @@ def test_estimates_skip_runs_already_in_the_training_cache(data_root):
     assert is_finished(job) and Path(out["run_dir"]) == run_key(**job)[0]
     assert bench.estimate_runs([job]) == 0.0
     assert not is_finished({**job, "steps": 2 * out["steps"]})  # a longer run is another run
+    # a learner's per-dataset settings are part of the key: a run made before CORL's reward scale was declared for
+    # IQL on hopper medium-replay is not taken for one made with it
+    iql_key = run_key(**{**job, "algo_name": "iql"})[1]
+    assert '["normalize_reward", true]' in iql_key and "normalize_reward" not in run_key(**job)[1]

@@ -62,7 +62,8 @@ class _PerSeed:
 
 
 class SeedBatchSampler(_PerSeed):
-    """One :class:`MixedSampler` per seed; ``sample`` stacks their batches into (S, B, ...) tensors."""
+    """One :class:`MixedSampler` per seed; ``sample`` stacks their batches into (S, B, ...) tensors. Rewards,
+    original and augmented alike, are multiplied by ``reward_scale`` (one factor, from the original data)."""
 
     def __init__(
         self,
@@ -72,12 +73,15 @@ class SeedBatchSampler(_PerSeed):
         ratio: float,
         normalizer: ZScore,
         device: str = "cpu",
+        reward_scale: float = 1.0,
     ):
         orig, aug = transitions(original), generated_transitions(augmented) if augmented else None
         for data in (orig, aug):
             if data is not None:
                 data["observations"] = normalizer.normalize(data["observations"])
                 data["next_observations"] = normalizer.normalize(data["next_observations"])
+                if reward_scale != 1.0:  # CORL's reward normalisation (normalizers.return_range_scale)
+                    data["rewards"] = (data["rewards"] * np.float32(reward_scale)).astype(np.float32)
         self.samplers = [MixedSampler(orig, aug, ratio, seed=np.random.default_rng([seed, 7])) for seed in seeds]
         self.device = device
 

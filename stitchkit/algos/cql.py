@@ -4,7 +4,8 @@ The critic loss adds alpha * (logsumexp_a Q(s, a) - Q(s, a_data)): the soft maxi
 (uniform, current-policy and next-policy actions, importance-weighted by their densities) is lowered, the data's
 actions are raised. With alpha = 0 (or ``conservative=False``) what remains is the SAC-style backbone.
 CORL's settings: actor and critics with 3 hidden layers of 256, policy lr 3e-5, Q lr 3e-4, soft target 5e-3,
-automatic entropy tuning to -|A|, no entropy in the backup, alpha 10, 10 sampled actions, temperature 1.
+automatic entropy tuning to -|A|, no entropy in the backup, alpha 10, 10 sampled actions, temperature 1; rewards
+scaled so the returns span 1000 on hopper medium only (``normalize_reward``, applied by the trainer).
 (CORL also uses orthogonal initialisation; the kit keeps the default uniform one.)
 """
 
@@ -37,8 +38,10 @@ class CQL(nn.Module):
         q_lr: float = 3e-4,
         conservative: bool = True,
         hidden: tuple[int, ...] = (256, 256, 256),
+        normalize_reward: bool = False,  # the trainer scales the data's rewards (normalizers.return_range_scale)
     ):
         super().__init__()
+        self.normalize_reward = normalize_reward
         S = len(seeds)
         self.actor = TanhGaussianActor(seeds, obs_dim, act_dim, max_action, hidden=hidden)
         self.critic = TwinQ(seeds, obs_dim, act_dim, hidden=hidden)
@@ -132,5 +135,9 @@ class CQL(nn.Module):
 
 
 LEARNER = Learner(
-    "cql", CQL, "Conservative Q-Learning: SAC with Q pushed down off the data", steps="cql_steps"
-)  # its penalty costs ~30 critic passes per state: its own (GPU-sized) budget
+    "cql",
+    CQL,
+    "Conservative Q-Learning: SAC with Q pushed down off the data",
+    steps="cql_steps",  # its penalty costs ~30 critic passes per state: its own (GPU-sized) budget
+    defaults={"hopper/medium": {"normalize_reward": True}},  # CORL's configs: rewards scaled on hopper medium only
+)

@@ -3,7 +3,8 @@
 V is fit as an upper expectile of Q over the *dataset's* actions, Q regresses r + gamma V(s'), and the actor is
 advantage-weighted regression: imitate the data, weighted by exp(beta * (Q - V)), clipped at 100. CORL's
 defaults: beta 3, expectile 0.7, tau 0.005, Adam 3e-4 with the actor's rate on a cosine schedule to 0; a
-Gaussian actor, or a deterministic one (CORL's choice for hopper medium and medium-replay).
+Gaussian actor, or a deterministic one (CORL's choice for hopper medium and medium-replay, where CORL also scales
+the rewards so the dataset's returns span 1000: ``normalize_reward``, applied by the trainer to the data).
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ class IQL(nn.Module):
         deterministic: bool = False,
         max_steps: int = 1_000_000,
         hidden: tuple[int, ...] = (256, 256),  # CORL's; a smaller width makes a laptop run cheaper
+        normalize_reward: bool = False,  # the trainer scales the data's rewards (normalizers.return_range_scale)
     ):
         super().__init__()
+        self.normalize_reward = normalize_reward
         actor_cls = DeterministicActor if deterministic else GaussianActor
         self.actor = actor_cls(seeds, obs_dim, act_dim, max_action, hidden=hidden)
         self.q = TwinQ(seeds, obs_dim, act_dim, hidden=hidden)
@@ -105,8 +108,8 @@ LEARNER = Learner(
     "Implicit Q-Learning: expectile values, advantage-weighted actor",
     profile_options=train_widths,
     defaults={
-        "hopper/medium": {"deterministic": True, "tau": 0.001},
-        "hopper/medium-replay": {"deterministic": True, "tau": 0.001},
+        "hopper/medium": {"deterministic": True, "tau": 0.001, "normalize_reward": True},
+        "hopper/medium-replay": {"deterministic": True, "tau": 0.001, "normalize_reward": True},
         "hopper/medium-expert": {"beta": 6.0, "expectile": 0.5},
     },
 )

@@ -1,4 +1,5 @@
-"""Normalizers: z-score (CORL's offline RL algorithms) and the per-dimension empirical CDF (DiffStitch).
+"""Normalizers: z-score (CORL's offline RL algorithms), the per-dimension empirical CDF (DiffStitch), and CORL's
+reward scale (IQL and CQL on some locomotion datasets).
 
 Both are fit on data and invert exactly: ``unnormalize(normalize(x)) == x`` (within float precision; the CDF
 normalizer within the data's range, since values outside it are clipped to its ends).
@@ -71,3 +72,18 @@ class EmpiricalCDF:
         for d, (vx, vp) in enumerate(zip(self.knots_x, self.knots_p)):
             out[..., d] = np.interp((y[..., d] + 1.0) / 2.0, vp, vx) if len(vx) > 1 else vx[0]
         return out.astype(np.float32)
+
+
+def return_range_scale(returns: np.ndarray, max_episode_steps: int = 1000) -> float:
+    """CORL's reward normalisation (``modify_reward`` with ``normalize_reward: true``): rewards are multiplied by
+    ``max_episode_steps / (max return - min return)`` over the dataset's episodes, so its returns span 1000.
+
+    Why it matters: IQL weighs each action by exp(beta * advantage), so beta only means what its authors tuned it to
+    mean (beta 3) on rewards of that scale; with raw rewards the advantage weights are sharper (hopper's
+    medium-replay returns span about 2,300 here: the scale is 0.44). CORL switches it on where its configs say
+    (IQL on hopper medium and medium-replay, CQL on hopper medium), and the kit's learners declare the same."""
+    returns = np.asarray(returns, float)
+    span = float(returns.max() - returns.min()) if returns.size else 0.0
+    if not np.isfinite(span) or span <= 0:
+        raise ValueError(f"reward normalisation needs episodes of different returns; their range is {span}")
+    return max_episode_steps / span
