@@ -172,6 +172,12 @@ def results_folder(c: Campaign) -> Path:
     return project_root() / "results" / c.name
 
 
+def archive_folder(folder: Path) -> Path:
+    """Where records of ``folder`` go when a settings change makes them stale: ``results/archive/<name>/<why>/``,
+    each set with a README saying what differed. The notebooks never read it; the CPU hours it holds still count."""
+    return folder.parent / "archive" / folder.name
+
+
 def record_path(folder: Path, cell: Cell) -> Path:
     return folder / _short(cell.dataset) / cell.augmenter / f"{cell.algorithm}-s{cell.seed}.json"
 
@@ -897,7 +903,8 @@ def reading_learners(
 
 
 def progress(c: Campaign, folder: Path | None = None) -> dict[str, Any]:
-    """Runs done out of planned (per dataset), and the CPU hours spent: training (records) and builds."""
+    """Runs done out of planned (per dataset), and the CPU hours spent: training (records), builds, and runs archived
+    after a settings change made them stale (:func:`archive_folder`)."""
     folder = folder or results_folder(c)
     recs = records(c, folder)
     per = {_short(d): [0, 0] for d in c.grid.datasets}
@@ -906,6 +913,10 @@ def progress(c: Campaign, folder: Path | None = None) -> dict[str, Any]:
     for r in recs:
         per[_short(r["cell"]["dataset"])][0] += 1
     train_h = sum(r["provenance"]["wall_seconds"] for r in recs) / 3600
+    archived_h = 0.0
+    for path in sorted(archive_folder(folder).glob("*/*/*/*.json")):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            archived_h += json.loads(path.read_text())["provenance"]["wall_seconds"] / 3600
     build_h = 0.0
     for path in sorted((folder / "builds").glob("*.json")):
         try:
@@ -918,6 +929,7 @@ def progress(c: Campaign, folder: Path | None = None) -> dict[str, Any]:
         "per_dataset": per,
         "train_cpu_hours": round(train_h, 2),
         "build_cpu_hours": round(build_h, 2),
+        "archived_cpu_hours": round(archived_h, 2),  # runs made stale by a settings change (archive_folder)
     }
 
 
@@ -932,7 +944,13 @@ def write_readme(c: Campaign, folder: Path | None = None) -> Path:
             "",
             f"**{p['done']} of {p['planned']} runs done** ("
             + ", ".join(f"{d}: {a} of {b}" for d, (a, b) in p["per_dataset"].items())
-            + f"). CPU hours: {p['train_cpu_hours']:.1f} training + {p['build_cpu_hours']:.1f} augmented-data builds.",
+            + f"). CPU hours: {p['train_cpu_hours']:.1f} training + {p['build_cpu_hours']:.1f} augmented-data builds"
+            + (
+                f" + {p['archived_cpu_hours']:.1f} in runs archived after a settings change "
+                f"(`results/archive/{folder.name}/`)."
+                if p["archived_cpu_hours"]
+                else "."
+            ),
             "",
             f"Each run: one seed, {c.train['steps']:,} updates, evaluated every {c.train['eval_every']:,} on "
             f"{c.train['eval_episodes']} episodes; networks "
@@ -1018,6 +1036,7 @@ __all__ = [
     "TAIL",
     "TD_LOSSES",
     "Campaign",
+    "archive_folder",
     "banner",
     "compare",
     "curves",

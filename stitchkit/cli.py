@@ -442,7 +442,9 @@ def _campaign(p: argparse.ArgumentParser) -> None:
             results[c.name] = out
             lines += [
                 f"{c.name}: {out['done']} of {out['planned']} runs done; CPU hours {out['train_cpu_hours']} training "
-                f"+ {out['build_cpu_hours']} builds; records in {folder}",
+                f"+ {out['build_cpu_hours']} builds"
+                + (f" + {out['archived_cpu_hours']} archived" if out["archived_cpu_hours"] else "")
+                + f"; records in {folder}",
                 campaign.table(c, campaign.records(c, folder), "d4rl_last"),
             ]
         return emit(results, args.json, lines)

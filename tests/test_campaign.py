@@ -269,3 +269,17 @@ print(project_root())
     assert worker_root == root and not root.startswith(snap)
     copied = Path(toy).parent
     assert (copied / "campaign.py").read_text() == (Path(root) / "stitchkit" / "campaign.py").read_text()
+
+
+def test_runs_archived_after_a_settings_change_still_count_their_cpu_hours(tmp_path):
+    """A settings change makes records stale (their cells rerun); moved under results/archive/<name>/<why>/, they
+    leave the table but the hours they cost stay in the campaign's CPU-hour total."""
+    c = campaign.load("campaign")
+    folder = tmp_path / "results" / "campaign"
+    folder.mkdir(parents=True)
+    archived = campaign.archive_folder(folder) / "iql-unscaled-rewards" / "hopper-medium-replay" / "none"
+    archived.mkdir(parents=True)
+    (archived / "iql-s0.json").write_text(json.dumps({"provenance": {"wall_seconds": 5400.0}}))
+    p = campaign.progress(c, folder)
+    assert (p["done"], p["train_cpu_hours"], p["archived_cpu_hours"]) == (0, 0.0, 1.5)
+    assert "+ 1.5 in runs archived after a settings change" in campaign.write_readme(c, folder).read_text()
