@@ -314,12 +314,14 @@ display(Markdown("**Flagged runs:**\n\n" + campaign.divergence_notes(campaign_re
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
 for ax, algo in zip(axes, CAMPAIGN.grid.algorithms):
     for r in campaign_records:
-        cv, cell = r["result"]["curve"], r["cell"]
-        key = next((k for k in campaign.TD_LOSSES if k in cv), None)
-        if cell["algorithm"] != algo or key is None:
+        td = campaign.td_loss(r["result"])
+        if r["cell"]["algorithm"] != algo or td is None:
             continue
+        key, loss, _ = td
         bad = campaign.diverged(r["result"])
-        ax.semilogy(cv["step"], cv[key], color="tab:red" if bad else "0.6", lw=2 if bad else 1, alpha=0.8)
+        ax.semilogy(
+            r["result"]["curve"]["step"], loss, color="tab:red" if bad else "0.6", lw=2 if bad else 1, alpha=0.8
+        )
         ax.set_title(f"{algo}: {key} per evaluation (red: diverged)")
     ax.set_xlabel("updates")
 axes[0].set_ylabel("loss (one batch)")

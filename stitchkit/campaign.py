@@ -717,15 +717,21 @@ def diverged(result: dict[str, Any]) -> bool | None:
     loss went from about 40 to 6e9 between 125k and 300k updates), so that run's score says the learner was
     unstable on this data, not that the data taught it less. The table counts such runs beside each cell;
     their scores stay in the means (the papers report every seed)."""
+    td = td_loss(result)
+    if td is None:
+        return None
+    _, loss, early = td
+    return bool(not np.isfinite(loss).all() or (loss > DIVERGED * max(early, 1e-8)).any())
+
+
+def td_loss(result: dict[str, Any]) -> tuple[str, np.ndarray, float] | None:
+    """(its name, the TD loss per evaluation, its median over the first quarter), or None without a loss curve."""
     curve = result.get("curve", {})
     key = next((k for k in TD_LOSSES if k in curve), None)
     if key is None:
         return None
     loss = np.asarray(curve[key], float)
-    if not np.isfinite(loss).all():
-        return True
-    early = float(np.median(loss[: max(1, len(loss) // 4)]))
-    return bool((loss > DIVERGED * max(early, 1e-8)).any())
+    return key, loss, float(np.median(loss[: max(1, len(loss) // 4)]))
 
 
 def divergence_notes(recs: list[dict[str, Any]]) -> str:
@@ -738,9 +744,7 @@ def divergence_notes(recs: list[dict[str, Any]]) -> str:
             unknown += 1
         elif flag:
             cv = r["result"]["curve"]
-            key = next(k for k in TD_LOSSES if k in cv)
-            loss = np.asarray(cv[key], float)
-            early = float(np.median(loss[: max(1, len(loss) // 4)]))
+            key, loss, early = td_loss(r["result"])
             peak = int(np.nanargmax(np.where(np.isfinite(loss), loss, np.inf)))
             lines.append(
                 f"- `{_short(c['dataset'])}/{c['augmenter']}/{c['algorithm']}-s{c['seed']}`: {key} {early:.3g} "
@@ -1057,6 +1061,7 @@ __all__ = [
     "run",
     "spec",
     "table",
+    "td_loss",
     "train_cell",
     "write_readme",
 ]

@@ -81,7 +81,7 @@ class SeedBatchSampler(_PerSeed):
                 data["observations"] = normalizer.normalize(data["observations"])
                 data["next_observations"] = normalizer.normalize(data["next_observations"])
                 if reward_scale != 1.0:  # CORL's reward normalisation (normalizers.return_range_scale)
-                    data["rewards"] = (data["rewards"] * np.float32(reward_scale)).astype(np.float32)
+                    data["rewards"] = data["rewards"] * np.float32(reward_scale)  # float32 stays float32
         self.samplers = [MixedSampler(orig, aug, ratio, seed=np.random.default_rng([seed, 7])) for seed in seeds]
         self.device = device
 

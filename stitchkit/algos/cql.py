@@ -38,10 +38,9 @@ class CQL(nn.Module):
         q_lr: float = 3e-4,
         conservative: bool = True,
         hidden: tuple[int, ...] = (256, 256, 256),
-        normalize_reward: bool = False,  # the trainer scales the data's rewards (normalizers.return_range_scale)
+        normalize_reward: bool = False,  # read by the trainer, which scales the data's rewards (return_range_scale)
     ):
         super().__init__()
-        self.normalize_reward = normalize_reward
         S = len(seeds)
         self.actor = TanhGaussianActor(seeds, obs_dim, act_dim, max_action, hidden=hidden)
         self.critic = TwinQ(seeds, obs_dim, act_dim, hidden=hidden)

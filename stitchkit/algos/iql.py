@@ -41,10 +41,9 @@ class IQL(nn.Module):
         deterministic: bool = False,
         max_steps: int = 1_000_000,
         hidden: tuple[int, ...] = (256, 256),  # CORL's; a smaller width makes a laptop run cheaper
-        normalize_reward: bool = False,  # the trainer scales the data's rewards (normalizers.return_range_scale)
+        normalize_reward: bool = False,  # read by the trainer, which scales the data's rewards (return_range_scale)
     ):
         super().__init__()
-        self.normalize_reward = normalize_reward
         actor_cls = DeterministicActor if deterministic else GaussianActor
         self.actor = actor_cls(seeds, obs_dim, act_dim, max_action, hidden=hidden)
         self.q = TwinQ(seeds, obs_dim, act_dim, hidden=hidden)
