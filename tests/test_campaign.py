@@ -53,6 +53,10 @@ def test_the_smoke_campaign_writes_a_record_per_cell_and_a_progress_page(smoke_r
     assert "**6 of 8 runs done**" in readme and "not yet computed" in readme
     built = json.loads((folder / "builds" / "hopper-medium-replay-ser.json").read_text())
     assert built[0]["id"].endswith("-ser-campaign-v0") and built[0]["fingerprint"]
+    # the CPU hours count a build's CPU time (a build waiting for its core costs wall time, not CPU), at most its wall
+    assert 0 < built[0]["cpu_seconds"] <= built[0]["seconds"] + 1
+    builds = [b for path in (folder / "builds").glob("*.json") for b in json.loads(path.read_text())]
+    assert campaign.progress(c, folder)["build_cpu_hours"] == round(sum(b["cpu_seconds"] for b in builds) / 3600, 2)
 
 
 def test_a_rerun_resumes_with_nothing_to_redo_but_the_failed_build(smoke_run):
