@@ -329,6 +329,18 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# **What the data itself holds.** A learner's score means most beside what its data could teach by imitation alone.
+# The table below, written by the campaign's runner from the very datasets the records trained on (the fingerprint
+# ties them), gives each dataset's episodes in D4RL units: its best episode, the mean of its best tenth (what
+# "10%-BC" copies) and the mean of all. A learner above the best tenth's mean is doing more than copying the data's
+# best episodes. The paper's numbers were made on D4RL's buffers, not these: where a paper's score lies far above this
+# data's best episode, read it as the direction to test, not a level these episodes could be copied to.
+
+# %%
+display(Code(inspect.getsource(campaign.data_summary), language="python"))
+display(Markdown(campaign.data_table(CAMPAIGN)))
+
+# %% [markdown]
 # **Reading, generated from the records.** For each augmenter against the original data: both intervals, the
 # difference beside the paper's, and whether the intervals are apart (the direction shows at this many seeds) or
 # overlap (it cannot be told from seed spread). The kit's datasets are its own replay buffers (MuJoCo 3,

@@ -562,8 +562,10 @@ def run(
         write_readme(c, folder)
         return {"runs": 0, "builds": 0, "folder": str(folder)}
     prof = c.profile()
+    summaries = {}
     for d in dict.fromkeys(cell.dataset for cell in todo):  # parents first, here: two workers never race to build one
-        registry.load_episodes(d, prof, build_missing=True, log=log)
+        summaries[d] = data_summary(d, registry.load_episodes(d, prof, build_missing=True, log=log))
+    write_data_summaries(folder, summaries)
     ready = {(d, a) for d, a in {(x.dataset, x.augmenter) for x in todo} if a == "none"}
     ready |= {
         (x.dataset, x.augmenter)
@@ -658,7 +660,7 @@ def run(
                             f"  done {name}: score {r['score_last']:.1f} (best {r['score_best']:.1f}) in "
                             f"{rec['provenance']['run_wall_seconds']:.0f} s"
                         )
-                paths.append(write_readme(c, folder))
+                paths += [write_readme(c, folder), folder / DATA_FILE]
                 if commit:
                     _git_commit(paths, f"campaign {c.name}: {what}", root, log)
     return {"runs": n_runs, "builds": n_builds, "failed": failed, "folder": str(folder)}
@@ -758,6 +760,74 @@ def divergence_notes(recs: list[dict[str, Any]]) -> str:
     if unknown:
         lines.append(f"- {unknown} record(s) keep no loss curve (written before losses were recorded)")
     return "\n".join(lines)
+
+
+DATA_FILE = "data.json"  # beside the records: what each dataset's own episodes score (:func:`data_summary`)
+TOP = 0.1  # the best tenth of the episodes: what "10%-BC" (Decision Transformer's paper) imitates
+
+
+def data_summary(dataset_id: str, episodes: list) -> dict[str, Any]:
+    """What imitation alone could reach on ``dataset_id``: its episodes' returns, D4RL-normalised (best, mean of
+    the best tenth, mean), with the dataset's fingerprint so a rebuilt dataset shows as a different one.
+
+    Why: the kit's data is not D4RL's (its own behaviour policies, a third of the transitions), so a learner's
+    score is read against this data's ceiling, not only against the paper's number on other data. A learner
+    scoring above the best tenth's mean does better than copying the data's best episodes."""
+    from stitchkit.data import registry
+    from stitchkit.data.locomotion import D4RL_REFERENCE, d4rl_score
+
+    env = registry.parse_id(dataset_id).env
+    if env not in D4RL_REFERENCE:
+        raise BenchError(f"{dataset_id}: D4RL scores exist for {', '.join(D4RL_REFERENCE)} data only")
+    returns = np.array([float(np.sum(ep.rewards)) for ep in episodes])
+    lengths = np.array([len(ep) for ep in episodes])
+    score = d4rl_score(env, returns)
+    top = np.argsort(-returns, kind="stable")[: max(1, int(np.ceil(TOP * len(returns))))]
+    return {
+        "fingerprint": registry.fingerprint(dataset_id),
+        "episodes": len(episodes),
+        "transitions": int(lengths.sum()),
+        "median_length": float(np.median(lengths)),
+        "d4rl_best": round(float(score.max()), 2),
+        "d4rl_top": round(float(score[top].mean()), 2),
+        "d4rl_mean": round(float(score.mean()), 2),
+    }
+
+
+def write_data_summaries(folder: Path, summaries: dict[str, dict[str, Any]]) -> Path:
+    """Merge ``summaries`` ({dataset id: :func:`data_summary`}) into ``folder/data.json`` (committed with the
+    records, so the notebooks show the data's ceiling without building the data)."""
+    path = folder / DATA_FILE
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    atomic_write_text(path, json.dumps({**known, **summaries}, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def data_table(c: Campaign, folder: Path | None = None) -> str:
+    """The data's own episodes beside the campaign's datasets (``data.json``); a dataset the runner has not
+    loaded yet shows as "not yet computed"."""
+    folder = folder or results_folder(c)
+    try:
+        known = json.loads((folder / DATA_FILE).read_text())
+    except (OSError, ValueError):
+        known = {}
+    rows = [
+        "| dataset | episodes | transitions | median episode length | best episode | best tenth's mean | mean |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for d in c.grid.datasets:
+        s = known.get(d)
+        if not isinstance(s, dict):
+            rows.append(f"| {_short(d)} | " + " | ".join(["not yet computed"] * 6) + " |")
+            continue
+        rows.append(
+            f"| {_short(d)} | {s['episodes']:,} | {s['transitions']:,} | {s['median_length']:g} | "
+            f"{s['d4rl_best']:.1f} | {s['d4rl_top']:.1f} | {s['d4rl_mean']:.1f} |"
+        )
+    return "\n".join(rows)
 
 
 def scores(recs: list[dict[str, Any]], metric: str = "score_last") -> dict[tuple[str, str, str], list[float]]:
@@ -980,6 +1050,10 @@ def write_readme(c: Campaign, folder: Path | None = None) -> Path:
             f"## Runs whose value function diverged (TD loss over {DIVERGED:g}x its early median; kept in the means)",
             "",
             divergence_notes(recs),
+            "",
+            f"## The data's own episodes, D4RL-normalised: what imitating them could reach (best tenth: {TOP:.0%})",
+            "",
+            data_table(c, folder),
             "",
         ]
     )

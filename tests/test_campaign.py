@@ -57,6 +57,14 @@ def test_the_smoke_campaign_writes_a_record_per_cell_and_a_progress_page(smoke_r
     assert 0 < built[0]["cpu_seconds"] <= built[0]["seconds"] + 1
     builds = [b for path in (folder / "builds").glob("*.json") for b in json.loads(path.read_text())]
     assert campaign.progress(c, folder)["build_cpu_hours"] == round(sum(b["cpu_seconds"] for b in builds) / 3600, 2)
+    # the data's own episodes, written by the runner beside the records and shown in the README
+    from stitchkit.data import registry
+
+    data = json.loads((folder / campaign.DATA_FILE).read_text())
+    hopper = data["stitchkit/hopper/medium-replay-v0"]
+    assert hopper["fingerprint"] == registry.fingerprint("stitchkit/hopper/medium-replay-v0")
+    assert hopper["d4rl_best"] >= hopper["d4rl_top"] >= hopper["d4rl_mean"] and hopper["episodes"] > 0
+    assert f"| hopper-medium-replay | {hopper['episodes']:,} |" in readme
 
 
 def test_a_rerun_resumes_with_nothing_to_redo_but_the_failed_build(smoke_run):
@@ -287,3 +295,29 @@ def test_runs_archived_after_a_settings_change_still_count_their_cpu_hours(tmp_p
     p = campaign.progress(c, folder)
     assert (p["done"], p["train_cpu_hours"], p["archived_cpu_hours"]) == (0, 0.0, 1.5)
     assert "+ 1.5 in runs archived after a settings change" in campaign.write_readme(c, folder).read_text()
+
+
+def test_the_data_summary_knows_the_best_tenth_of_the_episodes(tmp_path, monkeypatch):
+    """Twenty episodes with returns 0, 100, ..., 1900 on hopper: the best is 1900, the best tenth (2 episodes)
+    averages 1850, all average 950, each D4RL-normalised with D4RL's hopper references (-20.27, 3234.3)."""
+    from stitchkit.data import registry
+    from stitchkit.data.episodes import Episode
+
+    monkeypatch.setattr(registry, "fingerprint", lambda dataset_id: "f00")
+    episodes = [
+        Episode(np.zeros((6, 11)), np.zeros((5, 3)), np.full(5, 20.0 * k), np.zeros(5, bool), np.zeros(5, bool))
+        for k in range(20)
+    ]
+    s = campaign.data_summary("stitchkit/hopper/medium-replay-v0", episodes)
+
+    def d4rl(ret):
+        return round(100 * (ret + 20.272305) / (3234.3 + 20.272305), 2)
+
+    assert (s["d4rl_best"], s["d4rl_top"], s["d4rl_mean"]) == (d4rl(1900), d4rl(1850), d4rl(950))
+    assert (s["episodes"], s["transitions"], s["median_length"], s["fingerprint"]) == (20, 100, 5.0, "f00")
+    c = campaign.load(SMOKE)
+    assert "not yet computed" in campaign.data_table(c, tmp_path)  # nothing written yet: never an error
+    campaign.write_data_summaries(tmp_path, {"stitchkit/hopper/medium-replay-v0": s})
+    assert f"| hopper-medium-replay | 20 | 100 | 5 | {d4rl(1900):.1f} |" in campaign.data_table(c, tmp_path)
+    with pytest.raises(BenchError, match="D4RL scores exist for"):
+        campaign.data_summary("stitchkit/pointmaze-medium/stitch-v0", episodes)
