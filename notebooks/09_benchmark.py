@@ -296,7 +296,10 @@ display(Markdown(campaign.overview(CAMPAIGN, campaign_records)))
 # %%
 for d in CAMPAIGN.grid.datasets:
     campaign.plot_curves(CAMPAIGN, campaign_records, d)
-    plt.suptitle(f"{d.removeprefix('stitchkit/')}: D4RL score per evaluation, mean over seeds, band = min to max")
+    plt.suptitle(
+        f"{d.removeprefix('stitchkit/')}: D4RL score per evaluation, mean over seeds, band = min to max; "
+        "dotted: the data's own best episode and best tenth"
+    )
     plt.tight_layout()
     plt.show()
 

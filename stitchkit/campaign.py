@@ -806,21 +806,26 @@ def write_data_summaries(folder: Path, summaries: dict[str, dict[str, Any]]) -> 
     return path
 
 
-def data_table(c: Campaign, folder: Path | None = None) -> str:
-    """The data's own episodes beside the campaign's datasets (``data.json``); a dataset the runner has not
-    loaded yet shows as "not yet computed"."""
-    folder = folder or results_folder(c)
+def data_summaries(folder: Path) -> dict[str, dict[str, Any]]:
+    """``folder/data.json`` ({dataset id: :func:`data_summary`}); empty where the runner has written none."""
     try:
         known = json.loads((folder / DATA_FILE).read_text())
     except (OSError, ValueError):
-        known = {}
+        return {}
+    return {k: v for k, v in known.items() if isinstance(v, dict)} if isinstance(known, dict) else {}
+
+
+def data_table(c: Campaign, folder: Path | None = None) -> str:
+    """The data's own episodes beside the campaign's datasets (``data.json``); a dataset the runner has not
+    loaded yet shows as "not yet computed"."""
+    known = data_summaries(folder or results_folder(c))
     rows = [
         "| dataset | episodes | transitions | median episode length | best episode | best tenth's mean | mean |",
         "|---|---|---|---|---|---|---|",
     ]
     for d in c.grid.datasets:
         s = known.get(d)
-        if not isinstance(s, dict):
+        if s is None:
             rows.append(f"| {_short(d)} | " + " | ".join(["not yet computed"] * 6) + " |")
             continue
         rows.append(
@@ -1084,12 +1089,16 @@ def plot_curves(
     metric: str = "d4rl_score",
     augmenters: tuple[str, ...] | None = None,
     axes=None,
+    folder: Path | None = None,
 ):
     """Learning curves of one dataset, a panel per learner, a line per augmenter with a band over its seeds
-    (min to max); an arm without records is listed as not yet computed in the panel."""
+    (min to max); an arm without records is listed as not yet computed in the panel. On the D4RL scale, dotted
+    lines mark the data's own best episode and best tenth's mean (:func:`data_summary`): a curve above them does
+    better than copying the data."""
     import matplotlib.pyplot as plt
 
     cv = curves(recs, metric)
+    ceiling = data_summaries(folder or results_folder(c)).get(dataset) if metric == "d4rl_score" else None
     if axes is None:
         _, axes = plt.subplots(1, len(c.grid.algorithms), figsize=(5 * len(c.grid.algorithms), 3.4), squeeze=False)
         axes = axes[0]
@@ -1102,6 +1111,9 @@ def plot_curves(
             steps, v = cv[(dataset, algo, a)]
             line = ax.plot(steps, v.mean(0), label=f"{a} (n={len(v)})")[0]
             ax.fill_between(steps, v.min(0), v.max(0), color=line.get_color(), alpha=0.2)
+        if ceiling is not None:
+            ax.axhline(ceiling["d4rl_best"], color="0.3", ls=":", lw=1, label="data's best episode")
+            ax.axhline(ceiling["d4rl_top"], color="0.6", ls=":", lw=1, label=f"data's best {TOP:.0%} (mean)")
         if missing:
             ax.text(0.02, 0.97, "not yet computed: " + ", ".join(missing), transform=ax.transAxes, va="top", fontsize=8)
         ax.set(title=f"{algo} on {_short(dataset)}", xlabel="updates", ylabel=metric.replace("_", " "))
@@ -1120,6 +1132,9 @@ __all__ = [
     "banner",
     "compare",
     "curves",
+    "data_summaries",
+    "data_summary",
+    "data_table",
     "diverged",
     "divergence_notes",
     "load",

@@ -319,5 +319,10 @@ def test_the_data_summary_knows_the_best_tenth_of_the_episodes(tmp_path, monkeyp
     assert "not yet computed" in campaign.data_table(c, tmp_path)  # nothing written yet: never an error
     campaign.write_data_summaries(tmp_path, {"stitchkit/hopper/medium-replay-v0": s})
     assert f"| hopper-medium-replay | 20 | 100 | 5 | {d4rl(1900):.1f} |" in campaign.data_table(c, tmp_path)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    axes = campaign.plot_curves(c, [], "stitchkit/hopper/medium-replay-v0", folder=tmp_path)
+    assert sorted(line.get_ydata()[0] for line in axes[0].lines) == [d4rl(1850), d4rl(1900)]  # the data's ceiling
     with pytest.raises(BenchError, match="D4RL scores exist for"):
         campaign.data_summary("stitchkit/pointmaze-medium/stitch-v0", episodes)
