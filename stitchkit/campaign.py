@@ -774,22 +774,22 @@ def data_summary(dataset_id: str, episodes: list) -> dict[str, Any]:
     score is read against this data's ceiling, not only against the paper's number on other data. A learner
     scoring above the best tenth's mean does better than copying the data's best episodes."""
     from stitchkit.data import registry
+    from stitchkit.data.episodes import returns, total_steps
     from stitchkit.data.locomotion import D4RL_REFERENCE, d4rl_score
+    from stitchkit.train import best_episodes
 
     env = registry.parse_id(dataset_id).env
     if env not in D4RL_REFERENCE:
         raise BenchError(f"{dataset_id}: D4RL scores exist for {', '.join(D4RL_REFERENCE)} data only")
-    returns = np.array([float(np.sum(ep.rewards)) for ep in episodes])
-    lengths = np.array([len(ep) for ep in episodes])
-    score = d4rl_score(env, returns)
-    top = np.argsort(-returns, kind="stable")[: max(1, int(np.ceil(TOP * len(returns))))]
+    score = d4rl_score(env, returns(episodes))
     return {
         "fingerprint": registry.fingerprint(dataset_id),
         "episodes": len(episodes),
-        "transitions": int(lengths.sum()),
-        "median_length": float(np.median(lengths)),
+        "transitions": total_steps(episodes),
+        "median_length": float(np.median([len(ep) for ep in episodes])),
         "d4rl_best": round(float(score.max()), 2),
-        "d4rl_top": round(float(score[top].mean()), 2),
+        # the very episodes `train.run(top_fraction=TOP)` (10%-BC) trains on
+        "d4rl_top": round(float(d4rl_score(env, returns(best_episodes(episodes, TOP))).mean()), 2),
         "d4rl_mean": round(float(score.mean()), 2),
     }
 
@@ -798,21 +798,16 @@ def write_data_summaries(folder: Path, summaries: dict[str, dict[str, Any]]) -> 
     """Merge ``summaries`` ({dataset id: :func:`data_summary`}) into ``folder/data.json`` (committed with the
     records, so the notebooks show the data's ceiling without building the data)."""
     path = folder / DATA_FILE
-    try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    atomic_write_text(path, json.dumps({**known, **summaries}, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps({**data_summaries(folder), **summaries}, indent=1, sort_keys=True) + "\n")
     return path
 
 
 def data_summaries(folder: Path) -> dict[str, dict[str, Any]]:
     """``folder/data.json`` ({dataset id: :func:`data_summary`}); empty where the runner has written none."""
     try:
-        known = json.loads((folder / DATA_FILE).read_text())
+        return json.loads((folder / DATA_FILE).read_text())
     except (OSError, ValueError):
         return {}
-    return {k: v for k, v in known.items() if isinstance(v, dict)} if isinstance(known, dict) else {}
 
 
 def data_table(c: Campaign, folder: Path | None = None) -> str:
