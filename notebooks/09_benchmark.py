@@ -345,11 +345,15 @@ display(Markdown(campaign.data_table(CAMPAIGN)))
 
 # %% [markdown]
 # **Reading, generated from the records.** For each augmenter against the original data: both intervals, the
-# difference beside the paper's, and whether the intervals are apart (the direction shows at this many seeds) or
-# overlap (it cannot be told from seed spread). The kit's datasets are its own replay buffers (MuJoCo 3,
+# difference with its own 95% interval (Welch's: the two arms' spreads need not match) beside the paper's, and the
+# verdict from that interval: it excludes 0 (the direction shows at this many seeds) or spans 0 (it cannot be told
+# from seed spread). Why not just ask whether the two intervals overlap? Two intervals can overlap while their
+# difference's interval excludes 0, so overlap alone under-reads an effect (the test shows such a case). The
+# function is below. The kit's datasets are its own replay buffers (MuJoCo 3,
 # Gymnasium v5, 100k transitions), not D4RL's, so the paper's numbers give the direction to test, not a level to hit.
 
 # %%
+display(Code(inspect.getsource(campaign.difference_ci), language="python"))
 display(
     Markdown(
         "\n\n".join(

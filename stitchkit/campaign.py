@@ -668,6 +668,14 @@ def run(
 
 # ------------------------------------------------------------------------------------------------- reading it
 T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
+T975 |= {20: 2.086, 30: 2.042, 60: 2.000, 120: 1.980, 10**9: 1.960}
+
+
+def t975(df: float) -> float:
+    """Student's t 97.5% quantile at ``df`` degrees of freedom, read off :data:`T975` (linear between its rows:
+    Welch's df is not a whole number). No scipy: the kit's one statistical table is small enough to keep."""
+    keys = sorted(T975)
+    return float(np.interp(df, keys, [T975[k] for k in keys]))
 
 
 def mean_ci(x: list[float]) -> tuple[float, float, float]:
@@ -677,7 +685,7 @@ def mean_ci(x: list[float]) -> tuple[float, float, float]:
     m = float(a.mean())
     if len(a) < 2:
         return m, float("nan"), float("nan")
-    half = T975.get(len(a) - 1, 1.96) * float(a.std(ddof=1)) / np.sqrt(len(a))
+    half = t975(len(a) - 1) * float(a.std(ddof=1)) / np.sqrt(len(a))
     return m, m - half, m + half
 
 
@@ -911,27 +919,45 @@ def overview(c: Campaign, recs: list[dict[str, Any]], augmenters: tuple[str, ...
     )
 
 
+def difference_ci(x: list[float], y: list[float]) -> tuple[float, float, float]:
+    """mean(x) - mean(y) and its 95% Welch interval (unequal spreads, Welch-Satterthwaite df). Why beside the two
+    intervals: two 95% intervals can overlap while the difference's interval still excludes 0, so overlap alone
+    under-reads an effect; the difference's interval is the test of the direction."""
+    a, b = np.asarray(x, float), np.asarray(y, float)
+    diff = float(a.mean() - b.mean())
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = float(np.sqrt(va + vb))
+    if se == 0.0:
+        return diff, diff, diff
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = t975(df) * se
+    return diff, diff - half, diff + half
+
+
 def compare(label: str, x: list[float], y: list[float], names: tuple[str, str], paper_diff: float | None) -> str:
-    """One honest line: x against y, each with its 95% interval, the difference beside the paper's, and whether
-    the intervals are apart (the direction shows at this many seeds) or overlap (it cannot be told from seed
-    spread)."""
+    """One honest line: x against y, each with its 95% interval, the difference with its 95% Welch interval beside
+    the paper's, and the verdict from the difference's interval: it excludes 0 (the direction shows at this many
+    seeds) or spans 0 (it cannot be told from seed spread). Intervals that do not even overlap are said so."""
     if len(x) < 2 or len(y) < 2:
         return f"- **{label}**: not yet computed ({len(x)} seed(s) of {names[0]}, {len(y)} of {names[1]})."
     (mx, lx, hx), (my, ly, hy) = mean_ci(x), mean_ci(y)
-    diff = mx - my
+    diff, dl, dh = difference_ci(x, y)
     text = (
         f"- **{label}**: {names[0]} {mx:.1f} [{lx:.1f}, {hx:.1f}] vs {names[1]} {my:.1f} [{ly:.1f}, {hy:.1f}], "
-        f"{diff:+.1f}" + (f" (paper {paper_diff:+.1f})" if paper_diff is not None else "") + "; "
+        f"difference {diff:+.1f} [{dl:+.1f}, {dh:+.1f}]"
+        + (f" (paper {paper_diff:+.1f})" if paper_diff is not None else "")
+        + "; "
     )
     same = paper_diff is None or (diff > 0) == (paper_diff > 0)
-    if lx > hy or ly > hx:
+    if dl > 0 or dh < 0:
+        apart = " (the two intervals are apart)" if lx > hy or ly > hx else ""
         return (
             text
-            + "the intervals are apart: "
+            + f"the difference's interval excludes 0{apart}: "
             + ("the paper's direction holds here." if same else "the opposite of the paper's direction.")
         )
     return text + (
-        f"the intervals overlap: at {min(len(x), len(y))} seeds this cannot be told from seed spread"
+        f"the difference's interval spans 0: at {min(len(x), len(y))} seeds this cannot be told from seed spread"
         + (" (the sign agrees with the paper's)." if same else " (the sign is the paper's opposite).")
     )
 
@@ -1130,6 +1156,7 @@ __all__ = [
     "data_summaries",
     "data_summary",
     "data_table",
+    "difference_ci",
     "diverged",
     "divergence_notes",
     "load",

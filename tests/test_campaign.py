@@ -163,7 +163,7 @@ def _fake(dataset, augmenter, algorithm, seed, value):
     }
 
 
-def test_the_reading_says_apart_or_overlap_from_the_intervals_and_compares_with_the_paper():
+def test_the_reading_judges_the_direction_by_the_difference_interval_and_compares_with_the_paper():
     c = campaign.load("campaign")
     hop = "stitchkit/hopper/medium-replay-v0"
     recs = [_fake(hop, "none", "td3bc", s, v) for s, v in enumerate([20.0, 21.0, 22.0])]
@@ -172,11 +172,22 @@ def test_the_reading_says_apart_or_overlap_from_the_intervals_and_compares_with_
     recs += [_fake(hop, "diffstitch", "iql", s, v) for s, v in enumerate([25.0, 35.0, 45.0])]  # inside the spread
     text = campaign.reading(c, recs, "diffstitch").splitlines()
     assert "td3bc on hopper-medium-replay**: diffstitch 41.0 [38.5, 43.5] vs original 21.0" in text[0]
-    assert "+20.0 (paper +14.8)" in text[0] and "apart: the paper's direction holds" in text[0]
-    assert "+5.0 (paper +10.7)" in text[1] and "overlap: at 3 seeds" in text[1] and "agrees" in text[1]
+    # Welch: se = sqrt(1/3 + 1/3), df = 4, t = 2.78: 20 +- 2.27, so the difference excludes 0
+    assert "difference +20.0 [+17.7, +22.3] (paper +14.8)" in text[0]
+    assert "excludes 0 (the two intervals are apart): the paper's direction holds" in text[0]
+    # se = sqrt(100/3 + 100/3) = 8.16, df = 4: 5 +- 22.7 spans 0
+    assert "difference +5.0 [-17.7, +27.7] (paper +10.7)" in text[1]
+    assert "spans 0: at 3 seeds" in text[1] and "agrees" in text[1]
     assert all("not yet computed (0 seed(s)" in line for line in text[2:])  # walker2d: no records
     mean, low, high = campaign.mean_ci([40.0, 41.0, 42.0])
     assert (mean, round(low, 2), round(high, 2)) == (41.0, 38.52, 43.48)  # t(2) = 4.30: 4.30 * 1 / sqrt(3)
+    # overlapping intervals, yet a difference whose interval excludes 0: the case the separate intervals miss
+    x, y = [10.0, 12.0, 14.0, 11.0, 13.0], [7.0, 9.0, 11.0, 8.0, 10.0]
+    assert campaign.mean_ci(x)[1] < campaign.mean_ci(y)[2]
+    diff, lo, hi = campaign.difference_ci(x, y)
+    assert diff == 3.0 and 0 < lo < hi  # se = 1, df = 8, t = 2.31: [0.69, 5.31]
+    assert (round(lo, 2), round(hi, 2)) == (0.69, 5.31)
+    assert campaign.t975(2.5) == pytest.approx((4.30 + 3.18) / 2)
     axes = campaign.plot_curves(c, recs, hop, augmenters=("none", "diffstitch", "ser"))
     assert "not yet computed: ser" in axes[0].texts[0].get_text()
 
