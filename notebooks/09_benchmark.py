@@ -297,8 +297,8 @@ display(Markdown(campaign.overview(CAMPAIGN, campaign_records)))
 for d in CAMPAIGN.grid.datasets:
     campaign.plot_curves(CAMPAIGN, campaign_records, d)
     plt.suptitle(
-        f"{d.removeprefix('stitchkit/')}: D4RL score per evaluation, mean over seeds, band = min to max; "
-        "dotted: the data's own best episode and best tenth"
+        f"{d.removeprefix('stitchkit/')}: D4RL score per evaluation, mean over seeds, band = min to max, "
+        "thin = one seed; dotted: the data's own best episode and best tenth"
     )
     plt.tight_layout()
     plt.show()
@@ -342,6 +342,21 @@ plt.show()
 # %%
 display(Code(inspect.getsource(campaign.data_summary), language="python"))
 display(Markdown(campaign.data_table(CAMPAIGN)))
+
+# %% [markdown]
+# **Seed by seed: who climbs past the data?** A mean over 3 seeds can hide how it came about: two seeds far above
+# the data's best episode and one stuck near its best tenth give a middling mean with a wide interval, and so do
+# three middling seeds. The thin lines in the curves above show which; the table counts it, per arm, with every
+# seed's value (its D4RL score averaged over its last evaluations, the steadier reading).
+
+# %%
+display(Code(inspect.getsource(campaign.past_the_data), language="python"))
+display(
+    Markdown(
+        f"Each seed: D4RL score averaged over its last {campaign.TAIL} evaluations.\n\n"
+        + campaign.past_the_data(CAMPAIGN, campaign_records)
+    )
+)
 
 # %% [markdown]
 # **Reading, generated from the records.** For each augmenter against the original data: both intervals, the

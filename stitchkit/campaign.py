@@ -838,6 +838,38 @@ def data_table(c: Campaign, folder: Path | None = None) -> str:
     return "\n".join(rows)
 
 
+def past_the_data(
+    c: Campaign, recs: list[dict[str, Any]], metric: str = "d4rl_tail", folder: Path | None = None
+) -> str:
+    """Per arm, how many seeds end above the data's best tenth (what 10%-BC copies) and above its best episode,
+    with each seed's value: a markdown table on the D4RL scale (``data.json``).
+
+    Why: a stitching method's promise is a learner that climbs past the best the data holds, and a mean over 3
+    seeds hides how: two seeds far above the data's best episode and one stuck below its best tenth average to a
+    middling score with a wide interval. Counting seeds says which happened."""
+    if not metric.startswith("d4rl"):
+        raise BenchError(f"past_the_data reads the D4RL scale (the data's summary is D4RL-normalised), not {metric!r}")
+    known = data_summaries(folder or results_folder(c))
+    sc = scores(recs, metric)
+    augs = c.grid.augmenters
+    rows = ["| dataset | learner | " + " | ".join(augs) + " |", "|---|---|" + "---|" * len(augs)]
+    for d in c.grid.datasets:
+        data = known.get(d)
+        for algo in c.grid.algorithms:
+            cells = []
+            for a in augs:
+                v = sc.get((d, algo, a), [])
+                if not v or data is None:
+                    cells.append("not yet computed")
+                    continue
+                top = sum(x > data["d4rl_top"] for x in v)
+                best = sum(x > data["d4rl_best"] for x in v)
+                seeds = ", ".join(f"{x:.1f}" for x in v)
+                cells.append(f"{best}/{len(v)} past the best episode, {top}/{len(v)} past the best tenth<br>({seeds})")
+            rows.append(f"| {_short(d)} | {algo} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def scores(recs: list[dict[str, Any]], metric: str = "score_last") -> dict[tuple[str, str, str], list[float]]:
     """{(dataset, algorithm, augmenter): [metric per seed]} (``metric``: a key of :data:`METRICS`)."""
     out: dict[tuple[str, str, str], list[float]] = {}
@@ -1112,10 +1144,10 @@ def plot_curves(
     axes=None,
     folder: Path | None = None,
 ):
-    """Learning curves of one dataset, a panel per learner, a line per augmenter with a band over its seeds
-    (min to max); an arm without records is listed as not yet computed in the panel. On the D4RL scale, dotted
-    lines mark the data's own best episode and best tenth's mean (:func:`data_summary`): a curve above them does
-    better than copying the data."""
+    """Learning curves of one dataset, a panel per learner, a line per augmenter (the seeds' mean) with a band over
+    its seeds (min to max) and each seed as a thin line; an arm without records is listed as not yet computed in
+    the panel. On the D4RL scale, dotted lines mark the data's own best episode and best tenth's mean
+    (:func:`data_summary`): a curve above them does better than copying the data."""
     import matplotlib.pyplot as plt
 
     cv = curves(recs, metric)
@@ -1132,6 +1164,8 @@ def plot_curves(
             steps, v = cv[(dataset, algo, a)]
             line = ax.plot(steps, v.mean(0), label=f"{a} (n={len(v)})")[0]
             ax.fill_between(steps, v.min(0), v.max(0), color=line.get_color(), alpha=0.2)
+            for seed_curve in v:  # each seed thin: a band over seeds that split in two looks like one wide arm
+                ax.plot(steps, seed_curve, color=line.get_color(), lw=0.6, alpha=0.5)
         if ceiling is not None:
             ax.axhline(ceiling["d4rl_best"], color="0.3", ls=":", lw=1, label="data's best episode")
             ax.axhline(ceiling["d4rl_top"], color="0.6", ls=":", lw=1, label=f"data's best {TOP:.0%} (mean)")
@@ -1164,6 +1198,7 @@ __all__ = [
     "metric_value",
     "overview",
     "parse",
+    "past_the_data",
     "pending",
     "plot_curves",
     "progress",

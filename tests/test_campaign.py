@@ -337,3 +337,27 @@ def test_the_data_summary_knows_the_best_tenth_of_the_episodes(tmp_path, monkeyp
     assert sorted(line.get_ydata()[0] for line in axes[0].lines) == [d4rl(1850), d4rl(1900)]  # the data's ceiling
     with pytest.raises(BenchError, match="D4RL scores exist for"):
         campaign.data_summary("stitchkit/pointmaze-medium/stitch-v0", episodes)
+
+
+def test_seeds_past_the_data_are_counted_per_arm_and_drawn_one_by_one(tmp_path):
+    """Best episode 70, best tenth 35 (as data.json holds them): IQL seeds 90, 60, 30 are 1 past the best episode
+    and 2 past the best tenth; TD3+BC seeds 40, 41 are 0 and 2. Each seed is a thin line beside the mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    c = campaign.load("campaign")
+    hop = "stitchkit/hopper/medium-replay-v0"
+    campaign.write_data_summaries(tmp_path, {hop: {"d4rl_best": 70.0, "d4rl_top": 35.0}})
+    recs = [_fake(hop, "diffstitch", "iql", s, v) for s, v in enumerate([90.0, 60.0, 30.0])]
+    recs += [_fake(hop, "none", "td3bc", s, v) for s, v in enumerate([40.0, 41.0])]
+    text = campaign.past_the_data(c, recs, "d4rl_last", folder=tmp_path).splitlines()
+    iql = next(line for line in text if line.startswith("| hopper-medium-replay | iql |")).split(" | ")
+    assert iql[3] == "1/3 past the best episode, 2/3 past the best tenth<br>(90.0, 60.0, 30.0)"  # diffstitch
+    assert iql[2] == "not yet computed"  # none: no records
+    td3 = next(line for line in text if line.startswith("| hopper-medium-replay | td3bc |")).split(" | ")
+    assert td3[2] == "0/2 past the best episode, 2/2 past the best tenth<br>(40.0, 41.0)"
+    with pytest.raises(BenchError, match="D4RL scale"):
+        campaign.past_the_data(c, recs, "score_last", folder=tmp_path)
+    axes = campaign.plot_curves(c, recs, hop, folder=tmp_path)
+    iql_lines = [line for line in axes[1].lines if line.get_linewidth() == 0.6]
+    assert sorted(line.get_ydata()[-1] for line in iql_lines) == [30.0, 60.0, 90.0]  # one thin line per seed
