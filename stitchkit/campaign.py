@@ -47,6 +47,7 @@ from stitchkit.bench import BenchError, Cell, Grid, grid_from_raw, kit_file
 from stitchkit.files import atomic_write_text
 from stitchkit.paths import project_root
 from stitchkit.profiles import Profile, get_profile, with_sizes
+from stitchkit.stats import difference_ci, mean_ci
 
 CAMPAIGN_KEYS = {"profile", "augment_tag", "train", "sizes", "paper"}
 TRAIN_KEYS = {"steps", "eval_every", "eval_episodes", "hidden"}
@@ -667,28 +668,6 @@ def run(
 
 
 # ------------------------------------------------------------------------------------------------- reading it
-T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
-T975 |= {20: 2.086, 30: 2.042, 60: 2.000, 120: 1.980, 10**9: 1.960}
-
-
-def t975(df: float) -> float:
-    """Student's t 97.5% quantile at ``df`` degrees of freedom, read off :data:`T975` (linear between its rows:
-    Welch's df is not a whole number). No scipy: the kit's one statistical table is small enough to keep."""
-    keys = sorted(T975)
-    return float(np.interp(df, keys, [T975[k] for k in keys]))
-
-
-def mean_ci(x: list[float]) -> tuple[float, float, float]:
-    """Mean and its 95% Student-t interval over seeds. With 3 seeds the interval is wide (t = 4.30): a bootstrap
-    over 3 values would only span their range and claim more certainty than 3 runs hold."""
-    a = np.asarray(x, float)
-    m = float(a.mean())
-    if len(a) < 2:
-        return m, float("nan"), float("nan")
-    half = t975(len(a) - 1) * float(a.std(ddof=1)) / np.sqrt(len(a))
-    return m, m - half, m + half
-
-
 TAIL = 4  # evaluations averaged by the "_tail" metrics: the last 75k of 300k updates at one per 25k
 METRICS = {
     "d4rl_last": "D4RL-normalised score at the last evaluation",
@@ -949,21 +928,6 @@ def overview(c: Campaign, recs: list[dict[str, Any]], augmenters: tuple[str, ...
         + f"\n\nThe same, averaged over each run's last {TAIL} evaluations (one evaluation is 10 episodes and "
         "swings by tens of points; the average is the steadier reading):\n\n" + table(c, recs, "d4rl_tail", augmenters)
     )
-
-
-def difference_ci(x: list[float], y: list[float]) -> tuple[float, float, float]:
-    """mean(x) - mean(y) and its 95% Welch interval (unequal spreads, Welch-Satterthwaite df). Why beside the two
-    intervals: two 95% intervals can overlap while the difference's interval still excludes 0, so overlap alone
-    under-reads an effect; the difference's interval is the test of the direction."""
-    a, b = np.asarray(x, float), np.asarray(y, float)
-    diff = float(a.mean() - b.mean())
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = float(np.sqrt(va + vb))
-    if se == 0.0:
-        return diff, diff, diff
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = t975(df) * se
-    return diff, diff - half, diff + half
 
 
 def compare(label: str, x: list[float], y: list[float], names: tuple[str, str], paper_diff: float | None) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import subprocess_env
 
-from stitchkit import campaign
+from stitchkit import campaign, stats
 from stitchkit.bench import GRIDS_DIR, BenchError, Cell
 from stitchkit.profiles import ProfileError, get_profile, with_sizes
 
@@ -187,7 +187,7 @@ def test_the_reading_judges_the_direction_by_the_difference_interval_and_compare
     diff, lo, hi = campaign.difference_ci(x, y)
     assert diff == 3.0 and 0 < lo < hi  # se = 1, df = 8, t = 2.31: [0.69, 5.31]
     assert (round(lo, 2), round(hi, 2)) == (0.69, 5.31)
-    assert campaign.t975(2.5) == pytest.approx((4.30 + 3.18) / 2)
+    assert stats.t975(2.5) == pytest.approx((4.30 + 3.18) / 2)
     axes = campaign.plot_curves(c, recs, hop, augmenters=("none", "diffstitch", "ser"))
     assert "not yet computed: ser" in axes[0].texts[0].get_text()
 
