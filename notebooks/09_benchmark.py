@@ -364,8 +364,12 @@ display(
 # verdict from that interval: it excludes 0 (the direction shows at this many seeds) or spans 0 (it cannot be told
 # from seed spread). Why not just ask whether the two intervals overlap? Two intervals can overlap while their
 # difference's interval excludes 0, so overlap alone under-reads an effect (the test shows such a case). The
-# function is below. The kit's datasets are its own replay buffers (MuJoCo 3,
-# Gymnasium v5, 100k transitions), not D4RL's, so the paper's numbers give the direction to test, not a level to hit.
+# function is below. An interval that spans 0 says "not shown", not "no effect": so each line also asks whether
+# the paper's own difference lies inside the interval (the kit's runs are consistent with the paper's effect size)
+# or outside it (the effect here is smaller, or larger, than the paper's, even though 3 seeds cannot show its
+# sign). The kit's datasets are its own replay buffers (MuJoCo 3, Gymnasium v5, 100k transitions), not D4RL's, and
+# its runs stop at 300k updates, not 1M, so the paper's numbers give the direction and size to test, not a level
+# to hit.
 
 # %%
 display(Code(inspect.getsource(campaign.difference_ci), language="python"))

@@ -933,7 +933,10 @@ def overview(c: Campaign, recs: list[dict[str, Any]], augmenters: tuple[str, ...
 def compare(label: str, x: list[float], y: list[float], names: tuple[str, str], paper_diff: float | None) -> str:
     """One honest line: x against y, each with its 95% interval, the difference with its 95% Welch interval beside
     the paper's, and the verdict from the difference's interval: it excludes 0 (the direction shows at this many
-    seeds) or spans 0 (it cannot be told from seed spread). Intervals that do not even overlap are said so."""
+    seeds) or spans 0 (it cannot be told from seed spread). Intervals that do not even overlap are said so. Then
+    the paper's own difference against the same interval: inside it, the kit's result is consistent with the paper's
+    effect size; outside it, the effect here is smaller (or larger) than the paper's at this many seeds, which an
+    interval spanning 0 alone would not say."""
     if len(x) < 2 or len(y) < 2:
         return f"- **{label}**: not yet computed ({len(x)} seed(s) of {names[0]}, {len(y)} of {names[1]})."
     (mx, lx, hx), (my, ly, hy) = mean_ci(x), mean_ci(y)
@@ -947,15 +950,21 @@ def compare(label: str, x: list[float], y: list[float], names: tuple[str, str], 
     same = paper_diff is None or (diff > 0) == (paper_diff > 0)
     if dl > 0 or dh < 0:
         apart = " (the two intervals are apart)" if lx > hy or ly > hx else ""
-        return (
-            text
-            + f"the difference's interval excludes 0{apart}: "
-            + ("the paper's direction holds here." if same else "the opposite of the paper's direction.")
+        text += f"the difference's interval excludes 0{apart}: " + (
+            "the paper's direction holds here." if same else "the opposite of the paper's direction."
         )
-    return text + (
-        f"the difference's interval spans 0: at {min(len(x), len(y))} seeds this cannot be told from seed spread"
-        + (" (the sign agrees with the paper's)." if same else " (the sign is the paper's opposite).")
-    )
+    else:
+        text += (
+            f"the difference's interval spans 0: at {min(len(x), len(y))} seeds this cannot be told from seed spread"
+            + (" (the sign agrees with the paper's)." if same else " (the sign is the paper's opposite).")
+        )
+    if paper_diff is None:
+        return text
+    if dl <= paper_diff <= dh:
+        return text + f" The paper's {paper_diff:+.1f} lies inside the interval: consistent with its effect size."
+    side = "smaller" if paper_diff > dh else "larger"
+    outside = f" The paper's {paper_diff:+.1f} lies outside the interval: the effect here is {side}"
+    return text + outside + " than the paper's."
 
 
 def _paper_diff(c: Campaign, d: str, a: tuple[str, str], b: tuple[str, str]) -> float | None:

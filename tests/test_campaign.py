@@ -178,6 +178,14 @@ def test_the_reading_judges_the_direction_by_the_difference_interval_and_compare
     # se = sqrt(100/3 + 100/3) = 8.16, df = 4: 5 +- 22.7 spans 0
     assert "difference +5.0 [-17.7, +27.7] (paper +10.7)" in text[1]
     assert "spans 0: at 3 seeds" in text[1] and "agrees" in text[1]
+    # the paper's difference against the same interval: +14.8 below [+17.7, +22.3], +10.7 inside [-17.7, +27.7]
+    assert text[0].endswith("The paper's +14.8 lies outside the interval: the effect here is larger than the paper's.")
+    assert text[1].endswith("The paper's +10.7 lies inside the interval: consistent with its effect size.")
+    # no lift, tightly measured: the interval spans 0 yet rules out the paper's size
+    level = campaign.compare("level", [20.0, 21.0, 22.0], [20.0, 21.0, 22.0], ("a", "b"), 14.8)
+    assert "difference +0.0 [-2.3, +2.3]" in level and "spans 0" in level
+    assert level.endswith("lies outside the interval: the effect here is smaller than the paper's.")
+    assert "The paper's" not in campaign.compare("no paper", [1.0, 2.0], [1.0, 2.0], ("a", "b"), None)
     assert all("not yet computed (0 seed(s)" in line for line in text[2:])  # walker2d: no records
     mean, low, high = campaign.mean_ci([40.0, 41.0, 42.0])
     assert (mean, round(low, 2), round(high, 2)) == (41.0, 38.52, 43.48)  # t(2) = 4.30: 4.30 * 1 / sqrt(3)
