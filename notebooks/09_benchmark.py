@@ -16,7 +16,9 @@
 #    show with three seeds;
 # 3. use the interquartile mean with bootstrap confidence intervals and the probability of improvement (the
 #    `rliable` way) to ask "does augmentation help?" honestly;
-# 4. scale the same grid out with Ray (`--executor ray`).
+# 4. scale the same grid out with Ray (`--executor ray`);
+# 5. tell "not shown at 3 seeds" from "smaller than the paper's": test the paper's difference against the
+#    difference's interval, and count the seeds its size would need (`stats.seeds_needed`).
 #
 # **The full GPU benchmark cells.** At `full` (one GPU) the cells below run the whole grid - every augmenter
 # (none, SER, TATU, DiffStitch, ASTRO) x TD3+BC, IQL, CQL, DT x 4 seeds on hopper and walker2d medium-replay and
@@ -386,6 +388,18 @@ display(
 )
 
 # %% [markdown]
+# **Could 3 seeds have shown the paper's lift at all?** Turn the question round: at the spread the seeds have so
+# far, how many seeds per arm would the paper's difference need to show (its interval excluding 0 in 4 campaigns
+# of 5)? Where the answer is about 3, a lift of the paper's size would likely have shown, so its absence says the
+# effect here is smaller. Where it is dozens, the learner's seed-to-seed spread hides any lift of that size, and
+# only many more seeds (or a steadier learner) could tell. Averaged over each run's last evaluations, as the
+# steadier metric:
+
+# %%
+display(Code(inspect.getsource(stats.seeds_needed), language="python"))
+display(Markdown(campaign.seeds_table(CAMPAIGN, campaign_records, "d4rl_tail")))
+
+# %% [markdown]
 # ## 6. TELS's small-data table
 #
 # TELS's claim is about *small* datasets: 10k transitions (whole trajectories) of hopper medium-expert, walker2d
@@ -477,10 +491,14 @@ display(Markdown(campaign.reading_learners(TELS_CAMPAIGN, tels_records, "tels"))
 # 3. The interquartile mean with a stratified bootstrap interval, and the probability of improvement, ask "does
 #    augmentation help?" with the uncertainty in view.
 # 4. The campaign's committed records carry the paper-scale comparison that no notebook can run in minutes.
+# 5. "Not shown" is not "no effect": ask whether the paper's difference lies inside the difference's interval, and
+#    how many seeds its size would need at the spread the seeds have (`stats.seeds_needed`).
 #
 # **Key equations.**
 # $$\operatorname{IQM}(x) = \operatorname{mean}\{x_{(i)} : \lfloor n/4 \rfloor < i \le n - \lfloor n/4 \rfloor\}, \qquad
-# P(X > Y) = \frac{1}{mn}\sum_{i,j}\Big(\mathbb{1}[x_i > y_j] + \tfrac{1}{2}\mathbb{1}[x_i = y_j]\Big).$$
+# P(X > Y) = \frac{1}{mn}\sum_{i,j}\Big(\mathbb{1}[x_i > y_j] + \tfrac{1}{2}\mathbb{1}[x_i = y_j]\Big),$$
+# $$n_{\text{seeds per arm}} = \Big\lceil (z_{0.975} + z_{0.80})^2 \, \frac{s_x^2 + s_y^2}{\delta^2} \Big\rceil
+# \quad \text{(a difference } \delta \text{ shows in 4 campaigns of 5).}$$
 #
 # **Pseudocode: the grid runner.**
 # ```text
@@ -542,4 +560,22 @@ check(
     answer_3,
     len(bench.Grid("x", ("a", "b"), tuple("12345"), tuple("pqrs"), (0, 1, 2, 3)).groups()),
     "a group is (dataset, augmenter, algorithm); seeds are batched inside it",
+)
+
+# %% [markdown]
+# **4.** Both arms' seeds scored [0, 10, 20] (standard deviation 10). How many seeds per arm would a true lift of
+# +10 need to show in 4 campaigns of 5? Use the formula in `stats.seeds_needed`'s source above.
+
+# %%
+answer_4 = None  # your answer: an integer
+
+# %% tags=["solution"]
+answer_4 = 16  # (1.96 + 0.84)^2 x (10^2 + 10^2) / 10^2 = 15.7, rounded up
+
+# %%
+check(
+    "exercise 4",
+    answer_4,
+    stats.seeds_needed([0, 10, 20], [0, 10, 20], 10.0),
+    "(z_0.975 + z_0.80)^2 times the sum of the two variances, over the effect squared, rounded up",
 )

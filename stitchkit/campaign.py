@@ -47,7 +47,7 @@ from stitchkit.bench import BenchError, Cell, Grid, grid_from_raw, kit_file
 from stitchkit.files import atomic_write_text
 from stitchkit.paths import project_root
 from stitchkit.profiles import Profile, get_profile, with_sizes
-from stitchkit.stats import difference_ci, mean_ci
+from stitchkit.stats import difference_ci, mean_ci, seeds_needed
 
 CAMPAIGN_KEYS = {"profile", "augment_tag", "train", "sizes", "paper"}
 TRAIN_KEYS = {"steps", "eval_every", "eval_episodes", "hidden"}
@@ -987,6 +987,29 @@ def reading(c: Campaign, recs: list[dict[str, Any]], augmenter: str, metric: str
         for d in c.grid.datasets
         for algo in c.grid.algorithms
     )
+
+
+def seeds_table(
+    c: Campaign, recs: list[dict[str, Any]], metric: str = "d4rl_tail", augmenters: tuple[str, ...] | None = None
+) -> str:
+    """Markdown: per (dataset, learner, augmenter), the two arms' spreads over seeds and the seeds per arm the
+    paper's difference would need to show at that spread (:func:`stitchkit.stats.seeds_needed`): whether the
+    campaign's 3 seeds could have shown the paper's lift at all, or the learner's seed spread hides it."""
+    sc = scores(recs, metric)
+    rows = [
+        "| dataset | learner | augmenter | sd (augmented, original) | paper's difference | seeds per arm to show it |",
+        "|---|---|---|---|---|---|",
+    ]
+    for d in c.grid.datasets:
+        for algo in c.grid.algorithms:
+            for a in augmenters or tuple(x for x in c.grid.augmenters if x != "none"):
+                x, y = sc.get((d, algo, a), []), sc.get((d, algo, "none"), [])
+                effect = _paper_diff(c, d, (algo, a), (algo, "none"))
+                if len(x) < 2 or len(y) < 2 or not effect:
+                    continue
+                sds = f"{np.std(x, ddof=1):.1f}, {np.std(y, ddof=1):.1f}"
+                rows.append(f"| {_short(d)} | {algo} | {a} | {sds} | {effect:+.1f} | {seeds_needed(x, y, effect)} |")
+    return "\n".join(rows) if len(rows) > 2 else "not yet computed: no cell has 2 seeds of both arms"
 
 
 def reading_learners(

@@ -9,6 +9,8 @@ Papers report **mean ± standard deviation** over seeds; the kit does too, next 
   *within* each task (dataset x algorithm), so every task keeps its weight.
 * :func:`mean_ci`, :func:`difference_ci` - a mean's 95% Student-t interval over seeds, and the difference of
   two means with its 95% Welch interval (the campaign's reading of a direction at 3 seeds).
+* :func:`seeds_needed` - how many seeds per arm a difference of a given size needs to show, at the spread the
+  seeds so far have (the two-sample sample-size formula).
 * :func:`probability_of_improvement` - P(X > Y): the chance that a run of method X beats a run of method Y on the
   same task (the Mann-Whitney U statistic / (n m), ties counting one half), averaged over tasks.
 
@@ -135,3 +137,20 @@ def difference_ci(x: list[float], y: list[float]) -> tuple[float, float, float]:
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = t975(df) * se
     return diff, diff - half, diff + half
+
+
+Z975, Z80 = 1.959964, 0.841621  # standard normal quantiles: a two-sided 95% test, 80% power
+
+
+def seeds_needed(x: list[float], y: list[float], effect: float) -> int:
+    """Seeds per arm at which a true difference of ``effect`` between x's and y's means would show (its 95%
+    interval excluding 0) in 4 campaigns of 5, if the seeds keep the spread they have so far: the two-sample
+    sample-size formula ``n = (z_0.975 + z_0.80)^2 (sd_x^2 + sd_y^2) / effect^2``, rounded up, at least 2. Why: an
+    interval that spans 0 at 3 seeds says "not shown", and this says whether 3 seeds could ever have shown the
+    paper's effect. It uses normal quantiles, so at a handful of seeds (t's heavier tails) it reads a seed or two
+    low; a floor, not a promise."""
+    a, b = np.asarray(x, float), np.asarray(y, float)
+    spread = float(a.var(ddof=1) + b.var(ddof=1))
+    if effect == 0:
+        raise ValueError("seeds_needed: a difference of 0 can never show; pass the effect size to detect")
+    return max(2, int(np.ceil((Z975 + Z80) ** 2 * spread / effect**2)))

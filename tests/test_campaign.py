@@ -186,6 +186,11 @@ def test_the_reading_judges_the_direction_by_the_difference_interval_and_compare
     assert "difference +0.0 [-2.3, +2.3]" in level and "spans 0" in level
     assert level.endswith("lies outside the interval: the effect here is smaller than the paper's.")
     assert "The paper's" not in campaign.compare("no paper", [1.0, 2.0], [1.0, 2.0], ("a", "b"), None)
+    # seeds per arm the paper's difference needs at these spreads: sd 1 and 1 -> 2; sd 10 and 10 at +10.7 -> 14
+    seeds = campaign.seeds_table(c, recs, "d4rl_last", augmenters=("diffstitch",)).splitlines()
+    assert seeds[2] == "| hopper-medium-replay | td3bc | diffstitch | 1.0, 1.0 | +14.8 | 2 |"
+    assert seeds[3] == "| hopper-medium-replay | iql | diffstitch | 10.0, 10.0 | +10.7 | 14 |"
+    assert len(seeds) == 4  # walker2d has no records: no row
     assert all("not yet computed (0 seed(s)" in line for line in text[2:])  # walker2d: no records
     mean, low, high = campaign.mean_ci([40.0, 41.0, 42.0])
     assert (mean, round(low, 2), round(high, 2)) == (41.0, 38.52, 43.48)  # t(2) = 4.30: 4.30 * 1 / sqrt(3)

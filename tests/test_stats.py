@@ -42,3 +42,17 @@ def test_rank_marks():
     assert stats.rank_marks([3.0, 3.0, 1.0]) == ["best", "best", "second"]
     assert stats.rank_marks([1.0, 3.0], higher_is_better=False) == ["best", "second"]
     assert stats.rank_marks([0.0, 0.0, 0.0]) == ["", "", ""]
+
+
+def test_seeds_needed_known_answers_and_a_simulated_campaign_that_shows_the_effect():
+    # (1.96 + 0.84)^2 * (1 + 1) / 14.8^2 = 0.07: a floor of 2 seeds; (100 + 100) / 5^2 * 7.85 = 62.8 -> 63
+    assert stats.seeds_needed([20.0, 21.0, 22.0], [20.0, 21.0, 22.0], 14.8) == 2
+    assert stats.seeds_needed([0.0, 10.0, 20.0], [0.0, 10.0, 20.0], 5.0) == 63
+    assert stats.seeds_needed([0.0, 10.0, 20.0], [0.0, 10.0, 20.0], -5.0) == 63  # the sign does not matter
+    with pytest.raises(ValueError, match="effect size"):
+        stats.seeds_needed([1.0, 2.0], [1.0, 2.0], 0.0)
+    # the promise: at that many seeds, a true difference of that size shows in about 80% of campaigns
+    rng = np.random.default_rng(0)
+    n = stats.seeds_needed([0.0, 10.0, 20.0], [0.0, 10.0, 20.0], 5.0)
+    shown = [stats.difference_ci(rng.normal(5.0, 10.0, n), rng.normal(0.0, 10.0, n))[1] > 0 for _ in range(400)]
+    assert 0.72 < np.mean(shown) < 0.88
