@@ -388,12 +388,13 @@ display(
 )
 
 # %% [markdown]
-# **Could 3 seeds have shown the paper's lift at all?** Turn the question round: at the spread the seeds have so
-# far, how many seeds per arm would the paper's difference need to show (its interval excluding 0 in 4 campaigns
-# of 5)? Where the answer is about 3, a lift of the paper's size would likely have shown, so its absence says the
-# effect here is smaller. Where it is dozens, the learner's seed-to-seed spread hides any lift of that size, and
-# only many more seeds (or a steadier learner) could tell. A spread read off 3 seeds is itself rough, so read the
-# answer as an order of magnitude. Averaged over each run's last evaluations, as the steadier metric:
+# **Could 3 seeds have shown the paper's lift at all?** Turn the question round
+# ([seeds needed](GLOSSARY.md#seeds-needed)): at the spread the seeds have so far, how many seeds per arm would the
+# paper's difference need to show (its interval excluding 0 in 4 campaigns of 5)? Where the answer is about 3, a
+# lift of the paper's size would likely have shown, so its absence says the effect here is smaller. Where it is
+# dozens, the learner's seed-to-seed spread hides any lift of that size, and only many more seeds (or a steadier
+# learner) could tell. A spread read off 3 seeds is itself rough, so read the answer as an order of magnitude.
+# Averaged over each run's last evaluations, as the steadier metric:
 
 # %%
 display(Code(inspect.getsource(stats.seeds_needed), language="python"))
