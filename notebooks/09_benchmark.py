@@ -370,8 +370,8 @@ display(
 # the paper's own difference lies inside the interval (the kit's runs are consistent with the paper's effect size)
 # or outside it (the effect here is smaller, or larger, than the paper's, even though 3 seeds cannot show its
 # sign). The kit's datasets are its own replay buffers (MuJoCo 3, Gymnasium v5, 100k transitions), not D4RL's, and
-# its runs stop at 300k updates, not 1M, so the paper's numbers give the direction and size to test, not a level
-# to hit.
+# its runs stop short of the paper's 1M updates (the banner above prints how many), so the paper's numbers give the
+# direction and size to test, not a level to hit.
 
 # %%
 display(Code(inspect.getsource(campaign.difference_ci), language="python"))

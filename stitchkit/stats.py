@@ -148,7 +148,8 @@ def seeds_needed(x: list[float], y: list[float], effect: float) -> int:
     sample-size formula ``n = (z_0.975 + z_0.80)^2 (sd_x^2 + sd_y^2) / effect^2``, rounded up, at least 2. Why: an
     interval that spans 0 at 3 seeds says "not shown", and this says whether 3 seeds could ever have shown the
     paper's effect. It uses normal quantiles, so at a handful of seeds (t's heavier tails) it reads a seed or two
-    low, and a spread read off 3 seeds can be off by a factor of 2 either way: an order of magnitude, not a plan."""
+    low, and a spread read off 3 seeds is itself loose (its 95% interval runs from about half to six times the
+    measured one): an order of magnitude, not a plan."""
     if effect == 0:
         raise ValueError("seeds_needed: a difference of 0 can never show; pass the effect size to detect")
     a, b = np.asarray(x, float), np.asarray(y, float)
