@@ -9,7 +9,8 @@ import json
 import time
 
 from stitchkit.data import registry
-from stitchkit.data.locomotion import NAMES, choose_checkpoints, d4rl_score
+from stitchkit.data.d4rl import d4rl_score
+from stitchkit.data.locomotion import NAMES, choose_checkpoints
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ from stitchkit.paths import project_root
 from stitchkit.profiles import Profile, get_profile, with_sizes
 from stitchkit.stats import difference_ci, mean_ci, seeds_needed
 
-CAMPAIGN_KEYS = {"profile", "augment_tag", "train", "sizes", "paper"}
+CAMPAIGN_KEYS = {"profile", "augment_tag", "train", "sizes", "paper", "closed"}
 TRAIN_KEYS = {"steps", "eval_every", "eval_episodes", "hidden"}
 
 
@@ -61,6 +61,7 @@ class Campaign:
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)  # section -> generator sizes over the base's
     augment_tag: str = "campaign"  # augmented ids: <parent>-<method>-<tag>-v0, apart from the notebooks' own
     paper: dict[str, Any] = field(default_factory=dict)  # dataset -> algorithm -> augmenter -> [mean, std]
+    closed: str = ""  # why it runs no more (its data recipe was replaced): its records stay readable
 
     @property
     def name(self) -> str:
@@ -115,6 +116,7 @@ def parse(text: str, source: str = "<campaign>") -> Campaign:
         sizes=own.get("sizes", {}),
         augment_tag=str(own.get("augment_tag", "campaign")),
         paper=own.get("paper", {}),
+        closed=str(own.get("closed", "")),
     )
     try:
         campaign.profile()  # unknown profile, size section or field: now, not after hours
@@ -552,6 +554,8 @@ def run(
 
     from stitchkit.data import registry
 
+    if c.closed:
+        raise BenchError(f"campaign {c.name} is closed: {c.closed}")
     folder = folder or results_folder(c)
     root = project_root()
     code = commit_of(root)  # a record names this commit (and with ``snapshot``, the workers import a copy of it)
@@ -761,9 +765,9 @@ def data_summary(dataset_id: str, episodes: list) -> dict[str, Any]:
     score is read against this data's ceiling, not only against the paper's number on other data. A learner
     scoring above the best tenth's mean does better than copying the data's best episodes."""
     from stitchkit.data import registry
+    from stitchkit.data.d4rl import D4RL_REFERENCE, d4rl_score
     from stitchkit.data.episodes import returns, total_steps
-    from stitchkit.data.locomotion import D4RL_REFERENCE, d4rl_score
-    from stitchkit.train import best_episodes
+    from stitchkit.data.subsample import best_episodes
 
     env = registry.parse_id(dataset_id).env
     if env not in D4RL_REFERENCE:

@@ -159,14 +159,16 @@ DEFAULT_DATASETS = (  # what the course's notebooks read: `make lab` and `make r
 COURSE_MODELS = ("stitchkit/hopper/medium-replay-v0", "stitchkit/pointmaze-medium/stitch-v0")  # models + data
 
 
-@command("data", "offline datasets: list, build, info, defaults, train-policy")
+@command("data", "offline datasets: list, build, info, defaults, train-policy, record-replay")
 def _data(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=("list", "build", "info", "defaults", "train-policy"))
-    p.add_argument("target", nargs="?", help="dataset id (build, info) or env (train-policy)")
+    p.add_argument("action", choices=("list", "build", "info", "defaults", "train-policy", "record-replay"))
+    p.add_argument("target", nargs="?", help="dataset id (build, info) or env (train-policy, record-replay)")
     p.add_argument("--force", action="store_true", help="build: replace an existing dataset")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--workers", type=positive_int, default=2, help="defaults: datasets built at a time, one core each")
-    p.add_argument("--steps", type=positive_int, default=1_000_000, help="train-policy: environment steps")
+    p.add_argument(
+        "--steps", type=positive_int, default=None, help="train-policy (1M), record-replay (D4RL's size): env steps"
+    )
     p.add_argument("--algo", choices=("tqc", "sac"), default="tqc", help="train-policy: TQC (sb3-contrib) or SAC")
     p.add_argument("--checkpoint-every", type=positive_int, default=10_000, help="train-policy: steps per checkpoint")
     p.add_argument("--publish", action="store_true", help="train-policy: copy the run's actors to data/policies/")
@@ -178,10 +180,9 @@ def _data(p: argparse.ArgumentParser) -> None:
         from stitchkit.data import registry
 
         prof = args.profile
-        if args.action in ("build", "info", "train-policy") and not args.target:
-            raise ValueError(
-                f"`stitchkit data {args.action}` needs a {'env' if args.action == 'train-policy' else 'dataset id'}"
-            )
+        if args.action in ("build", "info", "train-policy", "record-replay") and not args.target:
+            needs = "dataset id" if args.action in ("build", "info") else "env"
+            raise ValueError(f"`stitchkit data {args.action}` needs a {needs}")
         if args.action == "list":
             rows = registry.list_datasets()
             lines = [f"{r['state']:>8} {r.get('profile') or '':>6}  {r['id']}" for r in rows]
@@ -225,6 +226,15 @@ def _data(p: argparse.ArgumentParser) -> None:
             models = [ds for ds in COURSE_MODELS if ds in wanted]
             augment.prepare_models(models, prof, seed=args.seed, workers=args.workers)
             return emit({"built": built, "models": models, "skipped": skipped, "profile": prof.name}, args.json, [])
+        if args.action == "record-replay":
+            from stitchkit.data import replay
+
+            if args.status:
+                st = replay.run_status(args.target, args.seed)
+                return emit(st, args.json, [f"{k:>12}: {v}" for k, v in st.items()])
+            steps = args.steps or replay.D4RL_MEDIUM_REPLAY[args.target]["transitions"]
+            path = replay.record(args.target, steps, args.seed)
+            return emit({"env": args.target, "recording": str(path)}, args.json, [])
         from stitchkit.data.policies import publish_policies, run_status, train_policy
 
         if args.status:
@@ -234,7 +244,8 @@ def _data(p: argparse.ArgumentParser) -> None:
         if args.publish:
             ckpts = publish_policies(args.target, args.algo, seed=args.seed)
         else:
-            ckpts = train_policy(args.target, args.steps, args.algo, args.seed, args.checkpoint_every)
+            steps = args.steps or 1_000_000
+            ckpts = train_policy(args.target, steps, args.algo, args.seed, args.checkpoint_every)
         return emit({"env": args.target, "checkpoints": [(c.step, c.mean_return) for c in ckpts]}, args.json, [])
 
     p.set_defaults(func=run)
@@ -403,8 +414,8 @@ def _campaign(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "campaigns",
         nargs="*",
-        default=["campaign", "campaign-tels"],
-        help="campaign TOMLs or names, run in order (default: campaign, then campaign-tels; CI's: campaign-smoke)",
+        default=["parity", "campaign-d4rl"],
+        help="campaign TOMLs or names, run in order (default: parity, then campaign-d4rl; CI's: campaign-smoke)",
     )
     p.add_argument("--workers", type=positive_int, default=2, help="cells (or builds) at a time, one core each")
     p.add_argument("--hours", type=non_negative_float, help="start no job that would end after this many hours")
@@ -419,8 +430,22 @@ def _campaign(p: argparse.ArgumentParser) -> None:
         import time
 
         from stitchkit import campaign
+        from stitchkit.paths import use_profile_data
 
         found = [campaign.load(name) for name in args.campaigns]  # every file checked before any work
+        if args.action == "run":
+            for c in found:
+                if c.closed:
+                    print(f"{c.name}: closed, skipped ({c.closed})")
+            found = [c for c in found if not c.closed]
+            profiles = sorted({c.profile_name for c in found})
+            if len(profiles) > 1:
+                raise ValueError(
+                    f"campaigns {', '.join(c.name for c in found)} read data of profiles {profiles}; "
+                    "run one profile's campaigns per command (each profile's data lives in its own folder)"
+                )
+            if profiles:
+                use_profile_data(profiles[0])
         patterns = [p.strip() for p in (args.only or "").split(",") if p.strip()]
         for pat in patterns:
             if not any(campaign.matches(c, pat) for c in found):
@@ -448,6 +473,27 @@ def _campaign(p: argparse.ArgumentParser) -> None:
                 campaign.table(c, campaign.records(c, folder), "d4rl_last"),
             ]
         return emit(results, args.json, lines)
+
+    p.set_defaults(func=run)
+
+
+@command("parity", "the kit's medium-replay data and classic learners beside D4RL's and CORL's published numbers")
+def _parity(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--write", action="store_true", help="also write results/parity/data.json and records.json")
+
+    def run(args: argparse.Namespace) -> int:
+        from stitchkit import parity
+
+        data, rows = parity.data_rows(), parity.learner_rows(parity.runs())
+        if args.write:
+            parity.write()
+        lines = [parity.data_table(data), ""]
+        lines += [
+            f"{env}: misses {'; '.join(r['misses']) or 'none'} (stop {r['stop']:,}: {r['rule']})"
+            for env, r in data.items()
+        ]
+        lines += ["", parity.learner_table(rows)]
+        return emit({"data": data, "rows": rows}, args.json, lines)
 
     p.set_defaults(func=run)
 

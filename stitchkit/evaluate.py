@@ -14,7 +14,7 @@ import os
 import numpy as np
 import torch
 
-from stitchkit.data.locomotion import d4rl_score
+from stitchkit.data.d4rl import d4rl_score
 from stitchkit.data.normalizers import ZScore
 from stitchkit.data.policies import LOCOMOTION_ENVS
 from stitchkit.env_pool import batch_envs, make_envs, seeded_reset

@@ -40,6 +40,23 @@ def policies_dir() -> Path:
     return project_root() / "data" / "policies"
 
 
+def use_profile_data(profile: str, environ: MutableMapping[str, str] = os.environ) -> Path:
+    """Point the kit at ``<data>/<profile>`` for a profile other than ``lab`` (the Makefile's rule for reports),
+    unless the user chose a data folder: a ``full`` campaign's 400k-transition datasets then never collide with the
+    ``lab`` datasets the notebooks read from ``data/`` (a dataset id names no profile). Returns the folder."""
+    if profile != "lab" and not environ.get("STITCHKIT_DATA"):
+        folder = project_root() / "data" / profile
+        environ["STITCHKIT_DATA"] = str(folder)
+        environ["MINARI_DATASETS_PATH"] = str(folder / "minari")
+    return Path(environ.get("STITCHKIT_DATA") or project_root() / "data")
+
+
+def replays_dir() -> Path:
+    """Committed medium-replay recordings (``data/replays/<env>/``), in the checkout like the policies;
+    ``STITCHKIT_REPLAYS`` moves them (tests record into a temporary folder)."""
+    return Path(os.environ.get("STITCHKIT_REPLAYS") or project_root() / "data" / "replays").expanduser().resolve()
+
+
 def configure_minari_path(environ: MutableMapping[str, str] = os.environ) -> Path:
     """Default ``MINARI_DATASETS_PATH`` to ``<data>/minari``; a user's own setting is kept."""
     if not environ.get("MINARI_DATASETS_PATH"):

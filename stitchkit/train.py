@@ -22,6 +22,7 @@ from stitchkit.algos.learner import Learner
 from stitchkit.data import registry
 from stitchkit.data.episodes import returns, transitions
 from stitchkit.data.normalizers import ZScore, return_range_scale
+from stitchkit.data.subsample import best_episodes
 from stitchkit.device import get_device
 from stitchkit.evaluate import Evaluator, GoalEvaluator, goal_env_id
 from stitchkit.options import OptionError, positive
@@ -242,13 +243,6 @@ def is_finished(job: dict[str, Any]) -> bool:
     except (FileNotFoundError, KeyError, ValueError):  # a dataset not built yet, or no log: it will train
         return False
     return len({r["seed"] for r in rows if r["step"] == steps}) == len(seed_list(job.get("seeds", 1)))
-
-
-def best_episodes(episodes: list, fraction: float) -> list:
-    """The ``fraction`` of ``episodes`` with the highest returns (at least one), in their original order."""
-    keep = max(1, round(fraction * len(episodes)))
-    chosen = set(sorted(range(len(episodes)), key=lambda i: episodes[i].ret, reverse=True)[:keep])
-    return [e for i, e in enumerate(episodes) if i in chosen]
 
 
 def load_algo(run_dir: str | Path) -> torch.nn.Module:

@@ -36,6 +36,7 @@ LAYERS = {
         "stitchkit.train",
         "stitchkit.bench",
         "stitchkit.campaign",
+        "stitchkit.parity",
         "stitchkit.bridge_search",
         "stitchkit.course",
         "stitchkit.stats",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stitchkit import env_pool
-from stitchkit.data import locomotion, registry
+from stitchkit.data import d4rl, locomotion, registry
 from stitchkit.data.policies import list_checkpoints
 
 
@@ -150,8 +150,8 @@ def test_d4rl_scores_beside_the_kits_own(data_root):
     from stitchkit.data.normalizers import ZScore
     from stitchkit.evaluate import Evaluator
 
-    assert np.allclose(locomotion.d4rl_score("hopper", [-20.272305, 3234.3]), [0, 100])
-    assert np.allclose(locomotion.d4rl_score("walker2d", [1.629008, 4592.3]), [0, 100])
+    assert np.allclose(d4rl.d4rl_score("hopper", [-20.272305, 3234.3]), [0, 100])
+    assert np.allclose(d4rl.d4rl_score("walker2d", [1.629008, 4592.3]), [0, 100])
     registry.build("stitchkit/hopper/medium-v0", "smoke", log=lambda *_: None)
     ev = Evaluator("stitchkit/hopper/medium-v0", ZScore(np.zeros(11), np.ones(11)), n_members=2, episodes=1)
 
@@ -160,7 +160,7 @@ def test_d4rl_scores_beside_the_kits_own(data_root):
             return torch.zeros(*obs.shape[:-1], 3)
 
     out = ev(Still())
-    assert np.allclose(out["d4rl_score"], locomotion.d4rl_score("hopper", out["return"]))
+    assert np.allclose(out["d4rl_score"], d4rl.d4rl_score("hopper", out["return"]))
     assert not np.allclose(out["d4rl_score"], out["score"])  # the kit's own reference returns differ from D4RL's
 
 

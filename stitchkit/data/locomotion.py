@@ -6,9 +6,10 @@ The D4RL definitions, with the kit's own behaviour policies (``data/policies/<en
 * ``expert``        - the best checkpoint the training budget reached (judged on 100 episodes);
 * ``medium``        - the checkpoint whose return is nearest one third of the way from the random actor's to the
   expert's (D4RL: about one third of the expert's return);
-* ``medium-replay`` - approximately the data seen while training up to ``medium``: every checkpoint from 0 to
-  ``medium`` rolled out in proportion to the steps it was trained for (all equal here); D4RL stored the actual
-  replay buffer, which would need re-training with the same seed;
+* ``medium-replay`` - D4RL's recipe itself: the replay buffer of a SAC training run, every transition in the order
+  it was seen, up to the step published for the env (:mod:`stitchkit.data.replay`; the actions are committed under
+  ``data/replays/`` and replayed). ``full`` holds all of it; smaller profiles keep whole episodes at evenly spaced
+  return ranks, so the return distribution stays (:func:`~stitchkit.data.subsample.by_return`);
 * ``medium-expert`` - ``medium`` and ``expert`` concatenated.
 
 Actions are sampled from the tanh-Gaussian (D4RL, Minari). ``x_position`` is stored per step in the infos, so
@@ -44,6 +45,16 @@ def policies_version(env: str) -> str:
     """12 hex digits of the committed behaviour policies' manifest: a dataset's card records the version it was
     rolled out from, so one built from policies since replaced reads as stale (:func:`registry.status`)."""
     return hashlib.sha1(manifest_path(env).read_bytes()).hexdigest()[:12]
+
+
+def source_version(env: str, name: str) -> str:
+    """What a dataset's contents come from, as a version: the published recording for ``medium-replay``, the
+    committed behaviour policies for the rest (:func:`registry.status` compares it with the built card's)."""
+    if name == "medium-replay":
+        from stitchkit.data import replay
+
+        return replay.version(env)
+    return policies_version(env)
 
 
 def choose_checkpoints(env: str) -> dict[str, Checkpoint]:
@@ -123,45 +134,32 @@ def build(env: str, name: str, n_steps: int, seed: int) -> tuple[list[Episode], 
         raise ValueError(f"unknown locomotion env {env!r}; accepted: {', '.join(LOCOMOTION_ENVS)}")
     if name not in NAMES:
         raise ValueError(f"unknown locomotion dataset {name!r}; accepted: {', '.join(NAMES)}")
-    chosen = choose_checkpoints(env)
-    algorithm = json.loads(manifest_path(env).read_text()).get("algorithm", "SAC (stable-baselines3 defaults)")
-    card = {
-        "behaviour": f"{algorithm}, stochastic actions",
-        "policies": policies_version(env),
-        "checkpoints": {
-            k: {"step": c.step, "mean_return": c.mean_return, "return_100": c.return_100} for k, c in chosen.items()
-        },
-    }
-    if name in ("random", "medium", "expert"):
-        episodes = rollout(env, chosen[name], n_steps, seed)
-    elif name == "medium-expert":
-        episodes = rollout(env, chosen["medium"], n_steps, seed) + rollout(env, chosen["expert"], n_steps, seed + 1)
-    else:  # medium-replay: checkpoints 0..medium, each in proportion to the steps it was trained for
-        ckpts = [c for c in list_checkpoints(env) if c.step <= chosen["medium"].step]
-        trained = np.diff([0] + [c.step for c in ckpts[1:]]) if len(ckpts) > 1 else np.array([1])
-        share = trained / trained.sum()
-        episodes = []
-        for k, (c, frac) in enumerate(zip(ckpts[1:] or ckpts, share)):
-            episodes += rollout(env, c, max(1, int(round(frac * n_steps))), seed + k, n_envs=2)
-        card["medium_replay"] = (
-            "approximate: checkpoints rolled out in proportion to the steps each was trained "
-            f"for ({len(share)} checkpoints up to step {chosen['medium'].step})"
-        )
+    if name == "medium-replay":  # the recorded replay buffer: no behaviour policy involved
+        from stitchkit.data import replay
+
+        episodes, rcard = replay.replay(env, n_steps, seed)
+        card = {
+            "behaviour": f"{rcard['algorithm']}: its replay buffer, every transition in order",
+            "policies": source_version(env, name),
+            "medium_replay": rcard,
+        }
+    else:
+        chosen = choose_checkpoints(env)
+        algorithm = json.loads(manifest_path(env).read_text()).get("algorithm", "SAC (stable-baselines3 defaults)")
+        card = {
+            "behaviour": f"{algorithm}, stochastic actions",
+            "policies": policies_version(env),
+            "checkpoints": {
+                k: {"step": c.step, "mean_return": c.mean_return, "return_100": c.return_100} for k, c in chosen.items()
+            },
+        }
+        if name == "medium-expert":
+            episodes = rollout(env, chosen["medium"], n_steps, seed) + rollout(env, chosen["expert"], n_steps, seed + 1)
+        else:
+            episodes = rollout(env, chosen[name], n_steps, seed)
     for i, ep in enumerate(episodes):
         ep.id = i
     return episodes, card
-
-
-#: D4RL's published reference returns (its ``infos.py``: random and expert policy returns on the v2 tasks). The kit's
-#: envs are Gymnasium v5 and its own behaviour policies, so a score against these is an approximate comparison.
-D4RL_REFERENCE = {"hopper": (-20.272305, 3234.3), "halfcheetah": (-280.178953, 12135.0), "walker2d": (1.629008, 4592.3)}
-
-
-def d4rl_score(env: str, returns):
-    """Returns normalised with D4RL's reference returns (0 = D4RL's random policy, 100 = its expert), for reading
-    the kit's results beside the papers' tables; approximate (v5 vs v2 dynamics, other behaviour policies)."""
-    low, high = D4RL_REFERENCE[env]
-    return 100.0 * (np.asarray(returns, float) - low) / (high - low)
 
 
 def reference_scores(env: str, episodes: int, seed: int = 123) -> dict[str, float]:

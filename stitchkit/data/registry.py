@@ -45,7 +45,7 @@ NAMESPACE = "stitchkit"
 SUBSAMPLE_SEED = 111  # TSRL's
 _ID = re.compile(
     r"^stitchkit/(?P<env>[a-z0-9-]+)/(?P<name>[a-z-]+?)"
-    r"(?:-(?P<k>\d+)k|-(?P<pct>\d+)pct|-r(?P<ratio>\d+))?-v0$"
+    r"(?:-(?P<k>\d+)k|-(?P<pct>\d+)pct|-r(?P<ratio>\d+)|-top(?P<top>\d+))?-v0$"
 )
 REAL_TO_LOCAL = {  # real Minari ids -> the kit's local equivalent
     r"^mujoco/(hopper|halfcheetah|walker2d)/(medium|expert|random|medium-expert|medium-replay)-v\d+$": (
@@ -70,6 +70,7 @@ class Recipe:
     budget: int | None = None
     pct: int | None = None
     ratio: int | None = None
+    top: int | None = None  # subsample: the best ``top`` percent of the episodes by return (CORL's 10%-BC data)
     method: str | None = None  # augmented: the stitching method
     tag: str | None = None  # augmented: a variant's name (ablations)
 
@@ -113,10 +114,13 @@ def parse_id(dataset_id: str) -> Recipe:
     if base is None or base not in base_ids():
         raise DatasetError(
             f"unknown dataset id {dataset_id!r}; buildable ids: {', '.join(base_ids())} "
-            "(add -<N>k, -<P>pct or -r<R> before -v0 for a small-sample variant)"
+            "(add -<N>k, -<P>pct or -r<R> before -v0 for a small-sample variant, -top<P> for the best P percent "
+            "of the episodes by return)"
         )
     kind = "maze" if m["env"].startswith("pointmaze") else "locomotion"
-    if m["k"] or m["pct"] or m["ratio"]:
+    if m["top"] and not 0 < int(m["top"]) <= 100:
+        raise DatasetError(f"{dataset_id}: -top<P> keeps the best P percent of the episodes, P in 1..100")
+    if m["k"] or m["pct"] or m["ratio"] or m["top"]:
         return Recipe(
             dataset_id,
             "subsample",
@@ -126,6 +130,7 @@ def parse_id(dataset_id: str) -> Recipe:
             budget=int(m["k"]) * 1000 if m["k"] else None,
             pct=int(m["pct"]) if m["pct"] else None,
             ratio=int(m["ratio"]) if m["ratio"] else None,
+            top=int(m["top"]) if m["top"] else None,
         )
     return Recipe(dataset_id, kind, m["env"], m["name"])
 
@@ -421,11 +426,14 @@ def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, for
     if recipe.kind == "augmented":  # generated data: the augmentation layer builds it (the data layer never calls up)
         raise DatasetError(f"{dataset_id} is generated data; build it with `{rebuild_command(dataset_id, False)}`")
     if recipe.kind == "subsample":
-        from stitchkit.data.subsample import subsample_episodes
+        from stitchkit.data.subsample import best_episodes, subsample_episodes
 
         parent = load_episodes(recipe.parent, profile=prof, build_missing=True, log=log)
-        ratio = recipe.ratio or (100 / recipe.pct if recipe.pct else None)
-        episodes = subsample_episodes(parent, SUBSAMPLE_SEED, ratio=ratio, budget=recipe.budget)
+        if recipe.top:
+            episodes = best_episodes(parent, recipe.top / 100)
+        else:
+            ratio = recipe.ratio or (100 / recipe.pct if recipe.pct else None)
+            episodes = subsample_episodes(parent, SUBSAMPLE_SEED, ratio=ratio, budget=recipe.budget)
         for i, ep in enumerate(episodes):
             ep.id = i
         card = {
@@ -433,7 +441,7 @@ def _build_locked(dataset_id: str, recipe: Recipe, prof: Profile, seed: int, for
                 "budget": recipe.budget,
                 "pct": recipe.pct,
                 "ratio": recipe.ratio,
-                "seed": SUBSAMPLE_SEED,
+                **({"top_percent": recipe.top, "by": "episode return"} if recipe.top else {"seed": SUBSAMPLE_SEED}),
                 "unit": "whole trajectories",
             }
         }
@@ -499,12 +507,13 @@ def stale_reason(dataset_id: str, kit: dict[str, Any]) -> str | None:
     from other behaviour policies than the committed ones, or a derived one whose parent was rebuilt since."""
     recipe = parse_id(dataset_id)
     if recipe.kind == "locomotion":
-        from stitchkit.data.locomotion import policies_version
+        from stitchkit.data.locomotion import source_version
 
-        built, now = (kit.get("card") or {}).get("policies"), policies_version(recipe.env)
+        built, now = (kit.get("card") or {}).get("policies"), source_version(recipe.env, recipe.name)
         if built != now:
             was = built or "of an earlier kit"
-            return f"rolled out from behaviour policies {was}, data/policies/{recipe.env} now holds {now}"
+            where = f"data/replays/{recipe.env}" if recipe.name == "medium-replay" else f"data/policies/{recipe.env}"
+            return f"built from {was}, {where} now holds {now}"
         return None
     parent = kit.get("parent")
     if not parent or not parent.startswith(NAMESPACE + "/"):

@@ -31,3 +31,43 @@ def subsample_episodes(
             raise ValueError(f"budget {budget} must be in 1..{lengths.sum()} (the dataset's transitions)")
         keep = order[: int(np.searchsorted(np.cumsum(lengths), budget)) + 1]
     return [episodes[i] for i in np.sort(keep)]
+
+
+def best_episodes(episodes: list[Episode], fraction: float) -> list[Episode]:
+    """The ``fraction`` of ``episodes`` with the highest returns (at least one), in their original order: CORL's
+    "10% BC" data (its ``frac``), the usual check of how much a dataset's best behaviour is worth."""
+    keep = max(1, round(fraction * len(episodes)))
+    chosen = set(sorted(range(len(episodes)), key=lambda i: episodes[i].ret, reverse=True)[:keep])
+    return [e for i, e in enumerate(episodes) if i in chosen]
+
+
+def by_return(episodes: list[Episode], budget: int, seed: int) -> list[Episode]:
+    """About ``budget`` transitions of whole episodes that keep the return distribution (:func:`by_return_indices`)."""
+    keep = by_return_indices([e.ret for e in episodes], [len(e) for e in episodes], budget, seed)
+    return [episodes[i] for i in keep]
+
+
+def by_return_indices(returns, lengths, budget: int, seed: int) -> list[int]:
+    """Which whole episodes make about ``budget`` transitions while keeping the return distribution: the episodes
+    sorted by return are taken at evenly spaced ranks (a systematic sample with a seeded start), so every return
+    quantile keeps its share of episodes. A random subset of a few hundred episodes could miss the rare best ones,
+    which decide what 10%-BC and the stitching methods can reach. Indices in the original order; all of them when
+    the budget covers the data. Needs only returns and lengths, so a recording is cut before it is replayed."""
+    returns, lengths = np.asarray(returns, float), np.asarray(lengths, int)
+    total, n_all = int(lengths.sum()), len(lengths)
+    if budget >= total:
+        return list(range(n_all))
+    if budget <= 0:
+        raise ValueError(f"budget must be positive, got {budget}")
+    order = np.argsort(returns, kind="stable")
+    start = numpy_rng(seed).random()
+    fraction = budget / total
+    for _ in range(50):  # grow the sampled fraction until the transitions reach the budget
+        n = min(n_all, max(1, int(round(fraction * n_all))))
+        ranks = np.minimum(((np.arange(n) + start) * n_all / n).astype(int), n_all - 1)
+        keep = np.unique(order[ranks])
+        got = int(lengths[keep].sum())
+        if got >= budget or n == n_all:
+            break
+        fraction *= budget / max(got, 1) * 1.01
+    return [int(i) for i in keep]
