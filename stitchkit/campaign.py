@@ -914,6 +914,11 @@ def _paper(c: Campaign, dataset: str, algorithm: str, augmenter: str) -> tuple[f
 def banner(c: Campaign, recs: list[dict[str, Any]]) -> str:
     """The label every notebook puts over the campaign's numbers: what they are and how to reproduce them."""
     machines = sorted({r["provenance"]["machine"]["device"] for r in recs}) or ["-"]
+    if c.closed:  # its data recipe was replaced: the numbers are history, said before they are read
+        return (
+            f"**Closed campaign, precomputed** at {c.train['steps']:,} updates per run on {', '.join(machines)} "
+            f"(records in `results/{c.name}/`; {len(recs)} of {len(c.cells())} runs done). **It {c.closed}.**"
+        )
     return (
         f"**Precomputed** at {c.train['steps']:,} updates per run, one seed per run, on {', '.join(machines)} "
         f"(records in `results/{c.name}/`; `make campaign` reproduces and continues them): "

@@ -43,7 +43,11 @@ def test_a_closed_campaign_refuses_to_run_and_keeps_its_records_readable():
     assert old.closed and "earlier medium-replay recipe" in old.closed
     with pytest.raises(BenchError, match="campaign campaign is closed"):
         campaign.run(old, log=print)
-    assert len(campaign.records(old)) >= 24  # the 24 hopper records stay readable (notebook 09 reads them)
+    recs = campaign.records(old)
+    assert len(recs) >= 24  # the 24 hopper records stay readable (notebooks 05, 08 and 09 read them)
+    assert campaign.banner(old, recs).startswith("**Closed campaign") and "earlier medium-replay" in campaign.banner(
+        old, recs
+    )
 
 
 def test_parity_and_campaign_d4rl_hold_every_parity_row_once():

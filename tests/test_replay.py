@@ -112,3 +112,22 @@ def test_top_percent_ids():
     for bad in ("stitchkit/hopper/medium-replay-top0-v0", "stitchkit/hopper/medium-replay-top101-v0"):
         with pytest.raises(DatasetError, match="best P percent"):
             parse_id(bad)
+
+
+def test_the_stop_nearest_d4rls_statistics_known_answer():
+    # 2,100 hopper episodes of 200 steps: the first 2,000 return D4RL's 15.0, then one of 98.7, then 99 of 15.0
+    low, high = -20.272305, 3234.3
+    raw = lambda score: low + score / 100 * (high - low)
+    returns = np.array([raw(15.0)] * 2000 + [raw(98.7)] + [raw(15.0)] * 99)
+    lengths = np.full(2100, 200)
+    rec = {"returns": returns, "lengths": lengths, "steps_at_end": np.cumsum(lengths)}
+    assert (
+        replay.worst_miss({"transitions": 402_000, "episodes": 2041, "d4rl_mean": 15.0, "d4rl_best": 98.7}, "hopper")
+        == 0
+    )
+    stop, miss = replay.choose_stop(rec, "hopper", every=200)
+    # the best episode ends at 400,200; past it, transitions and episode count pull the stop apart and meet near 405k
+    assert 400_200 <= stop <= 408_200 and miss < 0.05
+    evals = [{"step": 10_000, "mean_return": 900.0}, {"step": 20_000, "mean_return": 1_100.0}]
+    assert replay.medium_reached(evals, "hopper") == 20_000  # a third of D4RL's expert 3,234.3 is 1,078.1
+    assert replay.medium_reached(evals[:1], "hopper") is None

@@ -283,6 +283,37 @@ def misses(stats: dict, env: str) -> list[str]:
     return out
 
 
+def worst_miss(stats: dict, env: str) -> float:
+    """The largest of the four statistics' distances from D4RL's, each in units of its tolerance: below 1, every
+    statistic is within :data:`TOLERANCE`."""
+    ref = D4RL_MEDIUM_REPLAY[env]
+    return max(
+        abs(stats[k] - ref[k]) / (tol * ref[k] if k in ("transitions", "episodes") else tol)
+        for k, tol in TOLERANCE.items()
+    )
+
+
+def choose_stop(recording: dict, env: str, every: int = 1_000) -> tuple[int, float]:
+    """The stopping step (a multiple of ``every``) whose recorded prefix is nearest D4RL's published statistics,
+    by :func:`worst_miss`, and that miss. D4RL stopped its SAC "when the policy reaches the medium level", a level
+    and a step it does not publish; what it does publish is the buffer's statistics, so the kit stops where they
+    agree best, and the card says so beside when the policy reached a third of D4RL's expert return."""
+    stops = np.arange(every, int(recording["steps_at_end"][-1]) + 1, every)
+    rows = prefix_stats(recording, env, stops)
+    misses_ = [worst_miss(r, env) if r["episodes"] else np.inf for r in rows]
+    k = int(np.argmin(misses_))
+    return int(stops[k]), float(misses_[k])
+
+
+def medium_reached(evaluations: list[dict], env: str) -> int | None:
+    """The first evaluation step at which the policy's mean return reached a third of D4RL's expert reference
+    return (D4RL's "medium": a policy early-stopped at about a third of the expert's), or None."""
+    from stitchkit.data.d4rl import D4RL_REFERENCE
+
+    level = D4RL_REFERENCE[env][1] / 3
+    return next((e["step"] for e in evaluations if e["mean_return"] >= level), None)
+
+
 def _truncate(rec: dict[str, np.ndarray], stop: int) -> dict[str, np.ndarray]:
     """The episodes of a recording that ended by step ``stop``."""
     n = int(np.searchsorted(rec["steps_at_end"], stop, side="right"))

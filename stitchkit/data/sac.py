@@ -1,8 +1,11 @@
 """Soft actor-critic (Haarnoja et al. 2018), the agent whose replay buffer D4RL's medium-replay datasets are.
 
-Why the kit's own and not stable-baselines3's: the recording needs about 400k updates per environment, and SB3's
-SAC ran 50-55 updates per second on one core here (``benchmarks/sac_speed.py``), about two hours per 400k; this one
-runs the same update with less bookkeeping. The settings are rlkit's (D4RL's SAC) and SB3's defaults, which agree:
+Why the kit's own and not stable-baselines3's: the recording takes hours and must survive a session whose
+``data/`` is wiped, so a run resumes from a few committed megabytes (this agent's state, its random states and the
+recorded actions, from which the buffer is replayed) and continues bit for bit. SB3 saves its whole replay buffer
+(over 100 MB pickled at 400k transitions) and does not resume bit for bit. Speed is alike: 60-66 updates per
+second on one idle core here against SB3's 52-55, 38 against 36 with both cores busy (``benchmarks/sac_speed.py``).
+The settings are rlkit's (D4RL's SAC) and SB3's defaults, which agree:
 256-256 ReLU networks, Adam 3e-4 for actor, twin critics and temperature, batch 256, discount 0.99, Polyak 0.005
 every step, automatic entropy with target -|A| and initial temperature 1, tanh-squashed Gaussian actor with log-std
 clamped to [-20, 2]. The actor is :class:`~stitchkit.data.policies.SquashedGaussianActor`, so its checkpoints are
