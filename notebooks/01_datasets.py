@@ -163,10 +163,10 @@ for env, r in data_rows.items():
     print(f"{env}: {r['algorithm']}, stopped at step {r['stop']:,} ({r['rule']}). Misses against D4RL: {miss}")
 
 # %%
-fig, axes = plt.subplots(1, max(1, len(data_rows)), figsize=(6.5 * max(1, len(data_rows)), 3.6), squeeze=False)
 from stitchkit.data.d4rl import d4rl_score
 
-for ax, (env, r) in zip(axes[0], data_rows.items()):
+fig, axes = plt.subplots(1, max(1, len(data_rows)), figsize=(6.5 * max(1, len(data_rows)), 3.6), squeeze=False)
+for ax, env in zip(axes[0], data_rows):
     card = replay.load_card(env)
     rec = replay.run_recording(env, card["seed"])
     ax.plot(rec["steps_at_end"], d4rl_score(env, rec["returns"]), ".", ms=2, color="0.6", label="each episode")
