@@ -171,7 +171,9 @@ for ax, env in zip(axes[0], data_rows):
     rec = replay.run_recording(env, card["seed"])
     ax.plot(rec["steps_at_end"], d4rl_score(env, rec["returns"]), ".", ms=2, color="0.6", label="each episode")
     ev = card["evaluations"]
-    ax.plot([e["step"] for e in ev], d4rl_score(env, [e["mean_return"] for e in ev]), "C0-", label="policy (10 episodes)")
+    ax.plot(
+        [e["step"] for e in ev], d4rl_score(env, [e["mean_return"] for e in ev]), "C0-", label="policy (10 episodes)"
+    )
     ax.axvline(card["stop"], color="k", ls="--", label=f"stop: step {card['stop']:,}")
     ax.set(title=f"{env}: the SAC run the buffer records", xlabel="environment step", ylabel="D4RL-normalised return")
     ax.legend(fontsize=7)
