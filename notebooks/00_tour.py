@@ -202,11 +202,15 @@ print("device:", get_device(), "| MUJOCO_GL:", os.environ.get("MUJOCO_GL"), "| d
 #    model agrees; ASTRO picks targets that are reachable in steps and plans the bridge's actions through a learned
 #    model; TELS stitches *states* in a latent space and lets inverse dynamics find the actions.
 # 4. Profiles change sizes, never code: `smoke` proves every line runs, `lab` shows the effects on a laptop, `full`
-#    is the papers' budget on one GPU.
+#    takes the papers' sizes (networks, steps, volumes), meant for a GPU; the whole `full` course is a GPU-days job
+#    (notebook 09 estimates its hours), not one sitting.
 #
-# **Key equation.** Every method ends the same way: a learner trains on $\mathcal{D}^* = \mathcal{D} \cup
-# \mathcal{D}_{\text{aug}}$, each batch drawn at the ratio $r$ = original : augmented, i.e. $B\,r/(1+r)$ original
-# and $B/(1+r)$ generated transitions.
+# **Key equation.** The *data-augmentation* methods (DiffStitch, ASTRO, SER, TATU, the maze chains) end the same
+# way: a learner trains on $\mathcal{D}^* = \mathcal{D} \cup \mathcal{D}_{\text{aug}}$, each batch drawn at the
+# ratio $r$ = original : augmented, i.e. $B\,r/(1+r)$ original and $B/(1+r)$ generated transitions. Not every method
+# adds data: TELS stitches inside its policy (latent states, then inverse dynamics) on $\mathcal{D}$ alone, goal
+# swapping relabels the goals of $\mathcal{D}$'s own transitions, and GCIVL is a learner whose value bootstraps
+# across fragments of $\mathcal{D}$.
 #
 # **Pseudocode: stitching, in general.**
 # ```text

@@ -382,8 +382,8 @@ answer_1 = sum(len(ep) for ep in episodes)
 check("exercise 1", answer_1, P.data.maze_episodes * maze.EPISODE_LEN, hint="each episode has 200 actions")
 
 # %% [markdown]
-# **Exercise 2.** A 10k-transition subsample keeps *whole* episodes. Build
-# `stitchkit/pointmaze-medium/stitch-2k-v0` (2k at every profile), and store in `answer_2` the fraction of its
+# **Exercise 2.** A transition-budget subsample keeps *whole* episodes. Build
+# `stitchkit/pointmaze-medium/stitch-2k-v0` (a 2,000-transition budget at every profile), and store in `answer_2` the fraction of its
 # episodes that are exactly 200 steps long.
 
 # %%

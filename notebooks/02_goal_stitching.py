@@ -379,8 +379,14 @@ plt.show()
 # %% [markdown]
 # ## 7. When does the original data catch up? Budget and network size
 #
-# Ghugare et al. (ICLR 2024) showed that a large enough network *generalises* across fragments: stitching by
-# generalisation, with no new data. The sweep trains GCBC with a network twice as wide on the original fragments and
+# Could a bigger network or a longer run stitch by itself? Ghugare et al. (ICLR 2024, "Closing the gap between TD
+# learning and supervised learning") argue that it should *not* be expected to: stitching is combinatorial
+# generalisation (state-goal pairs never seen together in training), which differs from i.i.d. generalisation, so a
+# supervised learner such as GCBC need not acquire it "even in the limit of large datasets and models" (their
+# abstract); their remedy is temporal data augmentation, which section 3 has as goal swapping. Later work disputes
+# how large the gap is with function approximation (Is temporal difference learning the gold standard for
+# stitching?, 2025: larger critics narrow it for Monte Carlo and TD alike). This section measures it here.
+# The sweep trains GCBC with a network twice as wide on the original fragments and
 # on DiffStitch chains, to twice the `lab` budget (3 seeds), and reads success at a half, one and two `lab` budgets;
 # the `lab` width's curves are sections 3 and 5's runs (5 seeds, to the `lab` budget: their last point is 1x).
 
@@ -423,8 +429,9 @@ for width in SWEEP_WIDTHS:
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
-# How to read it. Ghugare et al. (2024) predict that with enough capacity and steps the network composes 4-cell
-# trips into 10-cell ones by itself: stitching by generalisation. `benchmarks/goal_lesson.py --beyond` runs the
+# How to read it. If the original arm catches up with more capacity or steps, the network composed 4-cell trips
+# into 10-cell ones by itself; Ghugare et al. (2024) argue that a supervised learner should not be expected to, and
+# the 2025 study finds that capacity narrows the gap. `benchmarks/goal_lesson.py --beyond` runs the
 # original arm further (more steps, a deeper network) and prints where it reaches the chains' `lab` result; on a
 # laptop budget, stitched data is the cheaper way to the long tasks when the chains keep their lead above.
 

@@ -213,7 +213,14 @@ display(Markdown("\n".join(reading)))
 #
 # **Key equations.**
 # $$\text{TD3+BC:}\ \max_\pi\ \mathbb{E}\big[\lambda\,Q(s, \pi(s)) - (\pi(s) - a)^2\big],\ \lambda = \frac{\alpha}{\operatorname{mean}|Q|};
-# \qquad \text{IQL:}\ \min_V \mathbb{E}\big[L_2^\tau(Q(s,a) - V(s))\big],\ \pi \propto e^{\beta(Q - V)}.$$
+# \qquad \text{IQL:}\ \min_V \mathbb{E}\big[L_2^\tau(Q(s,a) - V(s))\big],\
+# \max_\pi \mathbb{E}_{(s,a)\sim\mathcal{D}}\big[e^{\beta(Q(s,a) - V(s))}\log\pi(a \mid s)\big].$$
+#
+# IQL's policy step is a weighted likelihood on the *data's* actions (Kostrikov et al. 2022, Eq. 7), so the policy
+# it extracts is $\pi(a \mid s) \propto \pi_\beta(a \mid s)\, e^{\beta(Q(s,a) - V(s))}$: the behaviour policy
+# $\pi_\beta$ reweighted, never an action the data lacks. Here $\beta$ is an *inverse* temperature (CORL's
+# `beta = 3`); the glossary's AWR weight $e^{A/\beta}$ writes the temperature itself, so IQL's $\beta$ is its
+# reciprocal.
 #
 # **Pseudocode: one TD3+BC update.**
 # ```text

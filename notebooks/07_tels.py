@@ -81,8 +81,11 @@ HOPPER, MAZE = STUDY.values()
 #
 # $$\ell_{T\text{-sym}} = \| h_{fwd}(z, z_a) + h_{rvs}(z + h_{fwd}(z, z_a), z_a) \|^2 .$$
 #
-# On a toy oscillator with known exact models (the reverse one built by time reversal - flip the velocity, step,
-# flip back), the loss is zero without friction and grows with it:
+# A toy oscillator with known exact models shows what this loss does and does not measure. Two reverse models:
+# physical time reversal (flip the velocity, step, flip back), and the exact inverse of the forward step. With
+# the first, the loss is zero without friction and grows with it; with the second it is zero at every damping.
+# TS-IDM *learns* its h_rvs, so the loss asks for forward and reverse models that undo each other, which a damped
+# system's inverse step also does:
 
 # %%
 display(Code(inspect.getsource(tsidm.oscillator_models), language="python"))
@@ -103,16 +106,23 @@ axes[0].set(title="phase portrait: forward, then the time-reversed law", xlabel=
 axes[0].legend(fontsize=7)
 dampings = np.linspace(0, 1, 21)
 z = torch.randn(512, 2, generator=torch.Generator().manual_seed(SEED))
-axes[1].plot(
-    dampings, [float(tsidm.t_symmetry_loss(*tsidm.oscillator_models(c)[1:], z, None).mean()) for c in dampings], "o-"
-)
-axes[1].set(title="l_T-sym of the exact models", xlabel="damping", ylabel="mean l_T-sym")
+for reverse, label in (("flip", "h_rvs = time reversal (flip v)"), ("inverse", "h_rvs = exact inverse step")):
+    loss = [
+        float(tsidm.t_symmetry_loss(*tsidm.oscillator_models(c, reverse=reverse)[1:], z, None).mean()) for c in dampings
+    ]
+    axes[1].plot(dampings, loss, "o-", label=label)
+axes[1].set(title="l_T-sym of exact models", xlabel="damping", ylabel="mean l_T-sym")
+axes[1].legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
 # The red dashed path does not return to the start: the reverse law of a dissipative system is not its forward law
-# run backwards. Hopper and walker lose energy at every impact, so T-symmetry is an *approximate* prior there -
-# the paper's own limitation section says so.
+# run backwards with the velocities flipped. But the right panel shows that l_T-sym, as TS-IDM writes it, does not
+# test that: a reverse model that is the forward step's exact inverse zeroes it at any damping, and TS-IDM's h_rvs
+# is learned. What the term buys is a pair of latent models that are consistent with each other (and, through
+# l_dyn and l_ode, with the encoder), not a check that the physics is reversible. The paper's limitation section
+# still expects TELS to help less on "strongly irreversible or highly stochastic/dissipative systems"; hopper and
+# walker lose energy at every impact, and their dynamics are not invertible where contacts begin or end.
 #
 # ## 2. The TS-IDM
 #

@@ -143,15 +143,23 @@ def study_id(parent: str, transitions: int) -> str:
     return f"{parent.rsplit('-v', 1)[0]}-{transitions // 1000}k-v0"
 
 
-def oscillator_models(damping: float, dt: float = 0.1, omega: float = 1.0):
+def oscillator_models(damping: float, dt: float = 0.1, omega: float = 1.0, reverse: str = "flip"):
     """A pendulum-like toy with known answers: x'' = -omega^2 x - 2 damping x', state z = (x, v), exact one-step map
-    Phi = exp(A dt). Returns Phi, the forward model h_fwd(z) = Phi z - z, and the reverse model time reversal builds
-    from the same law - flip the velocity, step forward, flip back: h_rvs(z') = T Phi T z' - z'. Without damping
-    T Phi T = Phi^-1 (the system is time-reversible) and l_T-sym is exactly 0; with damping it is not."""
+    Phi = exp(A dt). Returns Phi, the forward model h_fwd(z) = Phi z - z, and a reverse model h_rvs of one of two
+    kinds:
+
+    * ``reverse="flip"``: physical time reversal built from the same law - flip the velocity, step forward, flip
+      back: h_rvs(z') = T Phi T z' - z'. Without damping T Phi T = Phi^-1 (the system is time-reversible) and
+      l_T-sym is exactly 0; with damping it is not, and the loss grows with the damping.
+    * ``reverse="inverse"``: the exact inverse step, h_rvs(z') = Phi^-1 z' - z'. l_T-sym is 0 at every damping. This
+      is what TS-IDM can reach: its h_rvs is a learned network, not a velocity flip, so the loss asks for forward and
+      reverse models that undo each other, which a damped system's do too."""
+    if reverse not in ("flip", "inverse"):
+        raise ValueError(f"reverse must be 'flip' or 'inverse', got {reverse!r}")
     a = torch.tensor([[0.0, 1.0], [-(float(omega) ** 2), -2 * float(damping)]])
     phi = torch.linalg.matrix_exp(a * dt)
     flip = torch.diag(torch.tensor([1.0, -1.0]))
-    back = flip @ phi @ flip
+    back = flip @ phi @ flip if reverse == "flip" else torch.linalg.inv(phi)
     return phi, (lambda z, za: z @ phi.T - z), (lambda z2, za: z2 @ back.T - z2)
 
 
