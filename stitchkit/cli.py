@@ -171,7 +171,11 @@ def _data(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--algo", choices=("tqc", "sac"), default="tqc", help="train-policy: TQC (sb3-contrib) or SAC")
     p.add_argument("--checkpoint-every", type=positive_int, default=10_000, help="train-policy: steps per checkpoint")
-    p.add_argument("--publish", action="store_true", help="train-policy: copy the run's actors to data/policies/")
+    p.add_argument(
+        "--publish",
+        action="store_true",
+        help="train-policy: copy the run's actors to data/policies/; record-replay: publish the stop nearest D4RL's",
+    )
     p.add_argument(
         "--status", action="store_true", help="train-policy: where the run stands (from its manifest; trains nothing)"
     )
@@ -232,6 +236,10 @@ def _data(p: argparse.ArgumentParser) -> None:
             if args.status:
                 st = replay.run_status(args.target, args.seed)
                 return emit(st, args.json, [f"{k:>12}: {v}" for k, v in st.items()])
+            if args.publish:
+                card = replay.publish_nearest(args.target, args.seed)
+                lines = [f"{k:>12}: {card[k]}" for k in ("stop", "rule", "stats", "d4rl", "misses")]
+                return emit(card, args.json, lines)
             steps = args.steps or replay.D4RL_MEDIUM_REPLAY[args.target]["transitions"]
             path = replay.record(args.target, steps, args.seed)
             return emit({"env": args.target, "recording": str(path)}, args.json, [])

@@ -357,6 +357,25 @@ def publish(env: str, stop: int, rule: str, seed: int = 0, name: str = "medium-r
     return card
 
 
+def publish_nearest(env: str, seed: int = 0) -> dict:
+    """Publish the recorded stop nearest D4RL's statistics (:func:`choose_stop`), with the rule written out: what
+    was searched, the miss, and when the policy reached D4RL's medium level (:func:`medium_reached`)."""
+    rec = run_recording(env, seed)
+    stop, miss = choose_stop(rec, env)
+    evaluations = json.loads(run_files(env, seed)["manifest"].read_text())["evaluations"]
+    medium = medium_reached(evaluations, env)
+    rule = (
+        f"the step, among multiples of 1,000 up to the recording's end at {int(rec['steps_at_end'][-1]):,}, whose "
+        f"finished episodes' statistics are nearest D4RL's (largest miss {miss:.2f} of its tolerance); the policy "
+        + (
+            f"first reached a third of D4RL's expert return (D4RL's medium) at step {medium:,}"
+            if medium is not None
+            else "had not reached a third of D4RL's expert return (D4RL's medium) by the recording's end"
+        )
+    )
+    return publish(env, stop, rule, seed)
+
+
 def version(env: str, name: str = "medium-replay") -> str:
     """12 hex digits of a published recording (its card, which holds the replayed digest and the stop): a dataset
     built from another reads as stale."""
