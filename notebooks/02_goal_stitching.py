@@ -95,7 +95,9 @@ print("long tasks, cells apart:", [t["cells"] for t in long_tasks], "| control t
 # A goal-conditioned learner takes its goals in *hindsight*: the goal of a state is a state the same trajectory
 # reached later (`GoalIndex.sample_goals`, OGBench's rule). Fragments 4 cells long only ever pair states 4 cells
 # apart, so the data never says how to go 10 cells. A **chain** lays fragments end to end: fragment A runs until
-# it passes near the start of fragment B, then B takes over, and so on, 3 to 6 times. `plan_chains` draws them;
+# it passes near the start of fragment B, then B takes over, and so on, 3 to 6 times. How near is the chain's
+# **hand-over distance** `near` (in maze units; 1 by default): the largest gap a joint may have to
+# close, by a naive one-step jump or by a generated bridge. `plan_chains` draws them;
 # chains go *outward* (each next fragment must settle farther from the chain's start), so a chain is a long trip,
 # not a random walk that turns back.
 
@@ -495,8 +497,9 @@ if search:
         plt.show()
     display(
         Markdown(
-            "**Reading, generated from the rows** (the bar: a generated bridge at least 10 points above the naive "
-            "joint with the 95% intervals apart):\n\n"
+            f"**Reading, generated from the rows** (the search ran on one maze, `{bridge_search.MAZE}`, and one "
+            "maze is one maze: another layout may place the walls where naive joints fail differently; the bar: a "
+            "generated bridge at least 10 points above the naive joint with the 95% intervals apart):\n\n"
             + "\n".join(bridge_search.verdicts(search))
             + "\n\n"
             + "\n\n".join(bridge_search.explain(search))

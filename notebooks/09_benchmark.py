@@ -105,7 +105,7 @@ print(
 )
 
 # %% [markdown]
-# **Since that run** (issue 32), the four slow parts were changed and measured on a CPU, where they can be: the
+# **Since that GPU run**, the four slow parts were changed and measured on a CPU, where they can be: the
 # Decision Transformer's last block computes only the state tokens it is read at, in the fused attention layout,
 # with bfloat16 autocast as an option (`--option bf16=true`); DiffStitch's U-Net trains in bfloat16 on request;
 # evaluation reuses its environments and can step them in worker processes (`STITCHKIT_EVAL_WORKERS`). The next
