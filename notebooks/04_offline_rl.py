@@ -10,6 +10,8 @@
 # # 04 · The evaluators: BC, TD3+BC, IQL, CQL and Decision Transformer
 #
 # **Learning objectives.** After this notebook you can
+# 0. show on a grid why TD learning stitches two trajectories that behaviour cloning cannot, and why the same
+#    backup fails offline unless it stays on the data's actions;
 # 1. state the one idea each offline RL algorithm adds to the one before, and find it in its source;
 # 2. train several seeds at once as one batched model, and read their curves;
 # 3. tell a "last" score from a "best" score, and say why papers must say which they report;
@@ -48,6 +50,63 @@ hopper_info = registry.info(HOPPER, P)
 print(f"{HOPPER}: dataset mean normalized score {hopper_info['normalized_score_mean']:.1f}")
 
 # %% [markdown]
+# ## 0. Why TD learning stitches, and why offline it must stay on the data
+#
+# DiffStitch's Figure 1 (a)-(b) in a 7 x 7 grid (`stitchkit/tabular.py`). Trajectory A (twice in the data) runs
+# from the start rightwards along the middle row and earns nothing; trajectory B runs up the middle column into the
+# goal (reward 1). They cross in the middle; no trajectory goes from the start to the goal.
+#
+# * **Behaviour cloning** copies, at each state, what the data did there. At the crossing most of the data goes
+#   right, so BC follows A to its end.
+# * **Q-learning** backs the goal's reward up along B: Q(crossing, up) = γ², and then along A to the start. At the
+#   crossing "up" is now worth more than "right", so the greedy policy turns onto B: it [*stitches*](GLOSSARY.md#stitching), with no new data.
+# * **Offline, the max is the danger.** The backup's max over next actions also asks about actions the data never
+#   took there. A network answers anyway, with whatever it extrapolates (here: seeded noise). The max picks the
+#   largest error and the backup carries it to the start: the value is overestimated and the greedy policy walks
+#   off the data. This is [**distribution shift**](GLOSSARY.md#shift). Restricting the max to the data's own actions (BCQ's and IQL's
+#   in-sample maximum) keeps the stitch and removes the failure; TD3+BC (an MSE pull toward the data's action) and
+#   CQL (a penalty on Q of actions the data lacks) answer the same failure by other means.
+
+# %%
+from stitchkit import tabular
+
+grid = tabular.Grid()
+toy_data = tabular.crossing_data(grid)
+toy_gamma = 0.9
+arms = {
+    "behaviour cloning": (None, tabular.behaviour_cloning(toy_data, grid.n_states)),
+}
+q_data = tabular.q_iteration(toy_data, grid.n_states, toy_gamma, backup="data")
+q_all = tabular.q_iteration(toy_data, grid.n_states, toy_gamma, backup="all", noise=1.0, seed=0)
+arms["Q-learning, in-sample max"] = (q_data, tabular.greedy(q_data, toy_data))
+arms["Q-learning, max over all actions (noisy unseen Q)"] = (q_all, tabular.greedy(q_all))
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+for ax, (name, (q, policy)) in zip(axes, arms.items()):
+    if q is not None:
+        im = ax.imshow(q.max(1).reshape(grid.size, grid.size), origin="lower", cmap="viridis", vmin=0)
+        plt.colorbar(im, ax=ax, fraction=0.046, label="max_a Q(s, a)")
+    for traj, color in ((toy_data[0], "tab:orange"), (toy_data[-1], "tab:blue")):
+        xy = np.array([grid.xy(s) for s, *_ in traj] + [grid.xy(traj[-1][3])])
+        ax.plot(xy[:, 0], xy[:, 1], color=color, lw=6, alpha=0.35)
+    visited, reached = tabular.rollout(grid, policy)
+    xy = np.array(visited)
+    ax.plot(xy[:, 0], xy[:, 1], "w.-" if q is not None else "k.-", lw=2)
+    ax.plot(*grid.start, "ks", ms=10)
+    ax.plot(*grid.goal, "r*", ms=18)
+    ax.set(title=f"{name}\n{'reaches the goal' if reached else 'misses the goal'}", xlim=(-0.5, 6.5), ylim=(-0.5, 6.5))
+plt.show()
+start = grid.state(grid.start)
+print(
+    f"value of the start: in-sample {q_data[start].max():.3f} (the truth: gamma^5 = {toy_gamma**5:.3f}); "
+    f"max over all actions {q_all[start].max():.3f}, overestimated by the unseen actions' values"
+)
+
+# %% [markdown]
+# Orange: trajectory A (twice in the data); blue: B; the line: the policy's path from the square to the star.
+# Every offline learner below is one answer to the third panel: TD3+BC and CQL keep the policy near the data's
+# actions, IQL never evaluates an action outside the data, DT and BC need no value at all, and so cannot stitch
+# through one (notebook 02 shows that on the maze, and the augmentation notebooks give them stitched data instead).
+#
 # ## 1. One idea each
 #
 # | algorithm | the idea | where to look |

@@ -25,6 +25,7 @@ LAYERS = {
         "stitchkit.oracle",
         "stitchkit.render",
         "stitchkit.toy",
+        "stitchkit.tabular",
         "stitchkit.exercises",
         "stitchkit.options",
         "stitchkit.plugins",
