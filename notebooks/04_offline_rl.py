@@ -10,12 +10,12 @@
 # # 04 · The evaluators: BC, TD3+BC, IQL, CQL and Decision Transformer
 #
 # **Learning objectives.** After this notebook you can
-# 0. show on a grid why TD learning stitches two trajectories that behaviour cloning cannot, and why the same
-#    backup fails offline unless it stays on the data's actions;
-# 1. state the one idea each offline RL algorithm adds to the one before, and find it in its source;
-# 2. train several seeds at once as one batched model, and read their curves;
-# 3. tell a "last" score from a "best" score, and say why papers must say which they report;
-# 4. judge whether an algorithm beat its data (the dataset's own normalized score).
+# 1. show on a grid why TD learning stitches two trajectories that behaviour cloning cannot, and why the same
+#    backup fails offline unless it stays on the data's actions (section 0);
+# 2. state the one idea each offline RL algorithm adds to the one before, and find it in its source;
+# 3. train several seeds at once as one batched model, and read their curves;
+# 4. tell a "last" score from a "best" score, and say why papers must say which they report;
+# 5. judge whether an algorithm beat its data (the dataset's own normalized score).
 #
 # These are the evaluators of the course: a stitching method is judged by what it does for them.
 
