@@ -262,6 +262,8 @@ display(Markdown("\n".join(reading)))
 # ## Summary
 #
 # **What to remember.**
+# 0. A TD learner stitches where trajectories meet (its value backs up through the shared state); BC copies each
+#    trajectory and does not. Offline, the backup's max must not ask about actions the data lacks (section 0).
 # 1. Each evaluator adds one idea: BC copies actions; TD3+BC adds a critic and stays near the data's actions; IQL
 #    never queries the critic outside the data; CQL pushes unseen actions' values down; DT conditions a sequence
 #    model on the return it should achieve.
