@@ -12,7 +12,8 @@
 # **Learning objectives.** After this notebook you can
 # 1. name DiffStitch's four modules (step estimation, state stitching, wrap-up, qualification) and find each in
 #    `stitchkit/augment/diffstitch.py`;
-# 2. explain how a diffusion model trained on windows *inpaints* a bridge between two given states;
+# 2. explain the forward process, ε-prediction and one reverse step on a 2-D toy, and how a diffusion model trained
+#    on windows *inpaints* a bridge between two given states;
 # 3. check a generated bridge against the true simulator, and say what qualification by a learned model buys;
 # 4. run the paper's experiment on the kit's data - TD3+BC and IQL on original vs original+DiffStitch data - and
 #    its ablations, and read the result honestly.
@@ -59,6 +60,80 @@ data = {d: registry.load_episodes(d, P, build_missing=True) for d in (HOPPER, MA
 ENV = {HOPPER: "hopper", MAZE: "pointmaze-medium"}
 
 # %% [markdown]
+# ## 0. Diffusion in two dimensions, before the U-Net
+#
+# A [diffusion model](GLOSSARY.md#diffusion) learns to undo noise. The **forward process** mixes a data window
+# $x_0$ with Gaussian noise, $x_k = \sqrt{\bar\alpha_k}\,x_0 + \sqrt{1-\bar\alpha_k}\,\varepsilon$, more at each
+# step $k$ (a cosine schedule for $\bar\alpha_k$), until at $k = K$ nothing of $x_0$ is left. A network
+# $\varepsilon_\theta(x_k, k)$ is trained to say which noise was added (**ε-prediction**: minimise
+# $\|\varepsilon_\theta(x_k, k) - \varepsilon\|^2$), so one **reverse step** can estimate
+# $\hat x_0 = (x_k - \sqrt{1-\bar\alpha_k}\,\varepsilon_\theta)/\sqrt{\bar\alpha_k}$ and move $x_k$ a little toward
+# it; K such steps turn pure noise into a sample that looks like the data. **Inpainting** writes the known points
+# back into the window after every step, so the sample must agree with them: fix the last points of one path and
+# the first points of another, and the model fills the bridge between them. That is DiffStitch's state stitching.
+#
+# Here the data are 2-D paths of 16 points (constant speed, constant turn), and the model is the kit's own
+# DiffStitch model (`StateDiffusion` with a small `TemporalUnet`, DiffStitch's training masks), only smaller:
+
+# %%
+from stitchkit.augment import toy_diffusion
+
+TS = toy_diffusion.SIZES.of(P)
+toy_windows = toy_diffusion.arcs(TS.windows, seed=SEED)
+toy_model, toy_losses = toy_diffusion.train(toy_windows, TS.train_steps, seed=SEED)
+display(Code(inspect.getsource(type(toy_model).loss), language="python"))
+x0 = toy_windows[:1]
+fig, axes = plt.subplots(1, 4, figsize=(17, 4))
+for k, color in zip((0, toy_model.k // 5, toy_model.k // 2, toy_model.k - 1), ("k", "tab:blue", "tab:purple", "0.6")):
+    xk = toy_diffusion.noised(toy_model, x0, k, seed=SEED)[0]
+    axes[0].plot(xk[:, 0], xk[:, 1], ".-", color=color, label=f"k = {k}")
+axes[0].set(title="forward process: a path, noised", xlim=(-2, 2), ylim=(-2, 2))
+axes[0].legend(fontsize=7)
+k_mid = toy_model.k // 3
+xk = toy_diffusion.noised(toy_model, x0, k_mid, seed=SEED)
+x0_hat = toy_diffusion.predict_x0(toy_model, xk, k_mid)[0]
+axes[1].plot(*xk[0].T, ".", color="0.6", label=f"x_k (k = {k_mid})")
+axes[1].plot(*x0_hat.T, "o-", color="tab:green", ms=3, label="one reverse step's x0 estimate")
+axes[1].plot(*x0[0].T, "k--", lw=1, label="the true x0")
+axes[1].set(title="one reverse step (ε-prediction)", xlim=(-1.2, 1.2), ylim=(-1.2, 1.2))
+axes[1].legend(fontsize=7)
+g = torch.Generator().manual_seed(SEED)
+free = torch.zeros(12, toy_diffusion.HORIZON, dtype=torch.bool)
+free[:, 0] = True  # only the first point is given: the model draws the rest of each path
+samples = toy_model.sample(free, toy_windows[100:112], generator=g)
+for w in toy_windows[200:260]:
+    axes[2].plot(*w.T, color="0.85", lw=1)
+for w in samples:
+    axes[2].plot(*w.T, "-", color="tab:blue", lw=1.5)
+axes[2].set(title="samples (blue), data (grey)", xlim=(-1.2, 1.2), ylim=(-1.2, 1.2))
+source, target = toy_diffusion.arcs(1, seed=SEED + 7), toy_diffusion.arcs(1, seed=SEED + 8)
+source = source - source[:, -1:] + torch.tensor([-0.2, 0.0])  # the source ends left of the middle ...
+target = target - target[:, :1] + torch.tensor([0.1, 0.15])  # ... the target starts 0.34 away
+known, values = toy_diffusion.bridge_layout(source, target, gap=5)
+bridged = toy_model.sample(known.repeat(5, 1), values.repeat(5, 1, 1), generator=g)
+axes[3].plot(*source[0].T, "o-", color="tab:blue", ms=3, label="source path")
+axes[3].plot(*target[0].T, "o-", color="tab:orange", ms=3, label="target path")
+for b in bridged:
+    axes[3].plot(*b[1:9].T, ".-", color="tab:green", lw=1, alpha=0.8)
+axes[3].plot(*torch.stack([source[0, -1], target[0, 0]]).T, "r--", label="naive joint: one jump")
+axes[3].set(title="inpainting: 5 bridges")
+axes[3].legend(fontsize=7)
+plt.show()
+print(
+    f"toy model: {TS.train_steps} steps, loss {np.mean(toy_losses[:20]):.3f} -> {np.mean(toy_losses[-50:]):.3f}; "
+    f"data step length {(toy_windows[:, 1:] - toy_windows[:, :-1]).norm(dim=-1).mean():.3f}, bridge steps "
+    f"{(bridged[:, 2:9] - bridged[:, 1:8]).norm(dim=-1).mean():.3f}, the naive joint's one jump "
+    f"{(target[0, 0] - source[0, -1]).norm():.3f}"
+)
+
+# %% [markdown]
+# One reverse step's estimate (second panel) is rough: from a heavily noised window the network can only guess the
+# path's rough place; the sampler takes K such steps, each from a less noisy window. Samples (third panel) look
+# like the data's arcs without copying any. Read the last panel as DiffStitch reads hopper: the bridge is a sequence of *states*; its actions come from an
+# inverse dynamics model afterwards (wrap-up), and a learned dynamics model judges whether the states could follow
+# one another (qualification). Everything below is this picture with 11-dimensional states, a bigger U-Net and a
+# learned Δ for the gap.
+#
 # ## 1. The pipeline
 #
 # Given a source state $s_T$ (the end of a prefix of trajectory τ) and a target state $s'_1$ (the start of a better
