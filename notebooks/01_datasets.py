@@ -167,8 +167,7 @@ from stitchkit.data.d4rl import d4rl_score
 
 fig, axes = plt.subplots(1, max(1, len(data_rows)), figsize=(6.5 * max(1, len(data_rows)), 3.6), squeeze=False)
 for ax, env in zip(axes[0], data_rows):
-    card = replay.load_card(env)
-    rec = replay.run_recording(env, card["seed"])
+    rec, card = replay.published_recording(env, whole=True)  # the whole run, past the stop too
     ax.plot(rec["steps_at_end"], d4rl_score(env, rec["returns"]), ".", ms=2, color="0.6", label="each episode")
     ev = card["evaluations"]
     ax.plot(

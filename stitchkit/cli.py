@@ -179,6 +179,12 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--status", action="store_true", help="train-policy: where the run stands (from its manifest; trains nothing)"
     )
+    p.add_argument(
+        "--schedule",
+        choices=("rlkit", "interleaved"),
+        default="rlkit",
+        help="record-replay: D4RL's rlkit loop (1,000 updates, then 1,000 steps, paths cut at the loop's end) or SB3's",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from stitchkit.data import registry
@@ -234,14 +240,14 @@ def _data(p: argparse.ArgumentParser) -> None:
             from stitchkit.data import replay
 
             if args.status:
-                st = replay.run_status(args.target, args.seed)
+                st = replay.run_status(args.target, args.seed, args.schedule)
                 return emit(st, args.json, [f"{k:>12}: {v}" for k, v in st.items()])
             if args.publish:
-                card = replay.publish_nearest(args.target, args.seed)
+                card = replay.publish_nearest(args.target, args.seed, args.schedule)
                 lines = [f"{k:>12}: {card[k]}" for k in ("stop", "rule", "stats", "d4rl", "misses")]
                 return emit(card, args.json, lines)
             steps = args.steps or replay.D4RL_MEDIUM_REPLAY[args.target]["transitions"]
-            path = replay.record(args.target, steps, args.seed)
+            path = replay.record(args.target, steps, args.seed, schedule=args.schedule)
             return emit({"env": args.target, "recording": str(path)}, args.json, [])
         from stitchkit.data.policies import publish_policies, run_status, train_policy
 

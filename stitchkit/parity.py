@@ -66,10 +66,9 @@ def data_rows(envs: tuple[str, ...] = ENVS) -> dict[str, dict[str, Any]]:
     out = {}
     for env in envs:
         try:
-            card = replay.load_card(env)
+            rec, card = replay.published_recording(env)
         except FileNotFoundError:
             continue
-        rec = replay._truncate(replay.run_recording(env, card["seed"]), card["stop"])
         full = _stats(rec["returns"], rec["lengths"], env)
         budget = get_profile("lab").data.locomotion_steps
         keep = by_return_indices(rec["returns"], rec["lengths"], budget, seed=0)

@@ -131,3 +131,24 @@ def test_the_stop_nearest_d4rls_statistics_known_answer():
     evals = [{"step": 10_000, "mean_return": 900.0}, {"step": 20_000, "mean_return": 1_100.0}]
     assert replay.medium_reached(evals, "hopper") == 20_000  # a third of D4RL's expert 3,234.3 is 1,078.1
     assert replay.medium_reached(evals[:1], "hopper") is None
+
+
+def test_rlkits_loop_cuts_paths_at_each_loop_and_resumes_bit_for_bit(replays, monkeypatch):
+    quiet = lambda *_: None
+    loop = 300  # rlkit's is 1,000; no training in the first two loops, as rlkit's
+    kw = dict(seed=0, checkpoint_every=loop, eval_every=loop, eval_episodes=1, log=quiet, schedule="rlkit", loop=loop)
+    replay.record("hopper", 3 * loop, **kw)  # one training loop, then a checkpoint
+    replay.record("hopper", 5 * loop, **kw)
+    resumed = replay.run_recording("hopper", schedule="rlkit")
+    monkeypatch.setenv("STITCHKIT_REPLAYS", str(replays / "again"))
+    monkeypatch.setenv("STITCHKIT_DATA", str(replays / "data-again"))
+    replay.record("hopper", 5 * loop, **kw)
+    straight = replay.run_recording("hopper", schedule="rlkit")
+    for key in resumed:
+        np.testing.assert_array_equal(resumed[key], straight[key], err_msg=key)
+    ends = straight["steps_at_end"]
+    assert int(ends[-1]) == 5 * loop and set(range(loop, 5 * loop + 1, loop)) <= set(ends.tolist())
+    cut = ~straight["terminated"] & (straight["lengths"] < 1000)
+    assert cut.any()  # some path was cut by its loop, not ended by the environment
+    episodes = replay._replay_arrays("hopper", straight)
+    assert all(e.truncations[-1] for e, c in zip(episodes, cut) if c)  # a cut path ends in a timeout

@@ -57,12 +57,24 @@ def _save_actor(actor, path: Path) -> None:
     atomic_torch_save(path, blob)
 
 
-def run_files(env: str, seed: int) -> dict[str, Path]:
+#: how acting and learning alternate: "rlkit" is D4RL's SAC (rlkit's TorchBatchRLAlgorithm, examples/sac.py): the
+#: first LOOP steps from the initial policy, then loops of LOOP gradient steps followed by LOOP environment steps,
+#: each path cut where the loop's step budget ends (``discard_incomplete_paths=False``: the cut path is kept, ending
+#: in a timeout, and the next loop starts from a reset). "interleaved" is stable-baselines3's: uniform actions for
+#: LEARNING_STARTS steps, then one update after every environment step, paths ending only by the environment.
+SCHEDULES = ("rlkit", "interleaved")
+LOOP = 1_000
+
+
+def run_files(env: str, seed: int, schedule: str = "interleaved") -> dict[str, Path]:
     """A recording run's resumable state, small enough to commit (``data/replays/<env>/``): the recording so far
     (``.npz``: every action, and per episode its length, seed, return, end), the agent with its optimisers and random
     states (``.pt``, about 3 MB; the commit point), and the evaluations (``.json``). The replay buffer is not saved:
-    replaying the recording rebuilds it exactly, so a fresh clone continues a run another machine started."""
-    stem = recordings_dir() / env / f"run-s{seed}"
+    replaying the recording rebuilds it exactly, so a fresh clone continues a run another machine started. The
+    interleaved schedule's files are ``run-s<seed>.*``, rlkit's ``rlkit-s<seed>.*``."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; accepted: {', '.join(SCHEDULES)}")
+    stem = recordings_dir() / env / (f"run-s{seed}" if schedule == "interleaved" else f"rlkit-s{seed}")
     return {
         "recording": stem.with_suffix(".npz"),
         "agent": stem.with_suffix(".pt"),
@@ -79,6 +91,8 @@ def record(
     eval_episodes: int = 10,
     threads: int = 1,
     log=print,
+    schedule: str = "interleaved",
+    loop: int = LOOP,
 ) -> Path:
     """Train SAC (:class:`~stitchkit.data.sac.SAC`) on ``env`` until about ``total_steps`` environment steps (the
     end of the episode running then), recording every transition: D4RL's medium-replay recipe.
@@ -89,7 +103,9 @@ def record(
     (as the datasets are collected). After the first episode to end past each ``checkpoint_every`` steps the run's
     state is written (:func:`run_files`), so a killed run, or one on a fresh clone, resumes from there and continues
     bit for bit on the same machine (a checkpoint falls between episodes: nothing half-recorded is lost). Rerun
-    with a larger ``total_steps`` to extend a finished recording."""
+    with a larger ``total_steps`` to extend a finished recording. ``schedule`` (:data:`SCHEDULES`): how acting and
+    learning alternate; the description above is "interleaved", "rlkit" is D4RL's own loop, of ``loop`` steps
+    (rlkit's 1,000; tests shorten it)."""
     import gymnasium as gym
 
     from stitchkit.data.sac import SAC
@@ -98,7 +114,7 @@ def record(
         raise ValueError(f"unknown locomotion env {env!r}; accepted: {', '.join(LOCOMOTION_ENVS)}")
     torch.set_num_threads(threads)
     env_id = LOCOMOTION_ENVS[env]
-    files = run_files(env, seed)
+    files = run_files(env, seed, schedule)
     files["agent"].parent.mkdir(parents=True, exist_ok=True)
     e = gym.make(env_id)
     od, ad = e.observation_space.shape[0], e.action_space.shape[0]
@@ -109,7 +125,8 @@ def record(
         "env": env,
         "env_id": env_id,
         "algorithm": "SAC (the kit's; rlkit's and stable-baselines3's default settings)",
-        "settings": {"learning_starts": LEARNING_STARTS, "batch_size": 256, "hidden": 256, "lr": 3e-4},
+        "settings": {"learning_starts": LEARNING_STARTS, "batch_size": 256, "hidden": 256, "lr": 3e-4}
+        | ({"schedule": "rlkit", "loop": loop} if schedule == "rlkit" else {}),
         "seed": seed,
         "eval_every": eval_every,
         "eval_episodes": eval_episodes,
@@ -154,7 +171,7 @@ def record(
     t0 = time.time() - wall
 
     def evaluate(now: int) -> None:
-        file = run_dir(env, seed) / "actors" / f"actor_{now:07d}.pt"
+        file = run_dir(env, seed) / schedule / f"actor_{now:07d}.pt"
         file.parent.mkdir(parents=True, exist_ok=True)
         _save_actor(agent.actor, file)
         ret = evaluate_actor(load_actor(Checkpoint(env, now, 0.0, file)), env_id, eval_episodes, seed=1000)
@@ -185,34 +202,53 @@ def record(
         }
         atomic_torch_save(files["agent"], sd)  # the commit point: names how many recorded episodes it has seen
 
-    if step == 0:
-        evaluate(0)
-    next_ckpt = (step // checkpoint_every + 1) * checkpoint_every
-    while step < total_steps:
+    def update() -> None:
+        idx = rng.integers(0, step, 256)
+        agent.update(*(torch.from_numpy(buf[n][idx]) for n in ("obs", "act", "rew", "next_obs", "done")))
+
+    def episode(limit: int | None, learn: bool) -> None:
+        """One path from a seeded reset, until the environment ends it or after ``limit`` steps (a cut)."""
+        nonlocal step
         k = len(rec["seeds"])
         ob, _ = e.reset(seed=seed * 1_000_000 + k)
-        acts, total = [], 0.0
+        acts, total, term = [], 0.0, False
         while True:
-            a = rng.uniform(-1, 1, ad).astype(np.float32) if step < LEARNING_STARTS else agent.act(ob)
+            uniform = schedule == "interleaved" and step < LEARNING_STARTS
+            a = rng.uniform(-1, 1, ad).astype(np.float32) if uniform else agent.act(ob)
             ob2, r, term, trunc, _ = e.step(a)
             buf["obs"][step], buf["next_obs"][step], buf["act"][step] = ob, ob2, a
             buf["rew"][step], buf["done"][step] = r, float(term)
             acts.append(a)
             total += float(r)
             step += 1
-            if step >= LEARNING_STARTS:
-                idx = rng.integers(0, step, 256)
-                agent.update(*(torch.from_numpy(buf[n][idx]) for n in ("obs", "act", "rew", "next_obs", "done")))
-            if step % eval_every == 0:
+            if learn and step >= LEARNING_STARTS:
+                update()
+            if learn and step % eval_every == 0:
                 evaluate(step)
             ob = ob2
-            if term or trunc:
+            if term or trunc or (limit is not None and len(acts) >= limit):
                 break
         rec["actions"].append(np.stack(acts))
         rec["seeds"].append(seed * 1_000_000 + k)
         rec["returns"].append(total)
         rec["terminated"].append(bool(term))
         rec["steps_at_end"].append(step)
+
+    if step == 0:
+        evaluate(0)
+    next_ckpt = (step // checkpoint_every + 1) * checkpoint_every
+    while step < total_steps:
+        if schedule == "interleaved":
+            episode(None, learn=True)
+        else:  # rlkit: train a loop (none in the first two, as rlkit's pre-training and epoch 0), then act a loop
+            if step >= 2 * loop:
+                for _ in range(loop):
+                    update()
+            end = step + loop
+            while step < end:
+                episode(end - step, learn=False)
+            if step % eval_every == 0:
+                evaluate(step)
         if step >= next_ckpt or step >= total_steps:
             checkpoint()
             next_ckpt = (step // checkpoint_every + 1) * checkpoint_every
@@ -244,10 +280,10 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         return dict(z)
 
 
-def run_recording(env: str, seed: int = 0) -> dict[str, np.ndarray]:
+def run_recording(env: str, seed: int = 0, schedule: str = "interleaved") -> dict[str, np.ndarray]:
     """A run's recording so far, as arrays: every action (concatenated), and per episode its length, reset seed,
     return, whether it terminated, and the agent's step count when it ended."""
-    return _load_npz(run_files(env, seed)["recording"])
+    return _load_npz(run_files(env, seed, schedule)["recording"])
 
 
 def prefix_stats(recording: dict, env: str, stops) -> list[dict]:
@@ -326,21 +362,23 @@ def card_path(env: str, name: str = "medium-replay") -> Path:
     return recordings_dir() / env / f"{name}.json"
 
 
-def publish(env: str, stop: int, rule: str, seed: int = 0, name: str = "medium-replay") -> dict:
+def publish(
+    env: str, stop: int, rule: str, seed: int = 0, name: str = "medium-replay", schedule: str = "interleaved"
+) -> dict:
     """Name the first ``stop`` steps of a run's recording (its finished episodes) as ``<env>/<name>``: a card beside
     the recording with the stopping step and the ``rule`` that chose it, the statistics beside D4RL's, the run's
     evaluations up to the stop, and a digest of the replayed episodes (what a rebuild checks)."""
-    rec = run_recording(env, seed)
+    rec = run_recording(env, seed, schedule)
     if stop > int(rec["steps_at_end"][-1]):
         raise ValueError(f"the {env} recording ends at step {int(rec['steps_at_end'][-1])}, before {stop}")
     kept = _truncate(rec, stop)
-    meta = json.loads(run_files(env, seed)["manifest"].read_text())
+    meta = json.loads(run_files(env, seed, schedule)["manifest"].read_text())
     episodes = _replay_arrays(env, kept)
     stats = prefix_stats(rec, env, [stop])[0]
     card = {
         "env": env,
         "name": name,
-        "recording": run_files(env, seed)["recording"].name,
+        "recording": run_files(env, seed, schedule)["recording"].name,
         "algorithm": meta["algorithm"],
         "settings": meta["settings"],
         "seed": seed,
@@ -357,12 +395,12 @@ def publish(env: str, stop: int, rule: str, seed: int = 0, name: str = "medium-r
     return card
 
 
-def publish_nearest(env: str, seed: int = 0) -> dict:
+def publish_nearest(env: str, seed: int = 0, schedule: str = "interleaved") -> dict:
     """Publish the recorded stop nearest D4RL's statistics (:func:`choose_stop`), with the rule written out: what
     was searched, the miss, and when the policy reached D4RL's medium level (:func:`medium_reached`)."""
-    rec = run_recording(env, seed)
+    rec = run_recording(env, seed, schedule)
     stop, miss = choose_stop(rec, env)
-    evaluations = json.loads(run_files(env, seed)["manifest"].read_text())["evaluations"]
+    evaluations = json.loads(run_files(env, seed, schedule)["manifest"].read_text())["evaluations"]
     medium = medium_reached(evaluations, env)
     rule = (
         f"the step, among multiples of 1,000 up to the recording's end at {int(rec['steps_at_end'][-1]):,}, whose "
@@ -373,7 +411,7 @@ def publish_nearest(env: str, seed: int = 0) -> dict:
             else "had not reached a third of D4RL's expert return (D4RL's medium) by the recording's end"
         )
     )
-    return publish(env, stop, rule, seed)
+    return publish(env, stop, rule, seed, schedule=schedule)
 
 
 def version(env: str, name: str = "medium-replay") -> str:
@@ -407,6 +445,8 @@ def _replay_arrays(env: str, rec: dict, keep: list[int] | None = None) -> list[E
         for a in acts:
             ob, r, term, trunc, info = e.step(a)
             obs.append(ob), rews.append(r), terms.append(term), truncs.append(trunc), xs.append(info["x_position"])
+        if not (terms[-1] or truncs[-1]):
+            truncs[-1] = True  # a path rlkit's loop cut: a timeout, as D4RL marks it
         episodes.append(
             Episode(
                 np.asarray(obs),
@@ -433,6 +473,16 @@ def load_card(env: str, name: str = "medium-replay") -> dict:
     return json.loads(path.read_text())
 
 
+def published_recording(
+    env: str, name: str = "medium-replay", whole: bool = False
+) -> tuple[dict[str, np.ndarray], dict]:
+    """The published recording's episodes up to its stop (arrays, no replay; ``whole``: the whole run, past the stop
+    too, for pictures of where the stop fell) and its card."""
+    card = load_card(env, name)
+    arrays = _load_npz(recordings_dir() / env / card["recording"])
+    return (arrays if whole else _truncate(arrays, card["stop"])), card
+
+
 def replay(
     env: str, budget: int | None = None, seed: int = 0, name: str = "medium-replay"
 ) -> tuple[list[Episode], dict]:
@@ -444,8 +494,7 @@ def replay(
     part, by its recorded returns (another machine's floating point may also differ, which the card then says)."""
     from stitchkit.data.subsample import by_return_indices
 
-    card = load_card(env, name)
-    rec = _truncate(_load_npz(recordings_dir() / env / card["recording"]), card["stop"])
+    rec, card = published_recording(env, name)
     everything = budget is None or budget >= int(rec["lengths"].sum())
     keep = (
         list(range(len(rec["lengths"])))
@@ -467,14 +516,14 @@ def replay(
     return episodes, out
 
 
-def run_status(env: str, seed: int = 0) -> dict:
+def run_status(env: str, seed: int = 0, schedule: str = "interleaved") -> dict:
     """Where a recording run stands, from its committed files alone: steps, episodes, hours, the last evaluation,
     and the statistics of what it has recorded so far beside D4RL's."""
-    files = run_files(env, seed)
+    files = run_files(env, seed, schedule)
     if not files["manifest"].exists():
         return {"env": env, "started": False}
     meta = json.loads(files["manifest"].read_text())
-    rec = run_recording(env, seed)
+    rec = run_recording(env, seed, schedule)
     stats = prefix_stats(rec, env, [int(rec["steps_at_end"][-1])])[0]
     last = meta["evaluations"][-1]
     return {
