@@ -151,6 +151,10 @@ plt.show()
 # reset seed, so the environment replays the whole buffer exactly. The buffer is cut at a stopping step chosen from
 # the recording's own statistics (the rule is printed below). Its size, episode count, mean and best episode are
 # what D4RL publishes, so they can be checked: a learner's score on the kit's data is then comparable to CORL's.
+# Two schedules of acting and learning exist (`replay.SCHEDULES`): rlkit's loop, D4RL's own (1,000 updates, then
+# 1,000 environment steps, each loop's last path cut and kept as a timeout), and stable-baselines3's interleaved
+# one (one update per step, paths ended by the environment only). The schedule changes how many episodes a buffer
+# of the same size holds, so the table's episode count depends on it; each recording prints its own.
 
 # %%
 from stitchkit import parity
@@ -160,7 +164,10 @@ data_rows = parity.data_rows()
 display(Markdown(parity.data_table(data_rows)))
 for env, r in data_rows.items():
     miss = "; ".join(r["misses"]) or "none: every statistic within the tolerance (counts 35%, mean 5, best 10)"
-    print(f"{env}: {r['algorithm']}, stopped at step {r['stop']:,} ({r['rule']}). Misses against D4RL: {miss}")
+    print(
+        f"{env}: {r['algorithm']}, {r['schedule']} schedule, stopped at step {r['stop']:,} ({r['rule']}). "
+        f"Misses against D4RL: {miss}"
+    )
 
 # %%
 from stitchkit.data.d4rl import d4rl_score

@@ -80,6 +80,7 @@ def data_rows(envs: tuple[str, ...] = ENVS) -> dict[str, dict[str, Any]]:
             "stop": card["stop"],
             "rule": card["rule"],
             "algorithm": card["algorithm"],
+            "schedule": card["settings"].get("schedule", "interleaved"),
         }
     return out
 
