@@ -141,9 +141,7 @@ def record(
         step, wall, meta["evaluations"] = sd["step"], sd["wall"], sd["evaluations"]
         arrays = _load_npz(files["recording"])
         n = sd["episodes"]
-        arrays = {k: v[:n] for k, v in arrays.items() if k != "actions"} | {
-            "actions": arrays["actions"][: int(arrays["lengths"][:n].sum())]
-        }
+        arrays = _truncate(arrays, int(arrays["steps_at_end"][n - 1]))  # the episodes the agent's state has seen
         replayed = _replay_arrays(env, arrays)
         if not np.allclose([x.rewards.sum() for x in replayed], arrays["returns"]):
             raise RuntimeError(f"the {env} recording does not replay on this machine: its buffer cannot be rebuilt")
