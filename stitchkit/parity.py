@@ -14,7 +14,6 @@ Two questions a reader asks before any stitching result means anything:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -194,8 +193,3 @@ def write(where: Path | None = None) -> dict[str, Path]:
         "data": atomic_write_json(where / "data.json", data),
         "records": atomic_write_json(where / "records.json", {"runs": found, "rows": learner_rows(found)}),
     }
-
-
-def read(name: str = "data") -> Any:
-    """A written parity file (``data`` or ``records``), for notebooks that show it without recomputing."""
-    return json.loads((folder() / f"{name}.json").read_text())
