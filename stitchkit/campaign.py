@@ -49,7 +49,7 @@ from stitchkit.paths import project_root
 from stitchkit.profiles import Profile, get_profile, with_sizes
 from stitchkit.stats import difference_ci, mean_ci, seeds_needed
 
-CAMPAIGN_KEYS = {"profile", "augment_tag", "train", "sizes", "paper", "closed"}
+CAMPAIGN_KEYS = {"profile", "augment_tag", "train", "sizes", "paper", "paper_setup", "closed"}
 TRAIN_KEYS = {"steps", "eval_every", "eval_episodes", "hidden"}
 
 
@@ -61,6 +61,7 @@ class Campaign:
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)  # section -> generator sizes over the base's
     augment_tag: str = "campaign"  # augmented ids: <parent>-<method>-<tag>-v0, apart from the notebooks' own
     paper: dict[str, Any] = field(default_factory=dict)  # dataset -> algorithm -> augmenter -> [mean, std]
+    paper_setup: dict[str, Any] = field(default_factory=dict)  # how the paper ran its table: data, steps, seeds, ...
     closed: str = ""  # why it runs no more (its data recipe was replaced): its records stay readable
 
     @property
@@ -116,6 +117,7 @@ def parse(text: str, source: str = "<campaign>") -> Campaign:
         sizes=own.get("sizes", {}),
         augment_tag=str(own.get("augment_tag", "campaign")),
         paper=own.get("paper", {}),
+        paper_setup=own.get("paper_setup", {}),
         closed=str(own.get("closed", "")),
     )
     try:
@@ -157,9 +159,7 @@ def spec(c: Campaign, cell: Cell) -> dict[str, Any]:
         out["augment"] = {
             "id": c.augmented_id(cell.dataset, cell.augmenter),
             "seed": c.grid.augment_seed,
-            "config": json.loads(
-                json.dumps(asdict(dataclasses.replace(config, seed=c.grid.augment_seed)), default=list)
-            ),
+            "config": method.recorded(dataclasses.replace(config, seed=c.grid.augment_seed)),
             "sizes": {t.section: json.loads(json.dumps(asdict(t.of(prof)), default=list)) for t in method.sizes},
         }
     return out
@@ -909,6 +909,171 @@ def _paper(c: Campaign, dataset: str, algorithm: str, augmenter: str) -> tuple[f
     if v is None:
         return None
     return (float(v), None) if isinstance(v, int | float) else (float(v[0]), float(v[1]))
+
+
+SETUP_ROWS = {  # [paper_setup] key -> the row's name in :func:`versus_paper`
+    "data": "data",
+    "steps": "learner updates",
+    "seeds": "seeds per cell",
+    "learners": "learners",
+    "evaluation": "reported score",
+}
+
+
+def _value(v: Any) -> str:
+    """A setting as the campaign-vs-paper table prints it."""
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list | tuple):
+        return " x ".join(map(str, v)) if all(isinstance(x, int) for x in v) else ", ".join(map(str, v))
+    return str(v)
+
+
+def _data_cell(c: Campaign, folder: Path) -> str:
+    """The campaign's datasets as the runner measured them (``data.json``): size and D4RL-normalised returns."""
+    known, out = data_summaries(folder), []
+    for d in c.grid.datasets:
+        s = known.get(d)
+        out.append(
+            f"{_short(d)}: "
+            + (
+                f"{s['transitions']:,} transitions, {s['episodes']:,} episodes, mean {s['d4rl_mean']:.1f}, "
+                f"best {s['d4rl_best']:.1f}"
+                if s
+                else "not yet loaded by the runner"
+            )
+        )
+    return f"the kit's `{c.profile_name}` build<br>" + "<br>".join(out)
+
+
+def _generated(c: Campaign, augmenter: str, folder: Path) -> str:
+    """What the builds generated (``builds/``), per dataset, and its size against the original data's."""
+    known, out = data_summaries(folder), []
+    for d in c.grid.datasets:
+        try:
+            build = json.loads((folder / "builds" / f"{_short(d)}-{augmenter}.json").read_text())[-1]
+        except (OSError, ValueError, IndexError):
+            out.append(f"{_short(d)}: not yet built")
+            continue
+        n, orig = build["summary"].get("accepted_transitions"), known.get(d, {}).get("transitions")
+        share = f" ({n / orig:.2f} x the data)" if n and orig else ""
+        out.append(f"{_short(d)}: {n:,}{share} in {build['seconds'] / 3600:.1f} h" if n else f"{_short(d)}: -")
+    return "<br>".join(out)
+
+
+def versus_paper(c: Campaign, folder: Path | None = None) -> str:
+    """Every setting in which the campaign differs from the paper it is read against, as a markdown table printed
+    from the campaign file, the methods' declarations (``Method.paper``) and the build records: data, learner
+    updates, seeds, each generator's sizes, steps, sampler, guidance and generated volume, the batch ratio and the
+    qualification threshold.
+
+    Why: a campaign's "not shown" is a statement about *these* settings; a reader who sees only the paper's numbers
+    beside the kit's would take it for a statement about the method."""
+    from stitchkit import augment
+
+    folder = folder or results_folder(c)
+    setup, prof = c.paper_setup, c.profile()
+    first = c.cells()[0]
+    sp = spec(c, first)
+    ours = {
+        "data": _data_cell(c, folder),
+        "steps": _value(c.train["steps"]),
+        "seeds": _value(len(c.grid.seeds)),
+        "learners": f"{', '.join(c.grid.algorithms)}: {_value(list(c.train.get('hidden', [])))} networks, "
+        f"batch {sp['batch_size']}",
+        "evaluation": f"last evaluation (every {c.train['eval_every']:,} updates, {c.train['eval_episodes']} episodes)",
+    }
+    rows = ["| setting | this campaign | the paper |", "|---|---|---|"]
+    rows += [f"| {name} | {ours[key]} | {_value(setup.get(key, '-'))} |" for key, name in SETUP_ROWS.items()]
+    for a in (a for a in c.grid.augmenters if a != "none"):
+        m = augment.method(a)
+        sizes: dict[str, Any] = {}
+        for t in reversed(m.sizes):  # its own table last: its own value wins a shared name
+            sizes |= asdict(t.of(prof))
+        configs = [augment.resolved_config(a, d, c.grid.options_for(a, d)) for d in c.grid.datasets]
+        for key, theirs in m.paper.items():
+            if key == "volume":
+                continue
+            if key == "ratio":
+                mine = f"{c.grid.ratio(a):.3g} original : 1 generated"
+            elif all(getattr(cf, key, None) is not None for cf in configs):  # an option (per dataset)
+                mine = ", ".join(sorted({_value(getattr(cf, key)) for cf in configs}))
+            else:  # a size (an option left to the sizes reads as its size)
+                mine = _value(sizes.get(key, "-"))
+            rows.append(f"| {a}: {key} | {mine} | {_value(theirs)} |")
+        rows.append(f"| {a}: generated transitions | {_generated(c, a, folder)} | {m.paper.get('volume', '-')} |")
+    return "\n".join(rows)
+
+
+def why_not_refuted(
+    c: Campaign, recs: list[dict[str, Any]], folder: Path | None = None, metric: str = "d4rl_tail"
+) -> str:
+    """Why a null result of this campaign does not refute the paper: a bulleted list built from the same facts as
+    :func:`versus_paper` (budgets against the paper's) and from the records (seeds the paper's difference would
+    need at the measured spread, curves still rising at the last evaluation). Each line is a measured or declared
+    fact; none is a guess about the outcome."""
+    from stitchkit import augment
+
+    folder = folder or results_folder(c)
+    setup, prof, out = c.paper_setup, c.profile(), []
+    steps = setup.get("steps")
+    if isinstance(steps, int) and steps > c.train["steps"]:
+        out.append(
+            f"- **Learner budget**: {c.train['steps']:,} updates per run, {c.train['steps'] / steps:.0%} of the "
+            f"paper's {steps:,}."
+        )
+    curves = [r["result"]["curve"] for r in recs]
+    tails = [cv.get("d4rl_score", cv.get("score", [])) for cv in curves]
+    tails = [t for t in tails if len(t) > TAIL]
+    if tails:
+        up = sum(t[-1] > np.mean(t[-TAIL - 1 : -1]) for t in tails)
+        out.append(
+            f"- **Still climbing?** In {up} of {len(tails)} runs the last evaluation is above the mean of the "
+            f"{TAIL} before it."
+        )
+    for a in (a for a in c.grid.augmenters if a != "none"):
+        m, sizes = augment.method(a), {}
+        for t in reversed(m.sizes):
+            sizes |= asdict(t.of(prof))
+        short = [
+            f"{k} {sizes[k]:,} of {v:,}"
+            for k, v in m.paper.items()
+            if k in sizes
+            and isinstance(v, int)
+            and not isinstance(v, bool)
+            and isinstance(sizes[k], int)
+            and sizes[k] < v
+        ]
+        if short:
+            out.append(f"- **{a}, smaller than released**: " + "; ".join(short) + ".")
+        if "return_guidance" in m.paper:
+            used = {augment.resolved_config(a, d, c.grid.options_for(a, d)).return_guidance for d in c.grid.datasets}
+            if used != {m.paper["return_guidance"]}:
+                out.append(
+                    f"- **{a}, return guidance**: w = {', '.join(f'{w:g}' for w in sorted(used))} here, "
+                    f"{m.paper['return_guidance']:g} released (bridges pushed toward a high return)."
+                )
+    sc = scores(recs, metric)
+    for d in c.grid.datasets:
+        for algo in c.grid.algorithms:
+            for a in (a for a in c.grid.augmenters if a != "none"):
+                x, y = sc.get((d, algo, a), []), sc.get((d, algo, "none"), [])
+                effect = _paper_diff(c, d, (algo, a), (algo, "none"))
+                if len(x) >= 2 and len(y) >= 2 and effect:
+                    need = seeds_needed(x, y, effect)
+                    if need > len(c.grid.seeds):
+                        out.append(
+                            f"- **Seeds, {algo} + {a} on {_short(d)}**: the paper's {effect:+.1f} would need {need} "
+                            f"seeds per arm at the spread measured here; the campaign has {len(c.grid.seeds)}."
+                        )
+    data = setup.get("data")
+    if data:
+        out.append(f"- **Data**: the paper's is {data}; the campaign's is the kit's own (table above).")
+    return "\n".join(out) if out else "- no difference declared between this campaign and the paper"
 
 
 def banner(c: Campaign, recs: list[dict[str, Any]]) -> str:

@@ -374,3 +374,48 @@ def test_seeds_past_the_data_are_counted_per_arm_and_drawn_one_by_one(tmp_path):
     axes = campaign.plot_curves(c, recs, hop, folder=tmp_path)
     iql_lines = [line for line in axes[1].lines if line.get_linewidth() == 0.6]
     assert sorted(line.get_ydata()[-1] for line in iql_lines) == [30.0, 60.0, 90.0]  # one thin line per seed
+
+
+def test_the_campaign_is_set_beside_the_paper_setting_by_setting_and_the_reasons_come_from_the_records():
+    """Notebooks 05, 08 and 09 print this above the campaign's tables (issue 44): each value read from where the
+    campaign takes it (a size, an option per dataset, the grid's ratio), beside the method's declared paper value."""
+    c = campaign.load("campaign")
+    rows = campaign.versus_paper(c).splitlines()
+    for row in (
+        "| learner updates | 300,000 | 1,000,000 |",
+        "| diffstitch: unet_dim | 32 | 128 |",
+        "| diffstitch: horizon | 64 | 100 |",
+        "| diffstitch: return_guidance | 0 | 1.2 |",
+        "| diffstitch: delta | 0.8, 1.2 | per dataset (hopper-mr 0.8) |",
+        "| ser: samples | 100,000 | 5,000,000 |",  # an option left to the sizes reads as its size
+        "| tatu: horizon | 5 | 5 |",  # TATU's rollout length, not DiffStitch's window of the same name
+        "| tatu: ratio | 2.33 original : 1 generated | 7 : 3 (real_ratio 0.7) |",
+    ):
+        assert row in rows, row
+    assert any(r.startswith("| diffstitch: sampler | strided |") for r in rows)
+    built = next(r for r in rows if r.startswith("| diffstitch: generated transitions"))
+    assert "hopper-medium-replay: 100,477 (0.99 x the data)" in built  # the committed build record
+    hop = "stitchkit/hopper/medium-replay-v0"
+    recs = [_fake(hop, "none", "iql", s, v) for s, v in enumerate([20.0, 30.0, 40.0])]
+    recs += [_fake(hop, "diffstitch", "iql", s, v) for s, v in enumerate([25.0, 35.0, 45.0])]
+    for r, up in zip(recs, [True] * 4 + [False] * 2):  # 6 evaluations: the last above or below the 4 before
+        r["result"]["curve"]["d4rl_score"] = [1.0, 2.0, 2.0, 2.0, 2.0, 3.0 if up else 1.0]
+    reasons = campaign.why_not_refuted(c, recs, metric="d4rl_last")
+    assert "300,000 updates per run, 30% of the paper's 1,000,000" in reasons
+    assert "In 4 of 6 runs the last evaluation is above the mean of the 4 before it" in reasons
+    assert "w = 0 here, 1.2 released" in reasons
+    assert "the paper's +10.7 would need 14 seeds per arm" in reasons  # sd 10 and 10, as seeds_table says
+
+
+def test_an_option_added_later_that_acts_on_nothing_leaves_older_records_current():
+    """DiffStitch's return_target only acts with guidance on: a record written before it existed stays current
+    (the committed campaign's records), one with guidance records the target it sampled toward."""
+    from stitchkit import augment
+
+    m, hop = augment.method("diffstitch"), "stitchkit/hopper/medium-replay-v0"
+    plain = augment.resolved_config("diffstitch", hop, {})
+    guided = augment.resolved_config("diffstitch", hop, {"return_guidance": 1.2})
+    assert plain.return_target == guided.return_target == 340.0  # the released 0.85 x 400 for hopper-mr
+    assert "return_target" not in m.recorded(plain)
+    assert m.recorded(guided)["return_target"] == 340.0
+    assert augment.resolved_config("diffstitch", "stitchkit/pointmaze/medium-v0", {}).return_target is None

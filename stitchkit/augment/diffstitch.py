@@ -47,19 +47,21 @@ from stitchkit.profiles import Profile, SizeTable
 from stitchkit.progress import bar, seconds_per_step
 
 # The released code's per-dataset settings (detail_configs/): qualification threshold delta (CDF space, squared
-# L2) and cosine threshold. The maze is the kit's own choice (see notebook 05): its states are 2-D positions.
+# L2), cosine threshold, and the return label guidance samples toward (``test_ret`` x ``returns_scale`` 400, as a
+# discounted return; used only when ``return_guidance`` > 0).
+# The maze is the kit's own choice (see notebook 05): its states are 2-D positions.
 # "*" is hopper-medium's, for datasets without their own. Keys: registry.dataset_keys (a subsample reads as its parent).
 SETTINGS: dict[str, dict[str, float]] = {
     "*": dict(delta=1.5, similarity=0.80),
     "halfcheetah/medium": dict(delta=1.5, similarity=0.90),
     "halfcheetah/medium-replay": dict(delta=1.0, similarity=0.90),
     "halfcheetah/medium-expert": dict(delta=1.5, similarity=0.90),
-    "hopper/medium": dict(delta=1.5, similarity=0.80),
-    "hopper/medium-replay": dict(delta=0.8, similarity=0.90),
-    "hopper/medium-expert": dict(delta=1.0, similarity=0.80),
-    "walker2d/medium": dict(delta=1.2, similarity=0.90),
-    "walker2d/medium-expert": dict(delta=1.2, similarity=0.90),
-    "walker2d/medium-replay": dict(delta=1.2, similarity=0.90),  # no released config: walker2d-medium's
+    "hopper/medium": dict(delta=1.5, similarity=0.80, return_target=0.90 * 400),
+    "hopper/medium-replay": dict(delta=0.8, similarity=0.90, return_target=0.85 * 400),
+    "hopper/medium-expert": dict(delta=1.0, similarity=0.80, return_target=0.90 * 400),
+    "walker2d/medium": dict(delta=1.2, similarity=0.90, return_target=0.92 * 400),
+    "walker2d/medium-expert": dict(delta=1.2, similarity=0.90, return_target=0.80 * 400),
+    "walker2d/medium-replay": dict(delta=1.2, similarity=0.90, return_target=368.0),  # no config: -medium's
     "pointmaze": dict(delta=0.025, similarity=0.99),
 }
 
@@ -180,6 +182,8 @@ class DiffStitchConfig:
     ddim_eta: float = 2.0  # strided sampler's per-step noise (0: deterministic DDIM; see StateDiffusion.sample)
     dynamics_guidance: float = 0.0  # > 0: per-step move (RMS, CDF units) of x0 toward dynamics consistency (kit's own)
     return_guidance: float = 0.0  # classifier-free guidance weight w (the released code: 1.2); 0: unconditional
+    return_target: float | None = None  # guidance's label, a discounted return (released: test_ret x 400, hopper-mr
+    # 340); None where the dataset has none: the median return-to-go of the target pool
     gamma: float = 0.99
     ratio: float = 4.0  # suggested original:augmented data ratio for training (the paper's Table 2 best for TD3+BC)
     seed: int = 0
@@ -540,7 +544,8 @@ def stitch(
     if cfg.return_guidance > 0:
         if not models.diffusion.net.returns_condition:
             raise ValueError("return_guidance needs a diffusion model trained with returns_condition=True")
-        label = float(np.quantile(pools.rtg[pools.targets], 0.5) / models.return_scale)
+        target = cfg.return_target if cfg.return_target is not None else np.quantile(pools.rtg[pools.targets], 0.5)
+        label = float(target / models.return_scale)
         sample_kw |= {"return_weight": cfg.return_guidance}
     fixed = cfg.fixed_steps or hi
 
@@ -632,6 +637,11 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     return result.episodes, summary(result)
 
 
+def inert(cfg: DiffStitchConfig) -> tuple[str, ...]:
+    """Fields that act on nothing under the config's other settings: without guidance there is no label."""
+    return ("return_target",) if cfg.return_guidance == 0 else ()
+
+
 METHOD = Method(
     "diffstitch",
     DiffStitchConfig,
@@ -640,4 +650,23 @@ METHOD = Method(
     empty_hint="loosen the qualification threshold (delta) or the similarity threshold",
     defaults=SETTINGS,
     sizes=(SIZES,),
+    inert=inert,
+    paper={  # guangheli12/DiffStitch: detail_configs/hopper_medium_replay_v2.py, scripts/ (../shared diffstitch.md)
+        "horizon": 100,
+        "unet_dim": 128,
+        "unet_mults": (1, 4, 8),
+        "diffusion_train_steps": 1_000_000,
+        "diffusion_lr": 2e-4,
+        "sampler": "full (ancestral, K = 100 steps, twice per bridge)",
+        "strided_steps": "- (no strided sampler)",
+        "return_guidance": 1.2,
+        "return_target": "test_ret x 400 (hopper-mr 340; walker2d-mr has no config)",
+        "model_steps": "inverse dynamics trained with the diffusion model (1M); MOPO's ensemble to its early stop",
+        "ensemble": 7,
+        "delta": "per dataset (hopper-mr 0.8)",
+        "budget": 2_000_000,
+        "max_iterations": 300_000,
+        "ratio": "not given for medium-replay (Table 2, halfcheetah-medium-expert: 4 : 1 best for TD3+BC)",
+        "volume": "up to 2,000,000 (generate_limit) beside about 400k original: about 5 x the data",
+    },
 )

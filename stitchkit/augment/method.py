@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,20 @@ class Method:
     sizes: tuple[SizeTable, ...] = ()  # its own sizes per profile, then any it reads from other methods (recorded)
     needs_maze: bool = False  # works on maze datasets only (positions, walls, goals): other datasets are n/a
     profile_defaults: Callable[[Profile], Mapping[str, Any]] | None = None  # options its sizes set (ASTRO's window)
+    inert: Callable[[Any], tuple[str, ...]] | None = None  # a config's fields that act on nothing under its others
+    # The paper's (or its released code's) value of each size or option worth comparing, by field name, or a sentence
+    # where it has no single value: what a campaign's "campaign vs paper" table sets beside its own (``ratio``: the
+    # original : generated batch ratio). Facts from the papers and repositories, with the source in a comment.
+    paper: Mapping[str, Any] = field(default_factory=dict)
+
+    def recorded(self, config: Any) -> dict[str, Any]:
+        """The config as a record's spec holds it: its fields less the inert ones, so a field added later that
+        changes nothing at its default (DiffStitch's ``return_target`` without guidance) leaves older records
+        current."""
+        out = json.loads(json.dumps(asdict(config), default=list))
+        for name in self.inert(config) if self.inert else ():
+            out.pop(name, None)
+        return out
 
     def fields(self) -> dict[str, Any]:
         return opts.schema(self.config, skip=("seed",))

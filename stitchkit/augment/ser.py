@@ -401,4 +401,15 @@ METHOD = Method(
     saves="one synthetic transition (no trajectory)",
     empty_hint="ask for more samples (--option samples=N)",
     sizes=(SIZES,),
+    paper={  # SynthER (Lu et al., NeurIPS 2023): config/resmlp_denoiser.gin, synther/diffusion/train_diffuser.py
+        "width": 2048,
+        "depth": 6,
+        "train_steps": 100_000,
+        "batch": 1024,
+        "lr": 3e-4,
+        "sample_steps": 128,
+        "samples": 5_000_000,
+        "ratio": "generated only (SynthER's offline buffer holds its samples alone)",
+        "volume": "5,000,000 samples: about 12 x hopper-mr",
+    },
 )

@@ -434,4 +434,15 @@ METHOD = Method(
     # hopper's 3.5 keeps nothing on the maze, whose ensemble disagreement has no tail (notebook 08's sweep)
     defaults={"maze": {"pessimism": 0.5}},
     sizes=(ds.SIZES, SIZES),
+    paper={  # TATU (Zhang et al., 2023): run_tatu_td3bc.sh (hopper-medium-replay), its defaults
+        "horizon": 5,
+        "penalty": 1.5,
+        "pessimism": 3.5,
+        "ensemble": 7,
+        "rollout_batch": 5000,
+        "vae_hidden": 750,
+        "transitions": "2 x the dataset, filled once before training",
+        "ratio": "7 : 3 (real_ratio 0.7)",
+        "volume": "2 x the dataset",
+    },
 )
