@@ -7,10 +7,11 @@ PROFILE ?= $(or $(STITCHKIT_PROFILE),lab)
 JUPYTER_ARGS ?=
 CAMPAIGN_ARGS ?=
 PYTEST_ARGS ?=
-WORKERS ?= 2
+# One worker per usable core, capped by memory (stitchkit/cores.py, standard library only: runs before setup).
+WORKERS ?= $(shell $(PYTHON) stitchkit/cores.py 2>/dev/null || echo 2)
 # JupyterLab refuses to start as root (containers, CI) unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
-export MUJOCO_GL ?= egl
+# MUJOCO_GL is left to the user, else to stitchkit.gl (EGL on Linux, CGL on macOS): no default here.
 
 # Datasets differ by profile: tests (smoke) and reports at other profiles get their own data folder, so they
 # never collide with the lab data `make lab` built in data/ (committed policies stay in data/policies/).
@@ -38,7 +39,7 @@ notebooks: setup ## generate the .ipynb twins of the py:percent notebooks (keeps
 	@if [ -n "$(NOTEBOOKS)" ]; then $(VENV)/bin/jupytext --sync --quiet $(NOTEBOOKS); fi
 
 data: setup ## build the course's datasets, then DiffStitch's and ASTRO's models and the generated data of notebooks 06 and 08, at PROFILE if missing (two at a time)
-	$(PY) -m stitchkit data defaults --profile $(PROFILE)
+	$(PY) -m stitchkit data defaults --profile $(PROFILE) --workers $(WORKERS)
 
 policies: setup ## train or resume the behaviour policies (TQC, 1M steps each, hours: rerun to continue)
 	for env in hopper walker2d halfcheetah; do \
@@ -61,7 +62,7 @@ test: setup notebooks lint ## set up, lint, then unit tests and every notebook t
 	$(TEST_DATA) STITCHKIT_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) tests $(IPYNB) --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
 
 report: setup notebooks ## build the course's data if missing (as make lab does), execute every notebook at PROFILE (default lab), write reports/index.html
-	$(REPORT_DATA) $(PY) -m stitchkit data defaults --profile $(PROFILE)
+	$(REPORT_DATA) $(PY) -m stitchkit data defaults --profile $(PROFILE) --workers $(WORKERS)
 	$(REPORT_DATA) $(PY) -m stitchkit report --profile $(PROFILE)
 	@if command -v chromium >/dev/null; then $(PY) -m stitchkit report --check; \
 	  else echo "(no chromium: skipped the offline page check, \`stitchkit report --check\`)"; fi

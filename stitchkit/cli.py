@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stitchkit.cores import workers
 from stitchkit.gl import GLBackendError
 from stitchkit.options import parse_items
 from stitchkit.plugins import LEARNERS, STITCHING_METHODS
@@ -165,7 +166,12 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", nargs="?", help="dataset id (build, info) or env (train-policy, record-replay)")
     p.add_argument("--force", action="store_true", help="build: replace an existing dataset")
     p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--workers", type=positive_int, default=2, help="defaults: datasets built at a time, one core each")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=workers(),
+        help=f"defaults: datasets built at a time, one core each (default here: {workers()}, cores capped by memory)",
+    )
     p.add_argument(
         "--steps", type=positive_int, default=None, help="train-policy (1M), record-replay (D4RL's size): env steps"
     )
@@ -280,14 +286,26 @@ def _augment(p: argparse.ArgumentParser) -> None:
         help="a method option, e.g. sampler=strided, delta=1.0, qualification=false (repeatable; an "
         "unknown key is an error that lists the accepted ones)",
     )
+    p.add_argument(
+        "--dry-run", action="store_true", help="check the options and ids, print the settled config; generate nothing"
+    )
 
     def run(args: argparse.Namespace) -> int:
         from stitchkit import augment
 
         options = augment.method(args.method).check(parse_items(args.option))  # typed, before any work
         summary = augment.run(
-            args.method, args.dataset, args.out, args.profile, seed=args.seed, force=args.force, **options
+            args.method,
+            args.dataset,
+            args.out,
+            args.profile,
+            seed=args.seed,
+            force=args.force,
+            dry_run=args.dry_run,
+            **options,
         )
+        if args.dry_run:
+            return emit(summary, args.json, [f"{k:>20}: {v}" for k, v in summary["config"].items()])
         lines = [f"{k:>28}: {v}" for k, v in summary.items() if k != "config" and not isinstance(v, (list, dict))]
         return emit(summary, args.json, lines)
 
@@ -309,6 +327,7 @@ def number(cast: type, zero_ok: bool, what: str) -> Callable[[str], Any]:
     return parse
 
 
+CONFIRM_HOURS = 1.0  # smoke and lab promise minutes: a run estimated past this asks for --yes
 positive_int = number(int, False, "a positive integer")
 non_negative_int = number(int, True, "an integer >= 0")
 positive_float = number(float, False, "a positive number")
@@ -335,6 +354,14 @@ def _train(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a learner setting, e.g. guide=awr, terms=+l_ode, expectile=0.9 (repeatable)",
     )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check everything, make one update on a copy of the model, print the estimate; train nothing",
+    )
+    p.add_argument(
+        "--yes", action="store_true", help=f"start a run estimated past {CONFIRM_HOURS:g} h at the smoke or lab profile"
+    )
 
     def run(args: argparse.Namespace) -> int:
         from stitchkit.train import learner
@@ -350,8 +377,17 @@ def _train(p: argparse.ArgumentParser) -> None:
             args.ratio,
             resume=not args.no_resume,
             top_fraction=args.top_fraction,
+            max_hours=None if args.yes or args.profile.name == "full" else CONFIRM_HOURS,
+            dry_run=args.dry_run,
             **options,
         )
+        if args.dry_run:
+            lines = [
+                f"{args.algo} on {args.dataset}: {len(out['seeds'])} seed(s), {out['parameters']:,} parameters, "
+                f"{out['steps']:,} updates at {out['seconds_per_update']:.3g} s each: about "
+                f"{out['estimate_hours']:.2g} h here (profile {out['profile']}, evaluations not counted)"
+            ]
+            return emit(out, args.json, lines)
         s, r = out["score"], out["return"]
         lines = [
             f"{args.algo} on {args.dataset} ({len(out['seeds'])} seeds, {out['steps']} steps, profile "
@@ -431,7 +467,12 @@ def _campaign(p: argparse.ArgumentParser) -> None:
         default=["parity", "campaign-d4rl"],
         help="campaign TOMLs or names, run in order (default: parity, then campaign-d4rl; CI's: campaign-smoke)",
     )
-    p.add_argument("--workers", type=positive_int, default=2, help="cells (or builds) at a time, one core each")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=workers(),
+        help=f"cells (or builds) at a time, one core each (default here: {workers()}, cores capped by memory)",
+    )
     p.add_argument("--hours", type=non_negative_float, help="start no job that would end after this many hours")
     p.add_argument("--commit", action="store_true", help="git-commit each record as it lands")
     p.add_argument("--only", help="cells whose record path starts so, comma-separated: hopper-medium-replay/none")

@@ -46,6 +46,9 @@ class Range:
 
 
 POSITIVE, NON_NEGATIVE, COUNT = Range(gt=0), Range(ge=0), Range(ge=1)
+# A model's layer, head and member counts: beyond this a model takes minutes to build before its size can be checked
+# (``stitchkit.train.check_fits`` refuses what would not fit memory; this bounds what it must build to know)
+STRUCTURE = Range(ge=1, le=1024)
 PROBABILITY, FRACTION = Range(ge=0, le=1), Range(gt=0, le=1)
 # The kit's option names keep one meaning everywhere (a learning rate is ``lr`` or ``*_lr`` in every learner), so
 # their ranges are declared once, here, by name; a field whose name says nothing declares its own next to its type
@@ -62,8 +65,9 @@ RANGES: tuple[tuple[str, Range], ...] = (
         r"|d_min|d_max",
         POSITIVE,
     ),
+    (r"layers|heads|members|elites|n_actions", STRUCTURE),
     (
-        r"max_steps|policy_freq|n_actions|layers|heads|seq_len|episode_len|d|warmup|hops_min|hops_max|horizon"
+        r"max_steps|policy_freq|seq_len|episode_len|d|warmup|hops_min|hops_max|horizon"
         r"|samples|transitions|(.+_)?hidden|members|elites|candidates|fixed_steps|bridge_steps|sample_steps"
         r"|(.+_)?batch",
         COUNT,
@@ -85,6 +89,8 @@ def range_of(name: str, tp: Any) -> Range | None:
         if isinstance(meta, Range):
             return meta
     base = _base(tp)
+    if typing.get_origin(base) is tuple:  # a list option: the range holds for each element (``hidden`` widths)
+        base = _base(typing.get_args(base)[0]) if typing.get_args(base) else None
     if base not in (int, float):
         return None
     return next((r for pattern, r in RANGES if re.fullmatch(pattern, name)), None)
@@ -207,7 +213,17 @@ def check(owner_name: str, fields: Mapping[str, Any], options: Mapping[str, Any]
                 + (f" (e.g. {key}={example})" if example else "")
             ) from None
         bounds = range_of(key, tp)
-        if bounds is not None and isinstance(out[key], (int, float)) and not bounds.holds(out[key]):
+        if bounds is None:
+            continue
+        if isinstance(out[key], tuple):
+            if not out[key]:
+                raise OptionError(f"{owner_name} option {key} is empty: give one or more values, each {bounds.text()}")
+            bad = [v for v in out[key] if not bounds.holds(v)]
+            if bad:
+                raise OptionError(
+                    f"{owner_name} option {key}={value!r} is out of range: each value must be {bounds.text()}"
+                )
+        elif isinstance(out[key], (int, float)) and not bounds.holds(out[key]):
             raise OptionError(f"{owner_name} option {key}={out[key]!r} is out of range: it must be {bounds.text()}")
     return out
 

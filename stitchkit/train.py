@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,12 @@ from stitchkit.algos.common import (
     SeedGoalSampler,
     SeedWindowSampler,
     TrainConfig,
+    make_update,
     summarize,
     train,
 )
 from stitchkit.algos.learner import Learner
+from stitchkit.cores import memory_gib
 from stitchkit.data import registry
 from stitchkit.data.episodes import returns, transitions
 from stitchkit.data.normalizers import ZScore, return_range_scale
@@ -56,6 +60,68 @@ def seed_list(seeds: int | list[int]) -> list[int]:
     return out
 
 
+#: bytes each parameter holds while training: its float32 weight, gradient and Adam's two moments
+BYTES_PER_PARAMETER = 16
+#: the share of the machine's memory a run's parameters may take (activations, data and the evaluator need the rest)
+MEMORY_SHARE = 0.5
+#: options that set a model's size, named in the error when a run would not fit
+SIZE_OPTIONS = ("hidden", "idm_hidden", "d", "layers", "heads", "seq_len", "episode_len", "n_actions")
+#: options that add to a run's updates (a pre-training stage), named in the error when a run would take hours
+STEP_OPTIONS = ("idm_steps",)
+
+
+class RunTooLargeError(OptionError):
+    """A run that would not fit this machine's memory, or (unconfirmed) would take hours at a minutes profile."""
+
+
+def parameter_count(spec: Learner, obs_dim: int, act_dim: int, seeds: list[int], steps: int, options) -> int | None:
+    """The model's parameters, counted on PyTorch's meta device (shapes only, nothing allocated) for one seed and
+    scaled by the seed count (a seed-batched model holds one copy per seed), so a run whose widths or seed count
+    would not fit is refused in a moment, before it takes the machine's memory; None where a model cannot be built
+    there."""
+    try:
+        with torch.device("meta"):
+            model = spec.make(obs_dim, act_dim, seeds[:1], steps, options)
+        return sum(p.numel() for p in model.parameters()) * len(seeds)
+    except RuntimeError as err:
+        if "overflow" in str(err):  # a tensor past 2^63 bytes: no machine holds it
+            return 2**62
+        return None
+    except Exception:  # a model that cannot be built on the meta device: no estimate, no refusal
+        return None
+
+
+def check_fits(name: str, spec: Learner, obs_dim: int, act_dim: int, seeds: list[int], steps: int, options) -> int:
+    """Refuse, naming the seed count and the size options, a model whose training state would pass
+    :data:`MEMORY_SHARE` of this machine's memory. Returns the parameter count (0 when unknown)."""
+    n, mem = parameter_count(spec, obs_dim, act_dim, seeds, steps, options), memory_gib()
+    if n is None:
+        return 0
+    need = n * BYTES_PER_PARAMETER / 2**30
+    if mem is not None and need > MEMORY_SHARE * mem:
+        sizes = ", ".join(f"{k}={options[k]}" for k in SIZE_OPTIONS if k in options)
+        raise RunTooLargeError(
+            f"{name} with {len(seeds):,} seed(s) ({sizes}) would hold about {need:,.1f} GiB of weights and optimizer "
+            f"state ({need * 1024 / len(seeds):,.1f} MiB per seed); this machine has {mem:.0f} GiB, of which a run "
+            f"may take {MEMORY_SHARE:.0%}: lower --seeds or the widths"
+        )
+    return n
+
+
+def seconds_per_update(algo: torch.nn.Module, sampler, batch_size: int) -> float:
+    """One update of a copy of ``algo``, timed after one warm-up update; the sampler's and torch's random states
+    are put back, so a run that follows gives the numbers it would have given without the probe."""
+    states, rng = sampler.state(), torch.get_rng_state()
+    probe = copy.deepcopy(algo)
+    update = make_update(probe, "off")
+    update(sampler.sample(batch_size), 0)
+    t0 = time.perf_counter()
+    update(sampler.sample(batch_size), 1)
+    took = time.perf_counter() - t0
+    sampler.load_state(states), torch.set_rng_state(rng)
+    return took
+
+
 class NotTrajectoriesError(ValueError):
     """A sequence learner (Decision Transformer) was given augmented data that holds no whole trajectories."""
 
@@ -74,6 +140,8 @@ def run(
     top_fraction: float | None = None,
     eval_every: int | None = None,
     eval_episodes: int | None = None,
+    max_hours: float | None = None,
+    dry_run: bool = False,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train ``algo_name`` on ``dataset_id`` (plus ``augmented_id`` at ratio original:augmented) for the
@@ -81,7 +149,11 @@ def run(
     last/best summaries. ``eval_every`` / ``eval_episodes`` replace the profile's evaluation schedule (a long
     campaign run evaluates less often than a notebook's short one).
     ``top_fraction``: train on the dataset's best episodes only (by return), e.g. 0.1 for
-    CORL's "10% BC" (its ``frac``), the usual check of how much a dataset's best behaviour is worth."""
+    CORL's "10% BC" (its ``frac``), the usual check of how much a dataset's best behaviour is worth.
+
+    Before training: a model whose training state would not fit this machine's memory is refused
+    (:func:`check_fits`); with ``max_hours``, so is a run whose updates alone (one timed here) would take longer;
+    ``dry_run`` stops there and returns the estimate, having made one update on a copy of the model."""
     prof = get_profile(profile)
     spec = learner(algo_name)
     seeds = seed_list(seeds)
@@ -122,7 +194,17 @@ def run(
     obs_dim, act_dim = original[0].observations.shape[1], original[0].actions.shape[1]
     device = get_device()
     cfg.device = str(device)
-    algo = spec.make(obs_dim, act_dim, seeds, cfg.steps, options).to(device)
+    n_params = check_fits(algo_name, spec, obs_dim, act_dim, seeds, cfg.steps, options)
+    try:
+        algo = spec.make(obs_dim, act_dim, seeds, cfg.steps, options).to(device)
+    except (RuntimeError, MemoryError) as err:  # the meta-device estimate could not be made, and it did not fit
+        if not isinstance(err, MemoryError) and "allocate" not in str(err):
+            raise
+        sizes = ", ".join(f"{k}={options[k]}" for k in SIZE_OPTIONS if k in options)
+        raise RunTooLargeError(
+            f"{algo_name} with {len(seeds):,} seed(s) ({sizes}) does not fit this machine's memory: lower --seeds or "
+            "the widths"
+        ) from None
     if spec.sequence:  # whole trajectories, original and stitched alike; conditioned on the best return
         episodes = original + (augmented or [])
         kinds = {e.provenance.kind for e in augmented or []}
@@ -160,6 +242,30 @@ def run(
         if env_id
         else Evaluator(dataset_id, norm, len(seeds), cfg.eval_episodes, seed=seeds[0], device=str(device))
     )
+    if dry_run or max_hours is not None:
+        per_update = seconds_per_update(algo, sampler, cfg.batch_size)
+        hours = per_update * cfg.steps / 3600
+        if max_hours is not None and hours > max_hours:
+            named = "".join(f" + {k}={options[k]:,}" for k in STEP_OPTIONS if options.get(k))
+            raise RunTooLargeError(
+                f"{algo_name} with {len(seeds):,} seed(s) would take about {hours:,.1f} h here ({cfg.steps:,} updates"
+                f"{': the profile' + chr(39) + 's' + named if named else ''} at {per_update:.3g} s each, evaluations "
+                f"not counted), more than the {max_hours:g} h a {prof.name}-profile run may take unasked: pass --yes "
+                "to start it anyway"
+            )
+        if dry_run:
+            return {
+                "algo": algo_name,
+                "dataset": dataset_id,
+                "profile": prof.name,
+                "seeds": seeds,
+                "steps": cfg.steps,
+                "batch_size": cfg.batch_size,
+                "parameters": n_params,
+                "seconds_per_update": per_update,
+                "estimate_hours": hours,
+                "dry_run": True,
+            }
     run_dir, key, _ = run_key(
         algo_name,
         dataset_id,

@@ -53,7 +53,12 @@ class GCBC(nn.Module):
         self.actor = GoalActor(seeds, obs_dim, act_dim, tuple(hidden))
         self.opt = adam(self.actor.parameters(), lr=lr)
         self.actor_goals = GoalSampling(
-            actor_p_curgoal, actor_p_trajgoal, actor_p_randomgoal, p_swap=actor_p_swap, swap_size=swap_size
+            actor_p_curgoal,
+            actor_p_trajgoal,
+            actor_p_randomgoal,
+            p_swap=actor_p_swap,
+            swap_size=swap_size,
+            prefix="actor_",
         )
         self.value_goals: GoalSampling | None = None  # no value function
 

@@ -68,8 +68,10 @@ class GCIVL(nn.Module):
         self.actor_opt = adam(self.actor.parameters(), lr=lr)
         self.value_opt = adam(self.value.parameters(), lr=lr)
         self.discount, self.tau, self.expectile, self.alpha = discount, tau, expectile, alpha
-        self.actor_goals = GoalSampling(0.0, actor_p_trajgoal, actor_p_randomgoal)
-        self.value_goals = GoalSampling(value_p_curgoal, value_p_trajgoal, value_p_randomgoal, True, discount)
+        self.actor_goals = GoalSampling(0.0, actor_p_trajgoal, actor_p_randomgoal, prefix="actor_")
+        self.value_goals = GoalSampling(
+            value_p_curgoal, value_p_trajgoal, value_p_randomgoal, True, discount, prefix="value_"
+        )
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.actor_opt, self.value_opt]

@@ -63,12 +63,14 @@ def run(
     seed: int = 0,
     force: bool = False,
     log=print,
+    dry_run: bool = False,
     **options: Any,
 ) -> dict[str, Any]:
     """Generate with method ``name`` from ``dataset_id`` and save as ``out_id``; returns the run's summary.
 
     The options are checked before any work. An existing ``out_id`` built at the same profile is kept (``force``
-    regenerates it)."""
+    regenerates it). ``dry_run``: stop once the options, ids and profile are checked and the config is settled
+    (per-dataset and profile defaults filled in), and return that config."""
     from stitchkit.data import registry
     from stitchkit.device import get_device
 
@@ -87,6 +89,11 @@ def run(
             f"{registry.augmented_id(dataset_id, name)!r} or "
             f"{registry.augmented_id(dataset_id, name, 'mytag')!r}"
         )
+    if dry_run:
+        from dataclasses import asdict
+
+        resolved = m.resolve(config, dataset_id, prof)
+        return {"method": name, "parent": dataset_id, "out": out_id, "profile": prof.name, "config": asdict(resolved)}
     with registry.build_lock(out_id):
         st = registry.status(out_id)
         if st["state"] == "built" and not force:

@@ -15,7 +15,7 @@ policy only 4-cell trips, while random goals and a value function that chains th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,15 +33,19 @@ class GoalSampling:
     discount: float = 0.99
     p_swap: float = 0.0  # temporal goal augmentation (Ghugare et al. 2024): a trajectory goal is swapped, with this
     swap_size: float = 2.0  # probability, for a future state of another trajectory crossing the same region
+    prefix: str = field(default="", compare=False, repr=False)  # the learner's option names: ``actor_`` p_trajgoal
 
     def __post_init__(self) -> None:
-        ps = (self.p_curgoal, self.p_trajgoal, self.p_randomgoal)
+        ps, p = (self.p_curgoal, self.p_trajgoal, self.p_randomgoal), self.prefix
         if min(ps) < 0 or abs(sum(ps) - 1) > 1e-6:
-            raise ValueError(f"goal probabilities must be >= 0 and sum to 1, got {ps}")
+            raise ValueError(
+                f"goal probabilities {p}p_curgoal, {p}p_trajgoal and {p}p_randomgoal must be >= 0 and sum to 1, "
+                f"got {ps}"
+            )
         if not 0 < self.discount < 1:
             raise ValueError(f"discount must be in (0, 1), got {self.discount}")
         if not 0 <= self.p_swap <= 1 or self.swap_size <= 0:
-            raise ValueError(f"p_swap must be in [0, 1] and swap_size > 0, got {self.p_swap}, {self.swap_size}")
+            raise ValueError(f"{p}p_swap must be in [0, 1] and swap_size > 0, got {self.p_swap}, {self.swap_size}")
 
 
 class GoalIndex:
