@@ -19,6 +19,17 @@
 # locomotion data from behaviour-policy actors (TQC, trained on a laptop CPU) committed in `data/policies/`, and
 # medium-replay from the recorded replay buffer of a SAC run (D4RL's own recipe), committed in `data/replays/`.
 
+# %%
+# Needs the stitchkit package in this kernel; on a hosted notebook (JupyterHub, Colab) this says how to get it.
+import importlib.util
+
+if importlib.util.find_spec("stitchkit") is None:
+    raise SystemExit(
+        "stitchkit is not installed in this kernel. Run `%pip install -e ..` in a cell (from the kit's notebooks/ "
+        "folder; on Colab first `!git clone <the kit's repository URL> stitchkit` and `%cd stitchkit/notebooks`), "
+        "then restart the kernel. README, 'Hosted notebooks', says more."
+    )
+
 # %% tags=["parameters"]
 import os
 

@@ -22,6 +22,17 @@
 # This is the course's first measured stitching effect, on a laptop, in about ten minutes at the `lab` profile.
 # All the code lives in `stitchkit`; the notebook shows its real source and draws what it does.
 
+# %%
+# Needs the stitchkit package in this kernel; on a hosted notebook (JupyterHub, Colab) this says how to get it.
+import importlib.util
+
+if importlib.util.find_spec("stitchkit") is None:
+    raise SystemExit(
+        "stitchkit is not installed in this kernel. Run `%pip install -e ..` in a cell (from the kit's notebooks/ "
+        "folder; on Colab first `!git clone <the kit's repository URL> stitchkit` and `%cd stitchkit/notebooks`), "
+        "then restart the kernel. README, 'Hosted notebooks', says more."
+    )
+
 # %% tags=["parameters"]
 import os
 

@@ -22,6 +22,17 @@
 # Stitching*, ICML 2024 (arXiv 2402.02439). Settings the paper leaves out come from the authors' released code
 # (github.com/guangheli12/DiffStitch); the table at the end of this notebook lists where the kit follows which.
 
+# %%
+# Needs the stitchkit package in this kernel; on a hosted notebook (JupyterHub, Colab) this says how to get it.
+import importlib.util
+
+if importlib.util.find_spec("stitchkit") is None:
+    raise SystemExit(
+        "stitchkit is not installed in this kernel. Run `%pip install -e ..` in a cell (from the kit's notebooks/ "
+        "folder; on Colab first `!git clone <the kit's repository URL> stitchkit` and `%cd stitchkit/notebooks`), "
+        "then restart the kernel. README, 'Hosted notebooks', says more."
+    )
+
 # %% tags=["parameters"]
 import os
 

@@ -36,6 +36,17 @@
 # | action | note: a* = ψ_a(h_inv(z, π_g(z))) | same, no training |
 # | schedule | note: TS-IDM first, then frozen | `idm_steps` TS-IDM steps, then the usual `train.steps` |
 
+# %%
+# Needs the stitchkit package in this kernel; on a hosted notebook (JupyterHub, Colab) this says how to get it.
+import importlib.util
+
+if importlib.util.find_spec("stitchkit") is None:
+    raise SystemExit(
+        "stitchkit is not installed in this kernel. Run `%pip install -e ..` in a cell (from the kit's notebooks/ "
+        "folder; on Colab first `!git clone <the kit's repository URL> stitchkit` and `%cd stitchkit/notebooks`), "
+        "then restart the kernel. README, 'Hosted notebooks', says more."
+    )
+
 # %% tags=["parameters"]
 import os
 

@@ -47,6 +47,17 @@
 #
 # At `lab` every method generates the same budget, 20k transitions, so the comparison is per generated transition.
 
+# %%
+# Needs the stitchkit package in this kernel; on a hosted notebook (JupyterHub, Colab) this says how to get it.
+import importlib.util
+
+if importlib.util.find_spec("stitchkit") is None:
+    raise SystemExit(
+        "stitchkit is not installed in this kernel. Run `%pip install -e ..` in a cell (from the kit's notebooks/ "
+        "folder; on Colab first `!git clone <the kit's repository URL> stitchkit` and `%cd stitchkit/notebooks`), "
+        "then restart the kernel. README, 'Hosted notebooks', says more."
+    )
+
 # %% tags=["parameters"]
 import os
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stitchkit import tasks
 from stitchkit.cores import workers
 from stitchkit.gl import GLBackendError
 from stitchkit.options import parse_items
@@ -609,8 +610,10 @@ def _sizes_help(tables) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    if tasks.wants(argv):  # `stitchkit setup|lab|test|data`: what make does, without make
+        return tasks.main(argv)
+    parser = build_parser()
     named = len(argv) >= 2 and argv[0] in ("train", "augment") and argv[1] in {**LEARNERS, **STITCHING_METHODS}
     if named and {"-h", "--help"} & set(argv):  # the generic help, then what this learner or method accepts
         try:
