@@ -289,7 +289,7 @@ def help_table(
         bounds = range_of(key, tp)
         text = f"  {key:<22} {describe(tp)}"
         if bounds is not None:
-            text += f", {bounds.text()}"
+            text += f", {'each ' if typing.get_origin(_base(tp)) is tuple else ''}{bounds.text()}"
         if key in defaults:
             text += f"; default {defaults[key]!r}"
         by_profile = {p: v[key] for p, v in sized.items() if key in v}

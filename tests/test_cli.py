@@ -130,7 +130,7 @@ def test_help_for_a_learner_or_method_lists_its_options_from_the_declaration():
     out = run("train", "td3bc", "--help")
     assert out.returncode == 0 and "td3bc options (--option KEY=VALUE):" in out.stdout
     assert re.search(r"\n  lr +float, > 0; default 0.0003\n", out.stdout)
-    assert "hidden                 comma-separated ints; default (256, 256) (smoke: (32, 32)" in out.stdout
+    assert "hidden                 comma-separated ints, each >= 1; default (256, 256) (smoke: (32, 32)" in out.stdout
     out = run("augment", "chain", "--help")
     assert out.returncode == 0 and "chain options (--option KEY=VALUE):" in out.stdout
     assert re.search(r"\n  near +float, > 0; default 1.0 - a fragment may continue into another", out.stdout)
