@@ -56,6 +56,7 @@ def main() -> None:
     p.add_argument("--model-steps", type=int, default=20_000, help="steps of each small model")
     p.add_argument("--steps", type=int, default=3, help="timed training steps per precision")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--largest", type=int, default=128, help="skip U-Nets wider than this")
     args = p.parse_args()
     torch.set_num_threads(1)
     from unet_speed import episodes  # the synthetic episodes of benchmarks/unet_speed.py
@@ -76,7 +77,7 @@ def main() -> None:
             )
         )
     rows = []
-    for dim, mults in CANDIDATES:
+    for dim, mults in (c for c in CANDIDATES if c[0] <= args.largest):
         sz = dataclasses.replace(base, unet_dim=dim, unet_mults=mults)
         model = diffusion_from_sizes(args.obs_dim, sz, returns_condition=True)
         train = {}
@@ -99,6 +100,7 @@ def main() -> None:
             row[f"train_steps_{sampler}"] = max(0, int(left / train[best]))
         row["precision"] = best
         rows.append(row)
+        print(json.dumps(row), flush=True)  # each candidate as it is measured: the largest take minutes
     print(
         f"DiffStitch builds on one core (torch threads 1), H {base.horizon}, state {args.obs_dim}: "
         f"{args.volume:g} x {args.transitions:,} transitions = {iterations:,} iterations at "

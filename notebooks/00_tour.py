@@ -236,19 +236,37 @@ print("device:", get_device(), "| MUJOCO_GL:", os.environ.get("MUJOCO_GL"), "| d
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** With `RADIUS = 0` no two states of different fragments are close enough to stitch. Predict the
-# number of worlds (out of `gain["worlds"]`) where a stitched chain then exists *but a single fragment does not*,
-# then compute it with `toy.stitching_gain` and store it in `answer_1`.
+# **Exercise 1.** A fragment moves `STEP = 0.03` per step (`toy.make_world`'s `step`), so consecutive states of
+# one fragment lie about one step apart. Before running anything, predict: as `RADIUS` grows from half a step to four
+# steps, where does the stitched success rate jump, and why there? Then sweep `RADIUS` over `MULTIPLES` x `STEP` with
+# `toy.stitching_gain` (the sizes used above) and store in `answer_1` the smallest multiple at which stitched chains
+# solve at least half of the worlds. Afterwards, in a sentence: what would a radius far larger than a step let a
+# "stitch" do that the dynamics could not?
 
 # %%
+STEP, MULTIPLES = 0.03, (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 answer_1 = None  # your code here
 
 # %% tags=["solution"]
-zero = toy.stitching_gain(P.tour.n_worlds, P.tour.n_fragments, P.tour.fragment_len, 0.0, seed=SEED)
-answer_1 = round((zero["stitched_rate"] - zero["single_fragment_rate"]) * zero["worlds"])
+rates = {
+    k: toy.stitching_gain(P.tour.n_worlds, P.tour.n_fragments, P.tour.fragment_len, k * STEP, seed=SEED)["stitched_rate"]
+    for k in MULTIPLES
+}
+answer_1 = next((k for k in MULTIPLES if rates[k] >= 0.5), None)
+
 
 # %%
-check("exercise 1", answer_1, 0, hint="with no stitches allowed, a 'chain' is one fragment")
+def _solves_half(k: float) -> bool:
+    rate = toy.stitching_gain(P.tour.n_worlds, P.tour.n_fragments, P.tour.fragment_len, k * STEP, seed=SEED)
+    return rate["stitched_rate"] >= 0.5
+
+
+check(
+    "exercise 1",
+    answer_1,
+    satisfies=lambda k: k in MULTIPLES and _solves_half(k) and not any(_solves_half(m) for m in MULTIPLES if m < k),
+    hint="one stitching_gain call per multiple; keep the first whose stitched_rate reaches 0.5",
+)
 
 # %% [markdown]
 # **Exercise 2.** Count the stitches in `path` yourself from `path.nodes` (a stitch is a step where the fragment

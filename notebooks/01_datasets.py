@@ -399,16 +399,28 @@ answer_1 = sum(len(ep) for ep in episodes)
 check("exercise 1", answer_1, P.data.maze_episodes * maze.EPISODE_LEN, hint="each episode has 200 actions")
 
 # %% [markdown]
-# **Exercise 2.** A transition-budget subsample keeps *whole* episodes. Build
-# `stitchkit/pointmaze-medium/stitch-2k-v0` (a 2,000-transition budget at every profile), and store in `answer_2` the fraction of its
-# episodes that are exactly 200 steps long.
+# **Exercise 2.** A transition-budget id (`...-2k-v0`: 2,000 transitions) keeps *whole* episodes, drawn in a random
+# order (`subsample.subsample_episodes`). Read its code and decide: for a budget B, does the subsample hold exactly B,
+# at most B, or at least B transitions? Store the phrase (`"exactly"`, `"at most"` or `"at least"`) in `answer_2`.
+# Then test your reading where episode lengths vary: store the transitions of `stitchkit/hopper/medium-replay-2k-v0`
+# in `answer_2b`. (Why does the maze's `stitch-2k` not tell the three apart?)
 
 # %%
 answer_2 = None  # your code here
+answer_2b = None  # your code here
 
 # %% tags=["solution"]
-small = registry.load_episodes("stitchkit/pointmaze-medium/stitch-2k-v0", P, build_missing=True, log=log)
-answer_2 = np.mean([len(ep) == 200 for ep in small])
+answer_2 = "at least"  # the fewest episodes whose transitions reach the budget
+hopper_2k = registry.load_episodes("stitchkit/hopper/medium-replay-2k-v0", P, build_missing=True, log=log)
+answer_2b = sum(len(ep) for ep in hopper_2k)
 
 # %%
-check("exercise 2", answer_2, 1.0, hint="subsampling never cuts an episode")
+check("exercise 2", answer_2, hashed="e9213756a2e6", hint="look at np.searchsorted(np.cumsum(lengths), budget) + 1")
+check(
+    "exercise 2b",
+    answer_2b,
+    satisfies=lambda n: n == sum(
+        len(ep) for ep in registry.load_episodes("stitchkit/hopper/medium-replay-2k-v0", P, build_missing=True, log=log)
+    ),
+    hint="sum the lengths of the episodes registry.load_episodes returns for that id",
+)

@@ -189,8 +189,9 @@ check(
 )
 
 # %% [markdown]
-# **Exercise 2.** Is the maze stitch any better? Compute the oracle error of its glued transition (step 120) and
-# store `True` in `answer_2` if it exceeds 0.1 (a tenth of a maze unit per step).
+# **Exercise 2.** Is the maze stitch any better? First predict from what a maze state holds (the 2-D position
+# only, no velocity): can a glued jump be physical when it is longer than one step's reach? Then compute the oracle error of its glued
+# transition (step 120) and store in `answer_2` whether it exceeds 0.1 (a tenth of a maze unit per step), as a bool.
 
 # %%
 answer_2 = None  # your code here
@@ -199,4 +200,4 @@ answer_2 = None  # your code here
 answer_2 = bool(PhysicsOracle("pointmaze-medium").check_episode(maze_glued).norm[120] > 0.1)
 
 # %%
-check("exercise 2", answer_2, True, hint="PhysicsOracle('pointmaze-medium').check_episode(maze_glued)")
+check("exercise 2", answer_2, hashed="3cbc87c7681f", hint="PhysicsOracle('pointmaze-medium').check_episode(maze_glued)")

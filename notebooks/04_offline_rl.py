@@ -322,14 +322,53 @@ answer_1 = np.mean([max(r["score"] for r in curves if r["seed"] == s) for s in {
 check("exercise 1", answer_1, results[("td3bc", HOPPER)]["score"]["best_mean"], hint="max per seed, then mean")
 
 # %% [markdown]
-# **Exercise 2.** Is "best" ever below "last"? Store in `answer_2` the number of (algorithm, dataset, seed)
-# triples where a seed's best score is below its last score.
+# **Exercise 2.** TD3+BC's actor maximises λ Q(s, π(s)) - (π(s) - a)², with λ = α / mean|Q|. Predict first: with
+# α = 100 instead of 2.5 (nearly plain TD3: almost no pull toward the data's actions), will the critic value the
+# actor's actions further above the data's own? Train TD3+BC on hopper at both (`train.run("td3bc", HOPPER,
+# seeds=1, profile=P.name, alpha=...)`), load each model with `train.load_algo(out["run_dir"])` and read its critic
+# with `td3bc.value_gap` on the dataset's transitions (states normalised as the run normalised them:
+# `ZScore.fit(...)` on the dataset's observations). Store the pair (gap at α = 100, gap at α = 2.5) in `answer_2`.
+# Then, in a sentence: why is a large gap a warning when the data holds none of the actor's actions (section 1's
+# "stay near the data")?
 
 # %%
+from stitchkit.data.episodes import transitions
+from stitchkit.data.normalizers import ZScore
+from stitchkit.train import load_algo
+
+flat = transitions(registry.load_episodes(HOPPER, P))
+states = torch.as_tensor(ZScore.fit(flat["observations"]).normalize(flat["observations"]), dtype=torch.float32)
+acts = torch.as_tensor(flat["actions"], dtype=torch.float32)
 answer_2 = None  # your code here
 
 # %% tags=["solution"]
-answer_2 = sum(b < last for out in results.values() for b, last in zip(out["score"]["best"], out["score"]["last"]))
+alphas = (100.0, 2.5)
+gap_runs = run_many(
+    [dict(algo_name="td3bc", dataset_id=HOPPER, seeds=1, profile=P.name, alpha=a, progress=False) for a in alphas]
+)
+gaps = [td3bc.value_gap(load_algo(out["run_dir"]), states, acts) for out in gap_runs]
+answer_2 = tuple(g["gap"] for g in gaps)
+print({a: {k: round(v, 2) for k, v in g.items()} for a, g in zip(alphas, gaps)})
 
 # %%
-check("exercise 2", answer_2, 0, hint="the best evaluation includes the last one")
+check(
+    "exercise 2",
+    answer_2,
+    satisfies=lambda pair: (
+        len(pair) == 2
+        and np.allclose(
+            pair,
+            [
+                td3bc.value_gap(load_algo(out["run_dir"]), states, acts)["gap"]
+                for out in run_many(
+                    [
+                        dict(algo_name="td3bc", dataset_id=HOPPER, seeds=1, profile=P.name, alpha=a, progress=False)
+                        for a in (100.0, 2.5)
+                    ]
+                )
+            ],
+            atol=1e-3,
+        )
+    ),
+    hint="value_gap(load_algo(out['run_dir']), states, actions)['gap'] for each alpha, alpha = 100 first",
+)

@@ -3,6 +3,7 @@ run at `smoke` with no answer filled in. Each unanswered exercise must fail in i
 answer yet" and its hint, and every other cell - including those after an exercise - must run. The instructor
 edition passing every check is nbmake's run of the notebooks themselves."""
 
+import ast
 import re
 
 import nbformat
@@ -40,3 +41,25 @@ def test_unanswered_exercises_fail_only_in_their_checks_with_their_hints(name, t
                 f"{name}: a cell failed outside a check:\n{cell.source[:300]}\n{errors[0].ename}: "
                 + (errors[0].evalue[:300])
             )
+
+
+def _plain(node) -> bool:
+    """A literal a reader sees as the answer: a number, a bool, a string or a -number."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and node.value is not None
+
+
+def test_no_check_cell_of_the_student_edition_shows_its_expected_value(tmp_path):
+    """A check holds a hash (``hashed=``), a property (``satisfies=``) or a value computed from the run, never the
+    expected answer as a literal a student could copy (issue 45: 00 ex. 1 checked against 0, 03 ex. 2 True)."""
+    shown = []
+    for out in student_edition(tmp_path, list(NOTEBOOKS.values())):
+        for cell in check_cells(nbformat.read(out, as_version=4)):
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check":
+                    expected = node.args[2] if len(node.args) > 2 else None
+                    expected = next((k.value for k in node.keywords if k.arg == "expected"), expected)
+                    if expected is not None and _plain(expected):
+                        shown.append(f"{out.stem}: {ast.unparse(node)[:100]}")
+    assert not shown, "check cells that show their answer:\n" + "\n".join(shown)

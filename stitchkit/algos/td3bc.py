@@ -94,4 +94,25 @@ class TD3BC(nn.Module):
         return {"critic_loss": critic_loss.detach(), "actor_loss": self._actor_loss}
 
 
+def value_gap(algo: TD3BC, observations: torch.Tensor, actions: torch.Tensor) -> dict[str, float]:
+    """How the critic values the actor's actions against the data's own, on states ``observations`` (normalised as
+    the run normalised them, (S, B, d) or (B, d)) and the data's ``actions``: the means of min(Q1, Q2)(s, a) and
+    min(Q1, Q2)(s, pi(s)), and their difference.
+
+    Why: the critic learns only from the data's actions, so where the actor moves away from them its Q is an
+    extrapolation nothing corrects. A gap that grows says the actor is chasing that extrapolation; TD3+BC's
+    behaviour-cloning term (and a smaller alpha) holds the actor near the data, where the critic is trained."""
+    members = algo._actor_loss.shape[0]
+    s = observations if observations.dim() == 3 else observations.expand(members, *observations.shape)
+    a = actions if actions.dim() == 3 else actions.expand(members, *actions.shape)
+    with torch.no_grad():
+        q_data = torch.minimum(*algo.critic(s, a))
+        q_policy = torch.minimum(*algo.critic(s, algo.actor(s)))
+    return {
+        "q_data": float(q_data.mean()),
+        "q_policy": float(q_policy.mean()),
+        "gap": float((q_policy - q_data).mean()),
+    }
+
+
 LEARNER = Learner("td3bc", TD3BC, "TD3+BC: TD3 whose actor also imitates the data", profile_options=train_widths)
