@@ -249,7 +249,9 @@ answer_1 = None  # your code here
 
 # %% tags=["solution"]
 rates = {
-    k: toy.stitching_gain(P.tour.n_worlds, P.tour.n_fragments, P.tour.fragment_len, k * STEP, seed=SEED)["stitched_rate"]
+    k: toy.stitching_gain(P.tour.n_worlds, P.tour.n_fragments, P.tour.fragment_len, k * STEP, seed=SEED)[
+        "stitched_rate"
+    ]
     for k in MULTIPLES
 }
 answer_1 = next((k for k in MULTIPLES if rates[k] >= 0.5), None)

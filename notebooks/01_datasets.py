@@ -419,8 +419,12 @@ check("exercise 2", answer_2, hashed="e9213756a2e6", hint="look at np.searchsort
 check(
     "exercise 2b",
     answer_2b,
-    satisfies=lambda n: n == sum(
-        len(ep) for ep in registry.load_episodes("stitchkit/hopper/medium-replay-2k-v0", P, build_missing=True, log=log)
+    satisfies=lambda n: (
+        n
+        == sum(
+            len(ep)
+            for ep in registry.load_episodes("stitchkit/hopper/medium-replay-2k-v0", P, build_missing=True, log=log)
+        )
     ),
     hint="sum the lengths of the episodes registry.load_episodes returns for that id",
 )

@@ -52,7 +52,7 @@ import numpy as np
 from IPython.display import Code, Markdown, display
 
 import stitchkit
-from stitchkit import bench, campaign, stats
+from stitchkit import bench, campaign, parity, stats
 from stitchkit.data.normalizers import return_range_scale
 
 P = stitchkit.get_profile(PROFILE)
@@ -352,6 +352,29 @@ for ax, algo in zip(axes, CAMPAIGN.grid.algorithms):
 axes[0].set_ylabel("loss (one batch)")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# **Why the walker's TD3+BC diverged.** Two of its three seeds blew up on the kit's earlier walker2d data. To see why,
+# `benchmarks/walker_divergence.py` rebuilt those data exactly (by the commit that made them, checked by their
+# fingerprint) and trained TD3+BC on them again, reading the critic every 5,000 updates on 10,000 of the data's own
+# states: Q at the data's actions against Q at the actor's, and the largest value against the most any policy could
+# earn there. The paragraph below is generated from that measurement (`results/parity/divergence.json`).
+
+# %%
+display(Code(inspect.getsource(parity.divergence_reading), language="python"))
+display(Markdown(parity.divergence_reading()))
+found = parity.divergence()
+if found:
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for key, e in sorted(found.items()):
+        steps = [r["step"] for r in e["rows"]]
+        ax.semilogy(steps, [max(r["q_policy"], 1e-3) for r in e["rows"]], label=f"{key}: Q(s, π(s))")
+        ax.semilogy(steps, [max(r["q_data"], 1e-3) for r in e["rows"]], ls="--", label=f"{key}: Q(s, a), data's a")
+        ax.axhline(e["return_bound"], color="k", lw=0.8, ls=":")
+    ax.set(xlabel="updates", ylabel="mean critic value", title="dotted: the most any policy can earn")
+    ax.legend(fontsize=8)
+    plt.tight_layout()
+    plt.show()
 
 # %% [markdown]
 # **What the data itself holds.** A learner's score means most beside what its data could teach by imitation alone.

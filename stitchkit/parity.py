@@ -14,6 +14,7 @@ Two questions a reader asks before any stitching result means anything:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +194,56 @@ def write(where: Path | None = None) -> dict[str, Path]:
         "data": atomic_write_json(where / "data.json", data),
         "records": atomic_write_json(where / "records.json", {"runs": found, "rows": learner_rows(found)}),
     }
+
+
+DIVERGENCE_FILE = "divergence.json"  # written by benchmarks/walker_divergence.py: TD3+BC's critic read as it trains
+
+
+def divergence() -> dict[str, Any]:
+    """``results/parity/divergence.json``: per data (``old``: the kit's earlier walker2d medium-replay, rebuilt by its
+    own commit; ``new``: the D4RL-recipe data at the same size) and seed, the critic's readings every few thousand
+    updates; empty where not yet measured."""
+    try:
+        return json.loads((folder() / DIVERGENCE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def divergence_reading(found: dict[str, Any] | None = None) -> str:
+    """Why TD3+BC's critic diverged on the earlier walker data, in one paragraph generated from the measurement:
+    how the critic valued the actor's actions against the data's own as training went on, against the largest
+    discounted return any state of the data could have.
+
+    Why this measurement: TD3+BC's critic is trained only on the data's actions, and its target bootstraps from
+    Q(s', pi(s')); if the actor's actions leave the data's, the target reads an extrapolation, and a critic whose
+    values pass what any policy could earn is feeding on its own error."""
+    found = divergence() if found is None else found
+    if not found:
+        return "Not yet measured: `benchmarks/walker_divergence.py --data old` writes `results/parity/divergence.json`."
+    out = []
+    for _, e in sorted(found.items()):
+        rows = e["rows"]
+        first, last = rows[0], rows[-1]
+        peak = max(rows, key=lambda r: r["q_max"])
+        past = next((r for r in rows if r["q_max"] > e["return_bound"]), None)
+        blown = next((r for r in rows if r["critic_loss"] > 100 * first["critic_loss"]), None)
+        what = "the kit's earlier walker2d medium-replay" if e["data"] == "old" else "the D4RL-recipe walker2d data"
+        text = (
+            f"**{what}** ({e['episodes']:,} episodes, median length {e['median_length']:g}, "
+            f"{e['terminal_share']:.1%} of transitions terminal), TD3+BC seed {e['seed']}, {e['steps']:,} updates: "
+            f"the mean Q(s, π(s)) over 10,000 of the data's states went from {first['q_policy']:.1f} at "
+            f"{first['step']:,} updates to {last['q_policy']:.1f}, against Q(s, a) at the data's own actions "
+            f"{first['q_data']:.1f} to {last['q_data']:.1f}; the largest Q(s, π(s)) peaked at {peak['q_max']:,.0f} "
+            f"(update {peak['step']:,}), where no policy can earn more than {e['return_bound']:.0f} "
+            f"(the data's largest reward / (1 - γ))"
+        )
+        text += f", and passed that bound at update {past['step']:,}" if past else ", and stayed below that bound"
+        text += (
+            f"; the critic's loss passed 100 times its first reading at update {blown['step']:,} "
+            f"({first['critic_loss']:.1f} to {blown['critic_loss']:,.0f})."
+            if blown
+            else f"; the critic's loss went from {first['critic_loss']:.1f} to {last['critic_loss']:.1f}."
+        )
+        text += f" The actor's actions sat {last['action_gap']:.2f} from the data's on average (each in [-1, 1])."
+        out.append(text)
+    return "\n\n".join(out)

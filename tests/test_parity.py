@@ -67,3 +67,35 @@ def test_a_full_campaign_reads_its_data_from_its_own_folder(tmp_path):
     mine = {"STITCHKIT_DATA": str(tmp_path)}
     use_profile_data("full", mine)
     assert mine == {"STITCHKIT_DATA": str(tmp_path)}  # a user's own folder wins
+
+
+def test_the_divergence_paragraph_reads_the_critic_against_the_bound_no_policy_can_pass():
+    from stitchkit import parity
+
+    row = lambda step, q, qmax, loss: {
+        "step": step,
+        "q_data": 20.0,
+        "q_policy": q,
+        "q_max": qmax,
+        "critic_loss": loss,
+        "action_gap": 0.4,
+        "gap": q - 20,
+    }
+    entry = {
+        "data": "old",
+        "seed": 0,
+        "episodes": 800,
+        "median_length": 17.0,
+        "terminal_share": 0.008,
+        "return_bound": 700.0,
+        "steps": 15000,
+        "rows": [row(5000, 21.0, 70.0, 5.0), row(10000, 300.0, 900.0, 60.0), row(15000, 5000.0, 20000.0, 9000.0)],
+    }
+    text = parity.divergence_reading({"old-s0": entry})
+    assert "went from 21.0 at 5,000 updates to 5000.0" in text
+    assert "peaked at 20,000 (update 15,000), where no policy can earn more than 700" in text
+    assert "passed that bound at update 10,000" in text  # 900 > 700 first at 10k
+    assert "passed 100 times its first reading at update 15,000" in text
+    calm = dict(entry, rows=[row(5000, 21.0, 70.0, 5.0), row(10000, 22.0, 80.0, 6.0)])
+    assert "stayed below that bound" in parity.divergence_reading({"old-s0": calm})
+    assert parity.divergence_reading({}).startswith("Not yet measured")
