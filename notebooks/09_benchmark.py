@@ -589,21 +589,31 @@ check(
 )
 
 # %% [markdown]
-# **3.** A grid has 2 datasets, 5 augmenters, 4 algorithms and 4 seeds. How many groups does `stitchkit bench`
-# train (one batched model each)?
+# **3.** The paper reports DiffStitch lifting TD3+BC on hopper medium-replay by +14.8 (Table 1). With the spread
+# the campaign's records measured (`campaign.scores(campaign_records, "d4rl_tail")`, its cells
+# `(HOPPER_MR, "td3bc", "diffstitch")` and `(HOPPER_MR, "td3bc", "none")`), how many seeds per arm would that lift
+# need to show in 4 campaigns of 5? Store the number in `answer_3`. Then, in two sentences: the campaign ran 3 seeds,
+# so what does its "not shown" say about DiffStitch, and what does it not say?
 
 # %%
+HOPPER_MR = "stitchkit/hopper/medium-replay-v0"
 answer_3 = None  # your answer: an integer
 
 # %% tags=["solution"]
-answer_3 = 40  # 2 x 5 x 4: the seeds of a group train together
+tail = campaign.scores(campaign_records, "d4rl_tail")
+answer_3 = stats.seeds_needed(tail[(HOPPER_MR, "td3bc", "diffstitch")], tail[(HOPPER_MR, "td3bc", "none")], 14.8)
+print(f"{answer_3} seeds per arm; the campaign ran {len(tail[(HOPPER_MR, 'td3bc', 'none')])}")
 
 # %%
 check(
     "exercise 3",
     answer_3,
-    len(bench.Grid("x", ("a", "b"), tuple("12345"), tuple("pqrs"), (0, 1, 2, 3)).groups()),
-    "a group is (dataset, augmenter, algorithm); seeds are batched inside it",
+    stats.seeds_needed(
+        campaign.scores(campaign_records, "d4rl_tail")[(HOPPER_MR, "td3bc", "diffstitch")],
+        campaign.scores(campaign_records, "d4rl_tail")[(HOPPER_MR, "td3bc", "none")],
+        14.8,
+    ),
+    "stats.seeds_needed(diffstitch's scores, the original data's scores, 14.8)",
 )
 
 # %% [markdown]
