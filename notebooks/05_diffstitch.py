@@ -818,15 +818,41 @@ answer_1 = S.window_low + int(sim[:, chosen.item()].argmax())
 check("exercise 1", answer_1, int(delta.item()), hint="argmax over positions, then add window_low")
 
 # %% [markdown]
-# **Exercise 2.** Qualification rejects a bridge when its *largest* one-step model error exceeds δ. Using
-# `results[HOPPER].bridges`, count the non-terminal bridges whose `model_error` exceeds `cfg.delta`, and store it
-# in `answer_2`. It should equal the "dynamics" rejection count of section 5.
+# **Exercise 2.** Qualification keeps a bridge when its *largest* one-step model error is at most δ, trusting the
+# learned model to stand in for the simulator. Where does that trust run out? Sweep δ over `DELTA_GRID` (δ/16 to
+# 16 δ) on section 9's candidates (`unq_bridges`, with their oracle errors `unq_oracle`) and store in `answer_2` the
+# median oracle error of the kept transitions at each δ (`nan` where none is kept). Before plotting it, predict
+# its shape. Then, in two sentences: from which δ on does a looser threshold stop buying bridges as physical as the
+# strict ones, and what does that say about the model's error as a stand-in for the simulator's?
 
 # %%
+DELTA_GRID = cfg.delta * 2.0 ** np.arange(-4, 5)
 answer_2 = None  # your code here
 
 # %% tags=["solution"]
-answer_2 = sum(1 for b in results[HOPPER].bridges if not b.terminal and b.model_error > cfg.delta)
+answer_2 = []
+for dl in DELTA_GRID:
+    kept_err = [e for b, e in zip(unq_bridges, unq_oracle) if b.model_error <= dl]
+    answer_2.append(float(np.median(np.concatenate(kept_err))) if kept_err else float("nan"))
+plt.figure(figsize=(5, 3))
+plt.semilogx(DELTA_GRID, answer_2, "o-")
+plt.axvline(cfg.delta, color="k", ls=":", lw=1)
+plt.xlabel("δ (model error threshold)")
+plt.ylabel("median oracle error, kept")
+plt.show()
+
 
 # %%
-check("exercise 2", answer_2, results[HOPPER].stats["dynamics"], hint="filter on b.terminal and b.model_error")
+def _kept_median(dl: float) -> float:
+    kept = [e for b, e in zip(unq_bridges, unq_oracle) if b.model_error <= dl]
+    return float(np.median(np.concatenate(kept))) if kept else float("nan")
+
+
+check(
+    "exercise 2",
+    answer_2,
+    satisfies=lambda a: (
+        len(a) == len(DELTA_GRID) and np.allclose(a, [_kept_median(d) for d in DELTA_GRID], equal_nan=True)
+    ),
+    hint="for each δ keep the bridges whose model_error <= δ, pool their oracle errors, take the median",
+)
