@@ -335,9 +335,10 @@ rows = [
     "| dataset | planner | pairs | landed within δ and accepted | median oracle error (accepted) |",
     "|---|---|---|---|---|",
 ]
+fb_runs = {}  # (dataset, feedback) -> the run, kept for the exercises
 for d in (MAZE, HOPPER):
     for fb in (False, True):
-        r = astro.stitch(
+        r = fb_runs[(d, fb)] = astro.stitch(
             models[d],
             data[d],
             ENV[d],
@@ -712,27 +713,49 @@ check(
 )
 
 # %% [markdown]
-# **2.** The planner's trace has one row per iterate it judged. How many rows does
-# `astro.plan(m, x, delta, 5, A.rdf_step).trace["deviation"]` have (5 gradient iterations, feedback on)?
+# **2.** RDF corrects each action toward the target *in the learned model*. Does that make the bridges more
+# physical? For hopper, compare section 4's two runs (`fb_runs[(HOPPER, False)]`, open loop, and
+# `fb_runs[(HOPPER, True)]`, RDF) over their non-terminal bridges: store in `answer_2` the pair (median model error
+# with RDF / without, median oracle error with RDF / without), the oracle's errors from
+# `bridge_oracle_errors("hopper", bridges)`. Then, in two sentences: why can the first ratio fall well below 1
+# while the second does not, and which of the two should a method's acceptance test trust?
 
 # %%
-answer_2 = None  # your answer: an integer
+answer_2 = None  # your answer: a pair of ratios
+
 
 # %% tags=["solution"]
-answer_2 = 7  # open loop, feedback, then one per gradient step: 1 + 1 + 5
+def _medians(run) -> tuple[float, float]:
+    bridges = [b for b in run.bridges if not b.terminal]
+    if not bridges:  # undertrained models (the smoke profile) may end every bridge in a fall
+        return float("nan"), float("nan")
+    errs = bridge_oracle_errors("hopper", bridges)
+    return float(np.median([b.model_error for b in bridges])), float(np.median(np.concatenate(errs)))
+
+
+(model_open, oracle_open), (model_rdf, oracle_rdf) = (_medians(fb_runs[(HOPPER, fb)]) for fb in (False, True))
+answer_2 = (model_rdf / model_open, oracle_rdf / oracle_open)
+print(f"model error x{answer_2[0]:.2f}, oracle error x{answer_2[1]:.2f} with RDF")
+
 
 # %%
-b0 = res.bridges[0] if res.bridges else None
-x0 = torch.as_tensor(
-    m.cdf.normalize(b0.states if b0 else data[MAZE][0].observations[: S.window_low + 1]),
-    dtype=torch.float32,
-    device=device,
-)[None]
+def _ratios() -> tuple[float, float]:
+    out = []
+    for fb in (False, True):
+        bridges = [b for b in fb_runs[(HOPPER, fb)].bridges if not b.terminal]
+        if not bridges:
+            out.append((np.nan, np.nan))
+            continue
+        errs = bridge_oracle_errors("hopper", bridges)
+        out.append((np.median([b.model_error for b in bridges]), np.median(np.concatenate(errs))))
+    return out[1][0] / out[0][0], out[1][1] / out[0][1]
+
+
 check(
     "exercise 2",
     answer_2,
-    len(astro.plan(m, x0, torch.tensor([len(x0[0]) - 1], device=device), 5, A.rdf_step).trace["deviation"]),
-    "count the open-loop iterate, the feedback iterate and each gradient step",
+    satisfies=lambda a: len(a) == 2 and np.allclose(a, _ratios(), rtol=1e-6, equal_nan=True),
+    hint="median model_error and median pooled oracle error of the non-terminal bridges, RDF over open loop",
 )
 
 # %% [markdown]
