@@ -232,8 +232,8 @@ def divergence_reading(found: dict[str, Any] | None = None) -> str:
             f"**{what}** ({e['episodes']:,} episodes, median length {e['median_length']:g}, "
             f"{e['terminal_share']:.1%} of transitions terminal), TD3+BC seed {e['seed']}, {e['steps']:,} updates: "
             f"the mean Q(s, π(s)) over 10,000 of the data's states went from {first['q_policy']:.1f} at "
-            f"{first['step']:,} updates to {last['q_policy']:.1f}, against Q(s, a) at the data's own actions "
-            f"{first['q_data']:.1f} to {last['q_data']:.1f}; the largest Q(s, π(s)) peaked at {peak['q_max']:,.0f} "
+            f"{first['step']:,} updates to {last['q_policy']:,.1f}, against Q(s, a) at the data's own actions "
+            f"{first['q_data']:.1f} to {last['q_data']:,.1f}; the largest Q(s, π(s)) peaked at {peak['q_max']:,.0f} "
             f"(update {peak['step']:,}), where no policy can earn more than {e['return_bound']:.0f} "
             f"(the data's largest reward / (1 - γ))"
         )
@@ -244,6 +244,40 @@ def divergence_reading(found: dict[str, Any] | None = None) -> str:
             if blown
             else f"; the critic's loss went from {first['critic_loss']:.1f} to {last['critic_loss']:.1f}."
         )
+        if past is not None:
+            before = next((r for r in rows if r["step"] >= past["step"] - 50_000), first)
+            text += (
+                f" It began in a few states: from update {before['step']:,} to {past['step']:,} the largest value "
+                f"climbed from {before['q_max']:,.0f} to {past['q_max']:,.0f} while the mean moved from "
+                f"{before['q_policy']:.0f} to {past['q_policy']:.0f}; then the mean followed, and the data's own "
+                f"actions were valued past the bound too (mean Q(s, a) {last['q_data']:,.0f} at the end): the error "
+                "is not confined to actions the data lacks."
+            )
         text += f" The actor's actions sat {last['action_gap']:.2f} from the data's on average (each in [-1, 1])."
+        twin = _campaign_twin(e)
+        if twin:
+            text += " " + twin
         out.append(text)
     return "\n\n".join(out)
+
+
+def _campaign_twin(e: dict[str, Any]) -> str:
+    """Whether the measurement reproduces the closed campaign's record of the same seed on the same data (the
+    critic's loss at the evaluations both hold)."""
+    if e["data"] != "old":
+        return ""
+    path = project_root() / "results" / "campaign" / "walker2d-medium-replay" / "none" / f"td3bc-s{e['seed']}.json"
+    try:
+        curve = json.loads(path.read_text())["result"]["curve"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    mine = {r["step"]: r["critic_loss"] for r in e["rows"]}
+    both = [(st, c) for st, c in zip(curve["step"], curve["critic_loss"]) if st in mine]
+    if not both:
+        return ""
+    same = all(abs(mine[st] - c) <= 1e-3 * max(1.0, abs(c)) for st, c in both)
+    st, c = both[-1]
+    return (
+        f"The run {'reproduces' if same else 'does not reproduce'} the closed campaign's seed-{e['seed']} record "
+        f"(critic loss {mine[st]:,.1f} here and {c:,.1f} there at update {st:,})."
+    )

@@ -92,7 +92,7 @@ def test_the_divergence_paragraph_reads_the_critic_against_the_bound_no_policy_c
         "rows": [row(5000, 21.0, 70.0, 5.0), row(10000, 300.0, 900.0, 60.0), row(15000, 5000.0, 20000.0, 9000.0)],
     }
     text = parity.divergence_reading({"old-s0": entry})
-    assert "went from 21.0 at 5,000 updates to 5000.0" in text
+    assert "went from 21.0 at 5,000 updates to 5,000.0" in text
     assert "peaked at 20,000 (update 15,000), where no policy can earn more than 700" in text
     assert "passed that bound at update 10,000" in text  # 900 > 700 first at 10k
     assert "passed 100 times its first reading at update 15,000" in text
