@@ -33,11 +33,11 @@ def main() -> None:
     p.add_argument("--dataset", default="stitchkit/hopper/medium-replay-v0")
     args = p.parse_args()
     py = sys.executable
-    with tempfile.TemporaryDirectory() as tmp:
-        env = os.environ | {"STITCHKIT_DATA": tmp, "MINARI_DATASETS_PATH": f"{tmp}/minari", "OMP_NUM_THREADS": "1"}
+    with tempfile.TemporaryDirectory() as lab, tempfile.TemporaryDirectory() as smoke:  # a folder per profile
+        env = os.environ | {"STITCHKIT_DATA": lab, "MINARI_DATASETS_PATH": f"{lab}/minari", "OMP_NUM_THREADS": "1"}
         build = peak_gib([py, "-m", "stitchkit", "data", "build", args.dataset, "--profile", "lab"], env)
         print(f"dataset build at lab ({args.dataset}): peak {build:.2f} GiB")
-        env |= {"STITCHKIT_PROFILE": "smoke"}
+        env |= {"STITCHKIT_PROFILE": "smoke", "STITCHKIT_DATA": smoke, "MINARI_DATASETS_PATH": f"{smoke}/minari"}
         nb = peak_gib(
             [py, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--stdout", args.notebook], env
         )
