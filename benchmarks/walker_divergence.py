@@ -93,6 +93,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     from stitchkit.algos.common import SeedBatchSampler
+    from stitchkit.algos.td3bc import value_gap
     from stitchkit.data import registry
     from stitchkit.data.episodes import transitions
     from stitchkit.data.normalizers import ZScore
@@ -115,18 +116,16 @@ def main() -> None:
     for step in range(1, args.steps + 1):
         losses = algo.update(sampler.sample(256), step - 1)
         if step % args.every == 0:
+            gap = value_gap(algo, probe["observations"], probe["actions"])
             with torch.no_grad():
-                q_data = torch.minimum(*algo.critic(probe["observations"], probe["actions"]))
                 pi = algo.actor(probe["observations"])
-                q_pi = torch.minimum(*algo.critic(probe["observations"], pi))
+                q_max = float(torch.minimum(*algo.critic(probe["observations"], pi)).max())
             rows.append(
                 {
                     "step": step,
                     "critic_loss": float(losses["critic_loss"].mean()),
-                    "q_data": float(q_data.mean()),
-                    "q_policy": float(q_pi.mean()),
-                    "gap": float((q_pi - q_data).mean()),
-                    "q_max": float(q_pi.max()),
+                    **gap,
+                    "q_max": q_max,
                     "action_gap": float((pi - probe["actions"]).abs().mean()),
                 }
             )
