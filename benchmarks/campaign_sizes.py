@@ -14,8 +14,8 @@ import json
 
 import torch
 
-from stitchkit import campaign
 from stitchkit.augment import diffstitch, ser, tatu
+from stitchkit.campaign import records
 from stitchkit.data import registry
 from stitchkit.profiles import get_profile
 from stitchkit.progress import quiet
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    c = campaign.load(args.campaign)
+    c = records.load(args.campaign)
     base, sized = get_profile(c.profile_name), c.profile()
     episodes = registry.load_episodes(args.dataset, base, build_missing=True, log=lambda *_: None)
     rows = []

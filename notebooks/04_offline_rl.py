@@ -47,14 +47,14 @@ from IPython.display import Code, Markdown, display
 
 import stitchkit
 from stitchkit import bench
-from stitchkit.algos import cql, iql, td3bc
+from stitchkit.algos import cql, dt, iql, td3bc
 from stitchkit.data import registry
 from stitchkit.exercises import check
 from stitchkit.train import run_many
 
 torch.set_num_threads(max(1, torch.get_num_threads()))
 P = stitchkit.get_profile(PROFILE)
-print(f"profile {P.name}: {P.train}")
+print(f"profile {P.name}: {P.train}; CQL {cql.SIZES.of(P)}; DT {dt.SIZES.of(P)}")
 for ds in (HOPPER, MAZE):
     registry.load_episodes(ds, P, build_missing=True)
 hopper_info = registry.info(HOPPER, P)
@@ -196,7 +196,7 @@ plt.show()
 # ## 4. BC, CQL and Decision Transformer on hopper-medium
 #
 # CQL's penalty evaluates both critics on 30 sampled actions per state and DT is a transformer: both are GPU
-# workloads, so the `lab` profile gives them only a short run (`P.train.cql_steps`, `P.train.dt_steps`) to show
+# workloads, so the `lab` profile gives them only a short run (their own sizes: `cql.SIZES`, `dt.SIZES`) to show
 # the code working, not their final scores. Run at `full` on a GPU for those.
 
 # %%

@@ -51,10 +51,11 @@ import torch
 from IPython.display import Code, Markdown, display
 
 import stitchkit
-from stitchkit import augment, bench, bridge_search, campaign
+from stitchkit import augment, bench, bridge_search
 from stitchkit.augment import diffstitch as ds
 from stitchkit.augment.bridges import assemble, bridge_oracle_errors
 from stitchkit.augment.diffusion import apply_conditioning
+from stitchkit.campaign import readings
 from stitchkit.data import registry
 from stitchkit.data.episodes import crop
 from stitchkit.device import get_device
@@ -565,29 +566,29 @@ print(
 # episode did.
 
 # %%
-CAMPAIGN = campaign.load("campaign")
-campaign_records = campaign.records(CAMPAIGN)
-display(Markdown("**This campaign vs the paper**, setting by setting:\n\n" + campaign.versus_paper(CAMPAIGN)))
+CAMPAIGN = readings.load("campaign")
+campaign_records = readings.records(CAMPAIGN)
+display(Markdown("**This campaign vs the paper**, setting by setting:\n\n" + readings.versus_paper(CAMPAIGN)))
 display(
     Markdown(
         "**Why a null result here is not a refutation** (from the table above and the records):\n\n"
-        + campaign.why_not_refuted(CAMPAIGN, campaign_records)
+        + readings.why_not_refuted(CAMPAIGN, campaign_records)
     )
 )
-display(Markdown(campaign.overview(CAMPAIGN, campaign_records, ("none", "diffstitch"))))
-campaign.plot_curves(CAMPAIGN, campaign_records, HOPPER, augmenters=("none", "diffstitch"))
+display(Markdown(readings.overview(CAMPAIGN, campaign_records, ("none", "diffstitch"))))
+readings.plot_curves(CAMPAIGN, campaign_records, HOPPER, augmenters=("none", "diffstitch"))
 plt.tight_layout()
 plt.show()
 display(
     Markdown(
         "**Reading, generated from the records** (last evaluation):\n\n"
-        + campaign.reading(CAMPAIGN, campaign_records, "diffstitch")
-        + f"\n\n**Averaged over each run's last {campaign.TAIL} evaluations:**\n\n"
-        + campaign.reading(CAMPAIGN, campaign_records, "diffstitch", metric="d4rl_tail")
+        + readings.reading(CAMPAIGN, campaign_records, "diffstitch")
+        + f"\n\n**Averaged over each run's last {readings.TAIL} evaluations:**\n\n"
+        + readings.reading(CAMPAIGN, campaign_records, "diffstitch", metric="d4rl_tail")
     )
 )
-NEXT_CAMPAIGN = campaign.load("campaign-d4rl")
-display(Markdown("**Its successor:** " + campaign.banner(NEXT_CAMPAIGN, campaign.records(NEXT_CAMPAIGN))))
+NEXT_CAMPAIGN = readings.load("campaign-d4rl")
+display(Markdown("**Its successor:** " + readings.banner(NEXT_CAMPAIGN, readings.records(NEXT_CAMPAIGN))))
 
 # %% [markdown]
 # ## 9. Ablations and studies (hopper, TD3+BC)

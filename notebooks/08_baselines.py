@@ -76,8 +76,9 @@ from IPython.display import Code, Markdown, display
 from matplotlib.colors import LogNorm
 
 import stitchkit
-from stitchkit import augment, bench, campaign
+from stitchkit import augment, bench
 from stitchkit.augment import ser, tatu
+from stitchkit.campaign import readings
 from stitchkit.data import maze as maze_data
 from stitchkit.data import registry
 from stitchkit.data.episodes import generated_transitions, transitions
@@ -447,17 +448,17 @@ plt.show()
 # refute a paper.
 
 # %%
-CAMPAIGN = campaign.load("campaign")
-campaign_records = campaign.records(CAMPAIGN)
-display(Markdown("**This campaign vs the paper**, setting by setting:\n\n" + campaign.versus_paper(CAMPAIGN)))
+CAMPAIGN = readings.load("campaign")
+campaign_records = readings.records(CAMPAIGN)
+display(Markdown("**This campaign vs the paper**, setting by setting:\n\n" + readings.versus_paper(CAMPAIGN)))
 display(
     Markdown(
         "**Why a null result here is not a refutation** (from the table above and the records):\n\n"
-        + campaign.why_not_refuted(CAMPAIGN, campaign_records)
+        + readings.why_not_refuted(CAMPAIGN, campaign_records)
     )
 )
-display(Markdown(campaign.overview(CAMPAIGN, campaign_records)))
-campaign.plot_curves(CAMPAIGN, campaign_records, HOPPER)
+display(Markdown(readings.overview(CAMPAIGN, campaign_records)))
+readings.plot_curves(CAMPAIGN, campaign_records, HOPPER)
 plt.tight_layout()
 plt.show()
 display(
@@ -465,9 +466,9 @@ display(
         "**Reading, generated from the records:**\n\n"
         + "\n\n".join(
             f"*{a}*, last evaluation\n\n"
-            + campaign.reading(CAMPAIGN, campaign_records, a)
-            + f"\n\n*{a}*, averaged over each run's last {campaign.TAIL} evaluations\n\n"
-            + campaign.reading(CAMPAIGN, campaign_records, a, metric="d4rl_tail")
+            + readings.reading(CAMPAIGN, campaign_records, a)
+            + f"\n\n*{a}*, averaged over each run's last {readings.TAIL} evaluations\n\n"
+            + readings.reading(CAMPAIGN, campaign_records, a, metric="d4rl_tail")
             for a in ("ser", "tatu")
         )
     )

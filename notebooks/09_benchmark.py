@@ -52,7 +52,8 @@ import numpy as np
 from IPython.display import Code, Markdown, display
 
 import stitchkit
-from stitchkit import bench, campaign, parity, stats
+from stitchkit import bench, parity, stats
+from stitchkit.campaign import readings
 from stitchkit.data.normalizers import return_range_scale
 
 P = stitchkit.get_profile(PROFILE)
@@ -302,22 +303,22 @@ plt.show()
 # the list under it says why a null result here does not refute the paper.
 
 # %%
-CAMPAIGN = campaign.load("campaign")
-campaign_records = campaign.records(CAMPAIGN)
-display(Markdown("**This campaign vs the paper**, setting by setting:\n\n" + campaign.versus_paper(CAMPAIGN)))
+CAMPAIGN = readings.load("campaign")
+campaign_records = readings.records(CAMPAIGN)
+display(Markdown("**This campaign vs the paper**, setting by setting:\n\n" + readings.versus_paper(CAMPAIGN)))
 display(
     Markdown(
         "**Why a null result here is not a refutation** (from the table above and the records):\n\n"
-        + campaign.why_not_refuted(CAMPAIGN, campaign_records)
+        + readings.why_not_refuted(CAMPAIGN, campaign_records)
     )
 )
 display(Code(inspect.getsource(return_range_scale), language="python"))
-display(Code(inspect.getsource(campaign.mean_ci), language="python"))
-display(Markdown(campaign.overview(CAMPAIGN, campaign_records)))
+display(Code(inspect.getsource(stats.mean_ci), language="python"))
+display(Markdown(readings.overview(CAMPAIGN, campaign_records)))
 
 # %%
 for d in CAMPAIGN.grid.datasets:
-    campaign.plot_curves(CAMPAIGN, campaign_records, d)
+    readings.plot_curves(CAMPAIGN, campaign_records, d)
     plt.suptitle(
         f"{d.removeprefix('stitchkit/')}: D4RL score per evaluation, mean over seeds, band = min to max, "
         "thin = one seed; dotted: the data's own best episode and best tenth"
@@ -330,20 +331,20 @@ for d in CAMPAIGN.grid.datasets:
 # the data corrects it where the data is thin: its values can grow without bound, and the policy that climbs them
 # falls over. A run like that scores near zero, and that score is about the learner's stability on this data, not
 # about what the data teaches. The campaign keeps every run's losses, one batch's at each evaluation, and flags a run
-# whose temporal-difference loss rises past `DIVERGED` times its early median (`campaign.diverged`); the tables
+# whose temporal-difference loss rises past `DIVERGED` times its early median (`readings.diverged`); the tables
 # above count flagged seeds beside each cell and keep their scores in the means, as the papers report every seed.
 
 # %%
-display(Code(inspect.getsource(campaign.diverged), language="python"))
-display(Markdown("**Flagged runs:**\n\n" + campaign.divergence_notes(campaign_records)))
+display(Code(inspect.getsource(readings.diverged), language="python"))
+display(Markdown("**Flagged runs:**\n\n" + readings.divergence_notes(campaign_records)))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
 for ax, algo in zip(axes, CAMPAIGN.grid.algorithms):
     for r in campaign_records:
-        td = campaign.td_loss(r["result"])
+        td = readings.td_loss(r["result"])
         if r["cell"]["algorithm"] != algo or td is None:
             continue
         key, loss, _ = td
-        bad = campaign.diverged(r["result"])
+        bad = readings.diverged(r["result"])
         ax.semilogy(
             r["result"]["curve"]["step"], loss, color="tab:red" if bad else "0.6", lw=2 if bad else 1, alpha=0.8
         )
@@ -385,8 +386,8 @@ if found:
 # data's best episode, read it as the direction to test, not a level these episodes could be copied to.
 
 # %%
-display(Code(inspect.getsource(campaign.data_summary), language="python"))
-display(Markdown(campaign.data_table(CAMPAIGN)))
+display(Code(inspect.getsource(readings.data_summary), language="python"))
+display(Markdown(readings.data_table(CAMPAIGN)))
 
 # %% [markdown]
 # **Seed by seed: who climbs past the data?** A mean over 3 seeds can hide how it came about: two seeds far above
@@ -395,11 +396,11 @@ display(Markdown(campaign.data_table(CAMPAIGN)))
 # seed's value (its D4RL score averaged over its last evaluations, the steadier reading).
 
 # %%
-display(Code(inspect.getsource(campaign.past_the_data), language="python"))
+display(Code(inspect.getsource(readings.past_the_data), language="python"))
 display(
     Markdown(
-        f"Each seed: D4RL score averaged over its last {campaign.TAIL} evaluations.\n\n"
-        + campaign.past_the_data(CAMPAIGN, campaign_records)
+        f"Each seed: D4RL score averaged over its last {readings.TAIL} evaluations.\n\n"
+        + readings.past_the_data(CAMPAIGN, campaign_records)
     )
 )
 
@@ -417,14 +418,14 @@ display(
 # direction and size to test, not a level to hit.
 
 # %%
-display(Code(inspect.getsource(campaign.difference_ci), language="python"))
+display(Code(inspect.getsource(stats.difference_ci), language="python"))
 display(
     Markdown(
         "\n\n".join(
             f"**{a}**, last evaluation\n\n"
-            + campaign.reading(CAMPAIGN, campaign_records, a)
-            + f"\n\n**{a}**, averaged over each run's last {campaign.TAIL} evaluations\n\n"
-            + campaign.reading(CAMPAIGN, campaign_records, a, metric="d4rl_tail")
+            + readings.reading(CAMPAIGN, campaign_records, a)
+            + f"\n\n**{a}**, averaged over each run's last {readings.TAIL} evaluations\n\n"
+            + readings.reading(CAMPAIGN, campaign_records, a, metric="d4rl_tail")
             for a in ("diffstitch", "ser", "tatu")
         )
     )
@@ -441,7 +442,7 @@ display(
 
 # %%
 display(Code(inspect.getsource(stats.seeds_needed), language="python"))
-display(Markdown(campaign.seeds_table(CAMPAIGN, campaign_records, "d4rl_tail")))
+display(Markdown(readings.seeds_table(CAMPAIGN, campaign_records, "d4rl_tail")))
 
 # %% [markdown]
 # ## 6. TELS's small-data table
@@ -512,17 +513,17 @@ display(Markdown("\n".join(lines) or "no records yet at this profile"))
 # means (5 seeds, D4RL's hopper-medium-expert). Read from the committed records:
 
 # %%
-TELS_CAMPAIGN = campaign.load("campaign-tels")
-tels_records = campaign.records(TELS_CAMPAIGN)
-display(Markdown(campaign.banner(TELS_CAMPAIGN, tels_records)))
-display(Markdown("At the last evaluation:\n\n" + campaign.table(TELS_CAMPAIGN, tels_records, "d4rl_last")))
+TELS_CAMPAIGN = readings.load("campaign-tels")
+tels_records = readings.records(TELS_CAMPAIGN)
+display(Markdown(readings.banner(TELS_CAMPAIGN, tels_records)))
+display(Markdown("At the last evaluation:\n\n" + readings.table(TELS_CAMPAIGN, tels_records, "d4rl_last")))
 display(
     Markdown(
-        f"Averaged over each run's last {campaign.TAIL} evaluations:\n\n"
-        + campaign.table(TELS_CAMPAIGN, tels_records, "d4rl_tail")
+        f"Averaged over each run's last {readings.TAIL} evaluations:\n\n"
+        + readings.table(TELS_CAMPAIGN, tels_records, "d4rl_tail")
     )
 )
-display(Markdown(campaign.reading_learners(TELS_CAMPAIGN, tels_records, "tels")))
+display(Markdown(readings.reading_learners(TELS_CAMPAIGN, tels_records, "tels")))
 
 # %% [markdown]
 # ## Summary
@@ -590,7 +591,7 @@ check(
 
 # %% [markdown]
 # **3.** The paper reports DiffStitch lifting TD3+BC on hopper medium-replay by +14.8 (Table 1). With the spread
-# the campaign's records measured (`campaign.scores(campaign_records, "d4rl_tail")`, its cells
+# the campaign's records measured (`readings.scores(campaign_records, "d4rl_tail")`, its cells
 # `(HOPPER_MR, "td3bc", "diffstitch")` and `(HOPPER_MR, "td3bc", "none")`), how many seeds per arm would that lift
 # need to show in 4 campaigns of 5? Store the number in `answer_3`. Then, in two sentences: the campaign ran 3 seeds,
 # so what does its "not shown" say about DiffStitch, and what does it not say?
@@ -600,7 +601,7 @@ HOPPER_MR = "stitchkit/hopper/medium-replay-v0"
 answer_3 = None  # your answer: an integer
 
 # %% tags=["solution"]
-tail = campaign.scores(campaign_records, "d4rl_tail")
+tail = readings.scores(campaign_records, "d4rl_tail")
 answer_3 = stats.seeds_needed(tail[(HOPPER_MR, "td3bc", "diffstitch")], tail[(HOPPER_MR, "td3bc", "none")], 14.8)
 print(f"{answer_3} seeds per arm; the campaign ran {len(tail[(HOPPER_MR, 'td3bc', 'none')])}")
 
@@ -609,8 +610,8 @@ check(
     "exercise 3",
     answer_3,
     stats.seeds_needed(
-        campaign.scores(campaign_records, "d4rl_tail")[(HOPPER_MR, "td3bc", "diffstitch")],
-        campaign.scores(campaign_records, "d4rl_tail")[(HOPPER_MR, "td3bc", "none")],
+        readings.scores(campaign_records, "d4rl_tail")[(HOPPER_MR, "td3bc", "diffstitch")],
+        readings.scores(campaign_records, "d4rl_tail")[(HOPPER_MR, "td3bc", "none")],
         14.8,
     ),
     "stats.seeds_needed(diffstitch's scores, the original data's scores, 14.8)",

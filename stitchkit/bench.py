@@ -21,15 +21,17 @@ How it runs, and why:
 1. **Augmented datasets first**, once per (dataset, augmenter) with ``augment_seed``, through
    :func:`stitchkit.augment.run` (an existing one is reused), so every algorithm trains on the same data.
 2. **Groups**: a (dataset, augmenter, algorithm) group trains all its seeds in one batched model
-   (:func:`stitchkit.train.run`), then writes one record per seed. A group is the unit of work: local runs do them
-   one after another, ``executor="ray"`` submits them as Ray tasks (with a GPU fraction each).
+   (:func:`stitchkit.train.run`), then writes one record per seed. A group is the unit of work, run through
+   :mod:`stitchkit.runner` (the campaign's runner too): here, on worker processes, or as Ray tasks (with a GPU
+   fraction each).
 3. **Records** are JSON files under ``data/results/<grid>/<profile>/``, one per cell, written to a temporary file and
    renamed into place, each with a checksum of its content. A rerun skips a group whose records are all present
    and valid; a missing, unreadable or checksum-failing record makes its group run again (training itself resumes
    from its checkpoints), so an interrupted job picks up where it stopped and nothing partial is ever averaged.
 
-A record's ``result`` is what the run computed (scores, curves) and is the same whichever executor ran it; its
-``meta`` says how (executor, seconds, host), and is not compared.
+A record has the campaign's format (:func:`stitchkit.runner.make_record`): ``result`` is what the run computed
+(scores, curves) and is the same whichever executor ran it; ``spec`` is the group's settings (:func:`group_spec`);
+``provenance`` says how (executor, seconds, host), and is not compared.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -47,7 +48,7 @@ from typing import Any
 
 import tomllib
 
-from stitchkit.files import atomic_write_text
+from stitchkit import runner
 from stitchkit.paths import data_dir
 from stitchkit.profiles import Profile, get_profile
 
@@ -251,27 +252,20 @@ def results_dir(grid: Grid, profile: str | Profile | None = None) -> Path:
     return data_dir() / "results" / grid.name / get_profile(profile).name
 
 
-def _checksum(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+def record_path(folder: Path, cell: Cell) -> Path:
+    return folder / cell.file_name()
 
 
-def write_record(folder: Path, cell: Cell, result: dict[str, Any], meta: dict[str, Any]) -> Path:
-    """One cell's record, atomically, with a checksum over its cell and result."""
-    body = {"cell": asdict(cell), "result": result}
-    rec = {**body, "meta": meta, "checksum": _checksum(body)}
-    path = folder / cell.file_name()
-    atomic_write_text(path, json.dumps(rec, sort_keys=True) + "\n")
-    return path
+def write_record(folder: Path, cell: Cell, spec: dict[str, Any], result: dict[str, Any], provenance: dict) -> Path:
+    """One cell's record (:func:`stitchkit.runner.make_record`: the campaign's format), atomically."""
+    return runner.write_record(
+        record_path(folder, cell), runner.make_record(asdict(cell), spec, result, provenance), None
+    )
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
     """A valid record, or None when the file is missing, unreadable, truncated or fails its checksum."""
-    try:
-        rec = json.loads(path.read_text())
-        ok = rec["checksum"] == _checksum({"cell": rec["cell"], "result": rec["result"]})
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return rec if ok else None
+    return runner.read_record(path)
 
 
 def group_spec(grid: Grid, group: Group) -> dict[str, Any]:
@@ -287,12 +281,10 @@ def group_spec(grid: Grid, group: Group) -> dict[str, Any]:
 
 
 def _current(grid: Grid, folder: Path, cell: Cell) -> dict[str, Any] | None:
-    rec = read_record(folder / cell.file_name())
-    if rec is None or rec["result"].get("spec") != group_spec(
-        grid, Group(cell.dataset, cell.augmenter, cell.algorithm)
-    ):
-        return None
-    return rec
+    """The cell's record if it is current: its checksum holds and it was made under the grid's spec now."""
+    return runner.read_record(
+        record_path(folder, cell), group_spec(grid, Group(cell.dataset, cell.augmenter, cell.algorithm))
+    )
 
 
 def load_records(grid: Grid, profile: str | Profile | None = None) -> list[dict[str, Any]]:
@@ -360,7 +352,7 @@ def run_group(
     from stitchkit.train import NotTrajectoriesError
     from stitchkit.train import run as train_run
 
-    base = {"profile": profile.name, "spec": group_spec(grid, group)}
+    base = {"profile": profile.name}
     if augmented is not None and not augmented["ok"]:
         return [{**base, "status": "skipped", "reason": augmented["reason"]} for _ in grid.seeds], {}
     aug_id = augmented["id"] if augmented else None
@@ -388,8 +380,8 @@ def run_group(
     return results, train_info
 
 
-# ------------------------------------------------------------------------------------------------- executors
-def _meta(executor: str, seconds: float) -> dict[str, Any]:
+# ------------------------------------------------------------------------------------------------- running it
+def _provenance(executor: str, seconds: float) -> dict[str, Any]:
     import stitchkit
     from stitchkit.device import get_device
 
@@ -403,18 +395,15 @@ def _meta(executor: str, seconds: float) -> dict[str, Any]:
     }
 
 
-def _group_task(grid: Grid, group: Group, profile: Profile, augmented: dict | None, executor: str):
+def _silent(*_: Any) -> None:
+    """A worker's log: the driver says what came back (a module-level function: it travels to the worker)."""
+
+
+def group_task(grid: Grid, group: Group, profile: Profile, augmented: dict | None, executor: str):
+    """One job (:mod:`stitchkit.runner`): train a group, return its results and where they were made."""
     t0 = time.perf_counter()
     results, info = run_group(grid, group, profile, augmented)
-    return group, results, {**_meta(executor, time.perf_counter() - t0), **info}
-
-
-def _one_thread_group(*task):
-    """A worker process's group: one torch thread, so ``processes`` workers do not oversubscribe the cores."""
-    import torch
-
-    torch.set_num_threads(1)
-    return _group_task(*task)
+    return results, {**_provenance(executor, time.perf_counter() - t0), **info}
 
 
 def run(
@@ -430,13 +419,15 @@ def run(
 ) -> dict[str, Any]:
     """Run every pending group of ``grid`` and write its records; returns counts and the wall time.
 
-    ``executor="local"`` trains the groups here, ``processes`` at a time (a group's batched update uses about one
-    CPU core: 2 fills a 2-core laptop); ``executor="ray"`` runs augmentation and groups as Ray tasks on a local
-    instance, or on the cluster at ``address`` (workers must see the same ``STITCHKIT_DATA`` folder), each asking
-    ``gpus_per_task`` GPUs."""
+    Jobs go through :mod:`stitchkit.runner`, as the campaign's do: ``executor="local"`` trains the groups here,
+    ``processes`` at a time (one: in this process; more: worker processes, a group's batched update using about one
+    CPU core each, so 2 fills a 2-core laptop); ``executor="ray"`` runs the augmented-data builds, then the groups,
+    as Ray tasks on a local instance or on the cluster at ``address`` (workers must see the same ``STITCHKIT_DATA``
+    folder), each asking ``cpus_per_task`` CPUs and ``gpus_per_task`` GPUs. Builds run first: a group waits for its
+    data. Only this process writes records."""
     prof = get_profile(profile)
-    if executor not in ("local", "ray"):
-        raise BenchError(f"unknown executor {executor!r}; accepted: local, ray")
+    if executor not in runner.EXECUTORS:
+        raise BenchError(f"unknown executor {executor!r}; accepted: {', '.join(runner.EXECUTORS)}")
     if processes < 1:
         raise BenchError(f"processes must be >= 1, got {processes}")
     folder = results_dir(grid, prof)
@@ -448,82 +439,51 @@ def run(
     log(f"bench {grid.name} at {prof.name}: {n - len(todo)} of {n} groups done, {len(todo)} to run ({executor})")
     if not todo:
         return {"groups_run": 0, "cells": len(grid.cells(prof.name)), "seconds": 0.0, "folder": str(folder)}
-    needed = sorted({(g.dataset, g.augmenter) for g in todo if g.augmenter != "none"})
+    builds = [k for k in dict.fromkeys((g.dataset, g.augmenter) for g in todo) if k[1] != "none"]
+    built: dict[tuple[str, str], dict[str, Any]] = {}
+    groups = list(todo)
+    quiet = executor == "ray" or processes > 1  # a worker's build logs nothing; the driver says what came back
 
-    def finish(group: Group, results: list[dict], meta: dict) -> None:
+    def next_job() -> runner.Job | None:
+        if builds:
+            d, a = builds.pop(0)
+            return runner.Job(
+                ("build", d, a), build_augmented, (grid, d, a, prof, _silent if quiet else log), f"build:{a}"
+            )
+        ready = [g for g in groups if g.augmenter == "none" or (g.dataset, g.augmenter) in built]
+        if not ready:
+            return None
+        g = ready[0]
+        groups.remove(g)
+        args = (grid, g, prof, built.get((g.dataset, g.augmenter)), executor)
+        return runner.Job(("group", g), group_task, args, f"group:{g.algorithm}/{g.augmenter}")
+
+    def done(job: runner.Job, out: Any) -> None:
+        if job.key[0] == "build":
+            built[job.key[1:]] = out
+            log(f"  {job.key[2]} on {job.key[1]}: " + ("ready" if out["ok"] else "nothing accepted"))
+            return
+        group, (results, provenance) = job.key[1], out
+        spec = group_spec(grid, group)
         for seed, res in zip(grid.seeds, results):
-            write_record(folder, Cell(group.dataset, group.augmenter, group.algorithm, seed), res, meta)
+            write_record(folder, Cell(group.dataset, group.augmenter, group.algorithm, seed), spec, res, provenance)
         log(
             f"  {group.algorithm} on {group.dataset} + {group.augmenter}: "
             + ", ".join(f"{r['score_last']:.1f}" if r["status"] == "done" else "skipped" for r in results)
-            + f" ({meta['seconds']} s)"
+            + f" ({provenance['seconds']} s)"
         )
         if on_group:
             on_group(group, results)
 
-    if executor == "local":
-        aug = {k: build_augmented(grid, *k, prof, log=log) for k in needed}
-        tasks = [(grid, g, prof, aug.get((g.dataset, g.augmenter)), "local") for g in todo]
-        if processes == 1 or len(tasks) == 1:
-            for task in tasks:
-                finish(*_group_task(*task))
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            with ProcessPoolExecutor(min(processes, len(tasks)), mp_context=mp.get_context("spawn")) as pool:
-                for fut in as_completed([pool.submit(_one_thread_group, *task) for task in tasks]):
-                    finish(*fut.result())  # records are written here, in this process, as groups finish
-    else:
-        _run_ray(grid, prof, todo, needed, finish, address, gpus_per_task, cpus_per_task, log)
+    workers = min(processes, len(todo)) if executor == "local" else 0
+    with runner.executor(executor, workers, address, cpus_per_task, gpus_per_task, in_process=True) as ex:
+        runner.drive(ex, next_job, done)
     return {
         "groups_run": len(todo),
         "cells": len(grid.cells(prof.name)),
         "seconds": round(time.perf_counter() - t0, 1),
         "folder": str(folder),
     }
-
-
-def _run_ray(
-    grid: Grid,
-    profile: Profile,
-    todo: list[Group],
-    needed: list[tuple[str, str]],
-    finish,
-    address: str | None,
-    gpus: float,
-    cpus: float,
-    log,
-) -> None:
-    try:
-        import ray
-    except ImportError as err:
-        raise BenchError("the ray executor needs Ray: pip install 'stitchkit[scale]' (or pip install ray)") from err
-    env = {k: v for k, v in os.environ.items() if k.startswith(("STITCHKIT_", "MINARI_", "MUJOCO_GL", "OMP_", "MKL_"))}
-    env.setdefault("STITCHKIT_DATA", str(data_dir()))
-    started_here = not ray.is_initialized()
-    if started_here:
-        kw = (
-            {"address": address}
-            if address
-            else {"num_cpus": os.cpu_count() or 1, "include_dashboard": False, "_node_ip_address": "127.0.0.1"}
-        )
-        ray.init(runtime_env={"env_vars": env}, log_to_driver=False, **kw)
-    try:
-        aug_task = ray.remote(build_augmented).options(num_cpus=cpus, num_gpus=gpus)
-        group_task = ray.remote(_group_task).options(num_cpus=cpus, num_gpus=gpus)
-        keys = list(needed)
-        built = ray.get([aug_task.remote(grid, d, a, profile, lambda *_: None) for d, a in keys])
-        aug = dict(zip(keys, built))
-        for k, b in aug.items():
-            log(f"  {k[1]} on {k[0]}: " + ("ready" if b["ok"] else "nothing accepted"))
-        refs = [group_task.remote(grid, g, profile, aug.get((g.dataset, g.augmenter)), "ray") for g in todo]
-        while refs:
-            done, refs = ray.wait(refs, num_returns=1)
-            finish(*ray.get(done[0]))
-    finally:
-        if started_here:
-            ray.shutdown()
 
 
 # ------------------------------------------------------------------------------------------------- tables

@@ -403,20 +403,26 @@ def _train(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-@command("bench", "run a benchmark grid (datasets x augmenters x algorithms x seeds), resumably, and print its table")
-def _bench(p: argparse.ArgumentParser) -> None:
-    p.add_argument("grid", help="a grid TOML file, or smoke | lab | full (the kit's grids in stitchkit/grids/)")
+def _executor_options(p: argparse.ArgumentParser, what: str) -> None:
+    """Where jobs run (:mod:`stitchkit.runner`): the same options for the benchmark and the campaign."""
     p.add_argument(
         "--executor",
         choices=("local", "ray"),
         default="local",
-        help="local: groups trained on this machine (default); ray: groups as Ray tasks",
+        help=f"local: {what} on this machine's cores (default); ray: {what} as Ray tasks",
     )
+    p.add_argument("--address", help="ray: a running cluster, e.g. 10.0.0.1:6379 (default: start a local instance)")
+    p.add_argument("--cpus-per-task", type=positive_float, default=1.0, help="ray: CPUs each task asks for")
+    p.add_argument("--gpus-per-task", type=non_negative_float, default=0.0, help="ray: GPU fraction each task asks for")
+
+
+@command("bench", "run a benchmark grid (datasets x augmenters x algorithms x seeds), resumably, and print its table")
+def _bench(p: argparse.ArgumentParser) -> None:
+    p.add_argument("grid", help="a grid TOML file, or smoke | lab | full (the kit's grids in stitchkit/grids/)")
     p.add_argument(
         "--processes", type=positive_int, default=1, help="local: groups trained at a time (2 on a 2-core laptop)"
     )
-    p.add_argument("--address", help="an existing Ray cluster (default: start a local instance)")
-    p.add_argument("--gpus-per-task", type=non_negative_float, default=0.0, help="GPU fraction each Ray task asks for")
+    _executor_options(p, "groups")
     p.add_argument("--status", action="store_true", help="only say which groups are done and which are pending")
 
     def run(args: argparse.Namespace) -> int:
@@ -440,7 +446,13 @@ def _bench(p: argparse.ArgumentParser) -> None:
                 + [f"  {x}" for x in out["pending"]],
             )
         summary = bench.run(
-            grid, args.profile, args.executor, args.address, args.gpus_per_task, processes=args.processes
+            grid,
+            args.profile,
+            args.executor,
+            args.address,
+            args.gpus_per_task,
+            cpus_per_task=args.cpus_per_task,
+            processes=args.processes,
         )
         records = bench.load_records(grid, args.profile)
         summary["table"] = bench.table(grid, records, profile=args.profile)
@@ -471,8 +483,8 @@ def _campaign(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
         type=positive_int,
-        default=workers(),
-        help=f"cells (or builds) at a time, one core each (default here: {workers()}, cores capped by memory)",
+        help=f"cells (or builds) at a time, one core each (default here: {workers()}, cores capped by memory; "
+        "with --executor ray: the cluster's CPUs over --cpus-per-task)",
     )
     p.add_argument("--hours", type=non_negative_float, help="start no job that would end after this many hours")
     p.add_argument("--commit", action="store_true", help="git-commit each record as it lands")
@@ -481,14 +493,15 @@ def _campaign(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--group-seeds", action="store_true", help="train a learner's waiting seeds as one batched run (a GPU's way)"
     )
+    _executor_options(p, "cells and builds")
 
     def run(args: argparse.Namespace) -> int:
         import time
 
-        from stitchkit import campaign
+        from stitchkit.campaign import readings, records, running
         from stitchkit.paths import use_profile_data
 
-        found = [campaign.load(name) for name in args.campaigns]  # every file checked before any work
+        found = [records.load(name) for name in args.campaigns]  # every file checked before any work
         if args.action == "run":
             for c in found:
                 if c.closed:
@@ -504,29 +517,41 @@ def _campaign(p: argparse.ArgumentParser) -> None:
                 use_profile_data(profiles[0])
         patterns = [p.strip() for p in (args.only or "").split(",") if p.strip()]
         for pat in patterns:
-            if not any(campaign.matches(c, pat) for c in found):
+            if not any(records.matches(c, pat) for c in found):
                 raise ValueError(f"--only {pat!r} matches no cell of {', '.join(c.name for c in found)}")
         deadline = None if args.hours is None else time.time() + 3600 * args.hours
         results, lines = {}, []
-        snapshot = campaign.snapshot_code() if args.action == "run" else None  # edits to the checkout can't reach it
+        snapshot = running.snapshot_code() if args.action == "run" else None  # edits to the checkout can't reach it
         for c in found:
-            folder = args.folder or campaign.results_folder(c)
-            only = ",".join(p for p in patterns if campaign.matches(c, p)) or None
+            folder = args.folder or records.results_folder(c)
+            only = ",".join(p for p in patterns if records.matches(c, p)) or None
             if args.action == "run" and (not patterns or only):
                 left = None if deadline is None else max(0.0, (deadline - time.time()) / 3600)
-                out = campaign.run(
-                    c, folder, args.workers, left, args.commit, only, group_seeds=args.group_seeds, snapshot=snapshot
+                out = running.run(
+                    c,
+                    folder,
+                    args.workers or (0 if args.executor == "ray" else workers()),
+                    left,
+                    args.commit,
+                    only,
+                    group_seeds=args.group_seeds,
+                    snapshot=snapshot,
+                    executor=args.executor,
+                    address=args.address,
+                    cpus_per_task=args.cpus_per_task,
+                    gpus_per_task=args.gpus_per_task,
                 )
+                out["failed"] = {" + ".join(k): why for k, why in out.get("failed", {}).items()}  # JSON keys
             else:
-                out = {"pending": len(campaign.pending(c, folder))}
-            out.update(campaign.progress(c, folder))
+                out = {"pending": len(records.pending(c, folder))}
+            out.update(readings.progress(c, folder))
             results[c.name] = out
             lines += [
                 f"{c.name}: {out['done']} of {out['planned']} runs done; CPU hours {out['train_cpu_hours']} training "
                 f"+ {out['build_cpu_hours']} builds"
                 + (f" + {out['archived_cpu_hours']} archived" if out["archived_cpu_hours"] else "")
                 + f"; records in {folder}",
-                campaign.table(c, campaign.records(c, folder), "d4rl_last"),
+                readings.table(c, records.records(c, folder), "d4rl_last"),
             ]
         return emit(results, args.json, lines)
 

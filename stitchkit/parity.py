@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from stitchkit import campaign
+from stitchkit.campaign import readings
+from stitchkit.campaign.records import DATA_FILE, data_summaries
 from stitchkit.data import replay
 from stitchkit.data.subsample import by_return_indices
 from stitchkit.files import atomic_write_json
@@ -118,8 +119,8 @@ def _arm(env: str, learner: str) -> tuple[str, str, str]:
 
 def runs() -> list[dict[str, Any]]:
     """Every finished parity run: environment, learner, seed, its spec, curve and last D4RL-normalised score, and
-    whether its critic diverged (:func:`stitchkit.campaign.diverged`)."""
-    found = {name: campaign.records(campaign.load(name)) for name in ("parity", "campaign-d4rl")}
+    whether its critic diverged (:func:`stitchkit.campaign.readings.diverged`)."""
+    found = {name: readings.records(readings.load(name)) for name in ("parity", "campaign-d4rl")}
     out = []
     for env, learner in ROWS:
         name, dataset, algo = _arm(env, learner)
@@ -137,7 +138,7 @@ def runs() -> list[dict[str, Any]]:
                     "spec": rec["spec"],
                     "curve": {k: res["curve"][k] for k in ("step", "d4rl_score") if k in res["curve"]},
                     "d4rl_last": res.get("d4rl_last"),
-                    "diverged": campaign.diverged(res),
+                    "diverged": readings.diverged(res),
                 }
             )
     return out
@@ -189,9 +190,11 @@ def write(where: Path | None = None) -> dict[str, Path]:
     rows beside CORL's), both regenerated from the committed recordings and campaign records."""
     where = where or folder()
     found = runs()
-    data = data_rows()
+    # the file is shared: per environment the rows beside D4RL's (here), per dataset id what the parity campaign's
+    # runner measured of the data it trained on (``records.write_data_summaries``); each writer keeps the other's keys
+    data = {**data_summaries(where), **data_rows()}
     return {
-        "data": atomic_write_json(where / "data.json", data),
+        "data": atomic_write_json(where / DATA_FILE, data),
         "records": atomic_write_json(where / "records.json", {"runs": found, "rows": learner_rows(found)}),
     }
 

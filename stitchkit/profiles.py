@@ -50,9 +50,6 @@ class TrainSizes:
     eval_every: int  # steps between evaluations (CORL: 5,000)
     eval_episodes: int  # episodes per evaluation and seed (CORL: 10)
     batch_size: int  # (CORL: 256)
-    cql_steps: int  # CQL's gradient steps: its penalty costs ~30 critic passes per state, GPU territory
-    dt_steps: int  # Decision Transformer's gradient steps (CORL: 100k)
-    dt_batch_size: int  # Decision Transformer's windows per batch (CORL's configs: 4096)
     hidden: tuple[int, ...] = (256, 256)  # MLP widths of BC, TD3+BC, IQL, POR, TELS (CORL); cost grows ~width²
 
 
@@ -134,9 +131,6 @@ PROFILES: dict[str, Profile] = {
             eval_every=100,
             eval_episodes=2,
             batch_size=64,
-            cql_steps=20,
-            dt_steps=20,
-            dt_batch_size=16,
             hidden=(32, 32),
         ),
         goals=GoalSizes(steps=200, batch_size=64, hidden=(32, 32), eval_every=100, eval_episodes=1, horizon=200),
@@ -152,9 +146,6 @@ PROFILES: dict[str, Profile] = {
             eval_every=2_500,
             eval_episodes=5,
             batch_size=256,
-            cql_steps=1_000,
-            dt_steps=1_000,
-            dt_batch_size=64,
             # measured on hopper medium-replay (benchmarks/lab_sizes.py, 3 seeds, 10k steps): TD3+BC 21.7 at 128 vs
             # 17.3 at 256, IQL 11.2 vs 18.9 (CIs overlap), a third of the update's cost (notebooks 01 and 04)
             hidden=(128, 128),
@@ -174,9 +165,6 @@ PROFILES: dict[str, Profile] = {
             eval_every=5_000,
             eval_episodes=10,
             batch_size=256,
-            cql_steps=1_000_000,
-            dt_steps=100_000,
-            dt_batch_size=4096,
         ),
         goals=GoalSizes(
             steps=1_000_000, batch_size=1024, hidden=(512, 512, 512), eval_every=100_000, eval_episodes=50, horizon=1000

@@ -35,6 +35,7 @@ LAYERS = {
     "augment": ["stitchkit.augment"],
     "train": [
         "stitchkit.train",
+        "stitchkit.runner",
         "stitchkit.bench",
         "stitchkit.campaign",
         "stitchkit.parity",
@@ -251,7 +252,34 @@ def test_the_train_layer_special_cases_no_learner_or_method_by_name():
     quoted = rf"""["']({names})["']"""
     compare = re.compile(rf"(==|!=)\s*{quoted}|{quoted}\s*(==|!=)|\bin\s*\(\s*{quoted}")
     found = []
-    for module in ("train", "bench", "campaign"):  # the generic machinery (bridge_search studies named methods)
+    generic = ("train", "runner", "bench", "campaign/records", "campaign/running", "campaign/readings")
+    for module in generic:  # the generic machinery (bridge_search studies named methods)
         text = (ROOT / "stitchkit" / f"{module}.py").read_text()
         found += [f"{module}.py:{text[: m.start()].count(chr(10)) + 1}: {m.group(0)}" for m in compare.finditer(text)]
+    assert not found, found
+
+
+def test_no_module_of_the_package_is_over_700_lines():
+    """Small modules, one idea each (issue 46: the campaign was split by job when it reached 1,400 lines)."""
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in (ROOT / "stitchkit").rglob("*.py")
+        if "__pycache__" not in p.parts and (n := len(p.read_text().splitlines())) > 700
+    }
+    assert not long, long
+
+
+def test_notebooks_read_the_campaign_through_its_readings_only():
+    """Notebooks read records; running them (processes, Ray, git commits) is the command's job."""
+    import re
+
+    found = []
+    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        text = nb.read_text()
+        found += [
+            f"{nb.name}: {m.group(0)}"
+            for m in re.finditer(r"stitchkit\.campaign(\.\w+)? import [^\n]+", text)
+            if not re.fullmatch(r"stitchkit\.campaign import readings", m.group(0))
+        ]
+        found += [f"{nb.name}: {m.group(0)}" for m in re.finditer(r"from stitchkit import [^\n]*\bcampaign\b", text)]
     assert not found, found

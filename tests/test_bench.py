@@ -70,7 +70,7 @@ def test_grid_validation_names_what_is_accepted():
 
 def test_records_are_checked_and_a_corrupt_one_is_redone(tmp_path):
     cell = bench.Cell("d", "none", "td3bc", 0)
-    path = bench.write_record(tmp_path, cell, {"status": "done", "score_last": 1.5}, {"seconds": 1})
+    path = bench.write_record(tmp_path, cell, {"ratio": 4.0}, {"status": "done", "score_last": 1.5}, {"seconds": 1})
     assert bench.read_record(path)["result"]["score_last"] == 1.5
     rec = json.loads(path.read_text())
     rec["result"]["score_last"] = 99.0  # edited by hand: the checksum no longer matches
@@ -148,7 +148,7 @@ def test_ray_executor_gives_the_local_records(tmp_path, uninterrupted):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1])["groups_run"] == 6
     recs = [json.loads(p.read_text()) for p in (viaray / "results" / "t" / "smoke").glob("*-s*-*.json")]
-    assert recs and all(r["meta"]["executor"] == "ray" for r in recs)
+    assert recs and all(r["provenance"]["executor"] == "ray" for r in recs)
     assert results(viaray) == expected
 
 
@@ -194,7 +194,8 @@ def test_a_record_made_under_other_settings_is_stale(tmp_path, monkeypatch):
         bench.write_record(
             folder,
             bench.Cell(group.dataset, group.augmenter, group.algorithm, s),
-            {"status": "done", "score_last": 1.0, "spec": bench.group_spec(grid, group)},
+            bench.group_spec(grid, group),
+            {"status": "done", "score_last": 1.0},
             {},
         )
     assert group not in bench.pending_groups(grid, "smoke")

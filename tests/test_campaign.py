@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from conftest import subprocess_env
 
-from stitchkit import campaign, stats
+from stitchkit import stats
 from stitchkit.bench import GRIDS_DIR, BenchError, Cell
+from stitchkit.campaign import readings, records, running
 from stitchkit.profiles import ProfileError, get_profile, with_sizes
 
 SMOKE = "campaign-smoke"
@@ -23,30 +24,30 @@ def smoke_run(tmp_path_factory):
     """The smoke campaign run once, from nothing (a private data folder: every dataset built here), into a
     private records folder, with two workers as ``make campaign``."""
     folder, data = tmp_path_factory.mktemp("campaign"), tmp_path_factory.mktemp("data")
-    c = campaign.load(SMOKE)
+    c = records.load(SMOKE)
     lines: list[str] = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STITCHKIT_DATA", str(data))
         mp.setenv("MINARI_DATASETS_PATH", str(data / "minari"))
-        out = campaign.run(c, folder, workers=2, log=lines.append)
+        out = running.run(c, folder, workers=2, log=lines.append)
         yield c, folder, out, lines
 
 
 def test_the_smoke_campaign_writes_a_record_per_cell_and_a_progress_page(smoke_run):
     c, folder, out, _ = smoke_run
-    recs = campaign.records(c, folder)
+    recs = records.records(c, folder)
     # smoke's untrained diffusion model bridges into states hopper calls terminal: that build fails, its cells stay
     # pending, and every other cell still runs
     assert list(out["failed"]) == [("stitchkit/hopper/medium-replay-v0", "diffstitch")]
     done = {(r["cell"]["augmenter"], r["cell"]["algorithm"]) for r in recs}
     assert done == {(a, algo) for a in ("none", "ser", "tatu") for algo in ("td3bc", "iql")}
-    assert [x.augmenter for x in campaign.pending(c, folder)] == ["diffstitch", "diffstitch"]
+    assert [x.augmenter for x in records.pending(c, folder)] == ["diffstitch", "diffstitch"]
     rec = recs[0]
     steps = rec["result"]["curve"]["step"]
     assert steps == list(range(c.train["eval_every"], c.train["steps"] + 1, c.train["eval_every"]))
     assert rec["result"]["score_best"] == max(rec["result"]["curve"]["score"])
     td3bc = next(r for r in recs if r["cell"]["algorithm"] == "td3bc")["result"]
-    assert len(td3bc["curve"]["critic_loss"]) == len(steps) and campaign.diverged(td3bc) in (True, False)
+    assert len(td3bc["curve"]["critic_loss"]) == len(steps) and readings.diverged(td3bc) in (True, False)
     assert {"commit", "machine", "wall_seconds", "finished", "reproduce"} <= set(rec["provenance"])
     assert rec["spec"]["learner_options"]["hidden"] == [32, 32] and rec["spec"]["steps"] == 200
     readme = (folder / "README.md").read_text()
@@ -56,11 +57,11 @@ def test_the_smoke_campaign_writes_a_record_per_cell_and_a_progress_page(smoke_r
     # the CPU hours count a build's CPU time (a build waiting for its core costs wall time, not CPU), at most its wall
     assert 0 < built[0]["cpu_seconds"] <= built[0]["seconds"] + 1
     builds = [b for path in (folder / "builds").glob("*.json") for b in json.loads(path.read_text())]
-    assert campaign.progress(c, folder)["build_cpu_hours"] == round(sum(b["cpu_seconds"] for b in builds) / 3600, 2)
+    assert readings.progress(c, folder)["build_cpu_hours"] == round(sum(b["cpu_seconds"] for b in builds) / 3600, 2)
     # the data's own episodes, written by the runner beside the records and shown in the README
     from stitchkit.data import registry
 
-    data = json.loads((folder / campaign.DATA_FILE).read_text())
+    data = json.loads((folder / records.DATA_FILE).read_text())
     hopper = data["stitchkit/hopper/medium-replay-v0"]
     assert hopper["fingerprint"] == registry.fingerprint("stitchkit/hopper/medium-replay-v0")
     assert hopper["d4rl_best"] >= hopper["d4rl_top"] >= hopper["d4rl_mean"] and hopper["episodes"] > 0
@@ -70,14 +71,14 @@ def test_the_smoke_campaign_writes_a_record_per_cell_and_a_progress_page(smoke_r
 def test_a_rerun_resumes_with_nothing_to_redo_but_the_failed_build(smoke_run):
     c, folder, _, _ = smoke_run
     before = {p: p.read_text() for p in folder.rglob("*-s0.json")}
-    out = campaign.run(c, folder, workers=1, only="hopper-medium-replay/none,hopper-medium-replay/ser", log=print)
+    out = running.run(c, folder, workers=1, only="hopper-medium-replay/none,hopper-medium-replay/ser", log=print)
     assert out["runs"] == 0 and out["builds"] == 0
     assert {p: p.read_text() for p in folder.rglob("*-s0.json")} == before
 
 
 def test_the_table_has_every_cell_with_the_papers_numbers_beside_it(smoke_run):
     c, folder, _, _ = smoke_run
-    text = campaign.table(c, campaign.records(c, folder), "d4rl_last")
+    text = readings.table(c, records.records(c, folder), "d4rl_last")
     rows = [line for line in text.splitlines() if line.startswith("| hopper")]
     assert len(rows) == 2 and all(row.count("not yet computed") == 1 for row in rows)  # DiffStitch's column
     assert "paper 64.8 ± 19.2" in rows[0] and "paper 102.1 ± 0.4" in rows[1]
@@ -87,37 +88,36 @@ def test_a_tampered_or_stale_record_is_not_used(smoke_run, tmp_path):
     c, folder, _, _ = smoke_run
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
-    path = campaign.record_path(copy, Cell("stitchkit/hopper/medium-replay-v0", "none", "td3bc", 0))
+    path = records.record_path(copy, Cell("stitchkit/hopper/medium-replay-v0", "none", "td3bc", 0))
     rec = json.loads(path.read_text())
     rec["result"]["score_last"] += 10  # an edited number: the checksum fails
     path.write_text(json.dumps(rec))
-    assert campaign.read_record(path) is None
-    assert Cell("stitchkit/hopper/medium-replay-v0", "none", "td3bc", 0) in campaign.pending(c, copy)
-    longer = campaign.parse(GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text().replace("steps = 200", "steps = 300"))
-    assert campaign.records(longer, copy) == [] and len(campaign.pending(longer, copy)) == 8  # other spec: stale
-    assert len(campaign.records(longer, copy, current=False)) == 5  # still readable as what they were
+    assert records.read_record(path) is None
+    assert Cell("stitchkit/hopper/medium-replay-v0", "none", "td3bc", 0) in records.pending(c, copy)
+    longer = records.parse(GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text().replace("steps = 200", "steps = 300"))
+    assert records.records(longer, copy) == [] and len(records.pending(longer, copy)) == 8  # other spec: stale
+    assert len(records.records(longer, copy, current=False)) == 5  # still readable as what they were
 
 
 def test_a_record_is_reproduced_from_its_spec_on_fresh_data(smoke_run, data_root):
     """Same seed, same machine: a fresh data folder (dataset rebuilt, nothing cached) gives the record's numbers."""
     c, folder, _, _ = smoke_run
     cell = Cell("stitchkit/hopper/medium-replay-v0", "none", "iql", 0)
-    again = campaign.train_cell(c, cell)
-    assert again["result"] | {"train_seconds": 0} == campaign.read_record(campaign.record_path(folder, cell))[
-        "result"
-    ] | {"train_seconds": 0}
+    again = running.train_cell(c, cell)
+    # the result holds no clock reading (the training time is provenance): the rerun's is the record's, exactly
+    assert again["result"] == records.read_record(records.record_path(folder, cell))["result"]
 
 
 def test_campaign_files_are_checked_before_any_work():
     base = GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text()
     with pytest.raises(BenchError, match=r"unknown \[train\] key.*accepted"):
-        campaign.parse(base.replace("[train]", "[train]\nlr = 3"))
+        records.parse(base.replace("[train]", "[train]\nlr = 3"))
     with pytest.raises(BenchError, match=r"unknown stitch size.*diffusion_train_steps"):
-        campaign.parse(base.replace("diffusion_train_steps = 40", "diffusion_steps_typo = 40"))
+        records.parse(base.replace("diffusion_train_steps = 40", "diffusion_steps_typo = 40"))
     with pytest.raises(BenchError, match="eval_every must be a positive integer"):
-        campaign.parse(base.replace("eval_every = 100", "eval_every = 0"))
+        records.parse(base.replace("eval_every = 100", "eval_every = 0"))
     with pytest.raises(BenchError, match="matches no cell"):
-        campaign.run(campaign.parse(base), only="walker2d-medium-replay/none", log=print)
+        running.run(records.parse(base), only="walker2d-medium-replay/none", log=print)
 
 
 def test_with_sizes_replaces_only_what_it_names_and_keeps_the_name():
@@ -141,17 +141,17 @@ def test_with_sizes_replaces_only_what_it_names_and_keeps_the_name():
 def test_the_committed_campaign_records_load_and_build_the_table(name):
     """results/<campaign>/ is what notebooks 05, 08 and 09 read: every committed record must pass its checksum and
     match the campaign's current spec (a settings change must rerun, not silently mix), and the table builds."""
-    c = campaign.load(name)
-    folder = campaign.results_folder(c)
+    c = records.load(name)
+    folder = records.results_folder(c)
     files = sorted(p for p in folder.glob("*/*/*.json"))
     for path in files:
-        rec = campaign.read_record(path)
+        rec = records.read_record(path)
         assert rec is not None, f"{path}: unreadable or its checksum fails"
-        assert campaign.record_path(folder, Cell(**rec["cell"])) == path
-        assert rec["spec"] == campaign.spec(c, Cell(**rec["cell"])), f"{path}: made under other settings"
-    recs = campaign.records(c)
+        assert records.record_path(folder, Cell(**rec["cell"])) == path
+        assert rec["spec"] == records.spec(c, Cell(**rec["cell"])), f"{path}: made under other settings"
+    recs = records.records(c)
     assert len(recs) == len(files)
-    text = campaign.table(c, recs, "d4rl_last")
+    text = readings.table(c, recs, "d4rl_last")
     assert text.count("\n") == 1 + len(c.grid.datasets) * len(c.grid.algorithms)
 
 
@@ -164,13 +164,13 @@ def _fake(dataset, augmenter, algorithm, seed, value):
 
 
 def test_the_reading_judges_the_direction_by_the_difference_interval_and_compares_with_the_paper():
-    c = campaign.load("campaign")
+    c = records.load("campaign")
     hop = "stitchkit/hopper/medium-replay-v0"
     recs = [_fake(hop, "none", "td3bc", s, v) for s, v in enumerate([20.0, 21.0, 22.0])]
     recs += [_fake(hop, "diffstitch", "td3bc", s, v) for s, v in enumerate([40.0, 41.0, 42.0])]  # far above
     recs += [_fake(hop, "none", "iql", s, v) for s, v in enumerate([20.0, 30.0, 40.0])]
     recs += [_fake(hop, "diffstitch", "iql", s, v) for s, v in enumerate([25.0, 35.0, 45.0])]  # inside the spread
-    text = campaign.reading(c, recs, "diffstitch").splitlines()
+    text = readings.reading(c, recs, "diffstitch").splitlines()
     assert "td3bc on hopper-medium-replay**: diffstitch 41.0 [38.5, 43.5] vs original 21.0" in text[0]
     # Welch: se = sqrt(1/3 + 1/3), df = 4, t = 2.78: 20 +- 2.27, so the difference excludes 0
     assert "difference +20.0 [+17.7, +22.3] (paper +14.8)" in text[0]
@@ -182,26 +182,26 @@ def test_the_reading_judges_the_direction_by_the_difference_interval_and_compare
     assert text[0].endswith("The paper's +14.8 lies outside the interval: the effect here is larger than the paper's.")
     assert text[1].endswith("The paper's +10.7 lies inside the interval: consistent with its effect size.")
     # no lift, tightly measured: the interval spans 0 yet rules out the paper's size
-    level = campaign.compare("level", [20.0, 21.0, 22.0], [20.0, 21.0, 22.0], ("a", "b"), 14.8)
+    level = readings.compare("level", [20.0, 21.0, 22.0], [20.0, 21.0, 22.0], ("a", "b"), 14.8)
     assert "difference +0.0 [-2.3, +2.3]" in level and "spans 0" in level
     assert level.endswith("lies outside the interval: the effect here is smaller than the paper's.")
-    assert "The paper's" not in campaign.compare("no paper", [1.0, 2.0], [1.0, 2.0], ("a", "b"), None)
+    assert "The paper's" not in readings.compare("no paper", [1.0, 2.0], [1.0, 2.0], ("a", "b"), None)
     # seeds per arm the paper's difference needs at these spreads: sd 1 and 1 -> 2; sd 10 and 10 at +10.7 -> 14
-    seeds = campaign.seeds_table(c, recs, "d4rl_last", augmenters=("diffstitch",)).splitlines()
+    seeds = readings.seeds_table(c, recs, "d4rl_last", augmenters=("diffstitch",)).splitlines()
     assert seeds[2] == "| hopper-medium-replay | td3bc | diffstitch | 1.0, 1.0 | +14.8 | 2 |"
     assert seeds[3] == "| hopper-medium-replay | iql | diffstitch | 10.0, 10.0 | +10.7 | 14 |"
     assert len(seeds) == 4  # walker2d has no records: no row
     assert all("not yet computed (0 seed(s)" in line for line in text[2:])  # walker2d: no records
-    mean, low, high = campaign.mean_ci([40.0, 41.0, 42.0])
+    mean, low, high = stats.mean_ci([40.0, 41.0, 42.0])
     assert (mean, round(low, 2), round(high, 2)) == (41.0, 38.52, 43.48)  # t(2) = 4.30: 4.30 * 1 / sqrt(3)
     # overlapping intervals, yet a difference whose interval excludes 0: the case the separate intervals miss
     x, y = [10.0, 12.0, 14.0, 11.0, 13.0], [7.0, 9.0, 11.0, 8.0, 10.0]
-    assert campaign.mean_ci(x)[1] < campaign.mean_ci(y)[2]
-    diff, lo, hi = campaign.difference_ci(x, y)
+    assert stats.mean_ci(x)[1] < stats.mean_ci(y)[2]
+    diff, lo, hi = stats.difference_ci(x, y)
     assert diff == 3.0 and 0 < lo < hi  # se = 1, df = 8, t = 2.31: [0.69, 5.31]
     assert (round(lo, 2), round(hi, 2)) == (0.69, 5.31)
     assert stats.t975(2.5) == pytest.approx((4.30 + 3.18) / 2)
-    axes = campaign.plot_curves(c, recs, hop, augmenters=("none", "diffstitch", "ser"))
+    axes = readings.plot_curves(c, recs, hop, augmenters=("none", "diffstitch", "ser"))
     assert "not yet computed: ser" in axes[0].texts[0].get_text()
 
 
@@ -215,16 +215,16 @@ def test_the_tail_metric_averages_the_last_evaluations_of_the_stored_curve():
         "d4rl_score": [0.0, 0.0, 10.0, 20.0, 30.0, 90.0],
         "score": [1.0] * 6,
     }
-    assert campaign.TAIL == 4
-    assert campaign.metric_value(rec["result"], "d4rl_tail") == 37.5  # (10 + 20 + 30 + 90) / 4
-    assert campaign.metric_value(rec["result"], "d4rl_last") == 90.0  # the stored value, as before
-    assert campaign.metric_value(rec["result"], "score_tail") == 1.0
-    assert campaign.metric_value(rec["result"], "score_last") is None  # not in this record: skipped, not an error
+    assert readings.TAIL == 4
+    assert readings.metric_value(rec["result"], "d4rl_tail") == 37.5  # (10 + 20 + 30 + 90) / 4
+    assert readings.metric_value(rec["result"], "d4rl_last") == 90.0  # the stored value, as before
+    assert readings.metric_value(rec["result"], "score_tail") == 1.0
+    assert readings.metric_value(rec["result"], "score_last") is None  # not in this record: skipped, not an error
     with pytest.raises(BenchError, match="unknown campaign metric 'd4rl_mean'; accepted: d4rl_last, d4rl_best"):
-        campaign.metric_value(rec["result"], "d4rl_mean")
-    c = campaign.load("campaign")
-    assert "| hopper-medium-replay | iql | 37.5 (n=1)<br>paper 91.4" in campaign.table(c, [rec], "d4rl_tail")
-    assert "last 4 evaluations" in campaign.overview(c, [rec])
+        readings.metric_value(rec["result"], "d4rl_mean")
+    c = records.load("campaign")
+    assert "| hopper-medium-replay | iql | 37.5 (n=1)<br>paper 91.4" in readings.table(c, [rec], "d4rl_tail")
+    assert "last 4 evaluations" in readings.overview(c, [rec])
 
 
 def test_a_run_whose_td_loss_blows_up_is_flagged_and_counted_beside_its_cell():
@@ -239,14 +239,14 @@ def test_a_run_whose_td_loss_blows_up_is_flagged_and_counted_beside_its_cell():
         rec = _fake(hop, "none", "td3bc", seed, 10.0)
         rec["result"]["curve"] = {"step": steps, "d4rl_score": [10.0] * 12, "critic_loss": loss}
         recs.append(rec)
-    assert [campaign.diverged(r["result"]) for r in recs] == [False, True, True]  # NaN counts as diverged
-    assert campaign.diverged(_fake(hop, "none", "iql", 0, 1.0)["result"]) is None  # no loss curve kept
+    assert [readings.diverged(r["result"]) for r in recs] == [False, True, True]  # NaN counts as diverged
+    assert readings.diverged(_fake(hop, "none", "iql", 0, 1.0)["result"]) is None  # no loss curve kept
     iql = _fake(hop, "none", "iql", 0, 1.0)
     iql["result"]["curve"] |= {"q_loss": [1.0, 101.0], "v_loss": [1.0, 1.0]}  # the first TD loss found: q_loss
-    assert campaign.diverged(iql["result"]) is True
-    c = campaign.load("campaign")
-    assert "| hopper-medium-replay | td3bc | 10.0 [10.0, 10.0] (n=3, 2 diverged)" in campaign.table(c, recs)
-    notes = campaign.divergence_notes(recs + [_fake(hop, "none", "iql", 0, 1.0)])
+    assert readings.diverged(iql["result"]) is True
+    c = records.load("campaign")
+    assert "| hopper-medium-replay | td3bc | 10.0 [10.0, 10.0] (n=3, 2 diverged)" in readings.table(c, recs)
+    notes = readings.divergence_notes(recs + [_fake(hop, "none", "iql", 0, 1.0)])
     assert "`hopper-medium-replay/none/td3bc-s1`: critic_loss 25.9 early, 6.4e+09 at 12 updates" in notes
     assert "1 record(s) keep no loss curve" in notes and notes.count("\n- `") == 1
 
@@ -267,12 +267,12 @@ def test_seeds_trained_as_one_batched_run_give_one_record_each(smoke_run, tmp_pa
     follows the single-seed run's path: the same numbers up to a batched matmul's rounding (why a record names the
     seeds it was trained with)."""
     _, folder, _, _ = smoke_run
-    two = campaign.parse(GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text().replace("seeds = [0]", "seeds = [0, 1]"))
-    out = campaign.run(two, tmp_path, workers=1, only="hopper-medium-replay/none/td3bc", group_seeds=True, log=print)
+    two = records.parse(GRIDS_DIR.joinpath(f"{SMOKE}.toml").read_text().replace("seeds = [0]", "seeds = [0, 1]"))
+    out = running.run(two, tmp_path, workers=1, only="hopper-medium-replay/none/td3bc", group_seeds=True, log=print)
     assert out["runs"] == 2
-    recs = {r["cell"]["seed"]: r for r in campaign.records(two, tmp_path)}
+    recs = {r["cell"]["seed"]: r for r in records.records(two, tmp_path)}
     assert recs[0]["provenance"]["trained_with_seeds"] == [0, 1] == recs[1]["provenance"]["trained_with_seeds"]
-    single = campaign.read_record(campaign.record_path(folder, Cell(**recs[0]["cell"])))
+    single = records.read_record(records.record_path(folder, Cell(**recs[0]["cell"])))
     for key in ("score", "return"):
         assert np.allclose(recs[0]["result"]["curve"][key], single["result"]["curve"][key], rtol=1e-5, atol=1e-6)
     assert recs[1]["result"]["curve"] != recs[0]["result"]["curve"]
@@ -283,17 +283,18 @@ def test_a_runner_and_its_workers_import_the_code_it_started_with(tmp_path):
     checkout during a run of hours never reach it (a late import of an edited module once failed a finished run);
     the workers still read and write the checkout's data and results."""
     script = """
-import multiprocessing as mp, sys
-from concurrent.futures import ProcessPoolExecutor
-from stitchkit import campaign
+from stitchkit import runner
+from stitchkit.campaign import running
 from stitchkit.paths import project_root
-snap = campaign.snapshot_code()
+snap = running.snapshot_code()
 import stitchkit.toy  # imported after the pin: from the snapshot
 print(stitchkit.toy.__file__)
-setup = campaign._worker_setup(snap)
-with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=exec, initargs=(setup,)) as pool:
-    print(pool.submit(eval, "__import__('stitchkit.train').train.__file__").result())
-    print(pool.submit(eval, "str(__import__('stitchkit.paths').paths.project_root())").result())
+jobs = [runner.Job(i, eval, (x,)) for i, x in enumerate([
+    "__import__('stitchkit.train').train.__file__", "str(__import__('stitchkit.paths').paths.project_root())"])]
+got = {}
+with runner.executor("local", 1, snapshot=snap) as ex:  # the campaign's executor: a spawned worker process
+    runner.drive(ex, lambda: jobs.pop(0) if jobs else None, lambda job, out: got.__setitem__(job.key, out))
+print(got[0]); print(got[1])
 print(project_root())
 """
     env = subprocess_env(STITCHKIT_DATA=str(tmp_path), MINARI_DATASETS_PATH=str(tmp_path / "minari"))
@@ -304,21 +305,22 @@ print(project_root())
     assert toy.startswith(snap) and worker_train.startswith(snap)
     assert worker_root == root and not root.startswith(snap)
     copied = Path(toy).parent
-    assert (copied / "campaign.py").read_text() == (Path(root) / "stitchkit" / "campaign.py").read_text()
+    for name in ("runner.py", "campaign/running.py"):
+        assert (copied / name).read_text() == (Path(root) / "stitchkit" / name).read_text()
 
 
 def test_runs_archived_after_a_settings_change_still_count_their_cpu_hours(tmp_path):
     """A settings change makes records stale (their cells rerun); moved under results/archive/<name>/<why>/, they
     leave the table but the hours they cost stay in the campaign's CPU-hour total."""
-    c = campaign.load("campaign")
+    c = records.load("campaign")
     folder = tmp_path / "results" / "campaign"
     folder.mkdir(parents=True)
-    archived = campaign.archive_folder(folder) / "iql-unscaled-rewards" / "hopper-medium-replay" / "none"
+    archived = records.archive_folder(folder) / "iql-unscaled-rewards" / "hopper-medium-replay" / "none"
     archived.mkdir(parents=True)
     (archived / "iql-s0.json").write_text(json.dumps({"provenance": {"wall_seconds": 5400.0}}))
-    p = campaign.progress(c, folder)
+    p = readings.progress(c, folder)
     assert (p["done"], p["train_cpu_hours"], p["archived_cpu_hours"]) == (0, 0.0, 1.5)
-    assert "+ 1.5 in runs archived after a settings change" in campaign.write_readme(c, folder).read_text()
+    assert "+ 1.5 in runs archived after a settings change" in readings.write_readme(c, folder).read_text()
 
 
 def test_the_data_summary_knows_the_best_tenth_of_the_episodes(tmp_path, monkeypatch):
@@ -332,24 +334,24 @@ def test_the_data_summary_knows_the_best_tenth_of_the_episodes(tmp_path, monkeyp
         Episode(np.zeros((6, 11)), np.zeros((5, 3)), np.full(5, 20.0 * k), np.zeros(5, bool), np.zeros(5, bool))
         for k in range(20)
     ]
-    s = campaign.data_summary("stitchkit/hopper/medium-replay-v0", episodes)
+    s = records.data_summary("stitchkit/hopper/medium-replay-v0", episodes)
 
     def d4rl(ret):
         return round(100 * (ret + 20.272305) / (3234.3 + 20.272305), 2)
 
     assert (s["d4rl_best"], s["d4rl_top"], s["d4rl_mean"]) == (d4rl(1900), d4rl(1850), d4rl(950))
     assert (s["episodes"], s["transitions"], s["median_length"], s["fingerprint"]) == (20, 100, 5.0, "f00")
-    c = campaign.load(SMOKE)
-    assert "not yet computed" in campaign.data_table(c, tmp_path)  # nothing written yet: never an error
-    campaign.write_data_summaries(tmp_path, {"stitchkit/hopper/medium-replay-v0": s})
-    assert f"| hopper-medium-replay | 20 | 100 | 5 | {d4rl(1900):.1f} |" in campaign.data_table(c, tmp_path)
+    c = records.load(SMOKE)
+    assert "not yet computed" in readings.data_table(c, tmp_path)  # nothing written yet: never an error
+    records.write_data_summaries(tmp_path, {"stitchkit/hopper/medium-replay-v0": s})
+    assert f"| hopper-medium-replay | 20 | 100 | 5 | {d4rl(1900):.1f} |" in readings.data_table(c, tmp_path)
     import matplotlib
 
     matplotlib.use("Agg")
-    axes = campaign.plot_curves(c, [], "stitchkit/hopper/medium-replay-v0", folder=tmp_path)
+    axes = readings.plot_curves(c, [], "stitchkit/hopper/medium-replay-v0", folder=tmp_path)
     assert sorted(line.get_ydata()[0] for line in axes[0].lines) == [d4rl(1850), d4rl(1900)]  # the data's ceiling
     with pytest.raises(BenchError, match="D4RL scores exist for"):
-        campaign.data_summary("stitchkit/pointmaze-medium/stitch-v0", episodes)
+        records.data_summary("stitchkit/pointmaze-medium/stitch-v0", episodes)
 
 
 def test_seeds_past_the_data_are_counted_per_arm_and_drawn_one_by_one(tmp_path):
@@ -358,20 +360,20 @@ def test_seeds_past_the_data_are_counted_per_arm_and_drawn_one_by_one(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    c = campaign.load("campaign")
+    c = records.load("campaign")
     hop = "stitchkit/hopper/medium-replay-v0"
-    campaign.write_data_summaries(tmp_path, {hop: {"d4rl_best": 70.0, "d4rl_top": 35.0}})
+    records.write_data_summaries(tmp_path, {hop: {"d4rl_best": 70.0, "d4rl_top": 35.0}})
     recs = [_fake(hop, "diffstitch", "iql", s, v) for s, v in enumerate([90.0, 60.0, 30.0])]
     recs += [_fake(hop, "none", "td3bc", s, v) for s, v in enumerate([40.0, 41.0])]
-    text = campaign.past_the_data(c, recs, "d4rl_last", folder=tmp_path).splitlines()
+    text = readings.past_the_data(c, recs, "d4rl_last", folder=tmp_path).splitlines()
     iql = next(line for line in text if line.startswith("| hopper-medium-replay | iql |")).split(" | ")
     assert iql[3] == "1/3 past the best episode, 2/3 past the best tenth<br>(90.0, 60.0, 30.0)"  # diffstitch
     assert iql[2] == "not yet computed"  # none: no records
     td3 = next(line for line in text if line.startswith("| hopper-medium-replay | td3bc |")).split(" | ")
     assert td3[2] == "0/2 past the best episode, 2/2 past the best tenth<br>(40.0, 41.0)"
     with pytest.raises(BenchError, match="D4RL scale"):
-        campaign.past_the_data(c, recs, "score_last", folder=tmp_path)
-    axes = campaign.plot_curves(c, recs, hop, folder=tmp_path)
+        readings.past_the_data(c, recs, "score_last", folder=tmp_path)
+    axes = readings.plot_curves(c, recs, hop, folder=tmp_path)
     iql_lines = [line for line in axes[1].lines if line.get_linewidth() == 0.6]
     assert sorted(line.get_ydata()[-1] for line in iql_lines) == [30.0, 60.0, 90.0]  # one thin line per seed
 
@@ -379,8 +381,8 @@ def test_seeds_past_the_data_are_counted_per_arm_and_drawn_one_by_one(tmp_path):
 def test_the_campaign_is_set_beside_the_paper_setting_by_setting_and_the_reasons_come_from_the_records():
     """Notebooks 05, 08 and 09 print this above the campaign's tables (issue 44): each value read from where the
     campaign takes it (a size, an option per dataset, the grid's ratio), beside the method's declared paper value."""
-    c = campaign.load("campaign")
-    rows = campaign.versus_paper(c).splitlines()
+    c = records.load("campaign")
+    rows = readings.versus_paper(c).splitlines()
     for row in (
         "| learner updates | 300,000 | 1,000,000 |",
         "| diffstitch: unet_dim | 32 | 128 |",
@@ -400,7 +402,7 @@ def test_the_campaign_is_set_beside_the_paper_setting_by_setting_and_the_reasons
     recs += [_fake(hop, "diffstitch", "iql", s, v) for s, v in enumerate([25.0, 35.0, 45.0])]
     for r, up in zip(recs, [True] * 4 + [False] * 2):  # 6 evaluations: the last above or below the 4 before
         r["result"]["curve"]["d4rl_score"] = [1.0, 2.0, 2.0, 2.0, 2.0, 3.0 if up else 1.0]
-    reasons = campaign.why_not_refuted(c, recs, metric="d4rl_last")
+    reasons = readings.why_not_refuted(c, recs, metric="d4rl_last")
     assert "300,000 updates per run, 30% of the paper's 1,000,000" in reasons
     assert "In 4 of 6 runs the last evaluation is above the mean of the 4 before it" in reasons
     assert "w = 0 here, 1.2 released" in reasons

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from stitchkit import campaign, parity
+from stitchkit import parity
 from stitchkit.bench import BenchError
+from stitchkit.campaign import readings, records, running
 from stitchkit.paths import use_profile_data
 
 
@@ -14,7 +15,7 @@ def _run(env, learner, seed, last, losses=(20.0, 21.0, 22.0, 23.0)):
         "learner": learner,
         "seed": seed,
         "d4rl_last": last,
-        "diverged": campaign.diverged({"curve": {"critic_loss": list(losses)}}),
+        "diverged": readings.diverged({"curve": {"critic_loss": list(losses)}}),
     }
 
 
@@ -39,23 +40,23 @@ def test_parity_rows_read_against_corl_and_the_targets_known_answer():
 
 
 def test_a_closed_campaign_refuses_to_run_and_keeps_its_records_readable():
-    old = campaign.load("campaign")
+    old = records.load("campaign")
     assert old.closed and "earlier medium-replay recipe" in old.closed
     with pytest.raises(BenchError, match="campaign campaign is closed"):
-        campaign.run(old, log=print)
-    recs = campaign.records(old)
+        running.run(old, log=print)
+    recs = records.records(old)
     assert len(recs) >= 24  # the 24 hopper records stay readable (notebooks 05, 08 and 09 read them)
-    assert campaign.banner(old, recs).startswith("**Closed campaign") and "earlier medium-replay" in campaign.banner(
+    assert readings.banner(old, recs).startswith("**Closed campaign") and "earlier medium-replay" in readings.banner(
         old, recs
     )
 
 
 def test_parity_and_campaign_d4rl_hold_every_parity_row_once():
-    cells = {(c.dataset, c.algorithm) for name in ("parity", "campaign-d4rl") for c in campaign.load(name).cells()}
+    cells = {(c.dataset, c.algorithm) for name in ("parity", "campaign-d4rl") for c in records.load(name).cells()}
     for env, learner in parity.ROWS:
         _, dataset, algo = parity._arm(env, learner)
         assert (dataset, algo) in cells, (env, learner)
-    assert campaign.load("parity").profile_name == campaign.load("campaign-d4rl").profile_name == "full"
+    assert records.load("parity").profile_name == records.load("campaign-d4rl").profile_name == "full"
 
 
 def test_a_full_campaign_reads_its_data_from_its_own_folder(tmp_path):

@@ -53,3 +53,22 @@ def test_profiles_share_one_shape_and_grow(clean_env):
 def test_profiles_are_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         PROFILES["lab"].tour.n_worlds = 1
+
+
+def test_the_shared_profile_holds_no_learner_or_method_specific_size():
+    """A learner or method declares its own sizes in its module (``cql.SIZES``, ``dt.SIZES``, ``diffstitch.SIZES``):
+    no field of the shared sections is named after one of them (issue 46 moved CQL's and DT's budgets out)."""
+    from stitchkit.plugins import LEARNERS, STITCHING_METHODS, size_tables
+
+    prof = get_profile("full")
+    names = {*LEARNERS, *STITCHING_METHODS}
+    shared = {
+        f.name for section in ("tour", "data", "train", "goals") for f in dataclasses.fields(getattr(prof, section))
+    }
+    assert not {f for f in shared if f.split("_")[0] in names}, shared
+    tables = size_tables()
+    assert tables["cql"].of(prof).steps == 1_000_000 and tables["dt"].of(prof).batch_size == 4096
+    from stitchkit.train import learner
+
+    assert learner("cql").budget(get_profile("lab"), {}) == (1_000, get_profile("lab").train.batch_size)
+    assert learner("dt").budget(get_profile("smoke"), {}) == (20, 16)

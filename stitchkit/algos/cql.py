@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -20,6 +21,7 @@ from torch import nn
 from stitchkit.algos.learner import Learner
 from stitchkit.algos.noise import MemberGenerators, member_rand, member_randn
 from stitchkit.nets import TanhGaussianActor, TwinQ, adam, soft_update
+from stitchkit.profiles import SizeTable
 
 
 class CQL(nn.Module):
@@ -133,10 +135,21 @@ class CQL(nn.Module):
         }
 
 
+@dataclass(frozen=True)
+class CQLSizes:
+    """CQL's own step budget: its penalty costs about 30 critic passes per state, so it cannot share the other
+    learners' (GPU territory: `lab` gives it a short run that shows the loop, not CORL's score)."""
+
+    steps: int  # gradient steps (CORL: 1M); the batch is the profile's ``train.batch_size`` (256)
+
+
+SIZES = SizeTable("cql", smoke=CQLSizes(steps=20), lab=CQLSizes(steps=1_000), full=CQLSizes(steps=1_000_000))
+
 LEARNER = Learner(
     "cql",
     CQL,
     "Conservative Q-Learning: SAC with Q pushed down off the data",
-    steps="cql_steps",  # its penalty costs ~30 critic passes per state: its own (GPU-sized) budget
+    steps="cql.steps",  # its own (GPU-sized) budget
+    sizes=(SIZES,),
     defaults={"hopper/medium": {"normalize_reward": True}},  # CORL's configs: rewards scaled on hopper medium only
 )

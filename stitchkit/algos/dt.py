@@ -10,6 +10,8 @@ scaled by 1e-3, episode length 1000. Layers are seed-batched like every learner'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -17,6 +19,7 @@ from torch import nn
 from stitchkit.algos.learner import NOT_OPTIONS, Learner
 from stitchkit.nets import EnsembleLayerNorm, EnsembleLinear, clip_grad_norm_per_member
 from stitchkit.options import schema
+from stitchkit.profiles import SizeTable
 
 
 class Block(nn.Module):
@@ -221,12 +224,29 @@ class DTActor(nn.Module):
         return action
 
 
+@dataclass(frozen=True)
+class DTSizes:
+    """Decision Transformer's own budget: a transformer over trajectory windows, trained on larger batches and
+    for fewer steps than the MLP learners (CORL's configs)."""
+
+    steps: int  # gradient steps (CORL: 100k)
+    batch_size: int  # windows per batch (CORL: 4096)
+
+
+SIZES = SizeTable(
+    "dt",
+    smoke=DTSizes(steps=20, batch_size=16),
+    lab=DTSizes(steps=1_000, batch_size=64),
+    full=DTSizes(steps=100_000, batch_size=4096),
+)
+
 LEARNER = Learner(
     "dt",
     DT,
     "Decision Transformer: return-conditioned sequence model",
-    steps="dt_steps",
-    batch="dt_batch_size",
+    steps="dt.steps",
+    batch="dt.batch_size",
+    sizes=(SIZES,),
     sequence=True,
     option_types={**schema(DecisionTransformer, NOT_OPTIONS), **schema(DT, NOT_OPTIONS)},
 )

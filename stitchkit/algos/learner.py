@@ -34,8 +34,8 @@ class Learner:
     name: str
     build: Callable[..., torch.nn.Module]  # (obs_dim, act_dim, seeds, **options) -> the seed-batched model
     summary: str  # one line for ``stitchkit train --help``
-    steps: str = "steps"  # the profile's ``train`` field holding its gradient steps
-    batch: str = "batch_size"  # ... and its batch size
+    steps: str = "steps"  # the field holding its gradient steps: of the profile's ``section``, or "<own>.<field>"
+    batch: str = "batch_size"  # ... and its batch size (``cql.steps``: the field of its own ``sizes`` table ``cql``)
     sequence: bool = False  # trains on windows of whole trajectories (Decision Transformer), not transitions
     profile_options: Callable[[Profile], dict[str, Any]] | None = None  # options the profile sizes (TS-IDM)
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # dataset key -> options
@@ -67,11 +67,25 @@ class Learner:
         """Every option the model is built with: per-dataset defaults, then the profile's, then the user's."""
         return {**self.dataset_defaults(dataset_id), **self.user_options(profile, options)}
 
+    def __post_init__(self) -> None:
+        own = {t.section for t in self.sizes}
+        for name in (self.steps, self.batch):
+            if "." in name and name.split(".")[0] not in own:
+                raise ValueError(f"learner {self.name}: {name!r} names no size table it declares ({sorted(own)})")
+
+    def size(self, profile: Profile, name: str) -> int:
+        """A budget field at ``profile``: ``"steps"`` from the profile's ``section``, ``"cql.steps"`` from the
+        learner's own size table ``cql`` (a campaign's ``[sizes.cql]`` replaces it there)."""
+        if "." in name:
+            section, field_name = name.split(".", 1)
+            table = next(t for t in self.sizes if t.section == section)
+            return getattr(table.of(profile), field_name)
+        return getattr(getattr(profile, self.section), name)
+
     def budget(self, profile: Profile, options: Mapping[str, Any]) -> tuple[int, int]:
         """(gradient steps, batch size) at ``profile``; a pre-training stage (``idm_steps``) comes on top."""
-        sizes = getattr(profile, self.section)
-        steps = getattr(sizes, self.steps) + int(options.get("idm_steps") or 0)
-        return steps, getattr(sizes, self.batch)
+        steps = self.size(profile, self.steps) + int(options.get("idm_steps") or 0)
+        return steps, self.size(profile, self.batch)
 
     def make(
         self, obs_dim: int, act_dim: int, seeds: list[int], steps: int, options: Mapping[str, Any]
