@@ -46,6 +46,7 @@ from IPython.display import Code, Markdown, display
 import stitchkit
 from stitchkit import toy
 from stitchkit.exercises import check
+from stitchkit.slider import ParameterSlider
 
 P = stitchkit.get_profile(PROFILE)
 print(f"profile {P.name}: {P.description}")
@@ -104,6 +105,21 @@ print("stitched path found:", path is not None, "| stitches needed:", None if pa
 
 # %%
 display(Code(inspect.getsource(toy.stitched_path), language="python"))
+
+# %% [markdown]
+# **Slide `RADIUS`.** The same world, searched again at each radius: too small and no two fragments come close
+# enough to join; larger, and the search needs fewer stitches because each "stitch" may jump farther. (In the HTML
+# report the frames are drawn in advance: the player's slider steps through them.)
+
+
+# %%
+def draw_radius(fig, radius: float) -> None:
+    found = toy.stitched_path(world, radius)
+    title = "no stitched path" if found is None else f"{found.n_stitches} stitch(es) from S to G"
+    draw_world(fig.add_subplot(), world, found, title=title)
+
+
+ParameterSlider("RADIUS", (0.02, 0.04, 0.06, 0.08, 0.12, 0.16, 0.24), draw_radius, figsize=(4.6, 4.8), start=3)
 
 # %% [markdown]
 # ## 2. A measured fact: stitching turns "never" into "usually"

@@ -59,6 +59,7 @@ from stitchkit.data.goals import GoalIndex
 from stitchkit.data.normalizers import ZScore
 from stitchkit.evaluate import GoalEvaluator, goal_env_id, goal_tasks
 from stitchkit.exercises import check
+from stitchkit.slider import ParameterSlider
 from stitchkit.train import load_algo, run_many
 
 P = stitchkit.get_profile(PROFILE)
@@ -549,6 +550,30 @@ for ax, arm in zip(axes, ("naive", "naive-kept")):
     )
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# **Slide `near`.** The naive chains' joints at each hand-over distance the search tried (each chain dataset built
+# here once, in about half a minute, when the search's data are not on this machine): at 1 maze unit a joint is a
+# short step along a corridor; by 8 many jump through walls, which is where a model of the dynamics has something
+# to refuse.
+
+
+# %%
+def draw_joints(fig, near: float) -> None:
+    ax = fig.add_subplot()
+    options = {"near": near, **bridge_search.ARM_OPTIONS["naive"]}
+    try:
+        augment.run("chain", MAZE, bridge_search.chain_id(options), P, log=lambda *_: None, **options)
+        drawn = bridge_search.plot_joints(
+            ax, "pointmaze-medium", registry.load_episodes(bridge_search.chain_id(options), P)
+        )
+    except augment.AugmentError as err:  # the smoke profile may keep no chain
+        ax.text(0.5, 0.5, str(err)[:80], ha="center", fontsize=7, wrap=True)
+        return
+    ax.set_title(f"naive chains: {drawn['through a wall']} of {drawn['joints']} joints through a wall", fontsize=9)
+
+
+ParameterSlider("near", (1.0, 2.5, 4.0, 8.0), draw_joints, figsize=(5, 4.8), start=3)
 
 # %% [markdown]
 # **What to take away.** Read the generated reading above, not a summary typed here: which arm wins at each point,

@@ -55,12 +55,13 @@ from stitchkit import augment, bench, bridge_search
 from stitchkit.augment import diffstitch as ds
 from stitchkit.augment.bridges import assemble, bridge_oracle_errors
 from stitchkit.augment.diffusion import apply_conditioning
-from stitchkit.campaign import readings
+from stitchkit.campaign import plots, readings
 from stitchkit.data import registry
 from stitchkit.data.episodes import crop
 from stitchkit.device import get_device
 from stitchkit.exercises import check
 from stitchkit.paths import data_dir
+from stitchkit.slider import ParameterSlider
 from stitchkit.train import arm_jobs, run_many, score_text
 from stitchkit.viewer import StitchViewer, ViewItem
 
@@ -137,6 +138,26 @@ print(
     f"{(bridged[:, 2:9] - bridged[:, 1:8]).norm(dim=-1).mean():.3f}, the naive joint's one jump "
     f"{(target[0, 0] - source[0, -1]).norm():.3f}"
 )
+
+# %% [markdown]
+# **Slide the noise level `k`.** The same path noised to level `k` (grey) and what one reverse step estimates of
+# the clean path from it (green), against the truth (dashed): at small `k` the estimate is almost exact, at large
+# `k` it is only the path's rough place. This is why the sampler walks down from `K` one level at a time.
+
+
+# %%
+def draw_reverse_step(fig, k: int) -> None:
+    ax = fig.add_subplot()
+    noisy = toy_diffusion.noised(toy_model, x0, k, seed=SEED)
+    ax.plot(*noisy[0].T, ".", color="0.6", label=f"x_k, k = {k}")
+    ax.plot(*toy_diffusion.predict_x0(toy_model, noisy, k)[0].T, "o-", color="tab:green", ms=3, label="x0 estimate")
+    ax.plot(*x0[0].T, "k--", lw=1, label="the true x0")
+    ax.set(xlim=(-2, 2), ylim=(-2, 2), aspect="equal")
+    ax.legend(fontsize=7, loc="lower left")
+
+
+K_LEVELS = sorted({0, toy_model.k // 10, toy_model.k // 5, toy_model.k // 3, toy_model.k // 2, toy_model.k - 1})
+ParameterSlider("k", K_LEVELS, draw_reverse_step, figsize=(4.2, 4.4), start=len(K_LEVELS) // 2)
 
 # %% [markdown]
 # One reverse step's estimate (second panel) is rough: from a heavily noised window the network can only guess the
@@ -333,12 +354,13 @@ for d, eps_d in data.items():
 # that passed it may still be dropped by the return filter).
 
 # %%
-oracle_rows = {}
+oracle_rows, judged = {}, {}
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.3))
 for ax, (d, res) in zip(axes, results.items()):
     bridges = [b for b in res.bridges if not b.terminal]
     errs = bridge_oracle_errors(ENV[d], bridges)
     delta_d = ds.METHOD.resolve(ds.DiffStitchConfig(), d, P).delta
+    judged[d] = (errs, bridges, delta_d)
     acc = np.concatenate([e for e, b in zip(errs, bridges) if b.model_error <= delta_d] or [np.array([np.nan])])
     rej = np.concatenate([e for e, b in zip(errs, bridges) if b.model_error > delta_d] or [np.array([np.nan])])
     oracle_rows[d] = (np.median(acc), np.median(rej), res.stats["acceptance_rate"], len(acc), len(rej))
@@ -356,6 +378,31 @@ display(
             for d, r in oracle_rows.items()
         )
     )
+)
+
+# %% [markdown]
+# **Slide δ.** The same bridges judged at other thresholds (hopper): the green histogram is what a threshold keeps,
+# the red what it throws away, both measured by the simulator. Where do the two medians meet?
+
+
+# %%
+def draw_threshold(fig, delta_value: float) -> None:
+    errs, bridges, _ = judged[HOPPER]
+    ax = fig.add_subplot()
+    keep = [e for e, b in zip(errs, bridges) if b.model_error <= delta_value]
+    drop = [e for e, b in zip(errs, bridges) if b.model_error > delta_value]
+    bins = np.logspace(-4, 2, 40)
+    for part, color, name in ((drop, "tab:red", "fails"), (keep, "tab:green", "passes")):
+        values = np.concatenate(part) if part else np.array([])
+        median = f"median {np.median(values):.3g}" if len(values) else "none"
+        ax.hist(values, bins=bins, alpha=0.6, color=color, label=f"{name}: {len(part)} bridges, {median}")
+    ax.set(xscale="log", xlabel="true one-step error of bridge transitions (oracle)")
+    ax.legend(fontsize=7)
+
+
+DELTA_D = judged[HOPPER][2]
+ParameterSlider(
+    "δ", [DELTA_D * 4.0**i for i in range(-2, 3)], draw_threshold, figsize=(6, 3.4), fmt=lambda v: f"{v:.3g}", start=2
 )
 
 # %% [markdown]
@@ -576,7 +623,10 @@ display(
     )
 )
 display(Markdown(readings.overview(CAMPAIGN, campaign_records, ("none", "diffstitch"))))
-readings.plot_curves(CAMPAIGN, campaign_records, HOPPER, augmenters=("none", "diffstitch"))
+plots.plot_forest(CAMPAIGN, campaign_records, ("none", "diffstitch"))
+plt.tight_layout()
+plt.show()
+plots.plot_curves(CAMPAIGN, campaign_records, HOPPER, augmenters=("none", "diffstitch"))
 plt.tight_layout()
 plt.show()
 display(

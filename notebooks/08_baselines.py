@@ -78,7 +78,7 @@ from matplotlib.colors import LogNorm
 import stitchkit
 from stitchkit import augment, bench
 from stitchkit.augment import ser, tatu
-from stitchkit.campaign import readings
+from stitchkit.campaign import plots, readings
 from stitchkit.data import maze as maze_data
 from stitchkit.data import registry
 from stitchkit.data.episodes import generated_transitions, transitions
@@ -458,7 +458,10 @@ display(
     )
 )
 display(Markdown(readings.overview(CAMPAIGN, campaign_records)))
-readings.plot_curves(CAMPAIGN, campaign_records, HOPPER)
+plots.plot_forest(CAMPAIGN, campaign_records)
+plt.tight_layout()
+plt.show()
+plots.plot_curves(CAMPAIGN, campaign_records, HOPPER)
 plt.tight_layout()
 plt.show()
 display(

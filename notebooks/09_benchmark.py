@@ -53,7 +53,7 @@ from IPython.display import Code, Markdown, display
 
 import stitchkit
 from stitchkit import bench, parity, stats
-from stitchkit.campaign import readings
+from stitchkit.campaign import plots, readings
 from stitchkit.data.normalizers import return_range_scale
 
 P = stitchkit.get_profile(PROFILE)
@@ -315,10 +315,13 @@ display(
 display(Code(inspect.getsource(return_range_scale), language="python"))
 display(Code(inspect.getsource(stats.mean_ci), language="python"))
 display(Markdown(readings.overview(CAMPAIGN, campaign_records)))
+plots.plot_forest(CAMPAIGN, campaign_records)
+plt.tight_layout()
+plt.show()
 
 # %%
 for d in CAMPAIGN.grid.datasets:
-    readings.plot_curves(CAMPAIGN, campaign_records, d)
+    plots.plot_curves(CAMPAIGN, campaign_records, d)
     plt.suptitle(
         f"{d.removeprefix('stitchkit/')}: D4RL score per evaluation, mean over seeds, band = min to max, "
         "thin = one seed; dotted: the data's own best episode and best tenth"

@@ -31,7 +31,9 @@ COURSE: dict[str, tuple[str, tuple[str, ...]]] = {
         ("05_diffstitch", "06_astro", "08_baselines"),
     ),
 }
-LIVE_2H = ("00_tour", "02_goal_stitching", "03_seeing_trajectories", "05_diffstitch")  # run in a 2-hour lab
+# run in a 2-hour lab, in this order: 03 before 02, whose chains are judged by 03's physics oracle (02 explains it
+# in a paragraph, so the full course keeps the numbered order)
+LIVE_2H = ("00_tour", "03_seeing_trajectories", "02_goal_stitching", "05_diffstitch")
 
 
 def times_path(profile: str = "lab") -> Path:

@@ -13,7 +13,7 @@ from conftest import subprocess_env
 
 from stitchkit import stats
 from stitchkit.bench import GRIDS_DIR, BenchError, Cell
-from stitchkit.campaign import readings, records, running
+from stitchkit.campaign import plots, readings, records, running
 from stitchkit.profiles import ProfileError, get_profile, with_sizes
 
 SMOKE = "campaign-smoke"
@@ -201,7 +201,7 @@ def test_the_reading_judges_the_direction_by_the_difference_interval_and_compare
     assert diff == 3.0 and 0 < lo < hi  # se = 1, df = 8, t = 2.31: [0.69, 5.31]
     assert (round(lo, 2), round(hi, 2)) == (0.69, 5.31)
     assert stats.t975(2.5) == pytest.approx((4.30 + 3.18) / 2)
-    axes = readings.plot_curves(c, recs, hop, augmenters=("none", "diffstitch", "ser"))
+    axes = plots.plot_curves(c, recs, hop, augmenters=("none", "diffstitch", "ser"))
     assert "not yet computed: ser" in axes[0].texts[0].get_text()
 
 
@@ -348,7 +348,7 @@ def test_the_data_summary_knows_the_best_tenth_of_the_episodes(tmp_path, monkeyp
     import matplotlib
 
     matplotlib.use("Agg")
-    axes = readings.plot_curves(c, [], "stitchkit/hopper/medium-replay-v0", folder=tmp_path)
+    axes = plots.plot_curves(c, [], "stitchkit/hopper/medium-replay-v0", folder=tmp_path)
     assert sorted(line.get_ydata()[0] for line in axes[0].lines) == [d4rl(1850), d4rl(1900)]  # the data's ceiling
     with pytest.raises(BenchError, match="D4RL scores exist for"):
         records.data_summary("stitchkit/pointmaze-medium/stitch-v0", episodes)
@@ -373,7 +373,7 @@ def test_seeds_past_the_data_are_counted_per_arm_and_drawn_one_by_one(tmp_path):
     assert td3[2] == "0/2 past the best episode, 2/2 past the best tenth<br>(40.0, 41.0)"
     with pytest.raises(BenchError, match="D4RL scale"):
         readings.past_the_data(c, recs, "score_last", folder=tmp_path)
-    axes = readings.plot_curves(c, recs, hop, folder=tmp_path)
+    axes = plots.plot_curves(c, recs, hop, folder=tmp_path)
     iql_lines = [line for line in axes[1].lines if line.get_linewidth() == 0.6]
     assert sorted(line.get_ydata()[-1] for line in iql_lines) == [30.0, 60.0, 90.0]  # one thin line per seed
 
@@ -421,3 +421,30 @@ def test_an_option_added_later_that_acts_on_nothing_leaves_older_records_current
     assert "return_target" not in m.recorded(plain)
     assert m.recorded(guided)["return_target"] == 340.0
     assert augment.resolved_config("diffstitch", "stitchkit/pointmaze/medium-v0", {}).return_target is None
+
+
+def test_the_forest_plot_draws_each_difference_with_its_interval_and_the_papers():
+    """A known answer: augmented seeds 10, 12, 14 against original 0, 2, 4 differ by 10 with the Welch interval of
+    :func:`stats.difference_ci`; the paper's difference (DiffStitch's Table 1: 79.6 - 64.8) is marked beside it, and
+    an arm with one seed is "not yet computed", never a bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    c = records.load("campaign")
+    hop = "stitchkit/hopper/medium-replay-v0"
+
+    def rec(aug, algo, seed, v):
+        return {"cell": {"dataset": hop, "augmenter": aug, "algorithm": algo, "seed": seed},
+                "result": {"d4rl_last": v, "curve": {"d4rl_score": [v], "score": [v]}}}  # fmt: skip
+
+    recs = [rec("diffstitch", "td3bc", s, v) for s, v in enumerate((10.0, 12.0, 14.0))]
+    recs += [rec("none", "td3bc", s, v) for s, v in enumerate((0.0, 2.0, 4.0))] + [rec("ser", "td3bc", 0, 5.0)]
+    rows = {(r["algorithm"], r["augmenter"]): r for r in plots.differences(c, recs, "d4rl_last") if r["dataset"] == hop}
+    ds = rows[("td3bc", "diffstitch")]
+    assert (ds["diff"], ds["lo"], ds["hi"]) == stats.difference_ci([10.0, 12.0, 14.0], [0.0, 2.0, 4.0])
+    assert ds["diff"] == pytest.approx(10.0) and ds["lo"] > 0 and ds["paper"] == pytest.approx(79.6 - 64.8)
+    assert rows[("td3bc", "ser")]["diff"] is None and rows[("td3bc", "ser")]["n"] == (1, 3)
+    ax = plots.plot_forest(c, recs, ("none", "diffstitch", "ser"), metrics=("d4rl_last",))
+    xs = [line.get_xdata()[0] for line in ax.lines if line.get_marker() == "x"]
+    assert pytest.approx(79.6 - 64.8) in xs  # the paper's cross on the DiffStitch row
+    assert any("not yet computed" in t.get_text() for t in ax.texts)

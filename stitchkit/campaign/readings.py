@@ -371,7 +371,7 @@ def why_not_refuted(
         for algo in c.grid.algorithms:
             for a in (a for a in c.grid.augmenters if a != "none"):
                 x, y = sc.get((d, algo, a), []), sc.get((d, algo, "none"), [])
-                effect = _paper_diff(c, d, (algo, a), (algo, "none"))
+                effect = paper_difference(c, d, (algo, a), (algo, "none"))
                 if len(x) >= 2 and len(y) >= 2 and effect:
                     need = seeds_needed(x, y, effect)
                     if need > len(c.grid.seeds):
@@ -402,14 +402,15 @@ def banner(c: Campaign, recs: list[dict[str, Any]]) -> str:
 
 def overview(c: Campaign, recs: list[dict[str, Any]], augmenters: tuple[str, ...] | None = None) -> str:
     """What notebooks show first: the banner, then the D4RL-normalised Table-1 grid at the last evaluation (the
-    papers' convention) and the same grid averaged over the last evaluations (less noise per run)."""
+    papers' convention). The differences from the original data, at the last evaluation and averaged over the last
+    evaluations, are drawn beside it (:func:`stitchkit.campaign.plots.plot_forest`) rather than tabled twice."""
     return (
         banner(c, recs)
         + "\n\nD4RL-normalised score at the last evaluation (the papers' convention): mean [95% t-interval] "
-        "(seeds), the paper's mean ± std below it.\n\n"
+        "(seeds), the paper's mean ± std below it. The forest plot under it draws each augmenter's difference from "
+        f"the original data, at the last evaluation and averaged over each run's last {TAIL} evaluations (one "
+        "evaluation is 10 episodes and swings by tens of points; the average is the steadier reading).\n\n"
         + table(c, recs, "d4rl_last", augmenters)
-        + f"\n\nThe same, averaged over each run's last {TAIL} evaluations (one evaluation is 10 episodes and "
-        "swings by tens of points; the average is the steadier reading):\n\n" + table(c, recs, "d4rl_tail", augmenters)
     )
 
 
@@ -450,7 +451,7 @@ def compare(label: str, x: list[float], y: list[float], names: tuple[str, str], 
     return text + outside + " than the paper's."
 
 
-def _paper_diff(c: Campaign, d: str, a: tuple[str, str], b: tuple[str, str]) -> float | None:
+def paper_difference(c: Campaign, d: str, a: tuple[str, str], b: tuple[str, str]) -> float | None:
     pa, pb = _paper(c, d, *a), _paper(c, d, *b)
     return None if pa is None or pb is None else pa[0] - pb[0]
 
@@ -465,7 +466,7 @@ def reading(c: Campaign, recs: list[dict[str, Any]], augmenter: str, metric: str
             sc.get((d, algo, augmenter), []),
             sc.get((d, algo, "none"), []),
             (augmenter, "original"),
-            _paper_diff(c, d, (algo, augmenter), (algo, "none")),
+            paper_difference(c, d, (algo, augmenter), (algo, "none")),
         )
         for d in c.grid.datasets
         for algo in c.grid.algorithms
@@ -487,7 +488,7 @@ def seeds_table(
         for algo in c.grid.algorithms:
             for a in augmenters or tuple(x for x in c.grid.augmenters if x != "none"):
                 x, y = sc.get((d, algo, a), []), sc.get((d, algo, "none"), [])
-                effect = _paper_diff(c, d, (algo, a), (algo, "none"))
+                effect = paper_difference(c, d, (algo, a), (algo, "none"))
                 if len(x) < 2 or len(y) < 2 or not effect:
                     continue
                 sds = f"{np.std(x, ddof=1):.1f}, {np.std(y, ddof=1):.1f}"
@@ -507,7 +508,7 @@ def reading_learners(
             sc.get((d, learner, augmenter), []),
             sc.get((d, other, augmenter), []),
             (learner, other),
-            _paper_diff(c, d, (learner, augmenter), (other, augmenter)),
+            paper_difference(c, d, (learner, augmenter), (other, augmenter)),
         )
         for d in c.grid.datasets
         for other in c.grid.algorithms
@@ -599,63 +600,6 @@ def write_readme(c: Campaign, folder: Path | None = None) -> Path:
     return path
 
 
-def curves(recs: list[dict[str, Any]], metric: str = "d4rl_score") -> dict[tuple[str, str, str], tuple]:
-    """{(dataset, algorithm, augmenter): (steps, (seeds, evaluations) array)} for plotting seed bands; seeds whose
-    curves have different evaluation steps are cut to the common prefix."""
-    out: dict[tuple[str, str, str], list] = {}
-    for r in recs:
-        c, cv = r["cell"], r["result"]["curve"]
-        if metric in cv:
-            out.setdefault((c["dataset"], c["algorithm"], c["augmenter"]), []).append((cv["step"], cv[metric]))
-    result = {}
-    for k, runs in out.items():
-        n = min(len(s) for s, _ in runs)
-        result[k] = (np.asarray(runs[0][0][:n]), np.asarray([v[:n] for _, v in runs], float))
-    return result
-
-
-def plot_curves(
-    c: Campaign,
-    recs: list[dict[str, Any]],
-    dataset: str,
-    metric: str = "d4rl_score",
-    augmenters: tuple[str, ...] | None = None,
-    axes=None,
-    folder: Path | None = None,
-):
-    """Learning curves of one dataset, a panel per learner, a line per augmenter (the seeds' mean) with a band over
-    its seeds (min to max) and each seed as a thin line; an arm without records is listed as not yet computed in
-    the panel. On the D4RL scale, dotted lines mark the data's own best episode and best tenth's mean
-    (:func:`data_summary`): a curve above them does better than copying the data."""
-    import matplotlib.pyplot as plt
-
-    cv = curves(recs, metric)
-    ceiling = data_summaries(folder or results_folder(c)).get(dataset) if metric == "d4rl_score" else None
-    if axes is None:
-        _, axes = plt.subplots(1, len(c.grid.algorithms), figsize=(5 * len(c.grid.algorithms), 3.4), squeeze=False)
-        axes = axes[0]
-    for ax, algo in zip(axes, c.grid.algorithms):
-        missing = []
-        for a in augmenters or c.grid.augmenters:
-            if (dataset, algo, a) not in cv:
-                missing.append(a)
-                continue
-            steps, v = cv[(dataset, algo, a)]
-            line = ax.plot(steps, v.mean(0), label=f"{a} (n={len(v)})")[0]
-            ax.fill_between(steps, v.min(0), v.max(0), color=line.get_color(), alpha=0.2)
-            for seed_curve in v:  # each seed thin: a band over seeds that split in two looks like one wide arm
-                ax.plot(steps, seed_curve, color=line.get_color(), lw=0.6, alpha=0.5)
-        if ceiling is not None:
-            ax.axhline(ceiling["d4rl_best"], color="0.3", ls=":", lw=1, label="data's best episode")
-            ax.axhline(ceiling["d4rl_top"], color="0.6", ls=":", lw=1, label=f"data's best {TOP:.0%} (mean)")
-        if missing:
-            ax.text(0.02, 0.97, "not yet computed: " + ", ".join(missing), transform=ax.transAxes, va="top", fontsize=8)
-        ax.set(title=f"{algo} on {short_id(dataset)}", xlabel="updates", ylabel=metric.replace("_", " "))
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="lower right")
-    return axes
-
-
 # what a notebook reads with: the readings here, and from the records module the campaign file and its records
 __all__ = [
     "DIVERGED",
@@ -664,7 +608,6 @@ __all__ = [
     "TD_LOSSES",
     "banner",
     "compare",
-    "curves",
     "data_summary",
     "data_table",
     "diverged",
@@ -673,7 +616,6 @@ __all__ = [
     "metric_value",
     "overview",
     "past_the_data",
-    "plot_curves",
     "progress",
     "reading",
     "reading_learners",
