@@ -51,6 +51,7 @@ from IPython.display import Code, Markdown, display
 
 import stitchkit
 from stitchkit import augment, bench, bridge_search, render, stats
+from stitchkit.algos import gcivl
 from stitchkit.algos.gcbc import GCBC
 from stitchkit.augment import chains
 from stitchkit.data import registry
@@ -283,6 +284,10 @@ second = {
     for k in ("DiffStitch", "ASTRO")
     if k in chained
 }
+# GCIVL on the naive chains too: section 6 draws its value beside the original data's (does TD need the chains?)
+second["GCIVL (naive chains)"] = dict(
+    algo_name="gcivl", **{**base, "seeds": SWEEP_SEEDS}, augmented_id=CHAIN_IDS["naive"], ratio=RATIO
+)
 STITCHED = f"{BRIDGED} chains"
 sweep_jobs = {}
 for arm, extra in (("original", {}), (STITCHED, dict(augmented_id=CHAIN_IDS[BRIDGED], ratio=RATIO))):
@@ -306,6 +311,7 @@ print(f"trained {len(out)} runs in {time.perf_counter() - t:.0f} s")
 
 # %%
 order = ["original", "naive chains", "DiffStitch chains", "ASTRO chains", "goal swapping", "GCIVL (original)"]
+order += ["GCIVL (naive chains)"]
 table = summarize({k: results[k] for k in order if k in results})
 fig, ax = plt.subplots(figsize=(9, 4))
 for i, (name, r) in enumerate(table.items()):
@@ -388,6 +394,30 @@ for ax, name in zip(axes, ("original", STITCHED)):
     ax.plot(*long_tasks[0]["start"], "ko", ms=9)
     ax.plot(*long_tasks[0]["goal"], "k*", ms=16)
     ax.set_title(f"GCBC, {name}, seed {SEED}: {roll['success'][0].mean():.0%} reach the goal")
+plt.show()
+
+# %% [markdown]
+# **What GCIVL's value learned.** GCIVL does not imitate a chain: its value V(s, g) is regressed on its own backed-up
+# targets, so "how far to g" flows from one fragment into another wherever they share states. The map is V at every
+# position of the maze (standing still) for the long task's goal (the star), one seed, for GCIVL on the original
+# fragments and on the naive chains: bright is "near the goal", dark "far". Where the value is bright along the
+# corridors that lead to the goal, TD has stitched the fragments by itself; where it is flat, no backup reached.
+
+# %%
+walls, unit, (ox, oy) = render.maze_walls(ENV)  # the coordinates draw_maze draws in
+xs = np.linspace(-ox - unit / 2, walls.shape[1] * unit - ox - unit / 2, 60)
+ys = np.linspace(-oy - unit / 2, walls.shape[0] * unit - oy - unit / 2, 60)
+grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+obs_dim = episodes[0].observations.shape[1]
+fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+for ax, name in zip(axes, ("GCIVL (original)", "GCIVL (naive chains)")):
+    v = gcivl.value_map(load_algo(results[name]["run_dir"]), norm.normalize, grid, long_tasks[0]["goal"], obs_dim)[0]
+    mesh = ax.pcolormesh(xs, ys, v.reshape(len(ys), len(xs)), cmap="viridis", shading="auto", zorder=0)
+    render.draw_maze(ax, ENV)
+    ax.plot(*long_tasks[0]["start"], "wo", ms=9, mec="k")
+    ax.plot(*long_tasks[0]["goal"], "w*", ms=16, mec="k")
+    ax.set_title(f"{name}, seed 0: V(s, goal)", fontsize=10)
+    fig.colorbar(mesh, ax=ax, fraction=0.04)
 plt.show()
 
 # %% [markdown]

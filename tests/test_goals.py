@@ -413,3 +413,20 @@ def test_walls_option_keeps_joints_on_the_asked_side_and_the_report_measures_the
         assert np.median(rep["oracle_error"]) > 0.1  # a jump of up to 6 units in one step: physically wrong
     with pytest.raises(ValueError, match="needs a maze"):
         plan_chains(eps, ChainConfig(walls="clear"), np.random.default_rng(0), budget=100)
+
+
+def test_gcivl_value_map_is_the_mean_of_both_heads_at_still_states_per_seed():
+    """Notebook 02's value heatmap: V(s, g) per seed at (x, y, 0, 0) for the goal (gx, gy, 0, 0), both heads averaged,
+    through the learner's normalizer (here one that doubles)."""
+    from stitchkit.algos.gcivl import GCIVL, value_map
+
+    model = GCIVL(4, 2, seeds=[0, 1], hidden=(16, 16))
+    xy = np.array([[0.5, 1.0], [2.0, -1.0], [0.0, 0.0]])
+    got = value_map(model, lambda a: 2 * a, xy, np.array([1.0, 2.0]), obs_dim=4)
+    assert got.shape == (2, 3)
+    obs = torch.tensor([[1.0, 2.0, 0.0, 0.0], [4.0, -2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    goal = torch.tensor([[2.0, 4.0, 0.0, 0.0]]).expand(3, -1)
+    with torch.no_grad():
+        v1, v2 = model.value(obs.expand(2, -1, -1), goal.expand(2, -1, -1))
+    np.testing.assert_allclose(got, ((v1 + v2) / 2).numpy(), rtol=1e-6)
+    assert not np.allclose(got[0], got[1])  # each seed its own network

@@ -13,7 +13,9 @@ LayerNorm and GELU; the kit's use ReLU without LayerNorm (its shared ensemble ML
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -109,6 +111,25 @@ class GCIVL(nn.Module):
         self.actor_opt.step()
         soft_update(self.value_target, self.value, self.tau)
         return {"value_loss": value_loss.detach(), "actor_loss": actor_loss.detach()}
+
+
+def value_map(
+    model: GCIVL, normalize: Callable[[np.ndarray], np.ndarray], xy: np.ndarray, goal_xy: np.ndarray, obs_dim: int
+) -> np.ndarray:
+    """V(s, g) at positions ``xy`` (n, 2), standing still, for the goal position ``goal_xy``, per seed: (seeds, n),
+    the mean of the two value heads. OGBench's rewards (-1 per step until the goal) make V about minus the
+    discounted steps to the goal, so a map of it shows where the value believes the goal is reachable from, and
+    through which corridors: the picture of what TD learning stitched. ``normalize``: the learner's own observation
+    normalizer (the original data's)."""
+    obs = np.zeros((len(xy), obs_dim), np.float32)
+    obs[:, :2] = xy
+    goal = np.zeros_like(obs)
+    goal[:, :2] = goal_xy
+    n_seeds = next(model.value.parameters()).shape[0]
+    o, g = (torch.as_tensor(normalize(a), dtype=torch.float32).expand(n_seeds, -1, -1) for a in (obs, goal))
+    with torch.no_grad():
+        v1, v2 = model.value(o, g)
+    return ((v1 + v2) / 2).numpy()
 
 
 LEARNER = Learner(
