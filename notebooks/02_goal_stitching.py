@@ -19,6 +19,10 @@
 #    stitch without generated data (goal swapping, and GCIVL's value);
 # 5. read a sweep of training budget and network size, and say where the original data catches up.
 #
+# **Two parts.** Sections 1-6 are the core lesson (objectives 1-4); sections 7-8 are an optional part, a study built
+# on it: the budget and width sweep (objective 5) and the search for where naive joints fail, read from committed
+# results. A 2-hour lab can stop after section 6 and take the exercises.
+#
 # This is the course's first measured stitching effect, on a laptop, in about ten minutes at the `lab` profile.
 # All the code lives in `stitchkit`; the notebook shows its real source and draws what it does.
 
@@ -421,7 +425,7 @@ for ax, name in zip(axes, ("GCIVL (original)", "GCIVL (naive chains)")):
 plt.show()
 
 # %% [markdown]
-# ## 7. When does the original data catch up? Budget and network size
+# ## 7. (Optional part) When does the original data catch up? Budget and network size
 #
 # Could a bigger network or a longer run stitch by itself? Ghugare et al. (ICLR 2024, "Closing the gap between TD
 # learning and supervised learning") argue that it should *not* be expected to: stitching is combinatorial
@@ -480,7 +484,7 @@ display(Markdown("\n".join(lines)))
 # laptop budget, stitched data is the cheaper way to the long tasks when the chains keep their lead above.
 
 # %% [markdown]
-# ## 8. Is the generative model needed? Searching for where naive joints fail
+# ## 8. (Optional part) Is the generative model needed? Searching for where naive joints fail
 #
 # Section 5 shows chains lifting GCBC, and naive joints doing about as well as bridges, although section 4's oracle
 # calls every naive joint a teleport. Why would a learner not care? GCBC imitates the *real* actions around a
