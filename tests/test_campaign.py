@@ -448,3 +448,46 @@ def test_the_forest_plot_draws_each_difference_with_its_interval_and_the_papers(
     xs = [line.get_xdata()[0] for line in ax.lines if line.get_marker() == "x"]
     assert pytest.approx(79.6 - 64.8) in xs  # the paper's cross on the DiffStitch row
     assert any("not yet computed" in t.get_text() for t in ax.texts)
+
+
+STAGED = """
+name = "t-stage"
+profile = "smoke"
+datasets = ["stitchkit/pointmaze-medium/stitch-v0"]
+augmenters = ["none", "astro"]
+algorithms = ["td3bc"]
+seeds = [0]
+[train]
+steps = 100
+eval_every = 100
+eval_episodes = 1
+[augment_options.astro]
+d_min = 1.0
+end_delta = inf
+uncertainty_factor = inf
+return_filter = false
+"""
+
+
+def test_a_committed_compact_build_is_rebuilt_in_seconds_to_the_same_data(data_root, tmp_path):
+    """A bridge method's build comes back packed; written as the campaign's stage, it rebuilds the augmented dataset
+    (same fingerprint) without generating, and a changed augmenter setting does not match it."""
+    import shutil
+
+    from stitchkit.augment import compact
+    from stitchkit.data import registry
+
+    c = records.parse(STAGED)
+    maze = c.grid.datasets[0]
+    registry.load_episodes(maze, "smoke", build_missing=True, log=lambda *_: None)
+    stage = records.stage_path(tmp_path, maze, "astro")
+    first = running.build(c, maze, "astro", log=lambda *_: None, stage=stage)
+    compact.write(stage, first.pop(running.STAGE_KEY))
+    assert "rebuilt_from" not in first and first["summary"]["accepted"] > 0
+    shutil.rmtree(registry.dataset_dir(c.augmented_id(maze, "astro")))
+    again = running.build(c, maze, "astro", log=lambda *_: None, stage=stage)
+    assert again["rebuilt_from"] == "stages/pointmaze-medium-stitch-astro.npz" and running.STAGE_KEY not in again
+    assert again["fingerprint"] == first["fingerprint"] and again["seconds"] < first["seconds"]
+    other = records.parse(STAGED.replace("d_min = 1.0", "d_min = 2.0"))
+    assert not running.stage_matches(compact.meta(stage), running.stage_spec(other, maze, "astro"))
+    assert running.stage_matches(compact.meta(stage), running.stage_spec(c, maze, "astro"))

@@ -232,6 +232,11 @@ def write_record(folder: Path, rec: dict[str, Any]) -> Path:
     return runner.write_record(record_path(folder, Cell(**rec["cell"])), rec)
 
 
+def stage_path(folder: Path, dataset: str, augmenter: str) -> Path:
+    """Where a build's compact generated data is committed (:mod:`stitchkit.augment.compact`): beside its history."""
+    return folder / "stages" / f"{short_id(dataset)}-{augmenter}.npz"
+
+
 def write_build(folder: Path, dataset: str, augmenter: str, rec: dict[str, Any]) -> Path:
     """Append a build to its (dataset, augmenter) history: each machine rebuilds, and the fingerprints show
     whether the rebuilds gave the same data."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from stitchkit import runner
+from stitchkit.augment import compact
 from stitchkit.bench import BenchError, Cell
 from stitchkit.campaign.readings import write_readme
 from stitchkit.campaign.records import (
@@ -30,6 +31,7 @@ from stitchkit.campaign.records import (
     results_folder,
     short_id,
     spec,
+    stage_path,
     write_build,
     write_data_summaries,
     write_record,
@@ -38,23 +40,62 @@ from stitchkit.paths import project_root
 
 
 # ------------------------------------------------------------------------------------------------- one unit of work
-def build(c: Campaign, dataset: str, augmenter: str, log=print, code: dict[str, Any] | None = None) -> dict[str, Any]:
+def stage_spec(c: Campaign, dataset: str, augmenter: str) -> dict[str, Any]:
+    """What a compact build must have been made under to stand in for a build now: the augmenter's spec (id, seed,
+    config, sizes: the records' own ``spec["augment"]``) and the parent data's fingerprint."""
+    from stitchkit.data import registry
+
+    out = {"augment": spec(c, Cell(dataset, augmenter, c.grid.algorithms[0], c.grid.seeds[0]))["augment"]}
+    out["parent"] = registry.fingerprint(dataset) if registry.status(dataset)["state"] == "built" else None
+    return json.loads(json.dumps(out))  # as a file stores it (tuples as lists)
+
+
+def stage_matches(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return wanted["parent"] is not None and {k: saved.get(k) for k in wanted} == wanted
+
+
+STAGE_KEY = "_stage"  # a build's compact generated data, travelling from the worker to the driver, which writes it
+
+
+def build(
+    c: Campaign, dataset: str, augmenter: str, log=print, code: dict[str, Any] | None = None, stage: Path | None = None
+) -> dict[str, Any]:
     """Build (or find) one augmented dataset with the campaign's sizes; returns its build record (``code``: the
-    commit the runner started from, default the checkout's now)."""
+    commit the runner started from, default the checkout's now).
+
+    ``stage``: the campaign's committed compact copy of this build (:mod:`stitchkit.augment.compact`, for bridge
+    methods). When it was made under the same augmenter spec from the same parent data, the dataset is rebuilt from
+    it in seconds instead of generated for hours (the record says ``rebuilt_from``); otherwise the dataset is
+    generated, and a bridge method's output comes back packed under :data:`STAGE_KEY` for the driver to write."""
     from stitchkit import augment
+    from stitchkit.augment import compact
     from stitchkit.data import registry
 
     out_id = c.augmented_id(dataset, augmenter)
     t0, cpu0, code = time.perf_counter(), time.process_time(), code or commit_of()
-    summary = augment.run(
-        augmenter,
-        dataset,
-        out_id,
-        c.profile(),
-        seed=c.grid.augment_seed,
-        log=log,
-        **c.grid.options_for(augmenter, dataset),
-    )
+    prof = c.profile()
+    wanted = stage_spec(c, dataset, augmenter)
+    saved = compact.meta(stage) if stage is not None else None
+    extra: dict[str, Any] = {}
+    if saved is not None and stage_matches(saved, wanted) and registry.status(out_id)["state"] != "built":
+        parent = registry.load_episodes(dataset, prof, log=lambda *_: None)
+        eps = compact.read(stage, parent, registry.parse_id(dataset).env)
+        augment.save(out_id, eps, saved["summary"], prof)
+        summary, extra = saved["summary"], {"rebuilt_from": f"stages/{stage.name}"}
+    else:
+        summary = augment.run(
+            augmenter,
+            dataset,
+            out_id,
+            prof,
+            seed=c.grid.augment_seed,
+            log=log,
+            **c.grid.options_for(augmenter, dataset),
+        )
+        eps = registry.load_episodes(out_id, prof, build_missing=False, log=lambda *_: None)
+        if stage is not None and compact.compactable(eps):
+            kept = registry.read_metadata(out_id)["stitchkit"]["augment"]  # rebuilt, it must carry the same summary
+            extra = {STAGE_KEY: compact.pack(eps, {**wanted, "summary": kept})}
     keep = ("accepted_transitions", "accepted", "generated", "iterations", "total_seconds", "train_seconds", "episodes")
     return {
         "id": out_id,
@@ -66,6 +107,7 @@ def build(c: Campaign, dataset: str, augmenter: str, log=print, code: dict[str, 
         **code,
         "machine": machine(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **extra,
     }
 
 
@@ -180,11 +222,13 @@ def estimate(c: Campaign, kind: str, args: tuple, folder: Path) -> float:
     return 1.1 * c.train["steps"] / rate
 
 
-def work(kind: str, c: Campaign, code: dict[str, Any], *args: Any) -> dict[str, Any] | list[dict[str, Any]]:
+def work(
+    kind: str, c: Campaign, code: dict[str, Any], folder: Path, *args: Any
+) -> dict[str, Any] | list[dict[str, Any]]:
     """One job, wherever it runs (a worker process, a Ray task, this process): a build's record, or the records of
     the cells trained together. It returns them; the driver writes them."""
     if kind == "build":
-        return build(c, *args, log=lambda *_: None, code=code)
+        return build(c, *args, log=lambda *_: None, code=code, stage=stage_path(folder, *args))
     return train_cells(c, list(args), code=code)
 
 
@@ -344,7 +388,7 @@ def run(
             log(f"  training {short_id(x.dataset)}/{x.augmenter}/{x.algorithm} seed(s) {[y.seed for y in args]}")
         in_flight[job] = None
         what = f"{short_id(args[0])}/{args[1]}" if kind == "build" else ",".join(cell_name(x) for x in args)
-        return runner.Job(job, work, (kind, c, code, *args), label=f"{kind}:{what}")
+        return runner.Job(job, work, (kind, c, code, folder, *args), label=f"{kind}:{what}")
 
     def done(job: runner.Job, result: Any) -> None:
         kind, args = job.key
@@ -353,7 +397,10 @@ def run(
         if kind == "build":
             ready.add(args)
             counts["builds"] += 1
+            packed = result.pop(STAGE_KEY, None)
             paths = [write_build(folder, *args, result)]
+            if packed is not None:  # the generated data, compactly: no later session generates it again
+                paths.append(compact.write(stage_path(folder, *args), packed))
             what = f"build {result['id']}"
             log(f"  built {result['id']}: {result['summary']} in {result['seconds']} s")
         else:
