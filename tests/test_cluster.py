@@ -19,6 +19,9 @@ pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
 RAY = str(Path(sys.executable).parent / "ray")
+# a test cluster on this machine only, nodes and clients alike without a token (Ray >= 2.5x otherwise asks every
+# client for the head's ~/.ray/auth_token, which a fresh CI machine does not have)
+NO_TOKEN = {**os.environ, "RAY_AUTH_MODE": "disabled"}
 STORE = str(80 * 1024 * 1024)  # the smallest object store Ray accepts: jobs return records of a few kB
 
 
@@ -32,9 +35,7 @@ def _node(args: list[str], log: Path) -> subprocess.Popen:
     """A Ray node in the foreground (``--block``) in its own process group, so that stopping it stops exactly its
     processes, never another Ray instance on the machine (``ray stop`` would stop them all)."""
     cmd = [RAY, "start", "--block", "--num-cpus=1", f"--object-store-memory={STORE}", "--disable-usage-stats", *args]
-    # a test cluster on this machine only: no token (Ray >= 2.5x asks every client for the head's token by default)
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True, env=NO_TOKEN)
 
 
 def _wait_for_nodes(address: str, n: int, timeout: float = 180.0) -> None:
@@ -44,7 +45,9 @@ def _wait_for_nodes(address: str, n: int, timeout: float = 180.0) -> None:
     )
     deadline = time.time() + timeout
     while time.time() < deadline:
-        out = subprocess.run([sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=120, env=NO_TOKEN
+        )
         if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(n)]:
             return
         time.sleep(2)
@@ -82,6 +85,7 @@ def _env(root: Path) -> dict[str, str]:
         MINARI_DATASETS_PATH=str(root / "data" / "minari"),
         OMP_NUM_THREADS="1",
         STITCHKIT_PROFILE="smoke",
+        RAY_AUTH_MODE="disabled",
     )
 
 
