@@ -132,7 +132,7 @@ def plot_forest(
                     transform=ax.get_yaxis_transform())  # fmt: skip
     ax.axvline(0, color="0.4", lw=1)
     ax.set_yticks(ys, labels, fontsize=8)
-    ax.set_xlabel("augmented minus original data, D4RL-normalised (95% Welch interval)")
+    ax.set_xlabel("augmented minus original, D4RL-normalised: 95% Welch interval")
     handles, names = ax.get_legend_handles_labels()
     keep = dict(zip(names, handles))  # one legend entry per kind
     ax.legend(keep.values(), keep.keys(), fontsize=8, loc="best")
