@@ -74,6 +74,17 @@ def api(base: str, token: str, method: str, path: str, body: dict | None = None)
     return json.loads(raw) if raw else {}
 
 
+def _message(raw: str | bytes) -> dict:
+    """A kernel message off the server's websocket: JSON text, or (a message with binary buffers: a widget's image)
+    Jupyter's binary frame, ``n`` big-endian uint32 offsets first, the message's JSON from the first offset to the
+    second, then its buffers."""
+    if isinstance(raw, str):
+        return json.loads(raw)
+    n = int.from_bytes(raw[:4], "big")
+    offsets = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(n)]
+    return json.loads(raw[offsets[0] : offsets[1] if n > 1 else None])
+
+
 def execute_in_server(base: str, token: str, notebook: str, timeout: float = 600) -> list[str]:
     """Open a session on ``notebook`` (relative to the server root) and run its code cells in the server's kernel.
 
@@ -123,7 +134,7 @@ def execute_in_server(base: str, token: str, notebook: str, timeout: float = 600
             )
             replied = idle = False  # shell and iopub are separate channels: wait for both to finish
             while not (replied and idle):
-                msg = json.loads(ws.recv())
+                msg = _message(ws.recv())
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
                 kind = msg["msg_type"]

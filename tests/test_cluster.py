@@ -38,16 +38,19 @@ def _node(args: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True, env=NO_TOKEN)
 
 
-def _wait_for_nodes(address: str, n: int, timeout: float = 180.0) -> None:
+def _wait_for_nodes(address: str, n: int, timeout: float = 600.0) -> None:
     probe = (
         "import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False); "
         "print(sum(x['Alive'] for x in ray.nodes()))"
     )
     deadline = time.time() + timeout
     while time.time() < deadline:
-        out = subprocess.run(
-            [sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=120, env=NO_TOKEN
-        )
+        try:  # a loaded machine may take minutes to answer: a probe that times out is simply tried again
+            out = subprocess.run(
+                [sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=180, env=NO_TOKEN
+            )
+        except subprocess.TimeoutExpired:
+            continue
         if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(n)]:
             return
         time.sleep(2)
