@@ -32,6 +32,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
+def atomic_write_npz(path: Path, arrays: dict[str, Any]) -> Path:
+    """``np.savez_compressed`` of ``arrays``, written atomically (recorded replays, compact generated data)."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
 def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 

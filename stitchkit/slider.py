@@ -15,7 +15,29 @@ from typing import Any
 from stitchkit.profiles import report_mode
 
 
-class ParameterSlider:
+class ReportAware:
+    """Shown as its widget in a live kernel, as self-contained HTML in a report (``STITCHKIT_REPORT=1``) or wherever
+    no widget can be shown: a widget's callbacks need a kernel. Subclasses give ``widget()`` and ``to_html()``."""
+
+    def widget(self):
+        raise NotImplementedError
+
+    def to_html(self) -> str:
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:  # where no widget can be shown
+        return self.to_html()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, display
+
+        if report_mode():
+            display(HTML(self.to_html()))
+        else:
+            display(self.widget())
+
+
+class ParameterSlider(ReportAware):
     """``ParameterSlider("RADIUS", values, draw)`` as a cell's last expression. ``draw(fig, value)`` draws one
     frame on an empty figure (it makes its own axes); ``fmt`` labels a value."""
 
@@ -94,14 +116,3 @@ class ParameterSlider:
         return (
             f"<p><b>{self.name}</b>: one frame per value ({values}); the player's slider steps through them.</p>" + html
         )
-
-    def _repr_html_(self) -> str:  # where no widget can be shown
-        return self.to_html()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import HTML, display
-
-        if report_mode():
-            display(HTML(self.to_html()))
-        else:
-            display(self.widget())

@@ -16,8 +16,8 @@ import numpy as np
 
 from stitchkit.data.episodes import Episode
 from stitchkit.oracle import PhysicsOracle
-from stitchkit.profiles import report_mode
 from stitchkit.render import render_frames
+from stitchkit.slider import ReportAware
 
 SHADES = {"source": "tab:blue", "bridge": "tab:red", "target": "tab:green"}
 
@@ -55,7 +55,7 @@ class ViewItem:
         )
 
 
-class StitchViewer:
+class StitchViewer(ReportAware):
     """``StitchViewer(env, items)`` then display it (the last expression of a cell) or call ``.widget()``."""
 
     def __init__(
@@ -188,14 +188,3 @@ class StitchViewer:
             parts.append(f"<h4>{it.name}</h4>" + anim.to_jshtml(default_mode="loop"))
             plt.close(fig)
         return "\n".join(parts)
-
-    def _repr_html_(self) -> str:  # used when no widget can be shown
-        return self.to_html()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import HTML, display
-
-        if report_mode():
-            display(HTML(self.to_html()))
-        else:
-            display(self.widget())

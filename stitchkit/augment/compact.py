@@ -14,7 +14,6 @@ rebuilt dataset's content fingerprint is the original build's (the build history
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from stitchkit.augment.bridges import Bridge, assemble
 from stitchkit.data.episodes import Episode
+from stitchkit.files import atomic_write_npz
 
 FIELDS = ("source_episode", "source_step", "target_episode", "target_step", "bridge_steps", "id")
 
@@ -65,12 +65,8 @@ def pack(episodes: list[Episode], meta: dict[str, Any]) -> dict[str, np.ndarray]
 
 
 def write(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write a compact file atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-    return path
+    """Write a compact file atomically (a kill leaves the old file or none)."""
+    return atomic_write_npz(path, arrays)
 
 
 def meta(path: Path) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ import torch
 from stitchkit.data.d4rl import D4RL_MEDIUM_REPLAY, TOLERANCE, d4rl_score
 from stitchkit.data.episodes import Episode
 from stitchkit.data.policies import LOCOMOTION_ENVS, Checkpoint, _versions, evaluate_actor, load_actor
-from stitchkit.files import atomic_torch_save, atomic_write_bytes, atomic_write_json
+from stitchkit.files import atomic_torch_save, atomic_write_json, atomic_write_npz
 from stitchkit.paths import replays_dir
 
 LEARNING_STARTS = 1_000  # rlkit's min_num_steps_before_training (D4RL's SAC); SB3 takes uniform actions meanwhile
@@ -188,7 +188,7 @@ def record(
         )
 
     def checkpoint() -> None:
-        _save_npz(files["recording"], _arrays(rec))
+        atomic_write_npz(files["recording"], _arrays(rec))
         atomic_write_json(files["manifest"], {**meta, "step": step, "episodes": len(rec["seeds"])})
         sd = {
             "agent": agent.state_dict(),
@@ -263,14 +263,6 @@ def _arrays(rec: dict[str, list]) -> dict[str, np.ndarray]:
         "terminated": np.asarray(rec["terminated"], bool),
         "steps_at_end": np.asarray(rec["steps_at_end"], np.int64),
     }
-
-
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    import io
-
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
