@@ -5,10 +5,12 @@ equal to the local executor's, and a worker killed in the middle of a cell costi
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,13 +40,22 @@ def _node(args: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True, env=NO_TOKEN)
 
 
-def _wait_for_nodes(address: str, n: int, timeout: float = 600.0) -> None:
+def _tail(log: Path, lines: int = 15) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
+
+
+def _wait_for_nodes(address: str, n: int, nodes: dict[Path, subprocess.Popen], timeout: float = 600.0) -> None:
+    """Until the cluster at ``address`` has ``n`` live nodes; a node that exits fails the test at once with the end
+    of its log (a dead head otherwise costs the whole timeout and says nothing: CI's stop 50)."""
     probe = (
         "import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False); "
         "print(sum(x['Alive'] for x in ray.nodes()))"
     )
-    deadline = time.time() + timeout
+    deadline, said = time.time() + timeout, ""
     while time.time() < deadline:
+        for log, p in nodes.items():
+            if p.poll() is not None:
+                raise AssertionError(f"a Ray node exited with code {p.returncode}; the end of {log}:\n{_tail(log)}")
         try:  # a loaded machine may take minutes to answer: a probe that times out is simply tried again
             out = subprocess.run(
                 [sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=180, env=NO_TOKEN
@@ -53,26 +64,33 @@ def _wait_for_nodes(address: str, n: int, timeout: float = 600.0) -> None:
             continue
         if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(n)]:
             return
+        said = out.stderr[-1500:]
         time.sleep(2)
-    raise AssertionError(f"the Ray cluster at {address} did not reach {n} nodes")
+    logs = "\n".join(f"the end of {log}:\n{_tail(log)}" for log in nodes)
+    raise AssertionError(f"the Ray cluster at {address} did not reach {n} nodes; the last probe said:\n{said}\n{logs}")
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A two-node Ray cluster on this machine, one CPU each: the head, then a worker node joining it."""
+    """A two-node Ray cluster on this machine, one CPU each: the head, then a worker node joining it.
+
+    Ray's session folder is a short one in /tmp, not pytest's: Ray puts its sockets there, a Unix socket's path may
+    not pass 107 bytes, and pytest-xdist's folders (``/tmp/pytest-of-root/pytest-67/popen-gw0/...``) plus Ray's
+    ``session_<date>_<pid>/sockets/plasma_store`` do."""
     tmp = tmp_path_factory.mktemp("ray")
+    session = Path(tempfile.mkdtemp(prefix="skray", dir="/tmp" if Path("/tmp").is_dir() else None))
     address = f"127.0.0.1:{_free_port()}"
     port = address.split(":")[1]
-    head = _node(["--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--include-dashboard=false",
-                  f"--temp-dir={tmp / 'session'}"], tmp / "head.log")  # fmt: skip
-    nodes = [head]
+    head = ["--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--include-dashboard=false"]
+    nodes = {tmp / "head.log": _node([*head, f"--temp-dir={session}"], tmp / "head.log")}
     try:
-        _wait_for_nodes(address, 1)
-        nodes.append(_node([f"--address={address}", "--node-ip-address=127.0.0.1"], tmp / "worker.log"))
-        _wait_for_nodes(address, 2)
+        _wait_for_nodes(address, 1, nodes)
+        log = tmp / "worker.log"
+        nodes[log] = _node([f"--address={address}", "--node-ip-address=127.0.0.1"], log)
+        _wait_for_nodes(address, 2, nodes)
         yield address
     finally:
-        for p in reversed(nodes):
+        for p in reversed(list(nodes.values())):
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 if p.poll() is None:
                     os.killpg(p.pid, sig)
@@ -80,6 +98,7 @@ def cluster(tmp_path_factory):
                         p.wait(timeout=30)
                     except subprocess.TimeoutExpired:
                         continue
+        shutil.rmtree(session, ignore_errors=True)
 
 
 def _env(root: Path) -> dict[str, str]:
