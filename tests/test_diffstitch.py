@@ -364,3 +364,22 @@ def test_training_time_estimate_is_measured_and_zero_when_cached(tmp_path, monke
         assert ds.estimate_train_seconds(eps, more, probe=5) == pytest.approx(0.01 * (100 + 3 * sz.model_steps))
     ds.train_models(eps, SMOKE, checkpoint_dir=tmp_path, log=lambda *_: None)
     assert ds.estimate_train_seconds(eps, SMOKE, tmp_path) == 0.0
+
+
+def test_a_build_stopped_during_diffusion_training_resumes_to_the_uninterrupted_models(tmp_path):
+    """A campaign build takes hours and a session ends: stopped after half the diffusion model's steps, the build
+    reloads its three small models and resumes the diffusion training (random state included) to the very weights
+    of a build that never stopped."""
+    eps, quiet = point_episodes(), lambda *_: None
+    straight = ds.train_models(eps, SMOKE, checkpoint_dir=tmp_path / "a", log=quiet)
+    half = with_sizes(SMOKE, {"stitch": {"diffusion_train_steps": ds.SIZES.of(SMOKE).diffusion_train_steps // 2}},
+                      [ds.SIZES])  # fmt: skip
+    ds.train_models(eps, half, checkpoint_dir=tmp_path / "b", log=quiet)
+    (tmp_path / "b" / "models.pt").unlink()  # as if the session had ended before the build's last step
+    said = []
+    resumed = ds.train_models(eps, SMOKE, checkpoint_dir=tmp_path / "b", log=said.append)
+    assert any("loaded from" in line for line in said)
+    for name in ("diffusion", "inverse", "reward", "dynamics"):
+        a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    assert straight.curves["diffusion"] == resumed.curves["diffusion"]

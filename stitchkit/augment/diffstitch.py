@@ -241,6 +241,8 @@ def train_diffusion(
         st = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(st["model"]), opt.load_state_dict(st["opt"]), gen.set_state(st["gen"])
         rng.bit_generator.state, curve, step = st["rng"], st["curve"], st["step"]
+        if "torch_rng" in st:  # the loss's noise and timesteps draw from torch's global generator
+            torch.set_rng_state(st["torch_rng"])
     model.to(device)
     every = max(1, sizes.diffusion_train_steps // 50)
     running = []
@@ -282,6 +284,7 @@ def train_diffusion(
                     "rng": rng.bit_generator.state,
                     "curve": curve,
                     "step": step,
+                    "torch_rng": torch.get_rng_state(),
                 },
             )
     shown.close()
@@ -340,8 +343,10 @@ def train_models(
 ) -> DiffStitchModels:
     """Train the diffusion model, inverse dynamics, reward model and dynamics ensemble on ``episodes``.
 
-    With ``checkpoint_dir`` finished models are saved there and reloaded instead of retrained, and the diffusion
-    model's training resumes from its last checkpoint."""
+    With ``checkpoint_dir`` finished models are saved there and reloaded instead of retrained; a build stopped
+    part-way (a campaign's builds take hours and a session ends) keeps its three small models and resumes the
+    diffusion model's training from its last checkpoint, random state included, so it ends as an uninterrupted
+    build would."""
     sz = SIZES.of(profile)
     final = checkpoint_dir / "models.pt" if checkpoint_dir else None
     if final is not None and final.exists():
@@ -360,28 +365,22 @@ def train_models(
         cdf,
         return_scale,
     )
-    t0 = time.perf_counter()
-    for m in (models.inverse, models.reward, models.dynamics):
-        m.to(device)
-    models.curves["inverse"] = fit(
-        models.inverse, data, sz.model_steps, sz.model_batch, seed=seed, name="inverse", device=device
-    )
-    models.curves["reward"] = fit(
-        models.reward, data, sz.model_steps, sz.model_batch, seed=seed, name="reward", device=device
-    )
-    models.curves["dynamics"] = fit(
-        models.dynamics,
-        data,
-        sz.model_steps,
-        sz.model_batch,
-        seed=seed,
-        members=sz.ensemble,
-        name="dynamics",
-        device=device,
-    )
-    held = data.tensors(np.flatnonzero(data.holdout)[:8192], device)
-    models.dynamics.choose_elites(held["s"], held["a"], held["s_next"])
-    log(f"DiffStitch: inverse dynamics, reward and dynamics models trained in {time.perf_counter() - t0:.0f} s")
+    small = checkpoint_dir / "small.pt" if checkpoint_dir else None
+    if small is not None and small.exists():  # a build stopped during the diffusion model's training
+        st = torch.load(small, weights_only=False)
+        models.inverse, models.reward, models.dynamics = st["inverse"], st["reward"], st["dynamics"]
+        models.curves.update(st["curves"])
+        torch.set_rng_state(st["torch_rng"])  # where the uninterrupted build's diffusion training starts from
+        log(f"DiffStitch: inverse dynamics, reward and dynamics models loaded from {small}")
+    else:
+        _fit_small_models(models, data, sz, seed, device, log)
+        if small is not None:
+            keep = {k: models.curves[k] for k in ("inverse", "reward", "dynamics")}
+            atomic_torch_save(
+                small,
+                dict(inverse=models.inverse, reward=models.reward, dynamics=models.dynamics, curves=keep,
+                     torch_rng=torch.get_rng_state()),
+            )  # fmt: skip
     t0 = time.perf_counter()
     ckpt = checkpoint_dir / "diffusion.ckpt" if checkpoint_dir else None
     tenth = max(1, sz.diffusion_train_steps // 10)
@@ -400,6 +399,22 @@ def train_models(
     if final is not None:
         atomic_torch_save(final, models)
     return models
+
+
+def _fit_small_models(models: DiffStitchModels, data: TransitionData, sz: StitchSizes, seed: int, device: str, log):
+    """The inverse dynamics, reward and dynamics models (wrap-up and qualification), in place."""
+    t0 = time.perf_counter()
+    for m in (models.inverse, models.reward, models.dynamics):
+        m.to(device)
+    kw = dict(seed=seed, device=device)
+    models.curves["inverse"] = fit(models.inverse, data, sz.model_steps, sz.model_batch, name="inverse", **kw)
+    models.curves["reward"] = fit(models.reward, data, sz.model_steps, sz.model_batch, name="reward", **kw)
+    models.curves["dynamics"] = fit(
+        models.dynamics, data, sz.model_steps, sz.model_batch, members=sz.ensemble, name="dynamics", **kw
+    )
+    held = data.tensors(np.flatnonzero(data.holdout)[:8192], device)
+    models.dynamics.choose_elites(held["s"], held["a"], held["s_next"])
+    log(f"DiffStitch: inverse dynamics, reward and dynamics models trained in {time.perf_counter() - t0:.0f} s")
 
 
 # ------------------------------------------------------------------------------------------------- pairs
