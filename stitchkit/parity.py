@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from stitchkit.campaign import readings
-from stitchkit.campaign.records import DATA_FILE, data_summaries
+from stitchkit.campaign.records import write_data_summaries
 from stitchkit.data import replay
 from stitchkit.data.subsample import by_return_indices
 from stitchkit.files import atomic_write_json
@@ -191,10 +191,9 @@ def write(where: Path | None = None) -> dict[str, Path]:
     where = where or folder()
     found = runs()
     # the file is shared: per environment the rows beside D4RL's (here), per dataset id what the parity campaign's
-    # runner measured of the data it trained on (``records.write_data_summaries``); each writer keeps the other's keys
-    data = {**data_summaries(where), **data_rows()}
+    # runner measured of the data it trained on; one writer, which keeps the other keys
     return {
-        "data": atomic_write_json(where / DATA_FILE, data),
+        "data": write_data_summaries(where, data_rows()),
         "records": atomic_write_json(where / "records.json", {"runs": found, "rows": learner_rows(found)}),
     }
 
