@@ -491,3 +491,20 @@ def test_a_committed_compact_build_is_rebuilt_in_seconds_to_the_same_data(data_r
     other = records.parse(STAGED.replace("d_min = 1.0", "d_min = 2.0"))
     assert not running.stage_matches(compact.meta(stage), running.stage_spec(other, maze, "astro"))
     assert running.stage_matches(compact.meta(stage), running.stage_spec(c, maze, "astro"))
+
+
+def test_a_large_stage_stays_in_data_and_is_found_there(data_root, tmp_path):
+    """A stage over the commit limit goes to data/stages/<campaign>/ (uncommitted), a small one beside the records;
+    reading prefers the committed one and falls back to the local one."""
+    folder, maze = tmp_path / "campaign-x", "stitchkit/pointmaze-medium/stitch-v0"
+    small = records.stage_path(folder, maze, "astro", 1_000)
+    large = records.stage_path(folder, maze, "astro", records.STAGE_COMMIT_BYTES + 1)
+    assert small.is_relative_to(folder) and not large.is_relative_to(folder)
+    assert large.is_relative_to(data_root.parent / "stages") and large.parent.name == "campaign-x"
+    assert records.stage_path(folder, maze, "astro") == small  # neither exists: where a committed one would be
+    large.parent.mkdir(parents=True)
+    large.write_bytes(b"x")
+    assert records.stage_path(folder, maze, "astro") == large
+    small.parent.mkdir(parents=True)
+    small.write_bytes(b"x")
+    assert records.stage_path(folder, maze, "astro") == small

@@ -8,7 +8,9 @@ parent: a few megabytes where the dataset holds hundreds of thousands of transit
 Why: a paper-sized DiffStitch build takes hours of one CPU core, and the machines it runs on keep no ``data/`` from
 one session to the next. The campaign commits this file beside its build record (``results/<campaign>/stages/``),
 so that a later session rebuilds the augmented dataset from it in seconds instead of regenerating it for hours; the
-rebuilt dataset's content fingerprint is the original build's (the build history shows both).
+rebuilt dataset's content fingerprint is the original build's (the build history shows both). A file over a few
+megabytes (a paper-volume build's bridges) is kept in ``data/stages/`` instead, uncommitted
+(``campaign.records.stage_path``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import tomllib
 from stitchkit import runner
 from stitchkit.bench import BenchError, Cell, Grid, grid_from_raw, kit_file
 from stitchkit.files import atomic_write_text
-from stitchkit.paths import project_root
+from stitchkit.paths import data_dir, project_root
 from stitchkit.profiles import Profile, get_profile, with_sizes
 
 CAMPAIGN_KEYS = {"profile", "augment_tag", "train", "sizes", "paper", "paper_setup", "closed"}
@@ -232,9 +232,20 @@ def write_record(folder: Path, rec: dict[str, Any]) -> Path:
     return runner.write_record(record_path(folder, Cell(**rec["cell"])), rec)
 
 
-def stage_path(folder: Path, dataset: str, augmenter: str) -> Path:
-    """Where a build's compact generated data is committed (:mod:`stitchkit.augment.compact`): beside its history."""
-    return folder / "stages" / f"{short_id(dataset)}-{augmenter}.npz"
+STAGE_COMMIT_BYTES = 8 * 2**20  # a larger stage stays in data/: a repository is no place for 50 MB of floats
+
+
+def stage_path(folder: Path, dataset: str, augmenter: str, nbytes: int | None = None) -> Path:
+    """Where a build's compact generated data (:mod:`stitchkit.augment.compact`) lives: beside its history in
+    ``folder/stages/``, committed, when it is small (a lab-sized build's few MB); in ``data/stages/<campaign>/`` when
+    it is over :data:`STAGE_COMMIT_BYTES` (twice hopper's 370k transitions take about 45 MB), which outlives a
+    rebuilt dataset but not a lost ``data/``. ``nbytes``: where a stage of that size is written; without it, where
+    one is read (the committed one first)."""
+    name = f"{short_id(dataset)}-{augmenter}.npz"
+    committed, local = folder / "stages" / name, data_dir() / "stages" / folder.name / name
+    if nbytes is not None:
+        return committed if nbytes <= STAGE_COMMIT_BYTES else local
+    return committed if committed.exists() or not local.exists() else local
 
 
 def write_build(folder: Path, dataset: str, augmenter: str, rec: dict[str, Any]) -> Path:

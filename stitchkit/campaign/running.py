@@ -400,7 +400,11 @@ def run(
             packed = result.pop(STAGE_KEY, None)
             paths = [write_build(folder, *args, result)]
             if packed is not None:  # the generated data, compactly: no later session generates it again
-                paths.append(compact.write(stage_path(folder, *args), packed))
+                stage = compact.write(stage_path(folder, *args, sum(v.nbytes for v in packed.values())), packed)
+                if stage.is_relative_to(folder):
+                    paths.append(stage)
+                else:
+                    log(f"  (its compact data, {stage.stat().st_size / 2**20:.0f} MB, kept uncommitted in {stage})")
             what = f"build {result['id']}"
             log(f"  built {result['id']}: {result['summary']} in {result['seconds']} s")
         else:
