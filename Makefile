@@ -68,7 +68,7 @@ report: setup notebooks ## build the course's data if missing (as make lab does)
 	  else echo "(no chromium: skipped the offline page check, \`stitchkit report --check\`)"; fi
 
 campaign: setup ## parity with CORL, then DiffStitch's Table 1 on D4RL-like data, then TELS: the next pending runs, one core each, records in results/<campaign>/ (hours; CAMPAIGN_ARGS="--hours 2 --commit")
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m stitchkit campaign run parity campaign-d4rl $(CAMPAIGN_ARGS)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m stitchkit campaign run parity campaign-d4rl campaign-guidance $(CAMPAIGN_ARGS)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m stitchkit campaign run campaign-tels $(CAMPAIGN_ARGS)
 
 student: setup ## write student/: the notebooks without their solution cells (exercise checks fail until answered)

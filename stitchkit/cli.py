@@ -477,8 +477,9 @@ def _campaign(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "campaigns",
         nargs="*",
-        default=["parity", "campaign-d4rl"],
-        help="campaign TOMLs or names, run in order (default: parity, then campaign-d4rl; CI's: campaign-smoke)",
+        default=["parity", "campaign-d4rl", "campaign-guidance"],
+        help="campaign TOMLs or names, run in order (default: parity, campaign-d4rl, campaign-guidance; CI's: "
+        "campaign-smoke)",
     )
     p.add_argument(
         "--workers",

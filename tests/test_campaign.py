@@ -137,7 +137,7 @@ def test_with_sizes_replaces_only_what_it_names_and_keeps_the_name():
         with_sizes(lab, {"stitch": {"horizn": 3}}, [ds.SIZES])
 
 
-@pytest.mark.parametrize("name", ["campaign", "campaign-tels"])
+@pytest.mark.parametrize("name", ["campaign", "campaign-tels", "parity", "campaign-d4rl", "campaign-guidance"])
 def test_the_committed_campaign_records_load_and_build_the_table(name):
     """results/<campaign>/ is what notebooks 05, 08 and 09 read: every committed record must pass its checksum and
     match the campaign's current spec (a settings change must rerun, not silently mix), and the table builds."""
@@ -508,3 +508,21 @@ def test_a_large_stage_stays_in_data_and_is_found_there(data_root, tmp_path):
     small.parent.mkdir(parents=True)
     small.write_bytes(b"x")
     assert records.stage_path(folder, maze, "astro") == small
+
+
+def test_a_campaign_extends_another_and_differs_only_where_it_says():
+    """The guidance pair: campaign-guidance extends campaign-d4rl, so its DiffStitch cell's spec equals the guided
+    campaign's but for guidance (its weight and target) and the build's id; an unknown size field of its own is
+    still an error."""
+    guided, pair = records.load("campaign-d4rl"), records.load("campaign-guidance")
+    cell = pair.cells()[0]
+    assert len(pair.cells()) == 3 and cell in guided.cells()
+    a, b = records.spec(pair, cell), records.spec(guided, cell)
+    assert {k: v for k, v in a.items() if k != "augment"} == {k: v for k, v in b.items() if k != "augment"}
+    assert a["augment"]["sizes"] == b["augment"]["sizes"] and a["augment"]["sizes"]["stitch"]["unet_dim"] == 32
+    x, y = a["augment"]["config"], b["augment"]["config"]
+    differ = {k for k in x.keys() | y.keys() if x.get(k) != y.get(k)}
+    assert differ == {"return_guidance", "return_target"} and (x["return_guidance"], y["return_guidance"]) == (0, 1.2)
+    assert a["augment"]["id"] != b["augment"]["id"]
+    with pytest.raises(BenchError, match="unet_width"):
+        records.parse('extends = "campaign-d4rl"\nname = "x"\n[sizes.stitch]\nunet_width = 8\n')

@@ -22,9 +22,10 @@ from stitchkit import runner
 from stitchkit.bench import BenchError, Cell, Grid, grid_from_raw, kit_file
 from stitchkit.files import atomic_write_text
 from stitchkit.paths import data_dir, project_root
-from stitchkit.profiles import Profile, get_profile, with_sizes
+from stitchkit.profiles import SHARED_SECTIONS, Profile, SizeTable, get_profile, with_sizes
 
 CAMPAIGN_KEYS = {"profile", "augment_tag", "train", "sizes", "paper", "paper_setup", "closed"}
+# a campaign may extend another (``extends = "campaign-d4rl"``): a second arm at the same sizes names only what differs
 TRAIN_KEYS = {"steps", "eval_every", "eval_episodes", "hidden"}
 
 
@@ -46,11 +47,7 @@ class Campaign:
     def profile(self) -> Profile:
         """The base profile with the campaign's sizes (same name: same datasets; models keyed by their sizes): a
         shared section, or one its augmenters or learners declare (their ``sizes``)."""
-        from stitchkit import augment
-        from stitchkit.train import learner
-
-        tables = [t for a in self.grid.augmenters if a != "none" for t in augment.method(a).sizes]
-        tables += [t for algo in self.grid.algorithms for t in learner(algo).sizes]
+        tables = size_tables(self.grid.augmenters, self.grid.algorithms)
         return with_sizes(get_profile(self.profile_name), self.sizes, tables)
 
     def cells(self) -> list[Cell]:
@@ -71,10 +68,13 @@ class Campaign:
 def parse(text: str, source: str = "<campaign>") -> Campaign:
     """A campaign from TOML text: the grid keys are checked as :func:`stitchkit.bench.parse_grid` checks them,
     the campaign's own keys here (unknown ones, sizes and train keys are errors that list what is accepted)."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise BenchError(f"{source}: not valid TOML ({err})") from err
+    raw = _toml(text, source)
+    if "extends" in raw:
+        base = kit_file(raw.pop("extends"), "campaign", "campaign*.toml")
+        raw = _merged(_toml(base.read_text(), str(base)), raw)
+        # the base's sizes for methods this campaign does not run are the base's business, not an error here
+        owned = {t.section for t in size_tables(raw.get("augmenters", []), raw.get("algorithms", []))}
+        raw["sizes"] = {k: v for k, v in raw.get("sizes", {}).items() if k in owned or k in SHARED_SECTIONS}
     own = {k: raw.pop(k) for k in list(raw) if k in CAMPAIGN_KEYS}
     grid = grid_from_raw(raw, source)
     train = dict(own.get("train", {}))
@@ -100,6 +100,30 @@ def parse(text: str, source: str = "<campaign>") -> Campaign:
     except ValueError as err:
         raise BenchError(f"{source}: {err}") from err
     return campaign
+
+
+def size_tables(augmenters: list[str], algorithms: list[str]) -> list[SizeTable]:
+    """The size declarations of a campaign's methods and learners: the sections its ``[sizes]`` may replace."""
+    from stitchkit import augment
+    from stitchkit.train import learner
+
+    tables = [t for a in augmenters if a != "none" for t in augment.method(a).sizes]
+    return tables + [t for algo in algorithms for t in learner(algo).sizes]
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise BenchError(f"{source}: not valid TOML ({err})") from err
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``: tables merge key by key, every other value is replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def load(path_or_name: str | Path = "campaign") -> Campaign:
