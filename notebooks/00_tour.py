@@ -287,14 +287,44 @@ check(
 )
 
 # %% [markdown]
-# **Exercise 2.** Count the stitches in `path` yourself from `path.nodes` (a stitch is a step where the fragment
-# index changes) and store the count in `answer_2`. It must agree with `path.n_stitches`.
+# **Exercise 2.** Stitching needs fragments that come close to each other, so it should depend on how much data
+# there is. Predict first: as a world holds more fragments (15, 30, 60, 120), which rises faster, the single-fragment
+# success rate or the stitched one, and does a solution need *more* or *fewer* stitches? Then, at `RADIUS`, store in
+# `answer_2` a dict `{n_fragments: (stitched_rate, mean_stitches)}` over `COUNTS` (`gain(n)` runs `stitching_gain`
+# once per count, at the profile's number of worlds). Afterwards, in two sentences: why does the number of stitches
+# per solution fall as data grows, and what does that suggest about stitching's value on a small dataset against a
+# large one?
 
 # %%
+from functools import cache
+
+COUNTS = (15, 30, 60, 120)
+
+
+@cache
+def gain(n_fragments: int) -> dict[str, float]:
+    return toy.stitching_gain(P.tour.n_worlds, n_fragments, P.tour.fragment_len, RADIUS, seed=SEED)
+
+
 answer_2 = None  # your code here
 
 # %% tags=["solution"]
-answer_2 = sum(a[0] != b[0] for a, b in zip(path.nodes, path.nodes[1:])) if path else 0
+answer_2 = {n: (gain(n)["stitched_rate"], gain(n)["mean_stitches"]) for n in COUNTS}
+print(
+    {n: (rate, round(k, 1)) for n, (rate, k) in answer_2.items()},
+    "single-fragment:",
+    gain(COUNTS[-1])["single_fragment_rate"],
+)
 
 # %%
-check("exercise 2", answer_2, path.n_stitches if path else 0, hint="compare consecutive fragment indices")
+check(
+    "exercise 2",
+    answer_2,
+    satisfies=lambda found: (
+        set(found) == set(COUNTS)
+        and all(
+            np.allclose(found[n], (gain(n)["stitched_rate"], gain(n)["mean_stitches"]), equal_nan=True) for n in COUNTS
+        )
+    ),
+    hint="for each n in COUNTS: (gain(n)['stitched_rate'], gain(n)['mean_stitches'])",
+)

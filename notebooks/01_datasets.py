@@ -386,17 +386,35 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** How many transitions does the maze dataset hold? Compute it from `episodes` (not from `info`)
-# and store it in `answer_1`.
+# **Exercise 1.** 10%-BC copies the best tenth of the *episodes* by return (`subsample.best_episodes`). Predict
+# first: on the medium-replay datasets of section 3, do those episodes hold about a tenth of the *transitions*, more
+# or fewer? Then store in `answer_1` a dict `{dataset: share of the transitions in its best 10% of episodes}` over
+# `HEADROOM` (from `head_data`). Afterwards, in two sentences: why is the share what it is in a replay buffer of
+# hopping and walking (what ends an episode early?), and what does it say about how much data 10%-BC really trains
+# on, against BC?
 
 # %%
+from stitchkit.data.subsample import best_episodes
+
 answer_1 = None  # your code here
 
 # %% tags=["solution"]
-answer_1 = sum(len(ep) for ep in episodes)
+answer_1 = {d: sum(len(e) for e in best_episodes(eps, 0.1)) / sum(len(e) for e in eps) for d, eps in head_data.items()}
+print({d: f"{share:.0%}" for d, share in answer_1.items()})
+
 
 # %%
-check("exercise 1", answer_1, P.data.maze_episodes * maze.EPISODE_LEN, hint="each episode has 200 actions")
+def _top_share(d: str) -> float:
+    eps = head_data[d]
+    return sum(map(len, best_episodes(eps, 0.1))) / sum(map(len, eps))
+
+
+check(
+    "exercise 1",
+    answer_1,
+    satisfies=lambda found: set(found) == set(HEADROOM) and all(np.isclose(found[d], _top_share(d)) for d in HEADROOM),
+    hint="for each dataset: transitions of best_episodes(episodes, 0.1) over all its transitions",
+)
 
 # %% [markdown]
 # **Exercise 2.** A transition-budget id (`...-2k-v0`: 2,000 transitions) keeps *whole* episodes, drawn in a random

@@ -670,39 +670,64 @@ print(f"notebook ran in {time.perf_counter() - T0:.0f} s at profile {P.name}")
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** How many fragments does the longest naive chain hold? Count the `"fragment"` pieces in each
-# chain's `provenance.pieces` and store the largest count in `answer_1`.
+# **Exercise 1.** A joint connects two real states a `gap` apart (maze units). A naive joint crosses it in one
+# transition; a bridge in `steps` transitions. Predict first: does the generator pace its bridges like the data (about
+# `gap / step_size` steps, `step_size` being section 4's median step of the original data), faster, or slower? For
+# the bridged arm's joints (`reports[BRIDGED]`, from `chains.joint_report`), store in `answer_1` the median over
+# joints of `steps / (gap / step_size)`. Afterwards, in two sentences: what would a ratio far below 1 say about the
+# bridge's transitions, and what does a ratio above 1 cost a goal-conditioned learner that reads a chain's length as
+# a distance?
 
 # %%
+reports = {name: chains.joint_report(ENV, chained[name]) for name in dict.fromkeys(("naive", BRIDGED))}
 answer_1 = None  # your code here
 
 # %% tags=["solution"]
-answer_1 = max(sum(p[0] == "fragment" for p in e.provenance.pieces) for e in chained["naive"])
+rep = reports[BRIDGED]
+answer_1 = float(np.median(rep["steps"] / (rep["gap"] / step_size))) if len(rep["gap"]) else float("nan")
+print(f"{BRIDGED}: {len(rep['gap'])} joints; median steps per data-paced step {answer_1:.2f}")
 
 # %%
 check(
     "exercise 1",
     answer_1,
-    max(len(chains.joints(e)) + 1 for e in chained["naive"]),
-    hint="count the pieces whose first entry is 'fragment', chain by chain, and keep the largest count",
+    satisfies=lambda x: np.isclose(
+        x, np.median(reports[BRIDGED]["steps"] * step_size / reports[BRIDGED]["gap"]), equal_nan=True
+    ),
+    hint="reports[BRIDGED]['steps'] / (reports[BRIDGED]['gap'] / step_size), then np.median",
 )
 
 # %% [markdown]
-# **Exercise 2.** A generated joint inserts a bridge of several transitions. Using
-# `episode.provenance.generated_mask(len(episode))` (True at every generated transition), count the generated
-# transitions of the first chain of `chained[BRIDGED]` and store the count in `answer_2`.
+# **Exercise 2.** A naive joint is a straight segment, so it can pass through a wall; a bridge is generated around
+# the data's own states. Predict first: what share of the naive joints claim the agent walked through a wall, and
+# of the bridged arm's joints? Store the pair (naive share, bridged share) in `answer_2` (`crosses_wall` in each
+# report). Afterwards, in two sentences: what does GCBC learn from a joint through a wall, and on which tasks of the
+# maze would you expect that lesson to cost it success?
 
 # %%
 answer_2 = None  # your code here
 
 # %% tags=["solution"]
-first_chain = chained[BRIDGED][0]
-answer_2 = int(first_chain.provenance.generated_mask(len(first_chain)).sum())
+answer_2 = tuple(
+    float(np.mean(reports[name]["crosses_wall"])) if len(reports[name]["crosses_wall"]) else float("nan")
+    for name in ("naive", BRIDGED)
+)
+print(f"joints through a wall: naive {answer_2[0]:.0%}, {BRIDGED} {answer_2[1]:.0%}")
 
 # %%
 check(
     "exercise 2",
     answer_2,
-    sum(p[2] for p in chained[BRIDGED][0].provenance.pieces if p[0] == "joint"),  # each joint: (kind, method, length)
-    hint="sum the generated mask of the first chain",
+    satisfies=lambda pair: (
+        len(pair) == 2
+        and np.allclose(
+            pair,
+            [
+                np.mean(reports[n]["crosses_wall"]) if len(reports[n]["crosses_wall"]) else np.nan
+                for n in ("naive", BRIDGED)
+            ],
+            equal_nan=True,
+        )
+    ),
+    hint="np.mean of reports[name]['crosses_wall'] for 'naive', then for BRIDGED",
 )

@@ -308,18 +308,49 @@ display(Markdown("\n".join(reading)))
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** `summarize` computes last and best. Without calling it, compute the *best* score of TD3+BC on
-# hopper from `results[("td3bc", HOPPER)]["curves"]`, averaged over seeds, and store it in `answer_1`.
+# **Exercise 1.** Section 0's third panel fails because an error on the actions the data lacks outweighs the
+# true value the backup carries to the start. How large must that error be, and what sets the scale? Predict first:
+# with a shorter horizon of credit (γ = 0.5 instead of 0.9), does a *smaller* or a *larger* extrapolation error
+# already pull the greedy policy off the data? Then, for each γ in `GAMMAS`, find the smallest noise scale in
+# `NOISES` at which the max-over-all-actions policy misses the goal for at least 3 of the 5 seeds (`misses` counts
+# them), and store `{gamma: noise}` in `answer_1` (`None` for a γ where no noise in `NOISES` does). Afterwards, in
+# two sentences: why does the threshold follow γ⁵ (the start's true value), and what does that say about stitching
+# over long horizons with a network's Q, where the stitched value is a small number far from any reward?
 
 # %%
+GAMMAS, NOISES = (0.5, 0.7, 0.9, 0.99), (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+
+def misses(gamma: float, noise: float, seeds: int = 5) -> int:
+    """How many of ``seeds`` noisy initialisations make the all-actions greedy policy miss the goal."""
+    return sum(
+        not tabular.rollout(
+            grid, tabular.greedy(tabular.q_iteration(toy_data, grid.n_states, gamma, backup="all", noise=noise, seed=s))
+        )[1]
+        for s in range(seeds)
+    )
+
+
 answer_1 = None  # your code here
 
 # %% tags=["solution"]
-curves = results[("td3bc", HOPPER)]["curves"]
-answer_1 = np.mean([max(r["score"] for r in curves if r["seed"] == s) for s in {r["seed"] for r in curves}])
+answer_1 = {g: next((n for n in NOISES if misses(g, n) >= 3), None) for g in GAMMAS}
+print(answer_1, {g: round(g**5, 3) for g in GAMMAS})
 
 # %%
-check("exercise 1", answer_1, results[("td3bc", HOPPER)]["score"]["best_mean"], hint="max per seed, then mean")
+check(
+    "exercise 1",
+    answer_1,
+    satisfies=lambda found: (
+        set(found) == set(GAMMAS)
+        and all(
+            (n is None or (n in NOISES and misses(g, n) >= 3))
+            and all(misses(g, m) < 3 for m in NOISES if n is None or m < n)
+            for g, n in found.items()
+        )
+    ),
+    hint="for each gamma, the first noise in NOISES (in order) where misses(gamma, noise) >= 3",
+)
 
 # %% [markdown]
 # **Exercise 2.** TD3+BC's actor maximises λ Q(s, π(s)) - (π(s) - a)², with λ = α / mean|Q|. Predict first: with

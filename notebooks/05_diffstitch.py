@@ -856,17 +856,39 @@ display(Markdown("\n\n".join(bridge_search.explain(bridge_search.load_rows("lab"
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** A bridge's Δ is `window_low` plus the argmax of its chosen candidate's similarity curve. From the
-# `sim` matrix of section 4 and `chosen`, compute Δ yourself and store it in `answer_1`.
+# **Exercise 1.** Qualification judges a bridge by its *worst* one-step model error. Predict first: do long
+# bridges (a large Δ) pass the δ test as often as short ones, and which way should the worst of more steps push?
+# Split section 5's hopper bridges (`results[HOPPER].bridges`, each with `.steps` and `.model_error`) at their
+# median Δ, and store in `answer_1` the pair (fraction with `model_error <= cfg.delta` among the bridges with Δ
+# below the median, the same fraction among the rest); `nan` for an empty half. Afterwards, in two sentences: what
+# does the difference do to the lengths of the bridges the augmented dataset keeps, and would a per-step average
+# instead of the worst step remove that bias or only hide bad steps?
 
 # %%
 answer_1 = None  # your code here
 
 # %% tags=["solution"]
-answer_1 = S.window_low + int(sim[:, chosen.item()].argmax())
+steps = np.array([b.steps for b in results[HOPPER].bridges])
+passes = np.array([b.model_error <= cfg.delta for b in results[HOPPER].bridges])
+short = steps < np.median(steps) if len(steps) else steps.astype(bool)
+answer_1 = tuple(float(passes[half].mean()) if half.any() else float("nan") for half in (short, ~short))
+print(f"median Δ {np.median(steps) if len(steps) else float('nan'):.0f}; pass rate short, long: {answer_1}")
+
 
 # %%
-check("exercise 1", answer_1, int(delta.item()), hint="argmax over positions, then add window_low")
+def _pass_rates() -> list[float]:
+    bridges = results[HOPPER].bridges
+    cut = np.median([b.steps for b in bridges]) if bridges else 0.0
+    halves = ([b for b in bridges if b.steps < cut], [b for b in bridges if b.steps >= cut])
+    return [np.mean([b.model_error <= cfg.delta for b in h]) if h else float("nan") for h in halves]
+
+
+check(
+    "exercise 1",
+    answer_1,
+    satisfies=lambda pair: len(pair) == 2 and np.allclose(pair, _pass_rates(), equal_nan=True),
+    hint="np.median of the steps; a bridge passes when model_error <= cfg.delta; mean of the passes in each half",
+)
 
 # %% [markdown]
 # **Exercise 2.** Qualification keeps a bridge when its *largest* one-step model error is at most δ, trusting the

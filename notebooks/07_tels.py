@@ -488,14 +488,43 @@ check(
 )
 
 # %% [markdown]
-# **2.** Which rung of the ladder is the first to train the decoder-side ODE term l_ode? Give its name in
-# `tsidm.LADDER`.
+# **2.** TELS plans in the TS-IDM's latent space and trusts its latent dynamics. Does that model notice a
+# transition the simulator could not make? Take 2,048 of section 3's hopper pairs (`pairs_h`, rows `PICK`) and the
+# same states with a *wrong* next state (rows `OTHER` of the next states: physically impossible jumps). Predict
+# first: which loss term of the full TS-IDM (`fits["full"][0].losses`) grows the most on the impossible pairs, the
+# reconstruction, l_dyn, l_ode or l_T-sym? Store in `answer_2` the dict `{term: impossible / real}` for the terms
+# `"rec"`, `"dyn"`, `"ode"`, `"tsym"`. Afterwards, in two sentences: which term would make the better
+# physical-consistency test for generated transitions (DiffStitch's qualification uses a dynamics ensemble), and why
+# is l_T-sym alone a weaker one?
 
 # %%
-answer_2 = None  # a string
+PICK, OTHER = (np.random.default_rng([SEED, k]).permutation(len(pairs_h[0]))[:2048] for k in (1, 2))
+TERMS = ("rec", "dyn", "ode", "tsym")
+
+
+def tsidm_losses(rows_next: np.ndarray) -> dict[str, float]:
+    """The full TS-IDM's loss terms on the pairs (s[PICK], a[PICK], s'[rows_next])."""
+    s, a, s_next = (torch.as_tensor(x, dtype=torch.float32)[None] for x in pairs_h)
+    out = fits["full"][0].losses(s[:, PICK], a[:, PICK], s_next[:, rows_next])
+    return {k: float(out[k].detach()[0]) for k in TERMS}
+
+
+answer_2 = None  # your code here
 
 # %% tags=["solution"]
-answer_2 = "+l_ode"
+real, impossible = tsidm_losses(PICK), tsidm_losses(OTHER)
+answer_2 = {k: impossible[k] / real[k] for k in TERMS}
+print({k: f"{real[k]:.4f} -> {impossible[k]:.4f} (x{answer_2[k]:.0f})" for k in TERMS})
 
 # %%
-check("exercise 2", answer_2, next(n for n, t in tsidm.LADDER.items() if t.decoder_ode), "look at TSIDMTerms")
+check(
+    "exercise 2",
+    answer_2,
+    satisfies=lambda ratios: (
+        set(ratios) == set(TERMS)
+        and np.allclose(
+            [ratios[k] for k in TERMS], [tsidm_losses(OTHER)[k] / tsidm_losses(PICK)[k] for k in TERMS], rtol=1e-4
+        )
+    ),
+    hint="tsidm_losses(OTHER)[term] / tsidm_losses(PICK)[term] for each term in TERMS",
+)

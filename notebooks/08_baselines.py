@@ -597,32 +597,81 @@ check(
 )
 
 # %% [markdown]
-# **2.** EDM's preconditioning with σ_data = 1: if the network F outputs zero, what is D(x; σ) for x = 2 at
-# σ = 1? (Use c_skip = σ_data² / (σ² + σ_data²).)
+# **2.** TATU cuts a rollout once its summed uncertainty (the members' disagreement) reaches max_disc / pessimism,
+# trusting disagreement to mark where the model is wrong. Does it? Below, 500 hopper rollouts run to the full
+# horizon; `kept` is the published rule's mask (pessimism 3.5) and `err` the physics oracle's error of every step.
+# Predict first: are the steps TATU cuts worse than the ones it keeps, and by how much? Store in `answer_2` the pair
+# (median oracle error of the kept steps, median of the cut steps; `nan` where there are none). Afterwards, in two
+# sentences: is the disagreement a good stand-in for the simulator's error here, and what would a cut rule based on
+# it miss that the oracle sees?
 
 # %%
-answer_2 = None  # your answer: a number
+from stitchkit.oracle import PhysicsOracle
+
+m_h = tatu_models[HOPPER]
+starts_h = transitions(data[HOPPER])["observations"]
+starts_h = starts_h[np.random.default_rng([SEED, 8]).integers(0, len(starts_h), 500)]
+roll = tatu.rollout(
+    m_h,
+    ENV[HOPPER],
+    starts_h,
+    tatu.TATUConfig(pessimism=1e9),
+    torch.Generator(device=device).manual_seed(SEED),
+    device=device,
+)
+kept = tatu.keep_mask(roll.uncertainty, roll.terminals, m_h.max_disc / 3.5)
+oracle = PhysicsOracle(ENV[HOPPER])
+obs_dim, act_dim = roll.observations.shape[-1], roll.actions.shape[-1]
+err = oracle.check(
+    roll.observations[:, :-1].reshape(-1, obs_dim),
+    roll.actions.reshape(-1, act_dim),
+    roll.observations[:, 1:].reshape(-1, obs_dim),
+).norm.reshape(kept.shape)
+oracle.close()
+answer_2 = None  # your code here
 
 # %% tags=["solution"]
-answer_2 = 1.0  # c_skip = 1 / 2, so D = x / 2
+answer_2 = tuple(float(np.median(err[mask])) if mask.any() else float("nan") for mask in (kept, ~kept))
+print(f"kept {kept.mean():.0%} of the steps; median oracle error kept {answer_2[0]:.3g}, cut {answer_2[1]:.3g}")
 
 # %%
-edm0 = ser.EDM(3, 8, 1)
-with torch.no_grad():
-    edm0.net.out[-1].weight.zero_()
-    edm0.net.out[-1].bias.zero_()
-    d_value = float(edm0.denoise(torch.full((1, 3), 2.0), torch.ones(1))[0, 0])
-check("exercise 2", answer_2, d_value, "at sigma = sigma_data the skip connection keeps half of x", atol=1e-6)
+check(
+    "exercise 2",
+    answer_2,
+    satisfies=lambda pair: (
+        len(pair) == 2
+        and np.allclose(pair, [np.median(err[m_]) if m_.any() else np.nan for m_ in (kept, ~kept)], equal_nan=True)
+    ),
+    hint="err[kept] and err[~kept], each through np.median",
+)
 
 # %% [markdown]
-# **3.** TATU mixes 70% real transitions into every batch. The kit's learners take the ratio r = original :
-# generated. What r is that?
+# **3.** Section 3 measured every method's generated transitions against the simulator. Predict first: which method
+# is the most physical on hopper, and is the most physical data also the data that helps a learner most (section
+# 5)? Store in `answer_3` the methods of `METHODS` sorted by their median oracle error on hopper, smallest first
+# (a method with no generated transitions last). Afterwards, in two sentences: why can a method with a larger error
+# still help more, and what does the oracle not measure?
 
 # %%
-answer_3 = None  # your answer: a number
+answer_3 = None  # your code here
 
 # %% tags=["solution"]
-answer_3 = 0.7 / 0.3
+answer_3 = sorted(METHODS, key=lambda m_: np.median(errors[(HOPPER, m_)]) if len(errors[(HOPPER, m_)]) else np.inf)
+print(answer_3)
+
 
 # %%
-check("exercise 3", answer_3, tatu.TATUConfig(real_ratio=0.7).ratio, "r = real share / generated share", atol=1e-6)
+def _median_or_inf(method: str) -> float:
+    e = errors[(HOPPER, method)]
+    return float(np.median(e)) if len(e) else float("inf")
+
+
+check(
+    "exercise 3",
+    answer_3,
+    satisfies=lambda order: (
+        sorted(order) == sorted(METHODS)
+        and [_median_or_inf(m_) for m_ in order] == sorted(map(_median_or_inf, METHODS))
+    ),
+    hint="np.median of errors[(HOPPER, method)] for each method; sort METHODS by it",
+)
