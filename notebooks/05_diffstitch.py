@@ -638,7 +638,16 @@ display(
     )
 )
 NEXT_CAMPAIGN = readings.load("campaign-d4rl")
-display(Markdown("**Its successor:** " + readings.banner(NEXT_CAMPAIGN, readings.records(NEXT_CAMPAIGN))))
+next_records = readings.records(NEXT_CAMPAIGN)
+display(Markdown("**Its successor:** " + readings.banner(NEXT_CAMPAIGN, next_records)))
+display(
+    Markdown(
+        "**Does return guidance carry the lift?** The successor's DiffStitch samples toward a high return, as the "
+        "released code does; `campaign-guidance` runs the same DiffStitch without guidance, same sizes and seeds "
+        '(generated from the records; "not yet computed" until both arms have 2 seeds):\n\n'
+        + readings.guidance_pair(NEXT_CAMPAIGN, next_records, readings.records(readings.load("campaign-guidance")))
+    )
+)
 
 # %% [markdown]
 # ## 9. Ablations and studies (hopper, TD3+BC)

@@ -163,6 +163,21 @@ def _fake(dataset, augmenter, algorithm, seed, value):
     }
 
 
+def test_the_guidance_pair_reads_guided_against_unguided_and_each_against_the_original_data():
+    c = records.load("campaign-d4rl")
+    hop = "stitchkit/hopper/medium-replay-v0"
+    guided = [_fake(hop, "none", "td3bc", s, v) for s, v in enumerate([60.0, 61.0, 62.0])]
+    guided += [_fake(hop, "diffstitch", "td3bc", s, v) for s, v in enumerate([80.0, 81.0, 82.0])]
+    unguided = [_fake(hop, "diffstitch", "td3bc", s, v) for s, v in enumerate([60.0, 61.0, 62.0])]
+    lines = readings.guidance_pair(c, guided, unguided).splitlines()
+    assert len(lines) == 3
+    assert "guided vs unguided DiffStitch, td3bc on hopper-medium-replay**: guided 81.0" in lines[0]
+    assert "difference +20.0 [+17.7, +22.3];" in lines[0] and "(paper " not in lines[0]
+    assert "difference +20.0 [+17.7, +22.3] (paper +14.8)" in lines[1]  # campaign-d4rl's [paper]: 79.6 - 64.8
+    assert "unguided vs the original data" in lines[2] and "difference +0.0 [-2.3, +2.3];" in lines[2]
+    assert "not yet computed" in readings.guidance_pair(c, guided, []).splitlines()[0]
+
+
 def test_the_reading_judges_the_direction_by_the_difference_interval_and_compares_with_the_paper():
     c = records.load("campaign")
     hop = "stitchkit/hopper/medium-replay-v0"

@@ -473,6 +473,35 @@ def reading(c: Campaign, recs: list[dict[str, Any]], augmenter: str, metric: str
     )
 
 
+def guidance_pair(
+    c: Campaign,
+    guided: list[dict[str, Any]],
+    unguided: list[dict[str, Any]],
+    algorithm: str = "td3bc",
+    metric: str = "d4rl_last",
+) -> str:
+    """The attribution pair (issue 44): does return guidance carry DiffStitch's lift? ``c``, ``guided``: the guided
+    campaign and its records (campaign-d4rl: DiffStitch samples toward a high return, as released; its ``none`` arm
+    is the original data); ``unguided``: the records of the same DiffStitch, sizes and seeds without guidance
+    (campaign-guidance). Per dataset of ``c`` that the unguided arm ran, three lines (:func:`compare`): guided
+    against unguided, then each against the original data. The paper reports only the guided method, so only that
+    line carries the paper's difference."""
+    g, u = scores(guided, metric), scores(unguided, metric)
+    lines = []
+    for d in dict.fromkeys(r["cell"]["dataset"] for r in unguided) or c.grid.datasets[:1]:
+        with_g, without = g.get((d, algorithm, "diffstitch"), []), u.get((d, algorithm, "diffstitch"), [])
+        original, where = g.get((d, algorithm, "none"), []), f"{algorithm} on {short_id(d)}"
+        paper = paper_difference(c, d, (algorithm, "diffstitch"), (algorithm, "none"))
+        lines += [
+            compare(f"guided vs unguided DiffStitch, {where}", with_g, without, ("guided", "unguided"), None),
+            compare(
+                f"guided DiffStitch vs the original data, {where}", with_g, original, ("guided", "original"), paper
+            ),
+            compare(f"unguided vs the original data, {where}", without, original, ("unguided", "original"), None),
+        ]
+    return "\n".join(lines)
+
+
 def seeds_table(
     c: Campaign, recs: list[dict[str, Any]], metric: str = "d4rl_tail", augmenters: tuple[str, ...] | None = None
 ) -> str:
