@@ -470,7 +470,8 @@ def _bench(p: argparse.ArgumentParser) -> None:
 
 @command(
     "campaign",
-    "DiffStitch's Table 1 at a paper-scale budget, one single-seed run at a time, records under results/<campaign>/",
+    "the long runs (parity, DiffStitch's Table 1, TELS) at a longer CPU budget, one single-seed run at a time, "
+    "records under results/<campaign>/",
 )
 def _campaign(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("run", "status"), help="run: the next pending cells; status: progress and table")

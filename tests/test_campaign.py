@@ -1,4 +1,4 @@
-"""The campaign (DiffStitch's Table 1 at a paper budget): its smoke file end to end, resuming, stale and tampered
+"""The campaign (the long runs at a longer CPU budget): its smoke file end to end, resuming, stale and tampered
 records, reproducing a record from its spec, and the committed records of the real campaign."""
 
 import json

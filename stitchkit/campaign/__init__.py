@@ -1,4 +1,5 @@
-"""The campaign: DiffStitch's Table 1 at a paper-scale budget on a CPU, one run at a time, records committed.
+"""The campaign: the long runs (parity with CORL, DiffStitch's Table 1, TELS) at a longer CPU budget, one run at a
+time, records committed.
 
 Why: a learner on hopper is still climbing at the 10k-50k updates a notebook can afford, and there no augmenter
 beats the spread between seeds, so a notebook alone cannot say whether stitched data helps. The papers train for
