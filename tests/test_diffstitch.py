@@ -383,3 +383,37 @@ def test_a_build_stopped_during_diffusion_training_resumes_to_the_uninterrupted_
         a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
     assert straight.curves["diffusion"] == resumed.curves["diffusion"]
+
+
+def test_a_stitching_run_stopped_part_way_resumes_to_the_same_bridges(trained, tmp_path, monkeypatch):
+    """A paper-volume build generates for hours: killed after a checkpoint, the loop continues from it (tallies,
+    bridges, random state) and ends with the bridges of a run that never stopped; another config starts afresh."""
+    from stitchkit.augment import bridges as bridges_module
+
+    monkeypatch.setattr(bridges_module, "CHECKPOINT_EVERY", 2)
+    eps, models = trained
+    kw = dict(budget=10**9, max_iterations=5)
+    straight = ds.stitch(models, eps, "point", SMOKE, LOOSE, **kw)
+
+    def stop_at(it: int):
+        def progress(st: dict) -> None:
+            if st["iteration"] == it:
+                raise KeyboardInterrupt  # as a session's end kills the build
+
+        return progress
+
+    with pytest.raises(KeyboardInterrupt):
+        ds.stitch(models, eps, "point", SMOKE, LOOSE, progress=stop_at(3), resume_dir=tmp_path, **kw)
+    (state,) = tmp_path.glob("*/state.pt")
+    assert torch.load(state, weights_only=False)["iteration"] == 2  # the checkpoint before the kill
+    resumed = ds.stitch(models, eps, "point", SMOKE, LOOSE, resume_dir=tmp_path, **kw)
+    assert len(resumed.bridges) == len(straight.bridges) > 0
+    assert all(
+        np.array_equal(x.states, y.states) and x.source == y.source for x, y in zip(straight.bridges, resumed.bridges)
+    )
+    same = ("generated", "accepted", "accepted_transitions", "iterations")
+    assert {k: resumed.stats[k] for k in same} == {k: straight.stats[k] for k in same}
+    other = ds.stitch(
+        models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=0.0), resume_dir=tmp_path, **kw
+    )
+    assert other.stats["iterations"] == 5 and len(list(tmp_path.glob("*/state.pt"))) == 2

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from stitchkit.augment.bridges import Proposal, StitchResult, discounted_rtg, stitch_loop
+from stitchkit.augment.bridges import Proposal, Resume, StitchResult, discounted_rtg, stitch_loop
 from stitchkit.augment.diffusion import StateDiffusion, diffusion_from_sizes, training_mask
 from stitchkit.augment.method import Job, Method, model_key
 from stitchkit.augment.models import DynamicsEnsemble, InverseDynamics, RewardModel, TransitionData, fit, fit_seconds
@@ -537,8 +537,11 @@ def stitch(
     budget: int | None = None,
     max_iterations: int | None = None,
     progress: Callable[[dict], None] | None = None,
+    resume_dir: Path | None = None,
 ) -> StitchResult:
-    """Run the four modules in batches until ``budget`` accepted bridge transitions (or the iteration cap)."""
+    """Run the four modules in batches until ``budget`` accepted bridge transitions (or the iteration cap). With
+    ``resume_dir`` (beside the models' checkpoint), a run stopped part-way continues from its last checkpoint to the
+    same bridges (:class:`~stitchkit.augment.bridges.Resume`)."""
     sz = SIZES.of(profile)
     cfg = METHOD.resolve(cfg or DiffStitchConfig(), dataset_id, profile)
     budget = sz.budget if budget is None else budget
@@ -613,6 +616,17 @@ def stitch(
             {"dynamics": within.cpu().numpy() | (not cfg.qualification)},  # -Qualification: the check always passes
         )
 
+    resume = None
+    if resume_dir is not None:
+        what = dict(dataset=dataset_id, config=asdict(cfg), sizes=asdict(sz), budget=budget, iterations=max_iterations)
+
+        def set_state(st: dict[str, Any]) -> None:
+            rng.bit_generator.state = st["rng"]
+            gen.set_state(st["gen"])
+
+        resume = Resume.under(
+            resume_dir, what, lambda: {"rng": rng.bit_generator.state, "gen": gen.get_state()}, set_state
+        )
     bridges, eps, stats = stitch_loop(
         episodes,
         env,
@@ -626,6 +640,7 @@ def stitch(
         cfg.gamma,
         cfg.return_filter,
         progress,
+        resume,
     )
     return StitchResult(eps, bridges, stats, cfg)
 
@@ -648,7 +663,10 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     models = train_models(
         job.episodes, prof, job.seed, returns_condition=cond, checkpoint_dir=ckpt, log=job.log, device=job.device
     )
-    result = stitch(models, job.episodes, job.env, prof, cfg, job.dataset_id, progress=job.progress())
+    resume = ckpt / "stitching"  # a paper-volume run generates for hours: it checkpoints and resumes here
+    result = stitch(
+        models, job.episodes, job.env, prof, cfg, job.dataset_id, progress=job.progress(), resume_dir=resume
+    )
     return result.episodes, summary(result)
 
 
