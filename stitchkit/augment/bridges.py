@@ -151,42 +151,40 @@ class Resume:
     key: dict[str, Any]
     get_state: Callable[[], dict[str, Any]]
     set_state: Callable[[dict[str, Any]], None]
-    every: int = 25
+    every: int = CHECKPOINT_EVERY
+    parts: int = 0  # part files the state on disk counts (set by :meth:`load`)
 
     @classmethod
     def under(cls, root: Path, key: dict[str, Any], get_state, set_state) -> Resume:
         """A run's own folder below ``root``, named by its key: runs of other settings never share a checkpoint."""
-        name = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        name = hashlib.sha1(cls.text(key).encode()).hexdigest()[:12]
         return cls(root / name, key, get_state, set_state, CHECKPOINT_EVERY)
 
-    def _state_path(self) -> Path:
-        return self.folder / "state.pt"
+    @staticmethod
+    def text(key: dict[str, Any]) -> str:
+        return json.dumps(key, sort_keys=True, default=str)
 
     def load(self) -> tuple[list[Bridge], dict[str, int], int, int, float] | None:
         try:
-            st = torch.load(self._state_path(), weights_only=False)
+            st = torch.load(self.folder / "state.pt", weights_only=False)
         except (OSError, EOFError, RuntimeError):
             return None
-        if st["key"] != json.dumps(self.key, sort_keys=True, default=str):
+        if st["key"] != self.text(self.key):
             return None
-        bridges: list[Bridge] = []
-        for k in range(st["parts"]):
-            bridges += torch.load(self.folder / f"part-{k:05d}.pt", weights_only=False)
+        self.parts = st["parts"]
+        bridges = [
+            b for k in range(self.parts) for b in torch.load(self.folder / f"part-{k:05d}.pt", weights_only=False)
+        ]
         self.set_state(st["method"])
         torch.set_rng_state(st["torch_rng"])
         return bridges, st["counts"], st["accepted_steps"], st["iteration"], st["seconds"]
 
     def save(self, new: list[Bridge], counts: dict[str, int], accepted_steps: int, it: int, seconds: float) -> None:
-        key = json.dumps(self.key, sort_keys=True, default=str)
-        try:
-            old = torch.load(self._state_path(), weights_only=False)
-            parts = old["parts"] if old["key"] == key else 0
-        except (OSError, EOFError, RuntimeError):
-            parts = 0
-        atomic_torch_save(self.folder / f"part-{parts:05d}.pt", new)  # a kill here leaves the old state: no part
-        state = dict(key=key, parts=parts + 1, counts=dict(counts), accepted_steps=accepted_steps, iteration=it,
-                     seconds=seconds, method=self.get_state(), torch_rng=torch.get_rng_state())  # fmt: skip
-        atomic_torch_save(self._state_path(), state)
+        atomic_torch_save(self.folder / f"part-{self.parts:05d}.pt", new)  # a kill here leaves the old state
+        self.parts += 1
+        state = dict(key=self.text(self.key), parts=self.parts, counts=dict(counts), accepted_steps=accepted_steps)
+        state |= dict(iteration=it, seconds=seconds, method=self.get_state(), torch_rng=torch.get_rng_state())
+        atomic_torch_save(self.folder / "state.pt", state)
 
 
 def discounted_rtg(rewards: np.ndarray, gamma: float) -> np.ndarray:
