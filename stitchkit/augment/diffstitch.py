@@ -375,12 +375,9 @@ def train_models(
     else:
         _fit_small_models(models, data, sz, seed, device, log)
         if small is not None:
-            keep = {k: models.curves[k] for k in ("inverse", "reward", "dynamics")}
-            atomic_torch_save(
-                small,
-                dict(inverse=models.inverse, reward=models.reward, dynamics=models.dynamics, curves=keep,
-                     torch_rng=torch.get_rng_state()),
-            )  # fmt: skip
+            names = ("inverse", "reward", "dynamics")
+            keep = {k: getattr(models, k) for k in names} | {"curves": {k: models.curves[k] for k in names}}
+            atomic_torch_save(small, keep | {"torch_rng": torch.get_rng_state()})
     t0 = time.perf_counter()
     ckpt = checkpoint_dir / "diffusion.ckpt" if checkpoint_dir else None
     tenth = max(1, sz.diffusion_train_steps // 10)
@@ -621,12 +618,10 @@ def stitch(
         what = dict(dataset=dataset_id, config=asdict(cfg), sizes=asdict(sz), budget=budget, iterations=max_iterations)
 
         def set_state(st: dict[str, Any]) -> None:
-            rng.bit_generator.state = st["rng"]
-            gen.set_state(st["gen"])
+            rng.bit_generator.state, _ = st["rng"], gen.set_state(st["gen"])
 
-        resume = Resume.under(
-            resume_dir, what, lambda: {"rng": rng.bit_generator.state, "gen": gen.get_state()}, set_state
-        )
+        get_state = lambda: {"rng": rng.bit_generator.state, "gen": gen.get_state()}
+        resume = Resume.under(resume_dir, what, get_state, set_state)
     bridges, eps, stats = stitch_loop(
         episodes,
         env,
