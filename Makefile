@@ -61,9 +61,9 @@ format: setup ## ruff: format the code and notebooks, apply safe lint fixes
 test: setup notebooks lint ## set up, lint, then unit tests and every notebook through nbmake at the smoke profile (one torch thread per worker)
 	$(TEST_DATA) STITCHKIT_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) tests $(IPYNB) --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
 
-report: setup notebooks ## build the course's data if missing (as make lab does), execute every notebook at PROFILE (default lab), write reports/index.html
+report: setup notebooks ## build the course's data if missing (as make lab does), execute every notebook at PROFILE (default lab), two at a time on two cores, write reports/index.html
 	$(REPORT_DATA) $(PY) -m stitchkit data defaults --profile $(PROFILE) --workers $(WORKERS)
-	$(REPORT_DATA) $(PY) -m stitchkit report --profile $(PROFILE)
+	$(REPORT_DATA) $(PY) -m stitchkit report --profile $(PROFILE) --workers $(WORKERS)
 	@if command -v chromium >/dev/null; then $(PY) -m stitchkit report --check; \
 	  else echo "(no chromium: skipped the offline page check, \`stitchkit report --check\`)"; fi
 

@@ -108,6 +108,13 @@ def _report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="output folder (default: reports/)")
     p.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=workers(),
+        help=f"notebooks executed at once, each after the ones it needs (default here: {workers()}; 1: one at a "
+        "time, the only build recorded as the course's timing)",
+    )
+    p.add_argument(
         "--check",
         action="store_true",
         help="build nothing: open the report's pages from disk in headless Chromium, network off, and check each "
@@ -130,7 +137,7 @@ def _report(p: argparse.ArgumentParser) -> None:
             out = {"pages": pages, "ok": all(not r["problems"] for r in pages)}
             emit(out, args.json, lines)
             return 0 if out["ok"] else 1
-        results = build_report(args.profile.name, args.notebook, args.out, args.timeout)
+        results = build_report(args.profile.name, args.notebook, args.out, args.timeout, args.workers)
         lines = [f"{'ok' if r.ok else 'FAILED':>6}  {r.seconds:7.1f} s  {r.page}  {r.error}" for r in results]
         out = {"profile": args.profile.name, "pages": [r.__dict__ for r in results], "ok": all(r.ok for r in results)}
         emit(out, args.json, lines)

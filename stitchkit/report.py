@@ -115,14 +115,17 @@ def list_notebooks(folder: Path | None = None) -> list[Path]:
     return sorted((folder or notebooks_dir()).glob("[0-9][0-9]_*.py"))
 
 
-def execute_notebook(path: Path, profile: str, timeout: int = 3600):
-    """Execute one py:percent notebook in a fresh kernel (cwd = its folder, as nbmake does); return (nb, error)."""
+def execute_notebook(path: Path, profile: str, timeout: int = 3600, threads: int | None = None):
+    """Execute one py:percent notebook in a fresh kernel (cwd = its folder, as nbmake does); return (nb, error).
+    ``threads``: the kernel's torch/BLAS threads (unset: the library's default, every core)."""
     import jupytext
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = jupytext.read(path)
     env = {"STITCHKIT_PROFILE": profile, "STITCHKIT_REPORT": "1"}
+    if threads:
+        env |= {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
@@ -138,6 +141,22 @@ def execute_notebook(path: Path, profile: str, timeout: int = 3600):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def cell_seconds(nb) -> list[tuple[int, float, str]]:
+    """Each executed code cell's wall time from nbclient's timing metadata: (cell index, seconds, first line),
+    slowest first; what to cut when a notebook runs over its budget."""
+    from datetime import datetime
+
+    rows = []
+    for i, cell in enumerate(nb.cells):
+        ex = cell.get("metadata", {}).get("execution", {})
+        a, b = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
+        if cell.cell_type == "code" and a and b:
+            secs = (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
+            first = cell.source.strip().splitlines()[0][:80] if cell.source.strip() else ""
+            rows.append((i, round(secs, 1), first))
+    return sorted(rows, key=lambda r: -r[1])
 
 
 def student_edition(out_dir: Path | None = None, notebooks: list[Path] | None = None) -> list[Path]:
@@ -161,36 +180,77 @@ def student_edition(out_dir: Path | None = None, notebooks: list[Path] | None = 
     return written
 
 
-def build_report(
-    profile: str | None = None, notebooks: list[Path] | None = None, out_dir: Path | None = None, timeout: int = 3600
-) -> list[PageResult]:
-    """Execute ``notebooks`` (default: all) at ``profile`` and write ``<out_dir>/<name>.html`` and ``index.html``."""
+def _exporter():
     import jinja2
     from nbconvert import HTMLExporter
 
-    profile = get_profile(profile).name
-    out_dir = out_dir or reports_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    install_mathjax(out_dir)
-    exporter = HTMLExporter(
+    return HTMLExporter(
         embed_images=True,
         mathjax_url=MATHJAX,
         extra_loaders=[jinja2.DictLoader({"stitchkit.html.j2": TEMPLATE})],
         template_file="stitchkit.html.j2",
     )
+
+
+def build_page(path: Path, profile: str, out_dir: Path, timeout: int, commit: str, threads: int | None) -> PageResult:
+    """Execute one notebook and write its page; its per-cell times go to ``<name>.cells.json`` beside it."""
+    t0 = time.perf_counter()
+    nb, error = execute_notebook(path, profile, timeout, threads)
+    body, _ = _exporter().from_notebook_node(nb)
+    body = body.replace('href="GLOSSARY.md', 'href="GLOSSARY.html')  # the glossary travels as a page too
+    page = path.stem + ".html"
+    atomic_write_text(out_dir / page, offline_page(body))
+    atomic_write_text(out_dir / f"{path.stem}.cells.json", json.dumps(cell_seconds(nb)) + "\n")
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return PageResult(path.name, page, not error, time.perf_counter() - t0, error, profile, stamp, commit)
+
+
+def build_report(
+    profile: str | None = None,
+    notebooks: list[Path] | None = None,
+    out_dir: Path | None = None,
+    timeout: int = 3600,
+    workers: int = 1,
+) -> list[PageResult]:
+    """Execute ``notebooks`` (default: all) at ``profile`` and write ``<out_dir>/<name>.html`` and ``index.html``.
+
+    ``workers`` > 1 executes that many notebooks at once, each kernel with its share of the cores' threads, and a
+    notebook starts only after the ones it needs first (``stitchkit.course.COURSE``: what they build and cache).
+    Why: most cells use one core (environment steps, small networks, plotting), so a lone notebook leaves a 2-core
+    machine half idle. Its times are then each notebook's time beside another, not alone: only a one-at-a-time
+    build of the whole course is recorded as the course's timing."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from multiprocessing import get_context
+
+    from stitchkit.course import COURSE
+
+    profile = get_profile(profile).name
+    out_dir = out_dir or reports_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    install_mathjax(out_dir)
     commit = git_commit()
-    results = []
-    for path in notebooks or list_notebooks():
-        t0 = time.perf_counter()
-        nb, error = execute_notebook(path, profile, timeout)
-        body, _ = exporter.from_notebook_node(nb)
-        body = body.replace('href="GLOSSARY.md', 'href="GLOSSARY.html')  # the glossary travels as a page too
-        page = path.stem + ".html"
-        atomic_write_text(out_dir / page, offline_page(body))
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        results.append(PageResult(path.name, page, not error, time.perf_counter() - t0, error, profile, stamp, commit))
+    paths = list(notebooks or list_notebooks())
+    if workers <= 1:
+        results = [build_page(path, profile, out_dir, timeout, commit, None) for path in paths]
+    else:
+        from stitchkit.cores import usable_cores
+
+        threads = max(1, usable_cores() // workers)
+        stems = {p.stem for p in paths}
+        needs = {p.stem: [n for n in COURSE.get(p.stem, ("", ()))[1] if n in stems] for p in paths}
+        done: dict[str, PageResult] = {}
+        waiting, running = list(paths), {}
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            while waiting or running:
+                for path in [p for p in waiting if all(n in done for n in needs[p.stem])][: workers - len(running)]:
+                    waiting.remove(path)
+                    running[pool.submit(build_page, path, profile, out_dir, timeout, commit, threads)] = path
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    done[running.pop(fut).stem] = fut.result()
+        results = [done[p.stem] for p in paths]
     write_glossary(out_dir)
-    if notebooks is None and results and all(r.ok for r in results):  # the whole course, built: its timing
+    if notebooks is None and workers <= 1 and results and all(r.ok for r in results):  # the course's timing
         import platform
 
         from stitchkit.course import record_times, update_readme

@@ -1,5 +1,6 @@
 """`make report` machinery: a notebook is executed at a profile and written as a self-contained HTML page."""
 
+import json
 import re
 from pathlib import Path
 
@@ -32,7 +33,9 @@ def test_report_pages_and_index(tmp_path: Path):
     glossary = (out / "GLOSSARY.html").read_text()
     assert 'id="ddim"' in glossary and "href='GLOSSARY.html'" in index
     assert sorted(p.name for p in out.iterdir()) == [
+        "01_tiny.cells.json",
         "01_tiny.html",
+        "02_broken.cells.json",
         "02_broken.html",
         "GLOSSARY.html",
         "index.html",
@@ -45,6 +48,44 @@ def test_report_pages_and_index(tmp_path: Path):
     build_report("smoke", [nb_dir / "01_tiny.py"], out, timeout=120)
     index = (out / "index.html").read_text()
     assert "href='01_tiny.html'" in index and "href='02_broken.html'" in index
+
+
+FIRST = (
+    TINY
+    + """# %%
+import os, time
+time.sleep(2.0)
+open(os.path.join(os.environ["MARK_DIR"], "first.done"), "w").close()
+print("threads", os.environ.get("OMP_NUM_THREADS"))
+"""
+)
+SECOND = (
+    TINY
+    + """# %%
+import os
+assert os.path.exists(os.path.join(os.environ["MARK_DIR"], "first.done")), "started before the notebook it needs"
+"""
+)
+
+
+def test_report_two_at_a_time_waits_for_what_a_notebook_needs(tmp_path: Path, monkeypatch):
+    """Two notebooks at once, but 05_diffstitch waits for 04_offline_rl (the course's `needs first`), whose cache it
+    reads; each kernel gets its share of the cores' threads; the slowest cell is listed first."""
+    from stitchkit.cores import usable_cores
+
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    (nb_dir / "04_offline_rl.py").write_text(FIRST)
+    (nb_dir / "05_diffstitch.py").write_text(SECOND)
+    (nb_dir / "07_tels.py").write_text(TINY)
+    monkeypatch.setenv("MARK_DIR", str(tmp_path))
+    out = tmp_path / "reports"
+    results = build_report("smoke", list_notebooks(nb_dir), out, timeout=120, workers=2)
+    assert [r.notebook for r in results] == ["04_offline_rl.py", "05_diffstitch.py", "07_tels.py"]
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert f"threads {max(1, usable_cores() // 2)}" in (out / "04_offline_rl.html").read_text()
+    (_, seconds, first_line), *_ = json.loads((out / "04_offline_rl.cells.json").read_text())
+    assert first_line == "import os, time" and seconds >= 2.0
 
 
 OFFLINE = """# %% [markdown]
