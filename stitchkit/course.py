@@ -31,6 +31,13 @@ COURSE: dict[str, tuple[str, tuple[str, ...]]] = {
         ("05_diffstitch", "06_astro", "08_baselines"),
     ),
 }
+# notebook -> the notebooks whose cached runs, models or generated data it reads (a subset of "needs first": the
+# rest are needed for their ideas). `make report` runs two notebooks at a time and starts one only after these.
+REUSES: dict[str, tuple[str, ...]] = {
+    "06_astro": ("05_diffstitch",),  # DiffStitch's arms and saved dataset
+    "08_baselines": ("05_diffstitch",),
+    "09_benchmark": tuple(nb for nb in COURSE if nb not in ("00_tour", "03_seeing_trajectories", "09_benchmark")),
+}
 # run in a 2-hour lab, in this order: 03 before 02, whose chains are judged by 03's physics oracle (02 explains it
 # in a paragraph, so the full course keeps the numbered order)
 LIVE_2H = ("00_tour", "03_seeing_trajectories", "02_goal_stitching", "05_diffstitch")
@@ -147,6 +154,7 @@ def update_readme(times: dict[str, Any] | None = None, path: Path | None = None)
 __all__ = [
     "COURSE",
     "LIVE_2H",
+    "REUSES",
     "course_map",
     "load_times",
     "readme_block",

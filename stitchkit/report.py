@@ -214,15 +214,15 @@ def build_report(
 ) -> list[PageResult]:
     """Execute ``notebooks`` (default: all) at ``profile`` and write ``<out_dir>/<name>.html`` and ``index.html``.
 
-    ``workers`` > 1 executes that many notebooks at once, each kernel with its share of the cores' threads, and a
-    notebook starts only after the ones it needs first (``stitchkit.course.COURSE``: what they build and cache).
-    Why: most cells use one core (environment steps, small networks, plotting), so a lone notebook leaves a 2-core
-    machine half idle. Its times are then each notebook's time beside another, not alone: only a one-at-a-time
-    build of the whole course is recorded as the course's timing."""
+    ``workers`` > 1 executes that many notebooks at once, each kernel with its share of the cores' threads; a
+    notebook starts only after those whose cache it reads (``stitchkit.course.REUSES``), and among the ready ones
+    those that others wait for go first. Why: most cells use one core (environment steps, small networks,
+    plotting), so a lone notebook leaves a 2-core machine half idle. Its times are then each notebook's time
+    beside another, not alone: only a one-at-a-time build of the whole course is recorded as the course's timing."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from multiprocessing import get_context
 
-    from stitchkit.course import COURSE
+    from stitchkit.course import REUSES
 
     profile = get_profile(profile).name
     out_dir = out_dir or reports_dir()
@@ -237,12 +237,16 @@ def build_report(
 
         threads = max(1, usable_cores() // workers)
         stems = {p.stem for p in paths}
-        needs = {p.stem: [n for n in COURSE.get(p.stem, ("", ()))[1] if n in stems] for p in paths}
+        needs = {p.stem: [n for n in REUSES.get(p.stem, ()) if n in stems] for p in paths}
+        waiters = {s: sum(s in needs[t] for t in stems) for s in stems}  # notebooks that wait for it
+        order = {p.stem: i for i, p in enumerate(paths)}
         done: dict[str, PageResult] = {}
         waiting, running = list(paths), {}
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             while waiting or running:
-                for path in [p for p in waiting if all(n in done for n in needs[p.stem])][: workers - len(running)]:
+                ready = [p for p in waiting if all(n in done for n in needs[p.stem])]
+                ready.sort(key=lambda p: (-waiters[p.stem], order[p.stem]))
+                for path in ready[: workers - len(running)]:
                     waiting.remove(path)
                     running[pool.submit(build_page, path, profile, out_dir, timeout, commit, threads)] = path
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -54,7 +54,7 @@ FIRST = (
     TINY
     + """# %%
 import os, time
-time.sleep(2.0)
+time.sleep(8.0)  # longer than a kernel takes to start: 06 would find no mark if it did not wait
 open(os.path.join(os.environ["MARK_DIR"], "first.done"), "w").close()
 print("threads", os.environ.get("OMP_NUM_THREADS"))
 """
@@ -69,23 +69,24 @@ assert os.path.exists(os.path.join(os.environ["MARK_DIR"], "first.done")), "star
 
 
 def test_report_two_at_a_time_waits_for_what_a_notebook_needs(tmp_path: Path, monkeypatch):
-    """Two notebooks at once, but 05_diffstitch waits for 04_offline_rl (the course's `needs first`), whose cache it
-    reads; each kernel gets its share of the cores' threads; the slowest cell is listed first."""
+    """Two notebooks at once, but 06_astro waits for 05_diffstitch, whose cache it reads (`course.REUSES`), and
+    05 goes first because 06 waits for it; each kernel gets its share of the cores' threads; the slowest cell is
+    listed first."""
     from stitchkit.cores import usable_cores
 
     nb_dir = tmp_path / "nbs"
     nb_dir.mkdir()
-    (nb_dir / "04_offline_rl.py").write_text(FIRST)
-    (nb_dir / "05_diffstitch.py").write_text(SECOND)
-    (nb_dir / "07_tels.py").write_text(TINY)
+    (nb_dir / "04_offline_rl.py").write_text(TINY)
+    (nb_dir / "05_diffstitch.py").write_text(FIRST)
+    (nb_dir / "06_astro.py").write_text(SECOND)
     monkeypatch.setenv("MARK_DIR", str(tmp_path))
     out = tmp_path / "reports"
     results = build_report("smoke", list_notebooks(nb_dir), out, timeout=120, workers=2)
-    assert [r.notebook for r in results] == ["04_offline_rl.py", "05_diffstitch.py", "07_tels.py"]
+    assert [r.notebook for r in results] == ["04_offline_rl.py", "05_diffstitch.py", "06_astro.py"]
     assert all(r.ok for r in results), [r.error for r in results]
-    assert f"threads {max(1, usable_cores() // 2)}" in (out / "04_offline_rl.html").read_text()
-    (_, seconds, first_line), *_ = json.loads((out / "04_offline_rl.cells.json").read_text())
-    assert first_line == "import os, time" and seconds >= 2.0
+    assert f"threads {max(1, usable_cores() // 2)}" in (out / "05_diffstitch.html").read_text()
+    (_, seconds, first_line), *_ = json.loads((out / "05_diffstitch.cells.json").read_text())
+    assert first_line == "import os, time" and seconds >= 8.0
 
 
 OFFLINE = """# %% [markdown]
