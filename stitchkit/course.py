@@ -34,6 +34,7 @@ COURSE: dict[str, tuple[str, tuple[str, ...]]] = {
 # notebook -> the notebooks whose cached runs, models or generated data it reads (a subset of "needs first": the
 # rest are needed for their ideas). `make report` runs two notebooks at a time and starts one only after these.
 REUSES: dict[str, tuple[str, ...]] = {
+    "05_diffstitch": ("01_datasets",),  # the original arms on hopper medium-replay are 01's headroom runs
     "06_astro": ("05_diffstitch",),  # DiffStitch's arms and saved dataset
     "08_baselines": ("05_diffstitch",),
     "09_benchmark": tuple(nb for nb in COURSE if nb not in ("00_tour", "03_seeing_trajectories", "09_benchmark")),
