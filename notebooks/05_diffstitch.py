@@ -326,12 +326,16 @@ plt.show()
 #
 # The notebook stitches with the strided [DDIM](GLOSSARY.md#ddim) sampler (it skips most noise levels):
 # `benchmarks/augment_speed.py` measures it against the paper's full ancestral sampler (same models, same seed).
-# Set `SAMPLER = "full"` in the parameters cell for the paper's sampler.
+# Set `SAMPLER = "full"` in the parameters cell for the paper's sampler. `make data` ran this very loop (same
+# models, data, settings and seed) to build the dataset notebooks 06 and 08 read, and checkpointed it beside the
+# models: the cell loads that run, bridges and rejection tallies included, instead of stitching again (with another
+# setting or seed it stitches here).
 
 # %%
 results, out_ids = {}, {}
 for d, eps_d in data.items():
-    res = ds.stitch(models[d], eps_d, ENV[d], P, ds.DiffStitchConfig(seed=SEED, sampler=SAMPLER), d)
+    settings = ds.DiffStitchConfig(seed=SEED, sampler=SAMPLER)
+    res = ds.stitch(models[d], eps_d, ENV[d], P, settings, d, resume_dir=ckpt[d] / "stitching")  # `make data`'s run
     results[d] = res
     if res.episodes:  # with undertrained models (the smoke profile) nothing may pass: nothing to save or train on
         out_ids[d] = registry.augmented_id(d, "diffstitch")
@@ -828,7 +832,9 @@ display(Markdown("\n\n".join(bridge_search.explain(bridge_search.load_rows("lab"
 # | sizes at `lab` | H=100, U-Net 128×(1,4,8), 1M steps | same | H=64, U-Net 32×(1,2,4), 2.5k steps: CPU-sized (`full` = paper's) |
 # | maze | not in the paper | - | δ and the similarity threshold are the kit's choice for 2-D positions (see `SETTINGS`) |
 #
-# Scores here are on the kit's own datasets (notebook 01), never comparable with the paper's D4RL numbers.
+# Scores in sections 8 and 9 are at `lab`: a whole-episode subsample of the kit's D4RL-recipe medium-replay (notebook 01)
+# and minutes of training, so they are not the paper's numbers. The ones to put beside Table 1 are the campaigns' in
+# section 8, with every setting that still differs printed above them.
 
 # %% [markdown]
 # ## Summary

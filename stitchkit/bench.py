@@ -41,7 +41,8 @@ import itertools
 import json
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -580,11 +581,26 @@ def group_job(grid: Grid, group: Group, profile: Profile) -> dict[str, Any]:
     )
 
 
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Torch's intra-op threads set to ``n`` inside the block, restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def estimate_runs(jobs: list[dict[str, Any]], processes: int = 2, probe_seconds: float = 0.5) -> float:
     """Wall seconds that :func:`stitchkit.train.run_many` will take for ``jobs`` on this machine, said before
     starting: each learner's batched update is probed here for ``probe_seconds`` (the rate this machine gives, not
     a number from elsewhere), times its steps, plus 10% for sampling and evaluation; the jobs spread over
-    ``processes`` workers. Runs already in the training cache (:func:`stitchkit.train.is_finished`) cost nothing."""
+    ``processes`` workers. Runs already in the training cache (:func:`stitchkit.train.is_finished`) cost nothing.
+    The probe runs at one thread, as each worker does: probed at the kernel's threads on a busy machine, a 0.5 s
+    probe read ten times slower than the runs it predicts."""
     from stitchkit.device import get_device
     from stitchkit.train import is_finished, learner, seed_list
 
@@ -601,7 +617,8 @@ def estimate_runs(jobs: list[dict[str, Any]], processes: int = 2, probe_seconds:
         seeds = len(seed_list(job.get("seeds", 1)))
         key = (spec.name, seeds, batch, repr(sorted(sized.items())))
         if key not in rates:
-            rates[key] = steps_per_second(spec.name, seeds, dev, probe_seconds, batch, **sized)
+            with torch_threads(1):
+                rates[key] = steps_per_second(spec.name, seeds, dev, probe_seconds, batch, **sized)
         each.append(1.1 * steps / rates[key])
     return max(sum(each) / max(1, min(processes, len(each))), max(each, default=0.0))
 

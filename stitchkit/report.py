@@ -318,7 +318,8 @@ def render_index(results: list[PageResult], profile: str) -> str:
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.3em 1em;text-align:left}"
         "</style></head><body><h1>stitchkit report</h1><p><a href='GLOSSARY.html'>Glossary</a></p>"
         f"<p>Last build at profile <b>{html.escape(profile)}</b>. Wall time is each notebook's own run (a fresh "
-        f"kernel); listed pages together: {_minutes(total)}.</p>"
+        f"kernel; <code>make report</code> runs two at a time, so most ran beside another); listed pages together: "
+        f"{_minutes(total)}.</p>"
         "<table><tr><th>notebook</th><th>status</th><th>wall time</th><th>profile</th><th>built</th><th>commit</th>"
         f"</tr>\n{rows}\n</table></body></html>\n"
     )

@@ -222,7 +222,7 @@ def test_goal_conditioned_rows_are_na_off_the_maze_and_full_only_rows_are_marked
     assert hopper_td3bc.rstrip(" |").endswith("n/a")  # chains need positions in a maze
 
 
-def test_estimates_skip_runs_already_in_the_training_cache(data_root):
+def test_estimates_skip_runs_already_in_the_training_cache(data_root, monkeypatch):
     """A run the cache holds costs nothing in the estimates: ``is_finished`` is false before training and true
     after, names the folder ``run`` wrote; a longer run is another run."""
     from stitchkit.data import registry
@@ -231,7 +231,19 @@ def test_estimates_skip_runs_already_in_the_training_cache(data_root):
     job = dict(algo_name="bc", dataset_id="stitchkit/hopper/medium-replay-v0", seeds=2, profile="smoke")
     assert not is_finished(job)  # the dataset is not even built yet
     registry.load_episodes(job["dataset_id"], "smoke", build_missing=True)
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = []
+    real = bench.steps_per_second
+    monkeypatch.setattr(
+        bench, "steps_per_second", lambda *a, **k: seen.append(torch.get_num_threads()) or real(*a, **k)
+    )
     assert not is_finished(job) and bench.estimate_runs([job]) > 0
+    threads_after = torch.get_num_threads()
+    torch.set_num_threads(before)
+    assert seen == [1] and threads_after == 2  # probed at the workers' one thread; the kernel's own restored
     out = run(**job, progress=False)
     assert is_finished(job) and Path(out["run_dir"]) == run_key(**job)[0]
     assert bench.estimate_runs([job]) == 0.0

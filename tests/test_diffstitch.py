@@ -413,6 +413,12 @@ def test_a_stitching_run_stopped_part_way_resumes_to_the_same_bridges(trained, t
     )
     same = ("generated", "accepted", "accepted_transitions", "iterations")
     assert {k: resumed.stats[k] for k in same} == {k: straight.stats[k] for k in same}
+    # a finished run (5 iterations: not a checkpoint's multiple) saved its end too: run again, it proposes nothing
+    ran: list[dict] = []
+    again = ds.stitch(models, eps, "point", SMOKE, LOOSE, progress=ran.append, resume_dir=tmp_path, **kw)
+    assert ran == [] and again.stats["iterations"] == 5  # no iteration ran
+    assert all(np.array_equal(x.states, y.states) for x, y in zip(straight.bridges, again.bridges))
+    assert len(again.bridges) == len(straight.bridges) and len(again.episodes) == len(straight.episodes)
     other = ds.stitch(
         models, eps, "point", SMOKE, ds.DiffStitchConfig(similarity=-1.0, delta=0.0), resume_dir=tmp_path, **kw
     )

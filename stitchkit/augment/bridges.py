@@ -130,6 +130,8 @@ def stitch_loop(
             saved = len(bridges)
         if progress:
             progress({"iteration": it, "accepted_steps": accepted_steps, **counts})
+    if resume is not None and (saved < len(bridges) or it % resume.every):  # the end too: a rerun loads it at once
+        resume.save(bridges[saved:], counts, accepted_steps, it, spent + time.perf_counter() - t0)
     shown.close()
     eps = [assemble(env, episodes, br, k, method) for k, br in enumerate(br for br in bridges if br.accepted)]
     return bridges, eps, stats(bridges, eps, counts, it, spent + time.perf_counter() - t0, accepted_steps)
