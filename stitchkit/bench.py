@@ -586,8 +586,7 @@ def torch_threads(n: int) -> Iterator[None]:
     """Torch's intra-op threads set to ``n`` inside the block, restored after."""
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
+    before, _ = torch.get_num_threads(), torch.set_num_threads(n)
     try:
         yield
     finally:
