@@ -216,9 +216,10 @@ def build_report(
 
     ``workers`` > 1 executes that many notebooks at once, each kernel with its share of the cores' threads; a
     notebook starts only after those whose cache it reads (``stitchkit.course.REUSES``), and among the ready ones
-    those that others wait for go first. Why: most cells use one core (environment steps, small networks,
-    plotting), so a lone notebook leaves a 2-core machine half idle. Its times are then each notebook's time
-    beside another, not alone: only a one-at-a-time build of the whole course is recorded as the course's timing."""
+    those that others wait for go first. Why: a notebook's single-core stretches (environment steps, plotting,
+    kernel start) leave a 2-core machine half idle; its training cells already use both cores (``run_many``), so
+    the gain is in those stretches only (``results/course_time/report_lab.json``). Its times are then each
+    notebook's time beside another, not alone: only a one-at-a-time build of the course is recorded as its timing."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from multiprocessing import get_context
 
@@ -249,6 +250,8 @@ def build_report(
                 for path in ready[: workers - len(running)]:
                     waiting.remove(path)
                     running[pool.submit(build_page, path, profile, out_dir, timeout, commit, threads)] = path
+                if not running:  # nothing can start: the notebooks wait on each other
+                    raise ValueError(f"course.REUSES has a cycle among {[p.stem for p in waiting]}")
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     done[running.pop(fut).stem] = fut.result()
