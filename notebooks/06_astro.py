@@ -102,7 +102,7 @@ guess = sum(
     astro.estimate_train_seconds(
         eps,
         P,
-        root / "astro" / astro.config_key(d, P, SEED),
+        astro.checkpoint_dir(d, P, SEED),
         root / "diffstitch" / ds.config_key(d, P, SEED, False),
         device,
     )
@@ -116,7 +116,7 @@ models = {
         eps,
         P,
         SEED,
-        checkpoint_dir=root / "astro" / astro.config_key(d, P, SEED),
+        checkpoint_dir=astro.checkpoint_dir(d, P, SEED),
         diffstitch_dir=root / "diffstitch" / ds.config_key(d, P, SEED, False),
         device=device,
     )
@@ -389,12 +389,16 @@ plt.show()
 # ## 5. Stitch
 #
 # The whole loop in batches of `stitch_batch` sources until `budget` accepted transitions, saved as the Minari
-# dataset `<parent>-astro-v0` (also: `stitchkit augment astro --dataset ID`).
+# dataset `<parent>-astro-v0` (also: `stitchkit augment astro --dataset ID`). `make lab` already ran this loop (same
+# models, data, settings and seed) for the dataset notebook 08 reads, and checkpointed it beside the models: the
+# cell loads that run instead of planning again. Delete the models' `stitching/` folder to watch it plan.
 
 # %%
 results, out_ids = {}, {}
 for d, eps_d in data.items():
-    res = astro.stitch(models[d], eps_d, ENV[d], P, astro.AstroConfig(seed=SEED), d)
+    settings = astro.AstroConfig(seed=SEED)
+    resume = astro.checkpoint_dir(d, P, SEED) / "stitching"  # `make data`'s run, if it had the same key
+    res = astro.stitch(models[d], eps_d, ENV[d], P, settings, d, resume_dir=resume)
     results[d] = res
     if res.episodes:  # the smoke profile's models may accept nothing: nothing to save or train on
         out_ids[d] = registry.augmented_id(d, "astro")

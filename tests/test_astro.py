@@ -156,6 +156,34 @@ def test_astro_bridges_follow_the_model_and_land_on_the_target(maze_smoke):
     assert ep.provenance.method == "astro" and len(ep.observations) == len(ep.actions) + 1
 
 
+def test_astro_stitching_stopped_part_way_resumes_and_a_finished_run_loads(maze_smoke, tmp_path, monkeypatch):
+    """Killed after a checkpoint, ASTRO's loop continues to the bridges and RDF traces of a run that never stopped;
+    run again when finished, it plans nothing (notebook 06 loads `make data`'s run this way)."""
+    from stitchkit.augment import bridges as bridges_module
+
+    monkeypatch.setattr(bridges_module, "CHECKPOINT_EVERY", 2)
+    parent, eps, models = maze_smoke
+    smoke, cfg, kw = get_profile("smoke"), astro.AstroConfig(**LOOSE), dict(budget=10**9, max_iterations=5)
+    straight = astro.stitch(models, eps, "pointmaze-medium", smoke, cfg, parent, **kw)
+
+    def stop_at_3(st: dict) -> None:
+        if st["iteration"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        astro.stitch(models, eps, "pointmaze-medium", smoke, cfg, parent, progress=stop_at_3, resume_dir=tmp_path, **kw)
+    resumed = astro.stitch(models, eps, "pointmaze-medium", smoke, cfg, parent, resume_dir=tmp_path, **kw)
+    assert [b.source for b in resumed.bridges] == [b.source for b in straight.bridges] and straight.bridges
+    assert all(np.array_equal(x.states, y.states) for x, y in zip(straight.bridges, resumed.bridges))
+    assert resumed.stats["rdf_mean_deviation"] == straight.stats["rdf_mean_deviation"]  # traces restored too
+    ran: list[dict] = []
+    again = astro.stitch(
+        models, eps, "pointmaze-medium", smoke, cfg, parent, progress=ran.append, resume_dir=tmp_path, **kw
+    )
+    assert ran == [] and again.stats["accepted"] == straight.stats["accepted"]
+    assert again.stats["rdf_mean_deviation"] == straight.stats["rdf_mean_deviation"]
+
+
 def test_astro_through_the_augment_interface(data_root):
     parent = "stitchkit/pointmaze-medium/stitch-v0"
     out = registry.augmented_id(parent, "astro", "loose")

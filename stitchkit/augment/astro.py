@@ -36,7 +36,7 @@ import torch
 
 from stitchkit.augment import diffstitch as ds
 from stitchkit.augment import temporal
-from stitchkit.augment.bridges import Proposal, StitchResult, discounted_rtg, stitch_loop
+from stitchkit.augment.bridges import Proposal, Resume, StitchResult, discounted_rtg, stitch_loop
 from stitchkit.augment.method import Job, Method, model_key
 from stitchkit.augment.temporal import TemporalDistance, distance_quality, split_episodes, train_distance
 from stitchkit.data.episodes import Episode, window_starts
@@ -390,8 +390,12 @@ def stitch(
     budget: int | None = None,
     max_iterations: int | None = None,
     progress: Callable[[dict], None] | None = None,
+    resume_dir: Path | None = None,
 ) -> StitchResult:
-    """Select pairs, plan and correct bridges in batches until ``budget`` accepted transitions (or the cap)."""
+    """Select pairs, plan and correct bridges in batches until ``budget`` accepted transitions (or the cap). With
+    ``resume_dir`` (beside the models' checkpoint, :func:`checkpoint_dir`), a run stopped part-way continues to the
+    same bridges, and a finished one is loaded instead of planned again (notebook 06 reads `make data`'s run): the
+    checkpoint holds the pair draws' and sampler's random states and the RDF deviation traces so far."""
     sz, az = ds.SIZES.of(profile), SIZES.of(profile)
     cfg = METHOD.resolve(cfg or AstroConfig(), dataset_id, profile)
     budget = az.budget if budget is None else budget
@@ -479,6 +483,17 @@ def stitch(
             {"dynamics": within.cpu().numpy(), "uncertain": unc_ok.cpu().numpy()},
         )
 
+    resume = None
+    if resume_dir is not None:
+        what = dict(dataset=dataset_id, config=asdict(cfg), sizes=(asdict(sz), asdict(az)), budget=budget)
+        what["iterations"] = max_iterations
+
+        def set_state(st: dict[str, Any]) -> None:
+            rng.bit_generator.state, _ = st["rng"], gen.set_state(st["gen"])
+            traces[:] = st["traces"]
+
+        get_state = lambda: {"rng": rng.bit_generator.state, "gen": gen.get_state(), "traces": list(traces)}
+        resume = Resume.under(resume_dir, what, get_state, set_state)
     bridges, eps, stats = stitch_loop(
         episodes,
         env,
@@ -492,6 +507,7 @@ def stitch(
         cfg.gamma,
         cfg.return_filter,
         progress,
+        resume,
     )
     stats |= {
         "rdf_mean_deviation": np.mean(traces, 0).tolist() if traces else [],
@@ -510,6 +526,14 @@ def summary(result: StitchResult) -> dict[str, Any]:
     return {"config": asdict(result.config), **result.stats}
 
 
+def checkpoint_dir(dataset_id: str, profile: Profile, seed: int = 0) -> Path:
+    """Where ASTRO's models for ``dataset_id`` are cached (``data/checkpoints/astro/<key>``); its ``stitching/``
+    folder holds the stitching run's checkpoints (:func:`stitch`'s ``resume_dir``)."""
+    from stitchkit.paths import data_dir
+
+    return data_dir() / "checkpoints" / "astro" / config_key(dataset_id, profile, seed)
+
+
 def cached_models(
     episodes: list[Episode], dataset_id: str, profile: Profile, seed: int = 0, log=print, device: str = "cpu"
 ) -> AstroModels:
@@ -523,7 +547,7 @@ def cached_models(
         episodes,
         profile,
         seed,
-        checkpoint_dir=root / "astro" / config_key(dataset_id, profile, seed),
+        checkpoint_dir=checkpoint_dir(dataset_id, profile, seed),
         diffstitch_dir=root / "diffstitch" / ds.config_key(dataset_id, profile, seed, False),
         log=log,
         device=device,
@@ -535,7 +559,10 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     temporal-distance encoder, then pair selection and RDF-corrected bridges until the profile's budget."""
     prof = job.profile
     models = cached_models(job.episodes, job.dataset_id, prof, job.seed, job.log, job.device)
-    result = stitch(models, job.episodes, job.env, prof, job.config, job.dataset_id, progress=job.progress())
+    resume = checkpoint_dir(job.dataset_id, prof, job.seed) / "stitching"  # notebook 06 loads this run
+    result = stitch(
+        models, job.episodes, job.env, prof, job.config, job.dataset_id, progress=job.progress(), resume_dir=resume
+    )
     quality = {k: v for k, v in models.quality.items() if k != "raw"}
     return result.episodes, {**summary(result), "distance_quality": quality}
 
