@@ -70,5 +70,5 @@ def test_the_shared_profile_holds_no_learner_or_method_specific_size():
     assert tables["cql"].of(prof).steps == 1_000_000 and tables["dt"].of(prof).batch_size == 4096
     from stitchkit.train import learner
 
-    assert learner("cql").budget(get_profile("lab"), {}) == (1_000, get_profile("lab").train.batch_size)
+    assert learner("cql").budget(get_profile("lab"), {}) == (250, get_profile("lab").train.batch_size)
     assert learner("dt").budget(get_profile("smoke"), {}) == (20, 16)

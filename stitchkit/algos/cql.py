@@ -143,7 +143,7 @@ class CQLSizes:
     steps: int  # gradient steps (CORL: 1M); the batch is the profile's ``train.batch_size`` (256)
 
 
-SIZES = SizeTable("cql", smoke=CQLSizes(steps=20), lab=CQLSizes(steps=1_000), full=CQLSizes(steps=1_000_000))
+SIZES = SizeTable("cql", smoke=CQLSizes(steps=20), lab=CQLSizes(steps=250), full=CQLSizes(steps=1_000_000))
 
 LEARNER = Learner(
     "cql",

@@ -236,7 +236,7 @@ class DTSizes:
 SIZES = SizeTable(
     "dt",
     smoke=DTSizes(steps=20, batch_size=16),
-    lab=DTSizes(steps=1_000, batch_size=64),
+    lab=DTSizes(steps=250, batch_size=64),
     full=DTSizes(steps=100_000, batch_size=4096),
 )
 
