@@ -389,15 +389,15 @@ plt.show()
 # ## 5. Stitch
 #
 # The whole loop in batches of `stitch_batch` sources until `budget` accepted transitions, saved as the Minari
-# dataset `<parent>-astro-v0` (also: `stitchkit augment astro --dataset ID`). `make lab` already ran this loop (same
-# models, data, settings and seed) for the dataset notebook 08 reads, and checkpointed it beside the models: the
-# cell loads that run instead of planning again. Delete the models' `stitching/` folder to watch it plan.
+# dataset `<parent>-astro-v0` (also: `stitchkit augment astro --dataset ID`). The loop checkpoints beside the models
+# (`stitching/`), so running this cell again (same models, data, settings and seed) loads the finished run instead of
+# planning again, and `stitchkit augment astro` does the same; delete that folder to watch it plan.
 
 # %%
 results, out_ids = {}, {}
 for d, eps_d in data.items():
     settings = astro.AstroConfig(seed=SEED)
-    resume = astro.checkpoint_dir(d, P, SEED) / "stitching"  # `make data`'s run, if it had the same key
+    resume = astro.checkpoint_dir(d, P, SEED) / "stitching"  # a finished run with the same key loads at once
     res = astro.stitch(models[d], eps_d, ENV[d], P, settings, d, resume_dir=resume)
     results[d] = res
     if res.episodes:  # the smoke profile's models may accept nothing: nothing to save or train on

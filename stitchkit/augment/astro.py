@@ -394,8 +394,9 @@ def stitch(
 ) -> StitchResult:
     """Select pairs, plan and correct bridges in batches until ``budget`` accepted transitions (or the cap). With
     ``resume_dir`` (beside the models' checkpoint, :func:`checkpoint_dir`), a run stopped part-way continues to the
-    same bridges, and a finished one is loaded instead of planned again (notebook 06 reads `make data`'s run): the
-    checkpoint holds the pair draws' and sampler's random states and the RDF deviation traces so far."""
+    same bridges, and a finished one is loaded instead of planned again (notebook 06 run twice, or after
+    ``stitchkit augment astro``): the checkpoint holds the pair draws' and sampler's random states and the RDF
+    deviation traces so far."""
     sz, az = ds.SIZES.of(profile), SIZES.of(profile)
     cfg = METHOD.resolve(cfg or AstroConfig(), dataset_id, profile)
     budget = az.budget if budget is None else budget
@@ -559,7 +560,7 @@ def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     temporal-distance encoder, then pair selection and RDF-corrected bridges until the profile's budget."""
     prof = job.profile
     models = cached_models(job.episodes, job.dataset_id, prof, job.seed, job.log, job.device)
-    resume = checkpoint_dir(job.dataset_id, prof, job.seed) / "stitching"  # notebook 06 loads this run
+    resume = checkpoint_dir(job.dataset_id, prof, job.seed) / "stitching"  # notebook 06 loads a finished run
     result = stitch(
         models, job.episodes, job.env, prof, job.config, job.dataset_id, progress=job.progress(), resume_dir=resume
     )
