@@ -70,11 +70,11 @@ def main() -> None:
         "source": args.source,
     }
     if args.record:
+        from stitchkit.files import atomic_write_text
+
         out = Path("results/course_time") / f"report_{profile}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-        tmp.replace(out)
+        atomic_write_text(out, json.dumps(record, indent=1, sort_keys=True) + "\n")
         print(f"wrote {out}")
 
 
