@@ -602,8 +602,8 @@ print(
 # %% [markdown]
 # ### At a longer CPU budget: the campaign's records
 #
-# The runs above stop at the `lab` profile's few thousand updates (`P.train.steps`), where the learners are still climbing. The paper trains
-# for 1M. The kit's campaign (`make campaign`, notebook 09 section 5b) runs this comparison - TD3+BC and IQL on
+# The runs above stop at the `lab` profile's few thousand updates (`P.train.steps`), where the learners are still
+# climbing. The paper trains for 1M. The kit's campaign (`make campaign`, notebook 09 section 5b) runs this comparison - TD3+BC and IQL on
 # hopper and walker2d medium-replay, original vs +DiffStitch, 3 seeds - at 300k updates with the paper's 256-256
 # networks and a DiffStitch build about an hour of CPU long, and commits one record per run under
 # `results/campaign/`. This notebook only reads them; a run not yet in the records shows as "not yet computed".

@@ -504,8 +504,8 @@ display(Markdown("\n".join(lines) or "no records yet at this profile"))
 #
 # How to read it. Pooling tasks with different scales (normalized scores, success rates) makes IQM a summary of
 # this grid only. The maze's goal-conditioned row is where stitching shows at `lab` (notebook 02 explains why);
-# on locomotion a `lab` run's few thousand updates leave the learners short of the paper's 1M, which the campaign below
-# addresses. Run after notebooks 01-08, most groups' training is already in the cache, so the notebook mostly
+# on locomotion a `lab` run's few thousand updates leave the learners short of the paper's 1M, which the campaign
+# below addresses. Run after notebooks 01-08, most groups' training is already in the cache, so the notebook mostly
 # reads; on an empty cache its own estimate (printed in section 2) is the training it will do.
 
 # %% [markdown]

@@ -158,7 +158,7 @@ def test_astro_bridges_follow_the_model_and_land_on_the_target(maze_smoke):
 
 def test_astro_stitching_stopped_part_way_resumes_and_a_finished_run_loads(maze_smoke, tmp_path, monkeypatch):
     """Killed after a checkpoint, ASTRO's loop continues to the bridges and RDF traces of a run that never stopped;
-    run again when finished, it plans nothing (notebook 06 loads `make data`'s run this way)."""
+    run again when finished, it plans nothing (notebook 06 run a second time loads its run this way)."""
     from stitchkit.augment import bridges as bridges_module
 
     monkeypatch.setattr(bridges_module, "CHECKPOINT_EVERY", 2)
