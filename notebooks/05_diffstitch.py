@@ -603,18 +603,17 @@ print(
 # ### At a longer CPU budget: the campaign's records
 #
 # The runs above stop at the `lab` profile's few thousand updates (`P.train.steps`), where the learners are still
-# climbing. The paper trains for 1M. The kit's campaign (`make campaign`, notebook 09 section 5b) runs this comparison - TD3+BC and IQL on
-# hopper and walker2d medium-replay, original vs +DiffStitch, 3 seeds - at 300k updates with the paper's 256-256
-# networks and a DiffStitch build about an hour of CPU long, and commits one record per run under
-# `results/campaign/`. This notebook only reads them; a run not yet in the records shows as "not yet computed".
-# That budget is not the paper's: the first table below lists, setting by setting, where the campaign differs
-# from the paper and its released code (printed from the campaign file, the methods' declarations and the build
-# records), and the list under it says why a null result here does not refute the paper. The campaign ran on the
-# kit's earlier medium-replay data and is closed; `campaign-d4rl` runs the same rows on D4RL-recipe data with
-# the released code's generator settings, and its progress is printed last.
-# The dotted lines mark what the original data itself holds: its best episode and the mean of its best tenth. A
-# stitching method's promise is a learner that climbs past them, since the stitched episodes join what no single
-# episode did.
+# climbing. The paper trains for 1M. The kit's campaign (`make campaign`, notebook 09 section 5b) runs this comparison -
+# TD3+BC and IQL on hopper and walker2d medium-replay, original vs +DiffStitch, 3 seeds - at 300k updates with the
+# paper's 256-256 networks and a DiffStitch build about an hour of CPU long, and commits one record per run under
+# `results/campaign/`. This notebook only reads them; a run not yet in the records shows as "not yet computed". That
+# budget is not the paper's: the first table below lists, setting by setting, where the campaign differs from the paper
+# and its released code (printed from the campaign file, the methods' declarations and the build records), and the list
+# under it says why a null result here does not refute the paper. The campaign ran on the kit's earlier medium-replay
+# data and is closed; `campaign-d4rl` runs the same rows on D4RL-recipe data with the released code's generator
+# settings, and its progress is printed last. The dotted lines mark what the original data itself holds: its best
+# episode and the mean of its best tenth. A stitching method's promise is a learner that climbs past them, since the
+# stitched episodes join what no single episode did.
 
 # %%
 CAMPAIGN = readings.load("campaign")

@@ -441,11 +441,11 @@ plt.show()
 # ### At a longer CPU budget: the campaign's records
 #
 # The `lab` runs above stop after a few thousand updates (`P.train.steps`). The kit's campaign (`make campaign`,
-# notebook 09 section 5b) runs the paper's Table 1 rows at 300k updates with 256-256 networks, SER and TATU built about an hour of CPU each (sizes in
-# `stitchkit/grids/campaign.toml`), 3 seeds, one committed record per run under `results/campaign/`. Read here;
-# a run not yet in the records shows as "not yet computed". It is not the paper's budget: the first table lists
-# each setting beside SER's, TATU's and DiffStitch's own, and the list under it says why a null result here does not
-# refute a paper.
+# notebook 09 section 5b) runs the paper's Table 1 rows at 300k updates with 256-256 networks, SER and TATU built about
+# an hour of CPU each (sizes in `stitchkit/grids/campaign.toml`), 3 seeds, one committed record per run under
+# `results/campaign/`. Read here; a run not yet in the records shows as "not yet computed". It is not the paper's
+# budget: the first table lists each setting beside SER's, TATU's and DiffStitch's own, and the list under it says why a
+# null result here does not refute a paper.
 
 # %%
 CAMPAIGN = readings.load("campaign")
