@@ -4,6 +4,7 @@ every arm, N seeds; chains mixed 1 original : 4 chained (``ChainConfig.ratio``).
 
     .venv/bin/python benchmarks/goal_lesson.py --profile lab --seeds 5 [--algo gcbc] [--json]
     .venv/bin/python benchmarks/goal_lesson.py --profile lab --beyond   # budgets past notebook 02's sweep
+    .venv/bin/python benchmarks/goal_lesson.py --profile lab --sweep    # notebook 02's sweep: its committed record
 
 Prints each arm's mean success on OGBench's five long tasks with a 95% bootstrap interval over seeds, and the
 control tasks' mean. Trained runs and built datasets are cached in data/: a rerun only prints.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 import numpy as np
 
@@ -35,7 +37,14 @@ def main() -> None:
     p.add_argument("--processes", type=int, default=2, help="arms trained side by side")
     p.add_argument("--json", action="store_true")
     p.add_argument("--beyond", action="store_true", help="where the original arm catches up: bigger budgets, 3 seeds")
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help="notebook 02's capacity sweep, 3 seeds: writes results/goal_sweep/<profile>.json",
+    )
     args = p.parse_args()
+    if args.sweep:
+        return sweep(args.profile, args.processes)
     if args.beyond:
         return beyond(args.profile, args.processes)
 
@@ -96,6 +105,25 @@ def beyond(profile: str, processes: int) -> None:
         steps = sorted({r["step"] for r in out["curves"]})
         curve = {s: round(float(np.mean([r["score"] for r in out["curves"] if r["step"] == s]))) for s in steps}
         print(f"{name}: " + ", ".join(f"{s // 1000}k {v}%" for s, v in curve.items()))
+
+
+def sweep(profile: str, processes: int, seeds: int = 3) -> None:
+    """Run notebook 02's capacity sweep and write its record (cached runs are reused)."""
+    import platform
+    import subprocess
+    import time
+
+    from stitchkit import capacity_sweep
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    source = (
+        f"benchmarks/goal_lesson.py --profile {profile} --sweep at {commit}, {time.strftime('%Y-%m-%d', time.gmtime())}"
+        f", {platform.machine()} with {os.cpu_count()} cores, {processes} runs at a time"
+    )
+    rec = capacity_sweep.run(profile, seeds=seeds, processes=processes, source=source)
+    print(capacity_sweep.table(rec))
+    print("\n".join(capacity_sweep.verdicts(rec)))
+    print(f"written {capacity_sweep.record_path(profile)} ({rec['seconds']} s)")
 
 
 if __name__ == "__main__":

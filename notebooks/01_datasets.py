@@ -283,9 +283,9 @@ display(Markdown("\n".join(lines)))
 # How to read it. A dataset is worth stitching when its best episodes lie far above its mean *and* the learners
 # stop short of them. Copying only the best 10% (10%-BC) is the simplest way to use the good episodes; the
 # value-based learners should do better than that given enough updates - D4RL's figures for TD3+BC and IQL on
-# hopper-medium-replay (CORL) come after 1M updates, 100 times the `lab` budget. `train.run(..., steps=50_000)`
-# shows how far a longer run gets on this machine (a few minutes per learner), and the campaign (notebook 09)
-# runs 300k updates with committed records.
+# hopper-medium-replay (CORL) come after 1M updates, two orders of magnitude past the `lab` budget
+# (`P.train.steps`). `train.run(..., steps=50_000)` shows how far a longer run gets on this machine (a few minutes
+# per learner), and the campaign (notebook 09) runs 300k updates with committed records.
 #
 # ### 3b. Beside the literature: the same learners at a longer CPU budget, on the full-size data
 #

@@ -44,7 +44,6 @@ PROFILE = os.environ.get("STITCHKIT_PROFILE", "lab")  # smoke | lab | full
 SEED = 0
 SEEDS = 5  # seeds per arm of the main comparison
 GCIVL_SEEDS = 3  # GCIVL costs about three GCBC arms
-SWEEP_SEEDS = 2  # seeds per point of the budget sweep (a network twice as wide, to twice the budget: 8x a GCBC seed)
 
 # %%
 import inspect
@@ -55,7 +54,7 @@ import numpy as np
 from IPython.display import Code, Markdown, display
 
 import stitchkit
-from stitchkit import augment, bench, bridge_search, render, stats
+from stitchkit import augment, bench, bridge_search, capacity_sweep, render, stats
 from stitchkit.algos import gcivl
 from stitchkit.algos.gcbc import GCBC
 from stitchkit.augment import chains
@@ -277,13 +276,10 @@ display(Markdown("\n".join(lines)))
 # %% [markdown]
 # ## 5. GCBC on the stitched data: the effect, with confidence intervals
 #
-# The DiffStitch and ASTRO arms train now (same steps, network and batch as above), together with section 7's wider
-# network at twice the budget. The cell prints its estimate before it trains.
+# The DiffStitch and ASTRO arms train now (same steps, network and batch as above). The cell prints its estimate
+# before it trains.
 
 # %%
-SWEEP_STEPS = (G.steps // 2, G.steps, 2 * G.steps)  # read from the curves of runs of 2 x the lab budget
-WIDE = tuple(2 * w for w in G.hidden)
-SWEEP_WIDTHS = (G.hidden, WIDE)  # the lab width's curves are this section's and section 3's runs
 second = {
     f"{k} chains": dict(algo_name="gcbc", **base, augmented_id=CHAIN_IDS[k], ratio=RATIO)
     for k in ("DiffStitch", "ASTRO")
@@ -294,25 +290,12 @@ second = {
 second["GCIVL (naive chains)"] = dict(
     algo_name="gcivl", **{**base, "seeds": 1}, augmented_id=CHAIN_IDS["naive"], ratio=RATIO
 )
-STITCHED = f"{BRIDGED} chains"
-sweep_jobs = {}
-for arm, extra in (("original", {}), (STITCHED, dict(augmented_id=CHAIN_IDS[BRIDGED], ratio=RATIO))):
-    sweep_jobs[(arm, WIDE)] = dict(
-        algo_name="gcbc",
-        dataset_id=MAZE,
-        seeds=SWEEP_SEEDS,
-        profile=P.name,
-        steps=SWEEP_STEPS[-1],
-        hidden=WIDE,
-        **extra,
-    )
-jobs = list(sweep_jobs.values()) + list(second.values())  # the longest runs first: two workers finish together
+STITCHED = f"{BRIDGED} chains"  # the arm section 6 draws
+jobs = list(second.values())
 print(f"{len(jobs)} runs, two at a time: about {bench.estimate_runs(jobs) / 60:.1f} min on this machine")
 t = time.perf_counter()
 out = run_many(jobs, processes=2)
-sweep = dict(zip(sweep_jobs, out[: len(sweep_jobs)]))
-results |= dict(zip(second, out[len(sweep_jobs) :]))
-sweep |= {(arm, G.hidden): results[arm] for arm in ("original", STITCHED)}  # the lab width, to the lab budget
+results |= dict(zip(second, out))
 print(f"trained {len(out)} runs in {time.perf_counter() - t:.0f} s")
 
 # %%
@@ -437,48 +420,40 @@ plt.show()
 # abstract); their remedy is temporal data augmentation, which section 3 has as goal swapping. Later work disputes
 # how large the gap is with function approximation (Is temporal difference learning the gold standard for
 # stitching?, 2025: larger critics narrow it for Monte Carlo and TD alike). This section measures it here.
-# The sweep trains GCBC with a network twice as wide on the original fragments and on DiffStitch chains, to twice
-# the `lab` budget (`SWEEP_SEEDS` = 2 seeds: each costs eight `lab` seeds), and reads success at a half, one and two
-# `lab` budgets; the `lab` width's curves are sections 3 and 5's runs (5 seeds, to the `lab` budget: their last
-# point is 1x). Two seeds show a direction, not an interval.
+# The sweep trains GCBC at the `lab` width and at twice that width, on the original fragments and on DiffStitch
+# chains, to twice the `lab` budget, 3 seeds each, and reads success at a half, one and two `lab` budgets. It costs
+# about twenty `lab` GCBC seeds, a quarter of this notebook's time for one figure, so it is precomputed
+# (`stitchkit/capacity_sweep.py`; `benchmarks/goal_lesson.py --sweep` runs it, with the same code path as the arms
+# above, and writes `results/goal_sweep/lab.json`); the cells below read that record, and every sentence about the
+# result is printed from it. Three seeds show a direction, not an interval.
 
 # %%
-fig, axes = plt.subplots(1, len(SWEEP_WIDTHS), figsize=(11, 4), sharey=True)
-lines = []
-for ax, width in zip(axes, SWEEP_WIDTHS):
-    for arm, color in (("original", "0.4"), (STITCHED, "tab:blue")):
-        curves = sweep[(arm, width)]["curves"]
-        steps = sorted({r["step"] for r in curves})
-        mean = [np.mean([r["score"] for r in curves if r["step"] == s]) for s in steps]
-        ax.plot(steps, mean, "o-", color=color, label=arm)
-        for s in SWEEP_STEPS:
-            at = np.array([r["score"] for r in curves if r["step"] == s])
-            if len(at):
-                lines.append(f"| {width} | {s} | {arm} | {at.mean():.0f} | {at.round(0).tolist()} |")
-    ax.set(title=f"MLP {width}", xlabel="gradient steps")
-    ax.axvline(G.steps, color="k", ls=":", lw=1)
-axes[0].set_ylabel("success on the long tasks (%)")
-axes[0].legend()
-plt.show()
-display(Markdown("| MLP | steps | arm | success % | per seed |\n|---|---|---|---|---|\n" + "\n".join(lines)))
+sweep = capacity_sweep.load("lab")
+if sweep is None:
+    print("the sweep has not been run yet: not yet computed (benchmarks/goal_lesson.py --profile lab --sweep)")
+else:
+    print(
+        f"recorded by {sweep['source']}: profile {sweep['profile']}, {sweep['seeds']} seeds, budget {sweep['budget']}"
+    )
+    widths = list(dict.fromkeys(tuple(r["width"]) for r in sweep["runs"]))
+    fig, axes = plt.subplots(1, len(widths), figsize=(11, 4), sharey=True)
+    for ax, width in zip(np.atleast_1d(axes), widths):
+        for arm, color in zip(capacity_sweep.ARMS, ("0.4", "tab:blue")):
+            r = capacity_sweep.curve(sweep, arm, width)
+            ax.plot(r["steps"], r["mean"], "o-", color=color, label=arm)
+        ax.set(title=f"MLP {width}", xlabel="gradient steps")
+        ax.axvline(sweep["budget"], color="k", ls=":", lw=1)
+    np.atleast_1d(axes)[0].set_ylabel("success on the long tasks (%)")
+    np.atleast_1d(axes)[0].legend()
+    plt.show()
+    display(Markdown(capacity_sweep.table(sweep)))
 
 # %% [markdown]
-# **Reading, generated from this run.** Where each arm stands at the sweep's largest budget, per width:
+# **Reading, generated from the record.** Where each arm stands at the sweep's largest budget, per width:
 
 # %%
-lines = []
-for width in SWEEP_WIDTHS:
-    at = {}
-    for arm in ("original", STITCHED):
-        curves = sweep[(arm, width)]["curves"]
-        last = max(r["step"] for r in curves)
-        at[arm] = (last, np.mean([r["score"] for r in curves if r["step"] == last]))
-    (step_o, o), (_, c) = at["original"], at[STITCHED]
-    lines.append(
-        f"- MLP {width}, {step_o} steps: original {o:.0f}%, {STITCHED} {c:.0f}%: "
-        + ("the chains keep their lead" if c > o else "the original data have caught up")
-    )
-display(Markdown("\n".join(lines)))
+if sweep is not None:
+    display(Markdown("\n".join(capacity_sweep.verdicts(sweep))))
 
 # %% [markdown]
 # How to read it. If the original arm catches up with more capacity or steps, the network composed 4-cell trips
