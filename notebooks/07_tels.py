@@ -241,13 +241,14 @@ display(Code(inspect.getsource(TELS.update), language="python"))
 # `-<N>k-v0` ids, one fixed subsample seed), and three learners with the same seeds, batch and policy steps (TELS
 # first trains its TS-IDM for `idm_steps`). The maze subsample gets one TELS run of one seed (`MAZE_SEEDS`), whose
 # guide policy section 8 draws: single-task learners reach no goal there at a course's budget (the study table below
-# shows TELS's), and notebook 02 teaches stitching on the maze with goal-conditioned learners. The paper's other datasets (walker2d, antmaze) are one command each, `stitchkit train tels --dataset
+# shows TELS's), and notebook 02 teaches stitching on the maze with goal-conditioned learners. The paper's other
+# datasets (walker2d, antmaze) are one command each, `stitchkit train tels --dataset
 # stitchkit/walker2d/medium-replay-10k-v0`. Runs are cached in `data/runs/`.
 # Every run of this section and the next (the ablation ladder) is independent of the others, so all of them train
 # here, two at a time, one per core.
 
 # %%
-MAZE_SEEDS = 1  # the maze run is drawn (section 8), not compared: one seed, where each costs a minute here at `lab`
+MAZE_SEEDS = 1  # the maze run is drawn (section 8), not compared: one seed, where each costs over a minute at `lab`
 jobs = {
     (d, algo): dict(algo_name=algo, dataset_id=d, seeds=MAZE_SEEDS if d == MAZE else P.train.seeds, profile=P.name)
     for d in STUDY.values()
