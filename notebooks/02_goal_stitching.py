@@ -421,8 +421,8 @@ plt.show()
 # how large the gap is with function approximation (Is temporal difference learning the gold standard for
 # stitching?, 2025: larger critics narrow it for Monte Carlo and TD alike). This section measures it here.
 # The sweep trains GCBC at the `lab` width and at twice that width, on the original fragments and on DiffStitch
-# chains, to twice the `lab` budget, 3 seeds each, and reads success at a half, one and two `lab` budgets. It costs
-# about twenty `lab` GCBC seeds, a quarter of this notebook's time for one figure, so it is precomputed
+# chains, to twice the `lab` budget, 3 seeds each, and reads success at a half, one and two `lab` budgets. Its four
+# runs cost about as much CPU as all of this notebook's other arms together, for one figure, so it is precomputed
 # (`stitchkit/capacity_sweep.py`; `benchmarks/goal_lesson.py --sweep` runs it, with the same code path as the arms
 # above, and writes `results/goal_sweep/lab.json`); the cells below read that record, and every sentence about the
 # result is printed from it. Three seeds show a direction, not an interval.

@@ -1,8 +1,8 @@
 """Does the original data catch up with a bigger network or a longer run? Notebook 02's capacity sweep, recorded.
 
 Why a record: the sweep trains GCBC to twice the profile's budget at two widths on two datasets (the maze's
-original fragments, and the same fragments with DiffStitch-bridged chains), about twenty `lab` GCBC seeds' worth
-of CPU: a quarter of notebook 02's time for one figure. ``benchmarks/goal_lesson.py --sweep`` runs it once and
+original fragments, and the same fragments with DiffStitch-bridged chains), 3 seeds each: about as much CPU as
+all of notebook 02's other arms together, for one figure. ``benchmarks/goal_lesson.py --sweep`` runs it once and
 writes ``results/goal_sweep/<profile>.json`` (committed); notebook 02 reads and draws it, and every sentence about
 it is printed from the record. The runs are ordinary cached :func:`stitchkit.train.run` calls, so the record is
 the same code path as the notebook's own arms.
