@@ -40,6 +40,7 @@ LAYERS = {
         "stitchkit.campaign",
         "stitchkit.parity",
         "stitchkit.bridge_search",
+        "stitchkit.capacity_sweep",
         "stitchkit.course",
         "stitchkit.stats",
         "stitchkit.report",
