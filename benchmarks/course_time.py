@@ -29,6 +29,7 @@ def main() -> None:
         action="store_true",
         help="write the timing to results/course_time/<profile>.json (notebook 00's course map reads it)",
     )
+    p.add_argument("--source", default="", help="with --record: how it was run (commit, data state, what else ran)")
     args = p.parse_args()
 
     from stitchkit.report import execute_notebook, list_notebooks
@@ -61,6 +62,7 @@ def main() -> None:
         "notebooks": times,
         "failed": failed,
         "total_seconds": round(sum(times.values()), 1),
+        **({"source": args.source} if args.source else {}),
     }
     if args.record:
         from stitchkit.course import record_times, update_readme
