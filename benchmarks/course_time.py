@@ -1,6 +1,6 @@
 """How long the course takes: every notebook executed at a profile in a fresh kernel, its wall time, and the total.
 
-    .venv/bin/python benchmarks/course_time.py --profile lab            # the whole course (about two hours)
+    .venv/bin/python benchmarks/course_time.py --profile lab            # the whole course (39 min here in Dec 2026)
     .venv/bin/python benchmarks/course_time.py --profile lab 02 05      # some notebooks, by number or name
 
 Run it from a state where ``make data`` has run (that is what a student has). The notebooks run one after another,
