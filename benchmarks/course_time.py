@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 
 
@@ -32,6 +31,7 @@ def main() -> None:
     p.add_argument("--source", default="", help="with --record: how it was run (commit, data state, what else ran)")
     args = p.parse_args()
 
+    from stitchkit.campaign.records import machine_text
     from stitchkit.report import execute_notebook, list_notebooks
 
     chosen = [
@@ -55,7 +55,7 @@ def main() -> None:
             failed.append(nb.stem)
         flag = "FAILED: " + error if error else ("over 12 min" if times[nb.stem] > 720 else "ok")
         print(f"{nb.stem:<28} {times[nb.stem]:8.1f} s  {flag}", flush=True)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    machine = machine_text()
     line = {
         "profile": args.profile,
         "machine": machine,

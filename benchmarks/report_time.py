@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 from pathlib import Path
 
 GOAL_MINUTES = 90  # make report PROFILE=lab from a fresh clone
@@ -53,9 +51,11 @@ def main() -> None:
         f"setup {args.setup:.0f} s, data {args.data:.0f} s, notebooks {args.wall:.0f} s: {total:.0f} s = "
         f"{total / 60:.1f} min (goal {GOAL_MINUTES})"
     )
+    from stitchkit.campaign.records import machine_text
+
     record = {
         "profile": profile,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "machine": machine_text(),
         "commit": sorted({pg["commit"] for pg in pages}),
         "setup_seconds": round(args.setup),
         "data_seconds": round(args.data),

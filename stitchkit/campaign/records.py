@@ -252,6 +252,13 @@ def machine() -> dict[str, Any]:
     }
 
 
+def machine_text() -> str:
+    """The machine in one line, CPU model first: the same 2-core course runs about 1.7x faster on one lent CPU than
+    on another (results/course_time), so a wall time without its CPU cannot be compared."""
+    m = machine()
+    return f"{m['cpu']}, {m['cores']} cores, {platform.machine()}, Python {m['python']}"
+
+
 def write_record(folder: Path, rec: dict[str, Any]) -> Path:
     return runner.write_record(record_path(folder, Cell(**rec["cell"])), rec)
 
