@@ -481,7 +481,12 @@ def _bench(p: argparse.ArgumentParser) -> None:
     "records under results/<campaign>/",
 )
 def _campaign(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=("run", "status"), help="run: the next pending cells; status: progress and table")
+    p.add_argument(
+        "action",
+        choices=("run", "status", "carry"),
+        help="run: the next pending cells; status: progress and table; carry: copy the trained models of builds "
+        "still generating beside the records (a build longer than a session resumes from them)",
+    )
     p.add_argument(
         "campaigns",
         nargs="*",
@@ -511,6 +516,13 @@ def _campaign(p: argparse.ArgumentParser) -> None:
         from stitchkit.paths import use_profile_data
 
         found = [records.load(name) for name in args.campaigns]  # every file checked before any work
+        if args.action == "carry":
+            lines = []
+            for c in found:
+                use_profile_data(c.profile_name)
+                written = running.carry(c, args.folder or records.results_folder(c), args.commit)
+                lines.append(f"{c.name}: {len(written) // 2} set(s) of trained models carried")
+            return emit({"carried": lines}, args.json, lines)
         if args.action == "run":
             for c in found:
                 if c.closed:

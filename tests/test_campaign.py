@@ -76,6 +76,18 @@ def test_a_rerun_resumes_with_nothing_to_redo_but_the_failed_build(smoke_run):
     assert {p: p.read_text() for p in folder.rglob("*-s0.json")} == before
 
 
+def test_carry_copies_the_trained_models_of_a_build_that_did_not_finish_once(smoke_run):
+    """``stitchkit campaign carry``: smoke's DiffStitch build trained its models, then accepted nothing; its models
+    are carried beside the records (SER and TATU declare no ``models_key``), and a second carry has nothing new."""
+    c, folder, _, _ = smoke_run
+    written = running.carry(c, folder, log=lambda *_: None)
+    name = "hopper-medium-replay-diffstitch-models"
+    assert written == [folder / "stages" / f"{name}.pt", folder / "stages" / f"{name}.json"]
+    meta = json.loads(written[1].read_text())
+    assert meta["bytes"] == written[0].stat().st_size and meta["key"].startswith("stitchkit__hopper__medium-replay")
+    assert running.carry(c, folder, log=lambda *_: None) == []
+
+
 def test_the_table_has_every_cell_with_the_papers_numbers_beside_it(smoke_run):
     c, folder, _, _ = smoke_run
     text = readings.table(c, records.records(c, folder), "d4rl_last")
@@ -506,6 +518,56 @@ def test_a_committed_compact_build_is_rebuilt_in_seconds_to_the_same_data(data_r
     other = records.parse(STAGED.replace("d_min = 1.0", "d_min = 2.0"))
     assert not running.stage_matches(compact.meta(stage), running.stage_spec(other, maze, "astro"))
     assert running.stage_matches(compact.meta(stage), running.stage_spec(c, maze, "astro"))
+
+
+CARRIED = """
+name = "t-carry"
+profile = "smoke"
+datasets = ["stitchkit/pointmaze-medium/stitch-v0"]
+augmenters = ["none", "diffstitch"]
+algorithms = ["td3bc"]
+seeds = [0]
+[train]
+steps = 100
+eval_every = 100
+eval_episodes = 1
+[augment_options.diffstitch]
+delta = 1000.0
+similarity = 0.0
+return_filter = false
+return_guidance = 1.2
+"""
+
+
+def test_trained_models_are_carried_to_the_next_session_and_loaded_only_by_their_own_build(data_root, tmp_path):
+    """A build's finished models, carried beside the records, stand in for training on a machine that has lost its
+    data (a new session): the rebuilt data is the first build's; a build with other sizes does not take them, and a
+    file that does not match its SHA-256 is refused."""
+    from stitchkit.data import registry
+
+    c, results = records.parse(CARRIED), tmp_path / "results"
+    maze = c.grid.datasets[0]
+    registry.load_episodes(maze, "smoke", build_missing=True, log=lambda *_: None)
+    models = records.models_path(results, maze, "diffstitch")
+    out = c.augmented_id(maze, "diffstitch")
+    first = running.build(c, maze, "diffstitch", log=lambda *_: None, models=models)
+    first_content = registry.read_metadata(out)["stitchkit"]["content_hash"]
+    assert "models_from" not in first and not models.exists()
+    assert running.carry_models(c, results, maze, "diffstitch") == [models, models.with_suffix(".json")]
+    assert running.carry_models(c, results, maze, "diffstitch") == []  # nothing new to carry
+    folder, name = running.models_folder(c, maze, "diffstitch")
+    shutil.rmtree(folder)  # a new session: neither the models nor the generated data are on this machine
+    shutil.rmtree(registry.dataset_dir(out))
+    again = running.build(c, maze, "diffstitch", log=lambda *_: None, models=models)
+    assert again["models_from"] == f"stages/{models.name}" and (folder / name).exists()
+    assert registry.read_metadata(out)["stitchkit"]["content_hash"] == first_content  # the same bridges
+    other = records.parse(CARRIED + "[sizes.stitch]\ndiffusion_train_steps = 31\n")
+    assert running.models_folder(other, maze, "diffstitch")[0] != folder
+    assert not running.restore_models(other, maze, "diffstitch", models)  # other sizes: they train their own
+    shutil.rmtree(folder)
+    models.write_bytes(models.read_bytes() + b"x")
+    with pytest.raises(BenchError, match="SHA-256"):
+        running.restore_models(c, maze, "diffstitch", models)
 
 
 def test_a_large_stage_stays_in_data_and_is_found_there(data_root, tmp_path):

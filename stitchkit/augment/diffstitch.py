@@ -653,8 +653,7 @@ def summary(result: StitchResult) -> dict[str, Any]:
 def generate_dataset(job: Job) -> tuple[list[Episode], dict[str, Any]]:
     """``stitchkit augment diffstitch``: train (or reload) the four models, stitch until the profile's budget."""
     cfg, prof = job.config, job.profile
-    cond = cfg.return_guidance > 0
-    ckpt = job.checkpoint_dir("diffstitch", config_key(job.dataset_id, prof, job.seed, cond))
+    cond, ckpt = cfg.return_guidance > 0, job.models_dir()  # METHOD.models_key's folder: a campaign carries it
     models = train_models(
         job.episodes, prof, job.seed, returns_condition=cond, checkpoint_dir=ckpt, log=job.log, device=job.device
     )
@@ -679,6 +678,7 @@ METHOD = Method(
     defaults=SETTINGS,
     sizes=(SIZES,),
     inert=inert,
+    models_key=lambda d, prof, cfg: config_key(d, prof, cfg.seed, cfg.return_guidance > 0),  # guided: its own model
     paper={  # guangheli12/DiffStitch: detail_configs/hopper_medium_replay_v2.py, scripts/ (../shared diffstitch.md)
         "horizon": 100,
         "unet_dim": 128,

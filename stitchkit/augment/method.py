@@ -85,6 +85,16 @@ class Job:
 
         return data_dir() / "checkpoints" / method / key
 
+    def models_dir(self) -> Path:
+        """Where this job's method caches its trained models: the folder its ``models_key`` names (a campaign puts
+        committed models there, :func:`stitchkit.campaign.running.restore_models`)."""
+        from stitchkit.augment import method as lookup
+
+        folder = lookup(self.method).models_dir(self.dataset_id, self.profile, self.config)
+        if folder is None:
+            raise ValueError(f"method {self.method!r} declares no models_key")
+        return folder
+
     def progress(self, every: int = 10) -> Callable[[dict], None]:
         """A stitching loop's progress callback: one log line every ``every`` iterations."""
 
@@ -114,6 +124,11 @@ class Method:
     # where it has no single value: what a campaign's "campaign vs paper" table sets beside its own (``ratio``: the
     # original : generated batch ratio). Facts from the papers and repositories, with the source in a comment.
     paper: Mapping[str, Any] = field(default_factory=dict)
+    # The folder name its trained models are cached under, from (dataset id, profile, config): the data's contents,
+    # the sizes and the seed, so that anything they depend on retrains. Declared here (not only inside ``generate``)
+    # so that a campaign can carry finished models from one session to the next (``models_file`` in that folder).
+    models_key: Callable[[str, Profile, Any], str] | None = None
+    models_file: str = "models.pt"
 
     def recorded(self, config: Any) -> dict[str, Any]:
         """The config as a record's spec holds it: its fields less the inert ones, so a field added later that
@@ -123,6 +138,14 @@ class Method:
         for name in self.inert(config) if self.inert else ():
             out.pop(name, None)
         return out
+
+    def models_dir(self, dataset_id: str, profile: Profile, config: Any) -> Path | None:
+        """``data/checkpoints/<method>/<models_key>``, or None for a method that trains nothing worth carrying."""
+        from stitchkit.paths import data_dir
+
+        if self.models_key is None:
+            return None
+        return data_dir() / "checkpoints" / self.name / self.models_key(dataset_id, profile, config)
 
     def fields(self) -> dict[str, Any]:
         return opts.schema(self.config, skip=("seed",))

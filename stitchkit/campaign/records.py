@@ -279,6 +279,16 @@ def stage_path(folder: Path, dataset: str, augmenter: str, nbytes: int | None = 
     return committed if committed.exists() or not local.exists() else local
 
 
+MODELS_COMMIT_BYTES = 16 * 2**20  # DiffStitch's at campaign-d4rl's sizes: a 1M-parameter U-Net and its EMA, 4 models
+
+
+def models_path(folder: Path, dataset: str, augmenter: str) -> Path:
+    """Where a build's trained models are committed (``folder/stages/<dataset>-<augmenter>-models.pt``, with a
+    ``.json`` beside it naming the models folder they belong in and their SHA-256): a build longer than a session
+    keeps them, so the next session only generates."""
+    return folder / "stages" / f"{short_id(dataset)}-{augmenter}-models.pt"
+
+
 def write_build(folder: Path, dataset: str, augmenter: str, rec: dict[str, Any]) -> Path:
     """Append a build to its (dataset, augmenter) history: each machine rebuilds, and the fingerprints show
     whether the rebuilds gave the same data."""

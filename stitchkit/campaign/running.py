@@ -5,6 +5,7 @@ uses too). Only this process, the driver, writes records: the workers return the
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import subprocess
 import time
@@ -20,11 +21,13 @@ from stitchkit.bench import BenchError, Cell
 from stitchkit.campaign.readings import write_readme
 from stitchkit.campaign.records import (
     DATA_FILE,
+    MODELS_COMMIT_BYTES,
     Campaign,
     cell_name,
     commit_of,
     data_summary,
     machine,
+    models_path,
     only_filter,
     pending,
     records,
@@ -36,6 +39,7 @@ from stitchkit.campaign.records import (
     write_data_summaries,
     write_record,
 )
+from stitchkit.files import atomic_write_bytes, atomic_write_text
 from stitchkit.paths import project_root
 
 
@@ -54,11 +58,93 @@ def stage_matches(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
     return wanted["parent"] is not None and {k: saved.get(k) for k in wanted} == wanted
 
 
+def models_folder(c: Campaign, dataset: str, augmenter: str) -> tuple[Path, str] | None:
+    """The folder a build of ``augmenter`` on ``dataset`` trains its models in, and the finished models' file name
+    (``Method.models_key``: the parent data's contents, the campaign's sizes, the seed); None for a method that
+    declares none. The parent must be built (its fingerprint is part of the key)."""
+    from stitchkit import augment
+
+    m = augment.method(augmenter)
+    config = m.config_for(dataset, c.grid.options_for(augmenter, dataset), c.grid.augment_seed)
+    folder = m.models_dir(dataset, c.profile(), config)
+    return None if folder is None else (folder, m.models_file)
+
+
+def restore_models(c: Campaign, dataset: str, augmenter: str, committed: Path) -> bool:
+    """Put committed trained models where this build looks for them, so that it loads them instead of training.
+
+    Only into the very folder they were trained in (the key covers data, sizes and seed: any change trains anew),
+    only when nothing is there yet, and only if the file is the one its ``.json`` names (SHA-256)."""
+    meta = committed.with_suffix(".json")
+    where = models_folder(c, dataset, augmenter)
+    if where is None or not committed.exists() or not meta.exists():
+        return False
+    folder, name = where
+    saved = json.loads(meta.read_text())
+    if saved["key"] != folder.name or (folder / name).exists():
+        return False
+    data = committed.read_bytes()
+    if hashlib.sha256(data).hexdigest() != saved["sha256"]:
+        raise BenchError(f"{committed} does not match its {meta.name} (SHA-256): delete both to train the models anew")
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(folder / name, data)
+    return True
+
+
+def carry_models(c: Campaign, folder: Path, dataset: str, augmenter: str, log=print) -> list[Path]:
+    """Copy a build's finished models (if trained, new, and under :data:`MODELS_COMMIT_BYTES`) beside the campaign's
+    records, with their ``.json``; returns the files written, for the driver to commit. Called after each build and
+    by ``stitchkit campaign carry`` while a long build is still generating."""
+    from stitchkit.data import registry
+
+    if registry.status(dataset)["state"] != "built":
+        return []
+    where = models_folder(c, dataset, augmenter)
+    if where is None or not (where[0] / where[1]).exists():
+        return []
+    data = (where[0] / where[1]).read_bytes()
+    committed = models_path(folder, dataset, augmenter)
+    meta = {"key": where[0].name, "file": where[1], "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    if len(data) > MODELS_COMMIT_BYTES:
+        log(f"  ({augmenter}'s models for {short_id(dataset)}, {len(data) / 2**20:.0f} MB, too large to commit)")
+        return []
+    if committed.with_suffix(".json").exists() and json.loads(committed.with_suffix(".json").read_text()) == meta:
+        return []
+    committed.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(committed, data)
+    atomic_write_text(committed.with_suffix(".json"), json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    return [committed, committed.with_suffix(".json")]
+
+
+def carry(c: Campaign, folder: Path, commit: bool = False, log=print) -> list[Path]:
+    """``stitchkit campaign carry``: every finished set of trained models this campaign's builds have on this machine,
+    copied beside its records (and committed with ``commit``). For a build longer than a session: run it once the
+    models are trained and the build is generating, so that the next session starts from them."""
+    from stitchkit.data import registry
+
+    written = []
+    for dataset in c.grid.datasets:
+        if registry.status(dataset)["state"] != "built":
+            continue
+        for augmenter in c.grid.augmenters:
+            if augmenter != "none":
+                written += carry_models(c, folder, dataset, augmenter, log=log)
+    if commit and written:
+        git_commit(written, f"campaign {c.name}: trained models carried ({len(written) // 2})", project_root(), log)
+    return written
+
+
 STAGE_KEY = "_stage"  # a build's compact generated data, travelling from the worker to the driver, which writes it
 
 
 def build(
-    c: Campaign, dataset: str, augmenter: str, log=print, code: dict[str, Any] | None = None, stage: Path | None = None
+    c: Campaign,
+    dataset: str,
+    augmenter: str,
+    log=print,
+    code: dict[str, Any] | None = None,
+    stage: Path | None = None,
+    models: Path | None = None,
 ) -> dict[str, Any]:
     """Build (or find) one augmented dataset with the campaign's sizes; returns its build record (``code``: the
     commit the runner started from, default the checkout's now).
@@ -66,7 +152,9 @@ def build(
     ``stage``: the campaign's committed compact copy of this build (:mod:`stitchkit.augment.compact`, for bridge
     methods). When it was made under the same augmenter spec from the same parent data, the dataset is rebuilt from
     it in seconds instead of generated for hours (the record says ``rebuilt_from``); otherwise the dataset is
-    generated, and a bridge method's output comes back packed under :data:`STAGE_KEY` for the driver to write."""
+    generated, and a bridge method's output comes back packed under :data:`STAGE_KEY` for the driver to write.
+    ``models``: the campaign's committed trained models for this build (:func:`carry_models`); when they were
+    trained for this very build (same data, sizes, seed), it loads them instead of training (``models_from``)."""
     from stitchkit import augment
     from stitchkit.augment import compact
     from stitchkit.data import registry
@@ -83,6 +171,11 @@ def build(
         augment.save(out_id, eps, saved["summary"], prof)
         summary, extra = saved["summary"], {"rebuilt_from": f"stages/{stage.name}"}
     else:
+        if models is not None and registry.status(out_id)["state"] != "built":  # trained in an earlier session
+            if registry.status(dataset)["state"] != "built":  # the models' key holds the parent's fingerprint
+                registry.load_episodes(dataset, prof, build_missing=True, log=lambda *_: None)
+            if restore_models(c, dataset, augmenter, models):
+                extra["models_from"] = f"stages/{models.name}"
         summary = augment.run(
             augmenter,
             dataset,
@@ -95,7 +188,7 @@ def build(
         eps = registry.load_episodes(out_id, prof, build_missing=False, log=lambda *_: None)
         if stage is not None and compact.compactable(eps):
             kept = registry.read_metadata(out_id)["stitchkit"]["augment"]  # rebuilt, it must carry the same summary
-            extra = {STAGE_KEY: compact.pack(eps, {**wanted, "summary": kept})}
+            extra[STAGE_KEY] = compact.pack(eps, {**wanted, "summary": kept})
     keep = ("accepted_transitions", "accepted", "generated", "iterations", "total_seconds", "train_seconds", "episodes")
     return {
         "id": out_id,
@@ -228,7 +321,9 @@ def work(
     """One job, wherever it runs (a worker process, a Ray task, this process): a build's record, or the records of
     the cells trained together. It returns them; the driver writes them."""
     if kind == "build":
-        return build(c, *args, log=lambda *_: None, code=code, stage=stage_path(folder, *args))
+        return build(
+            c, *args, log=lambda *_: None, code=code, stage=stage_path(folder, *args), models=models_path(folder, *args)
+        )
     return train_cells(c, list(args), code=code)
 
 
@@ -398,7 +493,7 @@ def run(
             ready.add(args)
             counts["builds"] += 1
             packed = result.pop(STAGE_KEY, None)
-            paths = [write_build(folder, *args, result)]
+            paths = [write_build(folder, *args, result), *carry_models(c, folder, *args, log=log)]
             if packed is not None:  # the generated data, compactly: no later session generates it again
                 stage = compact.write(stage_path(folder, *args, sum(v.nbytes for v in packed.values())), packed)
                 if stage.is_relative_to(folder):
