@@ -520,18 +520,8 @@ def test_a_committed_compact_build_is_rebuilt_in_seconds_to_the_same_data(data_r
     assert running.stage_matches(compact.meta(stage), running.stage_spec(c, maze, "astro"))
 
 
-CARRIED = """
-name = "t-carry"
-profile = "smoke"
-datasets = ["stitchkit/pointmaze-medium/stitch-v0"]
-augmenters = ["none", "diffstitch"]
-algorithms = ["td3bc"]
-seeds = [0]
-[train]
-steps = 100
-eval_every = 100
-eval_episodes = 1
-[augment_options.diffstitch]
+CARRIED = STAGED.split("[augment_options")[0].replace('"t-stage"', '"t-carry"').replace('"astro"]', '"diffstitch"]')
+CARRIED += """[augment_options.diffstitch]
 delta = 1000.0
 similarity = 0.0
 return_filter = false
