@@ -80,12 +80,16 @@ def test_carry_copies_the_trained_models_of_a_build_that_did_not_finish_once(smo
     """``stitchkit campaign carry``: smoke's DiffStitch build trained its models, then accepted nothing; its models
     are carried beside the records (SER and TATU declare no ``models_key``), and a second carry has nothing new."""
     c, folder, _, _ = smoke_run
-    written = running.carry(c, folder, log=lambda *_: None)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(running, "MODELS_COMMIT_BYTES", 2**30)  # smoke's models are about the repository's 2 MiB limit
+        written = running.carry(c, folder, log=lambda *_: None)
     name = "hopper-medium-replay-diffstitch-models"
     assert written == [folder / "stages" / f"{name}.pt", folder / "stages" / f"{name}.json"]
     meta = json.loads(written[1].read_text())
     assert meta["bytes"] == written[0].stat().st_size and meta["key"].startswith("stitchkit__hopper__medium-replay")
-    assert running.carry(c, folder, log=lambda *_: None) == []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(running, "MODELS_COMMIT_BYTES", 2**30)
+        assert running.carry(c, folder, log=lambda *_: None) == []
 
 
 def test_the_table_has_every_cell_with_the_papers_numbers_beside_it(smoke_run):
@@ -529,7 +533,9 @@ return_guidance = 1.2
 """
 
 
-def test_trained_models_are_carried_to_the_next_session_and_loaded_only_by_their_own_build(data_root, tmp_path):
+def test_trained_models_are_carried_to_the_next_session_and_loaded_only_by_their_own_build(
+    data_root, tmp_path, monkeypatch
+):
     """A build's finished models, carried beside the records, stand in for training on a machine that has lost its
     data (a new session): the rebuilt data is the first build's; a build with other sizes does not take them, and a
     file that does not match its SHA-256 is refused."""
@@ -543,6 +549,10 @@ def test_trained_models_are_carried_to_the_next_session_and_loaded_only_by_their
     first = running.build(c, maze, "diffstitch", log=lambda *_: None, models=models)
     first_content = registry.read_metadata(out)["stitchkit"]["content_hash"]
     assert "models_from" not in first and not models.exists()
+    size = (running.models_folder(c, maze, "diffstitch")[0] / "models.pt").stat().st_size
+    monkeypatch.setattr(running, "MODELS_COMMIT_BYTES", size - 1)
+    assert running.carry_models(c, results, maze, "diffstitch", log=lambda *_: None) == []  # over the limit: kept
+    monkeypatch.setattr(running, "MODELS_COMMIT_BYTES", size)
     assert running.carry_models(c, results, maze, "diffstitch") == [models, models.with_suffix(".json")]
     assert running.carry_models(c, results, maze, "diffstitch") == []  # nothing new to carry
     folder, name = running.models_folder(c, maze, "diffstitch")
