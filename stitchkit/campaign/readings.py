@@ -414,6 +414,21 @@ def overview(c: Campaign, recs: list[dict[str, Any]], augmenters: tuple[str, ...
     )
 
 
+def section(c: Campaign, recs: list[dict[str, Any]], augmenters: tuple[str, ...] | None = None) -> str:
+    """A campaign as notebooks 05, 08 and 09 open it: the settings beside the paper's (:func:`versus_paper`), why a
+    null result would not refute the paper (:func:`why_not_refuted`), and only then the grid (:func:`overview`).
+
+    Why this order: the grid's "not shown" is about the settings above it, so they are read first."""
+    return (
+        f"**`{c.name}` vs the paper**, setting by setting:\n\n"
+        + versus_paper(c)
+        + "\n\n**Why a null result here is not a refutation** (from the table above and the records):\n\n"
+        + why_not_refuted(c, recs)
+        + "\n\n"
+        + overview(c, recs, augmenters)
+    )
+
+
 def compare(label: str, x: list[float], y: list[float], names: tuple[str, str], paper_diff: float | None) -> str:
     """One honest line: x against y, each with its 95% interval, the difference with its 95% Welch interval beside
     the paper's, and the verdict from the difference's interval: it excludes 0 (the direction shows at this many
@@ -470,6 +485,18 @@ def reading(c: Campaign, recs: list[dict[str, Any]], augmenter: str, metric: str
         )
         for d in c.grid.datasets
         for algo in c.grid.algorithms
+    )
+
+
+def readings_of(c: Campaign, recs: list[dict[str, Any]], augmenters: tuple[str, ...]) -> str:
+    """Each augmenter's :func:`reading`, at the last evaluation (the papers' metric) and averaged over each run's
+    last :data:`TAIL` evaluations (the steadier one), as the notebooks print them under a campaign's grid."""
+    return "\n\n".join(
+        f"*{a}*, last evaluation\n\n"
+        + reading(c, recs, a)
+        + f"\n\n*{a}*, averaged over each run's last {TAIL} evaluations\n\n"
+        + reading(c, recs, a, metric="d4rl_tail")
+        for a in augmenters
     )
 
 
