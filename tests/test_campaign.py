@@ -438,6 +438,14 @@ def test_the_campaign_is_set_beside_the_paper_setting_by_setting_and_the_reasons
     assert "In 4 of 6 runs the last evaluation is above the mean of the 4 before it" in reasons
     assert "w = 0 here, 1.2 released" in reasons
     assert "the paper's +10.7 would need 14 seeds per arm" in reasons  # sd 10 and 10, as seeds_table says
+    # the committed builds: 100,477 of DiffStitch's released 2,000,000 and SER's 100,000 of 5,000,000
+    assert "each is drawn 19.9 x as often as in the released setting" in reasons
+    assert "**ser, volume on hopper-medium-replay**: 100,000 generated transitions against the released 5,000,000" in (
+        reasons
+    )
+    assert "tatu, volume" not in reasons  # TATU declares no released count to set it against
+    section = readings.section(c, recs)
+    assert section.index("| learner updates |") < section.index("not a refutation") < section.index("Closed campaign")
 
 
 def test_an_option_added_later_that_acts_on_nothing_leaves_older_records_current():

@@ -197,13 +197,8 @@ def table(
                 if v:
                     m, lo, hi = mean_ci(v)
                     bad = broke.get((d, algo, a), 0)
-                    text = (
-                        f"{m:.1f}"
-                        + (f" [{lo:.1f}, {hi:.1f}]" if len(v) > 1 else "")
-                        + f" (n={len(v)}"
-                        + (f", {bad} diverged" if bad else "")
-                        + ")"
-                    )
+                    ci = f" [{lo:.1f}, {hi:.1f}]" if len(v) > 1 else ""
+                    text = f"{m:.1f}{ci} (n={len(v)}" + (f", {bad} diverged" if bad else "") + ")"
                 paper = _paper(c, d, algo, a)
                 if paper is not None and metric.startswith("d4rl"):
                     text += f"<br>paper {paper[0]:.1f}" + (f" ± {paper[1]:.1f}" if paper[1] is not None else "")
@@ -259,18 +254,28 @@ def _data_cell(c: Campaign, folder: Path) -> str:
     return f"the kit's `{c.profile_name}` build<br>" + "<br>".join(out)
 
 
-def _generated(c: Campaign, augmenter: str, folder: Path) -> str:
-    """What the builds generated (``builds/``), per dataset, and its size against the original data's."""
-    known, out = data_summaries(folder), []
+def _builds(c: Campaign, augmenter: str, folder: Path) -> dict[str, dict[str, Any]]:
+    """Each dataset's latest build of this augmenter (``builds/``) that generated something; the rest left out."""
+    out = {}
     for d in c.grid.datasets:
-        try:
+        with contextlib.suppress(OSError, ValueError, IndexError, KeyError, TypeError):
             build = json.loads((folder / "builds" / f"{short_id(d)}-{augmenter}.json").read_text())[-1]
-        except (OSError, ValueError, IndexError):
+            if build["summary"].get("accepted_transitions"):
+                out[d] = build
+    return out
+
+
+def _generated(c: Campaign, augmenter: str, folder: Path) -> str:
+    """What the builds generated, per dataset, and its size against the original data's."""
+    known, builds = data_summaries(folder), _builds(c, augmenter, folder)
+    out = []
+    for d in c.grid.datasets:
+        if d not in builds:
             out.append(f"{short_id(d)}: not yet built")
             continue
-        n, orig = build["summary"].get("accepted_transitions"), known.get(d, {}).get("transitions")
-        share = f" ({n / orig:.2f} x the data)" if n and orig else ""
-        out.append(f"{short_id(d)}: {n:,}{share} in {build['seconds'] / 3600:.1f} h" if n else f"{short_id(d)}: -")
+        n, orig = builds[d]["summary"]["accepted_transitions"], known.get(d, {}).get("transitions")
+        share = f" ({n / orig:.2f} x the data)" if orig else ""
+        out.append(f"{short_id(d)}: {n:,}{share} in {builds[d]['seconds'] / 3600:.1f} h")
     return "<br>".join(out)
 
 
@@ -359,6 +364,13 @@ def why_not_refuted(
         ]
         if short:
             out.append(f"- **{a}, smaller than released**: " + "; ".join(short) + ".")
+        released = next((v for k, v in m.paper.items() if k in ("budget", "samples") and isinstance(v, int)), 0)
+        out += [
+            f"- **{a}, volume on {short_id(d)}**: {n:,} generated transitions against the released {released:,}: at "
+            f"the same share of each batch, each is drawn {released / n:.1f} x as often as in the released setting."
+            for d, n in ((d, b["summary"]["accepted_transitions"]) for d, b in _builds(c, a, folder).items())
+            if n < released
+        ]
         if "return_guidance" in m.paper:
             used = {augment.resolved_config(a, d, c.grid.options_for(a, d)).return_guidance for d in c.grid.datasets}
             if used != {m.paper["return_guidance"]}:
