@@ -56,6 +56,10 @@ def test_the_smoke_campaign_writes_a_record_per_cell_and_a_progress_page(smoke_r
     assert built[0]["id"].endswith("-ser-campaign-v0") and built[0]["fingerprint"]
     # the CPU hours count a build's CPU time (a build waiting for its core costs wall time, not CPU), at most its wall
     assert 0 < built[0]["cpu_seconds"] <= built[0]["seconds"] + 1
+    # what the build bought: the physics oracle on a sample of its generated transitions (SER's are synthetic and
+    # off the simulator's manifold, so far from numerical precision)
+    oracle = built[0]["oracle"]
+    assert 0 < oracle["n"] <= min(running.ORACLE_SAMPLE, oracle["of"]) and oracle["p90"] >= oracle["median"] > 1e-3
     builds = [b for path in (folder / "builds").glob("*.json") for b in json.loads(path.read_text())]
     assert readings.progress(c, folder)["build_cpu_hours"] == round(sum(b["cpu_seconds"] for b in builds) / 3600, 2)
     # the data's own episodes, written by the runner beside the records and shown in the README
@@ -66,6 +70,17 @@ def test_the_smoke_campaign_writes_a_record_per_cell_and_a_progress_page(smoke_r
     assert hopper["fingerprint"] == registry.fingerprint("stitchkit/hopper/medium-replay-v0")
     assert hopper["d4rl_best"] >= hopper["d4rl_top"] >= hopper["d4rl_mean"] and hopper["episodes"] > 0
     assert f"| hopper-medium-replay | {hopper['episodes']:,} |" in readme
+
+
+def test_the_oracle_sample_reads_the_simulators_own_transitions_at_numerical_precision(tmp_path):
+    """A known answer: the parent's own episodes (every step counts as generated outside a stitched episode) are the
+    simulator's, so the oracle's error is at float32 rounding; a seeded sample of 50 is the same sample twice."""
+    from stitchkit.data import registry
+
+    eps = registry.load_episodes("stitchkit/hopper/medium-replay-v0", "smoke", build_missing=True, log=lambda *_: None)
+    first = running.oracle_sample("hopper", eps, n=50)
+    assert first == running.oracle_sample("hopper", eps, n=50)
+    assert first["n"] == 50 and first["of"] == sum(len(ep) for ep in eps) and first["median"] < 1e-4
 
 
 def test_a_rerun_resumes_with_nothing_to_redo_but_the_failed_build(smoke_run):

@@ -242,15 +242,8 @@ def _data_cell(c: Campaign, folder: Path) -> str:
     known, out = data_summaries(folder), []
     for d in c.grid.datasets:
         s = known.get(d)
-        out.append(
-            f"{short_id(d)}: "
-            + (
-                f"{s['transitions']:,} transitions, {s['episodes']:,} episodes, mean {s['d4rl_mean']:.1f}, "
-                f"best {s['d4rl_best']:.1f}"
-                if s
-                else "not yet loaded by the runner"
-            )
-        )
+        text = f"{s['transitions']:,} transitions, {s['episodes']:,} episodes, mean {s['d4rl_mean']:.1f}, " if s else ""
+        out.append(f"{short_id(d)}: " + (f"{text}best {s['d4rl_best']:.1f}" if s else "not yet loaded by the runner"))
     return f"the kit's `{c.profile_name}` build<br>" + "<br>".join(out)
 
 
@@ -275,7 +268,12 @@ def _generated(c: Campaign, augmenter: str, folder: Path) -> str:
             continue
         n, orig = builds[d]["summary"]["accepted_transitions"], known.get(d, {}).get("transitions")
         share = f" ({n / orig:.2f} x the data)" if orig else ""
-        out.append(f"{short_id(d)}: {n:,}{share} in {builds[d]['seconds'] / 3600:.1f} h")
+        b, oracle = builds[d]["summary"], builds[d].get("oracle", {})
+        acc = f", {b['accepted'] / b['generated']:.0%} of bridges accepted" if b.get("generated") else ""
+        phys = (
+            f", physics-oracle error median {oracle['median']:.3g} (p90 {oracle['p90']:.3g})" if oracle.get("n") else ""
+        )
+        out.append(f"{short_id(d)}: {n:,}{share} in {builds[d]['seconds'] / 3600:.1f} h{acc}{phys}")
     return "<br>".join(out)
 
 
