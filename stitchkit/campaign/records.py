@@ -263,12 +263,15 @@ def write_record(folder: Path, rec: dict[str, Any]) -> Path:
     return runner.write_record(record_path(folder, Cell(**rec["cell"])), rec)
 
 
-STAGE_COMMIT_BYTES = 8 * 2**20  # a larger stage stays in data/: a repository is no place for 50 MB of floats
+# The repository's limit for a tracked file (its guard rail: generated data and checkpoints are built, not
+# committed). A stage or a models file over it stays in data/.
+REPO_FILE_BYTES = 2 * 2**20
+STAGE_COMMIT_BYTES = REPO_FILE_BYTES  # a paper-volume build's bridges (about 45 MB for hopper) stay in data/
 
 
 def stage_path(folder: Path, dataset: str, augmenter: str, nbytes: int | None = None) -> Path:
     """Where a build's compact generated data (:mod:`stitchkit.augment.compact`) lives: beside its history in
-    ``folder/stages/``, committed, when it is small (a lab-sized build's few MB); in ``data/stages/<campaign>/`` when
+    ``folder/stages/``, committed, when it is small (a lab-sized build's); in ``data/stages/<campaign>/`` when
     it is over :data:`STAGE_COMMIT_BYTES` (twice hopper's 370k transitions take about 45 MB), which outlives a
     rebuilt dataset but not a lost ``data/``. ``nbytes``: where a stage of that size is written; without it, where
     one is read (the committed one first)."""
@@ -279,9 +282,9 @@ def stage_path(folder: Path, dataset: str, augmenter: str, nbytes: int | None = 
     return committed if committed.exists() or not local.exists() else local
 
 
-# The repository's limit for a tracked file: checkpoints are built, not committed. DiffStitch's models at
-# campaign-d4rl's sizes (a 1M-parameter U-Net, its EMA and 4 small models) take 13 MB, so they stay in data/.
-MODELS_COMMIT_BYTES = 2 * 2**20
+# DiffStitch's models at campaign-d4rl's sizes (a 1M-parameter U-Net, its EMA and 4 small models) take 13 MB, so
+# they stay in data/.
+MODELS_COMMIT_BYTES = REPO_FILE_BYTES
 
 
 def models_path(folder: Path, dataset: str, augmenter: str) -> Path:
