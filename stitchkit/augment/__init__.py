@@ -258,22 +258,32 @@ def _same_as_saved(out_id: str, generated: list, summary: dict[str, Any], profil
     )
 
 
-def oracle_errors(env: str, episodes: list):
-    """The physics oracle's one-step error of every generated transition of an augmented dataset's episodes
-    (bridges only for stitched episodes): the ground truth every method is judged by, whatever model it used."""
+def oracle_result(env: str, episodes: list, n: int | None = None, seed: int = 0):
+    """The physics oracle's check (:class:`stitchkit.oracle.OracleResult`) of an augmented dataset's generated
+    transitions (bridges only for stitched episodes), or of a seeded sample of ``n`` of them: the ground truth every
+    method is judged by, whatever model it used."""
     import numpy as np
 
     from stitchkit.data.episodes import generated_transitions
     from stitchkit.oracle import PhysicsOracle
 
-    if not episodes:
-        return np.zeros(0)
     tr = generated_transitions(episodes)
+    total = len(tr["observations"])
+    if n is not None and total > n:
+        pick = np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
+        tr = {k: v[pick] for k, v in tr.items()}
     oracle = PhysicsOracle(env)
     try:
-        return oracle.check(tr["observations"], tr["actions"], tr["next_observations"]).norm
+        return oracle.check(tr["observations"], tr["actions"], tr["next_observations"])
     finally:
         oracle.close()
+
+
+def oracle_errors(env: str, episodes: list):
+    """The oracle's one-step error norm of every generated transition (:func:`oracle_result`)."""
+    import numpy as np
+
+    return oracle_result(env, episodes).norm if episodes else np.zeros(0)
 
 
 __all__ = [
@@ -282,6 +292,7 @@ __all__ = [
     "method",
     "options_accepted",
     "oracle_errors",
+    "oracle_result",
     "resolved_config",
     "run",
     "save",

@@ -213,19 +213,12 @@ def oracle_sample(env: str, episodes: list, n: int = ORACLE_SAMPLE, seed: int = 
     transitions: median, 90th percentile and how many were checked. Why in the build record: a generator's size is
     chosen by what it costs, and this is what it buys, comparable across builds, sizes and methods without
     training a learner."""
-    from stitchkit.data.episodes import generated_transitions
-    from stitchkit.oracle import PhysicsOracle
+    from stitchkit import augment
 
-    tr = generated_transitions(episodes)
-    total = len(tr["observations"])
+    total = sum(int(ep.provenance.generated_mask(len(ep)).sum()) for ep in episodes)
     if not total:
         return {"n": 0, "of": 0}
-    pick = np.sort(np.random.default_rng(seed).choice(total, size=min(n, total), replace=False))
-    oracle = PhysicsOracle(env)
-    try:
-        result = oracle.check(tr["observations"][pick], tr["actions"][pick], tr["next_observations"][pick])
-    finally:
-        oracle.close()
+    result = augment.oracle_result(env, episodes, n=n, seed=seed)
     return {**{k: round(v, 5) if isinstance(v, float) else v for k, v in result.summary().items()}, "of": total}
 
 
