@@ -6,7 +6,7 @@ import pytest
 from stitchkit.data.episodes import Episode, Provenance, transitions, window_starts, windows
 from stitchkit.data.normalizers import EmpiricalCDF, ZScore
 from stitchkit.data.samplers import MixedSampler, TransitionSampler, WindowSampler, gather
-from stitchkit.data.subsample import subsample_episodes
+from stitchkit.data.subsample import corl_segments, subsample_episodes, top_share
 
 
 def make_episode(n, ep_id=0, obs_dim=3, act_dim=2, offset=0.0):
@@ -157,6 +157,28 @@ def test_subsample_whole_trajectories_budget_and_seed():
     assert len(subsample_episodes(eps, seed=0, ratio=40)) == 5
     with pytest.raises(ValueError, match="exactly one"):
         subsample_episodes(eps, seed=0)
+
+
+def test_corl_segments_join_cut_episodes_and_drop_time_limit_steps():
+    def ep(rewards, end):  # end: "fall" (terminated) or "cut" (time limit / the buffer's loop end)
+        n = len(rewards)
+        last = np.r_[np.zeros(n - 1, bool), True]
+        return Episode(
+            np.zeros((n + 1, 1)),
+            np.zeros((n, 1)),
+            np.array(rewards, float),
+            last if end == "fall" else np.zeros(n, bool),
+            last if end == "cut" else np.zeros(n, bool),
+        )
+
+    eps = [ep([1, 1, 1], "cut"), ep([2, 2], "fall"), ep([5, 5, 5, 5], "cut"), ep([1] * 6, "fall"), ep([9, 9], "cut")]
+    # the cut episode's last step is dropped and the rest joins the next one up to its fall: 1+1 then 2+2 = 6, 4
+    # steps; then 5+5+5 joined to the six 1s, cut at max_len 5: (15 + 1 + 1, 5), the remaining four 1s end with the
+    # fall: (4, 4); the last 9 is an unfinished run and is dropped, as CORL drops it
+    assert corl_segments(eps, max_len=5) == [(6.0, 4), (17.0, 5), (4.0, 4)]
+    share = top_share(eps, 0.4)  # two of five episodes; at CORL's max_len 1000 one of two segments, (6, 4), (21, 9)
+    assert share["episodes (kit)"]["kept"] == 2 and share["episodes (kit)"]["transitions"] == 6  # 5x4 and 9x2
+    assert share["segments (CORL)"] == {"kept": 1, "transitions": 9, "per_step": 21 / 9}
 
 
 def test_window_gather_matches_a_step_by_step_reading():

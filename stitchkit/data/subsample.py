@@ -41,6 +41,45 @@ def best_episodes(episodes: list[Episode], fraction: float) -> list[Episode]:
     return [e for i, e in enumerate(episodes) if i in chosen]
 
 
+def corl_segments(episodes: list[Episode], max_len: int = 1000) -> list[tuple[float, int]]:
+    """(return, transitions) of each "trajectory" CORL's 10%-BC ranks, as its ``keep_best_trajectories`` cuts
+    ``d4rl.qlearning_dataset``: the data as one stream without the time-limit steps (``qlearning_dataset`` drops
+    them), cut only where the MDP terminated or after ``max_len`` transitions (CORL's ``max_traj_len``), summed
+    undiscounted (its configs' ``discount: 1.0``).
+
+    Why: :func:`best_episodes` ranks whole episodes, which is what "the best 10% of trajectories" says; CORL's code
+    does not cut at a time limit, so episodes a replay buffer cut short are joined with the next one before they
+    are ranked. Reading the kit's 10%-BC beside CORL's needs to know how much that changes the chosen data."""
+    segments, ret, n = [], 0.0, 0
+    for ep in episodes:
+        for r, done, cut in zip(ep.rewards, ep.terminations, ep.truncations):
+            if cut:
+                continue
+            ret, n = ret + float(r), n + 1
+            if done or n == max_len:
+                segments.append((ret, n))
+                ret, n = 0.0, 0
+    return segments  # a last unfinished run of steps is dropped, as CORL drops it
+
+
+def top_share(episodes: list[Episode], fraction: float) -> dict[str, dict[str, float]]:
+    """What the best ``fraction`` holds when ranked by whole episodes (the kit's 10%-BC data) and by CORL's
+    segments (:func:`corl_segments`): count, transitions and reward per transition of each choice."""
+    kit = best_episodes(episodes, fraction)
+    segs = sorted(corl_segments(episodes), reverse=True)
+    segs = segs[: max(1, int(fraction * len(segs)))]  # CORL: int(frac * n), at least one
+    kit_steps = sum(len(e) for e in kit)
+    seg_steps = sum(n for _, n in segs)
+    return {
+        "episodes (kit)": {"kept": len(kit), "transitions": kit_steps, "per_step": sum(e.ret for e in kit) / kit_steps},
+        "segments (CORL)": {
+            "kept": len(segs),
+            "transitions": seg_steps,
+            "per_step": sum(r for r, _ in segs) / seg_steps,
+        },
+    }
+
+
 def by_return(episodes: list[Episode], budget: int, seed: int) -> list[Episode]:
     """About ``budget`` transitions of whole episodes that keep the return distribution (:func:`by_return_indices`)."""
     keep = by_return_indices([e.ret for e in episodes], [len(e) for e in episodes], budget, seed)
