@@ -239,7 +239,7 @@ def _same_as_saved(out_id: str, generated: list, summary: dict[str, Any], profil
     lengths and returns): a regenerated copy of what is saved (same seed, same code)."""
     import numpy as np
 
-    from stitchkit.data import registry
+    from stitchkit.data import packing, registry
 
     if registry.status(out_id).get("state") != "built":
         return False
@@ -248,7 +248,7 @@ def _same_as_saved(out_id: str, generated: list, summary: dict[str, Any], profil
     if (
         kit.get("profile") != profile
         or saved.get("config") != summary.get("config")
-        or kit.get("provenance") != [ep.provenance.to_json() for ep in generated]
+        or packing.provenance_list(kit.get("provenance")) != [ep.provenance.to_json() for ep in generated]
     ):
         return False
     old = registry.load_episodes(out_id, profile)

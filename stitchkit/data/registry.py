@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from stitchkit.data import packing
 from stitchkit.data.episodes import Episode, Provenance, returns, total_steps
 from stitchkit.data.ids import (  # noqa: F401  (the ids live in ids.py; callers reach them here, beside the builds)
     NAMESPACE,
@@ -146,13 +147,15 @@ def write_dataset(
     stitchkit_meta: dict | None = None,
     root: Path | None = None,
 ) -> Path:
-    """Write episodes as a Minari dataset, atomically: build in a scratch root, then rename into place."""
+    """Write episodes as a Minari dataset, atomically: build in a scratch root, then rename into place. Many short
+    episodes (SER's transitions, TATU's rollouts) are written as a few long ones (:mod:`stitchkit.data.packing`)."""
     import gymnasium as gym
     import minari
     from minari.data_collector import EpisodeBuffer
 
     root = root or minari_root()
     final = dataset_dir(dataset_id, root)
+    packed = packing.worth_packing(episodes)
     buffers = [
         EpisodeBuffer(
             id=i,
@@ -163,12 +166,14 @@ def write_dataset(
             truncations=ep.truncations,
             infos=dict(ep.infos) if ep.infos else None,
         )
-        for i, ep in enumerate(episodes)
+        for i, ep in enumerate(packing.pack(episodes) if packed else episodes)
     ]
     provenance = [ep.provenance.to_json() for ep in episodes]
     meta = dict(stitchkit_meta or {}) | {"content_hash": content_hash(episodes)}  # part of the fingerprint
     if any(ep.provenance.kind != "original" for ep in episodes):
-        meta["provenance"] = provenance
+        meta["provenance"] = packing.compress_provenance(provenance)
+    if packed:
+        meta["packed"] = True
     with _temporary_minari_root(root) as tmp:
         env_obj = gym.make(env)
         try:  # nothing invalid is ever written: a NaN from a generator stops here, before any file exists
@@ -492,8 +497,13 @@ def readable(dataset_id: str):
         ) from None
 
 
-def to_episodes(ds, provenance: list[str] | None = None) -> list[Episode]:
-    """Minari episodes -> the kit's :class:`Episode` list (provenance restored when the dataset stored it)."""
+def to_episodes(ds, kit: dict[str, Any] | None = None) -> list[Episode]:
+    """Minari episodes -> the kit's :class:`Episode` list (unpacked and with their provenance, when the dataset's
+    stitchkit metadata ``kit`` says so)."""
+    kit = kit or {}
+    provenance = packing.provenance_list(kit.get("provenance"))
+    if kit.get("packed"):
+        return packing.unpack(to_episodes(ds), provenance)
     out = []
     for i, ep in enumerate(ds.iterate_episodes()):
         infos = {
@@ -529,7 +539,7 @@ def load_episodes(
     with readable(dataset_id):
         kit = ds.storage.metadata.get("stitchkit")
         kit = json.loads(kit) if isinstance(kit, str) else (kit or {})
-        episodes = to_episodes(ds, kit.get("provenance"))
+        episodes = to_episodes(ds, kit)
         fix = (
             f"rebuild it: stitchkit data build {dataset_id} --force"
             if dataset_id.startswith(NAMESPACE + "/")
@@ -583,7 +593,7 @@ def info(dataset_id: str, profile: str | Profile | None = None) -> dict[str, Any
         meta = ds.storage.metadata
         kit = meta.get("stitchkit")
         kit = json.loads(kit) if isinstance(kit, str) else (kit or {})
-        eps = to_episodes(ds)
+        eps = to_episodes(ds, kit)
     rets = returns(eps)
     out = {
         "id": dataset_id,
