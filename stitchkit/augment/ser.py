@@ -48,7 +48,7 @@ class SerSizes:
     batch: int  # (1024)
     lr: float  # AdamW with a cosine schedule (3e-4; the CPU profiles' short runs need 1e-3)
     sample_steps: int  # EDM (Heun) sampler steps (128)
-    samples: int  # synthetic transitions kept (5M; the kit: 1M at full, one Minari episode each)
+    samples: int  # synthetic transitions kept (5M; the kit: 1M at full; stored packed: data.packing)
 
 
 # SER's sizes per profile (``SIZES.of(profile)``)
