@@ -122,7 +122,7 @@ display(Code(inspect.getsource(ser.EDM.sample), language="python"))
 # `stitchkit augment ser --dataset ID` trains the model (checkpointed, resumable), samples, and saves the samples as
 # a Minari dataset of one-step episodes. From a thousand such short episodes on, the file holds them packed into a few
 # long ones, joined by seam steps that loading removes (`stitchkit.data.packing`): Minari pays about 18 KB and 1.3 ms
-# per episode, which at the campaign's 740,000 samples meant a 13 GB file and a 16-minute load before every run. The
+# per episode, which at the campaign's 740,000 samples comes to about 13 GB and a 16-minute load before every run. The
 # same call from Python:
 
 # %%

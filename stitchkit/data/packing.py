@@ -2,8 +2,9 @@
 
 Why: SER's output is a bag of single transitions and TATU's a heap of rollouts of at most 5 steps, each one episode
 of the kit. Minari writes every episode as its own HDF5 group, about 18 KB of headers whatever its length, and
-reads it back at about 1.3 ms: SER's 740,000 one-step episodes at the campaign's size make a 13 GB file that takes
-hours to write and about 16 minutes to read before every training run. Packed, they are a few hundred episodes.
+reads it back at about 1.3 ms (measured here): SER's 740,000 one-step episodes at the campaign's size come to about
+13 GB (a write stopped at 4.4 GB after 35 minutes, slowing as it grew) and about 16 minutes of reading before every
+training run. Packed, they are a few dozen episodes: 100,000 transitions write in 4 s and load in 3 s.
 
 A pack joins short episodes end to end with one *seam* step between each and the next (action 0, reward 0, not
 terminal, truncated), and a per-observation info, :data:`KEY`, says which short episode each observation belongs to.
