@@ -22,7 +22,7 @@ from stitchkit.data.episodes import Episode, Provenance
 KEY = "stitchkit_packed_episode"  # per observation: the index of the short episode it belongs to
 MAX_MEAN_STEPS = 16  # pack a dataset whose episodes are this short on average (SER's 1 step, TATU's <= 5)
 MIN_EPISODES = 1_000  # ... and this many: below it Minari's cost is a second or two, and files stay as Minari's own
-PACK_ROWS = 20_000  # observations per pack: a few hundred packs for a million transitions
+PACK_ROWS = 20_000  # observations per pack: about a hundred packs for a million one-step transitions
 
 
 def worth_packing(episodes: list[Episode]) -> bool:
@@ -72,11 +72,14 @@ def _join(eps: list[Episode], ids: np.ndarray) -> Episode:
 def unpack(packs: list[Episode], provenance: list[str] | None = None) -> list[Episode]:
     """The short episodes :func:`pack` joined, in order, ids 0.. (``provenance``: one JSON per short episode)."""
     out: list[Episode] = []
+    parsed: dict[str, Provenance] = {}  # SER's 740,000 share one JSON: parse each distinct one once (it is frozen)
     for p in packs:
         ids = np.asarray(p.infos[KEY])
         cuts = np.flatnonzero(np.diff(ids)) + 1
         for s, e in zip(np.r_[0, cuts], np.r_[cuts, len(ids)]):
             i = len(out)
+            if provenance and provenance[i] not in parsed:
+                parsed[provenance[i]] = Provenance.from_json(provenance[i])
             out.append(
                 Episode(
                     p.observations[s:e],
@@ -85,7 +88,7 @@ def unpack(packs: list[Episode], provenance: list[str] | None = None) -> list[Ep
                     p.terminations[s : e - 1],
                     p.truncations[s : e - 1],
                     {k: v[s:e] for k, v in p.infos.items() if k != KEY},
-                    Provenance.from_json(provenance[i]) if provenance else Provenance(),
+                    parsed[provenance[i]] if provenance else Provenance(),
                     id=i,
                 )
             )
