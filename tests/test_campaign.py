@@ -91,6 +91,26 @@ def test_a_rerun_resumes_with_nothing_to_redo_but_the_failed_build(smoke_run):
     assert {p: p.read_text() for p in folder.rglob("*-s0.json")} == before
 
 
+def test_a_cell_whose_record_another_runner_wrote_meanwhile_is_skipped(smoke_run, tmp_path):
+    """Two runners on one folder fix their lists at start: a record that lands from the other runner before this
+    one reaches the cell is not trained again (a repeat once cost an hour of one core)."""
+    c, folder, _, _ = smoke_run
+    cell = next(x for x in c.cells() if (x.augmenter, x.algorithm) == ("none", "td3bc"))
+    lines: list[str] = []
+
+    def log(line: str) -> None:  # the other runner's record lands just after this one has listed its work
+        lines.append(line)
+        if "to run now" in line:
+            target = records.record_path(tmp_path, cell)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(records.record_path(folder, cell), target)
+
+    out = running.run(c, tmp_path, workers=1, only="hopper-medium-replay/none/td3bc", log=log)
+    assert "1 to run now" in lines[0] and out["runs"] == 0
+    assert any(line.startswith("  skipping ") and "landed" in line for line in lines)
+    assert records.pending(c, tmp_path) == [x for x in c.cells() if x != cell]
+
+
 def test_carry_copies_the_trained_models_of_a_build_that_did_not_finish_once(smoke_run):
     """``stitchkit campaign carry``: smoke's DiffStitch build trained its models, then accepted nothing; its models
     are carried beside the records (SER and TATU declare no ``models_key``), and a second carry has nothing new."""

@@ -465,6 +465,11 @@ def run(
         return time.time() + estimates[key] < deadline
 
     def choose() -> tuple[str, tuple] | None:
+        still = set(pending(c, folder))
+        landed = [x for x in todo if x not in still]  # written by another runner since this one started
+        for x in landed:
+            todo.remove(x)
+            log(f"  skipping {cell_name(x)}: its record landed while this runner waited")
         busy = {x for kind, args in in_flight if kind == "train" for x in args}
         building = any(kind == "build" for kind, _ in in_flight)
         waiting = [x for x in todo if x not in busy]
