@@ -56,6 +56,7 @@ def metric_value(result: dict[str, Any], metric: str) -> float | None:
 
 
 TD_LOSSES = ("critic_loss", "q_loss", "v_loss", "value_loss")  # TD3+BC and CQL; IQL; POR and TELS; GCIVL
+GENTLER = 0.15  # a build's mean |action| this far (as a share) from its data's is listed among the reasons
 DIVERGED = 100.0  # a TD loss this many times its early median: hopper's healthy runs stay within 10x
 
 
@@ -273,7 +274,11 @@ def _generated(c: Campaign, augmenter: str, folder: Path) -> str:
         phys = (
             f", physics-oracle error median {oracle['median']:.3g} (p90 {oracle['p90']:.3g})" if oracle.get("n") else ""
         )
-        out.append(f"{short_id(d)}: {n:,}{share} in {builds[d]['seconds'] / 3600:.1f} h{acc}{phys}")
+        act = builds[d].get("actions", {})
+        acts = (
+            f", mean \\|action\\| {act['mean_abs']:.3f} (the data's {act['data_mean_abs']:.3f})" if act.get("n") else ""
+        )
+        out.append(f"{short_id(d)}: {n:,}{share} in {builds[d]['seconds'] / 3600:.1f} h{acc}{phys}{acts}")
     return "<br>".join(out)
 
 
@@ -369,6 +374,15 @@ def why_not_refuted(
             for d, n in ((d, b["summary"]["accepted_transitions"]) for d, b in _builds(c, a, folder).items())
             if n < released
         ]
+        for d, b in _builds(c, a, folder).items():
+            act = b.get("actions", {})
+            share = act["mean_abs"] / act["data_mean_abs"] if act.get("n") else 1.0
+            if abs(share - 1) > GENTLER:
+                out.append(
+                    f"- **{a}, action size on {short_id(d)}**: its generated transitions' mean |action| is "
+                    f"{act['mean_abs']:.3f}, the data's {act['data_mean_abs']:.3f} ({share:.2f} x); "
+                    "a learner that clones each batch's actions (TD3+BC's policy loss) is pulled toward them."
+                )
         if "return_guidance" in m.paper:
             used = {augment.resolved_config(a, d, c.grid.options_for(a, d)).return_guidance for d in c.grid.datasets}
             if used != {m.paper["return_guidance"]}:

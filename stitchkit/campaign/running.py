@@ -195,6 +195,7 @@ def build(
         "fingerprint": registry.fingerprint(out_id),
         "summary": {k: v for k, v in summary.items() if k in keep},
         "oracle": oracle_sample(registry.parse_id(dataset).env, eps),
+        "actions": action_summary(eps, registry.load_episodes(dataset, prof, log=lambda *_: None)),
         "seconds": round(time.perf_counter() - t0, 1),
         # what the campaign's CPU hours count: a build sharing its core (a low-priority filler) waits, CPU time doesn't
         "cpu_seconds": round(time.process_time() - cpu0, 1),
@@ -220,6 +221,24 @@ def oracle_sample(env: str, episodes: list, n: int = ORACLE_SAMPLE, seed: int = 
         return {"n": 0, "of": 0}
     result = augment.oracle_result(env, episodes, n=n, seed=seed)
     return {**{k: round(v, 5) if isinstance(v, float) else v for k, v in result.summary().items()}, "of": total}
+
+
+def action_summary(episodes: list, parent: list) -> dict[str, Any]:
+    """Mean |action| of a build's generated transitions and of its parent data's. Why in the build record: TD3+BC's
+    policy loss clones each batch's actions, so a generator whose motion is gentler than the behaviour's (smaller
+    actions that still fit their state changes: ``benchmarks/generated_actions.py``) pulls the policy toward softer
+    actions, which neither qualification nor the oracle's error reports."""
+    from stitchkit.data.episodes import generated_transitions
+
+    gen = generated_transitions(episodes)["actions"]
+    if not len(gen):
+        return {"n": 0}
+    data = np.concatenate([ep.actions for ep in parent])
+    return {
+        "n": len(gen),
+        "mean_abs": round(float(np.abs(gen).mean()), 4),
+        "data_mean_abs": round(float(np.abs(data).mean()), 4),
+    }
 
 
 def run_job(c: Campaign, cells: list[Cell]) -> dict[str, Any]:
