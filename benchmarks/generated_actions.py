@@ -55,23 +55,10 @@ def main() -> None:
         parent_eps = registry.load_episodes(parent, args.profile, log=lambda *_: None)
         orig, orig_r = (np.concatenate([getattr(e, k) for e in parent_eps]) for k in ("actions", "rewards"))
         pick = np.sort(np.random.default_rng(0).choice(len(gen["actions"]), min(args.n, len(gen["actions"])), False))
+        s, a, s_next = (gen[k][pick] for k in ("observations", "actions", "next_observations"))
         oracle = PhysicsOracle(env)
         try:
-            err = {
-                k: round(
-                    float(
-                        np.median(
-                            oracle.check(
-                                gen["observations"][pick],
-                                np.clip(gen["actions"][pick] * k, -1, 1),
-                                gen["next_observations"][pick],
-                            ).norm
-                        )
-                    ),
-                    4,
-                )
-                for k in SCALES
-            }
+            err = {k: round(float(np.median(oracle.check(s, np.clip(a * k, -1, 1), s_next).norm)), 4) for k in SCALES}
         finally:
             oracle.close()
         rows.append(

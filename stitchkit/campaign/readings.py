@@ -301,7 +301,7 @@ def why_not_refuted(
             f"{TAIL} before it."
         )
     for a in (a for a in c.grid.augmenters if a != "none"):
-        m, sizes = augment.method(a), {}
+        m, sizes, builds = augment.method(a), {}, _builds(c, a, folder)
         for t in reversed(m.sizes):
             sizes |= asdict(t.of(prof))
         short = [
@@ -319,10 +319,10 @@ def why_not_refuted(
         out += [
             f"- **{a}, volume on {short_id(d)}**: {n:,} generated transitions against the released {released:,}: at "
             f"the same share of each batch, each is drawn {released / n:.1f} x as often as in the released setting."
-            for d, n in ((d, b["summary"]["accepted_transitions"]) for d, b in _builds(c, a, folder).items())
+            for d, n in ((d, b["summary"]["accepted_transitions"]) for d, b in builds.items())
             if n < released
         ]
-        for d, b in _builds(c, a, folder).items():
+        for d, b in builds.items():
             act = b.get("actions", {})
             share = act["mean_abs"] / act["data_mean_abs"] if act.get("n") else 1.0
             if abs(share - 1) > GENTLER:
