@@ -64,11 +64,15 @@ def test_the_smoke_campaign_writes_a_record_per_cell_and_a_progress_page(smoke_r
     acts = built[0]["actions"]
     assert acts["n"] == built[0]["summary"]["accepted_transitions"] and 0 < acts["mean_abs"] <= 1
     assert 0 < acts["data_mean_abs"] <= 1
+    # and the reward per step beside the data's: the parent's own mean reward, recomputed here
+    from stitchkit.data import registry
+
+    parent = registry.load_episodes("stitchkit/hopper/medium-replay-v0", c.profile(), log=lambda *_: None)
+    assert acts["data_reward"] == round(float(np.concatenate([ep.rewards for ep in parent]).mean()), 4)
+    assert np.isfinite(acts["reward"])
     builds = [b for path in (folder / "builds").glob("*.json") for b in json.loads(path.read_text())]
     assert readings.progress(c, folder)["build_cpu_hours"] == round(sum(b["cpu_seconds"] for b in builds) / 3600, 2)
     # the data's own episodes, written by the runner beside the records and shown in the README
-    from stitchkit.data import registry
-
     data = json.loads((folder / records.DATA_FILE).read_text())
     hopper = data["stitchkit/hopper/medium-replay-v0"]
     assert hopper["fingerprint"] == registry.fingerprint("stitchkit/hopper/medium-replay-v0")
@@ -308,6 +312,17 @@ def test_a_build_whose_actions_are_smaller_than_the_datas_is_named_among_the_rea
     assert f"{diffstitch} 0.317, the data's 0.466 (0.68 x)" in reasons
     assert "**tatu, action size on hopper-medium-replay**" in reasons and "ser, action size" not in reasons
     assert "mean \\|action\\| 0.317 (the data's 0.466)" in readings.versus_paper(c)  # escaped in a table cell
+
+
+def test_the_guided_and_unguided_builds_are_read_side_by_side():
+    """The committed guided hopper-mr build (reward per step added from benchmarks/generated_actions.py's run on it):
+    guidance is meant to raise the bridges' reward, and its row shows 3.229 against the data's 2.774; the unguided
+    build's row follows it, built or not."""
+    rows = readings.guidance_builds(records.load("campaign-d4rl"), records.load("campaign-guidance")).splitlines()
+    assert len(rows) == 4 and rows[0].startswith("| dataset | build | generated | bridges accepted |")
+    guided = "| hopper-medium-replay | guided (campaign-d4rl) | 740,401 | 29% | median 0.165 (p90 0.88) |"
+    assert rows[2].startswith(guided) and rows[2].endswith("| 0.317 (the data's 0.466) | 3.229 (the data's 2.774) |")
+    assert rows[3].startswith("| hopper-medium-replay | unguided (campaign-guidance) |")
 
 
 def test_a_run_whose_td_loss_blows_up_is_flagged_and_counted_beside_its_cell():

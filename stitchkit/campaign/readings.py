@@ -207,6 +207,29 @@ def _builds(c: Campaign, augmenter: str, folder: Path) -> dict[str, dict[str, An
     return out
 
 
+# A build's measured facts (:func:`_facts`): each one's column heading and how it reads in a sentence
+FACT_PHRASES = {
+    "accepted": ("bridges accepted", "{} of bridges accepted"),
+    "oracle": ("physics-oracle error", "physics-oracle error {}"),
+    "action": ("mean \\|action\\|", "mean \\|action\\| {}"),
+    "reward": ("reward per step", "reward per step {}"),
+}
+
+
+def _facts(build: dict[str, Any]) -> dict[str, str]:
+    """A build record's measured facts (keys of :data:`FACT_PHRASES`), those it holds: the share of bridges
+    accepted, the physics-oracle error, mean |action| and reward per step beside the parent data's."""
+    b, oracle, act = build["summary"], build.get("oracle", {}), build.get("actions", {})
+    facts = {"accepted": f"{b['accepted'] / b['generated']:.0%}"} if b.get("generated") else {}
+    if oracle.get("n"):
+        facts["oracle"] = f"median {oracle['median']:.3g} (p90 {oracle['p90']:.3g})"
+    if act.get("n"):
+        facts["action"] = f"{act['mean_abs']:.3f} (the data's {act['data_mean_abs']:.3f})"
+    if "reward" in act:
+        facts["reward"] = f"{act['reward']:.3f} (the data's {act['data_reward']:.3f})"
+    return facts
+
+
 def _generated(c: Campaign, augmenter: str, folder: Path) -> str:
     """What the builds generated, per dataset, and its size against the original data's."""
     known, builds = data_summaries(folder), _builds(c, augmenter, folder)
@@ -217,17 +240,29 @@ def _generated(c: Campaign, augmenter: str, folder: Path) -> str:
             continue
         n, orig = builds[d]["summary"]["accepted_transitions"], known.get(d, {}).get("transitions")
         share = f" ({n / orig:.2f} x the data)" if orig else ""
-        b, oracle = builds[d]["summary"], builds[d].get("oracle", {})
-        acc = f", {b['accepted'] / b['generated']:.0%} of bridges accepted" if b.get("generated") else ""
-        phys = (
-            f", physics-oracle error median {oracle['median']:.3g} (p90 {oracle['p90']:.3g})" if oracle.get("n") else ""
-        )
-        act = builds[d].get("actions", {})
-        acts = (
-            f", mean \\|action\\| {act['mean_abs']:.3f} (the data's {act['data_mean_abs']:.3f})" if act.get("n") else ""
-        )
-        out.append(f"{short_id(d)}: {n:,}{share} in {builds[d]['seconds'] / 3600:.1f} h{acc}{phys}{acts}")
+        facts = "".join(f", {FACT_PHRASES[k][1].format(v)}" for k, v in _facts(builds[d]).items())
+        out.append(f"{short_id(d)}: {n:,}{share} in {builds[d]['seconds'] / 3600:.1f} h{facts}")
     return "<br>".join(out)
+
+
+def guidance_builds(guided: Campaign, unguided: Campaign) -> str:
+    """Markdown: the guided and the unguided DiffStitch builds side by side, per dataset the unguided campaign
+    builds. Why before any learner: guidance is meant to raise the bridges' reward (their reward model's labels);
+    whether it also changes how gently they move (TD3+BC clones the actions) or how well they obey the physics can
+    be read from the two builds alone, and says which of those a difference between the two arms could come from."""
+    head = " | ".join(heading for heading, _ in FACT_PHRASES.values())
+    rows = [f"| dataset | build | generated | {head} |", "|---|---|---|---|---|---|---|"]
+    for d in unguided.grid.datasets:
+        for label, c in (("guided", guided), ("unguided", unguided)):
+            b = _builds(c, "diffstitch", results_folder(c)).get(d)
+            if b is None:
+                rows.append(f"| {short_id(d)} | {label} ({c.name}) | not yet built | | | | |")
+                continue
+            facts = _facts(b)
+            made = f"{b['summary']['accepted_transitions']:,}"  # not the hours: a build may resume a session's work
+            cells = " | ".join(facts.get(k, "-") for k in FACT_PHRASES)
+            rows.append(f"| {short_id(d)} | {label} ({c.name}) | {made} | {cells} |")
+    return "\n".join(rows)
 
 
 def versus_paper(c: Campaign, folder: Path | None = None) -> str:

@@ -224,20 +224,23 @@ def oracle_sample(env: str, episodes: list, n: int = ORACLE_SAMPLE, seed: int = 
 
 
 def action_summary(episodes: list, parent: list) -> dict[str, Any]:
-    """Mean |action| of a build's generated transitions and of its parent data's. Why in the build record: TD3+BC's
-    policy loss clones each batch's actions, so a generator whose motion is gentler than the behaviour's (smaller
-    actions that still fit their state changes: ``benchmarks/generated_actions.py``) pulls the policy toward softer
-    actions, which neither qualification nor the oracle's error reports."""
+    """Mean |action| and mean reward per step of a build's generated transitions and of its parent data's. Why in
+    the build record: TD3+BC's policy loss clones each batch's actions, so a generator whose motion is gentler than
+    the behaviour's (smaller actions that still fit their state changes: ``benchmarks/generated_actions.py``) pulls
+    the policy toward softer actions, which neither qualification nor the oracle's error reports; and the reward per
+    step is what return guidance is meant to raise (a bridge method's rewards are its reward model's labels)."""
     from stitchkit.data.episodes import generated_transitions
 
-    gen = generated_transitions(episodes)["actions"]
-    if not len(gen):
+    gen = generated_transitions(episodes)
+    if not len(gen["actions"]):
         return {"n": 0}
-    data = np.concatenate([ep.actions for ep in parent])
+    data, rewards = (np.concatenate([getattr(ep, k) for ep in parent]) for k in ("actions", "rewards"))
     return {
-        "n": len(gen),
-        "mean_abs": round(float(np.abs(gen).mean()), 4),
+        "n": len(gen["actions"]),
+        "mean_abs": round(float(np.abs(gen["actions"]).mean()), 4),
         "data_mean_abs": round(float(np.abs(data).mean()), 4),
+        "reward": round(float(gen["rewards"].mean()), 4),
+        "data_reward": round(float(rewards.mean()), 4),
     }
 
 
