@@ -642,7 +642,8 @@ display(
         '(generated from the records; "not yet computed" until both arms have 2 seeds):\n\n'
         + readings.guidance_pair(CAMPAIGN, campaign_records, readings.records(readings.load("campaign-guidance")))
         + "\n\nThe two builds themselves, measured before any learner ran on them (each row from its build record; "
-        "the reward is the reward model's label, which guidance steers toward; a fact a record predates shows -):\n\n"
+        "guidance conditions the sampler on a high return, and the reward per step is the reward model's label of the "
+        "generated transitions; a fact a record predates shows -):\n\n"
         + readings.guidance_builds(CAMPAIGN, readings.load("campaign-guidance"))
     )
 )
