@@ -615,7 +615,10 @@ print(
 # generated transitions' mean |action| beside the data's. TD3+BC's policy loss clones each batch's actions, so a
 # generator whose motion is gentler than the behaviour's pulls the policy toward softer actions, while the physics
 # oracle (`benchmarks/generated_actions.py` scales the actions and finds its error least at the stored ones) still
-# calls those actions right for their state changes. The dotted lines in the curves mark what the original data itself holds:
+# calls those actions right for their state changes. Whether that costs TD3+BC anything is for the records to say,
+# not this argument: TATU's model rollouts are about as gentle, with a larger share of each batch, so the line prints
+# each gentle build's TD3+BC arm beside it. If TATU's arm holds where DiffStitch's falls, gentleness alone does not
+# explain the fall. The dotted lines in the curves mark what the original data itself holds:
 # its best episode and the mean of its best tenth. A stitching method's promise is a learner that climbs past them,
 # since the stitched episodes join what no single episode did.
 

@@ -312,6 +312,13 @@ def test_a_build_whose_actions_are_smaller_than_the_datas_is_named_among_the_rea
     assert f"{diffstitch} 0.317, the data's 0.466 (0.68 x)" in reasons
     assert "**tatu, action size on hopper-medium-replay**" in reasons and "ser, action size" not in reasons
     assert "mean \\|action\\| 0.317 (the data's 0.466)" in readings.versus_paper(c)  # escaped in a table cell
+    # beside each, its TD3+BC arm from the records: DiffStitch's 3 + 3 seeds, the last evaluation
+    full = readings.why_not_refuted(c, readings.records(c), metric="d4rl_last")
+    assert (
+        "0.68 x); a learner that clones each batch's actions (TD3+BC's policy loss) is pulled toward them (its TD3"
+        in full
+    )
+    assert "arm: -13.9 [-84.6, +56.9] against the original data, D4RL-normalised score at the last evaluation)." in full
 
 
 def test_the_guided_and_unguided_builds_are_read_side_by_side():

@@ -335,6 +335,7 @@ def why_not_refuted(
             f"- **Still climbing?** In {up} of {len(tails)} runs the last evaluation is above the mean of the "
             f"{TAIL} before it."
         )
+    sc = scores(recs, metric)
     for a in (a for a in c.grid.augmenters if a != "none"):
         m, sizes, builds = augment.method(a), {}, _builds(c, a, folder)
         for t in reversed(m.sizes):
@@ -361,10 +362,15 @@ def why_not_refuted(
             act = b.get("actions", {})
             share = act["mean_abs"] / act["data_mean_abs"] if act.get("n") else 1.0
             if abs(share - 1) > GENTLER:
+                x, y = sc.get((d, "td3bc", a), []), sc.get((d, "td3bc", "none"), [])
+                arm = "(its TD3+BC arm: {:+.1f} [{:+.1f}, {:+.1f}] against the original data, {})".format(
+                    *difference_ci(x, y), METRICS[metric]
+                )
                 out.append(
                     f"- **{a}, action size on {short_id(d)}**: its generated transitions' mean |action| is "
-                    f"{act['mean_abs']:.3f}, the data's {act['data_mean_abs']:.3f} ({share:.2f} x); "
-                    "a learner that clones each batch's actions (TD3+BC's policy loss) is pulled toward them."
+                    f"{act['mean_abs']:.3f}, the data's {act['data_mean_abs']:.3f} ({share:.2f} x); a learner "
+                    "that clones each batch's actions (TD3+BC's policy loss) is pulled toward them"
+                    + (f" {arm}." if min(len(x), len(y)) > 1 else ".")
                 )
         if "return_guidance" in m.paper:
             used = {augment.resolved_config(a, d, c.grid.options_for(a, d)).return_guidance for d in c.grid.datasets}
@@ -373,7 +379,6 @@ def why_not_refuted(
                     f"- **{a}, return guidance**: w = {', '.join(f'{w:g}' for w in sorted(used))} here, "
                     f"{m.paper['return_guidance']:g} released (bridges pushed toward a high return)."
                 )
-    sc = scores(recs, metric)
     for d in c.grid.datasets:
         for algo in c.grid.algorithms:
             for a in (a for a in c.grid.augmenters if a != "none"):
