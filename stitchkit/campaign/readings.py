@@ -363,14 +363,14 @@ def why_not_refuted(
             share = act["mean_abs"] / act["data_mean_abs"] if act.get("n") else 1.0
             if abs(share - 1) > GENTLER:
                 x, y = sc.get((d, "td3bc", a), []), sc.get((d, "td3bc", "none"), [])
-                arm = "(its TD3+BC arm: {:+.1f} [{:+.1f}, {:+.1f}] against the original data, {})".format(
-                    *difference_ci(x, y), METRICS[metric]
-                )
+                arm, diff = "", difference_ci(x, y) if min(len(x), len(y)) > 1 else None  # both arms: 2 seeds
+                if diff is not None:
+                    arm = " (its TD3+BC arm: {:+.1f} [{:+.1f}, {:+.1f}] against the original data, {})"
+                    arm = arm.format(*diff, METRICS[metric])
                 out.append(
                     f"- **{a}, action size on {short_id(d)}**: its generated transitions' mean |action| is "
                     f"{act['mean_abs']:.3f}, the data's {act['data_mean_abs']:.3f} ({share:.2f} x); a learner "
-                    "that clones each batch's actions (TD3+BC's policy loss) is pulled toward them"
-                    + (f" {arm}." if min(len(x), len(y)) > 1 else ".")
+                    "that clones each batch's actions (TD3+BC's policy loss) is pulled toward them" + f"{arm}."
                 )
         if "return_guidance" in m.paper:
             used = {augment.resolved_config(a, d, c.grid.options_for(a, d)).return_guidance for d in c.grid.datasets}
