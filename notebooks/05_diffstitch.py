@@ -55,7 +55,7 @@ from stitchkit import augment, bench, bridge_search
 from stitchkit.augment import diffstitch as ds
 from stitchkit.augment.bridges import assemble, bridge_oracle_errors
 from stitchkit.augment.diffusion import apply_conditioning
-from stitchkit.campaign import plots, readings
+from stitchkit.campaign import attribution, plots, readings
 from stitchkit.data import registry
 from stitchkit.data.episodes import crop
 from stitchkit.device import get_device
@@ -643,11 +643,11 @@ display(
         "**Does return guidance carry the lift?** This campaign's DiffStitch samples toward a high return, as the "
         "released code does; `campaign-guidance` runs the same DiffStitch without guidance, same sizes and seeds "
         '(generated from the records; "not yet computed" until both arms have 2 seeds):\n\n'
-        + readings.guidance_pair(CAMPAIGN, campaign_records, readings.records(readings.load("campaign-guidance")))
+        + attribution.guidance_pair(CAMPAIGN, campaign_records, readings.records(readings.load("campaign-guidance")))
         + "\n\nThe two builds themselves, measured before any learner ran on them (each row from its build record; "
         "guidance conditions the sampler on a high return, and the reward per step is the reward model's label of the "
         "generated transitions; a fact a record predates shows -):\n\n"
-        + readings.guidance_builds(CAMPAIGN, readings.load("campaign-guidance"))
+        + attribution.guidance_builds(CAMPAIGN, readings.load("campaign-guidance"))
     )
 )
 

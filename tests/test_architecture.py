@@ -271,8 +271,8 @@ def test_no_module_of_the_package_is_over_700_lines():
 
 
 def test_notebooks_read_the_campaign_through_its_readings_only():
-    """Notebooks read records (``readings``) and draw them (``plots``); running them (processes, Ray, git commits)
-    is the command's job."""
+    """Notebooks read records (``readings``, ``attribution``: two campaigns read together) and draw them (``plots``);
+    running them (processes, Ray, git commits) is the command's job."""
     import re
 
     found = []
@@ -281,7 +281,7 @@ def test_notebooks_read_the_campaign_through_its_readings_only():
         found += [
             f"{nb.name}: {m.group(0)}"
             for m in re.finditer(r"stitchkit\.campaign(\.\w+)? import [^\n]+", text)
-            if not re.fullmatch(r"stitchkit\.campaign import (plots, )?readings", m.group(0))
+            if not re.fullmatch(r"stitchkit\.campaign import (attribution, )?(plots, )?readings", m.group(0))
         ]
         found += [f"{nb.name}: {m.group(0)}" for m in re.finditer(r"from stitchkit import [^\n]*\bcampaign\b", text)]
     assert not found, found

@@ -13,7 +13,7 @@ from conftest import subprocess_env
 
 from stitchkit import stats
 from stitchkit.bench import GRIDS_DIR, BenchError, Cell
-from stitchkit.campaign import plots, readings, records, running
+from stitchkit.campaign import attribution, plots, readings, records, running
 from stitchkit.profiles import ProfileError, get_profile, with_sizes
 
 SMOKE = "campaign-smoke"
@@ -228,13 +228,13 @@ def test_the_guidance_pair_reads_guided_against_unguided_and_each_against_the_or
     guided = [_fake(hop, "none", "td3bc", s, v) for s, v in enumerate([60.0, 61.0, 62.0])]
     guided += [_fake(hop, "diffstitch", "td3bc", s, v) for s, v in enumerate([80.0, 81.0, 82.0])]
     unguided = [_fake(hop, "diffstitch", "td3bc", s, v) for s, v in enumerate([60.0, 61.0, 62.0])]
-    lines = readings.guidance_pair(c, guided, unguided).splitlines()
+    lines = attribution.guidance_pair(c, guided, unguided).splitlines()
     assert len(lines) == 3
     assert "guided vs unguided DiffStitch, td3bc on hopper-medium-replay**: guided 81.0" in lines[0]
     assert "difference +20.0 [+17.7, +22.3];" in lines[0] and "(paper " not in lines[0]
     assert "difference +20.0 [+17.7, +22.3] (paper +14.8)" in lines[1]  # campaign-d4rl's [paper]: 79.6 - 64.8
     assert "unguided vs the original data" in lines[2] and "difference +0.0 [-2.3, +2.3];" in lines[2]
-    assert "not yet computed" in readings.guidance_pair(c, guided, []).splitlines()[0]
+    assert "not yet computed" in attribution.guidance_pair(c, guided, []).splitlines()[0]
 
 
 def test_the_reading_judges_the_direction_by_the_difference_interval_and_compares_with_the_paper():
@@ -321,15 +321,21 @@ def test_a_build_whose_actions_are_smaller_than_the_datas_is_named_among_the_rea
     assert "arm: -13.9 [-84.6, +56.9] against the original data, D4RL-normalised score at the last evaluation)." in full
 
 
-def test_the_guided_and_unguided_builds_are_read_side_by_side():
-    """The committed guided hopper-mr build (reward per step added from benchmarks/generated_actions.py's run on it):
-    guidance is meant to raise the bridges' reward, and its row shows 3.229 against the data's 2.774; the unguided
-    build's row follows it, built or not."""
-    rows = readings.guidance_builds(records.load("campaign-d4rl"), records.load("campaign-guidance")).splitlines()
+def test_the_guided_and_unguided_builds_are_read_side_by_side_with_their_volumes():
+    """The committed hopper-mr builds: guidance is meant to raise the bridges' reward, and the guided row shows 3.229
+    against the data's 2.774; the unguided build stopped at the 4,000-iteration cap with 1.39 x the data against the
+    guided 2.00 x, so the page must say the arms differ in volume too, and by how much more often each unguided
+    transition is drawn (2.00 / 1.39)."""
+    out = attribution.guidance_builds(records.load("campaign-d4rl"), records.load("campaign-guidance"))
+    rows = out.split("\n\n")[0].splitlines()
     assert len(rows) == 4 and rows[0].startswith("| dataset | build | generated | bridges accepted |")
-    guided = "| hopper-medium-replay | guided (campaign-d4rl) | 740,401 | 29% | median 0.165 (p90 0.88) |"
+    guided = "| hopper-medium-replay | guided (campaign-d4rl) | 740,401 (2.00 x the data) in 1,915 it. | 29% |"
     assert rows[2].startswith(guided) and rows[2].endswith("| 0.317 (the data's 0.466) | 3.229 (the data's 2.774) |")
-    assert rows[3].startswith("| hopper-medium-replay | unguided (campaign-guidance) |")
+    unguided = "| hopper-medium-replay | unguided (campaign-guidance) | 515,230 (1.39 x the data) in 4,000 it. | 10% |"
+    assert rows[3].startswith(unguided)
+    sentence = out.split("\n\n")[1]
+    assert "the guided build added 2.00 x the data, the unguided 1.39 x; the unguided build is the smaller" in sentence
+    assert "cap of 4,000 stitching iterations" in sentence and "drawn 1.44 x as often" in sentence
 
 
 def test_a_run_whose_td_loss_blows_up_is_flagged_and_counted_beside_its_cell():

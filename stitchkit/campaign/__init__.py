@@ -27,6 +27,6 @@ with :func:`~stitchkit.campaign.records.records`, and a missing record shows as 
 The package, one job per module: :mod:`~stitchkit.campaign.records` (the campaign file, its cells and specs, the
 records, build histories and data summaries it stores), :mod:`~stitchkit.campaign.running` (building and training
 cells through :mod:`stitchkit.runner`'s executors, on this machine or a Ray cluster, within a time budget, committing
-as records land) and :mod:`~stitchkit.campaign.readings` (tables, statistics, readings and plots: all a notebook
-imports).
+as records land), :mod:`~stitchkit.campaign.readings` (tables, statistics, readings and plots: all a notebook
+imports) and :mod:`~stitchkit.campaign.attribution` (two campaigns that differ in one setting, read together).
 """

@@ -196,7 +196,7 @@ def _data_cell(c: Campaign, folder: Path) -> str:
     return f"the kit's `{c.profile_name}` build<br>" + "<br>".join(out)
 
 
-def _builds(c: Campaign, augmenter: str, folder: Path) -> dict[str, dict[str, Any]]:
+def latest_builds(c: Campaign, augmenter: str, folder: Path) -> dict[str, dict[str, Any]]:
     """Each dataset's latest build of this augmenter (``builds/``) that generated something; the rest left out."""
     out = {}
     for d in c.grid.datasets:
@@ -207,7 +207,7 @@ def _builds(c: Campaign, augmenter: str, folder: Path) -> dict[str, dict[str, An
     return out
 
 
-# A build's measured facts (:func:`_facts`): each one's column heading and how it reads in a sentence
+# A build's measured facts (:func:`build_facts`): each one's column heading and how it reads in a sentence
 FACT_PHRASES = {
     "accepted": ("bridges accepted", "{} of bridges accepted"),
     "oracle": ("physics-oracle error", "physics-oracle error {}"),
@@ -216,7 +216,7 @@ FACT_PHRASES = {
 }
 
 
-def _facts(build: dict[str, Any]) -> dict[str, str]:
+def build_facts(build: dict[str, Any]) -> dict[str, str]:
     """A build record's measured facts (keys of :data:`FACT_PHRASES`), those it holds: the share of bridges
     accepted, the physics-oracle error, mean |action| and reward per step beside the parent data's."""
     b, oracle, act = build["summary"], build.get("oracle", {}), build.get("actions", {})
@@ -232,7 +232,7 @@ def _facts(build: dict[str, Any]) -> dict[str, str]:
 
 def _generated(c: Campaign, augmenter: str, folder: Path) -> str:
     """What the builds generated, per dataset, and its size against the original data's."""
-    known, builds = data_summaries(folder), _builds(c, augmenter, folder)
+    known, builds = data_summaries(folder), latest_builds(c, augmenter, folder)
     out = []
     for d in c.grid.datasets:
         if d not in builds:
@@ -240,29 +240,9 @@ def _generated(c: Campaign, augmenter: str, folder: Path) -> str:
             continue
         n, orig = builds[d]["summary"]["accepted_transitions"], known.get(d, {}).get("transitions")
         share = f" ({n / orig:.2f} x the data)" if orig else ""
-        facts = "".join(f", {FACT_PHRASES[k][1].format(v)}" for k, v in _facts(builds[d]).items())
+        facts = "".join(f", {FACT_PHRASES[k][1].format(v)}" for k, v in build_facts(builds[d]).items())
         out.append(f"{short_id(d)}: {n:,}{share} in {builds[d]['seconds'] / 3600:.1f} h{facts}")
     return "<br>".join(out)
-
-
-def guidance_builds(guided: Campaign, unguided: Campaign) -> str:
-    """Markdown: the guided and the unguided DiffStitch builds side by side, per dataset the unguided campaign
-    builds. Why before any learner: guidance is meant to raise the bridges' reward (their reward model's labels);
-    whether it also changes how gently they move (TD3+BC clones the actions) or how well they obey the physics can
-    be read from the two builds alone, and says which of those a difference between the two arms could come from."""
-    head = " | ".join(heading for heading, _ in FACT_PHRASES.values())
-    rows = [f"| dataset | build | generated | {head} |", "|---|---|---|---|---|---|---|"]
-    for d in unguided.grid.datasets:
-        for label, c in (("guided", guided), ("unguided", unguided)):
-            b = _builds(c, "diffstitch", results_folder(c)).get(d)
-            if b is None:
-                rows.append(f"| {short_id(d)} | {label} ({c.name}) | not yet built | | | | |")
-                continue
-            facts = _facts(b)
-            made = f"{b['summary']['accepted_transitions']:,}"  # not the hours: a build may resume a session's work
-            cells = " | ".join(facts.get(k, "-") for k in FACT_PHRASES)
-            rows.append(f"| {short_id(d)} | {label} ({c.name}) | {made} | {cells} |")
-    return "\n".join(rows)
 
 
 def versus_paper(c: Campaign, folder: Path | None = None) -> str:
@@ -337,7 +317,7 @@ def why_not_refuted(
         )
     sc = scores(recs, metric)
     for a in (a for a in c.grid.augmenters if a != "none"):
-        m, sizes, builds = augment.method(a), {}, _builds(c, a, folder)
+        m, sizes, builds = augment.method(a), {}, latest_builds(c, a, folder)
         for t in reversed(m.sizes):
             sizes |= asdict(t.of(prof))
         short = [
@@ -510,35 +490,6 @@ def readings_of(c: Campaign, recs: list[dict[str, Any]], augmenters: tuple[str, 
         + reading(c, recs, a, metric="d4rl_tail")
         for a in augmenters
     )
-
-
-def guidance_pair(
-    c: Campaign,
-    guided: list[dict[str, Any]],
-    unguided: list[dict[str, Any]],
-    algorithm: str = "td3bc",
-    metric: str = "d4rl_last",
-) -> str:
-    """The attribution pair (issue 44): does return guidance carry DiffStitch's lift? ``c``, ``guided``: the guided
-    campaign and its records (campaign-d4rl: DiffStitch samples toward a high return, as released; its ``none`` arm
-    is the original data); ``unguided``: the records of the same DiffStitch, sizes and seeds without guidance
-    (campaign-guidance). Per dataset of ``c`` that the unguided arm ran, three lines (:func:`compare`): guided
-    against unguided, then each against the original data. The paper reports only the guided method, so only that
-    line carries the paper's difference."""
-    g, u = scores(guided, metric), scores(unguided, metric)
-    lines = []
-    for d in dict.fromkeys(r["cell"]["dataset"] for r in unguided) or c.grid.datasets[:1]:
-        with_g, without = g.get((d, algorithm, "diffstitch"), []), u.get((d, algorithm, "diffstitch"), [])
-        original, where = g.get((d, algorithm, "none"), []), f"{algorithm} on {short_id(d)}"
-        paper = paper_difference(c, d, (algorithm, "diffstitch"), (algorithm, "none"))
-        lines += [
-            compare(f"guided vs unguided DiffStitch, {where}", with_g, without, ("guided", "unguided"), None),
-            compare(
-                f"guided DiffStitch vs the original data, {where}", with_g, original, ("guided", "original"), paper
-            ),
-            compare(f"unguided vs the original data, {where}", without, original, ("unguided", "original"), None),
-        ]
-    return "\n".join(lines)
 
 
 def seeds_table(
