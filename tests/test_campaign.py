@@ -517,7 +517,10 @@ def test_the_campaign_is_set_beside_the_paper_setting_by_setting_and_the_reasons
     assert "300,000 updates per run, 30% of the paper's 1,000,000" in reasons
     assert "In 4 of 6 runs the last evaluation is above the mean of the 4 before it" in reasons
     assert "w = 0 here, 1.2 released" in reasons
-    assert "the paper's +10.7 would need 14 seeds per arm" in reasons  # sd 10 and 10, as seeds_table says
+    assert "the paper's +10.7 would need 14 seeds per arm at the spread measured here; the campaign runs 3." in reasons
+    # an arm not yet at the campaign's seeds says so: the reading rests on the seeds that landed
+    two = readings.why_not_refuted(c, recs[:-1], metric="d4rl_last")
+    assert "the campaign runs 3 (2 landed in the smaller arm so far)." in two
     # the committed builds: 100,477 of DiffStitch's released 2,000,000 and SER's 100,000 of 5,000,000
     assert "each is drawn 19.9 x as often as in the released setting" in reasons
     assert "**ser, volume on hopper-medium-replay**: 100,000 generated transitions against the released 5,000,000" in (

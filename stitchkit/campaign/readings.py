@@ -366,10 +366,12 @@ def why_not_refuted(
                 effect = paper_difference(c, d, (algo, a), (algo, "none"))
                 if len(x) >= 2 and len(y) >= 2 and effect:
                     need = seeds_needed(x, y, effect)
-                    if need > len(c.grid.seeds):
+                    have, planned = min(len(x), len(y)), len(c.grid.seeds)
+                    if need > planned:
                         out.append(
                             f"- **Seeds, {algo} + {a} on {short_id(d)}**: the paper's {effect:+.1f} would need {need} "
-                            f"seeds per arm at the spread measured here; the campaign has {len(c.grid.seeds)}."
+                            f"seeds per arm at the spread measured here; the campaign runs {planned}"
+                            + (f" ({have} landed in the smaller arm so far)." if have < planned else ".")
                         )
     data = setup.get("data")
     if data:
