@@ -10,9 +10,9 @@
 # # 08 · The baselines DiffStitch is compared with: SER (SynthER) and TATU
 #
 # DiffStitch's own Table 1 does not have it beating both everywhere: it reports DiffStitch ahead of SER "in 14 out
-# of 22 cases" (Section 5.2), so SER wins or ties the other 8, and the kit's own campaign records (section 9 below)
-# put TATU above DiffStitch on hopper. The question here is which kind of generated data helps where, not a ranking
-# settled in advance.
+# of 22 cases" (Section 5.2), so SER wins or ties the other 8, and the kit's own campaign records (section 5 below)
+# give the order on the kit's data per learner, each arm with its interval, read from the records as they land. The
+# question here is which kind of generated data helps where, not a ranking settled in advance.
 #
 # **Learning objectives.** After this notebook you can
 # 1. explain the two families DiffStitch's paper compares itself with: *dynamic tuple simulation* (SER: a
