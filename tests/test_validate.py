@@ -76,3 +76,39 @@ def test_an_edited_dataset_gets_a_new_fingerprint_so_its_old_runs_are_not_reused
     assert "contents changed since it was written" in logged[0] and registry.fingerprint(maze) != before
     again = run("gcbc", maze, seeds=1, profile="smoke", progress=False, steps=20)
     assert again["run_dir"] != first["run_dir"]  # a new run, not the cached one
+
+
+def test_a_rebuild_that_only_took_longer_keeps_its_fingerprint_and_other_contents_do_not(monkeypatch):
+    """Two AMD builds of campaign-d4rl's TATU data were the same data (same oracle errors, rewards and actions) with
+    two fingerprints, because the generator's summary records its own timings at several depths. Timings are left
+    out; the contents' hash and the summary's counts are not."""
+    import copy
+
+    built = {
+        "stitchkit": {
+            "recipe": "augmented",
+            "content_hash": "87fcdbc187fec0aa",
+            "build_seconds": 101.7,
+            "complete": True,
+            "augment": {
+                "iterations": 33,
+                "seconds": 63.35,
+                "accepted_transitions_per_s": 11681.6,
+                "total_seconds": 1775.2,
+            },
+        },
+        "total_steps": 740000,
+        "total_episodes": 162505,
+    }
+    meta = copy.deepcopy(built)
+    monkeypatch.setattr(registry, "read_metadata", lambda _id: meta)
+    first = registry.fingerprint("any")
+    meta["stitchkit"]["augment"] |= {"seconds": 70.1, "accepted_transitions_per_s": 10557.0, "total_seconds": 1913.6}
+    meta["stitchkit"]["build_seconds"] = 90.0
+    assert registry.fingerprint("any") == first
+    meta["stitchkit"]["content_hash"] = "0000000000000000"
+    assert registry.fingerprint("any") != first
+    meta.clear()
+    meta |= copy.deepcopy(built)
+    meta["stitchkit"]["augment"]["iterations"] = 32  # a count is part of the data's description
+    assert registry.fingerprint("any") != first

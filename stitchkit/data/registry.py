@@ -368,15 +368,24 @@ def read_metadata(dataset_id: str) -> dict[str, Any]:
     return meta
 
 
+def _timeless(x: Any) -> Any:
+    """``x`` without what a build measures about itself rather than its data: timings (keys ending in ``seconds``
+    or ``_per_s``, at any depth: a generator's summary holds several) and the ``complete`` flag."""
+    if isinstance(x, dict):
+        drop = ("seconds", "_per_s")
+        return {k: _timeless(v) for k, v in x.items() if k != "complete" and not str(k).endswith(drop)}
+    return [_timeless(v) for v in x] if isinstance(x, list) else x
+
+
 def fingerprint(dataset_id: str) -> str:
-    """12 hex digits of what a built dataset's contents depend on (its recipe, profile, seed, card, parent, size).
+    """12 hex digits of what a built dataset's contents depend on (its recipe, profile, seed, card, parent, size,
+    the contents' hash), never how long it took to build.
 
     Runs and trained models cached from a dataset key on it, so a dataset rebuilt from new behaviour policies never
-    reuses what was learned from the old one; a rebuild with the same settings gives the same fingerprint."""
+    reuses what was learned from the old one; a rebuild with the same settings and contents gives the same
+    fingerprint, on another machine too (a generator's summary records its timings: they are left out)."""
     meta = read_metadata(dataset_id)
-    kit = meta.get("stitchkit")
-    if isinstance(kit, dict):
-        kit = {k: v for k, v in kit.items() if k not in ("build_seconds", "complete")}
+    kit = _timeless(meta.get("stitchkit"))
     text = json.dumps([kit, meta.get("total_steps"), meta.get("total_episodes")], sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
