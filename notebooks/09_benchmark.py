@@ -430,7 +430,7 @@ display(
 # difference's interval excludes 0, so overlap alone under-reads an effect (the test shows such a case). The
 # function is below. An interval that spans 0 says "not shown", not "no effect": so each line also asks whether
 # the paper's own difference lies inside the interval (the kit's runs are consistent with the paper's effect size)
-# or outside it (the effect here is smaller, or larger, than the paper's, even though 3 seeds cannot show its
+# or outside it (the lift, or the fall, here is smaller or larger than the paper's, even though 3 seeds cannot show its
 # sign). The earlier campaign's datasets are the kit's own checkpoint rollouts (MuJoCo 3, Gymnasium v5, 100k
 # transitions), not D4RL's, and its runs stop short of the paper's 1M updates (the banner above prints how many), so the paper's numbers give the
 # direction and size to test, not a level to hit.

@@ -253,12 +253,25 @@ def test_the_reading_judges_the_direction_by_the_difference_interval_and_compare
     assert "difference +5.0 [-17.7, +27.7] (paper +10.7)" in text[1]
     assert "spans 0: at 3 seeds" in text[1] and "agrees" in text[1]
     # the paper's difference against the same interval: +14.8 below [+17.7, +22.3], +10.7 inside [-17.7, +27.7]
-    assert text[0].endswith("The paper's +14.8 lies outside the interval: the effect here is larger than the paper's.")
+    assert text[0].endswith(
+        "The paper's +14.8 lies outside the interval, below it: the lift here is larger than the paper's."
+    )
     assert text[1].endswith("The paper's +10.7 lies inside the interval: consistent with its effect size.")
     # no lift, tightly measured: the interval spans 0 yet rules out the paper's size
     level = readings.compare("level", [20.0, 21.0, 22.0], [20.0, 21.0, 22.0], ("a", "b"), 14.8)
     assert "difference +0.0 [-2.3, +2.3]" in level and "spans 0" in level
-    assert level.endswith("lies outside the interval: the effect here is smaller than the paper's.")
+    assert level.endswith(
+        "lies outside the interval, above it: the lift here is smaller than the paper's, if there is one."
+    )
+    # a fall: TATU's IQL arm on hopper-mr, -47.5 [-80.1, -14.9] against the paper's -11.8, is a larger fall, not a
+    # smaller effect; and an interval above a paper's fall is a smaller fall
+    fall = readings.compare("fall", [30.0, 31.0, 32.0], [60.0, 61.0, 62.0], ("a", "b"), -11.8)
+    assert "difference -30.0 [-32.3, -27.7]" in fall
+    assert fall.endswith(
+        "The paper's -11.8 lies outside the interval, above it: the fall here is larger than the paper's."
+    )
+    mild = readings.compare("mild", [59.0, 60.0, 61.0], [60.0, 61.0, 62.0], ("a", "b"), -11.8)
+    assert mild.endswith("below it: the fall here is smaller than the paper's, if there is one.")
     assert "The paper's" not in readings.compare("no paper", [1.0, 2.0], [1.0, 2.0], ("a", "b"), None)
     # seeds per arm the paper's difference needs at these spreads: sd 1 and 1 -> 2; sd 10 and 10 at +10.7 -> 14
     seeds = readings.seeds_table(c, recs, "d4rl_last", augmenters=("diffstitch",)).splitlines()

@@ -428,8 +428,8 @@ def compare(label: str, x: list[float], y: list[float], names: tuple[str, str], 
     the paper's, and the verdict from the difference's interval: it excludes 0 (the direction shows at this many
     seeds) or spans 0 (it cannot be told from seed spread). Intervals that do not even overlap are said so. Then
     the paper's own difference against the same interval: inside it, the kit's result is consistent with the paper's
-    effect size; outside it, the effect here is smaller (or larger) than the paper's at this many seeds, which an
-    interval spanning 0 alone would not say."""
+    effect size; outside it, the lift (or fall) here is smaller or larger than the paper's at this many seeds
+    (:func:`beyond`), which an interval spanning 0 alone would not say."""
     if len(x) < 2 or len(y) < 2:
         return f"- **{label}**: not yet computed ({len(x)} seed(s) of {names[0]}, {len(y)} of {names[1]})."
     (mx, lx, hx), (my, ly, hy) = mean_ci(x), mean_ci(y)
@@ -455,9 +455,23 @@ def compare(label: str, x: list[float], y: list[float], names: tuple[str, str], 
         return text
     if dl <= paper_diff <= dh:
         return text + f" The paper's {paper_diff:+.1f} lies inside the interval: consistent with its effect size."
-    side = "smaller" if paper_diff > dh else "larger"
-    outside = f" The paper's {paper_diff:+.1f} lies outside the interval: the effect here is {side}"
-    return text + outside + " than the paper's."
+    return text + f" The paper's {paper_diff:+.1f} lies outside the interval, " + beyond(paper_diff, paper_diff > dh)
+
+
+def beyond(paper_diff: float, below: bool) -> str:
+    """How the kit's difference stands to a paper's that lies outside its interval, said by the effect's sign: an
+    interval ``below`` a paper's fall is a larger fall, not a "smaller effect" (the kit read TATU's IQL arm,
+    -47.5 [-80.1, -14.9] against the paper's -11.8, as smaller before this)."""
+    where = "above it" if below else "below it"
+    if paper_diff == 0:
+        return f"{where}: the paper's shows no difference, the kit's interval excludes it."
+    what = {
+        (True, True): "the lift here is smaller than the paper's, if there is one",
+        (True, False): "the lift here is larger than the paper's",
+        (False, True): "the fall here is larger than the paper's",
+        (False, False): "the fall here is smaller than the paper's, if there is one",
+    }[(paper_diff > 0, below)]
+    return f"{where}: {what}."
 
 
 def paper_difference(c: Campaign, d: str, a: tuple[str, str], b: tuple[str, str]) -> float | None:
