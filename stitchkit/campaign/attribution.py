@@ -16,8 +16,9 @@ from stitchkit.campaign.readings import (
     latest_builds,
     paper_difference,
     scores,
+    volume,
 )
-from stitchkit.campaign.records import Campaign, data_summaries, results_folder, short_id
+from stitchkit.campaign.records import Campaign, results_folder, short_id
 
 ARMS = ("guided", "unguided")
 
@@ -49,17 +50,11 @@ def guidance_pair(
     return "\n".join(lines)
 
 
-def _volume(c: Campaign, build: dict[str, Any], dataset: str) -> float | None:
-    """A build's accepted transitions as a multiple of its parent data's."""
-    orig = data_summaries(results_folder(c)).get(dataset, {}).get("transitions")
-    return build["summary"]["accepted_transitions"] / orig if orig else None
-
-
-def _volumes_differ(c: Campaign, dataset: str, builds: dict[str, dict[str, Any]]) -> str:
-    """One sentence when the two builds added different amounts of data (more than 5% apart): the arms then differ
-    in volume as well as in guidance, and at a fixed share of each batch the smaller build's transitions are each
-    drawn more often. Says whether the smaller one stopped at the campaign's iteration cap (so it wanted more)."""
-    vol = {arm: _volume(c, b, dataset) for arm, b in builds.items()}
+def _volumes_differ(c: Campaign, dataset: str, builds: dict[str, dict[str, Any]], vol: dict[str, float | None]) -> str:
+    """One sentence when the two builds added different amounts of data (``vol``: each arm's multiple of the data,
+    more than 5% apart): the arms then differ in volume as well as in guidance, and at a fixed share of each batch
+    the smaller build's transitions are each drawn more often. Says whether the smaller one stopped at the
+    campaign's iteration cap (so it wanted more)."""
     if None in vol.values() or abs(vol["guided"] - vol["unguided"]) <= 0.05 * max(vol.values()):
         return ""
     small = min(vol, key=vol.get)
@@ -88,18 +83,18 @@ def guidance_builds(guided: Campaign, unguided: Campaign) -> str:
     rows = [f"| dataset | build | generated | {head} |", "|---|---|---|---|---|---|---|"]
     sentences = ""
     for d in unguided.grid.datasets:
-        built = {}
+        built, vols = {}, {}
         for label, c in zip(ARMS, (guided, unguided)):
             b = latest_builds(c, "diffstitch", results_folder(c)).get(d)
             if b is None:
                 rows.append(f"| {short_id(d)} | {label} ({c.name}) | not yet built | | | | |")
                 continue
-            built[label], facts, vol = b, build_facts(b), _volume(c, b, d)
+            built[label], vols[label], facts = b, volume(results_folder(c), d, b), build_facts(b)
             made = f"{b['summary']['accepted_transitions']:,}"  # not the hours: a build may resume a session's work
-            made += f" ({vol:.2f} x the data)" if vol else ""
+            made += f" ({vols[label]:.2f} x the data)" if vols[label] else ""
             made += f" in {b['summary']['iterations']:,} it." if "iterations" in b["summary"] else ""
             cells = " | ".join(facts.get(k, "-") for k in FACT_PHRASES)
             rows.append(f"| {short_id(d)} | {label} ({c.name}) | {made} | {cells} |")
         if len(built) == 2:
-            sentences += _volumes_differ(unguided, d, built)
+            sentences += _volumes_differ(unguided, d, built, vols)
     return "\n".join(rows) + sentences

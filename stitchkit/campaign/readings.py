@@ -230,16 +230,22 @@ def build_facts(build: dict[str, Any]) -> dict[str, str]:
     return facts
 
 
+def volume(folder: Path, dataset: str, build: dict[str, Any]) -> float | None:
+    """A build's accepted transitions as a multiple of its parent data's (the campaign's data summary), or None."""
+    orig = data_summaries(folder).get(dataset, {}).get("transitions")
+    return build["summary"]["accepted_transitions"] / orig if orig else None
+
+
 def _generated(c: Campaign, augmenter: str, folder: Path) -> str:
     """What the builds generated, per dataset, and its size against the original data's."""
-    known, builds = data_summaries(folder), latest_builds(c, augmenter, folder)
+    builds = latest_builds(c, augmenter, folder)
     out = []
     for d in c.grid.datasets:
         if d not in builds:
             out.append(f"{short_id(d)}: not yet built")
             continue
-        n, orig = builds[d]["summary"]["accepted_transitions"], known.get(d, {}).get("transitions")
-        share = f" ({n / orig:.2f} x the data)" if orig else ""
+        n, vol = builds[d]["summary"]["accepted_transitions"], volume(folder, d, builds[d])
+        share = f" ({vol:.2f} x the data)" if vol else ""
         facts = "".join(f", {FACT_PHRASES[k][1].format(v)}" for k, v in build_facts(builds[d]).items())
         out.append(f"{short_id(d)}: {n:,}{share} in {builds[d]['seconds'] / 3600:.1f} h{facts}")
     return "<br>".join(out)
